@@ -1,0 +1,113 @@
+//! The `trilink` command: one binary for every trilink job (adapter, relay, replay, record,
+//! policy testing, scenarios, the demo, benchmarks, schema tools).
+//!
+//! This crate is the edge: it parses arguments, sets up logging, and calls the library
+//! `run` functions of the other crates. It must not contain protocol or routing logic.
+//!
+//! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem
+//! (invalid input, differences from expectations), `2` usage error or a job that is not
+//! implemented yet.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod schema_cmd;
+
+/// Exit code: the job ran and found a problem.
+pub const EXIT_PROBLEM: u8 = 1;
+/// Exit code: usage error or not implemented.
+pub const EXIT_USAGE: u8 = 2;
+
+/// trilink — trilateral missile-warning data link (JP · US · KR through a NATS hub).
+#[derive(Debug, Parser)]
+#[command(name = "trilink", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true, env = "TRILINK_LOG_JSON")]
+    pub log_json: bool,
+
+    /// The job to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The jobs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a national adapter (jp, kr or us) beside a national warning system.
+    Adapter(ConfigArgs),
+    /// Run the hub relay: validate, check origin, apply routing policy, fan out.
+    Relay(RelayArgs),
+    /// Replay a capture (pcapng of national traffic, or JSON Lines of envelopes) into a link.
+    Replay(PathArgs),
+    /// Record subjects or national outputs to pcapng / JSON Lines.
+    Record(PassThrough),
+    /// Test a routing policy against a capture, offline or through the live link.
+    Policy(PassThrough),
+    /// Generate a launch scenario: national-format reports plus ground truth.
+    Scenario(PassThrough),
+    /// Run the live three-nation demo: brokers, relay, adapters and national stand-ins.
+    Demo(PassThrough),
+    /// Benchmark the live link against a raw-NATS baseline in the same run.
+    Bench(PassThrough),
+    /// Print the common schema's JSON Schema, write it, or check files against it.
+    Schema(schema_cmd::SchemaArgs),
+}
+
+/// `--config <file>`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// Relay arguments.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Routing policy (TOML).
+    #[arg(long, short)]
+    pub policy: PathBuf,
+}
+
+/// A capture path.
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Capture file (pcapng or JSON Lines).
+    pub capture: PathBuf,
+}
+
+/// Arguments of a job whose options are not settled yet; kept so `--help` lists the job.
+#[derive(Debug, Args)]
+pub struct PassThrough {
+    /// Options of the job (not implemented yet).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Run the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Schema(args) => schema_cmd::run(&args),
+        Command::Adapter(_) => not_implemented("adapter", 5),
+        Command::Relay(_) => not_implemented("relay", 5),
+        Command::Replay(_) => not_implemented("replay", 6),
+        Command::Record(_) => not_implemented("record", 6),
+        Command::Policy(_) => not_implemented("policy", 6),
+        Command::Scenario(_) => not_implemented("scenario", 6),
+        Command::Demo(_) => not_implemented("demo", 7),
+        Command::Bench(_) => not_implemented("bench", 5),
+    }
+}
+
+fn not_implemented(job: &str, issue: u32) -> ExitCode {
+    eprintln!("trilink {job}: not implemented yet (tracked in issue {issue}); nothing was done.");
+    ExitCode::from(EXIT_USAGE)
+}

@@ -1,0 +1,163 @@
+//! `trilink schema`: print, write or check against the common schema.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use trilink_schema::{Envelope, ValidationContext};
+
+use crate::{EXIT_PROBLEM, EXIT_USAGE};
+
+/// `trilink schema [write <dir> | check <files>…]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SchemaArgs {
+    /// What to do; without one, print the JSON Schema to standard output.
+    #[command(subcommand)]
+    pub action: Option<SchemaAction>,
+}
+
+/// Schema actions.
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Write the JSON Schema to `<dir>/envelope.schema.json` (the committed copy is `schemas/json/`).
+    Write {
+        /// Output directory.
+        dir: PathBuf,
+    },
+    /// Check envelope JSON files against the JSON Schema and trilink's validation rules.
+    /// Prints one line per file; exits 1 if any file is invalid.
+    Check {
+        /// Validate timestamps as of this instant (RFC 3339) instead of now.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+        /// Envelope JSON files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// The outcome of checking one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// Valid against the JSON Schema and every validation rule.
+    Valid,
+    /// Not JSON at all.
+    NotJson(String),
+    /// Rejected by the JSON Schema (first error's path and message).
+    SchemaRejects(String),
+    /// Accepted by the JSON Schema, rejected by trilink's validation; the reason code and message.
+    RuleRejects {
+        /// Stable reason code.
+        code: &'static str,
+        /// Full message.
+        message: String,
+    },
+}
+
+/// A compiled JSON Schema checker plus the Rust validation rules.
+#[derive(Debug)]
+pub struct Checker {
+    validator: jsonschema::Validator,
+}
+
+impl Checker {
+    /// Compile the schema generated from the Rust types.
+    pub fn new() -> anyhow::Result<Self> {
+        let schema = trilink_schema::json_schema();
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .map_err(|e| anyhow::anyhow!("the generated JSON Schema does not compile: {e}"))?;
+        Ok(Self { validator })
+    }
+
+    /// Check one document.
+    pub fn check(&self, bytes: &[u8], ctx: &ValidationContext) -> CheckOutcome {
+        let value: serde_json::Value = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => return CheckOutcome::NotJson(e.to_string()),
+        };
+        if let Some(err) = self.validator.iter_errors(&value).next() {
+            return CheckOutcome::SchemaRejects(format!("{}: {}", err.instance_path(), err));
+        }
+        let env: Envelope = match serde_json::from_value(value) {
+            Ok(e) => e,
+            // The schema accepted what serde rejects: the two have drifted apart.
+            Err(e) => return CheckOutcome::SchemaRejects(format!("(serde) {e}")),
+        };
+        match env.validate(ctx) {
+            Ok(()) => CheckOutcome::Valid,
+            Err(e) => CheckOutcome::RuleRejects {
+                code: e.code(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+pub fn run(args: &SchemaArgs) -> ExitCode {
+    match &args.action {
+        None => {
+            print!("{}", trilink_schema::json_schema_pretty());
+            ExitCode::SUCCESS
+        }
+        Some(SchemaAction::Write { dir }) => match write(dir) {
+            Ok(path) => {
+                eprintln!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("trilink schema write: {e:#}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        },
+        Some(SchemaAction::Check { now, files }) => check_files(*now, files),
+    }
+}
+
+fn write(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("envelope.schema.json");
+    std::fs::write(&path, trilink_schema::json_schema_pretty())?;
+    Ok(path)
+}
+
+fn check_files(now: Option<DateTime<Utc>>, files: &[PathBuf]) -> ExitCode {
+    let checker = match Checker::new() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("trilink schema check: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let ctx = ValidationContext::at(now.unwrap_or_else(Utc::now));
+    let mut bad = 0usize;
+    for f in files {
+        let outcome = match std::fs::read(f) {
+            Ok(bytes) => checker.check(&bytes, &ctx),
+            Err(e) => CheckOutcome::NotJson(format!("cannot read: {e}")),
+        };
+        match outcome {
+            CheckOutcome::Valid => println!("{}: valid", f.display()),
+            CheckOutcome::NotJson(m) => {
+                bad += 1;
+                println!("{}: invalid (not_json): {m}", f.display());
+            }
+            CheckOutcome::SchemaRejects(m) => {
+                bad += 1;
+                println!("{}: invalid (json_schema): {m}", f.display());
+            }
+            CheckOutcome::RuleRejects { code, message } => {
+                bad += 1;
+                println!("{}: invalid ({code}): {message}", f.display());
+            }
+        }
+    }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEM)
+    }
+}
