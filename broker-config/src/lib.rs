@@ -1,0 +1,5 @@
+//! trilink broker configuration and launcher.
+//!
+//! Not built yet: see issue 4.
+
+#![forbid(unsafe_code)]
