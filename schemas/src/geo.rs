@@ -44,10 +44,13 @@ pub struct PositionUncertainty {
 #[serde(deny_unknown_fields)]
 pub struct VelocityEnu {
     /// East component, m/s.
+    #[schemars(range(min = -12_000.0, max = 12_000.0))]
     pub east_mps: f64,
     /// North component, m/s.
+    #[schemars(range(min = -12_000.0, max = 12_000.0))]
     pub north_mps: f64,
     /// Up component, m/s.
+    #[schemars(range(min = -12_000.0, max = 12_000.0))]
     pub up_mps: f64,
 }
 
