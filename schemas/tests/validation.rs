@@ -10,6 +10,8 @@ use trilink_schema::{
     Envelope, GeoPoint, Hop, Nation, Payload, TrackId, ValidationError, check_reference_cycles,
 };
 
+type Mutation = Box<dyn Fn(&mut Envelope)>;
+
 fn err(e: &Envelope) -> ValidationError {
     e.validate(&common::ctx())
         .expect_err("expected a validation error")
@@ -200,7 +202,6 @@ fn future_timestamps_beyond_tolerance() {
     assert_eq!(e.validate(&common::ctx()), Ok(()));
     // One microsecond beyond is not, for every timestamp field.
     let late = common::now() + tol + Duration::microseconds(1);
-    type Mutation = Box<dyn Fn(&mut Envelope)>;
     let cases: Vec<(&str, Mutation)> = vec![
         (
             "observed_at",
