@@ -1,0 +1,963 @@
+//! Sentence framing, field layout per type, and translation to and from the common schema.
+
+use std::collections::BTreeSet;
+
+use bytes::{BufMut, BytesMut};
+use chrono::{DateTime, Utc};
+use crc::{CRC_32_ISO_HDLC, Crc, Table};
+use trilink_schema::{
+    Cancel, ComponentState, Correction, Decoded, EndReason, Envelope, ErrorEllipse, EventEnd,
+    FlightPhase, GeoPoint, ImpactPrediction, LaunchDetection, MissileClass, Mode,
+    Nation, NationalCodec, Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate,
+    VelocityEnu,
+};
+
+use crate::KrError;
+use crate::fields::{
+    enum_code, nation_code, parse_dms, parse_enum, parse_fixed, parse_nation,
+    parse_references, parse_releasability, parse_text, parse_time, parse_track_id, write_dms,
+    write_fixed, write_references, write_releasability, write_text, write_time,
+};
+use crate::frame::{
+    Body, CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
+    Sentence, SentenceType, StatusBody, Track, limits,
+};
+
+/// Largest sentence, bytes from `$` to `\n` inclusive.
+pub const MAX_SENTENCE_LEN: usize = 2048;
+/// The sync prefix every sentence starts with.
+pub const SYNC: &[u8; 6] = b"$TLKR,";
+/// The only format version this build reads and writes.
+pub const VERSION: &str = "1";
+
+/// CRC-32/ISO-HDLC (poly 0x04C11DB7, init 0xFFFFFFFF, refin/refout true, xorout 0xFFFFFFFF,
+/// check 0xCBF43926), table-of-16 implementation.
+pub static CRC32: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISO_HDLC);
+
+const MODES: [(&str, Mode); 3] = [
+    ("REAL", Mode::RealWorld),
+    ("EXERCISE", Mode::Exercise),
+    ("TEST", Mode::Test),
+];
+const CLASSES: [(&str, MissileClass); 6] = [
+    ("SRBM", MissileClass::Srbm),
+    ("MRBM", MissileClass::Mrbm),
+    ("IRBM", MissileClass::Irbm),
+    ("ICBM", MissileClass::Icbm),
+    ("SLBM", MissileClass::Slbm),
+    ("UNKNOWN", MissileClass::Unknown),
+];
+const PHASES: [(&str, FlightPhase); 4] = [
+    ("BOOST", FlightPhase::Boost),
+    ("MIDCOURSE", FlightPhase::Midcourse),
+    ("TERMINAL", FlightPhase::Terminal),
+    ("UNKNOWN", FlightPhase::Unknown),
+];
+const END_REASONS: [(&str, EndReason); 3] = [
+    ("IMPACT", EndReason::Impact),
+    ("LOST", EndReason::Lost),
+    ("OTHER", EndReason::Other),
+];
+const STATES: [(&str, ComponentState); 3] = [
+    ("OK", ComponentState::Ok),
+    ("DEGRADED", ComponentState::Degraded),
+    ("DOWN", ComponentState::Down),
+];
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The KR reference-format codec. Stateless; cheap to clone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KrCodec;
+
+fn hex_digit(b: u8) -> Option<u32> {
+    match b {
+        b'0'..=b'9' => Some(u32::from(b - b'0')),
+        b'A'..=b'F' => Some(u32::from(b - b'A' + 10)),
+        _ => None,
+    }
+}
+
+/// Find the end of the sentence at the front of `buf` (which starts with the sync prefix).
+fn frame_len(buf: &[u8]) -> Result<Option<usize>, KrError> {
+    let window = buf.get(..buf.len().min(MAX_SENTENCE_LEN)).unwrap_or(buf);
+    match window.iter().position(|&b| b == b'\n') {
+        Some(i) => Ok(Some(i + 1)),
+        None if buf.len() >= MAX_SENTENCE_LEN => Err(KrError::Oversize {
+            len: buf.len(),
+            max: MAX_SENTENCE_LEN,
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Check framing and checksum of one whole sentence; return its body (between `$` and `*`).
+fn check_frame(sentence: &[u8]) -> Result<&[u8], KrError> {
+    let n = sentence.len();
+    if n < 2 || sentence.get(n - 2) != Some(&b'\r') {
+        return Err(KrError::BadFraming {
+            reason: "sentence must end with \\r\\n",
+        });
+    }
+    let star = n.checked_sub(11).ok_or(KrError::BadFraming {
+        reason: "no room for *HHHHHHHH before \\r\\n",
+    })?;
+    if sentence.get(star) != Some(&b'*') {
+        return Err(KrError::BadFraming {
+            reason: "expected * and 8 hex digits before \\r\\n",
+        });
+    }
+    let body = sentence.get(1..star).ok_or(KrError::BadFraming {
+        reason: "no room for *HHHHHHHH before \\r\\n",
+    })?;
+    if let Some(&b) = body
+        .iter()
+        .find(|&&b| !(0x20..=0x7E).contains(&b) || b == b'$' || b == b'*')
+    {
+        return Err(KrError::BadFraming {
+            reason: if b == b'$' || b == b'*' {
+                "$ or * inside the sentence body"
+            } else {
+                "non-printable byte inside the sentence body"
+            },
+        });
+    }
+    let mut actual = 0u32;
+    for &b in sentence.get(star + 1..n - 2).unwrap_or_default() {
+        let d = hex_digit(b).ok_or(KrError::BadFraming {
+            reason: "checksum must be 8 upper-case hex digits",
+        })?;
+        actual = (actual << 4) | d;
+    }
+    let expected = CRC32.checksum(body);
+    if expected != actual {
+        return Err(KrError::BadChecksum { expected, actual });
+    }
+    Ok(body)
+}
+
+/// Sequential access to the comma-separated fields of a body.
+struct Fields<'a> {
+    it: std::slice::Split<'a, u8, fn(&u8) -> bool>,
+}
+
+impl<'a> Fields<'a> {
+    fn next(&mut self) -> &'a [u8] {
+        // The field count was checked before parsing starts.
+        self.it.next().unwrap_or_default()
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // slice::split wants Fn(&u8)
+fn is_comma(b: &u8) -> bool {
+    *b == b','
+}
+
+fn parse_point(f: &mut Fields<'_>, names: [&'static str; 3]) -> Result<Point, KrError> {
+    let [lat_n, lon_n, alt_n] = names;
+    Ok(Point {
+        lat: parse_dms(lat_n, f.next(), true)?,
+        lon: parse_dms(lon_n, f.next(), false)?,
+        alt_cm: parse_fixed(alt_n, f.next(), 2, limits::ALT_CM)?,
+    })
+}
+
+fn parse_opt_point(f: &mut Fields<'_>, names: [&'static str; 3]) -> Result<Option<Point>, KrError> {
+    let [lat_n, lon_n, alt_n] = names;
+    let (a, b, c) = (f.next(), f.next(), f.next());
+    if a.is_empty() && b.is_empty() && c.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Point {
+        lat: parse_dms(lat_n, a, true)?,
+        lon: parse_dms(lon_n, b, false)?,
+        alt_cm: parse_fixed(alt_n, c, 2, limits::ALT_CM)?,
+    }))
+}
+
+fn parse_sentence(body: &[u8]) -> Result<Sentence, KrError> {
+    #[allow(clippy::naive_bytecount)] // bodies are short; no extra dependency
+    let found = body.iter().filter(|&&b| b == b',').count() + 1;
+    let mut f = Fields {
+        it: body.split(is_comma as fn(&u8) -> bool),
+    };
+    if f.next() != b"TLKR" {
+        return Err(KrError::BadSync);
+    }
+    let type_field = f.next();
+    if found < 3 {
+        return Err(KrError::FieldCount {
+            sentence: "?",
+            expected: 3,
+            found,
+        });
+    }
+    let version = f.next();
+    if version != VERSION.as_bytes() {
+        return Err(KrError::UnsupportedVersion {
+            version: String::from_utf8_lossy(version).into_owned(),
+        });
+    }
+    let ty = SentenceType::parse(type_field).ok_or_else(|| KrError::UnknownType {
+        found: String::from_utf8_lossy(type_field).into_owned(),
+    })?;
+    if found != ty.field_count() {
+        return Err(KrError::FieldCount {
+            sentence: ty.code(),
+            expected: ty.field_count(),
+            found,
+        });
+    }
+    let header = Header {
+        mode: parse_enum("mode", f.next(), &MODES)?,
+        origin: parse_nation("origin", f.next())?,
+        releasability: parse_releasability("releasability", f.next())?,
+        system: parse_text("system", f.next(), limits::SHORT_TEXT, true)?,
+        sensor: parse_text("sensor", f.next(), limits::SHORT_TEXT, true)?,
+        national_message_id: parse_text("national_id", f.next(), limits::NATIONAL_ID, true)?,
+        observed_at: parse_time("observed", f.next())?,
+        references: parse_references("references", f.next())?,
+    };
+    let body = match ty {
+        SentenceType::Lch => Body::Launch(Launch {
+            track_id: parse_track_id("track_id", f.next())?,
+            launch_time: parse_time("launch_time", f.next())?,
+            point: parse_point(&mut f, ["lat", "lon", "alt"])?,
+            unc_h_cm: parse_fixed("unc_h", f.next(), 2, limits::UNC_CM)?,
+            unc_v_cm: parse_fixed("unc_v", f.next(), 2, limits::UNC_CM)?,
+            class: parse_enum("class", f.next(), &CLASSES)?,
+            confidence_e4: parse_fixed("confidence", f.next(), 4, limits::CONF_E4)?,
+        }),
+        SentenceType::Trk => Body::Track(Track {
+            track_id: parse_track_id("track_id", f.next())?,
+            time: parse_time("time", f.next())?,
+            point: parse_point(&mut f, ["lat", "lon", "alt"])?,
+            unc_h_cm: parse_fixed("unc_h", f.next(), 2, limits::UNC_CM)?,
+            unc_v_cm: parse_fixed("unc_v", f.next(), 2, limits::UNC_CM)?,
+            vel_e_cms: parse_fixed("vel_e", f.next(), 2, limits::VEL_CMS)?,
+            vel_n_cms: parse_fixed("vel_n", f.next(), 2, limits::VEL_CMS)?,
+            vel_u_cms: parse_fixed("vel_u", f.next(), 2, limits::VEL_CMS)?,
+            quality: parse_fixed("quality", f.next(), 0, limits::QUALITY)? as u8,
+            phase: parse_enum("phase", f.next(), &PHASES)?,
+        }),
+        SentenceType::Imp => Body::Impact(Impact {
+            track_id: parse_track_id("track_id", f.next())?,
+            impact_time: parse_time("impact_time", f.next())?,
+            point: parse_point(&mut f, ["lat", "lon", "alt"])?,
+            semi_major_cm: parse_fixed("semi_major", f.next(), 2, limits::AXIS_CM)?,
+            semi_minor_cm: parse_fixed("semi_minor", f.next(), 2, limits::AXIS_CM)?,
+            orientation_mdeg: parse_fixed("orientation", f.next(), 3, limits::ORIENT_MDEG)?,
+        }),
+        SentenceType::End => Body::End(End {
+            track_id: parse_track_id("track_id", f.next())?,
+            time: parse_time("time", f.next())?,
+            reason: parse_enum("end_reason", f.next(), &END_REASONS)?,
+            final_point: parse_opt_point(&mut f, ["lat", "lon", "alt"])?,
+        }),
+        SentenceType::Can => Body::Cancel(CancelBody {
+            track_id: parse_track_id("track_id", f.next())?,
+            reason: parse_text("reason", f.next(), limits::FREE_TEXT, true)?,
+        }),
+        SentenceType::Cor => {
+            let track_id = parse_track_id("track_id", f.next())?;
+            let reason = parse_text("reason", f.next(), limits::FREE_TEXT, true)?;
+            let t = f.next();
+            let corrected_time = if t.is_empty() {
+                None
+            } else {
+                Some(parse_time("corrected_time", t)?)
+            };
+            let corrected_point = parse_opt_point(&mut f, ["lat", "lon", "alt"])?;
+            let c = f.next();
+            let corrected_class = if c.is_empty() {
+                None
+            } else {
+                Some(parse_enum("corrected_class", c, &CLASSES)?)
+            };
+            Body::Correction(CorrectionBody {
+                track_id,
+                reason,
+                corrected_time,
+                corrected_point,
+                corrected_class,
+            })
+        }
+        SentenceType::Sta => Body::Status(StatusBody {
+            component: parse_text("component", f.next(), limits::SHORT_TEXT, true)?,
+            state: parse_enum("state", f.next(), &STATES)?,
+            uptime_ms: parse_fixed("uptime", f.next(), 3, limits::UPTIME_MS)?,
+            detail: parse_text("detail", f.next(), limits::FREE_TEXT, false)?,
+        }),
+    };
+    Ok(Sentence { header, body })
+}
+
+impl KrCodec {
+    /// A codec.
+    pub const fn new() -> Self {
+        Self
+    }
+
+    /// Decode one complete message (one MQTT payload holding exactly one sentence).
+    /// An incomplete sentence is [`KrError::Truncated`]; bytes after `\r\n` are
+    /// [`KrError::TrailingData`].
+    pub fn decode_message(&self, buf: &[u8]) -> Result<Sentence, KrError> {
+        match self.decode(buf)? {
+            Decoded::NeedMore { needed } => Err(KrError::Truncated { needed }),
+            Decoded::Frame { frame, consumed } => {
+                if consumed == buf.len() {
+                    Ok(frame)
+                } else {
+                    Err(KrError::TrailingData {
+                        extra: buf.len() - consumed,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Decode one complete message and translate it: what the KR adapter does with each
+    /// MQTT payload. The envelope is not validated; call
+    /// [`Envelope::validate`](trilink_schema::Envelope::validate) next.
+    pub fn decode_to_common(
+        &self,
+        buf: &[u8],
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Envelope, KrError> {
+        let s = self.decode_message(buf)?;
+        self.to_common(&s, ingested_at)
+    }
+
+    /// Translate an envelope and append its sentence to `out` (`to_national` + `encode`).
+    pub fn encode_envelope(&self, env: &Envelope, out: &mut BytesMut) -> Result<(), KrError> {
+        let s = self.to_national(env)?;
+        self.encode(&s, out)
+    }
+}
+
+fn check_range(field: &'static str, v: i64, (min, max): (i64, i64)) -> Result<(), KrError> {
+    if v < min || v > max {
+        return Err(KrError::FieldOutOfRange {
+            field,
+            value: v.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), KrError> {
+    if required && s.is_empty() {
+        return Err(KrError::MissingField { field });
+    }
+    if s.len() > max {
+        return Err(KrError::FieldOutOfRange {
+            field,
+            value: format!("{} bytes (max {max})", s.len()),
+        });
+    }
+    Ok(())
+}
+
+fn check_point(p: &Point) -> Result<(), KrError> {
+    check_range("lat", p.lat, (-limits::LAT_MAX, limits::LAT_MAX))?;
+    check_range("lon", p.lon, (-limits::LON_MAX, limits::LON_MAX))?;
+    check_range("alt", p.alt_cm, limits::ALT_CM)
+}
+
+fn check_track_id(s: &str) -> Result<(), KrError> {
+    if crate::fields::is_track_id(s.as_bytes()) {
+        Ok(())
+    } else {
+        Err(KrError::BadText {
+            field: "track_id",
+            reason: "a track id is 1-32 of [A-Za-z0-9_-]",
+        })
+    }
+}
+
+/// Check that a sentence holds only values its fields can carry, so that `encode` never
+/// writes what `decode` would reject.
+fn check_sentence(s: &Sentence) -> Result<(), KrError> {
+    let h = &s.header;
+    if h.releasability.is_empty() {
+        return Err(KrError::MissingField {
+            field: "releasability",
+        });
+    }
+    check_text("system", &h.system, limits::SHORT_TEXT, true)?;
+    check_text("sensor", &h.sensor, limits::SHORT_TEXT, true)?;
+    check_text(
+        "national_id",
+        &h.national_message_id,
+        limits::NATIONAL_ID,
+        true,
+    )?;
+    match &s.body {
+        Body::Launch(b) => {
+            check_track_id(&b.track_id)?;
+            check_point(&b.point)?;
+            check_range("unc_h", b.unc_h_cm, limits::UNC_CM)?;
+            check_range("unc_v", b.unc_v_cm, limits::UNC_CM)?;
+            check_range("confidence", b.confidence_e4, limits::CONF_E4)
+        }
+        Body::Track(b) => {
+            check_track_id(&b.track_id)?;
+            check_point(&b.point)?;
+            check_range("unc_h", b.unc_h_cm, limits::UNC_CM)?;
+            check_range("unc_v", b.unc_v_cm, limits::UNC_CM)?;
+            check_range("vel_e", b.vel_e_cms, limits::VEL_CMS)?;
+            check_range("vel_n", b.vel_n_cms, limits::VEL_CMS)?;
+            check_range("vel_u", b.vel_u_cms, limits::VEL_CMS)?;
+            check_range("quality", i64::from(b.quality), limits::QUALITY)
+        }
+        Body::Impact(b) => {
+            check_track_id(&b.track_id)?;
+            check_point(&b.point)?;
+            check_range("semi_major", b.semi_major_cm, limits::AXIS_CM)?;
+            check_range("semi_minor", b.semi_minor_cm, limits::AXIS_CM)?;
+            check_range("orientation", b.orientation_mdeg, limits::ORIENT_MDEG)
+        }
+        Body::End(b) => {
+            check_track_id(&b.track_id)?;
+            b.final_point.as_ref().map_or(Ok(()), check_point)
+        }
+        Body::Cancel(b) => {
+            check_track_id(&b.track_id)?;
+            check_text("reason", &b.reason, limits::FREE_TEXT, true)
+        }
+        Body::Correction(b) => {
+            check_track_id(&b.track_id)?;
+            check_text("reason", &b.reason, limits::FREE_TEXT, true)?;
+            b.corrected_point.as_ref().map_or(Ok(()), check_point)
+        }
+        Body::Status(b) => {
+            check_text("component", &b.component, limits::SHORT_TEXT, true)?;
+            check_range("uptime", b.uptime_ms, limits::UPTIME_MS)?;
+            check_text("detail", &b.detail, limits::FREE_TEXT, false)
+        }
+    }
+}
+
+fn put_sep(out: &mut BytesMut) {
+    out.put_u8(b',');
+}
+
+fn write_point(out: &mut BytesMut, p: &Point) {
+    write_dms(out, p.lat, true);
+    put_sep(out);
+    write_dms(out, p.lon, false);
+    put_sep(out);
+    write_fixed(out, p.alt_cm, 2);
+}
+
+fn write_opt_point(out: &mut BytesMut, p: Option<&Point>) {
+    match p {
+        Some(p) => write_point(out, p),
+        None => out.put_slice(b",,"),
+    }
+}
+
+fn write_body(out: &mut BytesMut, s: &Sentence) {
+    let h = &s.header;
+    out.put_slice(b"TLKR,");
+    out.put_slice(s.body.type_code().as_bytes());
+    put_sep(out);
+    out.put_slice(VERSION.as_bytes());
+    put_sep(out);
+    out.put_slice(enum_code(h.mode, &MODES).as_bytes());
+    put_sep(out);
+    out.put_slice(nation_code(h.origin).as_bytes());
+    put_sep(out);
+    write_releasability(out, h.releasability);
+    put_sep(out);
+    write_text(out, &h.system);
+    put_sep(out);
+    write_text(out, &h.sensor);
+    put_sep(out);
+    write_text(out, &h.national_message_id);
+    put_sep(out);
+    write_time(out, h.observed_at);
+    put_sep(out);
+    write_references(out, &h.references);
+    put_sep(out);
+    match &s.body {
+        Body::Launch(b) => {
+            out.put_slice(b.track_id.as_bytes());
+            put_sep(out);
+            write_time(out, b.launch_time);
+            put_sep(out);
+            write_point(out, &b.point);
+            put_sep(out);
+            write_fixed(out, b.unc_h_cm, 2);
+            put_sep(out);
+            write_fixed(out, b.unc_v_cm, 2);
+            put_sep(out);
+            out.put_slice(enum_code(b.class, &CLASSES).as_bytes());
+            put_sep(out);
+            write_fixed(out, b.confidence_e4, 4);
+        }
+        Body::Track(b) => {
+            out.put_slice(b.track_id.as_bytes());
+            put_sep(out);
+            write_time(out, b.time);
+            put_sep(out);
+            write_point(out, &b.point);
+            put_sep(out);
+            write_fixed(out, b.unc_h_cm, 2);
+            put_sep(out);
+            write_fixed(out, b.unc_v_cm, 2);
+            put_sep(out);
+            write_fixed(out, b.vel_e_cms, 2);
+            put_sep(out);
+            write_fixed(out, b.vel_n_cms, 2);
+            put_sep(out);
+            write_fixed(out, b.vel_u_cms, 2);
+            put_sep(out);
+            write_fixed(out, i64::from(b.quality), 0);
+            put_sep(out);
+            out.put_slice(enum_code(b.phase, &PHASES).as_bytes());
+        }
+        Body::Impact(b) => {
+            out.put_slice(b.track_id.as_bytes());
+            put_sep(out);
+            write_time(out, b.impact_time);
+            put_sep(out);
+            write_point(out, &b.point);
+            put_sep(out);
+            write_fixed(out, b.semi_major_cm, 2);
+            put_sep(out);
+            write_fixed(out, b.semi_minor_cm, 2);
+            put_sep(out);
+            write_fixed(out, b.orientation_mdeg, 3);
+        }
+        Body::End(b) => {
+            out.put_slice(b.track_id.as_bytes());
+            put_sep(out);
+            write_time(out, b.time);
+            put_sep(out);
+            out.put_slice(enum_code(b.reason, &END_REASONS).as_bytes());
+            put_sep(out);
+            write_opt_point(out, b.final_point.as_ref());
+        }
+        Body::Cancel(b) => {
+            out.put_slice(b.track_id.as_bytes());
+            put_sep(out);
+            write_text(out, &b.reason);
+        }
+        Body::Correction(b) => {
+            out.put_slice(b.track_id.as_bytes());
+            put_sep(out);
+            write_text(out, &b.reason);
+            put_sep(out);
+            if let Some(t) = b.corrected_time {
+                write_time(out, t);
+            }
+            put_sep(out);
+            write_opt_point(out, b.corrected_point.as_ref());
+            put_sep(out);
+            if let Some(c) = b.corrected_class {
+                out.put_slice(enum_code(c, &CLASSES).as_bytes());
+            }
+        }
+        Body::Status(b) => {
+            write_text(out, &b.component);
+            put_sep(out);
+            out.put_slice(enum_code(b.state, &STATES).as_bytes());
+            put_sep(out);
+            write_fixed(out, b.uptime_ms, 3);
+            put_sep(out);
+            write_text(out, &b.detail);
+        }
+    }
+}
+
+// ---- translation helpers -------------------------------------------------------------
+
+fn scaled(field: &'static str, v: f64, scale: f64, (min, max): (i64, i64)) -> Result<i64, KrError> {
+    if !v.is_finite() {
+        return Err(KrError::Unrepresentable {
+            field,
+            reason: "not a finite number",
+        });
+    }
+    let r = (v * scale).round();
+    if r < min as f64 || r > max as f64 {
+        return Err(KrError::Unrepresentable {
+            field,
+            reason: "outside the KR field's range",
+        });
+    }
+    Ok(r as i64)
+}
+
+fn to_point(field: &'static str, p: &GeoPoint) -> Result<Point, KrError> {
+    let deg = limits::UNITS_PER_DEG as f64;
+    Ok(Point {
+        lat: scaled(field, p.lat_deg, deg, (-limits::LAT_MAX, limits::LAT_MAX))?,
+        lon: scaled(field, p.lon_deg, deg, (-limits::LON_MAX, limits::LON_MAX))?,
+        alt_cm: scaled(field, p.alt_m, 100.0, limits::ALT_CM)?,
+    })
+}
+
+fn from_point(p: &Point) -> GeoPoint {
+    let deg = limits::UNITS_PER_DEG as f64;
+    GeoPoint {
+        lat_deg: p.lat as f64 / deg,
+        lon_deg: p.lon as f64 / deg,
+        alt_m: p.alt_cm as f64 / 100.0,
+    }
+}
+
+fn to_time(field: &'static str, t: DateTime<Utc>) -> Result<KstTime, KrError> {
+    KstTime::from_utc(t).ok_or(KrError::Unrepresentable {
+        field,
+        reason: "KR times cover 1970-01-01T00:00:00Z ..= 9999-12-31T14:59:59.999999Z",
+    })
+}
+
+fn to_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, KrError> {
+    if required && s.is_empty() {
+        return Err(KrError::Unrepresentable {
+            field,
+            reason: "empty text",
+        });
+    }
+    if s.len() > max {
+        return Err(KrError::Unrepresentable {
+            field,
+            reason: "text longer than the KR field allows",
+        });
+    }
+    Ok(s.to_owned())
+}
+
+fn to_track_id(t: &TrackId) -> Result<String, KrError> {
+    if crate::fields::is_track_id(t.as_str().as_bytes()) {
+        Ok(t.as_str().to_owned())
+    } else {
+        Err(KrError::Unrepresentable {
+            field: "payload.track_id",
+            reason: "a track id is 1-32 of [A-Za-z0-9_-]",
+        })
+    }
+}
+
+fn track_id(s: &str) -> Result<TrackId, KrError> {
+    TrackId::new(s).map_err(|_| KrError::BadText {
+        field: "track_id",
+        reason: "a track id is 1-32 of [A-Za-z0-9_-]",
+    })
+}
+
+impl NationalCodec for KrCodec {
+    type Frame = Sentence;
+    type Error = KrError;
+
+    const NATION: Nation = Nation::Kr;
+    const MAX_FRAME_LEN: usize = MAX_SENTENCE_LEN;
+
+    fn decode(&self, buf: &[u8]) -> Result<Decoded<Sentence>, KrError> {
+        let prefix = buf.len().min(SYNC.len());
+        if buf.get(..prefix) != SYNC.get(..prefix) {
+            return Err(KrError::BadSync);
+        }
+        if buf.len() < SYNC.len() {
+            return Ok(Decoded::NeedMore {
+                needed: SYNC.len() - buf.len(),
+            });
+        }
+        let Some(len) = frame_len(buf)? else {
+            return Ok(Decoded::NeedMore { needed: 1 });
+        };
+        let sentence = buf.get(..len).unwrap_or_default();
+        let body = check_frame(sentence)?;
+        let frame = parse_sentence(body)?;
+        Ok(Decoded::Frame {
+            frame,
+            consumed: len,
+        })
+    }
+
+    fn skip_after_error(&self, buf: &[u8]) -> usize {
+        buf.iter()
+            .skip(1)
+            .position(|&b| b == b'$')
+            .map_or(buf.len(), |i| i + 1)
+            .max(1)
+            .min(buf.len().max(1))
+    }
+
+    fn encode(&self, frame: &Sentence, out: &mut BytesMut) -> Result<(), KrError> {
+        check_sentence(frame)?;
+        let start = out.len();
+        out.reserve(256);
+        out.put_u8(b'$');
+        write_body(out, frame);
+        let crc = CRC32.checksum(out.get(start + 1..).unwrap_or_default());
+        out.put_u8(b'*');
+        for shift in (0..8).rev() {
+            let nib = ((crc >> (shift * 4)) & 0xF) as usize;
+            out.put_u8(HEX.get(nib).copied().unwrap_or(b'0'));
+        }
+        out.put_slice(b"\r\n");
+        let len = out.len() - start;
+        if len > MAX_SENTENCE_LEN {
+            out.truncate(start);
+            return Err(KrError::Oversize {
+                len,
+                max: MAX_SENTENCE_LEN,
+            });
+        }
+        Ok(())
+    }
+
+    fn to_common(&self, s: &Sentence, ingested_at: DateTime<Utc>) -> Result<Envelope, KrError> {
+        let h = &s.header;
+        let payload = match &s.body {
+            Body::Launch(b) => Payload::LaunchDetection(LaunchDetection {
+                track_id: track_id(&b.track_id)?,
+                launch_time: b.launch_time.to_utc(),
+                launch_point: from_point(&b.point),
+                launch_point_uncertainty: PositionUncertainty {
+                    horizontal_m: b.unc_h_cm as f64 / 100.0,
+                    vertical_m: b.unc_v_cm as f64 / 100.0,
+                },
+                missile_class: b.class,
+                confidence: b.confidence_e4 as f64 / 10_000.0,
+            }),
+            Body::Track(b) => Payload::TrackUpdate(TrackUpdate {
+                track_id: track_id(&b.track_id)?,
+                time: b.time.to_utc(),
+                position: from_point(&b.point),
+                position_uncertainty: PositionUncertainty {
+                    horizontal_m: b.unc_h_cm as f64 / 100.0,
+                    vertical_m: b.unc_v_cm as f64 / 100.0,
+                },
+                velocity: VelocityEnu {
+                    east_mps: b.vel_e_cms as f64 / 100.0,
+                    north_mps: b.vel_n_cms as f64 / 100.0,
+                    up_mps: b.vel_u_cms as f64 / 100.0,
+                },
+                quality: b.quality,
+                flight_phase: b.phase,
+            }),
+            Body::Impact(b) => Payload::ImpactPrediction(ImpactPrediction {
+                track_id: track_id(&b.track_id)?,
+                impact_time: b.impact_time.to_utc(),
+                impact_point: from_point(&b.point),
+                error_ellipse: ErrorEllipse {
+                    semi_major_m: b.semi_major_cm as f64 / 100.0,
+                    semi_minor_m: b.semi_minor_cm as f64 / 100.0,
+                    orientation_deg: b.orientation_mdeg as f64 / 1_000.0,
+                },
+            }),
+            Body::End(b) => Payload::EventEnd(EventEnd {
+                track_id: track_id(&b.track_id)?,
+                time: b.time.to_utc(),
+                reason: b.reason,
+                final_point: b.final_point.as_ref().map(from_point),
+            }),
+            Body::Cancel(b) => Payload::Cancel(Cancel {
+                track_id: track_id(&b.track_id)?,
+                reason: b.reason.clone(),
+            }),
+            Body::Correction(b) => Payload::Correction(Correction {
+                track_id: track_id(&b.track_id)?,
+                reason: b.reason.clone(),
+                corrected_time: b.corrected_time.map(KstTime::to_utc),
+                corrected_point: b.corrected_point.as_ref().map(from_point),
+                corrected_missile_class: b.corrected_class,
+            }),
+            Body::Status(b) => Payload::Status(Status {
+                component: b.component.clone(),
+                state: b.state,
+                uptime_s: b.uptime_ms as f64 / 1_000.0,
+                detail: b.detail.clone(),
+            }),
+        };
+        let releasability: BTreeSet<Nation> = h.releasability.iter().collect();
+        let source = Source {
+            system: h.system.clone(),
+            sensor: h.sensor.clone(),
+            national_message_id: h.national_message_id.clone(),
+        };
+        let mut env = Envelope::new(
+            h.origin,
+            source,
+            h.observed_at.to_utc(),
+            ingested_at,
+            h.mode,
+            releasability,
+            payload,
+        );
+        env.references.clone_from(&h.references);
+        Ok(env)
+    }
+
+    fn to_national(&self, env: &Envelope) -> Result<Sentence, KrError> {
+        let releasability = env
+            .releasability
+            .iter()
+            .fold(Releasability::EMPTY, |r, n| r.with(*n));
+        if releasability.is_empty() {
+            return Err(KrError::Unrepresentable {
+                field: "releasability",
+                reason: "empty",
+            });
+        }
+        let header = Header {
+            mode: env.mode,
+            origin: env.origin,
+            releasability,
+            system: to_text("source.system", &env.source.system, limits::SHORT_TEXT, true)?,
+            sensor: to_text("source.sensor", &env.source.sensor, limits::SHORT_TEXT, true)?,
+            national_message_id: to_text(
+                "source.national_message_id",
+                &env.source.national_message_id,
+                limits::NATIONAL_ID,
+                true,
+            )?,
+            observed_at: to_time("observed_at", env.observed_at)?,
+            references: env.references.clone(),
+        };
+        let body = match &env.payload {
+            Payload::LaunchDetection(p) => Body::Launch(Launch {
+                track_id: to_track_id(&p.track_id)?,
+                launch_time: to_time("payload.launch_time", p.launch_time)?,
+                point: to_point("payload.launch_point", &p.launch_point)?,
+                unc_h_cm: scaled(
+                    "payload.launch_point_uncertainty.horizontal_m",
+                    p.launch_point_uncertainty.horizontal_m,
+                    100.0,
+                    limits::UNC_CM,
+                )?,
+                unc_v_cm: scaled(
+                    "payload.launch_point_uncertainty.vertical_m",
+                    p.launch_point_uncertainty.vertical_m,
+                    100.0,
+                    limits::UNC_CM,
+                )?,
+                class: p.missile_class,
+                confidence_e4: scaled(
+                    "payload.confidence",
+                    p.confidence,
+                    10_000.0,
+                    limits::CONF_E4,
+                )?,
+            }),
+            Payload::TrackUpdate(p) => Body::Track(Track {
+                track_id: to_track_id(&p.track_id)?,
+                time: to_time("payload.time", p.time)?,
+                point: to_point("payload.position", &p.position)?,
+                unc_h_cm: scaled(
+                    "payload.position_uncertainty.horizontal_m",
+                    p.position_uncertainty.horizontal_m,
+                    100.0,
+                    limits::UNC_CM,
+                )?,
+                unc_v_cm: scaled(
+                    "payload.position_uncertainty.vertical_m",
+                    p.position_uncertainty.vertical_m,
+                    100.0,
+                    limits::UNC_CM,
+                )?,
+                vel_e_cms: scaled(
+                    "payload.velocity.east_mps",
+                    p.velocity.east_mps,
+                    100.0,
+                    limits::VEL_CMS,
+                )?,
+                vel_n_cms: scaled(
+                    "payload.velocity.north_mps",
+                    p.velocity.north_mps,
+                    100.0,
+                    limits::VEL_CMS,
+                )?,
+                vel_u_cms: scaled(
+                    "payload.velocity.up_mps",
+                    p.velocity.up_mps,
+                    100.0,
+                    limits::VEL_CMS,
+                )?,
+                quality: if p.quality <= 15 {
+                    p.quality
+                } else {
+                    return Err(KrError::Unrepresentable {
+                        field: "payload.quality",
+                        reason: "quality is 0 ..= 15",
+                    });
+                },
+                phase: p.flight_phase,
+            }),
+            Payload::ImpactPrediction(p) => Body::Impact(Impact {
+                track_id: to_track_id(&p.track_id)?,
+                impact_time: to_time("payload.impact_time", p.impact_time)?,
+                point: to_point("payload.impact_point", &p.impact_point)?,
+                semi_major_cm: scaled(
+                    "payload.error_ellipse.semi_major_m",
+                    p.error_ellipse.semi_major_m,
+                    100.0,
+                    limits::AXIS_CM,
+                )?,
+                semi_minor_cm: scaled(
+                    "payload.error_ellipse.semi_minor_m",
+                    p.error_ellipse.semi_minor_m,
+                    100.0,
+                    limits::AXIS_CM,
+                )?,
+                orientation_mdeg: scaled(
+                    "payload.error_ellipse.orientation_deg",
+                    p.error_ellipse.orientation_deg,
+                    1_000.0,
+                    limits::ORIENT_MDEG,
+                )?,
+            }),
+            Payload::EventEnd(p) => Body::End(End {
+                track_id: to_track_id(&p.track_id)?,
+                time: to_time("payload.time", p.time)?,
+                reason: p.reason,
+                final_point: p
+                    .final_point
+                    .as_ref()
+                    .map(|fp| to_point("payload.final_point", fp))
+                    .transpose()?,
+            }),
+            Payload::Cancel(p) => Body::Cancel(CancelBody {
+                track_id: to_track_id(&p.track_id)?,
+                reason: to_text("payload.reason", &p.reason, limits::FREE_TEXT, true)?,
+            }),
+            Payload::Correction(p) => Body::Correction(CorrectionBody {
+                track_id: to_track_id(&p.track_id)?,
+                reason: to_text("payload.reason", &p.reason, limits::FREE_TEXT, true)?,
+                corrected_time: p
+                    .corrected_time
+                    .map(|t| to_time("payload.corrected_time", t))
+                    .transpose()?,
+                corrected_point: p
+                    .corrected_point
+                    .as_ref()
+                    .map(|cp| to_point("payload.corrected_point", cp))
+                    .transpose()?,
+                corrected_class: p.corrected_missile_class,
+            }),
+            Payload::Status(p) => Body::Status(StatusBody {
+                component: to_text("payload.component", &p.component, limits::SHORT_TEXT, true)?,
+                state: p.state,
+                uptime_ms: scaled("payload.uptime_s", p.uptime_s, 1_000.0, limits::UPTIME_MS)?,
+                detail: to_text("payload.detail", &p.detail, limits::FREE_TEXT, false)?,
+            }),
+        };
+        Ok(Sentence { header, body })
+    }
+}
+
