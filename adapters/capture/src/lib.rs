@@ -1,0 +1,2 @@
+//! trilink captures (work in progress).
+#![forbid(unsafe_code)]
