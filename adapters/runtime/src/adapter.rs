@@ -1,0 +1,807 @@
+//! The generic adapter process, over any [`NationalCodec`].
+//!
+//! **Ingress**: national bytes from the configured transports → `decode` → `to_common` →
+//! origin check → `validate` → JetStream publish on `tl.in.<origin>.<kind>` with
+//! `Nats-Msg-Id` = message id. Any failure goes to `tl.dlq.<site>` with its reason code
+//! (`Tl-Reason`), detail, component and transport headers and the original bytes as body;
+//! the process keeps running. An envelope whose origin is not the adapter's nation is
+//! rejected with reason `origin_mismatch` and never published.
+//!
+//! **Egress**: durable pull consumer on `tl.out.<dest>.>` → envelope JSON → releasability and
+//! validation check → `to_national` → `encode` → every configured output. The JetStream message
+//! is acknowledged only after every output accepted the frame; a failed send is NAKed with a
+//! delay (redelivered later); a message that can never be delivered (bad JSON, not releasable,
+//! not representable in the national format) is dead-lettered and terminated.
+//!
+//! **Heartbeats**: an envelope with a `status` payload on `tl.status.<site>.<component>`
+//! (core NATS) every `heartbeat_interval_ms`, and a final `down` status on shutdown.
+//!
+//! ## Config (TOML)
+//!
+//! ```toml
+//! [adapter]
+//! nation = "jp"                 # jp | kr | us: the codec and the only origin published
+//! component = "adapter-jp"      # default adapter-<nation>; [a-z0-9_-]{1,64}
+//! heartbeat_interval_ms = 5000
+//! drain_timeout_ms = 5000
+//! channel_capacity = 1024       # decoded frames queued between transports and publisher
+//!
+//! [telemetry]
+//! listen = "127.0.0.1:9464"     # /metrics /healthz /readyz
+//! log_format = "text"           # or "json"
+//! log_filter = "info"
+//!
+//! [nats]
+//! url = "nats://127.0.0.1:4222"
+//! js_domain = "jp"              # JetStream domain of the leaf
+//! max_in_flight = 1024
+//!
+//! [[ingress]]
+//! type = "udp"
+//! bind = "0.0.0.0:7000"
+//!
+//! [egress]
+//! stream = "TL_OUT_JP"
+//! durable = "adapter-jp"
+//! [[egress.outputs]]
+//! type = "udp"
+//! target = "127.0.0.1:7001"
+//! ```
+//!
+//! Full examples for each nation are in `adapters/runtime/examples/*.toml`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, AckKind};
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use futures::StreamExt;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use trilink_schema::{
+    ComponentState, Envelope, Mode, Nation, NationalCodec, NationalError, Payload, Source, Status,
+    Subject, ValidationContext,
+};
+
+use crate::config::{Invalid, Validate};
+use crate::nats::{self, DeadLetter, DurableSpec, NatsConfig, NatsError, Publisher};
+use crate::telemetry::{self, Health, TelemetryConfig, events};
+use crate::transport::{self, IngressConfig, OutputConfig, Received, Sink};
+
+/// The `[adapter]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterSection {
+    /// The nation this adapter serves.
+    pub nation: Nation,
+    /// Component name (default `adapter-<nation>`).
+    #[serde(default)]
+    pub component: Option<String>,
+    /// Heartbeat period, milliseconds (0 = no heartbeats).
+    #[serde(default = "d5000")]
+    pub heartbeat_interval_ms: u64,
+    /// Time allowed to drain in-flight work on shutdown, milliseconds.
+    #[serde(default = "d5000")]
+    pub drain_timeout_ms: u64,
+    /// Capacity of the queue between transports and the publisher.
+    #[serde(default = "d1024")]
+    pub channel_capacity: usize,
+    /// Clock-skew tolerance for timestamps in the future, milliseconds.
+    #[serde(default = "d5000i")]
+    pub future_tolerance_ms: i64,
+}
+
+const fn d5000() -> u64 {
+    5_000
+}
+const fn d5000i() -> i64 {
+    5_000
+}
+const fn d1024() -> usize {
+    1_024
+}
+const fn d30000() -> u64 {
+    30_000
+}
+const fn d1000() -> u64 {
+    1_000
+}
+const fn d64() -> usize {
+    64
+}
+
+/// The `[egress]` section: where released messages come from and where they go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// JetStream stream holding `tl.out.<nation>.>`.
+    pub stream: String,
+    /// Durable consumer name.
+    pub durable: String,
+    /// Filter subject (default `tl.out.<nation>.>`).
+    #[serde(default)]
+    pub filter_subject: Option<String>,
+    /// JetStream domain of the stream (default: `nats.js_domain`).
+    #[serde(default)]
+    pub js_domain: Option<String>,
+    /// Redelivery after this long without an ack, milliseconds.
+    #[serde(default = "d30000")]
+    pub ack_wait_ms: u64,
+    /// Maximum unacknowledged messages.
+    #[serde(default = "d1024")]
+    pub max_ack_pending: usize,
+    /// Messages per pull request.
+    #[serde(default = "d64")]
+    pub batch: usize,
+    /// Redelivery delay after a failed national send, milliseconds.
+    #[serde(default = "d1000")]
+    pub nak_delay_ms: u64,
+    /// National outputs; a message is acknowledged when every output accepted it.
+    pub outputs: Vec<OutputConfig>,
+}
+
+/// A whole adapter configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterConfig {
+    /// Identity and tuning.
+    pub adapter: AdapterSection,
+    /// Logs, metrics, health.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+    /// The NATS connection.
+    pub nats: NatsConfig,
+    /// National inputs.
+    #[serde(default)]
+    pub ingress: Vec<IngressConfig>,
+    /// Released messages back to the national system.
+    #[serde(default)]
+    pub egress: Option<EgressConfig>,
+}
+
+impl AdapterConfig {
+    /// The component name (`adapter-<nation>` unless configured).
+    pub fn component(&self) -> String {
+        self.adapter
+            .component
+            .clone()
+            .unwrap_or_else(|| format!("adapter-{}", self.adapter.nation))
+    }
+}
+
+impl Validate for AdapterConfig {
+    fn validate(&self) -> Result<(), Invalid> {
+        let c = self.component();
+        if !Subject::is_valid_component(&c) {
+            return Err(Invalid::new(
+                "adapter.component",
+                format!("{c:?}: 1-64 of [a-z0-9_-]"),
+            ));
+        }
+        if self.adapter.channel_capacity == 0 {
+            return Err(Invalid::new("adapter.channel_capacity", "must be > 0"));
+        }
+        if self.adapter.future_tolerance_ms < 0 {
+            return Err(Invalid::new("adapter.future_tolerance_ms", "must be >= 0"));
+        }
+        if self.adapter.heartbeat_interval_ms != 0 && self.adapter.heartbeat_interval_ms < 100 {
+            return Err(Invalid::new(
+                "adapter.heartbeat_interval_ms",
+                "must be 0 (off) or at least 100",
+            ));
+        }
+        self.telemetry.validate("telemetry")?;
+        self.nats.validate("nats")?;
+        if self.ingress.is_empty() && self.egress.is_none() {
+            return Err(Invalid::new(
+                "ingress",
+                "an adapter needs at least one [[ingress]] entry or an [egress] section",
+            ));
+        }
+        for (i, ing) in self.ingress.iter().enumerate() {
+            ing.validate(&format!("ingress[{i}]"))?;
+        }
+        if let Some(e) = &self.egress {
+            if e.stream.is_empty() {
+                return Err(Invalid::new("egress.stream", "must not be empty"));
+            }
+            if e.durable.is_empty() || e.durable.contains(['.', '*', '>', ' ']) {
+                return Err(Invalid::new(
+                    "egress.durable",
+                    "must be non-empty without . * > or spaces",
+                ));
+            }
+            if let Some(f) = &e.filter_subject {
+                let own = Subject::output_filter(self.adapter.nation);
+                let prefix = own.trim_end_matches('>');
+                if !f.starts_with(prefix) {
+                    return Err(Invalid::new(
+                        "egress.filter_subject",
+                        format!("{f:?} must lie under {own}"),
+                    ));
+                }
+            }
+            if e.outputs.is_empty() {
+                return Err(Invalid::new("egress.outputs", "needs at least one output"));
+            }
+            if e.batch == 0 || e.max_ack_pending == 0 {
+                return Err(Invalid::new(
+                    "egress.batch",
+                    "batch and max_ack_pending must be > 0",
+                ));
+            }
+            for (i, o) in e.outputs.iter().enumerate() {
+                o.validate(&format!("egress.outputs[{i}]"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Errors that stop an adapter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdapterError {
+    /// The config's nation is not the codec's.
+    #[error("adapter.nation is {config} but the codec is for {codec}")]
+    NationMismatch {
+        /// From the config.
+        config: Nation,
+        /// From the codec.
+        codec: Nation,
+    },
+    /// A transport could not be opened.
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+    /// NATS failed in a way the adapter cannot ride out.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    /// Telemetry could not be set up.
+    #[error(transparent)]
+    Telemetry(#[from] telemetry::TelemetryError),
+}
+
+/// What an adapter did, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Envelopes handed to JetStream.
+    pub published: u64,
+    /// Inputs dead-lettered on ingress.
+    pub ingress_rejected: u64,
+    /// Frames delivered to the national system.
+    pub delivered: u64,
+    /// Egress messages dead-lettered.
+    pub egress_rejected: u64,
+    /// Publishes that failed for good.
+    pub publish_failed: u64,
+    /// Whether every in-flight publish was settled within the drain timeout.
+    pub drained: bool,
+}
+
+/// Run an adapter until `shutdown` is cancelled, then drain and return a summary.
+pub async fn run<C>(
+    config: AdapterConfig,
+    codec: C,
+    shutdown: CancellationToken,
+) -> Result<RunSummary, AdapterError>
+where
+    C: NationalCodec + Send + Sync + 'static,
+{
+    run_with_health(config, codec, shutdown, Health::new()).await
+}
+
+/// [`run`] with a caller-provided health state (for embedding and tests).
+pub async fn run_with_health<C>(
+    config: AdapterConfig,
+    codec: C,
+    shutdown: CancellationToken,
+    health: Arc<Health>,
+) -> Result<RunSummary, AdapterError>
+where
+    C: NationalCodec + Send + Sync + 'static,
+{
+    let nation = config.adapter.nation;
+    if nation != C::NATION {
+        return Err(AdapterError::NationMismatch {
+            config: nation,
+            codec: C::NATION,
+        });
+    }
+    let component: Arc<str> = Arc::from(config.component());
+    telemetry::init_logging(config.telemetry.log_format, &config.telemetry.log_filter)?;
+    let prom = telemetry::install_metrics()?;
+    if let Some(addr) = config.telemetry.listen {
+        telemetry::serve(addr, prom, health.clone(), shutdown.clone()).await?;
+    }
+    let started = Instant::now();
+    let codec = Arc::new(codec);
+
+    let client = nats::connect(&config.nats, &component, &shutdown).await?;
+    tracing::info!(%nation, component = %component, url = %config.nats.url, "connected to NATS");
+    let ack_timeout = Duration::from_millis(config.nats.ack_timeout_ms);
+    let js = nats::jetstream(&client, config.nats.js_domain.as_deref(), ack_timeout);
+    let publisher = Publisher::new(
+        js,
+        nation,
+        config.nats.max_in_flight,
+        config.nats.publish_retries,
+    );
+
+    // Work stops in two stages: transports stop on `shutdown`; the publisher drains after.
+    let mut tasks = JoinSet::new();
+
+    // Egress first, so readiness means both directions are set up.
+    let egress_done = CancellationToken::new();
+    if let Some(eg) = config.egress.clone() {
+        let mut sinks = Vec::with_capacity(eg.outputs.len());
+        for o in &eg.outputs {
+            let sink = Sink::open(o, nation, shutdown.clone()).await?;
+            sinks.push((Arc::<str>::from(o.label()), sink));
+        }
+        let domain = eg
+            .js_domain
+            .clone()
+            .or_else(|| config.nats.js_domain.clone());
+        let ejs = nats::jetstream(&client, domain.as_deref(), ack_timeout);
+        let spec = DurableSpec {
+            stream: eg.stream.clone(),
+            durable: eg.durable.clone(),
+            filter_subject: eg
+                .filter_subject
+                .clone()
+                .unwrap_or_else(|| Subject::output_filter(nation)),
+            ack_wait: Duration::from_millis(eg.ack_wait_ms),
+            max_ack_pending: i64::try_from(eg.max_ack_pending).unwrap_or(i64::MAX),
+        };
+        let consumer = loop {
+            match nats::durable_pull(&ejs, &spec).await {
+                Ok(c) => break c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "egress consumer not available yet; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Err(NatsError::ShutDown.into()),
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        let ctx = EgressCtx {
+            codec: codec.clone(),
+            client: client.clone(),
+            component: component.clone(),
+            sinks,
+            nak_delay: Duration::from_millis(eg.nak_delay_ms),
+            future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
+            source: Arc::from(spec.filter_subject.as_str()),
+        };
+        let sd = shutdown.clone();
+        let done = egress_done.clone();
+        let batch = eg.batch;
+        tasks.spawn(async move {
+            let r = run_egress(consumer, ctx, batch, sd).await;
+            done.cancel();
+            Tally::Egress(r)
+        });
+    } else {
+        egress_done.cancel();
+    }
+
+    // Ingress transports feed one bounded channel.
+    let (tx, rx) = mpsc::channel::<Received<C::Frame>>(config.adapter.channel_capacity);
+    for ing in &config.ingress {
+        let label: Arc<str> = Arc::from(ing.label());
+        let (codec, tx, sd) = (codec.clone(), tx.clone(), shutdown.clone());
+        match ing {
+            IngressConfig::Udp(u) => {
+                let sock = transport::bind_udp_in(u)?;
+                tracing::info!(transport = %label, "listening for national datagrams");
+                tokio::spawn(transport::run_udp_in(sock, codec, label, tx, sd));
+            }
+            IngressConfig::TcpServer { bind } => {
+                let l = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .map_err(|source| transport::TransportError::Io {
+                        op: "bind",
+                        addr: bind.to_string(),
+                        source,
+                    })?;
+                tracing::info!(transport = %label, "listening for national TCP clients");
+                tokio::spawn(transport::run_tcp_server_in(l, codec, label, tx, sd));
+            }
+            IngressConfig::TcpClient { connect } => {
+                tokio::spawn(transport::run_tcp_client_in(*connect, codec, label, tx, sd));
+            }
+            IngressConfig::Mqtt(m) => {
+                tokio::spawn(transport::run_mqtt_in(m.clone(), codec, label, tx, sd));
+            }
+        }
+    }
+    drop(tx);
+    {
+        let ictx = IngressCtx {
+            codec: codec.clone(),
+            client: client.clone(),
+            publisher: publisher.clone(),
+            component: component.clone(),
+            future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
+        };
+        tasks.spawn(async move { Tally::Ingress(run_ingress(rx, ictx).await) });
+    }
+
+    // Heartbeats.
+    if config.adapter.heartbeat_interval_ms > 0 {
+        let (client, component, sd) = (client.clone(), component.clone(), shutdown.clone());
+        let period = Duration::from_millis(config.adapter.heartbeat_interval_ms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            let mut seq = 0_u64;
+            let boot = Utc::now().timestamp_millis();
+            loop {
+                tokio::select! {
+                    () = sd.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                seq += 1;
+                heartbeat(
+                    &client,
+                    nation,
+                    &component,
+                    boot,
+                    seq,
+                    ComponentState::Ok,
+                    started,
+                )
+                .await;
+            }
+            seq += 1;
+            heartbeat(
+                &client,
+                nation,
+                &component,
+                boot,
+                seq,
+                ComponentState::Down,
+                started,
+            )
+            .await;
+            let _ = client.flush().await;
+        });
+    }
+
+    health.set_ready(true);
+    tracing::info!(%nation, component = %component, "adapter running");
+
+    let mut summary = RunSummary::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Tally::Ingress(t)) => {
+                summary.published = t.published;
+                summary.ingress_rejected = t.rejected;
+            }
+            Ok(Tally::Egress(t)) => {
+                summary.delivered = t.delivered;
+                summary.egress_rejected = t.rejected;
+            }
+            Err(e) => tracing::error!(error = %e, "adapter task failed"),
+        }
+    }
+    health.set_ready(false);
+    let drain = Duration::from_millis(config.adapter.drain_timeout_ms);
+    summary.drained = publisher.drain(drain).await;
+    summary.publish_failed = publisher.failed() as u64;
+    if !summary.drained {
+        tracing::error!(
+            in_flight = publisher.in_flight(),
+            "drain timed out with publishes in flight"
+        );
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+    tracing::info!(?summary, "adapter stopped");
+    Ok(summary)
+}
+
+enum Tally {
+    Ingress(Counts),
+    Egress(EgressCounts),
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    published: u64,
+    rejected: u64,
+}
+
+#[derive(Debug, Default)]
+struct EgressCounts {
+    delivered: u64,
+    rejected: u64,
+}
+
+struct IngressCtx<C> {
+    codec: Arc<C>,
+    client: async_nats::Client,
+    publisher: Publisher,
+    component: Arc<str>,
+    future_tolerance: chrono::Duration,
+}
+
+impl<C: NationalCodec> IngressCtx<C> {
+    async fn reject(
+        &self,
+        stage: &'static str,
+        reason: &'static str,
+        detail: &str,
+        source: &str,
+        raw: Bytes,
+    ) {
+        events::rejected(C::NATION, stage, reason, detail);
+        let dl = DeadLetter {
+            site: C::NATION,
+            component: &self.component,
+            reason,
+            detail,
+            source,
+            body: raw,
+        };
+        if let Err(e) = nats::dead_letter(&self.client, dl).await {
+            tracing::error!(error = %e, reason, "dead letter could not be published");
+        }
+    }
+}
+
+async fn run_ingress<C: NationalCodec>(
+    mut rx: mpsc::Receiver<Received<C::Frame>>,
+    ctx: IngressCtx<C>,
+) -> Counts {
+    let mut counts = Counts::default();
+    while let Some(r) = rx.recv().await {
+        let frame = match r.outcome {
+            Ok(f) => f,
+            Err(rej) => {
+                ctx.reject("decode", rej.code, &rej.detail, &r.transport, r.raw)
+                    .await;
+                counts.rejected += 1;
+                continue;
+            }
+        };
+        let env = match ctx.codec.to_common(&frame, r.received_at) {
+            Ok(e) => e,
+            Err(e) => {
+                ctx.reject("translate", e.code(), &e.to_string(), &r.transport, r.raw)
+                    .await;
+                counts.rejected += 1;
+                continue;
+            }
+        };
+        if env.origin != C::NATION {
+            let detail = format!(
+                "envelope origin {} is not this adapter's nation {}",
+                env.origin,
+                C::NATION
+            );
+            ctx.reject("origin", "origin_mismatch", &detail, &r.transport, r.raw)
+                .await;
+            counts.rejected += 1;
+            continue;
+        }
+        let mut vctx = ValidationContext::now();
+        vctx.future_tolerance = ctx.future_tolerance;
+        if let Err(e) = env.validate(&vctx) {
+            ctx.reject("validate", e.code(), &e.to_string(), &r.transport, r.raw)
+                .await;
+            counts.rejected += 1;
+            continue;
+        }
+        events::hop("observed_to_ingested", env.observed_at, env.ingested_at);
+        match ctx.publisher.publish(&env).await {
+            Ok(()) => counts.published += 1,
+            Err(e) => {
+                events::publish_failed(
+                    C::NATION,
+                    &Subject::input_for(&env).to_string(),
+                    &e.to_string(),
+                );
+            }
+        }
+    }
+    counts
+}
+
+struct EgressCtx<C> {
+    codec: Arc<C>,
+    client: async_nats::Client,
+    component: Arc<str>,
+    sinks: Vec<(Arc<str>, Sink)>,
+    nak_delay: Duration,
+    future_tolerance: chrono::Duration,
+    source: Arc<str>,
+}
+
+enum EgressOutcome {
+    Delivered,
+    Rejected,
+    Retry,
+}
+
+impl<C: NationalCodec> EgressCtx<C> {
+    async fn dead_letter(&self, reason: &'static str, detail: &str, subject: &str, body: Bytes) {
+        events::rejected(C::NATION, "egress", reason, detail);
+        let dl = DeadLetter {
+            site: C::NATION,
+            component: &self.component,
+            reason,
+            detail,
+            source: subject,
+            body,
+        };
+        if let Err(e) = nats::dead_letter(&self.client, dl).await {
+            tracing::error!(error = %e, reason, "dead letter could not be published");
+        }
+    }
+
+    async fn handle(&self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
+        let subject = msg.subject.as_str();
+        let body = msg.payload.clone();
+        let env = match Envelope::from_json(&body) {
+            Ok(e) => e,
+            Err(e) => {
+                self.dead_letter("bad_json", &e.to_string(), subject, body)
+                    .await;
+                return EgressOutcome::Rejected;
+            }
+        };
+        if !env.releasable_to(C::NATION) {
+            let detail = format!(
+                "releasability {:?} excludes {}",
+                env.releasability,
+                C::NATION
+            );
+            self.dead_letter("not_releasable", &detail, subject, body)
+                .await;
+            return EgressOutcome::Rejected;
+        }
+        let mut vctx = ValidationContext::now();
+        vctx.future_tolerance = self.future_tolerance;
+        if let Err(e) = env.validate(&vctx) {
+            self.dead_letter(e.code(), &e.to_string(), subject, body)
+                .await;
+            return EgressOutcome::Rejected;
+        }
+        let frame = match self.codec.to_national(&env) {
+            Ok(f) => f,
+            Err(e) => {
+                self.dead_letter(e.code(), &e.to_string(), subject, body)
+                    .await;
+                return EgressOutcome::Rejected;
+            }
+        };
+        buf.clear();
+        if let Err(e) = self.codec.encode(&frame, buf) {
+            self.dead_letter(e.code(), &e.to_string(), subject, body)
+                .await;
+            return EgressOutcome::Rejected;
+        }
+        for (label, sink) in &self.sinks {
+            if let Err(e) = sink.send(buf).await {
+                events::national_send_failed(C::NATION, label, &e.to_string());
+                return EgressOutcome::Retry;
+            }
+        }
+        let now = Utc::now();
+        for (label, _) in &self.sinks {
+            events::delivered(C::NATION, label);
+        }
+        if let Some(relayed) = env.relayed_at {
+            events::hop("ingested_to_relayed", env.ingested_at, relayed);
+            events::hop("relayed_to_delivered", relayed, now);
+        }
+        events::hop("ingested_to_delivered", env.ingested_at, now);
+        EgressOutcome::Delivered
+    }
+}
+
+async fn run_egress<C: NationalCodec>(
+    consumer: jetstream::consumer::PullConsumer,
+    ctx: EgressCtx<C>,
+    batch: usize,
+    shutdown: CancellationToken,
+) -> EgressCounts {
+    let mut counts = EgressCounts::default();
+    let mut buf = BytesMut::with_capacity(C::MAX_FRAME_LEN.min(64 * 1024));
+    let mut backoff = transport::Backoff::default();
+    'outer: loop {
+        let stream = consumer
+            .stream()
+            .max_messages_per_batch(batch)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await;
+        let mut messages = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, source = %ctx.source, "egress pull failed; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => break 'outer,
+                    () = tokio::time::sleep(backoff.next_delay()) => continue 'outer,
+                }
+            }
+        };
+        backoff.reset();
+        loop {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break 'outer,
+                n = messages.next() => n,
+            };
+            let msg = match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "egress consumer error");
+                    // Heartbeat misses and similar are recoverable: re-create the stream.
+                    continue 'outer;
+                }
+                None => continue 'outer,
+            };
+            let ack = match ctx.handle(&msg, &mut buf).await {
+                EgressOutcome::Delivered => {
+                    counts.delivered += 1;
+                    AckKind::Ack
+                }
+                EgressOutcome::Rejected => {
+                    counts.rejected += 1;
+                    AckKind::Term
+                }
+                EgressOutcome::Retry => AckKind::Nak(Some(ctx.nak_delay)),
+            };
+            if let Err(e) = msg.ack_with(ack).await {
+                tracing::warn!(error = %e, "egress ack failed (message will be redelivered)");
+            }
+        }
+    }
+    counts
+}
+
+async fn heartbeat(
+    client: &async_nats::Client,
+    site: Nation,
+    component: &str,
+    boot: i64,
+    seq: u64,
+    state: ComponentState,
+    started: Instant,
+) {
+    let now = Utc::now();
+    let env = Envelope::new(
+        site,
+        Source {
+            system: String::from("trilink"),
+            sensor: component.to_owned(),
+            national_message_id: format!("{component}-{boot}-{seq}"),
+        },
+        now,
+        now,
+        Mode::RealWorld,
+        std::iter::once(site).collect(),
+        Payload::Status(Status {
+            component: component.to_owned(),
+            state,
+            uptime_s: started.elapsed().as_secs_f64(),
+            detail: String::new(),
+        }),
+    );
+    let subject = Subject::Status {
+        site,
+        component: component.to_owned(),
+    }
+    .to_string();
+    match env.to_json() {
+        Ok(body) => match client.publish(subject, Bytes::from(body)).await {
+            Ok(()) => events::heartbeat(site, component),
+            Err(e) => tracing::warn!(error = %e, "heartbeat publish failed"),
+        },
+        Err(e) => tracing::warn!(error = %e, "heartbeat serialization failed"),
+    }
+}

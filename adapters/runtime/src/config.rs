@@ -1,0 +1,259 @@
+//! Configuration loading shared by every trilink process.
+//!
+//! Pipeline: read the TOML file → apply environment overrides → deserialize into the
+//! process's `serde` type (which should use `#[serde(deny_unknown_fields)]`) → run its
+//! [`Validate`] implementation. Every error names the file and the dotted key path.
+//!
+//! ## Environment overrides
+//!
+//! A variable `TRILINK__<SECTION>__<KEY>=<value>` (prefix [`ENV_PREFIX`], levels separated by a
+//! **double** underscore, names matched in lower case, single underscores kept) sets
+//! `section.key` in the parsed TOML before deserialization. Examples:
+//!
+//! | variable | sets |
+//! |---|---|
+//! | `TRILINK__NATS__URL=nats://hub:4222` | `nats.url = "nats://hub:4222"` |
+//! | `TRILINK__NATS__MAX_IN_FLIGHT=512` | `nats.max_in_flight = 512` |
+//! | `TRILINK__TELEMETRY__LOG_FORMAT=json` | `telemetry.log_format = "json"` |
+//! | `TRILINK__INGRESS__0__BIND=0.0.0.0:7000` | `ingress[0].bind = "0.0.0.0:7000"` |
+//!
+//! The value is read as a TOML value when it parses as one (`512`, `true`, `[1, 2]`,
+//! `"quoted"`) and as a plain string otherwise. A numeric level indexes an existing array
+//! element. Missing tables are created; an override that would descend into a scalar is an
+//! error naming the variable.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// Prefix of environment override variables (followed by `SECTION__KEY`).
+pub const ENV_PREFIX: &str = "TRILINK__";
+
+/// Why a configuration could not be loaded. Every variant names where the problem is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{file}: invalid TOML: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// An environment override could not be applied.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable name.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key has the wrong type, is unknown or is missing.
+    #[error("{file}: key `{key}`: {message}")]
+    Field {
+        /// The file.
+        file: PathBuf,
+        /// Dotted key path (`nats.max_in_flight`, `ingress[0].bind`).
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key has a well-typed but invalid value.
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Dotted key path.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// The dotted key path the error is about, when there is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Field { key, .. } | Self::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// A validation failure: which key and why. Returned by [`Validate::validate`]; the loader
+/// adds the file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted key path.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Invalid {
+    /// A failure at `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key `{}`: {}", self.key, self.message)
+    }
+}
+
+/// Semantic checks run after deserialization.
+pub trait Validate {
+    /// Check the values; return the first bad key.
+    fn validate(&self) -> Result<(), Invalid>;
+}
+
+/// Load `path`, apply overrides from the process environment, deserialize and validate.
+pub fn load<T: DeserializeOwned + Validate>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
+    load_str(&text, path, std::env::vars())
+}
+
+/// Like [`load`] but from text, with an explicit environment (for tests and embedding).
+/// `file` is only used in error messages.
+pub fn load_str<T: DeserializeOwned + Validate>(
+    text: &str,
+    file: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut table: toml::Table =
+        text.parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                file: file.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
+    let mut overrides: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
+    overrides.sort();
+    for (var, value) in &overrides {
+        apply_override(&mut table, var, value)?;
+    }
+    let value = toml::Value::Table(table);
+    let cfg: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let key = e.path().to_string();
+        ConfigError::Field {
+            file: file.to_owned(),
+            key: if key == "." {
+                String::from("(root)")
+            } else {
+                key
+            },
+            message: e.into_inner().to_string().trim_end().to_owned(),
+        }
+    })?;
+    cfg.validate().map_err(|inv| ConfigError::Invalid {
+        file: file.to_owned(),
+        key: inv.key,
+        message: inv.message,
+    })?;
+    Ok(cfg)
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<(), ConfigError> {
+    let env_err = |message: String| ConfigError::Env {
+        var: var.to_owned(),
+        message,
+    };
+    let rest = var.strip_prefix(ENV_PREFIX).unwrap_or(var);
+    let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    if parts.iter().any(String::is_empty) {
+        return Err(env_err("empty key level (use KEY__SUBKEY)".into()));
+    }
+    let Some((last, path)) = parts.split_last() else {
+        return Err(env_err("no key after the prefix".into()));
+    };
+    let value = parse_env_value(raw);
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let result = set_path(&mut root, path, last, value).map_err(env_err);
+    if let toml::Value::Table(t) = root {
+        *table = t;
+    }
+    result
+}
+
+fn set_path(
+    root: &mut toml::Value,
+    path: &[String],
+    last: &str,
+    value: toml::Value,
+) -> Result<(), String> {
+    let mut cur = root;
+    let mut walked = String::new();
+    for part in path {
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(part);
+        cur = descend(cur, part).map_err(|m| format!("at `{walked}`: {m}"))?;
+    }
+    match cur {
+        toml::Value::Table(t) => {
+            t.insert(last.to_owned(), value);
+            Ok(())
+        }
+        toml::Value::Array(a) => {
+            let idx: usize = last
+                .parse()
+                .map_err(|_| format!("`{last}` is not an index into an array"))?;
+            let slot = a
+                .get_mut(idx)
+                .ok_or_else(|| format!("index {idx} is out of bounds"))?;
+            *slot = value;
+            Ok(())
+        }
+        _ => Err(format!("`{walked}` is not a table")),
+    }
+}
+
+fn descend<'a>(cur: &'a mut toml::Value, part: &str) -> Result<&'a mut toml::Value, String> {
+    match cur {
+        toml::Value::Table(t) => Ok(t
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))),
+        toml::Value::Array(a) => {
+            let idx: usize = part
+                .parse()
+                .map_err(|_| format!("`{part}` is not an index into an array"))?;
+            let len = a.len();
+            a.get_mut(idx)
+                .ok_or_else(|| format!("index {idx} is out of bounds (array has {len})"))
+        }
+        _ => Err(format!(
+            "`{part}` descends into a value that is not a table"
+        )),
+    }
+}

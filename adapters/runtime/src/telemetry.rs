@@ -1,0 +1,432 @@
+//! Logging, metrics and the health endpoint.
+//!
+//! - [`init_logging`]: `tracing` subscriber, human text or JSON lines, `RUST_LOG`-style filter.
+//! - [`install_metrics`]: installs the process-wide Prometheus recorder once and returns its
+//!   handle (later calls return the same handle).
+//! - [`serve`]: one small HTTP/1.1 listener answering `GET /metrics`, `GET /healthz` (200 while
+//!   the process runs) and `GET /readyz` (200 once [`Health::set_ready`] was called with
+//!   `true`, 503 otherwise).
+//! - [`events`]: the one place where things that happen are both counted and logged.
+//!
+//! ## Metric names
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `trilink_received_total` | counter | `site`, `transport` |
+//! | `trilink_rejected_total` | counter | `site`, `stage` (`decode`, `translate`, `validate`, `origin`, `egress`), `reason` |
+//! | `trilink_published_total` | counter | `site`, `kind` |
+//! | `trilink_deduplicated_total` | counter | `site` |
+//! | `trilink_publish_failed_total` | counter | `site` |
+//! | `trilink_dead_lettered_total` | counter | `site`, `reason` |
+//! | `trilink_delivered_total` | counter | `site`, `transport` |
+//! | `trilink_national_send_failed_total` | counter | `site`, `transport` |
+//! | `trilink_reconnects_total` | counter | `site`, `transport` |
+//! | `trilink_heartbeats_total` | counter | `site`, `component` |
+//! | `trilink_in_flight` | gauge | `site` |
+//! | `trilink_hop_latency_seconds` | histogram | `hop` (`observed_to_ingested`, `ingested_to_published`, `ingested_to_relayed`, `relayed_to_delivered`, `ingested_to_delivered`) |
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Invalid;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The `[telemetry]` section of every process's config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Address of the metrics/health listener (`127.0.0.1:9464`); none = no listener.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Log format.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// Filter directives (`info`, `trilink_runtime=debug,info`); `RUST_LOG` wins when set.
+    #[serde(default = "default_filter")]
+    pub log_filter: String,
+}
+
+fn default_filter() -> String {
+    String::from("info")
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            log_format: LogFormat::Text,
+            log_filter: default_filter(),
+        }
+    }
+}
+
+impl TelemetryConfig {
+    /// Check the filter directives parse.
+    pub fn validate(&self, prefix: &str) -> Result<(), Invalid> {
+        EnvFilter::try_new(&self.log_filter)
+            .map(|_| ())
+            .map_err(|e| Invalid::new(format!("{prefix}.log_filter"), e.to_string()))
+    }
+}
+
+/// Errors from telemetry setup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// The log filter does not parse.
+    #[error("bad log filter {filter:?}: {message}")]
+    Filter {
+        /// The filter.
+        filter: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The metrics recorder could not be installed (another recorder is global).
+    #[error("cannot install the Prometheus recorder: {0}")]
+    Recorder(String),
+    /// The HTTP listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Install the global `tracing` subscriber. `RUST_LOG` overrides `filter` when set. Calling it
+/// again (e.g. several adapters in one test process) is harmless: the first one stays.
+pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => v,
+        _ => filter.to_owned(),
+    };
+    let env_filter = EnvFilter::try_new(&filter).map_err(|e| TelemetryError::Filter {
+        filter: filter.clone(),
+        message: e.to_string(),
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(env_filter)
+        .with_writer(std::io::stderr);
+    // An already-installed subscriber is not an error worth failing a process for.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    Ok(())
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Histogram buckets for hop latencies, seconds (50 µs … 10 s).
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 10.0,
+];
+
+/// Install the process-wide Prometheus recorder (once) and return its handle. A periodic
+/// upkeep task is spawned on the current tokio runtime the first time, if there is one.
+pub fn install_metrics() -> Result<PrometheusHandle, TelemetryError> {
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let builder = PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .map_err(|e| TelemetryError::Recorder(e.to_string()))?;
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    // Only the first caller wins the race to install; everyone returns the winner's handle.
+    if metrics::set_global_recorder(recorder).is_ok() {
+        let _ = HANDLE.set(handle.clone());
+        events::describe();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let h = handle.clone();
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    h.run_upkeep();
+                }
+            });
+        }
+    }
+    HANDLE
+        .get()
+        .cloned()
+        .ok_or_else(|| TelemetryError::Recorder("another metrics recorder is installed".into()))
+}
+
+/// Liveness and readiness shared between a process and its health endpoint.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+}
+
+impl Health {
+    /// A new, not-yet-ready health state.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+    /// Mark the process ready (connected, consumers created) or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+    /// Whether the process is ready.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// Bind `addr` and serve `/metrics`, `/healthz` and `/readyz` until `shutdown` is cancelled.
+/// Returns the bound address (useful with port 0).
+pub async fn serve(
+    addr: SocketAddr,
+    handle: PrometheusHandle,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+) -> Result<SocketAddr, TelemetryError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| TelemetryError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| TelemetryError::Bind { addr, source })?;
+    tracing::info!(%local, "metrics and health endpoint listening");
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                acc = listener.accept() => match acc {
+                    Ok((stream, _)) => {
+                        let handle = handle.clone();
+                        let health = health.clone();
+                        tokio::spawn(async move {
+                            let served = tokio::time::timeout(
+                                Duration::from_secs(5),
+                                respond(stream, &handle, &health),
+                            )
+                            .await;
+                            if let Ok(Err(e)) = served {
+                                tracing::debug!(error = %e, "health endpoint connection failed");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "health endpoint accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }
+    });
+    Ok(local)
+}
+
+async fn respond(
+    mut stream: TcpStream,
+    handle: &PrometheusHandle,
+    health: &Health,
+) -> std::io::Result<()> {
+    // Read the request head (bounded); only the request line matters.
+    let mut buf = vec![0_u8; 4096];
+    let mut len = 0;
+    while let Some(free) = buf.get_mut(len..) {
+        if free.is_empty() {
+            break;
+        }
+        let n = stream.read(free).await?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+        if buf
+            .get(..len)
+            .is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n"))
+        {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(buf.get(..len).unwrap_or_default());
+    let mut words = head.split_whitespace();
+    let method = words.next().unwrap_or("");
+    let path = words.next().unwrap_or("");
+    let (status, ctype, body) = match (method, path) {
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", handle.render()),
+        ("GET", "/healthz") => ("200 OK", "text/plain", String::from("ok\n")),
+        ("GET", "/readyz") if health.is_ready() => {
+            ("200 OK", "text/plain", String::from("ready\n"))
+        }
+        ("GET", "/readyz") => (
+            "503 Service Unavailable",
+            "text/plain",
+            String::from("not ready\n"),
+        ),
+        ("GET", _) => ("404 Not Found", "text/plain", String::from("not found\n")),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            String::from("method not allowed\n"),
+        ),
+    };
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// Everything that can happen to a message, counted and logged in one place.
+pub mod events {
+    use chrono::{DateTime, Utc};
+    use metrics::{counter, gauge, histogram};
+    use trilink_schema::Nation;
+
+    /// Register descriptions (called once when the recorder is installed).
+    pub fn describe() {
+        metrics::describe_counter!(
+            "trilink_received_total",
+            "national messages (datagrams, frames, MQTT publishes) received"
+        );
+        metrics::describe_counter!(
+            "trilink_rejected_total",
+            "inputs rejected, by stage and reason"
+        );
+        metrics::describe_counter!(
+            "trilink_published_total",
+            "envelopes stored by JetStream (acknowledged)"
+        );
+        metrics::describe_counter!(
+            "trilink_deduplicated_total",
+            "publishes JetStream reported as duplicates"
+        );
+        metrics::describe_counter!(
+            "trilink_publish_failed_total",
+            "publishes that failed after retries"
+        );
+        metrics::describe_counter!(
+            "trilink_dead_lettered_total",
+            "messages published to tl.dlq"
+        );
+        metrics::describe_counter!(
+            "trilink_delivered_total",
+            "national frames delivered to the national system"
+        );
+        metrics::describe_counter!(
+            "trilink_national_send_failed_total",
+            "failed sends to the national system"
+        );
+        metrics::describe_counter!("trilink_reconnects_total", "reconnections of a transport");
+        metrics::describe_counter!("trilink_heartbeats_total", "status heartbeats published");
+        metrics::describe_gauge!("trilink_in_flight", "publishes awaiting a JetStream ack");
+        metrics::describe_histogram!(
+            "trilink_hop_latency_seconds",
+            metrics::Unit::Seconds,
+            "latency per hop from the envelope's timestamps"
+        );
+    }
+
+    /// A national message arrived on a transport.
+    pub fn received(site: Nation, transport: &str, bytes: usize) {
+        counter!("trilink_received_total", "site" => site.as_str(), "transport" => transport.to_owned())
+            .increment(1);
+        tracing::trace!(%site, transport, bytes, "received");
+    }
+
+    /// An input was rejected at `stage` with `reason` (a stable code).
+    pub fn rejected(site: Nation, stage: &'static str, reason: &'static str, detail: &str) {
+        counter!("trilink_rejected_total", "site" => site.as_str(), "stage" => stage, "reason" => reason)
+            .increment(1);
+        tracing::warn!(%site, stage, reason, detail, "rejected");
+    }
+
+    /// An envelope was stored by JetStream.
+    pub fn published(
+        site: Nation,
+        kind: &'static str,
+        duplicate: bool,
+        ingested_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        if duplicate {
+            counter!("trilink_deduplicated_total", "site" => site.as_str()).increment(1);
+            tracing::debug!(%site, kind, "duplicate publish removed by JetStream");
+        } else {
+            counter!("trilink_published_total", "site" => site.as_str(), "kind" => kind)
+                .increment(1);
+            tracing::trace!(%site, kind, "published");
+        }
+        hop("ingested_to_published", ingested_at, now);
+    }
+
+    /// A publish failed for good.
+    pub fn publish_failed(site: Nation, subject: &str, error: &str) {
+        counter!("trilink_publish_failed_total", "site" => site.as_str()).increment(1);
+        tracing::error!(%site, subject, error, "publish failed");
+    }
+
+    /// A message was dead-lettered.
+    pub fn dead_lettered(site: Nation, reason: &'static str) {
+        counter!("trilink_dead_lettered_total", "site" => site.as_str(), "reason" => reason)
+            .increment(1);
+        tracing::debug!(%site, reason, "dead-lettered");
+    }
+
+    /// A national frame was delivered to the national system.
+    pub fn delivered(site: Nation, transport: &str) {
+        counter!("trilink_delivered_total", "site" => site.as_str(), "transport" => transport.to_owned())
+            .increment(1);
+        tracing::trace!(%site, transport, "delivered");
+    }
+
+    /// A send to the national system failed.
+    pub fn national_send_failed(site: Nation, transport: &str, error: &str) {
+        counter!("trilink_national_send_failed_total", "site" => site.as_str(), "transport" => transport.to_owned())
+            .increment(1);
+        tracing::warn!(%site, transport, error, "national send failed");
+    }
+
+    /// A transport reconnected (or tried to).
+    pub fn reconnect(site: Nation, transport: &str, error: &str) {
+        counter!("trilink_reconnects_total", "site" => site.as_str(), "transport" => transport.to_owned())
+            .increment(1);
+        tracing::warn!(%site, transport, error, "transport reconnecting");
+    }
+
+    /// A heartbeat was published.
+    pub fn heartbeat(site: Nation, component: &str) {
+        counter!("trilink_heartbeats_total", "site" => site.as_str(), "component" => component.to_owned())
+            .increment(1);
+        tracing::trace!(%site, component, "heartbeat");
+    }
+
+    /// Current number of publishes awaiting an ack.
+    pub fn in_flight(site: Nation, n: usize) {
+        gauge!("trilink_in_flight", "site" => site.as_str()).set(n as f64);
+    }
+
+    /// Record the latency of one hop (negative differences from clock skew count as 0).
+    pub fn hop(hop: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) {
+        let secs = (to - from).to_std().map_or(0.0, |d| d.as_secs_f64());
+        histogram!("trilink_hop_latency_seconds", "hop" => hop).record(secs);
+    }
+}

@@ -1,0 +1,312 @@
+//! Test support: real nats-server / mosquitto processes on free ports (killed by PID in
+//! Drop), a tiny test codec implementing `NationalCodec`, and small helpers.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use chrono::{DateTime, Utc};
+use trilink_schema::{
+    Decoded, Envelope, GeoPoint, LaunchDetection, MissileClass, Mode, Nation, NationalCodec,
+    NationalError, Payload, PositionUncertainty, Source, TrackId,
+};
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A free UDP port on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_tcp(port: u16, what: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on {port} within 10 s");
+}
+
+/// A child process killed and reaped on drop.
+pub struct ProcessGuard {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ProcessGuard {
+    /// Kill now (same as drop).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// nats-server with JetStream on a free port (`NATS_SERVER_BIN` honoured).
+pub fn start_nats() -> ProcessGuard {
+    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(&bin)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(dir.path())
+        .args(["-n", "runtime-test"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    wait_tcp(port, "nats-server", &mut child);
+    ProcessGuard {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// mosquitto on a free port, anonymous, no persistence.
+pub fn start_mosquitto() -> ProcessGuard {
+    let bin = std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf: PathBuf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(&bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    wait_tcp(port, "mosquitto", &mut child);
+    ProcessGuard {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// Plain HTTP GET returning (status code, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (code, body)
+}
+
+// ----------------------------------------------------------------------------------------
+// Test codec: "TST1" magic, u16 BE length, JSON envelope, 1-byte additive checksum.
+// ----------------------------------------------------------------------------------------
+
+pub trait Which: Send + Sync + 'static {
+    const N: Nation;
+}
+#[derive(Debug)]
+pub struct Jp;
+impl Which for Jp {
+    const N: Nation = Nation::Jp;
+}
+#[derive(Debug)]
+pub struct Kr;
+impl Which for Kr {
+    const N: Nation = Nation::Kr;
+}
+#[derive(Debug)]
+pub struct Us;
+impl Which for Us {
+    const N: Nation = Nation::Us;
+}
+
+#[derive(Debug)]
+pub struct TestCodec<W>(PhantomData<W>);
+
+impl<W> Default for TestCodec<W> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    #[error("bad sync")]
+    BadSync,
+    #[error("bad checksum")]
+    BadChecksum,
+    #[error("frame of {0} bytes is too long")]
+    Oversize(usize),
+    #[error("bad json: {0}")]
+    BadJson(String),
+    #[error("cannot encode: {0}")]
+    Encode(String),
+}
+
+impl NationalError for TestError {
+    fn code(&self) -> &'static str {
+        match self {
+            TestError::BadSync => "bad_sync",
+            TestError::BadChecksum => "bad_checksum",
+            TestError::Oversize(_) => "oversize",
+            TestError::BadJson(_) => "bad_json",
+            TestError::Encode(_) => "encode",
+        }
+    }
+}
+
+pub const MAGIC: &[u8; 4] = b"TST1";
+pub const TEST_MAX: usize = 4096;
+
+fn checksum(b: &[u8]) -> u8 {
+    b.iter().fold(0_u8, |a, x| a.wrapping_add(*x))
+}
+
+/// Encode a raw body (any bytes) as a test frame.
+pub fn frame_bytes(body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(MAGIC);
+    v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    v.extend_from_slice(body);
+    v.push(checksum(body));
+    v
+}
+
+pub fn frame_for(env: &Envelope) -> Vec<u8> {
+    frame_bytes(&env.to_json().unwrap())
+}
+
+impl<W: Which> NationalCodec for TestCodec<W> {
+    type Frame = Envelope;
+    type Error = TestError;
+    const NATION: Nation = W::N;
+    const MAX_FRAME_LEN: usize = TEST_MAX;
+
+    fn decode(&self, buf: &[u8]) -> Result<Decoded<Envelope>, TestError> {
+        let have = buf.len().min(4);
+        if buf[..have] != MAGIC[..have] {
+            return Err(TestError::BadSync);
+        }
+        if buf.len() < 6 {
+            return Ok(Decoded::NeedMore { needed: 6 - buf.len() });
+        }
+        let len = usize::from(u16::from_be_bytes([buf[4], buf[5]]));
+        let total = 6 + len + 1;
+        if total > TEST_MAX {
+            return Err(TestError::Oversize(total));
+        }
+        if buf.len() < total {
+            return Ok(Decoded::NeedMore { needed: total - buf.len() });
+        }
+        let body = &buf[6..6 + len];
+        if checksum(body) != buf[6 + len] {
+            return Err(TestError::BadChecksum);
+        }
+        let env = Envelope::from_json(body).map_err(|e| TestError::BadJson(e.to_string()))?;
+        Ok(Decoded::Frame { frame: env, consumed: total })
+    }
+
+    fn skip_after_error(&self, buf: &[u8]) -> usize {
+        // Skip to the next magic after position 0.
+        (1..buf.len())
+            .find(|&i| buf[i..].starts_with(&MAGIC[..(buf.len() - i).min(4)]))
+            .unwrap_or(buf.len())
+            .max(1)
+    }
+
+    fn encode(&self, frame: &Envelope, out: &mut BytesMut) -> Result<(), TestError> {
+        let body = frame.to_json().map_err(|e| TestError::Encode(e.to_string()))?;
+        if body.len() + 7 > TEST_MAX {
+            return Err(TestError::Encode("too long".into()));
+        }
+        out.put_slice(MAGIC);
+        out.put_u16(body.len() as u16);
+        out.put_slice(&body);
+        out.put_u8(checksum(&body));
+        Ok(())
+    }
+
+    fn to_common(&self, frame: &Envelope, ingested_at: DateTime<Utc>) -> Result<Envelope, TestError> {
+        let mut e = frame.clone();
+        e.ingested_at = ingested_at;
+        Ok(e)
+    }
+
+    fn to_national(&self, env: &Envelope) -> Result<Envelope, TestError> {
+        if env.source.sensor == "unencodable" {
+            return Err(TestError::Encode("sensor cannot be represented".into()));
+        }
+        let mut e = env.clone();
+        e.relayed_at = None;
+        e.provenance.clear();
+        Ok(e)
+    }
+}
+
+/// A valid launch detection from `origin`, released to `rel`.
+pub fn launch(origin: Nation, national_id: &str, rel: &[Nation]) -> Envelope {
+    let now = Utc::now() - chrono::Duration::milliseconds(50);
+    Envelope::new(
+        origin,
+        Source {
+            system: "sys".into(),
+            sensor: "radar-1".into(),
+            national_message_id: national_id.into(),
+        },
+        now,
+        now,
+        Mode::Exercise,
+        rel.iter().copied().collect::<BTreeSet<_>>(),
+        Payload::LaunchDetection(LaunchDetection {
+            track_id: TrackId::new("T-1").unwrap(),
+            launch_time: now,
+            launch_point: GeoPoint {
+                lat_deg: 39.0,
+                lon_deg: 125.7,
+                alt_m: 10.0,
+            },
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: 500.0,
+                vertical_m: 100.0,
+            },
+            missile_class: MissileClass::Srbm,
+            confidence: 0.9,
+        }),
+    )
+}
