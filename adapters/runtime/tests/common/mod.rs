@@ -121,7 +121,11 @@ pub fn start_mosquitto() -> ProcessGuard {
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let code = out
@@ -224,7 +228,9 @@ impl<W: Which> NationalCodec for TestCodec<W> {
             return Err(TestError::BadSync);
         }
         if buf.len() < 6 {
-            return Ok(Decoded::NeedMore { needed: 6 - buf.len() });
+            return Ok(Decoded::NeedMore {
+                needed: 6 - buf.len(),
+            });
         }
         let len = usize::from(u16::from_be_bytes([buf[4], buf[5]]));
         let total = 6 + len + 1;
@@ -232,14 +238,19 @@ impl<W: Which> NationalCodec for TestCodec<W> {
             return Err(TestError::Oversize(total));
         }
         if buf.len() < total {
-            return Ok(Decoded::NeedMore { needed: total - buf.len() });
+            return Ok(Decoded::NeedMore {
+                needed: total - buf.len(),
+            });
         }
         let body = &buf[6..6 + len];
         if checksum(body) != buf[6 + len] {
             return Err(TestError::BadChecksum);
         }
         let env = Envelope::from_json(body).map_err(|e| TestError::BadJson(e.to_string()))?;
-        Ok(Decoded::Frame { frame: env, consumed: total })
+        Ok(Decoded::Frame {
+            frame: env,
+            consumed: total,
+        })
     }
 
     fn skip_after_error(&self, buf: &[u8]) -> usize {
@@ -251,7 +262,9 @@ impl<W: Which> NationalCodec for TestCodec<W> {
     }
 
     fn encode(&self, frame: &Envelope, out: &mut BytesMut) -> Result<(), TestError> {
-        let body = frame.to_json().map_err(|e| TestError::Encode(e.to_string()))?;
+        let body = frame
+            .to_json()
+            .map_err(|e| TestError::Encode(e.to_string()))?;
         if body.len() + 7 > TEST_MAX {
             return Err(TestError::Encode("too long".into()));
         }
@@ -262,7 +275,11 @@ impl<W: Which> NationalCodec for TestCodec<W> {
         Ok(())
     }
 
-    fn to_common(&self, frame: &Envelope, ingested_at: DateTime<Utc>) -> Result<Envelope, TestError> {
+    fn to_common(
+        &self,
+        frame: &Envelope,
+        ingested_at: DateTime<Utc>,
+    ) -> Result<Envelope, TestError> {
         let mut e = frame.clone();
         e.ingested_at = ingested_at;
         Ok(e)

@@ -1,0 +1,455 @@
+//! The generic adapter against a real nats-server with JetStream, driven through UDP and TCP
+//! with a test codec: ingress publishes with Nats-Msg-Id, rejects go to the DLQ with a reason,
+//! a foreign origin is never published, egress acks only after the national send.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use common::*;
+use futures::StreamExt;
+use tokio::io::AsyncReadExt;
+use trilink_runtime::adapter::{self, AdapterConfig};
+use trilink_runtime::config;
+use trilink_schema::{Envelope, Nation, headers};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn streams(js: &jetstream::Context) {
+    for (name, subj) in [
+        ("TL_IN", "tl.in.>"),
+        ("TL_DLQ", "tl.dlq.>"),
+        ("TL_OUT_JP", "tl.out.jp.>"),
+        ("TL_OUT_US", "tl.out.us.>"),
+    ] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+}
+
+async fn count(js: &jetstream::Context, name: &str) -> u64 {
+    js.get_stream(name)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+}
+
+async fn wait_count(js: &jetstream::Context, name: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let n = count(js, name).await;
+        if n == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: {n} messages, expected {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn get_seq(
+    js: &jetstream::Context,
+    name: &str,
+    seq: u64,
+) -> async_nats::jetstream::message::StreamMessage {
+    js.get_stream(name)
+        .await
+        .unwrap()
+        .get_raw_message(seq)
+        .await
+        .unwrap()
+}
+
+fn header<'a>(m: &'a async_nats::jetstream::message::StreamMessage, name: &str) -> &'a str {
+    m.headers.get(name).map(|v| v.as_str()).unwrap_or("")
+}
+
+async fn wait_ready(addr: SocketAddr) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let r = tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(|| http_get(addr, "/readyz")).ok()
+        })
+        .await
+        .unwrap();
+        if let Some((200, _)) = r {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "adapter never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jp_udp_adapter_end_to_end() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    streams(&js).await;
+
+    let in_port = free_udp_port();
+    let national_out = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let out_addr = national_out.local_addr().unwrap();
+    let http_port = free_port();
+    let toml = format!(
+        r#"
+[adapter]
+nation = "jp"
+heartbeat_interval_ms = 200
+
+[telemetry]
+listen = "127.0.0.1:{http_port}"
+
+[nats]
+url = "nats://127.0.0.1:1"
+
+[[ingress]]
+type = "udp"
+bind = "127.0.0.1:{in_port}"
+
+[egress]
+stream = "TL_OUT_JP"
+durable = "adapter-jp"
+nak_delay_ms = 200
+
+[[egress.outputs]]
+type = "udp"
+target = "{out_addr}"
+"#
+    );
+    // The NATS URL comes from the environment override, exercising the scheme.
+    let env = vec![("TRILINK__NATS__URL".to_owned(), url.clone())];
+    let cfg: AdapterConfig = config::load_str(&toml, Path::new("jp.toml"), env).unwrap();
+    assert_eq!(cfg.nats.url, url);
+
+    let mut status = client.subscribe("tl.status.jp.>").await.unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Jp>::default(), token.clone()));
+    let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    wait_ready(http).await;
+
+    let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("127.0.0.1:{in_port}");
+
+    // 1. A valid frame is published on tl.in.jp.launch_detection with Nats-Msg-Id.
+    let env1 = launch(Nation::Jp, "jp-1", &[Nation::Jp, Nation::Us]);
+    national.send_to(&frame_for(&env1), &target).await.unwrap();
+    wait_count(&js, "TL_IN", 1).await;
+    let m = get_seq(&js, "TL_IN", 1).await;
+    assert_eq!(m.subject.as_str(), "tl.in.jp.launch_detection");
+    assert_eq!(header(&m, headers::MSG_ID), env1.message_id.to_string());
+    let got = Envelope::from_json(&m.payload).unwrap();
+    assert_eq!(got.message_id, env1.message_id);
+    assert!(
+        got.ingested_at >= env1.ingested_at,
+        "ingested_at is the receive time"
+    );
+
+    // 2. A retransmission is de-duplicated by JetStream.
+    national.send_to(&frame_for(&env1), &target).await.unwrap();
+
+    // 3. Malformed inputs land in the DLQ with the right reason and the original bytes.
+    let garbage = b"hello, this is not a frame".to_vec();
+    national.send_to(&garbage, &target).await.unwrap();
+    let mut bad_ck = frame_for(&launch(Nation::Jp, "jp-2", &[Nation::Jp]));
+    *bad_ck.last_mut().unwrap() ^= 0xff;
+    national.send_to(&bad_ck, &target).await.unwrap();
+    let full = frame_for(&launch(Nation::Jp, "jp-3", &[Nation::Jp]));
+    let truncated = full[..full.len() - 5].to_vec();
+    national.send_to(&truncated, &target).await.unwrap();
+    // 4. A frame claiming another origin is rejected, never published.
+    let spoof = frame_for(&launch(Nation::Kr, "kr-1", &[Nation::Kr, Nation::Jp]));
+    national.send_to(&spoof, &target).await.unwrap();
+    // 5. A frame that fails validation.
+    let mut invalid = launch(Nation::Jp, "jp-4", &[Nation::Jp]);
+    if let trilink_schema::Payload::LaunchDetection(ld) = &mut invalid.payload {
+        ld.launch_point.lat_deg = 123.0;
+    }
+    national
+        .send_to(&frame_for(&invalid), &target)
+        .await
+        .unwrap();
+
+    wait_count(&js, "TL_DLQ", 5).await;
+    let expect = [
+        ("bad_sync", garbage.clone()),
+        ("bad_checksum", bad_ck.clone()),
+        ("truncated", truncated.clone()),
+        ("origin_mismatch", spoof.clone()),
+        ("out_of_range", frame_for(&invalid)),
+    ];
+    for (i, (reason, body)) in expect.iter().enumerate() {
+        let m = get_seq(&js, "TL_DLQ", i as u64 + 1).await;
+        assert_eq!(m.subject.as_str(), "tl.dlq.jp");
+        assert_eq!(header(&m, headers::DLQ_REASON), *reason, "dlq #{i}");
+        assert_eq!(header(&m, headers::DLQ_COMPONENT), "adapter-jp");
+        assert_eq!(
+            header(&m, headers::DLQ_SOURCE),
+            format!("udp:127.0.0.1:{in_port}")
+        );
+        assert!(!header(&m, headers::DLQ_DETAIL).is_empty());
+        assert_eq!(m.payload.as_ref(), body.as_slice(), "dlq #{i} body");
+    }
+    // Still exactly one input message: the duplicate and every reject were kept out.
+    assert_eq!(count(&js, "TL_IN").await, 1);
+
+    // 6. The adapter kept running: another valid frame still goes through.
+    let env5 = launch(Nation::Jp, "jp-5", &[Nation::Jp]);
+    national.send_to(&frame_for(&env5), &target).await.unwrap();
+    wait_count(&js, "TL_IN", 2).await;
+
+    // 7. Egress: a KR message released to JP arrives as a national frame on UDP.
+    let mut from_kr = launch(Nation::Kr, "kr-7", &[Nation::Kr, Nation::Jp]);
+    from_kr.relayed_at = Some(chrono::Utc::now());
+    js.publish(
+        "tl.out.jp.launch_detection",
+        from_kr.to_json().unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let mut buf = vec![0_u8; 8192];
+    let (n, _) = tokio::time::timeout(WAIT, national_out.recv_from(&mut buf))
+        .await
+        .expect("no national frame delivered")
+        .unwrap();
+    let codec = TestCodec::<Jp>::default();
+    let decoded = match trilink_schema::NationalCodec::decode(&codec, &buf[..n]).unwrap() {
+        trilink_schema::Decoded::Frame { frame, consumed } => {
+            assert_eq!(consumed, n);
+            frame
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(decoded.message_id, from_kr.message_id);
+    assert_eq!(decoded.payload, from_kr.payload);
+
+    // 8. Egress of a message not releasable to JP is dead-lettered, not delivered.
+    let us_only = launch(Nation::Us, "us-8", &[Nation::Us]);
+    js.publish(
+        "tl.out.jp.launch_detection",
+        us_only.to_json().unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    wait_count(&js, "TL_DLQ", 6).await;
+    let m = get_seq(&js, "TL_DLQ", 6).await;
+    assert_eq!(header(&m, headers::DLQ_REASON), "not_releasable");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), national_out.recv_from(&mut buf))
+            .await
+            .is_err(),
+        "a message not releasable to JP reached the JP national system"
+    );
+
+    // 9. Heartbeats on tl.status.jp.adapter-jp carry a status envelope.
+    let hb = tokio::time::timeout(WAIT, status.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hb.subject.as_str(), "tl.status.jp.adapter-jp");
+    let hb = Envelope::from_json(&hb.payload).unwrap();
+    assert!(matches!(hb.payload, trilink_schema::Payload::Status(_)));
+
+    // 10. Metrics are exposed and count what happened.
+    let (code, body) = tokio::task::spawn_blocking(move || http_get(http, "/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+    assert!(body.contains("trilink_rejected_total"), "{body}");
+    assert!(body.contains(r#"reason="origin_mismatch""#), "{body}");
+    assert!(body.contains("trilink_delivered_total"), "{body}");
+    let (code, _) = tokio::task::spawn_blocking(move || http_get(http, "/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(code, 200);
+
+    // 11. Graceful shutdown drains and reports.
+    token.cancel();
+    let summary = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(summary.drained);
+    assert_eq!(summary.published, 3, "{summary:?}"); // env1 twice (one deduplicated) + env5
+    assert_eq!(summary.ingress_rejected, 5, "{summary:?}");
+    assert_eq!(summary.delivered, 1, "{summary:?}");
+    assert_eq!(summary.egress_rejected, 1, "{summary:?}");
+    assert_eq!(summary.publish_failed, 0);
+    // The consumer acknowledged both egress messages.
+    let mut c: jetstream::consumer::PullConsumer = js
+        .get_stream("TL_OUT_JP")
+        .await
+        .unwrap()
+        .get_consumer("adapter-jp")
+        .await
+        .unwrap();
+    let info = c.info().await.unwrap();
+    assert_eq!(info.num_ack_pending, 0);
+    assert_eq!(info.num_pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn us_tcp_adapter_streams_and_acks_only_after_send() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    streams(&js).await;
+
+    let in_port = free_port();
+    let out_port = free_port();
+    let toml = format!(
+        r#"
+[adapter]
+nation = "us"
+heartbeat_interval_ms = 0
+
+[nats]
+url = "{url}"
+
+[[ingress]]
+type = "tcp_server"
+bind = "127.0.0.1:{in_port}"
+
+[egress]
+stream = "TL_OUT_US"
+durable = "adapter-us"
+nak_delay_ms = 100
+
+[[egress.outputs]]
+type = "tcp_client"
+connect = "127.0.0.1:{out_port}"
+"#
+    );
+    let cfg: AdapterConfig =
+        config::load_str(&toml, Path::new("us.toml"), Vec::<(String, String)>::new()).unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+
+    // Ingress over one TCP stream: frames split across writes, garbage in between, and an
+    // oversize header; the decoder resyncs and the connection stays up.
+    let mut conn = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", in_port)).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let a = frame_for(&launch(Nation::Us, "us-a", &[Nation::Us]));
+    let b = frame_for(&launch(Nation::Us, "us-b", &[Nation::Us, Nation::Jp]));
+    let mut stream_bytes = Vec::new();
+    stream_bytes.extend_from_slice(&a);
+    stream_bytes.extend_from_slice(b"junk!");
+    let mut oversize = MAGIC.to_vec();
+    oversize.extend_from_slice(&u16::MAX.to_be_bytes());
+    stream_bytes.extend_from_slice(&oversize);
+    stream_bytes.extend_from_slice(&b);
+    use tokio::io::AsyncWriteExt;
+    for chunk in stream_bytes.chunks(7) {
+        conn.write_all(chunk).await.unwrap();
+        conn.flush().await.unwrap();
+    }
+    wait_count(&js, "TL_IN", 2).await;
+    wait_count(&js, "TL_DLQ", 2).await;
+    let r1 = get_seq(&js, "TL_DLQ", 1).await;
+    let r2 = get_seq(&js, "TL_DLQ", 2).await;
+    assert_eq!(header(&r1, headers::DLQ_REASON), "bad_sync");
+    assert_eq!(r1.payload.as_ref(), b"junk!");
+    assert_eq!(header(&r2, headers::DLQ_REASON), "oversize");
+
+    // Egress with the national receiver down: the message must stay unacknowledged.
+    let env = launch(Nation::Jp, "jp-9", &[Nation::Jp, Nation::Us]);
+    js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut c: jetstream::consumer::PullConsumer = js
+        .get_stream("TL_OUT_US")
+        .await
+        .unwrap()
+        .get_consumer("adapter-us")
+        .await
+        .unwrap();
+    let info = c.info().await.unwrap();
+    assert_eq!(
+        info.ack_floor.stream_sequence, 0,
+        "acknowledged although the national send failed"
+    );
+    assert!(info.num_redelivered >= 1 || info.num_ack_pending + info.num_pending as usize >= 1);
+
+    // Bring the national receiver up: the frame arrives, then the ack.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", out_port))
+        .await
+        .unwrap();
+    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let codec = std::sync::Arc::new(TestCodec::<Us>::default());
+    let mut dec = trilink_runtime::transport::StreamDecoder::new(codec);
+    let frame = loop {
+        let n = tokio::time::timeout(WAIT, dec.read_buf(&mut sock))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "egress connection closed");
+        if let Some(item) = dec.next_item() {
+            break item.unwrap().0;
+        }
+    };
+    assert_eq!(frame.message_id, env.message_id);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let info = c.info().await.unwrap();
+        if info.ack_floor.stream_sequence == 1 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never acknowledged: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_millis(200), sock.read_buf(&mut rest)).await;
+    assert!(
+        rest.is_empty() || dec.buffered() == 0,
+        "no duplicate after the ack"
+    );
+
+    token.cancel();
+    let summary = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.published, 2);
+    assert_eq!(summary.ingress_rejected, 2);
+    assert_eq!(summary.delivered, 1);
+    assert!(summary.drained);
+}
