@@ -119,9 +119,7 @@ fn schema_write_writes_the_same_schema() {
 /// exits 2 and says why on standard error.
 #[test]
 fn no_job_succeeds_silently() {
-    for job in [
-        "adapter", "relay", "replay", "record", "policy", "scenario", "bench",
-    ] {
+    for job in ["adapter", "relay", "replay", "record", "policy", "bench"] {
         let o = trilink(&[job]);
         assert_eq!(
             o.status.code(),
@@ -135,4 +133,27 @@ fn no_job_succeeds_silently() {
             "trilink {job} exited 2 without saying why"
         );
     }
+}
+
+#[test]
+fn scenario_writes_reports_and_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = trilink(&[
+        "scenario",
+        "--name",
+        "false_alarm",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports = std::fs::read_to_string(dir.path().join("reports.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = reports
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "launch, two track updates, cancel");
+    assert_eq!(lines[3]["envelope"]["payload"]["kind"], "cancel");
+    assert_eq!(lines[0]["subject"], "tl.in.jp.launch_detection");
+    let o = trilink(&["scenario", "--name", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
 }
