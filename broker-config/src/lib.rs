@@ -1,5 +1,102 @@
-//! trilink broker configuration and launcher.
+//! trilink's brokers: the nats-server topology of the link, as configs, stream definitions,
+//! a development certificate script and a launcher.
 //!
-//! Not built yet: see issue 4.
+//! # What is here
+//!
+//! - `broker-config/conf/*.conf`: nats-server config templates (hub, 3-node hub cluster, JP
+//!   and KR leaves, hub accounts) with `{{NAME}}` placeholders, embedded in [`conf`].
+//!   One account per nation (JP, KR, US) plus SYS; no imports or exports between them, so the
+//!   broker itself guarantees that KR never sees JP's input and JP never publishes as KR.
+//!   Leaves connect only to the hub, over mutual TLS, mapped to their nation's account by
+//!   certificate subject (`verify_and_map`).
+//! - `broker-config/streams.toml`: every JetStream stream, created idempotently by
+//!   [`streams::ensure_streams`] / [`streams::StreamPlan::ensure`].
+//! - `broker-config/make-dev-certs.sh`: a development CA and certificates (openssl).
+//! - [`launcher`]: [`Link::start`] renders the configs on free loopback ports, starts the hub
+//!   (1 or 3 nodes) and both leaves, waits for health and leaf links, creates the streams;
+//!   [`Link::connect`] / [`Link::credentials`] give each [`Role`] its connection;
+//!   [`Link::stop`], [`Link::kill`], [`Link::restart`] drive single servers for
+//!   store-and-forward tests; every server is killed by PID when the [`Link`] is dropped.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), trilink_brokers::LaunchError> {
+//! use trilink_brokers::{Link, LinkOptions, Role, ServerId};
+//! use trilink_schema::Nation;
+//! let mut link = Link::start(LinkOptions::default()).await?;
+//! let jp = link.connect(Role::Adapter(Nation::Jp)).await?;      // on the JP leaf
+//! let relay_kr = link.connect(Role::Relay(Nation::Kr)).await?;  // on the hub, KR account
+//! link.stop(ServerId::hub(0))?;                                   // cut the hub
+//! link.restart(ServerId::hub(0)).await?;
+//! link.wait_leaf_links().await?;
+//! link.shutdown()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What this crate must not do
+//!
+//! It holds no routing or validation logic (that is the relay's), opens no national
+//! transports, and never weakens the account isolation for convenience: a component that
+//! needs another nation's subjects goes through the relay. Passwords it generates are for
+//! development links only; production credentials live outside this repository (README).
 
 #![forbid(unsafe_code)]
+
+pub mod conf;
+pub mod launcher;
+pub mod streams;
+
+use std::fmt;
+
+use serde::Deserialize;
+use trilink_schema::Nation;
+
+pub use launcher::{
+    Credentials, LaunchError, Link, LinkOptions, Role, ServerId, ServerProcess, find_server_bin,
+};
+
+/// A broker site: the hub (the US node) or a nation's leaf. Also the JetStream domain name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Site {
+    /// The hub (US node), JetStream domain `hub`.
+    Hub,
+    /// The JP leaf, domain `jp`.
+    Jp,
+    /// The KR leaf, domain `kr`.
+    Kr,
+}
+
+impl Site {
+    /// JetStream domain of the site.
+    pub const fn domain(self) -> &'static str {
+        match self {
+            Site::Hub => "hub",
+            Site::Jp => "jp",
+            Site::Kr => "kr",
+        }
+    }
+
+    /// The nation operating the site (the hub is the US node).
+    pub const fn nation(self) -> Nation {
+        match self {
+            Site::Hub => Nation::Us,
+            Site::Jp => Nation::Jp,
+            Site::Kr => Nation::Kr,
+        }
+    }
+
+    /// The site a nation's adapter connects to: its leaf, or the hub for the US.
+    pub const fn home_of(nation: Nation) -> Site {
+        match nation {
+            Nation::Jp => Site::Jp,
+            Nation::Kr => Site::Kr,
+            Nation::Us => Site::Hub,
+        }
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.domain())
+    }
+}

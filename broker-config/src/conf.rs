@@ -1,0 +1,107 @@
+//! The nats-server configuration templates and their rendering.
+//!
+//! The templates in `broker-config/conf/` are real nats-server config files with `{{NAME}}`
+//! placeholders (ports, data directories, certificate directory, passwords). They are embedded
+//! in the binary so `trilink broker up` works from anywhere.
+
+use std::collections::BTreeMap;
+
+/// Hub accounts and users, included by both hub configs.
+pub const HUB_ACCOUNTS: &str = include_str!("../conf/hub-accounts.conf");
+/// Single-server hub.
+pub const HUB: &str = include_str!("../conf/hub.conf");
+/// One node of the 3-node hub cluster.
+pub const HUB_CLUSTER: &str = include_str!("../conf/hub-cluster.conf");
+/// JP leaf.
+pub const LEAF_JP: &str = include_str!("../conf/leaf-jp.conf");
+/// KR leaf.
+pub const LEAF_KR: &str = include_str!("../conf/leaf-kr.conf");
+/// The development certificate script.
+pub const MAKE_DEV_CERTS: &str = include_str!("../make-dev-certs.sh");
+
+/// A placeholder left without a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config template: placeholder {{{{{0}}}}} has no value")]
+pub struct RenderError(pub String);
+
+/// Replace every `{{NAME}}` in `template` by `vars[NAME]`; fails if a placeholder is left.
+pub fn render(template: &str, vars: &BTreeMap<String, String>) -> Result<String, RenderError> {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let (before, after) = rest.split_at(start);
+        out.push_str(before);
+        let body = after.get(2..).unwrap_or_default();
+        let Some(end) = body.find("}}") else {
+            out.push_str(after);
+            rest = "";
+            continue;
+        };
+        let name = body.get(..end).unwrap_or_default();
+        let is_placeholder = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if is_placeholder {
+            let value = vars.get(name).ok_or_else(|| RenderError(name.to_owned()))?;
+            out.push_str(value);
+            rest = body.get(end + 2..).unwrap_or_default();
+        } else {
+            out.push_str("{{");
+            rest = body;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_and_refuses_missing_values() {
+        let mut vars = BTreeMap::new();
+        vars.insert("A".to_owned(), "1".to_owned());
+        assert_eq!(
+            render("x {{A}} y {{ not }}", &vars).unwrap(),
+            "x 1 y {{ not }}"
+        );
+        assert_eq!(render("{{B}}", &vars), Err(RenderError("B".to_owned())));
+    }
+
+    #[test]
+    fn templates_name_only_known_placeholders() {
+        let known = [
+            "SERVER_NAME",
+            "CLIENT_PORT",
+            "MONITOR_PORT",
+            "STORE_DIR",
+            "LEAF_PORT",
+            "CERT_DIR",
+            "CLUSTER_PORT",
+            "ROUTES",
+            "HUB_LEAF_URLS",
+            "LEAF_CERT",
+            "LEAF_CA",
+            "PASS_RELAY_JP",
+            "PASS_RELAY_KR",
+            "PASS_RELAY_US",
+            "PASS_ADMIN_JP",
+            "PASS_ADMIN_KR",
+            "PASS_ADMIN_US",
+            "PASS_ADAPTER_JP",
+            "PASS_ADAPTER_KR",
+            "PASS_ADAPTER_US",
+            "PASS_SYS",
+        ];
+        let vars: BTreeMap<String, String> = known
+            .iter()
+            .map(|k| ((*k).to_owned(), "v".to_owned()))
+            .collect();
+        for t in [HUB_ACCOUNTS, HUB, HUB_CLUSTER, LEAF_JP, LEAF_KR] {
+            let text = render(t, &vars).unwrap();
+            assert!(!text.contains("{{"), "{text}");
+        }
+    }
+}

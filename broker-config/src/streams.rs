@@ -1,0 +1,357 @@
+//! JetStream streams, declared in `broker-config/streams.toml` and created idempotently.
+//!
+//! Every process that needs the streams calls [`ensure_streams`] (or [`StreamPlan::ensure`])
+//! at start-up with a JetStream context of the server and account it is connected to; the
+//! call creates missing streams and updates existing ones in place (create-or-update), so it
+//! can run any number of times.
+//!
+//! ```no_run
+//! # async fn f(client: async_nats::Client) -> Result<(), trilink_brokers::streams::StreamError> {
+//! use trilink_brokers::{Site, streams};
+//! use trilink_schema::Nation;
+//! let js = async_nats::jetstream::new(client); // connected as admin-kr to the KR leaf
+//! let created = streams::ensure_streams(&js, Site::Kr, Nation::Kr).await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use serde::Deserialize;
+use trilink_schema::Nation;
+
+use crate::Site;
+
+/// The stream file shipped with trilink (`broker-config/streams.toml`).
+pub const BUILTIN_STREAMS_TOML: &str = include_str!("../streams.toml");
+
+/// Streams an adapter of `nation` consumes to receive what is released to it, in the JetStream
+/// domain of its own server (`jp`/`kr` on the leaves, `hub` for the US adapter).
+pub fn adapter_output_streams(nation: Nation) -> &'static [&'static str] {
+    match nation {
+        Nation::Jp => &["OUT_JP"],
+        Nation::Kr => &["OUT_KR"],
+        Nation::Us => &["OUT_US", "OUT_US_TRACK"],
+    }
+}
+
+/// Name of the hub stream (domain `hub`, account of `origin`) the relay consumes for input.
+pub fn relay_input_stream(origin: Nation) -> &'static str {
+    match origin {
+        Nation::Jp => "IN_JP",
+        Nation::Kr => "IN_KR",
+        Nation::Us => "IN_US",
+    }
+}
+
+/// Why streams could not be loaded or created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The stream file could not be read.
+    #[error("reading stream file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The stream file is not valid TOML for a stream plan.
+    #[error("parsing stream file: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// The stream file is valid TOML but inconsistent.
+    #[error("stream file: {0}")]
+    Invalid(String),
+    /// The server refused to create or update a stream.
+    #[error("creating or updating stream {name} on {site}/{account}: {source}")]
+    Create {
+        /// Stream name.
+        name: String,
+        /// Server.
+        site: Site,
+        /// Account.
+        account: Nation,
+        /// The server's answer.
+        source: async_nats::jetstream::context::CreateStreamError,
+    },
+}
+
+/// Storage type of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// On disk (the default: survives restarts).
+    File,
+    /// In memory.
+    Memory,
+}
+
+/// A source of a stream: another stream, possibly in another JetStream domain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    /// Name of the source stream.
+    pub name: String,
+    /// JetStream domain of the source (`hub`, `jp`, `kr`); reached through `$JS.<domain>.API`.
+    pub domain: Option<String>,
+    /// One subject filter (2.9 understands exactly one).
+    pub filter_subject: Option<String>,
+}
+
+/// One stream definition.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamDef {
+    /// Stream name.
+    pub name: String,
+    /// Server it lives on.
+    pub server: Site,
+    /// Nation account that owns it.
+    pub account: Nation,
+    /// Subjects it captures (empty for a stream that only sources).
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Streams it sources.
+    #[serde(default)]
+    pub sources: Vec<SourceDef>,
+    /// Keep at most this many messages per subject (`None`: unlimited).
+    pub max_msgs_per_subject: Option<i64>,
+    /// Duplicate window in seconds (default from `[defaults]`).
+    pub duplicate_window_secs: Option<u64>,
+    /// Maximum age in seconds (default from `[defaults]`).
+    pub max_age_secs: Option<u64>,
+    /// Maximum size in bytes (default from `[defaults]`).
+    pub max_bytes: Option<i64>,
+    /// Storage (default from `[defaults]`).
+    pub storage: Option<Storage>,
+    /// Free text shown by stream info.
+    pub description: Option<String>,
+}
+
+/// Defaults applied to every stream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Storage type.
+    pub storage: Storage,
+    /// Maximum age in seconds.
+    pub max_age_secs: u64,
+    /// Maximum size in bytes.
+    pub max_bytes: i64,
+    /// Duplicate window in seconds.
+    pub duplicate_window_secs: u64,
+}
+
+/// The whole stream file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamPlan {
+    /// Defaults.
+    pub defaults: Defaults,
+    /// Streams.
+    #[serde(rename = "stream")]
+    pub streams: Vec<StreamDef>,
+}
+
+impl StreamPlan {
+    /// The plan shipped with trilink.
+    pub fn builtin() -> Result<Self, StreamError> {
+        Self::parse(BUILTIN_STREAMS_TOML)
+    }
+
+    /// Parse and check a stream file's text.
+    pub fn parse(text: &str) -> Result<Self, StreamError> {
+        let plan: StreamPlan = toml::from_str(text)?;
+        plan.check()?;
+        Ok(plan)
+    }
+
+    /// Read, parse and check a stream file.
+    pub fn load(path: &Path) -> Result<Self, StreamError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StreamError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    fn check(&self) -> Result<(), StreamError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.streams {
+            if !seen.insert((s.server, s.account, s.name.as_str())) {
+                return Err(StreamError::Invalid(format!(
+                    "stream {} defined twice on {}/{}",
+                    s.name, s.server, s.account
+                )));
+            }
+            if s.subjects.is_empty() && s.sources.is_empty() {
+                return Err(StreamError::Invalid(format!(
+                    "stream {} has neither subjects nor sources",
+                    s.name
+                )));
+            }
+            if s.server != Site::Hub && s.account != s.server.nation() {
+                return Err(StreamError::Invalid(format!(
+                    "stream {} on leaf {} belongs to account {}; a leaf only hosts its own nation",
+                    s.name, s.server, s.account
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams that live on `site` in `account`.
+    pub fn for_site(&self, site: Site, account: Nation) -> impl Iterator<Item = &StreamDef> {
+        self.streams
+            .iter()
+            .filter(move |s| s.server == site && s.account == account)
+    }
+
+    /// The async-nats configuration of `def`, with `replicas` copies (1, or 3 on a clustered
+    /// hub).
+    pub fn config(&self, def: &StreamDef, replicas: usize) -> stream::Config {
+        let d = &self.defaults;
+        let sources: Vec<stream::Source> = def
+            .sources
+            .iter()
+            .map(|s| stream::Source {
+                name: s.name.clone(),
+                filter_subject: s.filter_subject.clone(),
+                external: s.domain.as_ref().map(|dom| stream::External {
+                    api_prefix: format!("$JS.{dom}.API"),
+                    delivery_prefix: None,
+                }),
+                ..Default::default()
+            })
+            .collect();
+        stream::Config {
+            name: def.name.clone(),
+            description: def.description.clone(),
+            subjects: def.subjects.clone(),
+            sources: (!sources.is_empty()).then_some(sources),
+            max_messages_per_subject: def.max_msgs_per_subject.unwrap_or(-1),
+            max_messages: -1,
+            max_bytes: def.max_bytes.unwrap_or(d.max_bytes),
+            max_age: Duration::from_secs(def.max_age_secs.unwrap_or(d.max_age_secs)),
+            duplicate_window: Duration::from_secs(
+                def.duplicate_window_secs.unwrap_or(d.duplicate_window_secs),
+            ),
+            storage: match def.storage.unwrap_or(d.storage) {
+                Storage::File => stream::StorageType::File,
+                Storage::Memory => stream::StorageType::Memory,
+            },
+            num_replicas: replicas.max(1),
+            discard: stream::DiscardPolicy::Old,
+            retention: stream::RetentionPolicy::Limits,
+            ..Default::default()
+        }
+    }
+
+    /// Create or update every stream of `site`/`account` through `js` (a context connected to
+    /// that server as a user of that account that may manage streams). Returns the names.
+    pub async fn ensure(
+        &self,
+        js: &jetstream::Context,
+        site: Site,
+        account: Nation,
+        replicas: usize,
+    ) -> Result<Vec<String>, StreamError> {
+        let mut names = Vec::new();
+        for def in self.for_site(site, account) {
+            let config = self.config(def, replicas);
+            js.create_or_update_stream(config)
+                .await
+                .map_err(|source| StreamError::Create {
+                    name: def.name.clone(),
+                    site,
+                    account,
+                    source,
+                })?;
+            tracing::debug!(stream = %def.name, %site, %account, replicas, "stream ensured");
+            names.push(def.name.clone());
+        }
+        Ok(names)
+    }
+}
+
+/// Create or update the built-in streams of `site`/`account` with one replica.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    site: Site,
+    account: Nation,
+) -> Result<Vec<String>, StreamError> {
+    StreamPlan::builtin()?.ensure(js, site, account, 1).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_plan_parses_and_covers_every_site() {
+        let plan = StreamPlan::builtin().unwrap();
+        assert_eq!(plan.for_site(Site::Jp, Nation::Jp).count(), 3);
+        assert_eq!(plan.for_site(Site::Kr, Nation::Kr).count(), 3);
+        assert_eq!(plan.for_site(Site::Jp, Nation::Kr).count(), 0);
+        for n in Nation::ALL {
+            assert!(plan.for_site(Site::Hub, n).count() >= 4, "{n}");
+            assert!(
+                plan.for_site(Site::Hub, n)
+                    .any(|s| s.name == relay_input_stream(n))
+            );
+        }
+    }
+
+    #[test]
+    fn track_streams_keep_latest_only_and_do_not_capture_other_kinds() {
+        let plan = StreamPlan::builtin().unwrap();
+        for s in &plan.streams {
+            if s.max_msgs_per_subject.is_some() {
+                // Only track subjects (five tokens ending in a track id) may be limited per
+                // subject; a limit on tl.out.<dest>.<kind> would drop launch detections.
+                for subj in &s.subjects {
+                    assert!(subj.ends_with(".track_update.*"), "{} {subj}", s.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sourced_streams_use_the_external_api_of_their_domain() {
+        let plan = StreamPlan::builtin().unwrap();
+        let def = plan
+            .for_site(Site::Hub, Nation::Kr)
+            .find(|s| s.name == "IN_KR")
+            .unwrap();
+        let cfg = plan.config(def, 3);
+        let src = &cfg.sources.unwrap()[0];
+        assert_eq!(src.external.as_ref().unwrap().api_prefix, "$JS.kr.API");
+        assert_eq!(cfg.num_replicas, 3);
+        assert!(cfg.subjects.is_empty());
+    }
+
+    #[test]
+    fn rejects_inconsistent_files() {
+        let bad = r#"
+[defaults]
+storage = "file"
+max_age_secs = 1
+max_bytes = 1
+duplicate_window_secs = 1
+[[stream]]
+name = "X"
+server = "jp"
+account = "kr"
+subjects = ["a"]
+"#;
+        assert!(matches!(
+            StreamPlan::parse(bad),
+            Err(StreamError::Invalid(_))
+        ));
+        assert!(matches!(
+            StreamPlan::parse("[defaults]\nfoo = 1"),
+            Err(StreamError::Parse(_))
+        ));
+    }
+}
