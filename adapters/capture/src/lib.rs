@@ -1,2 +1,16 @@
 //! trilink captures (work in progress).
 #![forbid(unsafe_code)]
+
+pub mod container;
+pub mod error;
+pub mod link;
+pub mod reader;
+pub mod tcp;
+pub mod writer;
+
+pub use container::{CaptureFormat, PacketIter, RawPacket};
+pub use error::{CaptureError, CaptureErrorKind};
+pub use link::{SkipReason, Transport};
+pub use reader::{CaptureReader, CapturedMessage, ReadStats, read_file, read_messages};
+pub use tcp::{FlowKey, TcpChunk, TcpReassembler};
+pub use writer::PcapngWriter;
