@@ -8,7 +8,14 @@
 //! The vectors are committed; the golden tests read the files, not this program. The
 //! annotation walks the bytes with its own reading of the spec, independent of the decoder.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::unreadable_literal,
+    clippy::too_many_arguments,
+    clippy::needless_pass_by_value
+)]
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -122,9 +129,15 @@ impl Annotator<'_> {
         });
     }
     fn point(&mut self, p: &str) {
-        self.int32(&format!("{p}lat"), |v| format!("{v} × 1e-7 = {} deg", f64::from(v) / 1e7));
-        self.int32(&format!("{p}lon"), |v| format!("{v} × 1e-7 = {} deg", f64::from(v) / 1e7));
-        self.int32(&format!("{p}alt"), |v| format!("{v} cm = {} m", f64::from(v) / 100.0));
+        self.int32(&format!("{p}lat"), |v| {
+            format!("{v} × 1e-7 = {} deg", f64::from(v) / 1e7)
+        });
+        self.int32(&format!("{p}lon"), |v| {
+            format!("{v} × 1e-7 = {} deg", f64::from(v) / 1e7)
+        });
+        self.int32(&format!("{p}alt"), |v| {
+            format!("{v} cm = {} m", f64::from(v) / 100.0)
+        });
     }
     fn cm(&mut self, name: &str) {
         self.uint(4, name, |v| format!("{v} cm = {} m", v as f64 / 100.0));
@@ -159,7 +172,10 @@ impl Annotator<'_> {
         self.uint(2, "length", |v| format!("{v} bytes"));
         self.uint(4, "sequence", |v| format!("{v}"));
         self.uint(1, "origin", |v| {
-            ["?", "jp", "kr", "us"].get(v as usize).unwrap_or(&"?").to_string()
+            ["?", "jp", "kr", "us"]
+                .get(v as usize)
+                .unwrap_or(&"?")
+                .to_string()
         });
         self.uint(1, "mode", |v| {
             ["?", "real_world", "exercise", "test"]
@@ -194,7 +210,9 @@ impl Annotator<'_> {
                 self.cm("unc_h");
                 self.cm("unc_v");
                 self.class("missile_class");
-                self.uint(2, "confidence", |v| format!("{v} × 1e-4 = {}", v as f64 / 1e4));
+                self.uint(2, "confidence", |v| {
+                    format!("{v} × 1e-4 = {}", v as f64 / 1e4)
+                });
             }
             2 => {
                 self.text(1, "track_id");
@@ -219,15 +237,22 @@ impl Annotator<'_> {
                 self.point("impact_");
                 self.cm("semi_major");
                 self.cm("semi_minor");
-                self.uint(2, "orientation", |v| format!("{v} × 0.01 = {} deg", v as f64 / 100.0));
+                self.uint(2, "orientation", |v| {
+                    format!("{v} × 0.01 = {} deg", v as f64 / 100.0)
+                });
             }
             4 => {
                 self.text(1, "track_id");
                 self.tod("end_tod");
                 self.uint(1, "end_reason", |v| {
-                    ["?", "impact", "lost", "other"].get(v as usize).unwrap_or(&"?").to_string()
+                    ["?", "impact", "lost", "other"]
+                        .get(v as usize)
+                        .unwrap_or(&"?")
+                        .to_string()
                 });
-                let f = self.uint(1, "end_flags", |v| format!("0b{v:08b} (bit 0: final point present)"));
+                let f = self.uint(1, "end_flags", |v| {
+                    format!("0b{v:08b} (bit 0: final point present)")
+                });
                 if f & 1 != 0 {
                     self.point("final_");
                 }
@@ -255,7 +280,10 @@ impl Annotator<'_> {
             7 => {
                 self.text(1, "component");
                 self.uint(1, "state", |v| {
-                    ["?", "ok", "degraded", "down"].get(v as usize).unwrap_or(&"?").to_string()
+                    ["?", "ok", "degraded", "down"]
+                        .get(v as usize)
+                        .unwrap_or(&"?")
+                        .to_string()
                 });
                 self.uint(8, "uptime", |v| format!("{v} µs = {} s", v as f64 / 1e6));
                 self.text(2, "detail");
@@ -267,7 +295,11 @@ impl Annotator<'_> {
         self.uint(2, "crc", |v| {
             format!("0x{v:04x} (CRC-16/IBM-3740 of bytes 0x0000..0x{end:04x} = 0x{covered:04x})")
         });
-        assert_eq!(self.pos, self.b.len(), "annotator did not consume the frame");
+        assert_eq!(
+            self.pos,
+            self.b.len(),
+            "annotator did not consume the frame"
+        );
         self.out
     }
 }
@@ -283,7 +315,12 @@ fn annotate(b: &[u8]) -> String {
 
 fn plain_hex(b: &[u8]) -> String {
     b.chunks(16)
-        .map(|c| c.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" "))
+        .map(|c| {
+            c.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
@@ -302,7 +339,8 @@ impl Out {
         let back = codec.to_common(&decoded, e.ingested_at).unwrap();
         let hex = format!(
             "# {title}\n# Decode with ingested_at = {} (see {name}.json).\n{}",
-            e.ingested_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            e.ingested_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             annotate(&buf)
         );
         std::fs::write(self.dir.join(format!("{name}.hex")), &hex).unwrap();
@@ -317,7 +355,10 @@ impl Out {
         assert_eq!(got.code(), code, "{name}: {got}");
         std::fs::write(
             self.dir.join(format!("{name}.hex")),
-            format!("# {title}\n# Expected error: {code} ({got})\n{}", plain_hex(bytes)),
+            format!(
+                "# {title}\n# Expected error: {code} ({got})\n{}",
+                plain_hex(bytes)
+            ),
         )
         .unwrap();
         std::fs::write(self.dir.join(format!("{name}.error")), format!("{code}\n")).unwrap();
@@ -349,7 +390,10 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let p = entry.unwrap().path();
-        if matches!(p.extension().and_then(|e| e.to_str()), Some("hex" | "json" | "error")) {
+        if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("hex" | "json" | "error")
+        ) {
             std::fs::remove_file(p).unwrap();
         }
     }
@@ -371,13 +415,25 @@ fn main() {
         Payload::LaunchDetection(LaunchDetection {
             track_id: tid("JP-T0042"),
             launch_time: t("2026-11-21T01:01:30.250Z"),
-            launch_point: GeoPoint { lat_deg: 39.0392193, lon_deg: 125.7625241, alt_m: 35.5 },
-            launch_point_uncertainty: PositionUncertainty { horizontal_m: 1500.0, vertical_m: 250.25 },
+            launch_point: GeoPoint {
+                lat_deg: 39.0392193,
+                lon_deg: 125.7625241,
+                alt_m: 35.5,
+            },
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: 1500.0,
+                vertical_m: 250.25,
+            },
             missile_class: MissileClass::Irbm,
             confidence: 0.87,
         }),
     );
-    let launch_bytes = out.valid("launch_detection", "Worked example 1: launch_detection (type 1)", &launch, 101);
+    let launch_bytes = out.valid(
+        "launch_detection",
+        "Worked example 1: launch_detection (type 1)",
+        &launch,
+        101,
+    );
 
     let track = env(
         "20261121-000102",
@@ -390,14 +446,30 @@ fn main() {
         Payload::TrackUpdate(TrackUpdate {
             track_id: tid("JP-T0042"),
             time: t("2026-11-21T01:02:33.000001Z"),
-            position: GeoPoint { lat_deg: 39.5012345, lon_deg: 128.9876543, alt_m: 412_345.67 },
-            position_uncertainty: PositionUncertainty { horizontal_m: 850.0, vertical_m: 1200.5 },
-            velocity: VelocityEnu { east_mps: 2345.678, north_mps: -123.456, up_mps: 1500.001 },
+            position: GeoPoint {
+                lat_deg: 39.5012345,
+                lon_deg: 128.9876543,
+                alt_m: 412_345.67,
+            },
+            position_uncertainty: PositionUncertainty {
+                horizontal_m: 850.0,
+                vertical_m: 1200.5,
+            },
+            velocity: VelocityEnu {
+                east_mps: 2345.678,
+                north_mps: -123.456,
+                up_mps: 1500.001,
+            },
             quality: 12,
             flight_phase: FlightPhase::Midcourse,
         }),
     );
-    let track_bytes = out.valid("track_update", "Worked example 2: track_update (type 2)", &track, 102);
+    let track_bytes = out.valid(
+        "track_update",
+        "Worked example 2: track_update (type 2)",
+        &track,
+        102,
+    );
 
     let impact = env(
         "20261121-000103",
@@ -410,11 +482,24 @@ fn main() {
         Payload::ImpactPrediction(ImpactPrediction {
             track_id: tid("JP-T0042"),
             impact_time: t("2026-11-21T01:12:45.500Z"),
-            impact_point: GeoPoint { lat_deg: 40.25, lon_deg: 138.75, alt_m: 0.0 },
-            error_ellipse: ErrorEllipse { semi_major_m: 25_000.0, semi_minor_m: 8_000.0, orientation_deg: 72.5 },
+            impact_point: GeoPoint {
+                lat_deg: 40.25,
+                lon_deg: 138.75,
+                alt_m: 0.0,
+            },
+            error_ellipse: ErrorEllipse {
+                semi_major_m: 25_000.0,
+                semi_minor_m: 8_000.0,
+                orientation_deg: 72.5,
+            },
         }),
     );
-    out.valid("impact_prediction", "Worked example 3: impact_prediction (type 3)", &impact, 103);
+    out.valid(
+        "impact_prediction",
+        "Worked example 3: impact_prediction (type 3)",
+        &impact,
+        103,
+    );
 
     let end = env(
         "20261121-000104",
@@ -428,10 +513,19 @@ fn main() {
             track_id: tid("JP-T0042"),
             time: t("2026-11-21T01:12:45.750Z"),
             reason: EndReason::Impact,
-            final_point: Some(GeoPoint { lat_deg: 40.2512345, lon_deg: 138.7654321, alt_m: -12.34 }),
+            final_point: Some(GeoPoint {
+                lat_deg: 40.2512345,
+                lon_deg: 138.7654321,
+                alt_m: -12.34,
+            }),
         }),
     );
-    out.valid("event_end", "Worked example 4: event_end (type 4) with final point", &end, 104);
+    out.valid(
+        "event_end",
+        "Worked example 4: event_end (type 4) with final point",
+        &end,
+        104,
+    );
 
     let cancel = env(
         "20261121-000105",
@@ -441,9 +535,17 @@ fn main() {
         Mode::Exercise,
         &[Nation::Jp, Nation::Us],
         vec![launch.message_id, track.message_id],
-        Payload::Cancel(Cancel { track_id: tid("JP-T0042"), reason: "false alarm: sensor artefact 誤警報".into() }),
+        Payload::Cancel(Cancel {
+            track_id: tid("JP-T0042"),
+            reason: "false alarm: sensor artefact 誤警報".into(),
+        }),
     );
-    out.valid("cancel", "Worked example 5: cancel (type 5), exercise, released to jp+us, UTF-8 reason", &cancel, 105);
+    out.valid(
+        "cancel",
+        "Worked example 5: cancel (type 5), exercise, released to jp+us, UTF-8 reason",
+        &cancel,
+        105,
+    );
 
     let correction = env(
         "20261121-000106",
@@ -457,11 +559,20 @@ fn main() {
             track_id: tid("JP-T0042"),
             reason: "launch point refined".into(),
             corrected_time: Some(t("2026-11-21T01:01:29.125Z")),
-            corrected_point: Some(GeoPoint { lat_deg: 39.0401, lon_deg: 125.7612, alt_m: 40.0 }),
+            corrected_point: Some(GeoPoint {
+                lat_deg: 39.0401,
+                lon_deg: 125.7612,
+                alt_m: 40.0,
+            }),
             corrected_missile_class: Some(MissileClass::Mrbm),
         }),
     );
-    out.valid("correction", "Worked example 6: correction (type 6), every optional field present", &correction, 106);
+    out.valid(
+        "correction",
+        "Worked example 6: correction (type 6), every optional field present",
+        &correction,
+        106,
+    );
 
     let status = env(
         "20261121-000107",
@@ -478,7 +589,12 @@ fn main() {
             detail: "link 2 down".into(),
         }),
     );
-    out.valid("status", "Worked example 7: status (type 7), test mode, jp only", &status, 107);
+    out.valid(
+        "status",
+        "Worked example 7: status (type 7), test mode, jp only",
+        &status,
+        107,
+    );
 
     // Extra valid vectors.
     let end_lost = env(
@@ -489,9 +605,19 @@ fn main() {
         Mode::RealWorld,
         &[Nation::Jp, Nation::Kr],
         vec![],
-        Payload::EventEnd(EventEnd { track_id: tid("JP-T0043"), time: t("2026-11-21T01:19:59Z"), reason: EndReason::Lost, final_point: None }),
+        Payload::EventEnd(EventEnd {
+            track_id: tid("JP-T0043"),
+            time: t("2026-11-21T01:19:59Z"),
+            reason: EndReason::Lost,
+            final_point: None,
+        }),
     );
-    out.valid("event_end_no_point", "event_end without final point (flags 0)", &end_lost, 108);
+    out.valid(
+        "event_end_no_point",
+        "event_end without final point (flags 0)",
+        &end_lost,
+        108,
+    );
 
     let corr_min = env(
         "20261121-000109",
@@ -501,9 +627,20 @@ fn main() {
         Mode::RealWorld,
         &all,
         vec![track.message_id],
-        Payload::Correction(Correction { track_id: tid("JP-T0042"), reason: "class".into(), corrected_time: None, corrected_point: None, corrected_missile_class: Some(MissileClass::Unknown) }),
+        Payload::Correction(Correction {
+            track_id: tid("JP-T0042"),
+            reason: "class".into(),
+            corrected_time: None,
+            corrected_point: None,
+            corrected_missile_class: Some(MissileClass::Unknown),
+        }),
     );
-    out.valid("correction_class_only", "correction with only the class present (flags 0b100)", &corr_min, 109);
+    out.valid(
+        "correction_class_only",
+        "correction with only the class present (flags 0b100)",
+        &corr_min,
+        109,
+    );
 
     // Across JST midnight (15:00 UTC): observed 23:59:59.9 JST on 21 Nov, ingested 00:00:00.1
     // JST on 22 Nov; the time of day must resolve to the previous JST day.
@@ -518,9 +655,20 @@ fn main() {
         Payload::TrackUpdate(TrackUpdate {
             track_id: tid("JP-T0100"),
             time: t("2026-11-21T14:59:59.900000Z"),
-            position: GeoPoint { lat_deg: -33.8688197, lon_deg: -151.2092955, alt_m: -999.99 },
-            position_uncertainty: PositionUncertainty { horizontal_m: 0.0, vertical_m: 10_000_000.0 },
-            velocity: VelocityEnu { east_mps: -12_000.0, north_mps: 12_000.0, up_mps: -0.001 },
+            position: GeoPoint {
+                lat_deg: -33.8688197,
+                lon_deg: -151.2092955,
+                alt_m: -999.99,
+            },
+            position_uncertainty: PositionUncertainty {
+                horizontal_m: 0.0,
+                vertical_m: 10_000_000.0,
+            },
+            velocity: VelocityEnu {
+                east_mps: -12_000.0,
+                north_mps: 12_000.0,
+                up_mps: -0.001,
+            },
             quality: 0,
             flight_phase: FlightPhase::Terminal,
         }),
@@ -539,11 +687,24 @@ fn main() {
         Payload::ImpactPrediction(ImpactPrediction {
             track_id: tid("X_1"),
             impact_time: t("2026-11-21T15:05:00Z"),
-            impact_point: GeoPoint { lat_deg: 90.0, lon_deg: 180.0, alt_m: 10_000_000.0 },
-            error_ellipse: ErrorEllipse { semi_major_m: 10_000_000.0, semi_minor_m: 0.0, orientation_deg: 180.0 },
+            impact_point: GeoPoint {
+                lat_deg: 90.0,
+                lon_deg: 180.0,
+                alt_m: 10_000_000.0,
+            },
+            error_ellipse: ErrorEllipse {
+                semi_major_m: 10_000_000.0,
+                semi_minor_m: 0.0,
+                orientation_deg: 180.0,
+            },
         }),
     );
-    out.valid("impact_prediction_next_jst_day", "impact time after JST midnight while observed before it; extreme values", &next_day, 0);
+    out.valid(
+        "impact_prediction_next_jst_day",
+        "impact time after JST midnight while observed before it; extreme values",
+        &next_day,
+        0,
+    );
 
     let foreign = {
         let mut e = env(
@@ -557,8 +718,15 @@ fn main() {
             Payload::LaunchDetection(LaunchDetection {
                 track_id: tid("KR-77"),
                 launch_time: t("2026-11-21T01:59:40Z"),
-                launch_point: GeoPoint { lat_deg: 38.0, lon_deg: -0.0000001, alt_m: 0.01 },
-                launch_point_uncertainty: PositionUncertainty { horizontal_m: 0.01, vertical_m: 0.0 },
+                launch_point: GeoPoint {
+                    lat_deg: 38.0,
+                    lon_deg: -0.0000001,
+                    alt_m: 0.01,
+                },
+                launch_point_uncertainty: PositionUncertainty {
+                    horizontal_m: 0.01,
+                    vertical_m: 0.0,
+                },
                 missile_class: MissileClass::Slbm,
                 confidence: 1.0,
             }),
@@ -568,20 +736,40 @@ fn main() {
         e.message_id = MessageId::derive(Nation::Kr, "kamd", "KR-2026-7781");
         e
     };
-    out.valid("launch_detection_from_kr", "egress of a KR-origin launch (origin 2) to the JP system", &foreign, 7);
+    out.valid(
+        "launch_detection_from_kr",
+        "egress of a KR-origin launch (origin 2) to the JP system",
+        &foreign,
+        7,
+    );
 
     // ---- invalid vectors (decode_datagram must fail with the named code)
     let mut b = launch_bytes.clone();
     b[0] = 0x4B;
-    out.invalid("bad_sync", "launch_detection with the first sync byte changed to 0x4B", &b, "bad_sync");
+    out.invalid(
+        "bad_sync",
+        "launch_detection with the first sync byte changed to 0x4B",
+        &b,
+        "bad_sync",
+    );
 
     let mut b = track_bytes.clone();
     b[4..6].copy_from_slice(&1025u16.to_be_bytes());
-    out.invalid("oversize", "header declares length 1025 > MAX_FRAME_LEN 1024", &b[..10], "oversize");
+    out.invalid(
+        "oversize",
+        "header declares length 1025 > MAX_FRAME_LEN 1024",
+        &b[..10],
+        "oversize",
+    );
 
     let mut b = launch_bytes.clone();
     b[4..6].copy_from_slice(&11u16.to_be_bytes());
-    out.invalid("bad_length_short", "header declares length 11 < 12", &b, "bad_length");
+    out.invalid(
+        "bad_length_short",
+        "header declares length 11 < 12",
+        &b,
+        "bad_length",
+    );
 
     // Declared length one more than the body: an extra zero byte before the CRC.
     let mut b = launch_bytes.clone();
@@ -589,7 +777,12 @@ fn main() {
     b.insert(n - 2, 0);
     b[4..6].copy_from_slice(&((n + 1) as u16).to_be_bytes());
     fix_crc(&mut b);
-    out.invalid("bad_length_leftover", "launch_detection with one extra byte after the body (CRC recomputed)", &b, "bad_length");
+    out.invalid(
+        "bad_length_leftover",
+        "launch_detection with one extra byte after the body (CRC recomputed)",
+        &b,
+        "bad_length",
+    );
 
     // Declared length one less: the body runs past it.
     let mut b = launch_bytes.clone();
@@ -597,48 +790,103 @@ fn main() {
     b.remove(n - 3);
     b[4..6].copy_from_slice(&((n - 1) as u16).to_be_bytes());
     fix_crc(&mut b);
-    out.invalid("bad_length_overrun", "launch_detection missing its last body byte (CRC recomputed)", &b, "bad_length");
+    out.invalid(
+        "bad_length_overrun",
+        "launch_detection missing its last body byte (CRC recomputed)",
+        &b,
+        "bad_length",
+    );
 
-    out.invalid("truncated", "track_update cut 5 bytes short of its declared length", &track_bytes[..track_bytes.len() - 5], "truncated");
-    out.invalid("truncated_header", "only the first 6 header bytes", &track_bytes[..6], "truncated");
+    out.invalid(
+        "truncated",
+        "track_update cut 5 bytes short of its declared length",
+        &track_bytes[..track_bytes.len() - 5],
+        "truncated",
+    );
+    out.invalid(
+        "truncated_header",
+        "only the first 6 header bytes",
+        &track_bytes[..6],
+        "truncated",
+    );
 
     let mut b = launch_bytes.clone();
     b.push(0);
-    out.invalid("trailing_bytes", "launch_detection followed by one extra byte in the datagram", &b, "trailing_bytes");
+    out.invalid(
+        "trailing_bytes",
+        "launch_detection followed by one extra byte in the datagram",
+        &b,
+        "trailing_bytes",
+    );
 
     let mut b = launch_bytes.clone();
     let n = b.len();
     b[n - 1] ^= 0x01;
-    out.invalid("bad_checksum", "launch_detection with the CRC's last bit flipped", &b, "bad_checksum");
+    out.invalid(
+        "bad_checksum",
+        "launch_detection with the CRC's last bit flipped",
+        &b,
+        "bad_checksum",
+    );
 
     let mut b = launch_bytes.clone();
     b[20] ^= 0x80;
-    out.invalid("bad_checksum_body", "launch_detection with one body bit flipped (CRC not recomputed)", &b, "bad_checksum");
+    out.invalid(
+        "bad_checksum_body",
+        "launch_detection with one body bit flipped (CRC not recomputed)",
+        &b,
+        "bad_checksum",
+    );
 
     let mut b = launch_bytes.clone();
     b[2] = 2;
     fix_crc(&mut b);
-    out.invalid("unsupported_version", "launch_detection with version 2 (CRC recomputed)", &b, "unsupported_version");
+    out.invalid(
+        "unsupported_version",
+        "launch_detection with version 2 (CRC recomputed)",
+        &b,
+        "unsupported_version",
+    );
 
     let mut b = launch_bytes.clone();
     b[3] = 8;
     fix_crc(&mut b);
-    out.invalid("unknown_type", "message type 8 (CRC recomputed)", &b, "unknown_type");
+    out.invalid(
+        "unknown_type",
+        "message type 8 (CRC recomputed)",
+        &b,
+        "unknown_type",
+    );
 
     let mut b = launch_bytes.clone();
     b[3] = 0;
     fix_crc(&mut b);
-    out.invalid("unknown_type_zero", "message type 0 (CRC recomputed)", &b, "unknown_type");
+    out.invalid(
+        "unknown_type_zero",
+        "message type 0 (CRC recomputed)",
+        &b,
+        "unknown_type",
+    );
 
     let mut b = launch_bytes.clone();
     b[11] = 0;
     fix_crc(&mut b);
-    out.invalid("field_out_of_range_mode", "mode 0 (CRC recomputed)", &b, "field_out_of_range");
+    out.invalid(
+        "field_out_of_range_mode",
+        "mode 0 (CRC recomputed)",
+        &b,
+        "field_out_of_range",
+    );
 
     let mut b = launch_bytes.clone();
     b[12] = 0b1000_0111;
     fix_crc(&mut b);
-    out.invalid("field_out_of_range_releasability", "releasability with reserved bit 7 set (CRC recomputed)", &b, "field_out_of_range");
+    out.invalid(
+        "field_out_of_range_releasability",
+        "releasability with reserved bit 7 set (CRC recomputed)",
+        &b,
+        "field_out_of_range",
+    );
 
     // launch_lat: offset = 22 + 1+6 + 1+10 + 1+15 + 1+8 + 8 = 73.
     let mut b = launch_bytes.clone();
@@ -646,25 +894,45 @@ fn main() {
     assert_eq!(&b[off..off + 4], &390_392_193i32.to_be_bytes());
     b[off..off + 4].copy_from_slice(&900_000_001i32.to_be_bytes());
     fix_crc(&mut b);
-    out.invalid("field_out_of_range_lat", "launch_lat = 900000001 (CRC recomputed)", &b, "field_out_of_range");
+    out.invalid(
+        "field_out_of_range_lat",
+        "launch_lat = 900000001 (CRC recomputed)",
+        &b,
+        "field_out_of_range",
+    );
 
     let mut b = launch_bytes.clone();
     b[14..22].copy_from_slice(&86_400_000_000u64.to_be_bytes());
     fix_crc(&mut b);
-    out.invalid("field_out_of_range_tod", "observed_tod = 86400000000 (one day; CRC recomputed)", &b, "field_out_of_range");
+    out.invalid(
+        "field_out_of_range_tod",
+        "observed_tod = 86400000000 (one day; CRC recomputed)",
+        &b,
+        "field_out_of_range",
+    );
 
     // system "jadgex" starts at 23: make its first byte 0xFF (invalid UTF-8).
     let mut b = launch_bytes.clone();
     b[23] = 0xFF;
     fix_crc(&mut b);
-    out.invalid("bad_text_utf8", "system with an invalid UTF-8 byte (CRC recomputed)", &b, "bad_text");
+    out.invalid(
+        "bad_text_utf8",
+        "system with an invalid UTF-8 byte (CRC recomputed)",
+        &b,
+        "bad_text",
+    );
 
     // track id "JP-T0042" starts at 22+7+11+16+1 = 57: put a space in it.
     let mut b = launch_bytes.clone();
     assert_eq!(&b[57..65], b"JP-T0042");
     b[59] = b' ';
     fix_crc(&mut b);
-    out.invalid("bad_text_track_id", "track_id \"JP T0042\" (space not allowed; CRC recomputed)", &b, "bad_text");
+    out.invalid(
+        "bad_text_track_id",
+        "track_id \"JP T0042\" (space not allowed; CRC recomputed)",
+        &b,
+        "bad_text",
+    );
 
     // ---- envelopes the JP format cannot carry (to_national must fail)
     let mut e = launch.clone();
@@ -676,6 +944,8 @@ fn main() {
     }
     out.unencodable("unrepresentable_velocity", &e, "unrepresentable");
     let mut e = cancel.clone();
-    e.references = (0..17u32).map(|i| MessageId::derive(Nation::Jp, "jadgex", &i.to_string())).collect();
+    e.references = (0..17u32)
+        .map(|i| MessageId::derive(Nation::Jp, "jadgex", &i.to_string()))
+        .collect();
     out.unencodable("unrepresentable_references", &e, "unrepresentable");
 }

@@ -61,6 +61,9 @@ pub mod ranges {
     pub const CONFIDENCE: u16 = 10_000;
     /// Ellipse orientation, 0.01 degree.
     pub const ORIENTATION: u16 = 18_000;
+    /// Uptime, microseconds (10⁹ s ≈ 31.7 years; below 2⁵⁰ so that µs → f64 seconds → µs
+    /// is exact).
+    pub const UPTIME_US: u64 = 1_000_000_000_000_000;
 }
 
 /// Release bit for each nation in the `releasability` byte.
@@ -191,7 +194,7 @@ pub struct JpStatus {
     pub component: String,
     /// Health.
     pub state: ComponentState,
-    /// Uptime, microseconds.
+    /// Uptime, microseconds, 0 ..= 10¹⁵.
     pub uptime_us: u64,
     /// Free-text detail, ≤ 256 bytes UTF-8.
     pub detail: String,

@@ -23,7 +23,7 @@
 //! | velocity components | 1 mm/s (i32) | ≤ 0.5 mm/s |
 //! | confidence | 1e-4 (u16) | ≤ 0.5e-4 |
 //! | ellipse orientation | 0.01 degree (u16) | ≤ 0.005 degree |
-//! | uptime | 1 µs (u64) | ≤ 0.5 µs |
+//! | uptime | 1 µs (u64, ≤ 10⁹ s) | ≤ 0.5 µs |
 //! | every time | 1 µs since JST midnight (u64) | truncated: −1 µs < error ≤ 0 |
 //!
 //! Times carry no date: `observed_at` is resolved to the instant nearest `ingested_at`

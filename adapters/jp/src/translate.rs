@@ -390,17 +390,13 @@ impl JpFrame {
             Payload::Status(p) => JpBody::Status(JpStatus {
                 component: text(&p.component, limits::COMPONENT, "payload.component")?,
                 state: p.state,
-                uptime_us: {
-                    let v = (p.uptime_s * 1e6).round();
-                    // 1.8e19 < u64::MAX ≈ 1.845e19: anything below converts exactly.
-                    if v.is_finite() && (0.0..1.8e19).contains(&v) {
-                        v as u64
-                    } else {
-                        return Err(JpError::Unrepresentable {
-                            field: "payload.uptime_s",
-                        });
-                    }
-                },
+                uptime_us: fixed(
+                    p.uptime_s,
+                    1e6,
+                    0,
+                    ranges::UPTIME_US as i64,
+                    "payload.uptime_s",
+                )? as u64,
                 detail: text(&p.detail, limits::DETAIL, "payload.detail")?,
             }),
         };

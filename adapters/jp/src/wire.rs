@@ -197,6 +197,14 @@ fn check_point(prefix: Prefix, p: &JpPoint) -> Result<(), JpError> {
     Ok(())
 }
 
+fn check_uptime(v: u64) -> Result<(), JpError> {
+    if v <= ranges::UPTIME_US {
+        Ok(())
+    } else {
+        Err(out_of_range("uptime", i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+}
+
 fn check_dist(field: &'static str, v: u32) -> Result<(), JpError> {
     if v <= ranges::DIST_CM_MAX {
         Ok(())
@@ -330,24 +338,30 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Decoded<JpFrame>, JpError> {
         }
         _ => {}
     }
-    // 2. Header complete?
+    // 2. Declared length, checked as soon as it is present and before asking for more.
+    let declared = match buf {
+        [_, _, _, _, l0, l1, ..] => {
+            let declared = usize::from(u16::from_be_bytes([*l0, *l1]));
+            if declared > MAX_FRAME_LEN {
+                return Err(JpError::Oversize {
+                    declared,
+                    max: MAX_FRAME_LEN,
+                });
+            }
+            if declared < MIN_FRAME_LEN {
+                return Err(JpError::BadLength { declared });
+            }
+            declared
+        }
+        _ => HEADER_LEN,
+    };
+    // 3. Header complete?
     let Some((header, _)) = buf.split_first_chunk::<HEADER_LEN>() else {
         return Ok(Decoded::NeedMore {
             needed: HEADER_LEN - buf.len(),
         });
     };
-    let [_, _, version, msg_type, l0, l1, s0, s1, s2, s3] = *header;
-    // 3. Declared length, before asking for more.
-    let declared = usize::from(u16::from_be_bytes([l0, l1]));
-    if declared > MAX_FRAME_LEN {
-        return Err(JpError::Oversize {
-            declared,
-            max: MAX_FRAME_LEN,
-        });
-    }
-    if declared < MIN_FRAME_LEN {
-        return Err(JpError::BadLength { declared });
-    }
+    let [_, _, version, msg_type, _, _, s0, s1, s2, s3] = *header;
     // 4. Whole frame present?
     let Some(frame) = buf.get(..declared) else {
         return Ok(Decoded::NeedMore {
@@ -500,7 +514,11 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Decoded<JpFrame>, JpError> {
         _ => JpBody::Status(JpStatus {
             component: r.text8("component", limits::COMPONENT)?,
             state: state_from(r.u8()?)?,
-            uptime_us: r.u64()?,
+            uptime_us: {
+                let u = r.u64()?;
+                check_uptime(u)?;
+                u
+            },
             detail: r.text16("detail", limits::DETAIL)?,
         }),
     };
@@ -706,6 +724,7 @@ fn encode_inner(f: &JpFrame, out: &mut BytesMut, start: usize) -> Result<(), JpE
         JpBody::Status(b) => {
             put_text8(out, "component", &b.component, limits::COMPONENT)?;
             out.put_u8(state_code(b.state));
+            check_uptime(b.uptime_us)?;
             out.put_u64(b.uptime_us);
             put_text16(out, "detail", &b.detail, limits::DETAIL)?;
         }
