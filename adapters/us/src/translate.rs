@@ -1,0 +1,377 @@
+//! Translation between [`UsFrame`] and the common [`Envelope`] (spec §8).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use trilink_schema::{
+    Cancel, Correction, DEFAULT_HOP_LIMIT, Envelope, ErrorEllipse, EventEnd, GeoPoint,
+    ImpactPrediction, LaunchDetection, MessageId, Nation, Payload, PositionUncertainty,
+    SCHEMA_VERSION, Source, Status, TrackId, TrackUpdate, VelocityEnu,
+};
+
+use crate::UsError;
+use crate::geo;
+use crate::gps;
+use crate::wire::{
+    Body, CancelBody, CorrectionBody, EcefCm, EcefVelMmps, EventEndBody, ImpactBody, LaunchBody,
+    Link16Header, SimpleHeader, StatusBody, TrackBody, UncertaintyCm, UsFrame, UsMessage,
+};
+
+fn time(field: &'static str, gps_us: u64) -> Result<DateTime<Utc>, UsError> {
+    gps::gps_us_to_utc(gps_us).ok_or(UsError::FieldOutOfRange {
+        field,
+        value: i64::try_from(gps_us).unwrap_or(i64::MAX),
+    })
+}
+
+fn point(field: &'static str, p: &EcefCm) -> Result<GeoPoint, UsError> {
+    let g = geo::ecef_to_geodetic(
+        f64::from(p.x) / 100.0,
+        f64::from(p.y) / 100.0,
+        f64::from(p.z) / 100.0,
+    );
+    if g.lat_deg.is_finite() && g.lon_deg.is_finite() && g.alt_m.is_finite() {
+        Ok(g)
+    } else {
+        Err(UsError::FieldOutOfRange {
+            field,
+            value: i64::from(p.x),
+        })
+    }
+}
+
+fn uncertainty(u: UncertaintyCm) -> PositionUncertainty {
+    PositionUncertainty {
+        horizontal_m: f64::from(u.horizontal) / 100.0,
+        vertical_m: f64::from(u.vertical) / 100.0,
+    }
+}
+
+fn releasability(bits: u8) -> BTreeSet<Nation> {
+    let mut s = BTreeSet::new();
+    for (bit, n) in [(1u8, Nation::Jp), (2, Nation::Kr), (4, Nation::Us)] {
+        if bits & bit != 0 {
+            s.insert(n);
+        }
+    }
+    s
+}
+
+/// Frame → envelope. `message_id` is derived; `ingested_at` is the argument.
+pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope, UsError> {
+    let m = &frame.message;
+    let observed_at = time("observed_at", m.observed_at_gps_us)?;
+    let payload = match &m.body {
+        Body::LaunchDetection(b) => Payload::LaunchDetection(LaunchDetection {
+            track_id: track_id(&b.track_id)?,
+            launch_time: time("launch_time", b.launch_time_gps_us)?,
+            launch_point: point("launch_point", &b.launch_point)?,
+            launch_point_uncertainty: uncertainty(b.uncertainty),
+            missile_class: b.missile_class,
+            confidence: f64::from(b.confidence_e9) / 1e9,
+        }),
+        Body::TrackUpdate(b) => {
+            let position = point("position", &b.position)?;
+            let velocity = geo::ecef_to_enu_velocity(
+                f64::from(b.velocity.x) / 1000.0,
+                f64::from(b.velocity.y) / 1000.0,
+                f64::from(b.velocity.z) / 1000.0,
+                &position,
+            );
+            Payload::TrackUpdate(TrackUpdate {
+                track_id: track_id(&b.track_id)?,
+                time: time("time", b.time_gps_us)?,
+                position,
+                position_uncertainty: uncertainty(b.uncertainty),
+                velocity,
+                quality: b.quality,
+                flight_phase: b.flight_phase,
+            })
+        }
+        Body::ImpactPrediction(b) => Payload::ImpactPrediction(ImpactPrediction {
+            track_id: track_id(&b.track_id)?,
+            impact_time: time("impact_time", b.impact_time_gps_us)?,
+            impact_point: point("impact_point", &b.impact_point)?,
+            error_ellipse: ErrorEllipse {
+                semi_major_m: f64::from(b.semi_major_cm) / 100.0,
+                semi_minor_m: f64::from(b.semi_minor_cm) / 100.0,
+                orientation_deg: f64::from(b.orientation_udeg) / 1e6,
+            },
+        }),
+        Body::EventEnd(b) => Payload::EventEnd(EventEnd {
+            track_id: track_id(&b.track_id)?,
+            time: time("time", b.time_gps_us)?,
+            reason: b.reason,
+            final_point: b
+                .final_point
+                .as_ref()
+                .map(|p| point("final_point", p))
+                .transpose()?,
+        }),
+        Body::Cancel(b) => Payload::Cancel(Cancel {
+            track_id: track_id(&b.track_id)?,
+            reason: b.reason.clone(),
+        }),
+        Body::Correction(b) => Payload::Correction(Correction {
+            track_id: track_id(&b.track_id)?,
+            reason: b.reason.clone(),
+            corrected_time: b
+                .corrected_time_gps_us
+                .map(|t| time("corrected_time", t))
+                .transpose()?,
+            corrected_point: b
+                .corrected_point
+                .as_ref()
+                .map(|p| point("corrected_point", p))
+                .transpose()?,
+            corrected_missile_class: b.corrected_missile_class,
+        }),
+        Body::Status(b) => Payload::Status(Status {
+            component: b.component.clone(),
+            state: b.state,
+            uptime_s: b.uptime_us as f64 / 1e6,
+            detail: b.detail.clone(),
+        }),
+    };
+    Ok(Envelope {
+        schema_version: SCHEMA_VERSION,
+        message_id: MessageId::derive(m.origin, &m.system, &m.national_message_id),
+        origin: m.origin,
+        source: Source {
+            system: m.system.clone(),
+            sensor: m.sensor.clone(),
+            national_message_id: m.national_message_id.clone(),
+        },
+        observed_at,
+        ingested_at,
+        relayed_at: None,
+        mode: m.mode,
+        releasability: releasability(m.releasability),
+        provenance: Vec::new(),
+        hop_limit: DEFAULT_HOP_LIMIT,
+        references: m
+            .references
+            .iter()
+            .map(|r| MessageId::from_uuid(uuid::Uuid::from_bytes(*r)))
+            .collect(),
+        payload,
+    })
+}
+
+/// A track id must be a valid subject token (1–32 of `[A-Za-z0-9_-]`); anything else is
+/// rejected here as `bad_text`, because [`TrackId`] cannot hold it.
+fn track_id(s: &str) -> Result<TrackId, UsError> {
+    TrackId::new(s).map_err(|_| UsError::BadText { field: "track_id" })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn unrep(field: &'static str, why: &'static str) -> UsError {
+    UsError::Unrepresentable { field, why }
+}
+
+fn gps_time(field: &'static str, t: DateTime<Utc>) -> Result<u64, UsError> {
+    gps::utc_to_gps_us(t).ok_or(unrep(
+        field,
+        "before the GPS epoch 1980-01-06 or at/after 2^56 µs after it",
+    ))
+}
+
+fn ecef(field: &'static str, p: &GeoPoint) -> Result<EcefCm, UsError> {
+    if !(p.lat_deg.is_finite() && (-90.0..=90.0).contains(&p.lat_deg)) {
+        return Err(unrep(field, "latitude not finite or outside -90..=90"));
+    }
+    if !(p.lon_deg.is_finite() && (-180.0..=180.0).contains(&p.lon_deg)) {
+        return Err(unrep(field, "longitude not finite or outside -180..=180"));
+    }
+    if !(p.alt_m.is_finite() && (GeoPoint::ALT_RANGE.0..=GeoPoint::ALT_RANGE.1).contains(&p.alt_m))
+    {
+        return Err(unrep(field, "altitude not finite or outside -1000..=1e7 m"));
+    }
+    let (x, y, z) = geo::geodetic_to_ecef(p);
+    Ok(EcefCm {
+        x: to_i32(field, x * 100.0)?,
+        y: to_i32(field, y * 100.0)?,
+        z: to_i32(field, z * 100.0)?,
+    })
+}
+
+fn to_i32(field: &'static str, v: f64) -> Result<i32, UsError> {
+    let r = v.round();
+    if r.is_finite() && r >= f64::from(i32::MIN) && r <= f64::from(i32::MAX) {
+        Ok(r as i32)
+    } else {
+        Err(unrep(field, "outside the 32-bit fixed-point range"))
+    }
+}
+
+fn to_u32(field: &'static str, v: f64, scale: f64) -> Result<u32, UsError> {
+    let r = (v * scale).round();
+    if v.is_finite() && r >= 0.0 && r <= f64::from(u32::MAX) {
+        Ok(r as u32)
+    } else {
+        Err(unrep(field, "negative, not finite or too large"))
+    }
+}
+
+fn uncertainty_cm(field: &'static str, u: &PositionUncertainty) -> Result<UncertaintyCm, UsError> {
+    Ok(UncertaintyCm {
+        horizontal: to_u32(field, u.horizontal_m, 100.0)?,
+        vertical: to_u32(field, u.vertical_m, 100.0)?,
+    })
+}
+
+fn velocity(v: &VelocityEnu, at: &GeoPoint) -> Result<EcefVelMmps, UsError> {
+    const F: &str = "payload.velocity";
+    if !(v.east_mps.is_finite() && v.north_mps.is_finite() && v.up_mps.is_finite()) {
+        return Err(unrep(F, "not finite"));
+    }
+    let (x, y, z) = geo::enu_to_ecef_velocity(v, at);
+    Ok(EcefVelMmps {
+        x: to_i32(F, x * 1000.0)?,
+        y: to_i32(F, y * 1000.0)?,
+        z: to_i32(F, z * 1000.0)?,
+    })
+}
+
+fn releasability_bits(s: &BTreeSet<Nation>) -> u8 {
+    s.iter().fold(0, |acc, n| {
+        acc | match n {
+            Nation::Jp => 1,
+            Nation::Kr => 2,
+            Nation::Us => 4,
+        }
+    })
+}
+
+/// Envelope → frame, with the given SIMPLE and Link 16 header values.
+pub fn to_national(
+    env: &Envelope,
+    simple: SimpleHeader,
+    link16: Link16Header,
+) -> Result<UsFrame, UsError> {
+    let body = match &env.payload {
+        Payload::LaunchDetection(p) => {
+            if !(p.confidence.is_finite() && (0.0..=1.0).contains(&p.confidence)) {
+                return Err(unrep("payload.confidence", "not finite or outside 0..=1"));
+            }
+            Body::LaunchDetection(LaunchBody {
+                track_id: p.track_id.as_str().to_owned(),
+                missile_class: p.missile_class,
+                confidence_e9: (p.confidence * 1e9).round() as u32,
+                launch_time_gps_us: gps_time("payload.launch_time", p.launch_time)?,
+                launch_point: ecef("payload.launch_point", &p.launch_point)?,
+                uncertainty: uncertainty_cm(
+                    "payload.launch_point_uncertainty",
+                    &p.launch_point_uncertainty,
+                )?,
+            })
+        }
+        Payload::TrackUpdate(p) => {
+            if p.quality > 15 {
+                return Err(unrep("payload.quality", "above 15"));
+            }
+            Body::TrackUpdate(TrackBody {
+                track_id: p.track_id.as_str().to_owned(),
+                quality: p.quality,
+                flight_phase: p.flight_phase,
+                time_gps_us: gps_time("payload.time", p.time)?,
+                position: ecef("payload.position", &p.position)?,
+                velocity: velocity(&p.velocity, &p.position)?,
+                uncertainty: uncertainty_cm(
+                    "payload.position_uncertainty",
+                    &p.position_uncertainty,
+                )?,
+            })
+        }
+        Payload::ImpactPrediction(p) => {
+            let o = p.error_ellipse.orientation_deg;
+            if !(o.is_finite() && (0.0..=180.0).contains(&o)) {
+                return Err(unrep(
+                    "payload.error_ellipse.orientation_deg",
+                    "not finite or outside 0..=180",
+                ));
+            }
+            Body::ImpactPrediction(ImpactBody {
+                track_id: p.track_id.as_str().to_owned(),
+                impact_time_gps_us: gps_time("payload.impact_time", p.impact_time)?,
+                impact_point: ecef("payload.impact_point", &p.impact_point)?,
+                semi_major_cm: to_u32(
+                    "payload.error_ellipse.semi_major_m",
+                    p.error_ellipse.semi_major_m,
+                    100.0,
+                )?,
+                semi_minor_cm: to_u32(
+                    "payload.error_ellipse.semi_minor_m",
+                    p.error_ellipse.semi_minor_m,
+                    100.0,
+                )?,
+                orientation_udeg: (o * 1e6).round() as u32,
+            })
+        }
+        Payload::EventEnd(p) => Body::EventEnd(EventEndBody {
+            track_id: p.track_id.as_str().to_owned(),
+            reason: p.reason,
+            time_gps_us: gps_time("payload.time", p.time)?,
+            final_point: p
+                .final_point
+                .as_ref()
+                .map(|fp| ecef("payload.final_point", fp))
+                .transpose()?,
+        }),
+        Payload::Cancel(p) => Body::Cancel(CancelBody {
+            track_id: p.track_id.as_str().to_owned(),
+            reason: p.reason.clone(),
+        }),
+        Payload::Correction(p) => Body::Correction(CorrectionBody {
+            track_id: p.track_id.as_str().to_owned(),
+            reason: p.reason.clone(),
+            corrected_time_gps_us: p
+                .corrected_time
+                .map(|t| gps_time("payload.corrected_time", t))
+                .transpose()?,
+            corrected_point: p
+                .corrected_point
+                .as_ref()
+                .map(|cp| ecef("payload.corrected_point", cp))
+                .transpose()?,
+            corrected_missile_class: p.corrected_missile_class,
+        }),
+        Payload::Status(p) => {
+            if !(p.uptime_s.is_finite() && p.uptime_s >= 0.0) {
+                return Err(unrep("payload.uptime_s", "negative or not finite"));
+            }
+            let us = (p.uptime_s * 1e6).round();
+            if us >= gps::GPS_US_LIMIT as f64 {
+                return Err(unrep("payload.uptime_s", "at or above 2^56 µs"));
+            }
+            Body::Status(StatusBody {
+                component: p.component.clone(),
+                state: p.state,
+                uptime_us: us as u64,
+                detail: p.detail.clone(),
+            })
+        }
+    };
+    let frame = UsFrame {
+        simple,
+        link16,
+        message: UsMessage {
+            origin: env.origin,
+            mode: env.mode,
+            releasability: releasability_bits(&env.releasability),
+            observed_at_gps_us: gps_time("observed_at", env.observed_at)?,
+            system: env.source.system.clone(),
+            sensor: env.source.sensor.clone(),
+            national_message_id: env.source.national_message_id.clone(),
+            references: env
+                .references
+                .iter()
+                .map(|r| *r.as_uuid().as_bytes())
+                .collect(),
+            body,
+        },
+    };
+    crate::wire::encoded_len(&frame)?;
+    Ok(frame)
+}
