@@ -1,0 +1,209 @@
+//! Store-and-forward and de-duplication through real nats-server processes: the hub down
+//! while the leaves keep publishing, the hub -> KR output path cut, re-published message ids.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
+use trilink_integration_tests::{
+    id_counts, init_tracing, publish_with_id, read_stream, wait_stream_len,
+};
+use trilink_schema::Nation;
+
+const N: usize = 300;
+const CATCH_UP: Duration = Duration::from_secs(30);
+const ACK: Duration = Duration::from_secs(10);
+
+async fn js(link: &Link, role: Role) -> jetstream::Context {
+    jetstream::new(link.connect(role).await.unwrap())
+}
+
+/// Every id in `want` exactly once, nothing else.
+fn assert_exactly_once(stream: &str, got: &[trilink_integration_tests::Stored], want: &[String]) {
+    let counts = id_counts(got);
+    let dups: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(dups.is_empty(), "{stream}: duplicated ids {dups:?}");
+    let missing: Vec<_> = want.iter().filter(|id| !counts.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{stream}: {} ids missing, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert_eq!(got.len(), want.len(), "{stream}: unexpected extra messages");
+}
+
+async fn hub_down_leaves_keep_publishing(hub_nodes: usize) {
+    let mut link = Link::start(LinkOptions {
+        hub_nodes,
+        ..LinkOptions::default()
+    })
+    .await
+    .unwrap();
+    let jp = js(&link, Role::Adapter(Nation::Jp)).await;
+    let kr = js(&link, Role::Adapter(Nation::Kr)).await;
+
+    // Every hub node down: the leaves are on their own.
+    for node in 0..hub_nodes {
+        link.stop(ServerId::hub(node)).unwrap();
+    }
+    let mut want: BTreeMap<Nation, Vec<String>> = BTreeMap::new();
+    for (nation, ctx) in [(Nation::Jp, &jp), (Nation::Kr, &kr)] {
+        for i in 0..N {
+            let id = format!("sf-{nation}-{i}");
+            let dup = publish_with_id(
+                ctx,
+                &format!("tl.in.{nation}.track_update"),
+                &id,
+                format!("{nation} {i}").into(),
+                ACK,
+            )
+            .await
+            .unwrap();
+            assert!(!dup, "{id} acked as duplicate");
+            want.entry(nation).or_default().push(id);
+        }
+    }
+    // The leaves stored everything locally while the hub was gone.
+    for (nation, ctx, stream) in [(Nation::Jp, &jp, "IN_JP"), (Nation::Kr, &kr, "IN_KR")] {
+        let n = wait_stream_len(ctx, stream, N as u64, Duration::from_secs(2)).await;
+        assert_eq!(n, N as u64, "{nation} leaf stream {stream}");
+    }
+
+    for node in 0..hub_nodes {
+        link.restart(ServerId::hub(node)).await.unwrap();
+    }
+    link.wait_leaf_links().await.unwrap();
+    for (nation, stream) in [(Nation::Jp, "IN_JP"), (Nation::Kr, "IN_KR")] {
+        let hub = js(&link, Role::Admin(Site::Hub, nation)).await;
+        let n = wait_stream_len(&hub, stream, N as u64, CATCH_UP).await;
+        assert_eq!(n, N as u64, "hub {stream} after restart");
+        // Stays at N: nothing re-sourced twice.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let got = read_stream(&hub, stream).await.unwrap();
+        assert_exactly_once(stream, &got, &want[&nation]);
+    }
+    link.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_restart_delivers_every_leaf_message_exactly_once() {
+    init_tracing();
+    hub_down_leaves_keep_publishing(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_path_cut_kr_gets_everything_and_latest_track_state() {
+    init_tracing();
+    let mut link = Link::start(LinkOptions::default()).await.unwrap();
+    let relay = js(&link, Role::Relay(Nation::Kr)).await;
+
+    // Cut hub -> KR: the KR leaf is down while the relay keeps releasing to KR.
+    link.stop(ServerId::KR).unwrap();
+    let mut want = Vec::new();
+    for i in 0..N {
+        let id = format!("out-kr-{i}");
+        publish_with_id(
+            &relay,
+            "tl.out.kr.launch_detection",
+            &id,
+            format!("ld {i}").into(),
+            ACK,
+        )
+        .await
+        .unwrap();
+        want.push(id);
+    }
+    let (tracks, updates) = (10, 20);
+    for u in 0..updates {
+        for t in 0..tracks {
+            let id = format!("trk-{t}-{u}");
+            publish_with_id(
+                &relay,
+                &format!("tl.out.kr.track_update.T-{t}"),
+                &id,
+                format!("track {t} update {u}").into(),
+                ACK,
+            )
+            .await
+            .unwrap();
+        }
+    }
+    // At the hub: every non-track message, only the latest update of each track.
+    let hub = js(&link, Role::Admin(Site::Hub, Nation::Kr)).await;
+    assert_eq!(
+        wait_stream_len(&hub, "OUT_KR", N as u64, ACK).await,
+        N as u64
+    );
+    assert_eq!(
+        wait_stream_len(&hub, "OUT_KR_TRACK", tracks, ACK).await,
+        tracks
+    );
+
+    link.restart(ServerId::KR).await.unwrap();
+    link.wait_leaf_links().await.unwrap();
+    let leaf = js(&link, Role::Admin(Site::Kr, Nation::Kr)).await;
+    let total = N as u64 + tracks;
+    assert_eq!(
+        wait_stream_len(&leaf, "OUT_KR", total, CATCH_UP).await,
+        total
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = read_stream(&leaf, "OUT_KR").await.unwrap();
+    let (track_msgs, other): (Vec<_>, Vec<_>) = got
+        .into_iter()
+        .partition(|m| m.subject.starts_with("tl.out.kr.track_update."));
+    assert_exactly_once("KR leaf OUT_KR (non-track)", &other, &want);
+    let latest: Vec<String> = (0..tracks)
+        .map(|t| format!("trk-{t}-{}", updates - 1))
+        .collect();
+    assert_exactly_once("KR leaf OUT_KR (tracks)", &track_msgs, &latest);
+
+    // The KR adapter reads it with its own, restricted credentials.
+    let adapter = js(&link, Role::Adapter(Nation::Kr)).await;
+    let mut s = adapter.get_stream("OUT_KR").await.unwrap();
+    assert_eq!(s.info().await.unwrap().state.messages, total);
+    link.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn republished_message_id_is_stored_once() {
+    init_tracing();
+    let link = Link::start(LinkOptions::default()).await.unwrap();
+    let jp = js(&link, Role::Adapter(Nation::Jp)).await;
+    let us = js(&link, Role::Adapter(Nation::Us)).await;
+    for (ctx, subject) in [
+        (&jp, "tl.in.jp.launch_detection"),
+        (&us, "tl.in.us.launch_detection"),
+    ] {
+        let mut dups = Vec::new();
+        for _ in 0..3 {
+            dups.push(
+                publish_with_id(ctx, subject, "same-id-1", "x".into(), ACK)
+                    .await
+                    .unwrap(),
+            );
+        }
+        publish_with_id(ctx, subject, "other-id", "y".into(), ACK)
+            .await
+            .unwrap();
+        assert_eq!(dups, [false, true, true], "{subject}");
+    }
+    let jp_leaf = js(&link, Role::Admin(Site::Jp, Nation::Jp)).await;
+    assert_eq!(wait_stream_len(&jp_leaf, "IN_JP", 2, ACK).await, 2);
+    let hub_jp = js(&link, Role::Admin(Site::Hub, Nation::Jp)).await;
+    assert_eq!(wait_stream_len(&hub_jp, "IN_JP", 2, CATCH_UP).await, 2);
+    let hub_us = js(&link, Role::Admin(Site::Hub, Nation::Us)).await;
+    assert_eq!(wait_stream_len(&hub_us, "IN_US", 2, ACK).await, 2);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (ctx, stream) in [(&hub_jp, "IN_JP"), (&hub_us, "IN_US")] {
+        let got = read_stream(ctx, stream).await.unwrap();
+        assert_exactly_once(
+            stream,
+            &got,
+            &["same-id-1".to_owned(), "other-id".to_owned()],
+        );
+    }
+    link.shutdown().unwrap();
+}
