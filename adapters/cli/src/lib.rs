@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod policy_cmd;
 mod schema_cmd;
 
 /// Exit code: the job ran and found a problem.
@@ -47,7 +48,7 @@ pub enum Command {
     /// Record subjects or national outputs to pcapng / JSON Lines.
     Record(PassThrough),
     /// Test a routing policy against a capture, offline or through the live link.
-    Policy(PassThrough),
+    Policy(policy_cmd::PolicyArgs),
     /// Generate a launch scenario: national-format reports plus ground truth.
     Scenario(PassThrough),
     /// Run the live three-nation demo: brokers, relay, adapters and national stand-ins.
@@ -100,7 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Relay(_) => not_implemented("relay", 5),
         Command::Replay(_) => not_implemented("replay", 6),
         Command::Record(_) => not_implemented("record", 6),
-        Command::Policy(_) => not_implemented("policy", 6),
+        Command::Policy(args) => policy_cmd::run(&args),
         Command::Scenario(_) => not_implemented("scenario", 6),
         Command::Demo(_) => not_implemented("demo", 7),
         Command::Bench(_) => not_implemented("bench", 5),

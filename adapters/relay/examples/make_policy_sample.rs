@@ -42,9 +42,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             2,
             p(39.5, 130.0),
         ),
-        // KR impact prediction in the Sea of Japan: inside JP's area, outside KR's.
+        // A JP exercise launch released to all: KR is real-world only (strict).
         (
-            Kr,
+            Jp,
+            LaunchDetection,
+            Exercise,
+            all.clone(),
+            10,
+            p(40.0, 128.0),
+        ),
+        // US impact prediction in the Sea of Japan: inside JP's area, outside KR's.
+        (
+            Us,
             ImpactPrediction,
             RealWorld,
             all.clone(),

@@ -831,7 +831,7 @@ async fn handle(
                 shared.stats.acked.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
-                tracing::warn!(error = %e, subject = %subject, "ack failed; input will be redelivered")
+                tracing::warn!(error = %e, subject = %subject, "ack failed; input will be redelivered");
             }
         }
     } else {

@@ -266,7 +266,7 @@ impl Matrix {
         );
         let _ = writeln!(
             s,
-            "{:<6} {:<4} {:<17} {:<10} {:>9}  withheld (reason count)",
+            "{:<6} {:<4} {:<18} {:<10} {:>9}  withheld (reason count)",
             "origin", "dest", "kind", "mode", "delivered"
         );
         for row in self.rows() {
@@ -281,7 +281,7 @@ impl Matrix {
             };
             let _ = writeln!(
                 s,
-                "{:<6} {:<4} {:<17} {:<10} {:>9}  {withheld}",
+                "{:<6} {:<4} {:<18} {:<10} {:>9}  {withheld}",
                 row.origin.as_str(),
                 row.destination.as_str(),
                 row.kind.as_str(),
