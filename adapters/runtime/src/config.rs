@@ -162,7 +162,7 @@ pub fn load_str<T: DeserializeOwned + Validate>(
             } else {
                 key
             },
-            message: e.into_inner().to_string().trim_end().to_owned(),
+            message: first_line(&e.into_inner().to_string()),
         }
     })?;
     cfg.validate().map_err(|inv| ConfigError::Invalid {
@@ -171,6 +171,11 @@ pub fn load_str<T: DeserializeOwned + Validate>(
         message: inv.message,
     })?;
     Ok(cfg)
+}
+
+/// toml appends "in `section`" on a second line; the key path already says where.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim_end().to_owned()
 }
 
 fn parse_env_value(raw: &str) -> toml::Value {

@@ -2,6 +2,9 @@
 //! with a test codec: ingress publishes with Nats-Msg-Id, rejects go to the DLQ with a reason,
 //! a foreign origin is never published, egress acks only after the national send.
 
+// Test helpers may unwrap and index like #[test] functions (see clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -11,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, stream};
 use common::*;
 use futures::StreamExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::config;
 use trilink_schema::{Envelope, Nation, headers};
@@ -76,7 +79,9 @@ async fn get_seq(
 }
 
 fn header<'a>(m: &'a async_nats::jetstream::message::StreamMessage, name: &str) -> &'a str {
-    m.headers.get(name).map(|v| v.as_str()).unwrap_or("")
+    m.headers
+        .get(name)
+        .map_or("", async_nats::HeaderValue::as_str)
 }
 
 async fn wait_ready(addr: SocketAddr) {
@@ -239,7 +244,7 @@ target = "{out_addr}"
             assert_eq!(consumed, n);
             frame
         }
-        other => panic!("{other:?}"),
+        other @ trilink_schema::Decoded::NeedMore { .. } => panic!("{other:?}"),
     };
     assert_eq!(decoded.message_id, from_kr.message_id);
     assert_eq!(decoded.payload, from_kr.payload);
@@ -367,7 +372,6 @@ connect = "127.0.0.1:{out_port}"
     oversize.extend_from_slice(&u16::MAX.to_be_bytes());
     stream_bytes.extend_from_slice(&oversize);
     stream_bytes.extend_from_slice(&b);
-    use tokio::io::AsyncWriteExt;
     for chunk in stream_bytes.chunks(7) {
         conn.write_all(chunk).await.unwrap();
         conn.flush().await.unwrap();

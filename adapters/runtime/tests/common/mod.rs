@@ -1,6 +1,11 @@
 //! Test support: real nats-server / mosquitto processes on free ports (killed by PID in
 //! Drop), a tiny test codec implementing `NationalCodec`, and small helpers.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

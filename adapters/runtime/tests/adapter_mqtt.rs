@@ -1,0 +1,225 @@
+//! The KR-style adapter over MQTT (QoS 1) against real mosquitto and nats-server.
+
+// Test helpers may unwrap and index like #[test] functions (see clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use common::*;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use trilink_runtime::adapter::{self, AdapterConfig};
+use trilink_runtime::config;
+use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, headers};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kr_mqtt_adapter_both_directions() {
+    let nats = start_nats();
+    let mosq = start_mosquitto();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    for (name, subj) in [
+        ("TL_IN", "tl.in.>"),
+        ("TL_DLQ", "tl.dlq.>"),
+        ("TL_OUT_KR", "tl.out.kr.>"),
+    ] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+
+    let toml = format!(
+        r#"
+[adapter]
+nation = "kr"
+heartbeat_interval_ms = 0
+
+[nats]
+url = "{url}"
+
+[[ingress]]
+type = "mqtt"
+host = "127.0.0.1"
+port = {port}
+client_id = "trilink-kr-in"
+topic = "kr/sys/out"
+
+[egress]
+stream = "TL_OUT_KR"
+durable = "adapter-kr"
+
+[[egress.outputs]]
+type = "mqtt"
+host = "127.0.0.1"
+port = {port}
+client_id = "trilink-kr-out"
+topic = "kr/sys/in"
+"#,
+        port = mosq.port
+    );
+    let cfg: AdapterConfig =
+        config::load_str(&toml, Path::new("kr.toml"), Vec::<(String, String)>::new()).unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
+
+    // The "KR national system": an MQTT client on the same broker.
+    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port);
+    opts.set_keep_alive(Duration::from_secs(10));
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (national, mut el) = AsyncClient::new(opts, 16);
+    national
+        .subscribe("kr/sys/in", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let driver = tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p.payload).await;
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+
+    // Ingress: publish until the adapter's subscription is in place and the message lands.
+    let env = launch(Nation::Kr, "kr-1", &[Nation::Kr, Nation::Jp]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        national
+            .publish("kr/sys/out", QoS::AtLeastOnce, false, frame_for(&env))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let n = js
+            .get_stream("TL_IN")
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .state
+            .messages;
+        if n >= 1 {
+            assert_eq!(n, 1, "retransmissions must be de-duplicated");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "MQTT input never published"
+        );
+    }
+    let m = js
+        .get_stream("TL_IN")
+        .await
+        .unwrap()
+        .get_raw_message(1)
+        .await
+        .unwrap();
+    assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
+    assert_eq!(
+        m.headers.get(headers::MSG_ID).unwrap().as_str(),
+        env.message_id.to_string()
+    );
+
+    // Garbage over MQTT is dead-lettered.
+    national
+        .publish(
+            "kr/sys/out",
+            QoS::AtLeastOnce,
+            false,
+            b"$GARBAGE*00".to_vec(),
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while js
+        .get_stream("TL_DLQ")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+        < 1
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let d = js
+        .get_stream("TL_DLQ")
+        .await
+        .unwrap()
+        .get_raw_message(1)
+        .await
+        .unwrap();
+    assert_eq!(d.subject.as_str(), "tl.dlq.kr");
+    assert_eq!(
+        d.headers.get(headers::DLQ_REASON).unwrap().as_str(),
+        "bad_sync"
+    );
+    assert_eq!(d.payload.as_ref(), b"$GARBAGE*00");
+
+    // Egress: a JP message released to KR comes out on kr/sys/in in the national format.
+    let from_jp = launch(Nation::Jp, "jp-1", &[Nation::Jp, Nation::Kr]);
+    js.publish(
+        "tl.out.kr.launch_detection",
+        from_jp.to_json().unwrap().into(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    let payload = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let codec = TestCodec::<Kr>::default();
+    let Decoded::Frame { frame, .. } = codec.decode(&payload).unwrap() else {
+        panic!("incomplete frame over MQTT");
+    };
+    let frame: Envelope = frame;
+    assert_eq!(frame.message_id, from_jp.message_id);
+    assert_eq!(frame.origin, Nation::Jp);
+
+    // Acked after the PUBACK.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut c: jetstream::consumer::PullConsumer = js
+            .get_stream("TL_OUT_KR")
+            .await
+            .unwrap()
+            .get_consumer("adapter-kr")
+            .await
+            .unwrap();
+        let info = c.info().await.unwrap();
+        if info.ack_floor.stream_sequence == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "egress never acked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    token.cancel();
+    let summary = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(summary.published >= 1);
+    assert_eq!(summary.delivered, 1);
+    driver.abort();
+}

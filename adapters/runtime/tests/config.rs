@@ -1,0 +1,178 @@
+//! Config loading: examples parse, env overrides apply, every error names file and key.
+
+// Test helpers may unwrap and index like #[test] functions (see clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+
+use trilink_runtime::adapter::AdapterConfig;
+use trilink_runtime::config::{self, ConfigError};
+use trilink_runtime::transport::{IngressConfig, OutputConfig};
+use trilink_schema::Nation;
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+const MIN: &str = r#"
+[adapter]
+nation = "jp"
+[nats]
+url = "nats://127.0.0.1:4222"
+[[ingress]]
+type = "udp"
+bind = "127.0.0.1:7000"
+"#;
+
+fn load(text: &str, e: Vec<(String, String)>) -> Result<AdapterConfig, ConfigError> {
+    config::load_str(text, Path::new("site.toml"), e)
+}
+
+#[test]
+fn every_example_config_loads() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = Vec::new();
+    for (file, nation) in [
+        ("adapter-jp.toml", Nation::Jp),
+        ("adapter-kr.toml", Nation::Kr),
+        ("adapter-us.toml", Nation::Us),
+    ] {
+        let cfg: AdapterConfig = config::load(&dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.adapter.nation, nation);
+        assert!(cfg.egress.is_some());
+        seen.push(cfg);
+    }
+    assert!(matches!(seen[1].ingress[0], IngressConfig::Mqtt(_)));
+    assert!(matches!(
+        seen[2].ingress[0],
+        IngressConfig::TcpServer { .. }
+    ));
+    assert!(matches!(
+        seen[2].egress.as_ref().unwrap().outputs[0],
+        OutputConfig::TcpClient { .. }
+    ));
+}
+
+#[test]
+fn env_overrides_scalars_tables_and_array_elements() {
+    let cfg = load(
+        MIN,
+        env(&[
+            ("TRILINK__NATS__URL", "nats://hub:4222"),
+            ("TRILINK__NATS__MAX_IN_FLIGHT", "77"),
+            ("TRILINK__TELEMETRY__LOG_FORMAT", "json"),
+            ("TRILINK__TELEMETRY__LISTEN", "127.0.0.1:9999"),
+            ("TRILINK__INGRESS__0__BIND", "0.0.0.0:7100"),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(cfg.nats.url, "nats://hub:4222");
+    assert_eq!(cfg.nats.max_in_flight, 77);
+    assert_eq!(
+        cfg.telemetry.log_format,
+        trilink_runtime::telemetry::LogFormat::Json
+    );
+    assert_eq!(cfg.telemetry.listen.unwrap().port(), 9999);
+    let IngressConfig::Udp(u) = &cfg.ingress[0] else {
+        panic!()
+    };
+    assert_eq!(u.bind.port(), 7100);
+}
+
+#[test]
+fn unknown_key_is_named_with_its_path_and_the_file() {
+    let text = MIN.replace("url = ", "urll = \"x\"\nurl = ");
+    let err = load(&text, no_env()).unwrap_err();
+    assert_eq!(err.key(), Some("nats.urll"), "{err}");
+    assert!(!err.to_string().contains('\n'), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("site.toml"), "{msg}");
+    assert!(msg.contains("urll"), "{msg}");
+
+    let text = MIN.replace("bind = ", "bnd = \"1\"\nbind = ");
+    let err = load(&text, no_env()).unwrap_err();
+    assert!(err.to_string().contains("bnd"), "{err}");
+    assert!(err.key().unwrap().starts_with("ingress[0]"), "{err}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let text = format!("{MIN}\n[telemetry]\nlog_format = \"xml\"\n");
+    let err = load(&text, no_env()).unwrap_err();
+    assert_eq!(err.key(), Some("telemetry.log_format"), "{err}");
+
+    let err = load(MIN, env(&[("TRILINK__NATS__MAX_IN_FLIGHT", "lots")])).unwrap_err();
+    assert_eq!(err.key(), Some("nats.max_in_flight"), "{err}");
+
+    let err = load(&MIN.replace("\"jp\"", "\"cn\""), no_env()).unwrap_err();
+    assert_eq!(err.key(), Some("adapter.nation"), "{err}");
+}
+
+#[test]
+fn validation_names_the_key() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            MIN,
+            &[("TRILINK__NATS__MAX_IN_FLIGHT", "0")],
+            "nats.max_in_flight",
+        ),
+        (MIN, &[("TRILINK__NATS__URL", "http://x")], "nats.url"),
+        (MIN, &[("TRILINK__NATS__USER", "u")], "nats.password"),
+        (
+            MIN,
+            &[("TRILINK__ADAPTER__COMPONENT", "Adapter JP")],
+            "adapter.component",
+        ),
+        (
+            MIN,
+            &[("TRILINK__INGRESS__0__MULTICAST_GROUP", "10.0.0.1")],
+            "ingress[0].multicast_group",
+        ),
+        (
+            MIN,
+            &[("TRILINK__TELEMETRY__LOG_FILTER", "[[[")],
+            "telemetry.log_filter",
+        ),
+    ];
+    for (text, e, key) in cases {
+        let err = load(text, env(e)).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+        assert_eq!(err.key(), Some(*key), "{err}");
+        assert!(err.to_string().contains("site.toml"), "{err}");
+    }
+    let egress = format!(
+        "{MIN}\n[egress]\nstream = \"S\"\ndurable = \"d\"\nfilter_subject = \"tl.out.kr.>\"\n[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:1\"\n"
+    );
+    let err = load(&egress, no_env()).unwrap_err();
+    assert_eq!(err.key(), Some("egress.filter_subject"), "{err}");
+}
+
+#[test]
+fn syntax_and_env_errors() {
+    let err = load("[adapter\nnation = 1", no_env()).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+    assert!(err.to_string().contains("site.toml"));
+
+    let err = load(MIN, env(&[("TRILINK__NATS__URL__X", "1")])).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Env { ref var, .. } if var == "TRILINK__NATS__URL__X"),
+        "{err}"
+    );
+    let err = load(MIN, env(&[("TRILINK__INGRESS__5__BIND", "1")])).unwrap_err();
+    assert!(matches!(err, ConfigError::Env { .. }), "{err}");
+    let err = load(MIN, env(&[("TRILINK____X", "1")])).unwrap_err();
+    assert!(matches!(err, ConfigError::Env { .. }), "{err}");
+
+    let err = config::load::<AdapterConfig>(Path::new("/nonexistent/x.toml")).unwrap_err();
+    assert!(matches!(err, ConfigError::Io { .. }));
+    assert!(err.to_string().contains("/nonexistent/x.toml"));
+}
