@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod container;
+pub mod decode;
 pub mod error;
 pub mod link;
 pub mod reader;
@@ -9,6 +10,10 @@ pub mod tcp;
 pub mod writer;
 
 pub use container::{CaptureFormat, PacketIter, RawPacket};
+pub use decode::{
+    CaptureDecoder, CaptureMap, DecodedRecord, ErasedDecoder, FrameError, Framing, MapEntry,
+    NationDecoder, NationalMessage,
+};
 pub use error::{CaptureError, CaptureErrorKind};
 pub use link::{SkipReason, Transport};
 pub use reader::{CaptureReader, CapturedMessage, ReadStats, read_file, read_messages};
