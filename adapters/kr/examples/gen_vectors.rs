@@ -51,6 +51,7 @@ fn printable(bytes: &[u8]) -> String {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn header(
     mode: Mode,
     origin: Nation,
@@ -84,7 +85,10 @@ fn write_valid(name: &str, what: &str, s: &Sentence, ingested: &str) -> Res<()> 
     let env = codec.to_common(&back, ingested)?;
     let mut again = BytesMut::new();
     codec.encode_envelope(&env, &mut again)?;
-    assert_eq!(again, out, "{name}: encode(to_national(to_common(s))) differs");
+    assert_eq!(
+        again, out,
+        "{name}: encode(to_national(to_common(s))) differs"
+    );
     let comment = format!("{what}\n{}", printable(&out));
     std::fs::write(dir().join(format!("{name}.hex")), hex_file(&comment, &out))?;
     let mut json = serde_json::to_string_pretty(&env)?;
@@ -100,9 +104,16 @@ fn write_invalid(name: &str, what: &str, bytes: &[u8]) -> Res<()> {
         .decode_message(bytes)
         .err()
         .ok_or_else(|| format!("{name}: decoded without error"))?;
-    let comment = format!("{what}\nexpected error: {} ({err})\n{}", err.code(), printable(bytes));
+    let comment = format!(
+        "{what}\nexpected error: {} ({err})\n{}",
+        err.code(),
+        printable(bytes)
+    );
     std::fs::write(dir().join(format!("{name}.hex")), hex_file(&comment, bytes))?;
-    std::fs::write(dir().join(format!("{name}.error")), format!("{}\n", err.code()))?;
+    std::fs::write(
+        dir().join(format!("{name}.error")),
+        format!("{}\n", err.code()),
+    )?;
     println!("invalid {name}: {} ({err})", err.code());
     Ok(())
 }
@@ -116,7 +127,10 @@ fn write_unrepresentable(name: &str, env: &Envelope) -> Res<()> {
     let mut json = serde_json::to_string_pretty(env)?;
     json.push('\n');
     std::fs::write(dir().join(format!("{name}.json")), json)?;
-    std::fs::write(dir().join(format!("{name}.error")), format!("{}\n", err.code()))?;
+    std::fs::write(
+        dir().join(format!("{name}.error")),
+        format!("{}\n", err.code()),
+    )?;
     println!("invalid {name}: {} ({err})", err.code());
     Ok(())
 }
@@ -142,7 +156,7 @@ fn body_of(bytes: &[u8]) -> String {
         .to_owned()
 }
 
-#[allow(clippy::too_many_lines)]
+#[allow(clippy::too_many_lines, clippy::identity_op)]
 fn main() -> Res<()> {
     std::fs::create_dir_all(dir())?;
     for e in std::fs::read_dir(dir())? {
@@ -497,10 +511,7 @@ fn main() -> Res<()> {
     let mut no_cr = good.clone();
     no_cr.remove(no_cr.len() - 2);
     write_invalid("bad_framing_no_cr", "sentence ends with \\n only", &no_cr)?;
-    let lower = format!(
-        "${body}*{:08x}\r\n",
-        CRC32.checksum(body.as_bytes())
-    );
+    let lower = format!("${body}*{:08x}\r\n", CRC32.checksum(body.as_bytes()));
     write_invalid(
         "bad_framing_lowercase_crc",
         "checksum in lower-case hex",
@@ -515,7 +526,11 @@ fn main() -> Res<()> {
     if let Some(b) = bad_crc.get_mut(20) {
         *b ^= 0x01;
     }
-    write_invalid("bad_checksum_flipped_bit", "one bit flipped in the body", &bad_crc)?;
+    write_invalid(
+        "bad_checksum_flipped_bit",
+        "one bit flipped in the body",
+        &bad_crc,
+    )?;
     write_invalid(
         "truncated_half",
         "the first half of a sentence as a whole MQTT message",

@@ -7,16 +7,15 @@ use chrono::{DateTime, Utc};
 use crc::{CRC_32_ISO_HDLC, Crc, Table};
 use trilink_schema::{
     Cancel, ComponentState, Correction, Decoded, EndReason, Envelope, ErrorEllipse, EventEnd,
-    FlightPhase, GeoPoint, ImpactPrediction, LaunchDetection, MissileClass, Mode,
-    Nation, NationalCodec, Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate,
-    VelocityEnu,
+    FlightPhase, GeoPoint, ImpactPrediction, LaunchDetection, MissileClass, Mode, Nation,
+    NationalCodec, Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate, VelocityEnu,
 };
 
 use crate::KrError;
 use crate::fields::{
-    enum_code, nation_code, parse_dms, parse_enum, parse_fixed, parse_nation,
-    parse_references, parse_releasability, parse_text, parse_time, parse_track_id, write_dms,
-    write_fixed, write_references, write_releasability, write_text, write_time,
+    enum_code, nation_code, parse_dms, parse_enum, parse_fixed, parse_nation, parse_references,
+    parse_releasability, parse_text, parse_time, parse_track_id, write_dms, write_fixed,
+    write_references, write_releasability, write_text, write_time,
 };
 use crate::frame::{
     Body, CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
@@ -345,12 +344,7 @@ fn check_range(field: &'static str, v: i64, (min, max): (i64, i64)) -> Result<()
     Ok(())
 }
 
-fn check_text(
-    field: &'static str,
-    s: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), KrError> {
+fn check_text(field: &'static str, s: &str, max: usize, required: bool) -> Result<(), KrError> {
     if required && s.is_empty() {
         return Err(KrError::MissingField { field });
     }
@@ -620,12 +614,7 @@ fn to_time(field: &'static str, t: DateTime<Utc>) -> Result<KstTime, KrError> {
     })
 }
 
-fn to_text(
-    field: &'static str,
-    s: &str,
-    max: usize,
-    required: bool,
-) -> Result<String, KrError> {
+fn to_text(field: &'static str, s: &str, max: usize, required: bool) -> Result<String, KrError> {
     if required && s.is_empty() {
         return Err(KrError::Unrepresentable {
             field,
@@ -819,8 +808,18 @@ impl NationalCodec for KrCodec {
             mode: env.mode,
             origin: env.origin,
             releasability,
-            system: to_text("source.system", &env.source.system, limits::SHORT_TEXT, true)?,
-            sensor: to_text("source.sensor", &env.source.sensor, limits::SHORT_TEXT, true)?,
+            system: to_text(
+                "source.system",
+                &env.source.system,
+                limits::SHORT_TEXT,
+                true,
+            )?,
+            sensor: to_text(
+                "source.sensor",
+                &env.source.sensor,
+                limits::SHORT_TEXT,
+                true,
+            )?,
             national_message_id: to_text(
                 "source.national_message_id",
                 &env.source.national_message_id,
@@ -960,4 +959,3 @@ impl NationalCodec for KrCodec {
         Ok(Sentence { header, body })
     }
 }
-

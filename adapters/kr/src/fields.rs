@@ -153,7 +153,11 @@ pub fn parse_dms(field: &'static str, s: &[u8], lat: bool) -> Result<i64, KrErro
         (true, b'S') | (false, b'W') => true,
         _ => return Err(bad("bad hemisphere letter")),
     };
-    let max = if lat { limits::LAT_MAX } else { limits::LON_MAX };
+    let max = if lat {
+        limits::LAT_MAX
+    } else {
+        limits::LON_MAX
+    };
     let v = deg * limits::UNITS_PER_DEG + min * 600_000 + sec * 10_000 + frac;
     if min > 59 || sec > 59 || v > max {
         return Err(KrError::FieldOutOfRange {
