@@ -74,6 +74,7 @@ pub mod sample;
 
 pub use live::{
     AccountConfig, RelayConfig, RelayControl, RelayError, RelayStats, run, run_with_control,
+    run_with_sighup,
 };
 pub use matrix::{Expectations, Matrix, MatrixError};
 pub use policy::{Action, Area, Decision, Destination, Policy, PolicyError, Rule, WithholdReason};

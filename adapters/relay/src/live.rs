@@ -402,13 +402,24 @@ impl Shared {
     }
 }
 
+/// Run the relay until `shutdown` completes; SIGHUP reloads the policy.
 pub async fn run(
     config: RelayConfig,
     policy_path: PathBuf,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RelayError> {
+    run_with_sighup(config, policy_path, shutdown, RelayControl::new()).await
+}
+
+/// [`run`] with a caller-supplied [`RelayControl`] (to read counters or wait for readiness);
+/// SIGHUP reloads the policy.
+pub async fn run_with_sighup(
+    config: RelayConfig,
+    policy_path: PathBuf,
+    shutdown: impl Future<Output = ()>,
+    control: RelayControl,
+) -> Result<(), RelayError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let control = RelayControl::new();
     let mut hup = signal(SignalKind::hangup()).map_err(RelayError::Signal)?;
     let trigger = control.clone();
     let hup_task = tokio::spawn(async move {
