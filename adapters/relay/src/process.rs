@@ -252,3 +252,188 @@ pub fn process(
         times: Some((env.ingested_at, env.observed_at)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use chrono::{Duration, TimeZone};
+    use trilink_schema::GeoPoint;
+
+    use super::*;
+    use crate::sample::{SampleSpec, envelope};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy::from_toml_str(
+            r#"
+version = 1
+name = "t"
+[destinations.jp]
+modes = ["real_world"]
+[destinations.kr]
+modes = ["real_world", "exercise"]
+[destinations.us]
+modes = ["real_world", "exercise", "test"]
+[[rule]]
+name = "no-status"
+action = "deny"
+kinds = ["status"]
+[[rule]]
+name = "all"
+action = "allow"
+"#,
+        )
+        .unwrap()
+    }
+
+    fn env(kind: PayloadKind, mode: Mode, rel: &[Nation]) -> Envelope {
+        envelope(&SampleSpec {
+            origin: Nation::Jp,
+            kind,
+            mode,
+            releasability: rel.iter().copied().collect::<BTreeSet<_>>(),
+            seq: 7,
+            observed_at: now() - Duration::seconds(3),
+            point: GeoPoint {
+                lat_deg: 38.0,
+                lon_deg: 131.0,
+                alt_m: 80_000.0,
+            },
+        })
+        .unwrap()
+    }
+
+    fn run(subject: &str, e: &Envelope) -> Outcome {
+        process(
+            subject,
+            &e.to_json().unwrap(),
+            now(),
+            &policy(),
+            &RelayIdentity::default(),
+        )
+    }
+
+    #[test]
+    fn delivers_with_hop_relayed_at_track_subject_and_stable_ids() {
+        let e = env(PayloadKind::TrackUpdate, Mode::RealWorld, &Nation::ALL);
+        let o = run("tl.in.jp.track_update", &e);
+        assert!(o.reject.is_none());
+        let dests: Vec<Nation> = o.outputs.iter().map(|x| x.dest).collect();
+        assert_eq!(dests, vec![Nation::Kr, Nation::Us]);
+        assert_eq!(o.withheld, vec![(Nation::Jp, WithholdReason::OriginEcho)]);
+        let kr = &o.outputs[0];
+        assert_eq!(kr.subject, "tl.out.kr.track_update.jp-7");
+        assert_eq!(kr.msg_id, format!("{}.kr", e.message_id));
+        assert_eq!(kr.rule, "all");
+        let out = Envelope::from_json(&kr.body).unwrap();
+        assert_eq!(out.relayed_at, Some(now()));
+        assert_eq!(out.provenance.len(), 1);
+        assert_eq!(out.provenance[0].component, "relay");
+        out.validate(&ValidationContext::at(now())).unwrap();
+        // Deterministic: processing again gives the same ids.
+        let again = run("tl.in.jp.track_update", &e);
+        assert_eq!(again.outputs[1].msg_id, o.outputs[1].msg_id);
+    }
+
+    #[test]
+    fn withheld_reasons() {
+        let e = env(
+            PayloadKind::LaunchDetection,
+            Mode::Exercise,
+            &[Nation::Jp, Nation::Kr],
+        );
+        let o = run("tl.in.jp.launch_detection", &e);
+        assert_eq!(o.outputs.len(), 1);
+        assert_eq!(o.outputs[0].dest, Nation::Kr);
+        assert_eq!(
+            o.withheld,
+            vec![
+                (Nation::Jp, WithholdReason::OriginEcho),
+                (Nation::Us, WithholdReason::NotReleasable)
+            ]
+        );
+        let e = env(PayloadKind::Status, Mode::RealWorld, &Nation::ALL);
+        let o = run("tl.in.jp.status", &e);
+        assert!(o.outputs.is_empty());
+        assert!(o.withheld.contains(&(
+            Nation::Kr,
+            WithholdReason::DeniedByRule {
+                name: "no-status".into()
+            }
+        )));
+        let e = env(PayloadKind::LaunchDetection, Mode::Test, &Nation::ALL);
+        let o = run("tl.in.jp.launch_detection", &e);
+        assert_eq!(
+            o.withheld[1],
+            (
+                Nation::Kr,
+                WithholdReason::ModeNotAccepted { mode: Mode::Test }
+            )
+        );
+    }
+
+    #[test]
+    fn rejects_with_codes() {
+        let e = env(PayloadKind::LaunchDetection, Mode::RealWorld, &Nation::ALL);
+        let code = |o: Outcome| {
+            assert!(o.outputs.is_empty());
+            o.reject.unwrap().code
+        };
+        assert_eq!(code(run("tl.out.jp.launch_detection", &e)), "bad_subject");
+        assert_eq!(code(run("tl.in.xx.launch_detection", &e)), "bad_subject");
+        assert_eq!(
+            code(run("tl.in.kr.launch_detection", &e)),
+            "origin_mismatch"
+        );
+        assert_eq!(code(run("tl.in.jp.track_update", &e)), "kind_mismatch");
+        let o = process(
+            "tl.in.jp.launch_detection",
+            b"\xff\x00garbage",
+            now(),
+            &policy(),
+            &RelayIdentity::default(),
+        );
+        assert_eq!(code(o), "not_json");
+
+        let mut full = e.clone();
+        full.hop_limit = 1;
+        full.provenance.push(Hop {
+            site: Nation::Us,
+            component: "relay-x".into(),
+            at: full.ingested_at,
+        });
+        assert_eq!(
+            code(run("tl.in.jp.launch_detection", &full)),
+            "hop_limit_exceeded"
+        );
+
+        let mut future = e.clone();
+        future.observed_at = now() + Duration::minutes(5);
+        future.ingested_at = future.observed_at;
+        assert_eq!(
+            code(run("tl.in.jp.launch_detection", &future)),
+            "future_timestamp"
+        );
+
+        let mut forged = e.clone();
+        forged.source.national_message_id = "other".into();
+        assert_eq!(
+            code(run("tl.in.jp.launch_detection", &forged)),
+            "message_id_mismatch"
+        );
+
+        let o = process_in_account(
+            Nation::Kr,
+            "tl.in.jp.launch_detection",
+            &e.to_json().unwrap(),
+            now(),
+            &policy(),
+            &RelayIdentity::default(),
+        );
+        assert_eq!(code(o), "origin_mismatch");
+    }
+}
