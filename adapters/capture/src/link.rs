@@ -83,7 +83,16 @@ pub(crate) fn decode_frame(
     use crate::link::linktype as lt;
     let sliced = match linktype {
         lt::ETHERNET => SlicedPacket::from_ethernet(data),
-        lt::LINUX_SLL => SlicedPacket::from_linux_sll(data),
+        lt::LINUX_SLL => {
+            // 16-byte header; protocol type (an EtherType for IP) in the last two bytes.
+            // (Decoded by hand: etherparse rejects the ARPHRD_LOOPBACK header type that
+            // `-i any` captures of lo carry.)
+            let (Some(proto), Some(rest)) = (data.get(14..16), data.get(16..)) else {
+                return Ok(Err(SkipReason::Malformed));
+            };
+            let proto = u16::from_be_bytes(proto.try_into().unwrap_or([0, 0]));
+            SlicedPacket::from_ether_type(EtherType(proto), rest)
+        }
         lt::LINUX_SLL2 => {
             let (Some(proto), Some(rest)) = (data.get(..2), data.get(20..)) else {
                 return Ok(Err(SkipReason::Malformed));
