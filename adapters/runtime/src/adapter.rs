@@ -69,7 +69,7 @@ use trilink_schema::{
 use crate::config::{Invalid, Validate};
 use crate::nats::{self, DeadLetter, DurableSpec, NatsConfig, NatsError, Publisher};
 use crate::telemetry::{self, Health, TelemetryConfig, events};
-use crate::transport::{self, IngressConfig, OutputConfig, Received, Sink};
+use crate::transport::{self, IngressConfig, OutputConfig, Received, Settle, Sink};
 
 /// The `[adapter]` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -536,6 +536,7 @@ impl<C: NationalCodec> IngressCtx<C> {
         detail: &str,
         source: &str,
         raw: Bytes,
+        settle: Option<Settle>,
     ) {
         events::rejected(C::NATION, stage, reason, detail);
         let dl = DeadLetter {
@@ -546,8 +547,13 @@ impl<C: NationalCodec> IngressCtx<C> {
             source,
             body: raw,
         };
-        if let Err(e) = nats::dead_letter(&self.client, dl).await {
-            tracing::error!(error = %e, reason, "dead letter could not be published");
+        match nats::dead_letter(&self.client, dl).await {
+            Ok(()) => {
+                if let Some(s) = settle {
+                    let _ = s.send(());
+                }
+            }
+            Err(e) => tracing::error!(error = %e, reason, "dead letter could not be published"),
         }
     }
 }
@@ -558,20 +564,34 @@ async fn run_ingress<C: NationalCodec>(
 ) -> Counts {
     let mut counts = Counts::default();
     while let Some(r) = rx.recv().await {
-        let frame = match r.outcome {
+        let Received {
+            transport,
+            received_at,
+            raw,
+            outcome,
+            settle,
+        } = r;
+        let frame = match outcome {
             Ok(f) => f,
             Err(rej) => {
-                ctx.reject("decode", rej.code, &rej.detail, &r.transport, r.raw)
+                ctx.reject("decode", rej.code, &rej.detail, &transport, raw, settle)
                     .await;
                 counts.rejected += 1;
                 continue;
             }
         };
-        let env = match ctx.codec.to_common(&frame, r.received_at) {
+        let env = match ctx.codec.to_common(&frame, received_at) {
             Ok(e) => e,
             Err(e) => {
-                ctx.reject("translate", e.code(), &e.to_string(), &r.transport, r.raw)
-                    .await;
+                ctx.reject(
+                    "translate",
+                    e.code(),
+                    &e.to_string(),
+                    &transport,
+                    raw,
+                    settle,
+                )
+                .await;
                 counts.rejected += 1;
                 continue;
             }
@@ -582,21 +602,35 @@ async fn run_ingress<C: NationalCodec>(
                 env.origin,
                 C::NATION
             );
-            ctx.reject("origin", "origin_mismatch", &detail, &r.transport, r.raw)
-                .await;
+            ctx.reject(
+                "origin",
+                "origin_mismatch",
+                &detail,
+                &transport,
+                raw,
+                settle,
+            )
+            .await;
             counts.rejected += 1;
             continue;
         }
         let mut vctx = ValidationContext::now();
         vctx.future_tolerance = ctx.future_tolerance;
         if let Err(e) = env.validate(&vctx) {
-            ctx.reject("validate", e.code(), &e.to_string(), &r.transport, r.raw)
-                .await;
+            ctx.reject(
+                "validate",
+                e.code(),
+                &e.to_string(),
+                &transport,
+                raw,
+                settle,
+            )
+            .await;
             counts.rejected += 1;
             continue;
         }
         events::hop("observed_to_ingested", env.observed_at, env.ingested_at);
-        match ctx.publisher.publish(&env).await {
+        match ctx.publisher.publish_settled(&env, settle).await {
             Ok(()) => counts.published += 1,
             Err(e) => {
                 events::publish_failed(

@@ -336,6 +336,16 @@ impl Publisher {
     /// for an in-flight slot, sends, and returns; the ack is awaited (and the publish retried
     /// on failure) in the background, and the slot freed when it is settled.
     pub async fn publish(&self, env: &Envelope) -> Result<(), NatsError> {
+        self.publish_settled(env, None).await
+    }
+
+    /// [`publish`](Self::publish), sending `()` on `settle` once JetStream acknowledged it
+    /// (dropping `settle` unsent if the publish failed for good).
+    pub async fn publish_settled(
+        &self,
+        env: &Envelope,
+        settle: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<(), NatsError> {
         let subject = Subject::input_for(env).to_string();
         let body = env.to_json().map_err(|e| NatsError::Publish {
             subject: subject.clone(),
@@ -347,11 +357,13 @@ impl Publisher {
             Bytes::from(body),
             env.payload.kind().as_str(),
             env.ingested_at,
+            settle,
         )
         .await
     }
 
-    /// Publish pre-serialized bytes (used by [`publish`](Self::publish) and by the relay).
+    /// Publish pre-serialized bytes (used by [`publish`](Self::publish) and by the relay);
+    /// `settle` as in [`publish_settled`](Self::publish_settled).
     pub async fn publish_raw(
         &self,
         subject: String,
@@ -359,6 +371,7 @@ impl Publisher {
         body: Bytes,
         kind: &'static str,
         ingested_at: chrono::DateTime<chrono::Utc>,
+        settle: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<(), NatsError> {
         let permit = self
             .inner
@@ -389,6 +402,9 @@ impl Publisher {
                             ingested_at,
                             chrono::Utc::now(),
                         );
+                        if let Some(s) = settle {
+                            let _ = s.send(());
+                        }
                         break;
                     }
                     Err(e) if attempt < inner.retries => {

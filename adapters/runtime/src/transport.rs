@@ -65,8 +65,13 @@ fn io_err(op: &'static str, addr: &impl ToString) -> impl FnOnce(std::io::Error)
     move |source| TransportError::Io { op, addr, source }
 }
 
+/// Completion signal for one [`Received`]: the adapter sends `()` once the input is safely
+/// stored (JetStream ack) or dead-lettered; a transport that can acknowledge its peer (MQTT
+/// QoS 1) waits for it before acknowledging, so nothing is lost if the adapter dies.
+pub type Settle = oneshot::Sender<()>;
+
 /// One decoded (or undecodable) national message with its receive time.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Received<F> {
     /// Transport label (`udp:0.0.0.0:7000`, `tcp:10.0.0.5:9000`, `mqtt:kr/out`).
     pub transport: Arc<str>,
@@ -76,6 +81,8 @@ pub struct Received<F> {
     pub raw: Bytes,
     /// The frame, or the codec's reason code and message.
     pub outcome: Result<F, Rejected>,
+    /// Signal to send once the input is stored or dead-lettered (none: nobody waits).
+    pub settle: Option<Settle>,
 }
 
 /// Why national bytes could not be decoded.
@@ -540,19 +547,40 @@ async fn forward<F>(
     received_at: DateTime<Utc>,
     items: impl IntoIterator<Item = StreamItem<F>>,
 ) -> bool {
+    forward_settled(tx, label, received_at, items, &mut Vec::new()).await
+}
+
+/// Like `forward`, attaching a settle signal to each item when `settles` is to be filled.
+async fn forward_settled<F>(
+    tx: &InboundTx<F>,
+    label: &Arc<str>,
+    received_at: DateTime<Utc>,
+    items: impl IntoIterator<Item = StreamItem<F>>,
+    settles: &mut Vec<oneshot::Receiver<()>>,
+) -> bool {
+    let want = settles.capacity() > 0;
     for item in items {
+        let settle = if want {
+            let (s, r) = oneshot::channel();
+            settles.push(r);
+            Some(s)
+        } else {
+            None
+        };
         let r = match item {
             Ok((frame, raw)) => Received {
                 transport: label.clone(),
                 received_at,
                 raw,
                 outcome: Ok(frame),
+                settle,
             },
             Err((rej, raw)) => Received {
                 transport: label.clone(),
                 received_at,
                 raw,
                 outcome: Err(rej),
+                settle,
             },
         };
         if tx.send(r).await.is_err() {
@@ -736,7 +764,9 @@ fn mqtt_options(m: &MqttConfig) -> rumqttc::MqttOptions {
 }
 
 /// Subscribe at QoS 1 and decode every publish until `shutdown`. The rumqttc event loop
-/// reconnects by itself; the subscription is renewed on every CONNACK.
+/// reconnects by itself; the subscription is renewed on every CONNACK. Acknowledgements are
+/// manual: a publish is acknowledged to the broker only after every frame in it was stored by
+/// JetStream or dead-lettered (see [`Settle`]).
 pub async fn run_mqtt_in<C: NationalCodec>(
     cfg: MqttConfig,
     codec: Arc<C>,
@@ -745,7 +775,9 @@ pub async fn run_mqtt_in<C: NationalCodec>(
     shutdown: CancellationToken,
 ) {
     use rumqttc::{Event, Packet, QoS};
-    let (client, mut eventloop) = rumqttc::AsyncClient::new(mqtt_options(&cfg), 64);
+    let mut opts = mqtt_options(&cfg);
+    opts.set_manual_acks(true);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 64);
     let mut backoff = Backoff::default();
     loop {
         let ev = tokio::select! {
@@ -767,9 +799,24 @@ pub async fn run_mqtt_in<C: NationalCodec>(
                 let received_at = Utc::now();
                 events::received(C::NATION, &label, p.payload.len());
                 let items = decode_message(codec.as_ref(), &p.payload);
-                if !forward(&tx, &label, received_at, items).await {
+                let mut settles = Vec::with_capacity(items.len().max(1));
+                if !forward_settled(&tx, &label, received_at, items, &mut settles).await {
                     return;
                 }
+                // PUBACK only once every frame of the publish is stored or dead-lettered; if the
+                // adapter dies first, the broker redelivers (persistent session) and JetStream
+                // removes the duplicate.
+                let c = client.clone();
+                tokio::spawn(async move {
+                    for r in settles {
+                        if r.await.is_err() {
+                            return;
+                        }
+                    }
+                    if let Err(e) = c.ack(&p).await {
+                        tracing::debug!(error = %e, "mqtt ack not sent");
+                    }
+                });
             }
             Ok(_) => {}
             Err(e) => {

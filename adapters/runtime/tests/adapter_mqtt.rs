@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use common::*;
+use futures::StreamExt;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::config;
@@ -221,5 +222,139 @@ topic = "kr/sys/in"
         .unwrap();
     assert!(summary.published >= 1);
     assert_eq!(summary.delivered, 1);
+    driver.abort();
+}
+
+/// An MQTT input is acknowledged to the broker only after JetStream stored it: when the
+/// publish fails, the adapter's restart gets the message again from the broker's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kr_mqtt_input_unacked_until_stored_is_redelivered_after_restart() {
+    let nats = start_nats();
+    let mosq = start_mosquitto();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    let toml = format!(
+        r#"
+[adapter]
+nation = "kr"
+heartbeat_interval_ms = 0
+drain_timeout_ms = 3000
+
+[nats]
+url = "{url}"
+publish_retries = 1
+ack_timeout_ms = 500
+
+[[ingress]]
+type = "mqtt"
+host = "127.0.0.1"
+port = {port}
+client_id = "trilink-kr-in"
+topic = "kr/sys/out"
+persistent_session = true
+"#,
+        port = mosq.port
+    );
+    let cfg: AdapterConfig =
+        config::load_str(&toml, Path::new("kr.toml"), Vec::<(String, String)>::new()).unwrap();
+
+    let mut opts = MqttOptions::new("kr-national-2", "127.0.0.1", mosq.port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (national, mut el) = AsyncClient::new(opts, 16);
+    let driver = tokio::spawn(async move {
+        loop {
+            if el.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+
+    // First run: no stream captures tl.in.kr.*, so the publish cannot be stored.
+    let mut dlq = client.subscribe("tl.dlq.kr").await.unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(
+        cfg.clone(),
+        TestCodec::<Kr>::default(),
+        token.clone(),
+    ));
+    // Wait for the adapter's subscription: garbage comes back as a dead letter once it is in place.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        national
+            .publish("kr/sys/out", QoS::AtLeastOnce, false, b"garbage".to_vec())
+            .await
+            .unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), dlq.next())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "adapter never subscribed"
+        );
+    }
+    let env = launch(Nation::Kr, "kr-redeliver", &[Nation::Kr]);
+    national
+        .publish("kr/sys/out", QoS::AtLeastOnce, false, frame_for(&env))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    token.cancel();
+    let s1 = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(s1.publish_failed, 1, "{s1:?}");
+
+    // Second run with the stream in place: the broker redelivers the unacknowledged publish.
+    js.create_stream(stream::Config {
+        name: "TL_IN".into(),
+        subjects: vec!["tl.in.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while js
+        .get_stream("TL_IN")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+        < 1
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the unacknowledged MQTT message was not redelivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let m = js
+        .get_stream("TL_IN")
+        .await
+        .unwrap()
+        .get_raw_message(1)
+        .await
+        .unwrap();
+    assert_eq!(
+        m.headers.get(headers::MSG_ID).unwrap().as_str(),
+        env.message_id.to_string()
+    );
+    token.cancel();
+    let s2 = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(s2.publish_failed, 0);
     driver.abort();
 }
