@@ -38,7 +38,7 @@ use std::future::IntoFuture;
 use futures::{StreamExt, future::join_all};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use trilink_schema::{Nation, headers};
+use trilink_schema::{ComponentState, Envelope, Mode, Nation, Payload, Source, Status, headers};
 
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, RelayIdentity, process, process_in_account};
@@ -115,6 +115,9 @@ pub struct RelayConfig {
     pub nak_delay_ms: u64,
     /// On shutdown, how long to wait for in-flight inputs to finish, milliseconds.
     pub drain_timeout_ms: u64,
+    /// Seconds between `tl.status.<site>.<component>` heartbeats (core NATS, a `status`
+    /// envelope); 0 disables them.
+    pub status_interval_s: u64,
     /// Per-nation accounts; empty for single-connection mode.
     #[serde(rename = "account")]
     pub accounts: Vec<AccountConfig>,
@@ -176,6 +179,7 @@ impl Default for RelayConfig {
             ack_wait_s: 30,
             nak_delay_ms: 1_000,
             drain_timeout_ms: 5_000,
+            status_interval_s: 10,
             accounts: Vec::new(),
         }
     }
@@ -578,6 +582,13 @@ pub async fn run_with_control(
     control.ready.notify_waiters();
 
     let mut inflight = FuturesUnordered::new();
+    let started = std::time::Instant::now();
+    let status_client = links
+        .iter()
+        .find(|l| l.nation.is_none_or(|n| n == config.site))
+        .map(|l| l.client.clone());
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(config.status_interval_s.max(1)));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         metrics::gauge!("trilink_relay_in_flight").set(inflight.len() as f64);
@@ -589,6 +600,11 @@ pub async fn run_with_control(
             }
             () = control.reload.notified() => {
                 policy = reload(&policy_path, policy, &control);
+            }
+            _ = heartbeat.tick(), if config.status_interval_s > 0 => {
+                if let Some(client) = &status_client {
+                    publish_status(client, &config, &control.stats, started.elapsed()).await;
+                }
             }
             Some(()) = inflight.next(), if !inflight.is_empty() => {}
             next = messages.next(), if inflight.len() < max_in_flight => match next {
@@ -620,6 +636,65 @@ pub async fn run_with_control(
         }
     }
     Ok(())
+}
+
+/// Publish one `tl.status.<site>.<component>` heartbeat (best effort, core NATS).
+async fn publish_status(
+    client: &async_nats::Client,
+    config: &RelayConfig,
+    stats: &RelayStats,
+    uptime: Duration,
+) {
+    let now = Utc::now();
+    let component = config.component.clone();
+    let detail = format!(
+        "received={} acked={} rejected={} publish_errors={} reloads={} reload_failures={}",
+        stats.received.load(Ordering::Relaxed),
+        stats.acked.load(Ordering::Relaxed),
+        stats.rejected.load(Ordering::Relaxed),
+        stats.publish_errors.load(Ordering::Relaxed),
+        stats.reloads.load(Ordering::Relaxed),
+        stats.reload_failures.load(Ordering::Relaxed),
+    );
+    let state = if stats.publish_errors.load(Ordering::Relaxed) > 0 {
+        ComponentState::Degraded
+    } else {
+        ComponentState::Ok
+    };
+    let env = Envelope::new(
+        config.site,
+        Source {
+            system: "trilink".to_owned(),
+            sensor: component.clone(),
+            national_message_id: format!(
+                "status-{component}-{}",
+                now.timestamp_nanos_opt().unwrap_or_default()
+            ),
+        },
+        now,
+        now,
+        Mode::RealWorld,
+        [config.site].into_iter().collect(),
+        Payload::Status(Status {
+            component: component.clone(),
+            state,
+            uptime_s: uptime.as_secs_f64(),
+            detail,
+        }),
+    );
+    let subject = trilink_schema::Subject::Status {
+        site: config.site,
+        component,
+    }
+    .to_string();
+    match env.to_json() {
+        Ok(body) => {
+            if let Err(e) = client.publish(subject, body.into()).await {
+                tracing::debug!(error = %e, "status heartbeat not sent");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "status heartbeat not serialized"),
+    }
 }
 
 fn set_name(control: &RelayControl, name: &str) {

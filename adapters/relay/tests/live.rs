@@ -404,3 +404,24 @@ async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once
     assert_eq!(info.num_ack_pending, 0);
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_publishes_status_heartbeats() {
+    use futures::StreamExt;
+    let server = NatsServer::start();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let mut sub = client.subscribe("tl.status.us.>").await.unwrap();
+    let mut cfg = config(&server);
+    cfg.status_interval_s = 1;
+    let relay = start_relay(cfg, &repo("broker-config/policies/default-trilateral.toml")).await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("no heartbeat within 5 s")
+        .unwrap();
+    assert_eq!(msg.subject.as_str(), "tl.status.us.relay-test");
+    let env = Envelope::from_json(&msg.payload).unwrap();
+    env.validate(&trilink_schema::ValidationContext::now())
+        .unwrap();
+    assert_eq!(env.payload.kind(), PayloadKind::Status);
+    relay.stop().await;
+}
