@@ -980,3 +980,33 @@ async fn publish_all(
     }
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../relay.example.toml");
+        let cfg = RelayConfig::from_toml_str(text, "relay.example.toml").unwrap();
+        assert_eq!(cfg.accounts.len(), 3);
+        assert_eq!(cfg.accounts[0].input_stream(), "IN_JP");
+        assert_eq!(cfg.component, "relay-1");
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let err = RelayConfig::from_toml_str("max_in_flight = 0\n", "t").unwrap_err();
+        assert!(err.to_string().contains("`max_in_flight`"), "{err}");
+        let err = RelayConfig::from_toml_str("nats_urll = \"x\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("nats_urll"), "{err}");
+        let err = RelayConfig::from_toml_str(
+            "[[account]]\nnation = \"jp\"\n[[account]]\nnation = \"jp\"\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("account[1].nation"), "{err}");
+        let err = RelayConfig::from_toml_str("[[account]]\nnation = \"cn\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("account[0].nation"), "{err}");
+    }
+}
