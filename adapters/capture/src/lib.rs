@@ -4,6 +4,7 @@
 pub mod container;
 pub mod decode;
 pub mod error;
+pub mod jsonl;
 pub mod link;
 pub mod reader;
 pub mod tcp;
@@ -15,6 +16,7 @@ pub use decode::{
     NationDecoder, NationalMessage,
 };
 pub use error::{CaptureError, CaptureErrorKind};
+pub use jsonl::{JsonlReader, JsonlRecord, read_jsonl, write_jsonl};
 pub use link::{SkipReason, Transport};
 pub use reader::{CaptureReader, CapturedMessage, ReadStats, read_file, read_messages};
 pub use tcp::{FlowKey, TcpChunk, TcpReassembler};
