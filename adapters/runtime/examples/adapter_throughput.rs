@@ -1,0 +1,250 @@
+//! Throughput of the generic adapter with the real JP codec against a real nats-server
+//! (JetStream, file storage) on loopback:
+//!
+//! - ingress: JP frames over one TCP connection → decode → translate → validate → JetStream
+//!   publish with acks; measured until the stream holds every message;
+//! - egress: envelopes in a `tl.out.jp` stream → durable pull consumer → to_national → encode →
+//!   TCP to a national receiver; measured until every frame arrived.
+//!
+//! ```text
+//! cargo run --release -p trilink-runtime --example adapter_throughput -- [messages] [max_in_flight]
+//! ```
+//! Needs `nats-server` on PATH (or `NATS_SERVER_BIN`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream};
+use bytes::BytesMut;
+use chrono::Utc;
+use tokio::io::AsyncWriteExt;
+use trilink_jp::JpCodec;
+use trilink_runtime::adapter::{self, AdapterConfig};
+use trilink_runtime::transport::StreamDecoder;
+use trilink_schema::{
+    Envelope, GeoPoint, LaunchDetection, MissileClass, Mode, Nation, NationalCodec, Payload,
+    PositionUncertainty, Source, TrackId,
+};
+
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn envelope(origin: Nation, i: usize) -> Envelope {
+    let now = Utc::now() - chrono::Duration::milliseconds(100);
+    Envelope::new(
+        origin,
+        Source {
+            system: "jadgex".into(),
+            sensor: "fps-5-sado".into(),
+            national_message_id: format!("bench-{i}"),
+        },
+        now,
+        now,
+        Mode::Exercise,
+        [Nation::Jp, Nation::Us]
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        Payload::LaunchDetection(LaunchDetection {
+            track_id: TrackId::new("JP-T0042").unwrap(),
+            launch_time: now,
+            launch_point: GeoPoint {
+                lat_deg: 39.0392193,
+                lon_deg: 125.7625241,
+                alt_m: 35.5,
+            },
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: 1500.0,
+                vertical_m: 250.0,
+            },
+            missile_class: MissileClass::Irbm,
+            confidence: 0.87,
+        }),
+    )
+}
+
+async fn count(js: &jetstream::Context, name: &str) -> u64 {
+    js.get_stream(name)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let in_flight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1024);
+
+    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = Guard(
+        Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server"),
+    );
+    let url = format!("nats://127.0.0.1:{port}");
+    let client = loop {
+        if let Ok(c) = async_nats::connect(&url).await {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let js = jetstream::new(client.clone());
+    for (name, subj) in [
+        ("TL_IN", "tl.in.>"),
+        ("TL_OUT_JP", "tl.out.jp.>"),
+        ("TL_DLQ", "tl.dlq.>"),
+    ] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+
+    let in_port = free_port();
+    let out_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let out_addr = out_listener.local_addr().unwrap();
+    let toml = format!(
+        r#"
+[adapter]
+nation = "jp"
+heartbeat_interval_ms = 0
+[telemetry]
+log_filter = "warn"
+[nats]
+url = "{url}"
+max_in_flight = {in_flight}
+[[ingress]]
+type = "tcp_server"
+bind = "127.0.0.1:{in_port}"
+[egress]
+stream = "TL_OUT_JP"
+durable = "adapter-jp"
+batch = 256
+max_ack_pending = 4096
+[[egress.outputs]]
+type = "tcp_client"
+connect = "{out_addr}"
+"#
+    );
+    let cfg: AdapterConfig =
+        trilink_runtime::config::load_str(&toml, Path::new("bench.toml"), Vec::new()).unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, JpCodec::new(), token.clone()));
+
+    // Ingress.
+    let codec = JpCodec::new();
+    let mut wire = BytesMut::new();
+    for i in 0..n {
+        let f = codec.to_national(&envelope(Nation::Jp, i)).unwrap();
+        codec.encode(&f, &mut wire).unwrap();
+    }
+    let frame_len = wire.len() / n.max(1);
+    let mut conn = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", in_port)).await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let t0 = Instant::now();
+    conn.write_all(&wire).await.unwrap();
+    conn.flush().await.unwrap();
+    while count(&js, "TL_IN").await < n as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ingress = t0.elapsed();
+    let rss_after_ingress = rss_kb();
+
+    // Egress.
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let mut e = envelope(Nation::Us, n + i);
+            e.relayed_at = Some(Utc::now());
+            e.to_json().unwrap()
+        })
+        .collect();
+    for b in &bodies {
+        let _ = js
+            .publish("tl.out.jp.launch_detection", b.clone().into())
+            .await
+            .unwrap();
+    }
+    let js2 = js.clone();
+    while count(&js2, "TL_OUT_JP").await < n as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let t1 = Instant::now();
+    let (mut sock, _) = out_listener.accept().await.unwrap();
+    let mut dec = StreamDecoder::new(Arc::new(JpCodec::new()));
+    let mut got = 0;
+    while got < n {
+        let r = dec.read_buf(&mut sock).await.unwrap();
+        assert!(r > 0, "egress connection closed after {got}");
+        while let Some(item) = dec.next_item() {
+            item.unwrap();
+            got += 1;
+        }
+    }
+    let egress = t1.elapsed();
+
+    token.cancel();
+    let summary = run.await.unwrap().unwrap();
+    println!(
+        "messages: {n}, JP frame {frame_len} bytes, max_in_flight {in_flight}, JetStream file storage, R1, loopback"
+    );
+    println!(
+        "ingress  TCP -> decode/translate/validate -> JetStream acked: {:.3} s, {:.0} msg/s",
+        ingress.as_secs_f64(),
+        n as f64 / ingress.as_secs_f64()
+    );
+    println!(
+        "egress   pull consumer -> to_national/encode -> TCP, all frames received: {:.3} s, {:.0} msg/s (stream pre-filled)",
+        egress.as_secs_f64(),
+        n as f64 / egress.as_secs_f64()
+    );
+    println!(
+        "process RSS after ingress (bench driver + adapter + client): {} kB",
+        rss_after_ingress
+    );
+    println!("summary: {summary:?}");
+}
