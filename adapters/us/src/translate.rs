@@ -271,13 +271,18 @@ pub fn to_national(
             if p.quality > 15 {
                 return Err(unrep("payload.quality", "above 15"));
             }
+            let position = ecef("payload.position", &p.position)?;
+            // Rotate the velocity at the position the receiver will decode (the centimetre
+            // grid point), so both ends use the same ENU frame; near the poles the frame turns
+            // quickly with position.
+            let at = point("payload.position", &position)?;
             Body::TrackUpdate(TrackBody {
                 track_id: p.track_id.as_str().to_owned(),
                 quality: p.quality,
                 flight_phase: p.flight_phase,
                 time_gps_us: gps_time("payload.time", p.time)?,
-                position: ecef("payload.position", &p.position)?,
-                velocity: velocity(&p.velocity, &p.position)?,
+                position,
+                velocity: velocity(&p.velocity, &at)?,
                 uncertainty: uncertainty_cm(
                     "payload.position_uncertainty",
                     &p.position_uncertainty,
@@ -342,8 +347,8 @@ pub fn to_national(
                 return Err(unrep("payload.uptime_s", "negative or not finite"));
             }
             let us = (p.uptime_s * 1e6).round();
-            if us >= gps::GPS_US_LIMIT as f64 {
-                return Err(unrep("payload.uptime_s", "at or above 2^56 µs"));
+            if us >= crate::wire::UPTIME_US_LIMIT as f64 {
+                return Err(unrep("payload.uptime_s", "at or above 2^30 s"));
             }
             Body::Status(StatusBody {
                 component: p.component.clone(),

@@ -36,6 +36,10 @@ pub const CONTAINER_LABEL: (u8, u8) = (28, 2);
 const MAX_AREA: usize = (MAX_WORDS - 1) * WORD_DATA_LEN;
 const MAX_BODY: usize = 7 * WORD_DATA_LEN;
 
+/// Uptime limit (exclusive), µs: 2^30 s (about 34 years), so that `uptime_s` as an f64 maps
+/// back to the same microsecond.
+pub const UPTIME_US_LIMIT: u64 = (1 << 30) * 1_000_000;
+
 /// Text field limits (bytes).
 pub const SYSTEM_MAX: usize = 64;
 /// Sensor name limit.
@@ -1013,7 +1017,13 @@ fn parse_message(
             if reserved != 0 {
                 return Err(out_of_range("status_reserved", reserved));
             }
-            let uptime_us = b.gps_time("uptime")?;
+            let uptime_us = b.u64()?;
+            if uptime_us >= UPTIME_US_LIMIT {
+                return Err(out_of_range(
+                    "uptime",
+                    i64::try_from(uptime_us).unwrap_or(i64::MAX),
+                ));
+            }
             let component = a.text("component", COMPONENT_MAX, false)?;
             let detail = a.text("detail", FREE_TEXT_MAX, true)?;
             Body::Status(StatusBody {
@@ -1175,7 +1185,10 @@ fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
         }
         Body::Status(p) => {
             w.put(&[state_code(p.state), 0])?;
-            w.time("payload.uptime_s", p.uptime_us)
+            if p.uptime_us >= UPTIME_US_LIMIT {
+                return Err(unrep("payload.uptime_s", "at or above 2^30 s"));
+            }
+            w.put(&p.uptime_us.to_le_bytes())
         }
     }
 }

@@ -1,0 +1,221 @@
+//! One test per error variant, checking the variant and its fields, not just the code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use chrono::Utc;
+use trilink_schema::{Envelope, NationalCodec, NationalError};
+use trilink_us::{UsCodec, UsError, decode_datagram, decode_to_common, simple_checksum};
+
+fn vector(name: &str) -> Vec<u8> {
+    common::read_hex(&common::vectors_dir().join(format!("{name}.hex")))
+}
+
+fn refix(b: &mut [u8]) {
+    let n = b.len();
+    let s = simple_checksum(&b[..n - 2]);
+    b[n - 2..].copy_from_slice(&s.to_le_bytes());
+}
+
+#[test]
+fn bad_sync() {
+    assert_eq!(
+        decode_datagram(&vector("bad_sync")).unwrap_err(),
+        UsError::BadSync { found: 0x4a36 }
+    );
+    assert_eq!(
+        decode_datagram(&vector("bad_sync_second_byte")).unwrap_err(),
+        UsError::BadSync { found: 0x4937 }
+    );
+}
+
+#[test]
+fn oversize() {
+    assert_eq!(
+        decode_datagram(&vector("oversize")).unwrap_err(),
+        UsError::Oversize {
+            length: 512,
+            max: 510
+        }
+    );
+}
+
+#[test]
+fn bad_length() {
+    let e = decode_datagram(&vector("bad_length")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            UsError::BadLength {
+                field: "length",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = decode_datagram(&vector("bad_length_packet_size")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            UsError::BadLength {
+                field: "packet_size",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = decode_datagram(&vector("bad_length_word_count")).unwrap_err();
+    assert_eq!(
+        e,
+        UsError::BadLength {
+            field: "word_count",
+            value: 5
+        }
+    );
+    // Below the minimum (one primary word and one container word).
+    let e = UsCodec::default().decode(&[0x49, 0x36, 30, 0]).unwrap_err();
+    assert_eq!(
+        e,
+        UsError::BadLength {
+            field: "length",
+            value: 30
+        }
+    );
+}
+
+#[test]
+fn bad_checksum() {
+    let good = vector("track_update");
+    let bad = vector("bad_checksum");
+    let n = good.len();
+    let expected = u16::from_le_bytes([good[n - 2], good[n - 1]]);
+    let actual = u16::from_le_bytes([bad[n - 2], bad[n - 1]]);
+    assert_eq!(
+        decode_datagram(&bad).unwrap_err(),
+        UsError::BadChecksum { expected, actual }
+    );
+    // Check value of the algorithm over "123456789".
+    assert_eq!(simple_checksum(b"123456789"), 0x01dd);
+}
+
+#[test]
+fn truncated() {
+    let e = decode_datagram(&vector("truncated")).unwrap_err();
+    assert_eq!(e, UsError::Truncated { needed: 7 });
+    // Inside the packet: a J28.2 message whose MLI announces more words than the packet has.
+    let mut b = vector("event_end_lost");
+    let n = (b.len() - 30) / 10;
+    // Find the last container initial word and raise its MLI to 7.
+    let mut last_initial = None;
+    for i in 4..n {
+        let o = 28 + 10 * i;
+        if b[o].trailing_zeros() >= 2 {
+            last_initial = Some(o);
+        }
+    }
+    let o = last_initial.unwrap();
+    let h = u16::from_le_bytes([b[o], b[o + 1]]) | (7 << 10);
+    b[o..o + 2].copy_from_slice(&h.to_le_bytes());
+    refix(&mut b);
+    let e = decode_datagram(&b).unwrap_err();
+    assert!(matches!(e, UsError::Truncated { .. }), "{e}");
+}
+
+#[test]
+fn trailing_bytes() {
+    assert_eq!(
+        decode_datagram(&vector("trailing_bytes")).unwrap_err(),
+        UsError::TrailingBytes { extra: 3 }
+    );
+}
+
+#[test]
+fn unknown_type() {
+    let cases = [
+        ("unknown_type_packet_type", "packet_type", 61),
+        ("unknown_type_subtype", "link16_subtype", 0),
+        ("unknown_type_label", "j_label", 31),
+        ("unknown_type_word_format", "word_format", 3),
+    ];
+    for (name, field, value) in cases {
+        assert_eq!(
+            decode_datagram(&vector(name)).unwrap_err(),
+            UsError::UnknownType { field, value },
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn field_out_of_range() {
+    assert_eq!(
+        decode_datagram(&vector("field_out_of_range_quality")).unwrap_err(),
+        UsError::FieldOutOfRange {
+            field: "quality",
+            value: 16
+        }
+    );
+    assert_eq!(
+        decode_datagram(&vector("field_out_of_range_origin")).unwrap_err(),
+        UsError::FieldOutOfRange {
+            field: "origin",
+            value: 3
+        }
+    );
+    let e = decode_datagram(&vector("field_out_of_range_time")).unwrap_err();
+    assert!(matches!(e, UsError::FieldOutOfRange { field: "time", value } if value >= 1 << 56));
+}
+
+#[test]
+fn malformed() {
+    for name in ["malformed_continuation_label", "malformed_padding"] {
+        let e = decode_datagram(&vector(name)).unwrap_err();
+        assert!(matches!(e, UsError::Malformed { .. }), "{name}: {e}");
+    }
+}
+
+#[test]
+fn bad_text() {
+    assert_eq!(
+        decode_datagram(&vector("bad_text_system")).unwrap_err(),
+        UsError::BadText { field: "system" }
+    );
+    // Decodes (valid UTF-8) but is not a track id: rejected by translation.
+    let b = vector("bad_text_track_id");
+    assert!(decode_datagram(&b).is_ok());
+    assert_eq!(
+        decode_to_common(&b, Utc::now()).unwrap_err(),
+        UsError::BadText { field: "track_id" }
+    );
+}
+
+#[test]
+fn unrepresentable() {
+    let codec = UsCodec::default();
+    for name in [
+        "unrepresentable_capacity",
+        "unrepresentable_before_gps_epoch",
+        "unrepresentable_national_id",
+    ] {
+        let text =
+            std::fs::read_to_string(common::vectors_dir().join(format!("{name}.json"))).unwrap();
+        let env: Envelope = serde_json::from_str(&text).unwrap();
+        let e = codec.to_national(&env).unwrap_err();
+        assert!(matches!(e, UsError::Unrepresentable { .. }), "{name}: {e}");
+        assert_eq!(e.code(), "unrepresentable");
+    }
+}
+
+#[test]
+fn codes_are_distinct_snake_case() {
+    let codes = UsError::CODES;
+    let set: std::collections::BTreeSet<_> = codes.iter().collect();
+    assert_eq!(set.len(), codes.len());
+    for c in codes {
+        assert!(
+            c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+            "{c}"
+        );
+    }
+}
