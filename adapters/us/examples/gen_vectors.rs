@@ -272,6 +272,12 @@ fn valid_envelopes() -> Vec<(&'static str, Envelope, u16)> {
         launch_id,
         MessageId::derive(Nation::Kr, "kamd-ops-center", "KR-2026-11-21-000000000016"),
     ];
+    // Observed inside the 2016-12-31 leap second: GPS time keeps counting, UTC reads 23:59:60.
+    let mut leap_status = status.clone();
+    leap_status.source.national_message_id = "C2-STATUS-20161231-2359".into();
+    leap_status.message_id = MessageId::derive(Nation::Us, "c2bmc", "C2-STATUS-20161231-2359");
+    leap_status.observed_at = t("2016-12-31T23:59:60.5Z");
+    leap_status.ingested_at = leap_status.observed_at;
     vec![
         ("launch_detection", launch, 1),
         ("track_update", track, 2),
@@ -281,6 +287,7 @@ fn valid_envelopes() -> Vec<(&'static str, Envelope, u16)> {
         ("cancel", cancel, 6),
         ("correction", correction, 7),
         ("status", status, 8),
+        ("status_leap_second", leap_status, 9),
         ("track_update_jp_origin", jp_track, 42),
         ("cancel_two_containers", long_cancel, 65535),
     ]

@@ -42,8 +42,8 @@ pub fn leap_offset_at_utc(unix_s: i64) -> i64 {
 
 /// GPS − UTC in seconds at the GPS instant `gps_s` (seconds since the GPS epoch).
 ///
-/// A GPS second that falls inside an inserted leap second (UTC 23:59:60) gets the old
-/// offset, so it maps to the first second of the next UTC day.
+/// (Inside an inserted leap second this returns the old offset; [`gps_us_to_utc`] handles
+/// that second separately.)
 pub fn leap_offset_at_gps(gps_s: i64) -> i64 {
     let mut off = 0;
     for (i, &t) in LEAP_SECONDS_UNIX.iter().enumerate() {
@@ -71,15 +71,25 @@ pub fn utc_to_gps_us(t: DateTime<Utc>) -> Option<u64> {
 }
 
 /// GPS µs → UTC. `None` at/after [`GPS_US_LIMIT`].
+///
+/// A GPS instant inside an inserted leap second is returned as chrono's leap-second
+/// representation (23:59:59 with a nanosecond field ≥ 1e9, printed `23:59:60.…`), so every
+/// GPS microsecond maps to a distinct UTC instant and back.
 pub fn gps_us_to_utc(gps_us: u64) -> Option<DateTime<Utc>> {
     if gps_us >= GPS_US_LIMIT {
         return None;
     }
     let us = i64::try_from(gps_us).ok()?;
     let gps_s = us.div_euclid(1_000_000);
-    let sub_us = us.rem_euclid(1_000_000);
+    let sub_ns = (us.rem_euclid(1_000_000) * 1000) as u32;
+    for (i, &t) in LEAP_SECONDS_UNIX.iter().enumerate() {
+        // The inserted second before `t` has GPS seconds t - epoch + (i + 1) - 1.
+        if gps_s == t - GPS_EPOCH_UNIX_S + i as i64 {
+            return DateTime::from_timestamp(t - 1, 1_000_000_000 + sub_ns);
+        }
+    }
     let unix_s = gps_s - leap_offset_at_gps(gps_s) + GPS_EPOCH_UNIX_S;
-    DateTime::from_timestamp(unix_s, (sub_us * 1000) as u32)
+    DateTime::from_timestamp(unix_s, sub_ns)
 }
 
 #[cfg(test)]
@@ -140,6 +150,26 @@ mod tests {
         assert_eq!(utc_to_gps_us(utc("1979-12-31T00:00:00Z")), None);
         assert!(gps_us_to_utc(GPS_US_LIMIT).is_none());
         assert!(gps_us_to_utc(GPS_US_LIMIT - 1).is_some());
+    }
+
+    #[test]
+    fn leap_second_round_trips() {
+        let leap = utc("2016-12-31T23:59:60.250Z");
+        let gps = utc_to_gps_us(leap).unwrap();
+        let before = utc_to_gps_us(utc("2016-12-31T23:59:59.250Z")).unwrap();
+        let after = utc_to_gps_us(utc("2017-01-01T00:00:00.250Z")).unwrap();
+        assert_eq!(gps - before, 1_000_000);
+        assert_eq!(after - gps, 1_000_000);
+        assert_eq!(gps_us_to_utc(gps), Some(leap));
+        assert_eq!(gps_us_to_utc(after), Some(utc("2017-01-01T00:00:00.250Z")));
+        // Every GPS second around each leap second maps back to itself.
+        for (i, &t) in LEAP_SECONDS_UNIX.iter().enumerate() {
+            let g = (t - GPS_EPOCH_UNIX_S + i as i64) as u64 * 1_000_000;
+            for d in [0u64, 999_999, 1_000_000, 2_000_000] {
+                let x = g - 1_000_000 + d;
+                assert_eq!(utc_to_gps_us(gps_us_to_utc(x).unwrap()), Some(x), "{x}");
+            }
+        }
     }
 
     #[test]

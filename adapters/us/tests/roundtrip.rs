@@ -146,15 +146,13 @@ proptest! {
 // national -> common -> national, generating frames directly from integer fields.
 
 fn gps_time() -> impl Strategy<Value = u64> {
-    // Anything below 2^56 except the GPS seconds inside an inserted leap second (23:59:60 UTC),
-    // which map to the next UTC second (spec §6) and so cannot round-trip.
-    (0..GPS_US_LIMIT).prop_filter("inside a leap second", |&t| {
-        let s = (t / 1_000_000) as i64;
-        !LEAP_SECONDS_UNIX
-            .iter()
-            .enumerate()
-            .any(|(i, &u)| s == u - GPS_EPOCH_UNIX_S + i as i64)
-    })
+    // Bias towards the leap seconds (23:59:60 UTC), which must round-trip too.
+    prop_oneof![
+        4 => 0..GPS_US_LIMIT,
+        1 => (0..LEAP_SECONDS_UNIX.len(), 0u64..3_000_000).prop_map(|(i, d)| {
+            (LEAP_SECONDS_UNIX[i] - GPS_EPOCH_UNIX_S + i as i64) as u64 * 1_000_000 - 1_000_000 + d
+        }),
+    ]
 }
 
 fn ecef() -> impl Strategy<Value = EcefCm> {
