@@ -33,6 +33,19 @@ impl CaptureFormat {
             _ => None,
         }
     }
+
+    /// As [`sniff`](Self::sniff), with a typed error naming `file` for anything else.
+    pub fn detect(file: &str, bytes: &[u8]) -> Result<Self, CaptureError> {
+        Self::sniff(bytes).ok_or_else(|| {
+            CaptureError::new(
+                file,
+                0,
+                CaptureErrorKind::UnknownFormat {
+                    first_bytes: hex_prefix(bytes),
+                },
+            )
+        })
+    }
 }
 
 /// One link-layer frame from a capture.
@@ -326,7 +339,7 @@ impl<'a> PacketIter<'a> {
             }
             let block_type = rd_u32(rest, 0, be).unwrap_or(0);
             let len = rd_u32(rest, 4, be).unwrap_or(0) as usize;
-            if len < 12 || len % 4 != 0 || len > MAX_RECORD {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_RECORD {
                 return Err(self.corrupt(
                     at,
                     WHAT,

@@ -299,7 +299,7 @@ impl<C: NationalCodec> NationDecoder<C> {
                 Ok(PacketType::Publish) => match Publish::read(header, packet) {
                     Ok(p) => self.decode_whole(m, Some(&p.topic), &p.payload, out),
                     Err(e) => {
-                        out.push(Err(Self::error(m, "bad_mqtt", format!("bad PUBLISH: {e}"))))
+                        out.push(Err(Self::error(m, "bad_mqtt", format!("bad PUBLISH: {e}"))));
                     }
                 },
                 Ok(_) => {} // CONNECT, PUBACK, PINGREQ, …: not national traffic
@@ -417,6 +417,7 @@ pub trait ErasedDecoder: Send + std::fmt::Debug {
     fn finish(&mut self, out: &mut Vec<Result<DecodedRecord, FrameError>>);
 }
 
+#[allow(clippy::result_large_err)] // internal; the public API yields Vec<Result<…>>
 fn translate<C: NationalCodec>(
     codec: &C,
     r: Result<NationalMessage<C::Frame>, FrameError>,
@@ -447,6 +448,7 @@ fn translate<C: NationalCodec>(
     }
 }
 
+#[allow(clippy::result_large_err)]
 impl<C> ErasedDecoder for NationDecoder<C>
 where
     C: NationalCodec + Send + std::fmt::Debug,

@@ -146,6 +146,12 @@ impl PcapngWriter {
         self.inner.get_ref()
     }
 
+    /// Take the bytes written so far, leaving the buffer empty; writing continues the same
+    /// file (for a recorder that appends to a file as it goes instead of holding everything).
+    pub fn drain(&mut self) -> Vec<u8> {
+        std::mem::take(self.inner.get_mut())
+    }
+
     /// The finished capture.
     pub fn into_bytes(self) -> Vec<u8> {
         self.inner.into_inner()

@@ -1,5 +1,6 @@
 //! Truncated, corrupted and foreign captures give typed errors naming the file, the byte
 //! offset and the reason; nothing panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Captures written by tshark (a foreign writer) of real loopback traffic, committed under
 //! tests/data/ (regenerate with tests/data/make_foreign_captures.sh): Linux cooked v2 pcapng
 //! (`-i any`), Linux cooked v1 legacy pcap, Ethernet legacy pcap with microsecond timestamps.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 
 mod support;
 

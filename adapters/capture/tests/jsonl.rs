@@ -1,4 +1,5 @@
 //! JSON Lines of common envelopes: round trip, strictness, errors with file/line/offset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! National traffic written to pcapng with the real JP/KR/US codecs decodes back through
 //! CaptureMap + CaptureDecoder to the same messages, with capture timestamps.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! A capture made by tshark of real loopback traffic is read correctly: exact bytes and order
 //! of UDP datagrams, and a TCP stream written in odd-sized segments reassembled exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 
 mod support;
 

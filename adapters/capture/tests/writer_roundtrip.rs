@@ -1,4 +1,5 @@
 //! A pcapng written by trilink reads back identically and opens cleanly in tshark.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 
 mod support;
 
@@ -147,4 +148,20 @@ fn written_capture_opens_in_tshark_without_errors() {
 #[ignore = "debug helper: writes /tmp/trilink-sample.pcapng"]
 fn dump_sample() {
     std::fs::write("/tmp/trilink-sample.pcapng", sample().0).unwrap();
+}
+
+#[test]
+fn drained_chunks_concatenate_to_the_same_file() {
+    let (whole, _) = sample();
+    let mut w = PcapngWriter::new().unwrap();
+    let mut parts = w.drain();
+    let (a, b) = (addr("10.0.0.1:1000"), addr("10.0.0.2:5500"));
+    w.udp(ts(1_790_000_000, 1), a, b, b"one").unwrap();
+    parts.extend(w.drain());
+    w.udp(ts(1_790_000_000, 2), a, b, b"two").unwrap();
+    parts.extend(w.into_bytes());
+    let (msgs, _) = read_messages("drained.pcapng", &parts).unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(&msgs[1].bytes[..], b"two");
+    assert!(!whole.is_empty());
 }

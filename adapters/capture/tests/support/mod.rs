@@ -1,4 +1,5 @@
 //! Shared test helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a test failure
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
