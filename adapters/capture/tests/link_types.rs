@@ -17,13 +17,13 @@ fn ip_udp(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
             PacketBuilder::ipv4(s.ip().octets(), d.ip().octets(), 64)
                 .udp(s.port(), d.port())
                 .write(&mut out, payload)
-                .unwrap()
+                .unwrap();
         }
         (SocketAddr::V6(s), SocketAddr::V6(d)) => {
             PacketBuilder::ipv6(s.ip().octets(), d.ip().octets(), 64)
                 .udp(s.port(), d.port())
                 .write(&mut out, payload)
-                .unwrap()
+                .unwrap();
         }
         _ => unreachable!(),
     }
