@@ -867,10 +867,21 @@ impl Link {
     /// (Re)start one server with its config, data and ports, and wait until it is healthy.
     /// Leaf links re-form on their own; call [`Link::wait_leaf_links`] to wait for them.
     pub async fn restart(&mut self, id: ServerId) -> Result<(), LaunchError> {
+        self.restart_many(&[id]).await
+    }
+
+    /// (Re)start several servers at once, then wait until each is healthy. Use this to bring
+    /// back a whole clustered hub: one node alone has no JetStream quorum and never becomes
+    /// healthy.
+    pub async fn restart_many(&mut self, ids: &[ServerId]) -> Result<(), LaunchError> {
         let t = self.ready_timeout;
-        let s = self.server_mut(id)?;
-        s.spawn()?;
-        s.wait_healthy(t).await
+        for id in ids {
+            self.server_mut(*id)?.spawn()?;
+        }
+        for id in ids {
+            self.server_mut(*id)?.wait_healthy(t).await?;
+        }
+        Ok(())
     }
 
     /// Human-readable summary: servers, URLs, users (with passwords: development only).

@@ -189,3 +189,35 @@ pub async fn publish_with_id(
         "{subject} id {id}: no ack in {timeout:?}: {last_err}"
     ))
 }
+
+/// Subscribe `client` to `subject` and return once the server has registered the
+/// subscription, proven by receiving a marker the client publishes on `marker` (which must
+/// match `subject` and be publishable by the client). async-nats' `flush` only flushes the
+/// socket, so without this a message published right afterwards by another connection can
+/// miss the subscription.
+pub async fn subscribe_ready(
+    client: &async_nats::Client,
+    subject: &str,
+    marker: &str,
+) -> Result<async_nats::Subscriber, String> {
+    use futures::StreamExt as _;
+    let mut sub = client
+        .subscribe(subject.to_owned())
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = format!("ready-marker-{}", std::process::id());
+    client
+        .publish(marker.to_owned(), token.clone().into())
+        .await
+        .map_err(|e| e.to_string())?;
+    client.flush().await.map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await
+            && m.payload.as_ref() == token.as_bytes()
+        {
+            return Ok(sub);
+        }
+    }
+    Err(format!("subscription {subject} not ready after 5 s"))
+}

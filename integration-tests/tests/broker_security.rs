@@ -2,15 +2,20 @@
 //! the permission matrix, account isolation (including the JetStream API), the absence of any
 //! JP <-> KR path, and mutual TLS on the leaf links.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
+
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
-use trilink_integration_tests::{ProbeClient, init_tracing, wait_for};
+use trilink_integration_tests::{ProbeClient, init_tracing, subscribe_ready, wait_for};
 use trilink_schema::Nation;
 
-const SETTLE: Duration = Duration::from_millis(400);
+/// How long to keep listening for something that must not arrive.
+const SETTLE: Duration = Duration::from_millis(300);
+/// How long to wait for something that must arrive.
+const PATIENCE: Duration = Duration::from_secs(3);
 
 /// One probe subject per family and nation.
 fn families() -> Vec<(String, &'static str, Nation)> {
@@ -57,8 +62,7 @@ async fn check_role(link: &Link, role: Role, account: Nation, site: Site) -> Vec
     let tag = format!("probe-{role:?}");
 
     // Publish direction: observer subscribes to everything, probe publishes everything.
-    let mut observed = admin.subscribe("tl.>").await.unwrap();
-    admin.flush().await.unwrap();
+    let mut observed = subscribe_ready(&admin, "tl.>", "tl.ready").await.unwrap();
     for (subject, _, _) in &fam {
         probe
             .client
@@ -67,10 +71,31 @@ async fn check_role(link: &Link, role: Role, account: Nation, site: Site) -> Vec
             .unwrap();
     }
     probe.client.flush().await.unwrap();
-    tokio::time::sleep(SETTLE).await;
+    // Wait until every allowed publication arrived and every refused one was reported (or a
+    // deadline passes), then keep listening a little for anything that should not arrive.
+    let pub_done = |seen: &BTreeSet<String>| {
+        fam.iter().all(|(subject, family, n)| {
+            if expected(role, family, *n).0 {
+                seen.contains(subject)
+            } else {
+                probe.violated("publish", subject)
+            }
+        })
+    };
     let mut seen = BTreeSet::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(50), observed.next()).await {
-        if m.payload.as_ref() == tag.as_bytes() {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline && !pub_done(&seen) {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(50), observed.next()).await
+            && m.payload.as_ref() == tag.as_bytes()
+        {
+            seen.insert(m.subject.to_string());
+        }
+    }
+    let grace = Instant::now() + SETTLE;
+    while Instant::now() < grace {
+        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(50), observed.next()).await
+            && m.payload.as_ref() == tag.as_bytes()
+        {
             seen.insert(m.subject.to_string());
         }
     }
@@ -96,21 +121,38 @@ async fn check_role(link: &Link, role: Role, account: Nation, site: Site) -> Vec
         subs.push(probe.client.subscribe(subject.clone()).await.unwrap());
     }
     probe.client.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for (subject, _, _) in &fam {
-        admin
-            .publish(subject.clone(), "observer".into())
-            .await
-            .unwrap();
+    // The observer publishes on every subject, again every 100 ms, until every allowed
+    // subscription received something and every refused one was reported (or PATIENCE).
+    let mut got = vec![false; fam.len()];
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        for (subject, _, _) in &fam {
+            admin
+                .publish(subject.clone(), "observer".into())
+                .await
+                .unwrap();
+        }
+        admin.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for (i, sub) in subs.iter_mut().enumerate() {
+            while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(5), sub.next()).await
+            {
+                got[i] = true;
+            }
+        }
+        let done = fam.iter().zip(&got).all(|((subject, family, n), g)| {
+            if expected(role, family, *n).1 {
+                *g
+            } else {
+                probe.violated("subscription", subject)
+            }
+        });
+        if done || Instant::now() >= deadline {
+            break;
+        }
     }
-    admin.flush().await.unwrap();
-    tokio::time::sleep(SETTLE).await;
-    for ((subject, family, n), sub) in fam.iter().zip(subs.iter_mut()) {
+    for ((subject, family, n), got) in fam.iter().zip(got) {
         let (_, may_sub) = expected(role, family, *n);
-        let got = matches!(
-            tokio::time::timeout(Duration::from_millis(50), sub.next()).await,
-            Ok(Some(_))
-        );
         let refused = probe.violated("subscription", subject);
         if may_sub && (!got || refused) {
             problems.push(format!(
@@ -163,23 +205,21 @@ async fn kr_cannot_read_jp_input_in_any_way() {
         .connect(Role::Admin(Site::Hub, Nation::Kr))
         .await
         .unwrap();
-    let mut leaf_all = kr_leaf_admin.subscribe(">").await.unwrap();
-    let mut hub_all = kr_hub_admin.subscribe(">").await.unwrap();
-    kr_leaf_admin.flush().await.unwrap();
-    kr_hub_admin.flush().await.unwrap();
+    let mut leaf_all = subscribe_ready(&kr_leaf_admin, ">", "ready.kr.leaf")
+        .await
+        .unwrap();
+    let mut hub_all = subscribe_ready(&kr_hub_admin, ">", "ready.kr.hub")
+        .await
+        .unwrap();
 
     // Control: JP's relay user at the hub does see JP's input, so the traffic is real.
     let relay_jp = link.connect(Role::Relay(Nation::Jp)).await.unwrap();
     let mut relay_sees = relay_jp.subscribe("tl.in.jp.>").await.unwrap();
     relay_jp.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     for i in 0..20 {
         jp_js
-            .publish(
-                format!("tl.in.jp.launch_detection"),
-                format!("jp-secret-{i}").into(),
-            )
+            .publish("tl.in.jp.launch_detection", format!("jp-secret-{i}").into())
             .await
             .unwrap()
             .await
@@ -292,13 +332,21 @@ async fn jp_cannot_publish_as_kr_or_us() {
     let jp = ProbeClient::connect(&link.credentials(Role::Adapter(Nation::Jp)).unwrap())
         .await
         .unwrap();
-    let relay_kr = link.connect(Role::Relay(Nation::Kr)).await.unwrap();
-    let relay_us = link.connect(Role::Relay(Nation::Us)).await.unwrap();
-    let mut kr_in = relay_kr.subscribe("tl.in.kr.>").await.unwrap();
-    let mut us_in = relay_us.subscribe("tl.in.us.>").await.unwrap();
-    relay_kr.flush().await.unwrap();
-    relay_us.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Observers with every right in the KR and US accounts at the hub.
+    let kr_hub = link
+        .connect(Role::Admin(Site::Hub, Nation::Kr))
+        .await
+        .unwrap();
+    let us_hub = link
+        .connect(Role::Admin(Site::Hub, Nation::Us))
+        .await
+        .unwrap();
+    let mut kr_in = subscribe_ready(&kr_hub, "tl.in.kr.>", "tl.in.kr.ready")
+        .await
+        .unwrap();
+    let mut us_in = subscribe_ready(&us_hub, "tl.in.us.>", "tl.in.us.ready")
+        .await
+        .unwrap();
     for s in ["tl.in.kr.launch_detection", "tl.in.us.launch_detection"] {
         jp.client.publish(s, "spoof".into()).await.unwrap();
     }
@@ -377,9 +425,7 @@ async fn jp_and_kr_leaves_have_no_path_to_each_other() {
         .connect(Role::Admin(Site::Kr, Nation::Kr))
         .await
         .unwrap();
-    let mut kr_all = kr_admin.subscribe(">").await.unwrap();
-    kr_admin.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut kr_all = subscribe_ready(&kr_admin, ">", "ready.kr").await.unwrap();
     for subject in [
         "direct.jp.to.kr",
         "tl.out.kr.launch_detection",

@@ -1,6 +1,8 @@
 //! Store-and-forward and de-duplication through real nats-server processes: the hub down
 //! while the leaves keep publishing, the hub -> KR output path cut, re-published message ids.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -71,9 +73,8 @@ async fn hub_down_leaves_keep_publishing(hub_nodes: usize) {
         assert_eq!(n, N as u64, "{nation} leaf stream {stream}");
     }
 
-    for node in 0..hub_nodes {
-        link.restart(ServerId::hub(node)).await.unwrap();
-    }
+    let hubs: Vec<ServerId> = (0..hub_nodes).map(ServerId::hub).collect();
+    link.restart_many(&hubs).await.unwrap();
     link.wait_leaf_links().await.unwrap();
     for (nation, stream) in [(Nation::Jp, "IN_JP"), (Nation::Kr, "IN_KR")] {
         let hub = js(&link, Role::Admin(Site::Hub, nation)).await;
