@@ -85,7 +85,13 @@ impl<'a> CaptureReader<'a> {
         &self.stats
     }
 
-    fn skip(&mut self, reason: SkipReason) {
+    fn skip(&mut self, reason: SkipReason, offset: u64) {
+        tracing::trace!(
+            file = self.packets.file(),
+            offset,
+            reason = reason.as_str(),
+            "frame skipped"
+        );
         *self.stats.skipped.entry(reason).or_insert(0) += 1;
     }
 
@@ -111,7 +117,7 @@ impl<'a> CaptureReader<'a> {
         let seg = decode_frame(pkt.linktype, pkt.data)
             .map_err(|kind| CaptureError::new(self.packets.file().to_owned(), pkt.offset, kind))?;
         match seg {
-            Err(reason) => self.skip(reason),
+            Err(reason) => self.skip(reason, pkt.offset),
             Ok(Segment::Udp { src, dst, payload }) => {
                 self.stats.udp_datagrams += 1;
                 self.queue.push_back(CapturedMessage {
