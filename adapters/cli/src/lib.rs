@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod broker_cmd;
 mod policy_cmd;
 mod schema_cmd;
 
@@ -55,6 +56,8 @@ pub enum Command {
     Demo(PassThrough),
     /// Benchmark the live link against a raw-NATS baseline in the same run.
     Bench(PassThrough),
+    /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them.
+    Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
 }
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scenario(_) => not_implemented("scenario", 6),
         Command::Demo(_) => not_implemented("demo", 7),
         Command::Bench(_) => not_implemented("bench", 5),
+        Command::Broker(args) => broker_cmd::run(&args),
     }
 }
 
