@@ -701,6 +701,24 @@ fn main() {
         "field_out_of_range",
         "time >= 2^56 µs",
     ));
+    // A position 1 km from the Earth's centre: valid ECEF integers, geodetic altitude about
+    // -6 356 km, outside the schema's range (to_common refuses it).
+    let mut f = trilink_us::decode_datagram(&base).unwrap();
+    if let trilink_us::Body::TrackUpdate(t) = &mut f.message.body {
+        t.position = trilink_us::EcefCm {
+            x: 100_000,
+            y: 0,
+            z: 0,
+        };
+    }
+    let mut out = BytesMut::new();
+    codec.encode(&f, &mut out).unwrap();
+    invalid.push((
+        "field_out_of_range_altitude",
+        out.to_vec(),
+        "field_out_of_range",
+        "position 1 km from the Earth's centre (altitude outside -1 km .. 10 000 km)",
+    ));
     let mut b = base.clone();
     // continuation label of word 2: 2 -> 3
     let h = u16::from_le_bytes([b[48], b[49]]);

@@ -30,12 +30,19 @@ fn point(field: &'static str, p: &EcefCm) -> Result<GeoPoint, UsError> {
         f64::from(p.y) / 100.0,
         f64::from(p.z) / 100.0,
     );
-    if g.lat_deg.is_finite() && g.lon_deg.is_finite() && g.alt_m.is_finite() {
+    let (lo, hi) = GeoPoint::ALT_RANGE;
+    if g.lat_deg.is_finite() && g.lon_deg.is_finite() && (lo..=hi).contains(&g.alt_m) {
         Ok(g)
     } else {
+        // Outside the schema's altitude range (or the Earth's centre): the common schema
+        // cannot carry it, and it could not be encoded back (spec §6). Value: altitude, m.
         Err(UsError::FieldOutOfRange {
             field,
-            value: i64::from(p.x),
+            value: if g.alt_m.is_finite() {
+                g.alt_m as i64
+            } else {
+                i64::MIN
+            },
         })
     }
 }
@@ -71,6 +78,7 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
             confidence: f64::from(b.confidence_e9) / 1e9,
         }),
         Body::TrackUpdate(b) => {
+            let track_id = track_id(&b.track_id)?;
             let position = point("position", &b.position)?;
             let velocity = geo::ecef_to_enu_velocity(
                 f64::from(b.velocity.x) / 1000.0,
@@ -79,7 +87,7 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
                 &position,
             );
             Payload::TrackUpdate(TrackUpdate {
-                track_id: track_id(&b.track_id)?,
+                track_id,
                 time: time("time", b.time_gps_us)?,
                 position,
                 position_uncertainty: uncertainty(b.uncertainty),

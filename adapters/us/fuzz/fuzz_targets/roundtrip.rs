@@ -10,14 +10,15 @@ use trilink_us::{UsCodec, simple_checksum};
 
 fuzz_target!(|data: &[u8]| {
     // Give the fuzzer a valid sync/length/checksum so it explores the J-word parser: the input
-    // is the packet from byte 4 on, length and checksum are filled in.
-    let n_words = (data.len().saturating_sub(26) / 10).clamp(2, 48);
+    // is read as a whole packet (so the committed vectors are good seeds) whose bytes 0-3 and
+    // checksum are then overwritten with a consistent sync, length and checksum.
+    let n_words = (data.len().saturating_sub(30) / 10).clamp(2, 48);
     let len = 30 + 10 * n_words;
     let mut b = vec![0u8; len];
     b[0] = 0x49;
     b[1] = 0x36;
     b[2..4].copy_from_slice(&(len as u16).to_le_bytes());
-    for (d, s) in b[4..len - 2].iter_mut().zip(data) {
+    for (d, s) in b[4..len - 2].iter_mut().zip(data.get(4..).unwrap_or_default()) {
         *d = *s;
     }
     let sum = simple_checksum(&b[..len - 2]);
