@@ -471,7 +471,24 @@ where
         });
     }
 
-    health.set_ready(true);
+    // Ready while the NATS connection is up (and both directions are set up, above).
+    health.set_ready(client.connection_state() == async_nats::connection::State::Connected);
+    {
+        let (client, health, sd) = (client.clone(), health.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    () = sd.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                health.set_ready(
+                    client.connection_state() == async_nats::connection::State::Connected,
+                );
+            }
+            health.set_ready(false);
+        });
+    }
     tracing::info!(%nation, component = %component, "adapter running");
 
     let mut summary = RunSummary::default();

@@ -20,7 +20,8 @@
 //! The value is read as a TOML value when it parses as one (`512`, `true`, `[1, 2]`,
 //! `"quoted"`) and as a plain string otherwise. A numeric level indexes an existing array
 //! element. Missing tables are created; an override that would descend into a scalar is an
-//! error naming the variable.
+//! error naming the variable. An override of a key the process does not know fails exactly
+//! like an unknown key in the file (`deny_unknown_fields`), so a typo never passes silently.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
