@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod broker_cmd;
 mod policy_cmd;
+mod scenario_cmd;
 mod schema_cmd;
 
 /// Exit code: the job ran and found a problem.
@@ -51,7 +52,7 @@ pub enum Command {
     /// Test a routing policy against a capture, offline or through the live link.
     Policy(policy_cmd::PolicyArgs),
     /// Generate a launch scenario: national-format reports plus ground truth.
-    Scenario(PassThrough),
+    Scenario(scenario_cmd::ScenarioArgs),
     /// Run the live three-nation demo: brokers, relay, adapters and national stand-ins.
     Demo(PassThrough),
     /// Benchmark the live link against a raw-NATS baseline in the same run.
@@ -105,7 +106,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(_) => not_implemented("replay", 6),
         Command::Record(_) => not_implemented("record", 6),
         Command::Policy(args) => policy_cmd::run(&args),
-        Command::Scenario(_) => not_implemented("scenario", 6),
+        Command::Scenario(args) => scenario_cmd::run(&args),
         Command::Demo(_) => not_implemented("demo", 7),
         Command::Bench(_) => not_implemented("bench", 5),
         Command::Broker(args) => broker_cmd::run(&args),
