@@ -90,7 +90,7 @@ async fn killing_a_hub_node_mid_stream_loses_and_duplicates_nothing() {
     }
     let hub_jp = js(&link, Role::Admin(Site::Hub, Nation::Jp)).await;
     for (ctx, stream, want) in [(&hub_us, "IN_US", &want_us), (&hub_jp, "IN_JP", &want_jp)] {
-        let n = wait_stream_len(ctx, stream, N as u64, Duration::from_secs(40)).await;
+        let n = wait_stream_len(ctx, stream, N as u64, Duration::from_secs(60)).await;
         assert_eq!(n, N as u64, "{stream} with {victim} dead");
         tokio::time::sleep(Duration::from_secs(1)).await;
         let got = read_stream(ctx, stream).await.unwrap();
@@ -158,7 +158,7 @@ async fn clustered_hub_store_and_forward_from_both_leaves() {
     link.wait_leaf_links().await.unwrap();
     for (nation, stream) in [(Nation::Jp, "IN_JP"), (Nation::Kr, "IN_KR")] {
         let hub = js(&link, Role::Admin(Site::Hub, nation)).await;
-        let got = wait_stream_len(&hub, stream, n, Duration::from_secs(40)).await;
+        let got = wait_stream_len(&hub, stream, n, Duration::from_secs(60)).await;
         assert_eq!(got, n, "hub {stream}");
         tokio::time::sleep(Duration::from_secs(1)).await;
         let msgs = read_stream(&hub, stream).await.unwrap();

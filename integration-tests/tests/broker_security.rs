@@ -518,3 +518,39 @@ async fn hub_refuses_leaves_without_a_valid_nation_certificate() {
     assert!(log.contains("authentication error"), "{log}");
     link.shutdown().unwrap();
 }
+
+/// The certificate-mapped leaf identities exist only on the leafnode port: nobody can log in
+/// with them (or anonymously, or with a wrong password) on a client port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_ports_refuse_anonymous_leaf_identities_and_wrong_passwords() {
+    init_tracing();
+    let link = Link::start(LinkOptions::default()).await.unwrap();
+    let hub = link.urls(Site::Hub);
+    let jp = link.urls(Site::Jp);
+    let attempts: Vec<(Vec<String>, Option<(&str, &str)>)> = vec![
+        (hub.clone(), None),
+        (jp.clone(), None),
+        (hub.clone(), Some(("CN=leaf-jp,O=trilink", ""))),
+        (hub.clone(), Some(("CN=leaf-kr,O=trilink", ""))),
+        (hub.clone(), Some(("relay-jp", "wrong"))),
+        (jp.clone(), Some(("adapter-jp", "wrong"))),
+    ];
+    for (urls, user) in attempts {
+        let mut opts = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(2))
+            .max_reconnects(Some(1));
+        if let Some((u, p)) = user {
+            opts = opts.user_and_password(u.to_owned(), p.to_owned());
+        }
+        let r = opts.connect(urls.as_slice()).await;
+        assert!(r.is_err(), "{user:?} logged in on {urls:?}");
+    }
+    // Control: the right password works.
+    let c = link.credentials(Role::Relay(Nation::Jp)).unwrap();
+    let ok = async_nats::ConnectOptions::new()
+        .user_and_password(c.user, c.password)
+        .connect(hub.as_slice())
+        .await;
+    assert!(ok.is_ok(), "control: relay-jp could not log in");
+    link.shutdown().unwrap();
+}

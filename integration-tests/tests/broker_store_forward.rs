@@ -14,7 +14,9 @@ use trilink_integration_tests::{
 use trilink_schema::Nation;
 
 const N: usize = 300;
-const CATCH_UP: Duration = Duration::from_secs(30);
+/// nats-server 2.9.10 catches up 4-5 s after the hub is back; 2.15.1 retries sourcing only
+/// after about 40 s.
+const CATCH_UP: Duration = Duration::from_secs(60);
 const ACK: Duration = Duration::from_secs(10);
 
 async fn js(link: &Link, role: Role) -> jetstream::Context {
@@ -79,6 +81,12 @@ async fn hub_down_leaves_keep_publishing(hub_nodes: usize) {
     for (nation, stream) in [(Nation::Jp, "IN_JP"), (Nation::Kr, "IN_KR")] {
         let hub = js(&link, Role::Admin(Site::Hub, nation)).await;
         let n = wait_stream_len(&hub, stream, N as u64, CATCH_UP).await;
+        if n != N as u64 {
+            // Diagnostics: the source's state (lag, active, error) says why it stalled.
+            let mut st = hub.get_stream(stream).await.unwrap();
+            eprintln!("{stream} sources: {:#?}", st.info().await.unwrap().sources);
+            eprintln!("{}", link.server(ServerId::hub(0)).unwrap().log_text());
+        }
         assert_eq!(n, N as u64, "hub {stream} after restart");
         // Stays at N: nothing re-sourced twice.
         tokio::time::sleep(Duration::from_secs(2)).await;
