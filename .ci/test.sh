@@ -29,10 +29,10 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo nextest"
-cargo nextest run --workspace --locked --profile ci
+cargo nextest run --workspace --profile ci
 
 echo "== doc tests"
-cargo test --workspace --doc --locked -q
+cargo test --workspace --doc -q

@@ -18,5 +18,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 
-cargo build --release --locked -q -p trilink
+cargo build --release -q -p trilink
 exec ./target/release/trilink demo "$@"
