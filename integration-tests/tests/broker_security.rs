@@ -527,7 +527,8 @@ async fn client_ports_refuse_anonymous_leaf_identities_and_wrong_passwords() {
     let link = Link::start(LinkOptions::default()).await.unwrap();
     let hub = link.urls(Site::Hub);
     let jp = link.urls(Site::Jp);
-    let attempts: Vec<(Vec<String>, Option<(&str, &str)>)> = vec![
+    type Attempt<'a> = (Vec<String>, Option<(&'a str, &'a str)>);
+    let attempts: Vec<Attempt<'_>> = vec![
         (hub.clone(), None),
         (jp.clone(), None),
         (hub.clone(), Some(("CN=leaf-jp,O=trilink", ""))),
