@@ -519,6 +519,9 @@ async fn hub_refuses_leaves_without_a_valid_nation_certificate() {
     link.shutdown().unwrap();
 }
 
+/// URLs and optional user/password of a login attempt.
+type Attempt = (Vec<String>, Option<(&'static str, &'static str)>);
+
 /// The certificate-mapped leaf identities exist only on the leafnode port: nobody can log in
 /// with them (or anonymously, or with a wrong password) on a client port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -527,8 +530,7 @@ async fn client_ports_refuse_anonymous_leaf_identities_and_wrong_passwords() {
     let link = Link::start(LinkOptions::default()).await.unwrap();
     let hub = link.urls(Site::Hub);
     let jp = link.urls(Site::Jp);
-    type Attempt<'a> = (Vec<String>, Option<(&'a str, &'a str)>);
-    let attempts: Vec<Attempt<'_>> = vec![
+    let attempts: Vec<Attempt> = vec![
         (hub.clone(), None),
         (jp.clone(), None),
         (hub.clone(), Some(("CN=leaf-jp,O=trilink", ""))),
