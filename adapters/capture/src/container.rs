@@ -228,7 +228,8 @@ impl<'a> PacketIter<'a> {
                 format!("version {major} (expected 2)"),
             ));
         }
-        let linktype = rd_u32(d, 20, big_endian).unwrap_or(0) & 0x0fff_ffff;
+        // The upper bits may carry FCS information; the link type is the low 16 bits.
+        let linktype = rd_u32(d, 20, big_endian).unwrap_or(0) & 0xffff;
         self.pos = 24;
         self.state = State::Pcap {
             big_endian,
