@@ -75,8 +75,8 @@ fn envelope(origin: Nation, i: usize) -> Envelope {
             track_id: TrackId::new("JP-T0042").unwrap(),
             launch_time: now,
             launch_point: GeoPoint {
-                lat_deg: 39.0392193,
-                lon_deg: 125.7625241,
+                lat_deg: 39.039_219_3,
+                lon_deg: 125.762_524_1,
                 alt_m: 35.5,
             },
             launch_point_uncertainty: PositionUncertainty {
@@ -242,9 +242,6 @@ connect = "{out_addr}"
         egress.as_secs_f64(),
         n as f64 / egress.as_secs_f64()
     );
-    println!(
-        "process RSS after ingress (bench driver + adapter + client): {} kB",
-        rss_after_ingress
-    );
+    println!("process RSS after ingress (bench driver + adapter + client): {rss_after_ingress} kB");
     println!("summary: {summary:?}");
 }

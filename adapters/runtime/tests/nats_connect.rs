@@ -1,0 +1,109 @@
+//! Connection options against a real nats-server with user/password authorization.
+
+// Test helpers may unwrap and index like #[test] functions (see clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use trilink_runtime::config::{Validate, load_str};
+use trilink_runtime::nats::{NatsConfig, NatsError, connect, connect_once};
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Only {
+    nats: NatsConfig,
+}
+impl Validate for Only {
+    fn validate(&self) -> Result<(), trilink_runtime::config::Invalid> {
+        self.nats.validate("nats")
+    }
+}
+
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nats_cfg(port: u16, user: &str, pass: &str) -> NatsConfig {
+    let text = format!(
+        "[nats]\nurl = \"nats://127.0.0.1:{port}\"\nuser = \"{user}\"\npassword = \"{pass}\"\nconnect_timeout_ms = 1000\n"
+    );
+    load_str::<Only>(&text, Path::new("n.toml"), Vec::new())
+        .unwrap()
+        .nats
+}
+
+#[tokio::test]
+async fn user_password_accepted_and_refused() {
+    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+    let port = common::free_port();
+    let child = Command::new(&bin)
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "--user",
+            "adapter-jp",
+            "--pass",
+            "s3cret",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    // Wait until the server listens.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let good = connect_once(&nats_cfg(port, "adapter-jp", "s3cret"), "t")
+        .await
+        .unwrap();
+    good.publish("tl.status.jp.t", "x".into()).await.unwrap();
+    good.flush().await.unwrap();
+
+    let bad = connect_once(&nats_cfg(port, "adapter-jp", "wrong"), "t").await;
+    let err = bad.expect_err("a wrong password must be refused");
+    assert!(matches!(err, NatsError::Connect { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn connect_retries_until_shutdown() {
+    let port = common::free_port(); // nothing listens here
+    let cfg = nats_cfg(port, "u", "p");
+    let token = trilink_runtime::CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        t.cancel();
+    });
+    let started = std::time::Instant::now();
+    let r = connect(&cfg, "t", &token).await;
+    assert!(matches!(r, Err(NatsError::ShutDown)), "{r:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "it kept retrying until shutdown"
+    );
+}
+
+#[test]
+fn auth_options_are_validated() {
+    let text =
+        "[nats]\nurl = \"nats://x:4222\"\nuser = \"u\"\npassword = \"p\"\nnkey_seed = \"SU\"\n";
+    let err = load_str::<Only>(text, Path::new("n.toml"), Vec::new()).unwrap_err();
+    assert_eq!(err.key(), Some("nats.creds_file"), "{err}");
+    let text = "[nats]\nurl = \"nats://x:4222\"\ntls_cert = \"c.pem\"\n";
+    let err = load_str::<Only>(text, Path::new("n.toml"), Vec::new()).unwrap_err();
+    assert_eq!(err.key(), Some("nats.tls_key"), "{err}");
+}
