@@ -107,3 +107,73 @@ fn auth_options_are_validated() {
     let err = load_str::<Only>(text, Path::new("n.toml"), Vec::new()).unwrap_err();
     assert_eq!(err.key(), Some("nats.tls_key"), "{err}");
 }
+
+/// Mutual TLS with the project's development certificates (broker-config/make-dev-certs.sh):
+/// a client certificate from the dev CA is accepted; none, or one from another CA, is refused.
+#[tokio::test]
+async fn mutual_tls_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../broker-config/make-dev-certs.sh");
+    let ok = Command::new("sh")
+        .arg(&script)
+        .arg(certs.path())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "make-dev-certs.sh failed");
+    let p = |f: &str| certs.path().join(f).display().to_string();
+
+    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+    let port = common::free_port();
+    let _guard = Kill(
+        Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--tlsverify"])
+            .args(["--tlscert", &p("hub.pem"), "--tlskey", &p("hub-key.pem")])
+            .args(["--tlscacert", &p("ca.pem")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let cfg = |cert: Option<(&str, &str)>| {
+        let mut text = format!(
+            "[nats]\nurl = \"tls://127.0.0.1:{port}\"\nrequire_tls = true\ntls_ca = \"{}\"\nconnect_timeout_ms = 2000\n",
+            p("ca.pem")
+        );
+        if let Some((c, k)) = cert {
+            text = format!(
+                "{text}tls_cert = \"{}\"
+tls_key = \"{}\"
+",
+                p(c),
+                p(k)
+            );
+        }
+        load_str::<Only>(&text, Path::new("n.toml"), Vec::new())
+            .unwrap()
+            .nats
+    };
+
+    let c = connect_once(&cfg(Some(("leaf-jp.pem", "leaf-jp-key.pem"))), "t")
+        .await
+        .unwrap();
+    c.publish("x", "y".into()).await.unwrap();
+    c.flush().await.unwrap();
+
+    let none = connect_once(&cfg(None), "t").await;
+    assert!(none.is_err(), "a client without a certificate was accepted");
+    let rogue = connect_once(
+        &cfg(Some(("rogue-leaf-jp.pem", "rogue-leaf-jp-key.pem"))),
+        "t",
+    )
+    .await;
+    assert!(rogue.is_err(), "a certificate from another CA was accepted");
+}
