@@ -149,13 +149,7 @@ async fn mutual_tls_client_certificate() {
             p("ca.pem")
         );
         if let Some((c, k)) = cert {
-            text = format!(
-                "{text}tls_cert = \"{}\"
-tls_key = \"{}\"
-",
-                p(c),
-                p(k)
-            );
+            text = format!("{text}tls_cert = \"{}\"\ntls_key = \"{}\"\n", p(c), p(k));
         }
         load_str::<Only>(&text, Path::new("n.toml"), Vec::new())
             .unwrap()
