@@ -216,3 +216,123 @@ async fn republished_message_id_is_stored_once() {
     }
     link.shutdown().unwrap();
 }
+
+/// Pull `n` messages from `stream` with a durable consumer named `durable`, acking each.
+async fn consume(ctx: &jetstream::Context, stream: &str, durable: &str, n: usize) -> Vec<String> {
+    use futures::StreamExt as _;
+    let s = ctx.get_stream(stream).await.unwrap();
+    let consumer: jetstream::consumer::PullConsumer = s
+        .get_or_create_consumer(
+            durable,
+            jetstream::consumer::pull::Config {
+                durable_name: Some(durable.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(n)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        m.ack().await.unwrap();
+        got.push(m.subject.to_string());
+    }
+    got
+}
+
+/// The restricted users really can do their job through JetStream: the relay consumes its
+/// nation's hub input stream, each adapter consumes its output stream, and streams can be
+/// ensured again (idempotent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_and_adapters_consume_with_their_own_credentials() {
+    init_tracing();
+    let link = Link::start(LinkOptions::default()).await.unwrap();
+    // Ensuring again changes nothing and fails nothing.
+    for n in Nation::ALL {
+        let again = link.ensure_streams_retrying(Site::Hub, n, 1).await.unwrap();
+        assert!(again.len() >= 4, "{again:?}");
+    }
+    let jp = js(&link, Role::Adapter(Nation::Jp)).await;
+    for i in 0..5 {
+        publish_with_id(&jp, "tl.in.jp.cancel", &format!("c-{i}"), "x".into(), ACK)
+            .await
+            .unwrap();
+    }
+    let hub_jp = js(&link, Role::Admin(Site::Hub, Nation::Jp)).await;
+    assert_eq!(wait_stream_len(&hub_jp, "IN_JP", 5, CATCH_UP).await, 5);
+    let relay_jp = js(&link, Role::Relay(Nation::Jp)).await;
+    let got = consume(&relay_jp, "IN_JP", "relay", 5).await;
+    assert_eq!(got, vec!["tl.in.jp.cancel"; 5]);
+
+    for (dest, relay_role, adapter_role, streams) in [
+        (
+            Nation::Kr,
+            Role::Relay(Nation::Kr),
+            Role::Adapter(Nation::Kr),
+            &["OUT_KR"][..],
+        ),
+        (
+            Nation::Jp,
+            Role::Relay(Nation::Jp),
+            Role::Adapter(Nation::Jp),
+            &["OUT_JP"][..],
+        ),
+        (
+            Nation::Us,
+            Role::Relay(Nation::Us),
+            Role::Adapter(Nation::Us),
+            &["OUT_US", "OUT_US_TRACK"][..],
+        ),
+    ] {
+        assert_eq!(
+            trilink_brokers::streams::adapter_output_streams(dest),
+            streams
+        );
+        let relay = js(&link, relay_role).await;
+        publish_with_id(
+            &relay,
+            &format!("tl.out.{dest}.launch_detection"),
+            &format!("o-{dest}-1"),
+            "l".into(),
+            ACK,
+        )
+        .await
+        .unwrap();
+        publish_with_id(
+            &relay,
+            &format!("tl.out.{dest}.track_update.T-9"),
+            &format!("o-{dest}-2"),
+            "t".into(),
+            ACK,
+        )
+        .await
+        .unwrap();
+        let adapter = js(&link, adapter_role).await;
+        let mut subjects = Vec::new();
+        for stream in streams {
+            let want = if streams.len() == 1 { 2 } else { 1 };
+            assert_eq!(
+                wait_stream_len(&adapter, stream, want, CATCH_UP).await,
+                want,
+                "{stream}"
+            );
+            subjects.extend(consume(&adapter, stream, "adapter", want as usize).await);
+        }
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            [
+                format!("tl.out.{dest}.launch_detection"),
+                format!("tl.out.{dest}.track_update.T-9")
+            ]
+        );
+    }
+    link.shutdown().unwrap();
+}
