@@ -1,9 +1,15 @@
 //! JSON Lines of common envelopes: one object per line,
 //! `{"ts": "<RFC 3339, 9 fractional digits, Z>", "subject": "tl.…", "envelope": {…}}`.
 //!
-//! Reading is strict: unknown fields, an invalid subject, an empty line, a carriage return
-//! or a line over [`MAX_LINE`] bytes is an error naming the file, the line, the byte offset
-//! and the reason. The only leniency: the last line may or may not end with a newline.
+//! Reading is strict: unknown fields, a subject that is not a valid NATS subject, an empty
+//! line, a carriage return or a line over [`MAX_LINE`] bytes is an error naming the file, the
+//! line, the byte offset and the reason. The only leniency: the last line may or may not end
+//! with a newline.
+//!
+//! The subject must be a valid concrete NATS subject (non-empty `.`-separated tokens, no
+//! whitespace, no `*`/`>` wildcards) but need not be a trilink [`Subject`]: `trilink scenario`
+//! writes ground truth with the subject `truth`. A replay onto NATS should check
+//! [`JsonlRecord::parsed_subject`].
 
 use std::io::{BufRead, Read, Write};
 
@@ -27,6 +33,31 @@ pub struct JsonlRecord {
     pub subject: String,
     /// The envelope.
     pub envelope: Envelope,
+}
+
+/// A concrete (publishable) NATS subject: non-empty tokens separated by `.`, no whitespace or
+/// control characters, no wildcards.
+pub fn check_nats_subject(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("empty subject".into());
+    }
+    if s.len() > 4096 {
+        return Err("subject longer than 4096 bytes".into());
+    }
+    for tok in s.split('.') {
+        if tok.is_empty() {
+            return Err(format!("subject {s:?} has an empty token"));
+        }
+        if tok == "*" || tok == ">" {
+            return Err(format!("subject {s:?} has a wildcard token"));
+        }
+        if tok.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "subject {s:?} contains whitespace or a control character"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn ser_ts<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -55,11 +86,10 @@ impl JsonlRecord {
         Subject::parse(&self.subject)
     }
 
-    /// Encode as one line, with the trailing newline. Fails on an invalid subject.
+    /// Encode as one line, with the trailing newline. Fails on an invalid NATS subject.
     pub fn to_line(&self) -> Result<String, CaptureError> {
-        self.parsed_subject().map_err(|e| {
-            CaptureError::new("<jsonl writer>", 0, CaptureErrorKind::Write(e.to_string()))
-        })?;
+        check_nats_subject(&self.subject)
+            .map_err(|e| CaptureError::new("<jsonl writer>", 0, CaptureErrorKind::Write(e)))?;
         let mut s = serde_json::to_string(self).map_err(|e| {
             CaptureError::new("<jsonl writer>", 0, CaptureErrorKind::Write(e.to_string()))
         })?;
@@ -160,7 +190,7 @@ impl<R: BufRead> JsonlReader<R> {
         }
         match serde_json::from_slice::<JsonlRecord>(&self.buf) {
             Ok(r) => {
-                if let Err(e) = r.parsed_subject() {
+                if let Err(e) = check_nats_subject(&r.subject) {
                     return Err(self.err(start, format!("invalid subject: {e}")));
                 }
                 Ok(Some(r))

@@ -91,7 +91,7 @@ pub use decode::{
     NationDecoder, NationalMessage,
 };
 pub use error::{CaptureError, CaptureErrorKind};
-pub use jsonl::{JsonlReader, JsonlRecord, read_jsonl, write_jsonl};
+pub use jsonl::{JsonlReader, JsonlRecord, check_nats_subject, read_jsonl, write_jsonl};
 pub use link::{SkipReason, Transport};
 pub use reader::{CaptureReader, CapturedMessage, ReadStats, read_file, read_messages};
 pub use schedule::{BadSpeed, ReplayFilter, Scheduler, Speed, TimingErrors, TimingSummary};

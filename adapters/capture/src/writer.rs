@@ -26,6 +26,7 @@ use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeade
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, PubAck, Publish};
 
+use crate::decode::DecodedRecord;
 use crate::error::{CaptureError, CaptureErrorKind};
 use crate::link::Transport;
 use crate::reader::CapturedMessage;
@@ -434,6 +435,20 @@ impl PcapngWriter {
             .map_err(|e| werr(at, e.to_string()))?;
         self.tcp(ts, broker, client, &buf)?;
         Ok(pkid)
+    }
+
+    /// Write a decoded national frame back on its original transport: an MQTT PUBLISH from
+    /// `src` (publisher) to `dst` (broker) when it came with a topic, else a UDP datagram or
+    /// the next bytes of its TCP stream. Used by `record` so that record → replay → record
+    /// keeps the same frames.
+    pub fn record(&mut self, r: &DecodedRecord) -> Result<(), CaptureError> {
+        match (&r.topic, r.transport) {
+            (Some(topic), _) => self
+                .mqtt_publish(r.timestamp, r.src, r.dst, topic, &r.raw)
+                .map(|_| ()),
+            (None, Transport::Udp) => self.udp(r.timestamp, r.src, r.dst, &r.raw),
+            (None, Transport::Tcp) => self.tcp(r.timestamp, r.src, r.dst, &r.raw),
+        }
     }
 
     /// Write a captured message back: a UDP datagram, or the next bytes of its TCP stream.

@@ -88,7 +88,7 @@ fn strict_about_everything_else() {
 
     let bad_subject = String::from_utf8(good.clone())
         .unwrap()
-        .replacen("tl.in.", "xx.in.", 1);
+        .replacen("tl.in.", "tl.*.", 1);
     let e = err(bad_subject.as_bytes());
     assert!(e.to_string().contains("invalid subject"), "{e}");
 
@@ -138,9 +138,19 @@ fn truncated_at_every_offset() {
 }
 
 #[test]
+fn non_trilink_subjects_are_allowed_but_reported_by_parsed_subject() {
+    let mut r = records().remove(0);
+    r.subject = "truth".into();
+    let line = r.to_line().unwrap();
+    let back = read_jsonl("truth.jsonl", line.as_bytes()).unwrap();
+    assert_eq!(back, vec![r]);
+    assert!(back[0].parsed_subject().is_err());
+}
+
+#[test]
 fn writer_rejects_an_invalid_subject() {
     let mut r = records().remove(0);
-    r.subject = "not.a.subject".into();
+    r.subject = "tl.in..cancel".into();
     let mut out = Vec::new();
     let e = write_jsonl(&mut out, "w.jsonl", [&r]).unwrap_err();
     assert_eq!(e.code(), "write");
