@@ -170,8 +170,23 @@ async fn check_role(link: &Link, role: Role, account: Nation, site: Site) -> Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_matches_the_subject_contract() {
+    permission_matrix(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_matrix_on_the_clustered_hub() {
+    permission_matrix(3).await;
+}
+
+async fn permission_matrix(hub_nodes: usize) {
     init_tracing();
-    let link = Link::start(LinkOptions::default()).await.unwrap();
+    let link = Link::start(LinkOptions {
+        hub_nodes,
+        ready_timeout: Duration::from_secs(30),
+        ..LinkOptions::default()
+    })
+    .await
+    .unwrap();
     let cases = [
         (Role::Adapter(Nation::Jp), Nation::Jp, Site::Jp),
         (Role::Adapter(Nation::Kr), Nation::Kr, Site::Kr),

@@ -104,8 +104,23 @@ async fn hub_restart_delivers_every_leaf_message_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_path_cut_kr_gets_everything_and_latest_track_state() {
+    output_path_cut(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_path_cut_on_the_clustered_hub() {
+    output_path_cut(3).await;
+}
+
+async fn output_path_cut(hub_nodes: usize) {
     init_tracing();
-    let mut link = Link::start(LinkOptions::default()).await.unwrap();
+    let mut link = Link::start(LinkOptions {
+        hub_nodes,
+        ready_timeout: Duration::from_secs(30),
+        ..LinkOptions::default()
+    })
+    .await
+    .unwrap();
     let relay = js(&link, Role::Relay(Nation::Kr)).await;
 
     // Cut hub -> KR: the KR leaf is down while the relay keeps releasing to KR.
