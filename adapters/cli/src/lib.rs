@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod broker_cmd;
+pub mod demo;
 mod policy_cmd;
 mod scenario_cmd;
 mod schema_cmd;
@@ -54,7 +55,7 @@ pub enum Command {
     /// Generate a launch scenario: national-format reports plus ground truth.
     Scenario(scenario_cmd::ScenarioArgs),
     /// Run the live three-nation demo: brokers, relay, adapters and national stand-ins.
-    Demo(PassThrough),
+    Demo(demo::DemoArgs),
     /// Benchmark the live link against a raw-NATS baseline in the same run.
     Bench(PassThrough),
     /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them.
@@ -107,7 +108,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Record(_) => not_implemented("record", 6),
         Command::Policy(args) => policy_cmd::run(&args),
         Command::Scenario(args) => scenario_cmd::run(&args),
-        Command::Demo(_) => not_implemented("demo", 7),
+        Command::Demo(args) => run_demo(args),
         Command::Bench(_) => not_implemented("bench", 5),
         Command::Broker(args) => broker_cmd::run(&args),
     }
@@ -116,4 +117,34 @@ pub fn run(cli: Cli) -> ExitCode {
 fn not_implemented(job: &str, issue: u32) -> ExitCode {
     eprintln!("trilink {job}: not implemented yet (tracked in issue {issue}); nothing was done.");
     ExitCode::from(EXIT_USAGE)
+}
+
+fn run_demo(args: demo::DemoArgs) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trilink demo: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    rt.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("trilink demo: Ctrl-C, stopping every process ...");
+                on_signal.cancel();
+            }
+        });
+        let out: demo::standins::Out =
+            std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
+        match demo::run(args, shutdown, out).await {
+            Ok(s) if s.complete => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::from(EXIT_PROBLEM),
+            Err(e) => {
+                eprintln!("trilink demo: {e:#}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        }
+    })
 }
