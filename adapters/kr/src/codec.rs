@@ -77,21 +77,83 @@ fn hex_digit(b: u8) -> Option<u32> {
     }
 }
 
-/// Find the end of the sentence at the front of `buf` (which starts with the sync prefix).
-fn frame_len(buf: &[u8]) -> Result<Option<usize>, KrError> {
+/// Most fields any sentence type has (TRK).
+const MAX_FIELDS: usize = 23;
+
+const C_PLAIN: u8 = 0;
+const C_COMMA: u8 = 1;
+const C_LF: u8 = 2;
+const C_BAD: u8 = 3;
+
+/// Byte classes for the single scanning pass: body bytes, comma, LF, anything else.
+// Indexing in a const initializer is checked at compile time; it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+static CLASS: [u8; 256] = {
+    let mut t = [C_BAD; 256];
+    let mut i = 0x20;
+    while i <= 0x7E {
+        t[i] = C_PLAIN;
+        i += 1;
+    }
+    t[b'$' as usize] = C_BAD;
+    t[b'*' as usize] = C_BAD;
+    t[b',' as usize] = C_COMMA;
+    t[b'\n' as usize] = C_LF;
+    t
+};
+
+/// What one pass over a candidate sentence found.
+struct Scan {
+    /// Sentence length including the LF.
+    len: usize,
+    /// Index of the first byte after `$` that may not appear in a body.
+    first_bad: usize,
+    /// Number of commas before the LF.
+    commas: usize,
+    /// Positions of the first `MAX_FIELDS - 1` commas.
+    pos: [u16; MAX_FIELDS - 1],
+}
+
+/// Scan the sentence at the front of `buf` (which starts with the sync prefix) up to its LF
+/// in one pass, classifying bytes and recording comma positions.
+fn scan(buf: &[u8]) -> Result<Option<Scan>, KrError> {
     let window = buf.get(..buf.len().min(MAX_SENTENCE_LEN)).unwrap_or(buf);
-    match window.iter().position(|&b| b == b'\n') {
-        Some(i) => Ok(Some(i + 1)),
-        None if buf.len() >= MAX_SENTENCE_LEN => Err(KrError::Oversize {
+    let mut first_bad = usize::MAX;
+    let mut commas = 0usize;
+    let mut pos = [0u16; MAX_FIELDS - 1];
+    for (i, &b) in window.iter().enumerate().skip(1) {
+        match CLASS.get(usize::from(b)).copied().unwrap_or(C_BAD) {
+            C_PLAIN => {}
+            C_COMMA => {
+                if let Some(p) = pos.get_mut(commas) {
+                    // i < MAX_SENTENCE_LEN fits in u16.
+                    *p = i as u16;
+                }
+                commas += 1;
+            }
+            C_LF => {
+                return Ok(Some(Scan {
+                    len: i + 1,
+                    first_bad,
+                    commas,
+                    pos,
+                }));
+            }
+            _ => first_bad = first_bad.min(i),
+        }
+    }
+    if buf.len() >= MAX_SENTENCE_LEN {
+        Err(KrError::Oversize {
             len: buf.len(),
             max: MAX_SENTENCE_LEN,
-        }),
-        None => Ok(None),
+        })
+    } else {
+        Ok(None)
     }
 }
 
-/// Check framing and checksum of one whole sentence; return its body (between `$` and `*`).
-fn check_frame(sentence: &[u8]) -> Result<&[u8], KrError> {
+/// Check framing and checksum of one whole sentence; return the index of its `*`.
+fn check_frame(sentence: &[u8], sc: &Scan) -> Result<usize, KrError> {
     let n = sentence.len();
     if n < 2 || sentence.get(n - 2) != Some(&b'\r') {
         return Err(KrError::BadFraming {
@@ -106,13 +168,8 @@ fn check_frame(sentence: &[u8]) -> Result<&[u8], KrError> {
             reason: "expected * and 8 hex digits before \\r\\n",
         });
     }
-    let body = sentence.get(1..star).ok_or(KrError::BadFraming {
-        reason: "no room for *HHHHHHHH before \\r\\n",
-    })?;
-    if let Some(&b) = body
-        .iter()
-        .find(|&&b| !(0x20..=0x7E).contains(&b) || b == b'$' || b == b'*')
-    {
+    if sc.first_bad < star {
+        let b = sentence.get(sc.first_bad).copied().unwrap_or(0);
         return Err(KrError::BadFraming {
             reason: if b == b'$' || b == b'*' {
                 "$ or * inside the sentence body"
@@ -128,28 +185,30 @@ fn check_frame(sentence: &[u8]) -> Result<&[u8], KrError> {
         })?;
         actual = (actual << 4) | d;
     }
-    let expected = CRC32.checksum(body);
+    let expected = CRC32.checksum(sentence.get(1..star).unwrap_or_default());
     if expected != actual {
         return Err(KrError::BadChecksum { expected, actual });
     }
-    Ok(body)
+    Ok(star)
 }
 
-/// Sequential access to the comma-separated fields of a body.
+/// Sequential access to the comma-separated fields of a checked sentence.
 struct Fields<'a> {
-    it: std::slice::Split<'a, u8, fn(&u8) -> bool>,
+    sentence: &'a [u8],
+    pos: &'a [u16],
+    star: usize,
+    k: usize,
+    start: usize,
 }
 
 impl<'a> Fields<'a> {
     fn next(&mut self) -> &'a [u8] {
-        // The field count was checked before parsing starts.
-        self.it.next().unwrap_or_default()
+        let end = self.pos.get(self.k).map_or(self.star, |&p| usize::from(p));
+        self.k += 1;
+        let f = self.sentence.get(self.start..end).unwrap_or_default();
+        self.start = end + 1;
+        f
     }
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // slice::split wants Fn(&u8)
-fn is_comma(b: &u8) -> bool {
-    *b == b','
 }
 
 fn parse_point(f: &mut Fields<'_>, names: [&'static str; 3]) -> Result<Point, KrError> {
@@ -174,11 +233,17 @@ fn parse_opt_point(f: &mut Fields<'_>, names: [&'static str; 3]) -> Result<Optio
     }))
 }
 
-fn parse_sentence(body: &[u8]) -> Result<Sentence, KrError> {
-    #[allow(clippy::naive_bytecount)] // bodies are short; no extra dependency
-    let found = body.iter().filter(|&&b| b == b',').count() + 1;
+fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, KrError> {
+    let found = sc.commas + 1;
     let mut f = Fields {
-        it: body.split(is_comma as fn(&u8) -> bool),
+        sentence,
+        pos: sc
+            .pos
+            .get(..sc.commas.min(MAX_FIELDS - 1))
+            .unwrap_or_default(),
+        star,
+        k: 0,
+        start: 1,
     };
     if f.next() != b"TLKR" {
         return Err(KrError::BadSync);
@@ -323,8 +388,7 @@ impl KrCodec {
         buf: &[u8],
         ingested_at: DateTime<Utc>,
     ) -> Result<Envelope, KrError> {
-        let s = self.decode_message(buf)?;
-        self.to_common(&s, ingested_at)
+        into_common(self.decode_message(buf)?, ingested_at)
     }
 
     /// Translate an envelope and append its sentence to `out` (`to_national` + `encode`).
@@ -641,11 +705,95 @@ fn to_track_id(t: &TrackId) -> Result<String, KrError> {
     }
 }
 
-fn track_id(s: &str) -> Result<TrackId, KrError> {
+fn track_id(s: String) -> Result<TrackId, KrError> {
     TrackId::new(s).map_err(|_| KrError::BadText {
         field: "track_id",
         reason: "a track id is 1-32 of [A-Za-z0-9_-]",
     })
+}
+
+/// Translate an owned sentence (moves its strings instead of copying them).
+fn into_common(s: Sentence, ingested_at: DateTime<Utc>) -> Result<Envelope, KrError> {
+    let Sentence { header: h, body } = s;
+    let payload = match body {
+        Body::Launch(b) => Payload::LaunchDetection(LaunchDetection {
+            track_id: track_id(b.track_id)?,
+            launch_time: b.launch_time.to_utc(),
+            launch_point: from_point(&b.point),
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: b.unc_h_cm as f64 / 100.0,
+                vertical_m: b.unc_v_cm as f64 / 100.0,
+            },
+            missile_class: b.class,
+            confidence: b.confidence_e4 as f64 / 10_000.0,
+        }),
+        Body::Track(b) => Payload::TrackUpdate(TrackUpdate {
+            track_id: track_id(b.track_id)?,
+            time: b.time.to_utc(),
+            position: from_point(&b.point),
+            position_uncertainty: PositionUncertainty {
+                horizontal_m: b.unc_h_cm as f64 / 100.0,
+                vertical_m: b.unc_v_cm as f64 / 100.0,
+            },
+            velocity: VelocityEnu {
+                east_mps: b.vel_e_cms as f64 / 100.0,
+                north_mps: b.vel_n_cms as f64 / 100.0,
+                up_mps: b.vel_u_cms as f64 / 100.0,
+            },
+            quality: b.quality,
+            flight_phase: b.phase,
+        }),
+        Body::Impact(b) => Payload::ImpactPrediction(ImpactPrediction {
+            track_id: track_id(b.track_id)?,
+            impact_time: b.impact_time.to_utc(),
+            impact_point: from_point(&b.point),
+            error_ellipse: ErrorEllipse {
+                semi_major_m: b.semi_major_cm as f64 / 100.0,
+                semi_minor_m: b.semi_minor_cm as f64 / 100.0,
+                orientation_deg: b.orientation_mdeg as f64 / 1_000.0,
+            },
+        }),
+        Body::End(b) => Payload::EventEnd(EventEnd {
+            track_id: track_id(b.track_id)?,
+            time: b.time.to_utc(),
+            reason: b.reason,
+            final_point: b.final_point.as_ref().map(from_point),
+        }),
+        Body::Cancel(b) => Payload::Cancel(Cancel {
+            track_id: track_id(b.track_id)?,
+            reason: b.reason,
+        }),
+        Body::Correction(b) => Payload::Correction(Correction {
+            track_id: track_id(b.track_id)?,
+            reason: b.reason,
+            corrected_time: b.corrected_time.map(KstTime::to_utc),
+            corrected_point: b.corrected_point.as_ref().map(from_point),
+            corrected_missile_class: b.corrected_class,
+        }),
+        Body::Status(b) => Payload::Status(Status {
+            component: b.component,
+            state: b.state,
+            uptime_s: b.uptime_ms as f64 / 1_000.0,
+            detail: b.detail,
+        }),
+    };
+    let releasability: BTreeSet<Nation> = h.releasability.iter().collect();
+    let source = Source {
+        system: h.system,
+        sensor: h.sensor,
+        national_message_id: h.national_message_id,
+    };
+    let mut env = Envelope::new(
+        h.origin,
+        source,
+        h.observed_at.to_utc(),
+        ingested_at,
+        h.mode,
+        releasability,
+        payload,
+    );
+    env.references = h.references;
+    Ok(env)
 }
 
 impl NationalCodec for KrCodec {
@@ -665,15 +813,15 @@ impl NationalCodec for KrCodec {
                 needed: SYNC.len() - buf.len(),
             });
         }
-        let Some(len) = frame_len(buf)? else {
+        let Some(sc) = scan(buf)? else {
             return Ok(Decoded::NeedMore { needed: 1 });
         };
-        let sentence = buf.get(..len).unwrap_or_default();
-        let body = check_frame(sentence)?;
-        let frame = parse_sentence(body)?;
+        let sentence = buf.get(..sc.len).unwrap_or_default();
+        let star = check_frame(sentence, &sc)?;
+        let frame = parse_sentence(sentence, &sc, star)?;
         Ok(Decoded::Frame {
             frame,
-            consumed: len,
+            consumed: sc.len,
         })
     }
 
@@ -711,86 +859,7 @@ impl NationalCodec for KrCodec {
     }
 
     fn to_common(&self, s: &Sentence, ingested_at: DateTime<Utc>) -> Result<Envelope, KrError> {
-        let h = &s.header;
-        let payload = match &s.body {
-            Body::Launch(b) => Payload::LaunchDetection(LaunchDetection {
-                track_id: track_id(&b.track_id)?,
-                launch_time: b.launch_time.to_utc(),
-                launch_point: from_point(&b.point),
-                launch_point_uncertainty: PositionUncertainty {
-                    horizontal_m: b.unc_h_cm as f64 / 100.0,
-                    vertical_m: b.unc_v_cm as f64 / 100.0,
-                },
-                missile_class: b.class,
-                confidence: b.confidence_e4 as f64 / 10_000.0,
-            }),
-            Body::Track(b) => Payload::TrackUpdate(TrackUpdate {
-                track_id: track_id(&b.track_id)?,
-                time: b.time.to_utc(),
-                position: from_point(&b.point),
-                position_uncertainty: PositionUncertainty {
-                    horizontal_m: b.unc_h_cm as f64 / 100.0,
-                    vertical_m: b.unc_v_cm as f64 / 100.0,
-                },
-                velocity: VelocityEnu {
-                    east_mps: b.vel_e_cms as f64 / 100.0,
-                    north_mps: b.vel_n_cms as f64 / 100.0,
-                    up_mps: b.vel_u_cms as f64 / 100.0,
-                },
-                quality: b.quality,
-                flight_phase: b.phase,
-            }),
-            Body::Impact(b) => Payload::ImpactPrediction(ImpactPrediction {
-                track_id: track_id(&b.track_id)?,
-                impact_time: b.impact_time.to_utc(),
-                impact_point: from_point(&b.point),
-                error_ellipse: ErrorEllipse {
-                    semi_major_m: b.semi_major_cm as f64 / 100.0,
-                    semi_minor_m: b.semi_minor_cm as f64 / 100.0,
-                    orientation_deg: b.orientation_mdeg as f64 / 1_000.0,
-                },
-            }),
-            Body::End(b) => Payload::EventEnd(EventEnd {
-                track_id: track_id(&b.track_id)?,
-                time: b.time.to_utc(),
-                reason: b.reason,
-                final_point: b.final_point.as_ref().map(from_point),
-            }),
-            Body::Cancel(b) => Payload::Cancel(Cancel {
-                track_id: track_id(&b.track_id)?,
-                reason: b.reason.clone(),
-            }),
-            Body::Correction(b) => Payload::Correction(Correction {
-                track_id: track_id(&b.track_id)?,
-                reason: b.reason.clone(),
-                corrected_time: b.corrected_time.map(KstTime::to_utc),
-                corrected_point: b.corrected_point.as_ref().map(from_point),
-                corrected_missile_class: b.corrected_class,
-            }),
-            Body::Status(b) => Payload::Status(Status {
-                component: b.component.clone(),
-                state: b.state,
-                uptime_s: b.uptime_ms as f64 / 1_000.0,
-                detail: b.detail.clone(),
-            }),
-        };
-        let releasability: BTreeSet<Nation> = h.releasability.iter().collect();
-        let source = Source {
-            system: h.system.clone(),
-            sensor: h.sensor.clone(),
-            national_message_id: h.national_message_id.clone(),
-        };
-        let mut env = Envelope::new(
-            h.origin,
-            source,
-            h.observed_at.to_utc(),
-            ingested_at,
-            h.mode,
-            releasability,
-            payload,
-        );
-        env.references.clone_from(&h.references);
-        Ok(env)
+        into_common(s.clone(), ingested_at)
     }
 
     fn to_national(&self, env: &Envelope) -> Result<Sentence, KrError> {

@@ -275,6 +275,18 @@ pub fn parse_text(
         return Err(KrError::MissingField { field });
     }
     let bad = |reason| KrError::BadText { field, reason };
+    // Fast path: nothing escaped (plain bytes are ASCII, hence UTF-8).
+    if s.iter().all(|&b| is_plain_text_byte(b)) {
+        if s.len() > max {
+            return Err(KrError::FieldOutOfRange {
+                field,
+                value: format!("{} bytes (max {max})", s.len()),
+            });
+        }
+        return std::str::from_utf8(s)
+            .map(str::to_owned)
+            .map_err(|_| bad("not UTF-8"));
+    }
     let mut out = Vec::with_capacity(s.len());
     let mut it = s.iter();
     while let Some(&b) = it.next() {
