@@ -121,6 +121,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         .await
         .map_err(|e| anyhow!("brokers: {e}"))?;
     let work = link.dir().to_path_buf();
+    say(&out, &format!("work dir: {}", work.display()));
     let policy_path = work.join("policy.toml");
     std::fs::write(&policy_path, &policy_text)?;
 
