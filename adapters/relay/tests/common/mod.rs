@@ -9,16 +9,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
 
-/// The nats-server binary: `NATS_SERVER_BIN`, else `/usr/bin/nats-server`, else PATH.
+/// The nats-server binary: `NATS_SERVER_BIN`, else `nats-server` on PATH (Debian installs
+/// it in /usr/sbin).
 pub fn nats_server_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
-        return PathBuf::from(p);
-    }
-    let deb = PathBuf::from("/usr/bin/nats-server");
-    if deb.exists() {
-        return deb;
-    }
-    PathBuf::from("nats-server")
+    std::env::var_os("NATS_SERVER_BIN").map_or_else(|| PathBuf::from("nats-server"), PathBuf::from)
 }
 
 pub fn free_port() -> u16 {
