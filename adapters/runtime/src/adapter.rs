@@ -10,8 +10,12 @@
 //! **Egress**: durable pull consumer on `tl.out.<dest>.>` → envelope JSON → releasability and
 //! validation check → `to_national` → `encode` → every configured output. The JetStream message
 //! is acknowledged only after every output accepted the frame; a failed send is NAKed with a
-//! delay (redelivered later); a message that can never be delivered (bad JSON, not releasable,
-//! not representable in the national format) is dead-lettered and terminated.
+//! delay (redelivered later) and, on redelivery, sent only to the outputs that had not yet
+//! accepted it; a message that can never be delivered (bad JSON, not releasable, not
+//! representable in the national format) is dead-lettered and terminated. A redelivery of a
+//! message this process already delivered (lost ack) is acknowledged without sending it again
+//! (bounded memory of the last 16 384 ids; a restarted process may send such a message once
+//! more: delivery to the national system is at-least-once across crashes).
 //!
 //! **Heartbeats**: an envelope with a `status` payload on `tl.status.<site>.<component>`
 //! (core NATS) every `heartbeat_interval_ms`, and a final `down` status on shutdown.
@@ -50,6 +54,7 @@
 //!
 //! Full examples for each nation are in `adapters/runtime/examples/*.toml`.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,8 +67,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use trilink_schema::{
-    ComponentState, Envelope, Mode, Nation, NationalCodec, NationalError, Payload, Source, Status,
-    Subject, ValidationContext,
+    ComponentState, Envelope, MessageId, Mode, Nation, NationalCodec, NationalError, Payload,
+    Source, Status, Subject, ValidationContext,
 };
 
 use crate::config::{Invalid, Validate};
@@ -224,8 +229,8 @@ impl Validate for AdapterConfig {
                     ));
                 }
             }
-            if e.outputs.is_empty() {
-                return Err(Invalid::new("egress.outputs", "needs at least one output"));
+            if e.outputs.is_empty() || e.outputs.len() > 64 {
+                return Err(Invalid::new("egress.outputs", "needs 1 to 64 outputs"));
             }
             if e.batch == 0 || e.max_ack_pending == 0 {
                 return Err(Invalid::new(
@@ -312,9 +317,14 @@ where
     }
     let component: Arc<str> = Arc::from(config.component());
     telemetry::init_logging(config.telemetry.log_format, &config.telemetry.log_filter)?;
-    let prom = telemetry::install_metrics()?;
-    if let Some(addr) = config.telemetry.listen {
-        telemetry::serve(addr, prom, health.clone(), shutdown.clone()).await?;
+    match (telemetry::install_metrics(), config.telemetry.listen) {
+        (Ok(prom), Some(addr)) => {
+            telemetry::serve(addr, prom, health.clone(), shutdown.clone()).await?;
+        }
+        (Ok(_), None) => {}
+        (Err(e), Some(_)) => return Err(e.into()),
+        // Embedded beside another recorder: metrics go to that recorder; nothing to serve.
+        (Err(e), None) => tracing::warn!(error = %e, "Prometheus recorder not installed"),
     }
     let started = Instant::now();
     let codec = Arc::new(codec);
@@ -376,6 +386,8 @@ where
             nak_delay: Duration::from_millis(eg.nak_delay_ms),
             future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
             source: Arc::from(spec.filter_subject.as_str()),
+            partial: HashMap::new(),
+            recent: RecentIds::default(),
         };
         let sd = shutdown.clone();
         let done = egress_done.clone();
@@ -669,12 +681,45 @@ struct EgressCtx<C> {
     nak_delay: Duration,
     future_tolerance: chrono::Duration,
     source: Arc<str>,
+    /// Outputs that already accepted a message that is being retried (by stream sequence),
+    /// so a retry after a partial failure does not send it to them twice.
+    partial: HashMap<u64, u64>,
+    /// Message ids delivered recently (bounded), so a redelivery after a lost ack is not sent
+    /// to the national system again while this process lives.
+    recent: RecentIds,
+}
+
+/// A bounded set of recently delivered message ids (FIFO eviction).
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: VecDeque<MessageId>,
+    set: HashSet<MessageId>,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 16_384;
+
+    fn contains(&self, id: &MessageId) -> bool {
+        self.set.contains(id)
+    }
+
+    fn insert(&mut self, id: MessageId) {
+        if self.set.insert(id) {
+            self.order.push_back(id);
+            if self.order.len() > Self::CAPACITY
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
 }
 
 enum EgressOutcome {
     Delivered,
     Rejected,
     Retry,
+    Duplicate,
 }
 
 impl<C: NationalCodec> EgressCtx<C> {
@@ -693,7 +738,7 @@ impl<C: NationalCodec> EgressCtx<C> {
         }
     }
 
-    async fn handle(&self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
+    async fn handle(&mut self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
         let subject = msg.subject.as_str();
         let body = msg.payload.clone();
         let env = match Envelope::from_json(&body) {
@@ -735,16 +780,42 @@ impl<C: NationalCodec> EgressCtx<C> {
                 .await;
             return EgressOutcome::Rejected;
         }
-        for (label, sink) in &self.sinks {
-            if let Err(e) = sink.send(buf).await {
-                events::national_send_failed(C::NATION, label, &e.to_string());
-                return EgressOutcome::Retry;
+        if self.recent.contains(&env.message_id) {
+            events::egress_duplicate(C::NATION, subject);
+            return EgressOutcome::Duplicate;
+        }
+        let seq = msg.info().map(|i| i.stream_sequence).ok();
+        let mut done = seq.and_then(|s| self.partial.get(&s).copied()).unwrap_or(0);
+        let mut failed = false;
+        for (i, (label, sink)) in self.sinks.iter().enumerate() {
+            let bit = 1_u64 << (i % 64);
+            if done & bit != 0 {
+                continue;
+            }
+            match sink.send(buf).await {
+                Ok(()) => {
+                    done |= bit;
+                    events::delivered(C::NATION, label);
+                }
+                Err(e) => {
+                    events::national_send_failed(C::NATION, label, &e.to_string());
+                    failed = true;
+                }
             }
         }
-        let now = Utc::now();
-        for (label, _) in &self.sinks {
-            events::delivered(C::NATION, label);
+        if failed {
+            if let Some(s) = seq
+                && done != 0
+            {
+                self.partial.insert(s, done);
+            }
+            return EgressOutcome::Retry;
         }
+        if let Some(s) = seq {
+            self.partial.remove(&s);
+        }
+        self.recent.insert(env.message_id);
+        let now = Utc::now();
         if let Some(relayed) = env.relayed_at {
             events::hop("ingested_to_relayed", env.ingested_at, relayed);
             events::hop("relayed_to_delivered", relayed, now);
@@ -756,7 +827,7 @@ impl<C: NationalCodec> EgressCtx<C> {
 
 async fn run_egress<C: NationalCodec>(
     consumer: jetstream::consumer::PullConsumer,
-    ctx: EgressCtx<C>,
+    mut ctx: EgressCtx<C>,
     batch: usize,
     shutdown: CancellationToken,
 ) -> EgressCounts {
@@ -806,6 +877,7 @@ async fn run_egress<C: NationalCodec>(
                     AckKind::Term
                 }
                 EgressOutcome::Retry => AckKind::Nak(Some(ctx.nak_delay)),
+                EgressOutcome::Duplicate => AckKind::Ack,
             };
             if let Err(e) = msg.ack_with(ack).await {
                 tracing::warn!(error = %e, "egress ack failed (message will be redelivered)");

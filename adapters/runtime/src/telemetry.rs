@@ -19,6 +19,7 @@
 //! | `trilink_publish_failed_total` | counter | `site` |
 //! | `trilink_dead_lettered_total` | counter | `site`, `reason` |
 //! | `trilink_delivered_total` | counter | `site`, `transport` |
+//! | `trilink_egress_duplicates_total` | counter | `site` |
 //! | `trilink_national_send_failed_total` | counter | `site`, `transport` |
 //! | `trilink_reconnects_total` | counter | `site`, `transport` |
 //! | `trilink_heartbeats_total` | counter | `site`, `component` |
@@ -27,7 +28,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -135,7 +136,7 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), TelemetryErro
     Ok(())
 }
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 
 /// Histogram buckets for hop latencies, seconds (50 µs … 10 s).
 pub const LATENCY_BUCKETS: [f64; 16] = [
@@ -146,7 +147,12 @@ pub const LATENCY_BUCKETS: [f64; 16] = [
 /// Install the process-wide Prometheus recorder (once) and return its handle. A periodic
 /// upkeep task is spawned on the current tokio runtime the first time, if there is one.
 pub fn install_metrics() -> Result<PrometheusHandle, TelemetryError> {
-    if let Some(h) = HANDLE.get() {
+    // Serialized: concurrent first callers (several adapters in one process) must all get
+    // the one installed handle, never a spurious "already installed" error.
+    let mut slot = HANDLE
+        .lock()
+        .map_err(|_| TelemetryError::Recorder("metrics handle lock poisoned".into()))?;
+    if let Some(h) = slot.as_ref() {
         return Ok(h.clone());
     }
     let builder = PrometheusBuilder::new()
@@ -154,25 +160,23 @@ pub fn install_metrics() -> Result<PrometheusHandle, TelemetryError> {
         .map_err(|e| TelemetryError::Recorder(e.to_string()))?;
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
-    // Only the first caller wins the race to install; everyone returns the winner's handle.
-    if metrics::set_global_recorder(recorder).is_ok() {
-        let _ = HANDLE.set(handle.clone());
-        events::describe();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let h = handle.clone();
-            rt.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(5));
-                loop {
-                    tick.tick().await;
-                    h.run_upkeep();
-                }
-            });
-        }
+    metrics::set_global_recorder(recorder).map_err(|_| {
+        TelemetryError::Recorder("another metrics recorder is installed in this process".into())
+    })?;
+    *slot = Some(handle.clone());
+    drop(slot);
+    events::describe();
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let h = handle.clone();
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                h.run_upkeep();
+            }
+        });
     }
-    HANDLE
-        .get()
-        .cloned()
-        .ok_or_else(|| TelemetryError::Recorder("another metrics recorder is installed".into()))
+    Ok(handle)
 }
 
 /// Liveness and readiness shared between a process and its health endpoint.
@@ -332,6 +336,10 @@ pub mod events {
             "national frames delivered to the national system"
         );
         metrics::describe_counter!(
+            "trilink_egress_duplicates_total",
+            "egress redeliveries of already delivered messages, not sent again"
+        );
+        metrics::describe_counter!(
             "trilink_national_send_failed_total",
             "failed sends to the national system"
         );
@@ -376,6 +384,13 @@ pub mod events {
             tracing::trace!(%site, kind, "published");
         }
         hop("ingested_to_published", ingested_at, now);
+    }
+
+    /// An egress message was already delivered by this process (a redelivery after a lost
+    /// ack): acknowledged without sending it to the national system again.
+    pub fn egress_duplicate(site: Nation, subject: &str) {
+        counter!("trilink_egress_duplicates_total", "site" => site.as_str()).increment(1);
+        tracing::debug!(%site, subject, "egress duplicate suppressed");
     }
 
     /// A publish failed for good.

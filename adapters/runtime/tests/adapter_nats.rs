@@ -457,3 +457,99 @@ connect = "127.0.0.1:{out_port}"
     assert_eq!(summary.delivered, 1);
     assert!(summary.drained);
 }
+
+/// With two national outputs and one of them down, the message is retried only towards the
+/// failed one: the output that accepted it does not get it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_egress_failure_retries_only_the_failed_output() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    streams(&js).await;
+
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = up.local_addr().unwrap();
+    let down_port = free_port();
+    let toml = format!(
+        r#"
+[adapter]
+nation = "us"
+heartbeat_interval_ms = 0
+[nats]
+url = "{url}"
+[egress]
+stream = "TL_OUT_US"
+durable = "adapter-us"
+nak_delay_ms = 100
+[[egress.outputs]]
+type = "tcp_client"
+connect = "{up_addr}"
+[[egress.outputs]]
+type = "tcp_client"
+connect = "127.0.0.1:{down_port}"
+"#
+    );
+    let cfg: AdapterConfig =
+        config::load_str(&toml, Path::new("us.toml"), Vec::<(String, String)>::new()).unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+
+    let env = launch(Nation::Jp, "jp-partial", &[Nation::Jp, Nation::Us]);
+    js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let (mut a, _) = tokio::time::timeout(WAIT, up.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let codec = std::sync::Arc::new(TestCodec::<Us>::default());
+    let mut dec_a = trilink_runtime::transport::StreamDecoder::new(codec.clone());
+    let first = loop {
+        let n = tokio::time::timeout(WAIT, dec_a.read_buf(&mut a))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        if let Some(item) = dec_a.next_item() {
+            break item.unwrap().0;
+        }
+    };
+    assert_eq!(first.message_id, env.message_id);
+    // Let a few retries towards the dead output happen, then bring it up.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let down = tokio::net::TcpListener::bind(("127.0.0.1", down_port))
+        .await
+        .unwrap();
+    let (mut b, _) = tokio::time::timeout(WAIT, down.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut dec_b = trilink_runtime::transport::StreamDecoder::new(codec);
+    let second = loop {
+        let n = tokio::time::timeout(WAIT, dec_b.read_buf(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        if let Some(item) = dec_b.next_item() {
+            break item.unwrap().0;
+        }
+    };
+    assert_eq!(second.message_id, env.message_id);
+    // The first output received it exactly once.
+    let extra = tokio::time::timeout(Duration::from_millis(500), dec_a.read_buf(&mut a)).await;
+    assert!(
+        extra.is_err() && dec_a.buffered() == 0,
+        "the healthy output received the message again"
+    );
+    token.cancel();
+    let summary = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.delivered, 1, "{summary:?}");
+}
