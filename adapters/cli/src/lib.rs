@@ -18,8 +18,11 @@ use clap::{Args, Parser, Subcommand};
 mod broker_cmd;
 pub mod demo;
 mod policy_cmd;
+pub mod record_cmd;
+pub mod replay_cmd;
 mod scenario_cmd;
 mod schema_cmd;
+mod serve_cmd;
 
 /// Exit code: the job ran and found a problem.
 pub const EXIT_PROBLEM: u8 = 1;
@@ -43,13 +46,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a national adapter (jp, kr or us) beside a national warning system.
-    Adapter(ConfigArgs),
+    Adapter(serve_cmd::AdapterArgs),
     /// Run the hub relay: validate, check origin, apply routing policy, fan out.
-    Relay(RelayArgs),
+    Relay(serve_cmd::RelayArgs),
     /// Replay a capture (pcapng of national traffic, or JSON Lines of envelopes) into a link.
-    Replay(PathArgs),
+    Replay(replay_cmd::ReplayArgs),
     /// Record subjects or national outputs to pcapng / JSON Lines.
-    Record(PassThrough),
+    Record(record_cmd::RecordArgs),
     /// Test a routing policy against a capture, offline or through the live link.
     Policy(policy_cmd::PolicyArgs),
     /// Generate a launch scenario: national-format reports plus ground truth.
@@ -62,25 +65,6 @@ pub enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
-}
-
-/// `--config <file>`.
-#[derive(Debug, Args)]
-pub struct ConfigArgs {
-    /// TOML configuration file.
-    #[arg(long, short)]
-    pub config: PathBuf,
-}
-
-/// Relay arguments.
-#[derive(Debug, Args)]
-pub struct RelayArgs {
-    /// TOML configuration file.
-    #[arg(long, short)]
-    pub config: PathBuf,
-    /// Routing policy (TOML).
-    #[arg(long, short)]
-    pub policy: PathBuf,
 }
 
 /// A capture path.
@@ -102,10 +86,10 @@ pub struct PassThrough {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Schema(args) => schema_cmd::run(&args),
-        Command::Adapter(_) => not_implemented("adapter", 5),
-        Command::Relay(_) => not_implemented("relay", 5),
-        Command::Replay(_) => not_implemented("replay", 6),
-        Command::Record(_) => not_implemented("record", 6),
+        Command::Adapter(args) => serve_cmd::adapter(&args),
+        Command::Relay(args) => serve_cmd::relay(&args),
+        Command::Replay(args) => replay_cmd::run(&args),
+        Command::Record(args) => record_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),
         Command::Scenario(args) => scenario_cmd::run(&args),
         Command::Demo(args) => run_demo(args),

@@ -1,4 +1,15 @@
 //! `trilink scenario`: generate a launch scenario's national reports and ground truth.
+//!
+//! With `--out DIR` it writes `reports.jsonl` (the reports as envelopes on their input
+//! subjects, with emission times), `truth.jsonl` (ground truth), `national.pcapng` (every
+//! report encoded in its nation's format on its transport, timestamped at its emission time)
+//! and `capture-map.toml` (the [`CaptureMap`] that decodes `national.pcapng`).
+//!
+//! National capture layout (addresses are documentation-style, the ports are the defaults of
+//! [`national_map`]): JP system `10.0.1.10:50001` → adapter-jp `10.0.1.1:5500` (UDP, one
+//! frame per datagram); KR system `10.0.2.10:50002` → KR broker `10.0.2.1:1883` (MQTT 3.1.1
+//! PUBLISH QoS 1 on `kr/warning/out`, one sentence per PUBLISH); US system `10.0.3.10:50003`
+//! → adapter-us `10.0.3.1:5601` (one TCP stream of SIMPLE packets).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,8 +18,11 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use std::net::SocketAddr;
+
+use trilink_capture::{CaptureMap, Framing, PcapngWriter, Transport};
 use trilink_scenario::{Generated, ScenarioConfig};
-use trilink_schema::{Envelope, Subject};
+use trilink_schema::{Envelope, Nation, NationalCodec, Subject};
 
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
 
@@ -31,9 +45,30 @@ pub struct ScenarioArgs {
     /// `truth.jsonl` (ground truth) into this directory. Without it, print a summary only.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Keep only the first N reports (by emission time) — to make small sample captures.
+    #[arg(long)]
+    pub max_reports: Option<usize>,
     /// List the shipped scenarios and exit.
     #[arg(long)]
     pub list: bool,
+}
+
+/// The KR topic national reports are published on (the KR adapter's ingress topic).
+pub const KR_TOPIC: &str = "kr/warning/out";
+/// JP adapter ingress port in generated captures (UDP).
+pub const JP_PORT: u16 = 5500;
+/// KR national broker port in generated captures (MQTT over TCP).
+pub const KR_PORT: u16 = 1883;
+/// US adapter ingress port in generated captures (SIMPLE over TCP).
+pub const US_PORT: u16 = 5601;
+
+/// The capture map of `national.pcapng` as `trilink scenario` writes it (also the default map
+/// of `trilink replay` when a capture has none beside it).
+pub fn national_map() -> CaptureMap {
+    CaptureMap::new()
+        .with(Nation::Jp, Transport::Udp, JP_PORT, Framing::Datagram)
+        .with(Nation::Kr, Transport::Tcp, KR_PORT, Framing::Mqtt)
+        .with(Nation::Us, Transport::Tcp, US_PORT, Framing::Stream)
 }
 
 pub fn run(args: &ScenarioArgs) -> ExitCode {
@@ -55,7 +90,12 @@ pub fn run(args: &ScenarioArgs) -> ExitCode {
     };
     let seed = args.seed.unwrap_or(cfg.seed);
     let generated = match trilink_scenario::generate(&cfg, seed, args.start) {
-        Ok(g) => g,
+        Ok(mut g) => {
+            if let Some(n) = args.max_reports {
+                g.reports.truncate(n);
+            }
+            g
+        }
         Err(e) => {
             eprintln!("trilink scenario {}: {e}", cfg.name);
             return ExitCode::from(EXIT_PROBLEM);
@@ -67,7 +107,10 @@ pub fn run(args: &ScenarioArgs) -> ExitCode {
             eprintln!("trilink scenario: writing {}: {e}", dir.display());
             return ExitCode::from(EXIT_PROBLEM);
         }
-        println!("wrote {0}/reports.jsonl and {0}/truth.jsonl", dir.display());
+        println!(
+            "wrote {0}/reports.jsonl, {0}/truth.jsonl, {0}/national.pcapng and {0}/capture-map.toml",
+            dir.display()
+        );
     }
     ExitCode::SUCCESS
 }
@@ -100,7 +143,67 @@ fn write(dir: &Path, g: &Generated) -> std::io::Result<()> {
     for e in &g.truth {
         writeln!(truth, "{}", line(e.observed_at, "truth", e))?;
     }
-    truth.flush()
+    truth.flush()?;
+    let pcapng = national_pcapng(g).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("national.pcapng"), pcapng)?;
+    let map = toml::to_string(&national_map()).map_err(std::io::Error::other)?;
+    std::fs::write(
+        dir.join("capture-map.toml"),
+        format!(
+            "# Capture map of national.pcapng (written by trilink scenario): which transport and\n# port carries which nation's traffic, and how it is framed.\n{map}"
+        ),
+    )
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+fn encode<C: NationalCodec>(codec: &C, env: &Envelope) -> Result<Vec<u8>, String> {
+    let frame = codec.to_national(env).map_err(|e| e.to_string())?;
+    let mut out = bytes::BytesMut::new();
+    codec.encode(&frame, &mut out).map_err(|e| e.to_string())?;
+    Ok(out.to_vec())
+}
+
+/// Every report in its nation's format on its transport, at its emission time.
+pub fn national_pcapng(g: &Generated) -> Result<Vec<u8>, String> {
+    let jp = trilink_jp::JpCodec::default();
+    let kr = trilink_kr::KrCodec::default();
+    let us = trilink_us::UsCodec::default();
+    let (jp_sys, jp_ad) = (addr("10.0.1.10:50001"), addr("10.0.1.1:5500"));
+    let (kr_sys, kr_broker) = (addr("10.0.2.10:50002"), addr("10.0.2.1:1883"));
+    let (us_sys, us_ad) = (addr("10.0.3.10:50003"), addr("10.0.3.1:5601"));
+    let mut w = PcapngWriter::new().map_err(|e| e.to_string())?;
+    for r in &g.reports {
+        let env = &r.envelope;
+        let what = || {
+            format!(
+                "{} {} report {}",
+                env.origin,
+                env.payload.kind(),
+                env.message_id
+            )
+        };
+        let res = match env.origin {
+            Nation::Jp => encode(&jp, env).and_then(|b| {
+                w.udp(r.emit_at, jp_sys, jp_ad, &b)
+                    .map_err(|e| e.to_string())
+            }),
+            Nation::Kr => encode(&kr, env).and_then(|b| {
+                w.mqtt_publish(r.emit_at, kr_sys, kr_broker, KR_TOPIC, &b)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }),
+            Nation::Us => encode(&us, env).and_then(|b| {
+                w.tcp(r.emit_at, us_sys, us_ad, &b)
+                    .map_err(|e| e.to_string())
+            }),
+        };
+        res.map_err(|e| format!("{}: {e}", what()))?;
+    }
+    Ok(w.into_bytes())
 }
 
 fn print_summary(g: &Generated) {

@@ -1,0 +1,1052 @@
+//! `trilink replay <capture>`: send a capture into a live link at its recorded pace, scaled,
+//! or flat out.
+//!
+//! - pcap / pcapng of national traffic: decoded with a [`CaptureMap`] (`--map`, else
+//!   `<capture stem>.map.toml` or `capture-map.toml` beside the capture, else the map
+//!   `trilink scenario` writes) and the real national codecs; each national frame's exact bytes
+//!   are sent to the adapter's national port: `--jp udp://HOST:PORT`,
+//!   `--kr mqtt://HOST:PORT[/TOPIC]` (PUBLISH QoS 1 on the KR national broker; topic defaults to
+//!   the captured one), `--us tcp://HOST:PORT` or `--us udp://HOST:PORT`.
+//! - JSON Lines of envelopes: each envelope is published with JetStream on its recorded subject
+//!   (`--nats URL --user U --password P [--js-domain D]`), with `Nats-Msg-Id` = its message id
+//!   like the adapters do. Records whose subject is not a trilink subject (e.g. `truth`) are
+//!   rejected and counted.
+//!
+//! The capture is read and decoded completely before the first send (a bad capture sends
+//! nothing). Timing: a tokio sleep to ~1.2 ms before the due instant, then a yielding spin;
+//! the timing error recorded is (instant the send call returned − due instant).
+//!
+//! This module must not contain national-format or routing knowledge: decoding is
+//! `trilink-capture` + the national codecs; scheduling is `trilink_capture::Scheduler`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_util::sync::CancellationToken;
+use trilink_capture::{
+    CaptureDecoder, CaptureFormat, CaptureMap, CaptureReader, JsonlReader, ReplayFilter, Scheduler,
+    Speed, TimingErrors, TimingSummary,
+};
+use trilink_schema::{Nation, PayloadKind};
+
+use crate::{EXIT_PROBLEM, EXIT_USAGE};
+
+/// `trilink replay` options.
+#[derive(Debug, Clone, Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct ReplayArgs {
+    /// Capture file: pcap/pcapng of national traffic, or JSON Lines of envelopes.
+    pub capture: PathBuf,
+    /// Capture map (TOML) for pcap/pcapng: which transport/port carries which nation.
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// JP target: udp://HOST:PORT (adapter-jp's national ingress).
+    #[arg(long, value_name = "URL")]
+    pub jp: Option<String>,
+    /// KR target: mqtt://HOST:PORT[/TOPIC] (the KR national broker; topic defaults to the
+    /// captured topic).
+    #[arg(long, value_name = "URL")]
+    pub kr: Option<String>,
+    /// US target: tcp://HOST:PORT or udp://HOST:PORT (adapter-us's national ingress).
+    #[arg(long, value_name = "URL")]
+    pub us: Option<String>,
+    /// NATS URL for JSON Lines captures (published with JetStream).
+    #[arg(long, env = "TRILINK_NATS_URL")]
+    pub nats: Option<String>,
+    /// NATS user.
+    #[arg(long, env = "TRILINK_NATS_USER")]
+    pub user: Option<String>,
+    /// NATS password.
+    #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// JetStream domain to publish into (e.g. `hub`, `jp`); default: the account's own.
+    #[arg(long)]
+    pub js_domain: Option<String>,
+    /// Pace relative to the recording (1 = recorded pace, 10 = ten times faster).
+    #[arg(long, default_value_t = 1.0, conflicts_with = "max")]
+    pub speed: f64,
+    /// Send as fast as possible.
+    #[arg(long)]
+    pub max: bool,
+    /// Replay again and again: `--loop` until Ctrl-C, `--loop N` for N passes.
+    #[arg(long = "loop", num_args = 0..=1, default_missing_value = "0", value_name = "N")]
+    pub loops: Option<u64>,
+    /// Only these nations (origin for envelopes, flow nation for national traffic): jp,kr,us.
+    #[arg(long, value_delimiter = ',', value_parser = parse_nation)]
+    pub nation: Vec<Nation>,
+    /// Only these payload kinds (launch_detection, track_update, …).
+    #[arg(long, value_delimiter = ',', value_parser = parse_kind)]
+    pub kind: Vec<PayloadKind>,
+    /// Start of the time window: RFC 3339, or seconds after the capture's first message.
+    #[arg(long, value_parser = parse_time)]
+    pub from: Option<TimeSpec>,
+    /// End of the time window (exclusive): RFC 3339, or seconds after the first message.
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<TimeSpec>,
+    /// Print the final summary as JSON (stdout) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// A time-window bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeSpec {
+    /// An absolute instant.
+    At(DateTime<Utc>),
+    /// Seconds after the capture's first message.
+    After(f64),
+}
+
+fn parse_time(s: &str) -> Result<TimeSpec, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(TimeSpec::At(t.with_timezone(&Utc)));
+    }
+    match s.trim_end_matches('s').parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(TimeSpec::After(v)),
+        _ => Err(format!(
+            "{s:?} is neither RFC 3339 nor a number of seconds ≥ 0"
+        )),
+    }
+}
+
+fn parse_nation(s: &str) -> Result<Nation, String> {
+    s.parse::<Nation>().map_err(|e| e.to_string())
+}
+
+fn parse_kind(s: &str) -> Result<PayloadKind, String> {
+    PayloadKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown kind {s:?} (one of {})",
+                PayloadKind::ALL.map(PayloadKind::as_str).join(", ")
+            )
+        })
+}
+
+/// Where a nation's national frames go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// UDP datagrams to an address.
+    Udp(SocketAddr),
+    /// A TCP stream to an address.
+    Tcp(SocketAddr),
+    /// MQTT PUBLISH on a broker; `None` topic = the captured one.
+    Mqtt {
+        /// Broker host.
+        host: String,
+        /// Broker port.
+        port: u16,
+        /// Topic override.
+        topic: Option<String>,
+    },
+}
+
+/// Parse `udp://H:P`, `tcp://H:P`, `mqtt://H:P[/topic]`.
+pub fn parse_target(s: &str) -> Result<Target, String> {
+    let (scheme, rest) = s
+        .split_once("://")
+        .ok_or_else(|| format!("{s:?}: expected SCHEME://HOST:PORT (udp, tcp or mqtt)"))?;
+    let resolve = |hp: &str| -> Result<SocketAddr, String> {
+        hp.to_socket_addrs()
+            .map_err(|e| format!("{s:?}: {hp:?} is not HOST:PORT ({e})"))?
+            .next()
+            .ok_or_else(|| format!("{s:?}: {hp:?} resolves to no address"))
+    };
+    match scheme {
+        "udp" => resolve(rest).map(Target::Udp),
+        "tcp" => resolve(rest).map(Target::Tcp),
+        "mqtt" => {
+            let (hp, topic) = match rest.split_once('/') {
+                Some((hp, t)) if !t.is_empty() => (hp, Some(t.to_owned())),
+                Some((hp, _)) => (hp, None),
+                None => (rest, None),
+            };
+            let (host, port) = hp
+                .rsplit_once(':')
+                .ok_or_else(|| format!("{s:?}: expected mqtt://HOST:PORT[/TOPIC]"))?;
+            let port = port
+                .parse::<u16>()
+                .map_err(|e| format!("{s:?}: bad port {port:?}: {e}"))?;
+            if let Some(t) = &topic
+                && t.contains(['+', '#'])
+            {
+                return Err(format!("{s:?}: a publish topic cannot contain + or #"));
+            }
+            Ok(Target::Mqtt {
+                host: host.to_owned(),
+                port,
+                topic,
+            })
+        }
+        other => Err(format!(
+            "{s:?}: unknown scheme {other:?} (udp, tcp or mqtt)"
+        )),
+    }
+}
+
+/// One message to send.
+#[derive(Debug, Clone)]
+struct Item {
+    ts: DateTime<Utc>,
+    nation: Nation,
+    body: Body,
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    National {
+        raw: Bytes,
+        topic: Option<String>,
+    },
+    Nats {
+        subject: String,
+        msg_id: String,
+        body: Bytes,
+    },
+}
+
+/// What was loaded from the capture.
+#[derive(Debug, Default)]
+struct Loaded {
+    format: &'static str,
+    items: Vec<Item>,
+    total: u64,
+    filtered_out: u64,
+    rejected: u64,
+    unmapped: u64,
+    first_problems: Vec<String>,
+}
+
+impl Loaded {
+    fn reject(&mut self, why: String) {
+        self.rejected += 1;
+        if self.first_problems.len() < 5 {
+            self.first_problems.push(why);
+        }
+    }
+}
+
+fn resolve_window(args: &ReplayArgs, first: Option<DateTime<Utc>>) -> ReplayFilter {
+    let at = |t: TimeSpec| match t {
+        TimeSpec::At(t) => Some(t),
+        TimeSpec::After(s) => {
+            first.map(|f| f + chrono::Duration::nanoseconds((s * 1e9).min(i64::MAX as f64) as i64))
+        }
+    };
+    ReplayFilter {
+        nations: args.nation.iter().copied().collect(),
+        kinds: args.kind.iter().copied().collect(),
+        from: args.from.and_then(at),
+        until: args.until.and_then(at),
+    }
+}
+
+/// The capture map for a pcap/pcapng: `--map`, `<stem>.map.toml`, `capture-map.toml` beside
+/// the capture, or the scenario map.
+fn load_map(args: &ReplayArgs) -> Result<(CaptureMap, String)> {
+    let beside = |name: String| args.capture.with_file_name(name);
+    let candidates: Vec<PathBuf> = match &args.map {
+        Some(p) => vec![p.clone()],
+        None => {
+            let stem = args
+                .capture
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            vec![
+                beside(format!("{stem}.map.toml")),
+                beside("capture-map.toml".into()),
+            ]
+        }
+    };
+    for p in candidates {
+        if args.map.is_none() && !p.is_file() {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading map {}", p.display()))?;
+        let map: CaptureMap =
+            toml::from_str(&text).map_err(|e| anyhow!("map {}: {e}", p.display()))?;
+        return Ok((map, p.display().to_string()));
+    }
+    Ok((
+        crate::scenario_cmd::national_map(),
+        "built-in (jp udp 5500, kr mqtt 1883, us tcp 5601)".into(),
+    ))
+}
+
+fn load(args: &ReplayArgs, file: &str, data: &[u8]) -> Result<Loaded, String> {
+    let format = CaptureFormat::detect(file, data).map_err(|e| e.to_string())?;
+    match format {
+        CaptureFormat::Jsonl => load_jsonl(args, file, data),
+        _ => load_national(args, file, data, format),
+    }
+}
+
+fn load_jsonl(args: &ReplayArgs, file: &str, data: &[u8]) -> Result<Loaded, String> {
+    let records = JsonlReader::new(file, data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let filter = resolve_window(args, records.first().map(|r| r.ts));
+    let mut out = Loaded {
+        format: "jsonl",
+        ..Loaded::default()
+    };
+    for (i, r) in records.into_iter().enumerate() {
+        out.total += 1;
+        if !filter.matches_jsonl(&r) {
+            out.filtered_out += 1;
+            continue;
+        }
+        if let Err(e) = r.parsed_subject() {
+            out.reject(format!(
+                "{file}: line {}: subject {:?} is not a trilink subject: {e}",
+                i + 1,
+                r.subject
+            ));
+            continue;
+        }
+        let body = match serde_json::to_vec(&r.envelope) {
+            Ok(b) => Bytes::from(b),
+            Err(e) => {
+                out.reject(format!("{file}: line {}: {e}", i + 1));
+                continue;
+            }
+        };
+        out.items.push(Item {
+            ts: r.ts,
+            nation: r.envelope.origin,
+            body: Body::Nats {
+                subject: r.subject,
+                msg_id: r.envelope.message_id.to_string(),
+                body,
+            },
+        });
+    }
+    Ok(out)
+}
+
+fn load_national(
+    args: &ReplayArgs,
+    file: &str,
+    data: &[u8],
+    format: CaptureFormat,
+) -> Result<Loaded, String> {
+    let (map, _) = load_map(args).map_err(|e| format!("{e:#}"))?;
+    let mut decoder = CaptureDecoder::new(map)
+        .with_codec(trilink_jp::JpCodec::default())
+        .with_codec(trilink_kr::KrCodec::default())
+        .with_codec(trilink_us::UsCodec::default());
+    let mut decoded = Vec::new();
+    for m in CaptureReader::new(file, data) {
+        let m = m.map_err(|e| e.to_string())?;
+        decoded.extend(decoder.push(&m));
+    }
+    decoded.extend(decoder.finish());
+    let first = decoded
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.timestamp)
+        .min();
+    let filter = resolve_window(args, first);
+    let mut out = Loaded {
+        format: if format == CaptureFormat::Pcap {
+            "pcap"
+        } else {
+            "pcapng"
+        },
+        unmapped: decoder.unmapped(),
+        ..Loaded::default()
+    };
+    for r in decoded {
+        out.total += 1;
+        match r {
+            Ok(r) if filter.matches_record(&r) => out.items.push(Item {
+                ts: r.timestamp,
+                nation: r.nation,
+                body: Body::National {
+                    raw: r.raw,
+                    topic: r.topic,
+                },
+            }),
+            Ok(_) => out.filtered_out += 1,
+            Err(e) => out.reject(format!("{file}: undecodable frame: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// A connected sender for one nation (national) or NATS.
+enum Sink {
+    Udp(UdpSocket, SocketAddr),
+    Tcp(TcpStream),
+    Mqtt(MqttSink),
+    Nats(NatsSink),
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sink::Udp(..) => "Sink::Udp",
+            Sink::Tcp(_) => "Sink::Tcp",
+            Sink::Mqtt(_) => "Sink::Mqtt",
+            Sink::Nats(_) => "Sink::Nats",
+        })
+    }
+}
+
+struct MqttSink {
+    client: AsyncClient,
+    topic: Option<String>,
+    published: u64,
+    acked: Arc<AtomicU64>,
+    stop: CancellationToken,
+}
+
+struct NatsSink {
+    js: async_nats::jetstream::Context,
+    pending: VecDeque<async_nats::jetstream::context::PublishAckFuture>,
+    failed: u64,
+}
+
+const NATS_WINDOW: usize = 256;
+const DEFAULT_KR_TOPIC: &str = crate::scenario_cmd::KR_TOPIC;
+
+async fn connect_mqtt(host: &str, port: u16, topic: Option<String>) -> Result<MqttSink> {
+    let mut opts = MqttOptions::new(
+        format!("trilink-replay-{}", std::process::id()),
+        host.to_owned(),
+        port,
+    );
+    opts.set_keep_alive(Duration::from_secs(10));
+    opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let (client, mut events) = AsyncClient::new(opts, 4_096);
+    let acked = Arc::new(AtomicU64::new(0));
+    let connected = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
+    {
+        let (acked, connected, stop) = (acked.clone(), connected.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    ev = events.poll() => match ev {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => connected.store(true, Ordering::SeqCst),
+                        Ok(Event::Incoming(Packet::PubAck(_))) => { acked.fetch_add(1, Ordering::SeqCst); }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!("replay MQTT connection: {e}");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !connected.load(Ordering::SeqCst) {
+        if Instant::now() > deadline {
+            stop.cancel();
+            return Err(anyhow!(
+                "MQTT broker {host}:{port} did not accept a connection within 10 s"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(MqttSink {
+        client,
+        topic,
+        published: 0,
+        acked,
+        stop,
+    })
+}
+
+async fn connect_target(t: &Target) -> Result<Sink> {
+    match t {
+        Target::Udp(a) => {
+            let bind: SocketAddr = if a.is_ipv4() {
+                SocketAddr::from(([0, 0, 0, 0], 0))
+            } else {
+                SocketAddr::from(([0_u16; 8], 0))
+            };
+            Ok(Sink::Udp(UdpSocket::bind(bind).await?, *a))
+        }
+        Target::Tcp(a) => {
+            let s = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(a))
+                .await
+                .map_err(|_| anyhow!("connecting to tcp://{a}: timed out after 10 s"))?
+                .with_context(|| format!("connecting to tcp://{a}"))?;
+            s.set_nodelay(true)?;
+            Ok(Sink::Tcp(s))
+        }
+        Target::Mqtt { host, port, topic } => {
+            Ok(Sink::Mqtt(connect_mqtt(host, *port, topic.clone()).await?))
+        }
+    }
+}
+
+async fn connect_nats(args: &ReplayArgs) -> Result<Sink> {
+    let url = args
+        .nats
+        .as_deref()
+        .ok_or_else(|| anyhow!("a JSON Lines capture needs --nats URL"))?;
+    let mut opts = async_nats::ConnectOptions::new().name("trilink-replay");
+    if let (Some(u), Some(p)) = (&args.user, &args.password) {
+        opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
+            .name("trilink-replay");
+    }
+    let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
+        .await
+        .map_err(|_| anyhow!("connecting to NATS {url}: timed out after 10 s"))?
+        .with_context(|| format!("connecting to NATS {url}"))?;
+    let js = match &args.js_domain {
+        Some(d) => async_nats::jetstream::with_domain(client, d),
+        None => async_nats::jetstream::new(client),
+    };
+    Ok(Sink::Nats(NatsSink {
+        js,
+        pending: VecDeque::new(),
+        failed: 0,
+    }))
+}
+
+impl Sink {
+    /// Send one item; `Err` is a send failure (counted, the replay goes on).
+    async fn send(&mut self, item: &Item) -> Result<(), String> {
+        match (self, &item.body) {
+            (Sink::Udp(s, to), Body::National { raw, .. }) => s
+                .send_to(raw, *to)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            (Sink::Tcp(s), Body::National { raw, .. }) => {
+                s.write_all(raw).await.map_err(|e| e.to_string())
+            }
+            (Sink::Mqtt(m), Body::National { raw, topic }) => {
+                let topic = m
+                    .topic
+                    .clone()
+                    .or_else(|| topic.clone())
+                    .unwrap_or_else(|| DEFAULT_KR_TOPIC.to_owned());
+                m.client
+                    .publish(topic, QoS::AtLeastOnce, false, raw.to_vec())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                m.published += 1;
+                Ok(())
+            }
+            (
+                Sink::Nats(n),
+                Body::Nats {
+                    subject,
+                    msg_id,
+                    body,
+                },
+            ) => {
+                if n.pending.len() >= NATS_WINDOW
+                    && let Some(ack) = n.pending.pop_front()
+                    && ack.await.is_err()
+                {
+                    n.failed += 1;
+                }
+                let msg = async_nats::jetstream::message::PublishMessage::build()
+                    .payload(body.clone())
+                    .message_id(msg_id.as_str())
+                    .header(
+                        trilink_schema::headers::SCHEMA_VERSION,
+                        trilink_schema::SCHEMA_VERSION.to_string().as_str(),
+                    );
+                let ack =
+                    n.js.send_publish(subject.clone(), msg)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                n.pending.push_back(ack);
+                Ok(())
+            }
+            _ => Err("message kind does not match the target".into()),
+        }
+    }
+
+    /// Wait for outstanding acknowledgements; returns how many failed or never came.
+    async fn finish(self) -> u64 {
+        match self {
+            Sink::Udp(..) => 0,
+            Sink::Tcp(mut s) => u64::from(s.shutdown().await.is_err()),
+            Sink::Mqtt(m) => {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while m.acked.load(Ordering::SeqCst) < m.published && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                let missing = m.published.saturating_sub(m.acked.load(Ordering::SeqCst));
+                let _ = m.client.disconnect().await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                m.stop.cancel();
+                missing
+            }
+            Sink::Nats(mut n) => {
+                for ack in n.pending.drain(..) {
+                    match tokio::time::timeout(Duration::from_secs(10), ack).await {
+                        Ok(Ok(_)) => {}
+                        _ => n.failed += 1,
+                    }
+                }
+                n.failed
+            }
+        }
+    }
+}
+
+/// Wait until `due` (tokio sleep, then a yielding spin for the last ~1.2 ms). `false` when
+/// stopped first.
+async fn wait_until(due: Instant, stop: &CancellationToken) -> bool {
+    const SPIN: Duration = Duration::from_micros(1_200);
+    loop {
+        if stop.is_cancelled() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= due {
+            return true;
+        }
+        if due - now > SPIN {
+            tokio::select! {
+                () = stop.cancelled() => return false,
+                () = tokio::time::sleep_until((due - SPIN).into()) => {}
+            }
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Result of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplaySummary {
+    /// Capture format (`pcapng`, `pcap`, `jsonl`).
+    pub format: &'static str,
+    /// Messages (national frames or JSONL records) in the capture, decodable or not.
+    pub in_capture: u64,
+    /// Left out by `--nation/--kind/--from/--until`.
+    pub filtered_out: u64,
+    /// Undecodable frames or unusable records (not sent).
+    pub rejected: u64,
+    /// Packets of the capture on no mapped flow.
+    pub unmapped: u64,
+    /// Selected messages whose nation had no target (not sent).
+    pub no_target: u64,
+    /// Sent, per nation.
+    pub sent: BTreeMap<Nation, u64>,
+    /// Send failures (incl. missing acknowledgements).
+    pub failed: u64,
+    /// Passes completed (or started, when stopped).
+    pub passes: u64,
+    /// Wall time of the sending.
+    pub elapsed: Duration,
+    /// Timing error at a recorded (scaled) pace; `None` with `--max`.
+    pub timing: Option<TimingSummary>,
+    /// Stopped by Ctrl-C.
+    pub interrupted: bool,
+}
+
+impl ReplaySummary {
+    /// Total sent.
+    pub fn sent_total(&self) -> u64 {
+        self.sent.values().sum()
+    }
+
+    fn to_json(&self, capture: &Path, speed: &str) -> serde_json::Value {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        serde_json::json!({
+            "capture": capture.display().to_string(),
+            "format": self.format,
+            "speed": speed,
+            "in_capture": self.in_capture,
+            "filtered_out": self.filtered_out,
+            "rejected": self.rejected,
+            "unmapped_packets": self.unmapped,
+            "no_target": self.no_target,
+            "sent": self.sent_total(),
+            "sent_by_nation": self.sent.iter().map(|(n, c)| (n.to_string(), *c)).collect::<BTreeMap<_, _>>(),
+            "failed": self.failed,
+            "passes": self.passes,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "rate_per_s": self.rate(),
+            "interrupted": self.interrupted,
+            "timing_error_ms": self.timing.map(|t| serde_json::json!({
+                "count": t.count, "p50": ms(t.p50), "p90": ms(t.p90), "p99": ms(t.p99),
+                "max": ms(t.max), "early": t.early,
+            })),
+        })
+    }
+
+    fn rate(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.sent_total() as f64 / s
+        } else {
+            0.0
+        }
+    }
+
+    fn to_text(&self, capture: &Path, speed: &str) -> String {
+        let by: Vec<String> = self.sent.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        let mut s = format!(
+            "replay {} ({}, {speed}): {} messages in capture, {} filtered out, {} rejected (undecodable/unusable), {} unmapped packets, {} without a target\n",
+            capture.display(),
+            self.format,
+            self.in_capture,
+            self.filtered_out,
+            self.rejected,
+            self.unmapped,
+            self.no_target,
+        );
+        s.push_str(&format!(
+            "sent {} ({}), failed {}, {} pass(es) in {:.3} s, {:.1} msg/s{}\n",
+            self.sent_total(),
+            if by.is_empty() {
+                "none".into()
+            } else {
+                by.join(", ")
+            },
+            self.failed,
+            self.passes,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        ));
+        match self.timing {
+            Some(t) => s.push_str(&format!(
+                "timing error (send returned − due): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} sends ({} early)\n",
+                t.p50.as_secs_f64() * 1e3,
+                t.p90.as_secs_f64() * 1e3,
+                t.p99.as_secs_f64() * 1e3,
+                t.max.as_secs_f64() * 1e3,
+                t.count,
+                t.early
+            )),
+            None => s.push_str("timing error: n/a (--max)\n"),
+        }
+        s
+    }
+}
+
+/// Run `trilink replay` (blocking; builds its own runtime).
+pub fn run(args: &ReplayArgs) -> ExitCode {
+    let speed = if args.max {
+        Speed::Max
+    } else {
+        match Speed::factor(args.speed) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("trilink replay: --speed: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    };
+    let mut targets: BTreeMap<Nation, Target> = BTreeMap::new();
+    for (n, v) in [
+        (Nation::Jp, &args.jp),
+        (Nation::Kr, &args.kr),
+        (Nation::Us, &args.us),
+    ] {
+        if let Some(v) = v {
+            match parse_target(v) {
+                Ok(t) => {
+                    targets.insert(n, t);
+                }
+                Err(e) => {
+                    eprintln!("trilink replay: --{n}: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+        }
+    }
+    let file = args.capture.display().to_string();
+    let data = match std::fs::read(&args.capture) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("trilink replay: cannot read {file}: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let is_jsonl = CaptureFormat::sniff(&data) == Some(CaptureFormat::Jsonl);
+    if is_jsonl && args.nats.is_none() {
+        eprintln!(
+            "trilink replay: {file} is JSON Lines of envelopes: give --nats URL (and --user/--password)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if !is_jsonl && CaptureFormat::sniff(&data).is_some() && targets.is_empty() {
+        eprintln!(
+            "trilink replay: {file} is national traffic: give at least one of --jp udp://…, --kr mqtt://…, --us tcp://…"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let loaded = match load(args, &file, &data) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("trilink replay: {e}\nnothing was sent.");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    drop(data);
+    for p in &loaded.first_problems {
+        eprintln!("trilink replay: {p}");
+    }
+    if loaded.rejected > loaded.first_problems.len() as u64 {
+        eprintln!(
+            "trilink replay: … and {} more rejected",
+            loaded.rejected - loaded.first_problems.len() as u64
+        );
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trilink replay: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    let speed_text = match speed {
+        Speed::Max => "--max".to_owned(),
+        Speed::Factor(f) => format!("speed ×{f}"),
+    };
+    let result = rt.block_on(async {
+        let stop = CancellationToken::new();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_signal.cancel();
+            }
+        });
+        replay(args, loaded, &targets, speed, &stop).await
+    });
+    match result {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", summary.to_json(&args.capture, &speed_text));
+            } else {
+                print!("{}", summary.to_text(&args.capture, &speed_text));
+            }
+            if summary.failed > 0 || summary.rejected > 0 || summary.sent_total() == 0 {
+                if summary.sent_total() == 0 {
+                    eprintln!("trilink replay: nothing was sent");
+                }
+                ExitCode::from(EXIT_PROBLEM)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("trilink replay: {e:#}");
+            ExitCode::from(EXIT_PROBLEM)
+        }
+    }
+}
+
+async fn replay(
+    args: &ReplayArgs,
+    loaded: Loaded,
+    targets: &BTreeMap<Nation, Target>,
+    speed: Speed,
+    stop: &CancellationToken,
+) -> Result<ReplaySummary> {
+    let mut summary = ReplaySummary {
+        format: loaded.format,
+        in_capture: loaded.total,
+        filtered_out: loaded.filtered_out,
+        rejected: loaded.rejected,
+        unmapped: loaded.unmapped,
+        ..ReplaySummary::default()
+    };
+    // Connect the sinks needed.
+    let mut sinks: BTreeMap<Nation, Sink> = BTreeMap::new();
+    let mut nats: Option<Sink> = None;
+    let nations: std::collections::BTreeSet<Nation> =
+        loaded.items.iter().map(|i| i.nation).collect();
+    if loaded.format == "jsonl" {
+        if !loaded.items.is_empty() {
+            nats = Some(connect_nats(args).await?);
+        }
+    } else {
+        for n in &nations {
+            if let Some(t) = targets.get(n) {
+                sinks.insert(
+                    *n,
+                    connect_target(t)
+                        .await
+                        .with_context(|| format!("{n} target"))?,
+                );
+            }
+        }
+        let missing: Vec<String> = nations
+            .iter()
+            .filter(|n| !targets.contains_key(n))
+            .map(ToString::to_string)
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "trilink replay: no target for {} (their messages are not sent; use --nation to select, or give a target)",
+                missing.join(", ")
+            );
+        }
+    }
+    let per_pass = loaded.items.len() as u64;
+    let bar = if std::io::stderr().is_terminal() && !args.no_progress {
+        ProgressBar::with_draw_target(Some(per_pass), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} {per_sec} pass {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let mut timing = TimingErrors::new();
+    let started = Instant::now();
+    let mut sched = Scheduler::new(speed, Instant::now() + Duration::from_millis(20));
+    let mut failures_shown = 0;
+    'passes: loop {
+        if summary.passes > 0 {
+            sched.restart(Instant::now() + Duration::from_millis(20));
+            bar.reset();
+        }
+        summary.passes += 1;
+        bar.set_message(summary.passes.to_string());
+        for item in &loaded.items {
+            let due = sched.due(item.ts);
+            if !wait_until(due, stop).await {
+                summary.interrupted = true;
+                break 'passes;
+            }
+            let sink = match &mut nats {
+                Some(s) => Some(s),
+                None => sinks.get_mut(&item.nation),
+            };
+            let Some(sink) = sink else {
+                summary.no_target += 1;
+                bar.inc(1);
+                continue;
+            };
+            let res = sink.send(item).await;
+            let sent_at = Instant::now();
+            if matches!(speed, Speed::Factor(_)) {
+                timing.record(due, sent_at);
+            }
+            match res {
+                Ok(()) => *summary.sent.entry(item.nation).or_default() += 1,
+                Err(e) => {
+                    summary.failed += 1;
+                    if failures_shown < 5 {
+                        failures_shown += 1;
+                        bar.suspend(|| {
+                            eprintln!("trilink replay: sending a {} message: {e}", item.nation);
+                        });
+                    }
+                }
+            }
+            bar.inc(1);
+        }
+        match args.loops {
+            None => break,
+            Some(0) => {}
+            Some(n) if summary.passes >= n => break,
+            Some(_) => {}
+        }
+        if per_pass == 0 {
+            break;
+        }
+    }
+    summary.elapsed = started.elapsed();
+    bar.finish_and_clear();
+    if let Some(s) = nats {
+        summary.failed += s.finish().await;
+    }
+    for (_, s) in sinks {
+        summary.failed += s.finish().await;
+    }
+    summary.timing = timing.summary();
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            parse_target("udp://127.0.0.1:5500").unwrap(),
+            Target::Udp("127.0.0.1:5500".parse().unwrap())
+        );
+        assert_eq!(
+            parse_target("tcp://127.0.0.1:5601").unwrap(),
+            Target::Tcp("127.0.0.1:5601".parse().unwrap())
+        );
+        assert_eq!(
+            parse_target("mqtt://127.0.0.1:1883/kr/warning/out").unwrap(),
+            Target::Mqtt {
+                host: "127.0.0.1".into(),
+                port: 1883,
+                topic: Some("kr/warning/out".into())
+            }
+        );
+        assert_eq!(
+            parse_target("mqtt://localhost:1883").unwrap(),
+            Target::Mqtt {
+                host: "localhost".into(),
+                port: 1883,
+                topic: None
+            }
+        );
+        for bad in [
+            "127.0.0.1:5500",
+            "http://x:1",
+            "udp://nope",
+            "mqtt://h:99999",
+            "mqtt://h:1/a/#",
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_parse() {
+        assert_eq!(parse_time("12.5").unwrap(), TimeSpec::After(12.5));
+        assert_eq!(parse_time("3s").unwrap(), TimeSpec::After(3.0));
+        assert!(matches!(
+            parse_time("2026-11-21T00:00:00Z").unwrap(),
+            TimeSpec::At(_)
+        ));
+        assert!(parse_time("-1").is_err());
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(
+            parse_kind("track_update").unwrap(),
+            PayloadKind::TrackUpdate
+        );
+        assert!(parse_kind("tracks").is_err());
+    }
+}
