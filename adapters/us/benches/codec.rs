@@ -75,6 +75,16 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    // Breakdown: the schema's Envelope::validate alone (not this crate's code).
+    let mut g = c.benchmark_group("us_validate_only");
+    g.throughput(Throughput::Elements(1));
+    for (name, _, env) in &vs {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| black_box(env).validate(&ctx).unwrap());
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("us_translate_encode");
     g.throughput(Throughput::Elements(1));
     let mut out = BytesMut::with_capacity(1024);

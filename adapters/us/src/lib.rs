@@ -131,9 +131,16 @@ pub fn decode_datagram(buf: &[u8]) -> Result<UsFrame, UsError> {
     }
 }
 
-/// Decode one datagram and translate it: the usual ingress path for UDP.
+/// Decode one datagram and translate it: the usual ingress path for UDP. Cheaper than
+/// `decode` + `to_common` because the decoded strings move into the envelope.
 pub fn decode_to_common(buf: &[u8], ingested_at: DateTime<Utc>) -> Result<Envelope, UsError> {
-    translate::to_common(&decode_datagram(buf)?, ingested_at)
+    translate::into_common(decode_datagram(buf)?.message, ingested_at)
+}
+
+/// Translate a decoded frame, consuming it (no string copies): use after
+/// [`NationalCodec::decode`] on a stream when the frame is not needed afterwards.
+pub fn frame_into_common(frame: UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope, UsError> {
+    translate::into_common(frame.message, ingested_at)
 }
 
 /// Translate and encode an envelope with `codec`'s headers: the usual egress path.

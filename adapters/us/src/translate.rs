@@ -66,11 +66,16 @@ fn releasability(bits: u8) -> BTreeSet<Nation> {
 
 /// Frame → envelope. `message_id` is derived; `ingested_at` is the argument.
 pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope, UsError> {
-    let m = &frame.message;
+    into_common(frame.message.clone(), ingested_at)
+}
+
+/// Like [`to_common`], consuming the message so its strings move instead of being copied.
+pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope, UsError> {
     let observed_at = time("observed_at", m.observed_at_gps_us)?;
-    let payload = match &m.body {
+    let message_id = MessageId::derive(m.origin, &m.system, &m.national_message_id);
+    let payload = match m.body {
         Body::LaunchDetection(b) => Payload::LaunchDetection(LaunchDetection {
-            track_id: track_id(&b.track_id)?,
+            track_id: track_id(b.track_id)?,
             launch_time: time("launch_time", b.launch_time_gps_us)?,
             launch_point: point("launch_point", &b.launch_point)?,
             launch_point_uncertainty: uncertainty(b.uncertainty),
@@ -78,7 +83,7 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
             confidence: f64::from(b.confidence_e9) / 1e9,
         }),
         Body::TrackUpdate(b) => {
-            let track_id = track_id(&b.track_id)?;
+            let track_id = track_id(b.track_id)?;
             let position = point("position", &b.position)?;
             let velocity = geo::ecef_to_enu_velocity(
                 f64::from(b.velocity.x) / 1000.0,
@@ -97,7 +102,7 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
             })
         }
         Body::ImpactPrediction(b) => Payload::ImpactPrediction(ImpactPrediction {
-            track_id: track_id(&b.track_id)?,
+            track_id: track_id(b.track_id)?,
             impact_time: time("impact_time", b.impact_time_gps_us)?,
             impact_point: point("impact_point", &b.impact_point)?,
             error_ellipse: ErrorEllipse {
@@ -107,7 +112,7 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
             },
         }),
         Body::EventEnd(b) => Payload::EventEnd(EventEnd {
-            track_id: track_id(&b.track_id)?,
+            track_id: track_id(b.track_id)?,
             time: time("time", b.time_gps_us)?,
             reason: b.reason,
             final_point: b
@@ -117,12 +122,12 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
                 .transpose()?,
         }),
         Body::Cancel(b) => Payload::Cancel(Cancel {
-            track_id: track_id(&b.track_id)?,
-            reason: b.reason.clone(),
+            track_id: track_id(b.track_id)?,
+            reason: b.reason,
         }),
         Body::Correction(b) => Payload::Correction(Correction {
-            track_id: track_id(&b.track_id)?,
-            reason: b.reason.clone(),
+            track_id: track_id(b.track_id)?,
+            reason: b.reason,
             corrected_time: b
                 .corrected_time_gps_us
                 .map(|t| time("corrected_time", t))
@@ -135,20 +140,20 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
             corrected_missile_class: b.corrected_missile_class,
         }),
         Body::Status(b) => Payload::Status(Status {
-            component: b.component.clone(),
+            component: b.component,
             state: b.state,
             uptime_s: b.uptime_us as f64 / 1e6,
-            detail: b.detail.clone(),
+            detail: b.detail,
         }),
     };
     Ok(Envelope {
         schema_version: SCHEMA_VERSION,
-        message_id: MessageId::derive(m.origin, &m.system, &m.national_message_id),
+        message_id,
         origin: m.origin,
         source: Source {
-            system: m.system.clone(),
-            sensor: m.sensor.clone(),
-            national_message_id: m.national_message_id.clone(),
+            system: m.system,
+            sensor: m.sensor,
+            national_message_id: m.national_message_id,
         },
         observed_at,
         ingested_at,
@@ -168,7 +173,7 @@ pub fn to_common(frame: &UsFrame, ingested_at: DateTime<Utc>) -> Result<Envelope
 
 /// A track id must be a valid subject token (1–32 of `[A-Za-z0-9_-]`); anything else is
 /// rejected here as `bad_text`, because [`TrackId`] cannot hold it.
-fn track_id(s: &str) -> Result<TrackId, UsError> {
+fn track_id(s: String) -> Result<TrackId, UsError> {
     TrackId::new(s).map_err(|_| UsError::BadText { field: "track_id" })
 }
 
