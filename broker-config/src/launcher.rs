@@ -557,8 +557,30 @@ impl Link {
             plan,
             _temp: temp,
         };
-        link.render_all()?;
-        link.start_all().await?;
+        // Free ports are picked by binding port 0 and releasing it; another process (or an
+        // outgoing connection's ephemeral port) can take one before nats-server binds it. Such
+        // a start is retried with fresh ports.
+        let mut attempt = 1;
+        loop {
+            link.render_all()?;
+            match link.start_all().await {
+                Ok(()) => break,
+                Err(LaunchError::Exited { log, .. })
+                    if attempt < 3 && log.contains("address already in use") =>
+                {
+                    tracing::warn!(
+                        attempt,
+                        "a port was taken before nats-server bound it; retrying"
+                    );
+                    for s in link.servers.values_mut() {
+                        s.kill();
+                    }
+                    link.servers.clear();
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         link.ensure_all_streams().await?;
         Ok(link)
     }
@@ -690,20 +712,9 @@ impl Link {
     }
 
     async fn start_all(&mut self) -> Result<(), LaunchError> {
-        let t = self.ready_timeout;
         let hubs: Vec<ServerId> = (0..self.hub_nodes).map(ServerId::hub).collect();
-        for id in &hubs {
-            self.server_mut(*id)?.spawn()?;
-        }
-        for id in &hubs {
-            self.server_mut(*id)?.wait_healthy(t).await?;
-        }
-        for id in [ServerId::JP, ServerId::KR] {
-            self.server_mut(id)?.spawn()?;
-        }
-        for id in [ServerId::JP, ServerId::KR] {
-            self.server_mut(id)?.wait_healthy(t).await?;
-        }
+        self.restart_many(&hubs).await?;
+        self.restart_many(&[ServerId::JP, ServerId::KR]).await?;
         self.wait_leaf_links().await
     }
 
@@ -874,12 +885,37 @@ impl Link {
     /// back a whole clustered hub: one node alone has no JetStream quorum and never becomes
     /// healthy.
     pub async fn restart_many(&mut self, ids: &[ServerId]) -> Result<(), LaunchError> {
-        let t = self.ready_timeout;
         for id in ids {
             self.server_mut(*id)?.spawn()?;
         }
-        for id in ids {
-            self.server_mut(*id)?.wait_healthy(t).await?;
+        // Poll all of them together, so a server that dies is reported at once even while
+        // another one waits for a quorum that the dead one was needed for.
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut pending: Vec<ServerId> = ids.to_vec();
+        while !pending.is_empty() {
+            let mut still = Vec::new();
+            for id in pending {
+                let s = self.server_mut(id)?;
+                s.check_alive()?;
+                let ok = s.monitor("/healthz").await.is_ok_and(|v| {
+                    v.get("status").and_then(serde_json::Value::as_str) == Some("ok")
+                });
+                if !ok {
+                    still.push(id);
+                }
+            }
+            pending = still;
+            if pending.is_empty() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let names: Vec<String> = pending.iter().map(|id| id.name()).collect();
+                return Err(LaunchError::Timeout {
+                    what: format!("/healthz of {}", names.join(", ")),
+                    after: self.ready_timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(())
     }
