@@ -424,12 +424,22 @@ pub fn write_releasability(out: &mut BytesMut, r: Releasability) {
     }
 }
 
-fn is_canonical_uuid(s: &[u8]) -> bool {
-    s.len() == 36
-        && s.iter().enumerate().all(|(i, &b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => matches!(b, b'0'..=b'9' | b'a'..=b'f'),
-        })
+/// Parse a canonical lower-case hyphenated UUID (36 bytes) into its 128-bit value.
+fn parse_uuid(s: &[u8]) -> Option<u128> {
+    if s.len() != 36 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &b) in s.iter().enumerate() {
+        match (i, b) {
+            (8 | 13 | 18 | 23, b'-') => {}
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => v = (v << 4) | u128::from(b - b'0'),
+            (_, b'a'..=b'f') => v = (v << 4) | u128::from(b - b'a' + 10),
+            _ => return None,
+        }
+    }
+    Some(v)
 }
 
 /// Parse references: empty, or `+`-separated lower-case hyphenated UUIDs.
@@ -437,21 +447,15 @@ pub fn parse_references(field: &'static str, s: &[u8]) -> Result<Vec<MessageId>,
     if s.is_empty() {
         return Ok(Vec::new());
     }
-    let bad = || KrError::BadField {
-        field,
-        reason: "references are lower-case hyphenated UUIDs joined by +",
-    };
-    s.split(|&b| b == b'+')
-        .map(|part| {
-            if !is_canonical_uuid(part) {
-                return Err(bad());
-            }
-            std::str::from_utf8(part)
-                .ok()
-                .and_then(|t| t.parse::<MessageId>().ok())
-                .ok_or_else(bad)
-        })
-        .collect()
+    let mut out = Vec::with_capacity(s.len() / 37 + 1);
+    for part in s.split(|&b| b == b'+') {
+        let v = parse_uuid(part).ok_or(KrError::BadField {
+            field,
+            reason: "references are lower-case hyphenated UUIDs joined by +",
+        })?;
+        out.push(MessageId::from_uuid(uuid::Uuid::from_u128(v)));
+    }
+    Ok(out)
 }
 
 /// Write references.
