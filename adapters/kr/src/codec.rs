@@ -160,7 +160,7 @@ fn check_frame(sentence: &[u8], sc: &Scan) -> Result<usize, KrError> {
             reason: "sentence must end with \\r\\n",
         });
     }
-    let star = n.checked_sub(11).ok_or_else(|| KrError::BadFraming {
+    let star = n.checked_sub(11).ok_or(KrError::BadFraming {
         reason: "no room for *HHHHHHHH before \\r\\n",
     })?;
     if sentence.get(star) != Some(&b'*') {
@@ -180,7 +180,7 @@ fn check_frame(sentence: &[u8], sc: &Scan) -> Result<usize, KrError> {
     }
     let mut actual = 0u32;
     for &b in sentence.get(star + 1..n - 2).unwrap_or_default() {
-        let d = hex_digit(b).ok_or_else(|| KrError::BadFraming {
+        let d = hex_digit(b).ok_or(KrError::BadFraming {
             reason: "checksum must be 8 upper-case hex digits",
         })?;
         actual = (actual << 4) | d;
