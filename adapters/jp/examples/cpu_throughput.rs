@@ -4,7 +4,7 @@
 //! on-CPU time from `/proc/thread-self/schedstat` (Linux) and reports both.
 //!
 //! ```text
-//! cargo run --release -p trilink-jp --example cpu_throughput
+//! cargo run --release -p trilink-jp --example cpu_throughput [LABEL-SUBSTRING]
 //! ```
 //!
 //! Each kind runs the same work as criterion's `decode_validate_translate/<kind>`:
@@ -43,6 +43,12 @@ fn cpu_ns() -> u64 {
 }
 
 fn measure(label: &str, mut f: impl FnMut()) {
+    // Optional filter: `cpu_throughput <substring>` runs only matching labels.
+    if let Some(filter) = std::env::args().nth(1)
+        && !label.contains(&filter)
+    {
+        return;
+    }
     // Warm up, then run batches until ~1 s of CPU time.
     for _ in 0..10_000 {
         f();
