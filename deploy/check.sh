@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# Check deploy/ against the code and the real tools, as far as this machine allows:
+#
+#   bash deploy/check.sh
+#
+#  1. the nats-server configs in deploy/etc/trilink/nats are current renderings of broker-config/conf
+#  2. `nats-server -t` accepts each of them (with the environment the systemd units provide)
+#  3. live: a hub and the JP and KR leaves started from those configs (ports moved to free loopback
+#     ports, certificates from deploy/make-certs.sh) form both mutual-TLS leaf links, bound to the
+#     JP and KR accounts; a hub certificate without the leaves' hub name is refused
+#  4. `systemd-analyze verify` reports nothing for the units (binary paths pointed at this build)
+#  5. compose, Kubernetes and Prometheus files are valid YAML; the Grafana dashboard is valid JSON
+#  6. every trilink_* metric used by the dashboard and the alerts exists in the code
+#  7. the relay unit's policy file passes `trilink policy check`
+#
+# Needs: nats-server (NATS_SERVER_BIN honoured), openssl, python3 with PyYAML, systemd-analyze,
+# a built `trilink` (TRILINK_BIN, default target/debug/trilink). Every process it starts is
+# stopped by PID on exit. Exit 0 when everything passed, 1 otherwise.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+nats_bin=${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}
+trilink_bin=${TRILINK_BIN:-$root/target/debug/trilink}
+work=$(mktemp -d)
+pids=()
+failures=0
+
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ------------------------------------------------------------------ 1. rendering is current
+sh "$here/render-nats-confs.sh" "$work/rendered" >/dev/null
+if diff -r "$work/rendered" "$here/etc/trilink/nats" >"$work/diff" 2>&1; then
+  ok "deploy/etc/trilink/nats matches broker-config/conf"
+else
+  fail "deploy/etc/trilink/nats is stale: run deploy/render-nats-confs.sh"
+  head -20 "$work/diff"
+fi
+
+# ------------------------------------------------------------------ 2. nats-server -t
+export PASS_ADAPTER_JP=$(openssl rand -hex 16) PASS_ADAPTER_KR=$(openssl rand -hex 16)
+export PASS_ADAPTER_US=$(openssl rand -hex 16) PASS_RELAY_JP=$(openssl rand -hex 16)
+export PASS_RELAY_KR=$(openssl rand -hex 16) PASS_RELAY_US=$(openssl rand -hex 16)
+export PASS_ADMIN_JP=$(openssl rand -hex 16) PASS_ADMIN_KR=$(openssl rand -hex 16)
+export PASS_ADMIN_US=$(openssl rand -hex 16) PASS_SYS=$(openssl rand -hex 16)
+export HUB_SERVER_NAME=hub-1
+export HUB_ROUTES='["tls://hub-2.example:6222", "tls://hub-3.example:6222"]'
+export HUB_LEAF_URLS='["tls://hub.example:7422"]'
+# (-t opens the certificates: point the configs at a fresh set, nothing else changes)
+sh "$here/make-certs.sh" "$work/certs" localhost 127.0.0.1 >/dev/null
+mkdir -p "$work/t"
+for f in "$here"/etc/trilink/nats/*.conf; do
+  sed "s#/etc/trilink/certs#$work/certs#g" "$f" >"$work/t/$(basename "$f")"
+done
+for conf in hub hub-cluster leaf-jp leaf-kr; do
+  if out=$("$nats_bin" -t -c "$work/t/$conf.conf" 2>&1); then
+    ok "nats-server -t $conf.conf"
+  else
+    fail "nats-server -t $conf.conf: $out"
+  fi
+done
+if out=$(env -u PASS_SYS "$nats_bin" -t -c "$work/t/hub.conf" 2>&1); then
+  fail "hub.conf accepted without PASS_SYS in the environment"
+else
+  ok "hub.conf refused without PASS_SYS ($(echo "$out" | tail -1))"
+fi
+
+# ------------------------------------------------------------------ 3. live hub + leaves
+sh "$here/make-certs.sh" "$work/certs-wrong" hub.example >/dev/null
+mkdir -p "$work/live" "$work/data"
+hub_client=$(free_port) hub_leaf=$(free_port) hub_mon=$(free_port)
+
+localize() { # conf certdir client-port monitor-port -> stdout
+  sed -e "s#/etc/trilink/certs#$2#g" -e "s#/var/lib/trilink#$work/data#g" \
+    -e "s#\"0\\.0\\.0\\.0:4222\"#\"127.0.0.1:$3\"#" -e "s#\"127\\.0\\.0\\.1:4222\"#\"127.0.0.1:$3\"#" \
+    -e "s#\"0\\.0\\.0\\.0:7422\"#\"127.0.0.1:$hub_leaf\"#" -e "s#127\\.0\\.0\\.1:8222#127.0.0.1:$4#" \
+    "$here/etc/trilink/nats/$1.conf"
+}
+cp "$here/etc/trilink/nats/hub-accounts.conf" "$work/live/"
+localize hub "$work/certs" "$hub_client" "$hub_mon" >"$work/live/hub.conf"
+"$nats_bin" -c "$work/live/hub.conf" -l "$work/live/hub.log" &
+pids+=($!)
+leaf_ports=()
+for n in jp kr; do
+  c=$(free_port) m=$(free_port)
+  leaf_ports+=("$c")
+  localize "leaf-$n" "$work/certs" "$c" "$m" >"$work/live/leaf-$n.conf"
+  HUB_LEAF_URLS="[\"tls://localhost:$hub_leaf\"]" \
+    "$nats_bin" -c "$work/live/leaf-$n.conf" -l "$work/live/leaf-$n.log" &
+  pids+=($!)
+done
+leafz() {
+  python3 - "$1" <<'EOF'
+import json, sys, urllib.request
+try:
+    d = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/leafz", timeout=2))
+    print(" ".join(sorted(l.get("account", "?") for l in d.get("leafs", []))))
+except Exception:
+    print("")
+EOF
+}
+accounts=""
+for _ in $(seq 1 40); do
+  accounts=$(leafz "$hub_mon")
+  [ "$accounts" = "JP KR" ] && break
+  sleep 0.25
+done
+if [ "$accounts" = "JP KR" ]; then
+  ok "live: hub has both leaf links over mTLS, accounts: $accounts"
+else
+  fail "live: hub leaf links: '$accounts' (want 'JP KR'); see logs below"
+  tail -5 "$work/live/"*.log
+fi
+# The adapter user can log in on its leaf with the password from the environment.
+login() { # port user password
+  python3 - "$@" <<'EOF'
+import socket, sys
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=3)
+s.recv(4096)
+s.sendall(f'CONNECT {{"user":"{user}","pass":"{pw}","verbose":false}}\r\nPING\r\n'.encode())
+s.settimeout(2)
+data = b""
+while b"PONG" not in data and b"-ERR" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print("PONG" if b"PONG" in data else data.decode(errors="replace").strip())
+EOF
+}
+r=$(login "${leaf_ports[0]}" adapter-jp "$PASS_ADAPTER_JP")
+[ "$r" = PONG ] && ok "live: adapter-jp logs in on the JP leaf" || fail "live: adapter-jp login: $r"
+r=$(login "${leaf_ports[0]}" adapter-jp wrong-password)
+[ "$r" != PONG ] && ok "live: wrong password refused ($r)" || fail "live: wrong password accepted"
+r=$(login "$hub_client" relay-kr "$PASS_RELAY_KR")
+[ "$r" = PONG ] && ok "live: relay-kr logs in on the hub" || fail "live: relay-kr login: $r"
+# A leaf whose hub URL name is not in the hub certificate must not link.
+c=$(free_port) m=$(free_port)
+localize leaf-jp "$work/certs-wrong" "$c" "$m" | sed "s#$work/data/nats-leaf-jp#$work/data/wrong#" \
+  >"$work/live/leaf-wrong.conf"
+wrong_mon=$(free_port) wrong_leaf=$(free_port) wrong_client=$(free_port)
+localize hub "$work/certs-wrong" "$wrong_client" "$wrong_mon" \
+  | sed -e "s#127.0.0.1:$hub_leaf#127.0.0.1:$wrong_leaf#" -e "s#$work/data/nats-hub#$work/data/wrong-hub#" \
+  >"$work/live/hub-wrong.conf"
+"$nats_bin" -c "$work/live/hub-wrong.conf" -l "$work/live/hub-wrong.log" &
+pids+=($!)
+HUB_LEAF_URLS="[\"tls://localhost:$wrong_leaf\"]" \
+  "$nats_bin" -c "$work/live/leaf-wrong.conf" -l "$work/live/leaf-wrong.log" &
+pids+=($!)
+sleep 4
+accounts=$(leafz "$wrong_mon")
+if [ -z "$accounts" ] && grep -q "certificate" "$work/live/leaf-wrong.log"; then
+  ok "live: hub certificate without the URL's name refused ($(grep -o 'certificate[^"]*' "$work/live/leaf-wrong.log" | head -1))"
+else
+  fail "live: leaf linked to a hub whose certificate lacks its name (accounts '$accounts')"
+fi
+
+# ------------------------------------------------------------------ 4. systemd units
+if command -v systemd-analyze >/dev/null; then
+  mkdir -p "$work/units"
+  for u in "$here"/systemd/*.service; do
+    sed -e "s#/usr/bin/trilink#$trilink_bin#g" -e "s#/usr/sbin/nats-server#$nats_bin#g" "$u" \
+      >"$work/units/$(basename "$u")"
+  done
+  out=$(cd "$work/units" && SYSTEMD_UNIT_PATH="$work/units:" systemd-analyze verify --man=no \
+    trilink-nats-hub.service trilink-relay.service trilink-nats-leaf@jp.service \
+    trilink-nats-leaf@kr.service trilink-adapter@jp.service trilink-adapter@kr.service \
+    trilink-adapter@us.service 2>&1)
+  if [ -z "$out" ]; then
+    ok "systemd-analyze verify: 7 units, no findings"
+  else
+    fail "systemd-analyze verify:"
+    echo "$out"
+  fi
+else
+  fail "systemd-analyze not available: units not verified"
+fi
+
+# ------------------------------------------------------------------ 5./6. YAML, JSON, metric names
+if python3 - "$here" "$root" <<'EOF'
+import json, pathlib, re, sys, yaml
+here, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+bad = 0
+def report(ok, msg):
+    global bad
+    print(("ok   " if ok else "FAIL ") + msg)
+    bad += 0 if ok else 1
+files = [here / "compose.yaml", here / "prometheus" / "alerts.yaml", here / "prometheus" / "prometheus.yml"]
+files += sorted((here / "k8s").glob("*.yaml"))
+docs = 0
+for f in files:
+    try:
+        n = sum(1 for d in yaml.safe_load_all(f.read_text()) if d is not None)
+        docs += n
+    except Exception as e:
+        report(False, f"{f.relative_to(root)}: {e}")
+report(bad == 0, f"YAML: {len(files)} files, {docs} documents parse")
+for f in sorted((here / "k8s").glob("*.yaml")):
+    for d in yaml.safe_load_all(f.read_text()):
+        if d is None:
+            continue
+        missing = [k for k in ("apiVersion", "kind", "metadata") if k not in d]
+        if missing:
+            report(False, f"{f.name}: a document lacks {missing}")
+compose = yaml.safe_load((here / "compose.yaml").read_text())
+need = {"hub", "leaf-jp", "leaf-kr", "relay", "adapter-jp", "adapter-kr", "adapter-us", "mosquitto"}
+report(need <= set(compose["services"]), f"compose services: {sorted(compose['services'])}")
+# every bind-mounted host path exists (certs/ is made by make-certs.sh)
+for name, svc in compose["services"].items():
+    for v in svc.get("volumes", []) if isinstance(svc, dict) else []:
+        src = v.split(":")[0]
+        if src.startswith(".") and not src.startswith("./certs/"):
+            report((here / src).exists(), f"compose {name}: mount source {src} exists")
+dash = json.loads((here / "grafana" / "trilink.json").read_text())
+panels = [p for p in dash["panels"] if p.get("type") != "row"]
+report(len(panels) > 0, f"grafana: {len(panels)} panels")
+used = set()
+for p in panels:
+    for t in p.get("targets", []):
+        used |= set(re.findall(r"\btrilink_[a-z_]+", t["expr"]))
+alerts = yaml.safe_load((here / "prometheus" / "alerts.yaml").read_text())
+rules = [r for g in alerts["groups"] for r in g["rules"]]
+for r in rules:
+    used |= set(re.findall(r"\btrilink_[a-z_]+", r["expr"]))
+    desc = r.get("annotations", {}).get("description", "")
+    report(len(desc) > 40 and "summary" in r.get("annotations", {}), f"alert {r['alert']}: summary + description")
+code = "".join(p.read_text() for p in (root / "adapters").glob("*/src/**/*.rs"))
+defined = set(re.findall(r'"(trilink_[a-z_]+)"', code))
+def base(m):
+    for suf in ("_bucket", "_sum", "_count"):
+        if m.endswith(suf) and m[: -len(suf)] in defined:
+            return m[: -len(suf)]
+    return m
+unknown = sorted(m for m in used if base(m) not in defined)
+report(not unknown, f"metric names: {len(used)} used by dashboard/alerts, unknown to the code: {unknown}")
+sys.exit(1 if bad else 0)
+EOF
+then :; else failures=$((failures + 1)); fi
+
+# ------------------------------------------------------------------ 7. policy
+if [ -x "$trilink_bin" ]; then
+  if out=$("$trilink_bin" policy check "$root/broker-config/policies/default-trilateral.toml" 2>&1); then
+    ok "trilink policy check default-trilateral.toml"
+  else
+    fail "trilink policy check: $out"
+  fi
+else
+  fail "no trilink binary at $trilink_bin (cargo build -p trilink): policy not checked"
+fi
+
+echo
+if [ "$failures" -eq 0 ]; then
+  echo "deploy/check.sh: all checks passed"
+  exit 0
+fi
+echo "deploy/check.sh: $failures check(s) failed"
+exit 1
