@@ -98,7 +98,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         || args.us_tcp.is_some()
         || args.us_udp.is_some()
         || args.kr_mqtt.is_some();
-    if args.subject.is_empty() == !national {
+    if args.subject.is_empty() != national {
         eprintln!(
             "trilink record: give either --subject … (JSON Lines from NATS) or national outputs (--jp-udp, --us-tcp, --us-udp, --kr-mqtt), not both or neither"
         );
@@ -337,8 +337,7 @@ async fn record_national(args: &RecordArgs, stop: &CancellationToken) -> Result<
         let stem = args
             .out
             .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "capture".into());
+            .map_or_else(|| "capture".into(), |s| s.to_string_lossy().into_owned());
         args.out.with_file_name(format!("{stem}.map.toml"))
     });
     let map_text = toml::to_string(&map).map_err(|e| anyhow!("{e}"))?;
@@ -356,9 +355,9 @@ async fn record_national(args: &RecordArgs, stop: &CancellationToken) -> Result<
     file.write_all(&w.drain())?;
     file.flush()?;
     let mut decoder = CaptureDecoder::new(map)
-        .with_codec(trilink_jp::JpCodec::default())
+        .with_codec(trilink_jp::JpCodec)
         .with_codec(trilink_us::UsCodec::default());
-    let kr = trilink_kr::KrCodec::default();
+    let kr = trilink_kr::KrCodec;
     eprintln!(
         "trilink record: recording {} to {} (map {}; Ctrl-C to stop)",
         listening.join(", "),

@@ -20,6 +20,7 @@
 //! `trilink-capture` + the national codecs; scheduling is `trilink_capture::Scheduler`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -264,19 +265,18 @@ fn resolve_window(args: &ReplayArgs, first: Option<DateTime<Utc>>) -> ReplayFilt
 /// the capture, or the scenario map.
 fn load_map(args: &ReplayArgs) -> Result<(CaptureMap, String)> {
     let beside = |name: String| args.capture.with_file_name(name);
-    let candidates: Vec<PathBuf> = match &args.map {
-        Some(p) => vec![p.clone()],
-        None => {
-            let stem = args
-                .capture
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            vec![
-                beside(format!("{stem}.map.toml")),
-                beside("capture-map.toml".into()),
-            ]
-        }
+    let candidates: Vec<PathBuf> = if let Some(p) = &args.map {
+        vec![p.clone()]
+    } else {
+        let stem = args
+            .capture
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        vec![
+            beside(format!("{stem}.map.toml")),
+            beside("capture-map.toml".into()),
+        ]
     };
     for p in candidates {
         if args.map.is_none() && !p.is_file() {
@@ -353,8 +353,8 @@ fn load_national(
 ) -> Result<Loaded, String> {
     let (map, _) = load_map(args).map_err(|e| format!("{e:#}"))?;
     let mut decoder = CaptureDecoder::new(map)
-        .with_codec(trilink_jp::JpCodec::default())
-        .with_codec(trilink_kr::KrCodec::default())
+        .with_codec(trilink_jp::JpCodec)
+        .with_codec(trilink_kr::KrCodec)
         .with_codec(trilink_us::UsCodec::default());
     let mut decoded = Vec::new();
     for m in CaptureReader::new(file, data) {
@@ -631,7 +631,7 @@ async fn wait_until(due: Instant, stop: &CancellationToken) -> bool {
         if due - now > SPIN {
             tokio::select! {
                 () = stop.cancelled() => return false,
-                () = tokio::time::sleep_until((due - SPIN).into()) => {}
+                () = tokio::time::sleep_until(due.checked_sub(SPIN).unwrap_or(now).into()) => {}
             }
         } else {
             tokio::task::yield_now().await;
@@ -720,8 +720,9 @@ impl ReplaySummary {
             self.unmapped,
             self.no_target,
         );
-        s.push_str(&format!(
-            "sent {} ({}), failed {}, {} pass(es) in {:.3} s, {:.1} msg/s{}\n",
+        let _ = writeln!(
+            s,
+            "sent {} ({}), failed {}, {} pass(es) in {:.3} s, {:.1} msg/s{}",
             self.sent_total(),
             if by.is_empty() {
                 "none".into()
@@ -737,17 +738,20 @@ impl ReplaySummary {
             } else {
                 ""
             }
-        ));
+        );
         match self.timing {
-            Some(t) => s.push_str(&format!(
-                "timing error (send returned − due): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} sends ({} early)\n",
-                t.p50.as_secs_f64() * 1e3,
-                t.p90.as_secs_f64() * 1e3,
-                t.p99.as_secs_f64() * 1e3,
-                t.max.as_secs_f64() * 1e3,
-                t.count,
-                t.early
-            )),
+            Some(t) => {
+                let _ = writeln!(
+                    s,
+                    "timing error (send returned − due): p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} sends ({} early)",
+                    t.p50.as_secs_f64() * 1e3,
+                    t.p90.as_secs_f64() * 1e3,
+                    t.p99.as_secs_f64() * 1e3,
+                    t.max.as_secs_f64() * 1e3,
+                    t.count,
+                    t.early
+                );
+            }
             None => s.push_str("timing error: n/a (--max)\n"),
         }
         s

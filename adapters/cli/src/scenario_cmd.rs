@@ -169,8 +169,8 @@ fn encode<C: NationalCodec>(codec: &C, env: &Envelope) -> Result<Vec<u8>, String
 
 /// Every report in its nation's format on its transport, at its emission time.
 pub fn national_pcapng(g: &Generated) -> Result<Vec<u8>, String> {
-    let jp = trilink_jp::JpCodec::default();
-    let kr = trilink_kr::KrCodec::default();
+    let jp = trilink_jp::JpCodec;
+    let kr = trilink_kr::KrCodec;
     let us = trilink_us::UsCodec::default();
     let (jp_sys, jp_ad) = (addr("10.0.1.10:50001"), addr("10.0.1.1:5500"));
     let (kr_sys, kr_broker) = (addr("10.0.2.10:50002"), addr("10.0.2.1:1883"));

@@ -69,8 +69,8 @@ fn national_capture_decodes_to_the_reports() {
                 .unwrap();
         let bytes = std::fs::read(dir.join("national.pcapng")).unwrap();
         let mut dec = CaptureDecoder::new(map)
-            .with_codec(trilink_jp::JpCodec::default())
-            .with_codec(trilink_kr::KrCodec::default())
+            .with_codec(trilink_jp::JpCodec)
+            .with_codec(trilink_kr::KrCodec)
             .with_codec(trilink_us::UsCodec::default());
         let mut decoded = Vec::new();
         for m in CaptureReader::new(name, &bytes) {
