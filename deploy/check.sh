@@ -53,11 +53,11 @@ else
 fi
 
 # ------------------------------------------------------------------ 2. nats-server -t
-export PASS_ADAPTER_JP=$(openssl rand -hex 16) PASS_ADAPTER_KR=$(openssl rand -hex 16)
-export PASS_ADAPTER_US=$(openssl rand -hex 16) PASS_RELAY_JP=$(openssl rand -hex 16)
-export PASS_RELAY_KR=$(openssl rand -hex 16) PASS_RELAY_US=$(openssl rand -hex 16)
-export PASS_ADMIN_JP=$(openssl rand -hex 16) PASS_ADMIN_KR=$(openssl rand -hex 16)
-export PASS_ADMIN_US=$(openssl rand -hex 16) PASS_SYS=$(openssl rand -hex 16)
+export PASS_ADAPTER_JP=p$(openssl rand -hex 16) PASS_ADAPTER_KR=p$(openssl rand -hex 16)
+export PASS_ADAPTER_US=p$(openssl rand -hex 16) PASS_RELAY_JP=p$(openssl rand -hex 16)
+export PASS_RELAY_KR=p$(openssl rand -hex 16) PASS_RELAY_US=p$(openssl rand -hex 16)
+export PASS_ADMIN_JP=p$(openssl rand -hex 16) PASS_ADMIN_KR=p$(openssl rand -hex 16)
+export PASS_ADMIN_US=p$(openssl rand -hex 16) PASS_SYS=p$(openssl rand -hex 16)
 export HUB_SERVER_NAME=hub-1
 export HUB_ROUTES='["tls://hub-2.example:6222", "tls://hub-3.example:6222"]'
 export HUB_LEAF_URLS='["tls://hub.example:7422"]'
@@ -78,6 +78,12 @@ if out=$(env -u PASS_SYS "$nats_bin" -t -c "$work/t/hub.conf" 2>&1); then
   fail "hub.conf accepted without PASS_SYS in the environment"
 else
   ok "hub.conf refused without PASS_SYS ($(echo "$out" | tail -1))"
+fi
+
+if out=$(PASS_SYS=4e3f00 "$nats_bin" -t -c "$work/t/hub.conf" 2>&1); then
+  fail "hub.conf accepted a password starting with a digit (the README says it is refused)"
+else
+  ok "hub.conf refuses a password starting with a digit ($(echo "$out" | tail -1 | cut -c1-90)...)"
 fi
 
 # ------------------------------------------------------------------ 3. live hub + leaves
@@ -218,6 +224,61 @@ for f in sorted((here / "k8s").glob("*.yaml")):
         missing = [k for k in ("apiVersion", "kind", "metadata") if k not in d]
         if missing:
             report(False, f"{f.name}: a document lacks {missing}")
+# Kubernetes: selectors, probe ports, volume names, and ConfigMaps/Secrets that config.sh creates
+config_sh = (here / "k8s" / "config.sh").read_text()
+created = set(re.findall(r"create (?:configmap|secret generic) \"?([a-z0-9$-]+)", config_sh))
+created = {c.replace("$role", n) for c in created for n in ("jp", "kr")}
+workloads, services = [], []
+for f in sorted((here / "k8s").glob("*.yaml")):
+    for d in yaml.safe_load_all(f.read_text()):
+        if not d:
+            continue
+        if d["kind"] in ("Deployment", "StatefulSet"):
+            workloads.append((f.name, d))
+        elif d["kind"] == "Service":
+            services.append((f.name, d))
+k8s_bad = []
+for fname, d in workloads:
+    spec = d["spec"]
+    labels = spec["template"]["metadata"]["labels"]
+    if not set(spec["selector"]["matchLabels"].items()) <= set(labels.items()):
+        k8s_bad.append(f"{fname}: selector does not match template labels")
+    pod = spec["template"]["spec"]
+    vols = {v["name"] for v in pod.get("volumes", [])}
+    vols |= {v["metadata"]["name"] for v in spec.get("volumeClaimTemplates", [])}
+    for v in pod.get("volumes", []):
+        ref = (v.get("configMap") or {}).get("name") or (v.get("secret") or {}).get("secretName")
+        if ref and ref not in created:
+            k8s_bad.append(f"{fname}: volume {v['name']} uses {ref}, which config.sh does not create")
+    for c in pod["containers"]:
+        ports = {p["name"] for p in c.get("ports", [])}
+        for m in c.get("volumeMounts", []):
+            if m["name"] not in vols:
+                k8s_bad.append(f"{fname}/{c['name']}: mount {m['name']} has no volume")
+        for probe in ("readinessProbe", "livenessProbe"):
+            pr = c.get(probe) or {}
+            port = (pr.get("httpGet") or pr.get("tcpSocket") or {}).get("port")
+            if isinstance(port, str) and port not in ports:
+                k8s_bad.append(f"{fname}/{c['name']}: {probe} port {port} not declared")
+        for e in c.get("env", []):
+            ref = ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name")
+            if ref and ref not in created:
+                k8s_bad.append(f"{fname}/{c['name']}: env {e['name']} uses secret {ref}, not created by config.sh")
+        for e in c.get("envFrom", []):
+            ref = (e.get("secretRef") or {}).get("name")
+            if ref and ref not in created:
+                k8s_bad.append(f"{fname}/{c['name']}: envFrom secret {ref} not created by config.sh")
+for fname, d in services:
+    sel = set(d["spec"]["selector"].items())
+    targets = [w for _, w in workloads if sel <= set(w["spec"]["template"]["metadata"]["labels"].items())]
+    if not targets:
+        k8s_bad.append(f"{fname}: service {d['metadata']['name']} selects no workload")
+        continue
+    names = {p["name"] for w in targets for c in w["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+    for p in d["spec"]["ports"]:
+        if isinstance(p.get("targetPort"), str) and p["targetPort"] not in names:
+            k8s_bad.append(f"{fname}: service port {p['name']} targets undeclared {p['targetPort']}")
+report(not k8s_bad, f"kubernetes: {len(workloads)} workloads, {len(services)} services consistent {k8s_bad}")
 compose = yaml.safe_load((here / "compose.yaml").read_text())
 need = {"hub", "leaf-jp", "leaf-kr", "relay", "adapter-jp", "adapter-kr", "adapter-us", "mosquitto"}
 report(need <= set(compose["services"]), f"compose services: {sorted(compose['services'])}")

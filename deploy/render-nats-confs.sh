@@ -9,7 +9,8 @@
 # monitoring 127.0.0.1:8222, certificates in /etc/trilink/certs, JetStream data in
 # /var/lib/trilink/<server>. Site-specific values are nats-server environment references,
 # resolved when the server starts (systemd EnvironmentFile, compose env_file, Kubernetes Secret):
-#   $PASS_*            passwords (hex, e.g. `openssl rand -hex 24`)
+#   $PASS_*            passwords: a letter, then letters/digits only (echo "p$(openssl rand -hex 24)");
+#                      nats-server parses the value and reads one starting with a digit as a number
 #   $HUB_LEAF_URLS     leaves: the hub's leafnode URL(s), e.g. ["tls://hub.example:7422"]
 #   $HUB_SERVER_NAME   clustered hub: this node's name (hub-1, hub-2, hub-3)
 #   $HUB_ROUTES        clustered hub: the other nodes, e.g. ["tls://hub-2.example:6222", ...]
