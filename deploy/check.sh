@@ -11,7 +11,8 @@
 #  4. `systemd-analyze verify` reports nothing for the units (binary paths pointed at this build)
 #  5. compose, Kubernetes and Prometheus files are valid YAML; the Grafana dashboard is valid JSON
 #  6. every trilink_* metric used by the dashboard and the alerts exists in the code
-#  7. the relay unit's policy file passes `trilink policy check`
+#  7. `trilink adapter --check` / `trilink relay --check` accept the example configs (with the
+#     environment files), and an adapter config without its password is refused
 #
 # Needs: nats-server (NATS_SERVER_BIN honoured), openssl, python3 with PyYAML, systemd-analyze,
 # a built `trilink` (TRILINK_BIN, default target/debug/trilink). Every process it starts is
@@ -314,15 +315,30 @@ sys.exit(1 if bad else 0)
 EOF
 then :; else failures=$((failures + 1)); fi
 
-# ------------------------------------------------------------------ 7. policy
+# ------------------------------------------------------------------ 7. trilink configs
 if [ -x "$trilink_bin" ]; then
-  if out=$("$trilink_bin" policy check "$root/broker-config/policies/default-trilateral.toml" 2>&1); then
-    ok "trilink policy check default-trilateral.toml"
+  for n in jp kr us; do
+    # the environment file's TRILINK__* lines, as systemd passes them
+    if out=$(env $(grep -h '^TRILINK__' "$here/etc/default/trilink-adapter-$n") \
+      "$trilink_bin" adapter --check --config "$here/etc/trilink/adapter-$n.toml" 2>&1); then
+      ok "trilink adapter --check adapter-$n.toml (+ /etc/default/trilink-adapter-$n)"
+    else
+      fail "trilink adapter --check adapter-$n.toml: $out"
+    fi
+  done
+  if out=$("$trilink_bin" adapter --check --config "$here/etc/trilink/adapter-jp.toml" 2>&1); then
+    fail "adapter-jp.toml accepted without its password (environment file)"
   else
-    fail "trilink policy check: $out"
+    ok "adapter-jp.toml refused without TRILINK__NATS__PASSWORD ($out)"
+  fi
+  if out=$("$trilink_bin" relay --check --config "$here/etc/trilink/relay.toml" \
+    --policy "$root/broker-config/policies/default-trilateral.toml" 2>&1); then
+    ok "trilink relay --check relay.toml + default-trilateral.toml"
+  else
+    fail "trilink relay --check: $out"
   fi
 else
-  fail "no trilink binary at $trilink_bin (cargo build -p trilink): policy not checked"
+  fail "no trilink binary at $trilink_bin (cargo build -p trilink): configs not checked"
 fi
 
 echo
