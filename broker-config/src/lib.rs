@@ -15,8 +15,15 @@
 //! - [`launcher`]: [`Link::start`] renders the configs on free loopback ports, starts the hub
 //!   (1 or 3 nodes) and both leaves, waits for health and leaf links, creates the streams;
 //!   [`Link::connect`] / [`Link::credentials`] give each [`Role`] its connection;
-//!   [`Link::stop`], [`Link::kill`], [`Link::restart`] drive single servers for
-//!   store-and-forward tests; every server is killed by PID when the [`Link`] is dropped.
+//!   [`Link::stop`], [`Link::kill`], [`Link::restart`] / [`Link::restart_many`] (a whole
+//!   clustered hub must come back together: one node alone has no JetStream quorum) drive
+//!   servers for store-and-forward tests; [`Link::spawn_extra`] + [`Link::render_leaf`] start
+//!   deliberately wrong leaves; every server is killed by PID when the [`Link`] is dropped.
+//! - Roles and where they connect: `Role::Adapter(jp|kr)` on its leaf, `Role::Adapter(us)` and
+//!   `Role::Relay(n)` (one user per nation account) on the hub, `Role::Admin(site, n)` for
+//!   stream management. The relay consumes `IN_<N>` in account N at the hub
+//!   ([`streams::relay_input_stream`]) and publishes `tl.out.<n>.…` through the same account;
+//!   adapters consume [`streams::adapter_output_streams`] on their own server.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), trilink_brokers::LaunchError> {
