@@ -585,6 +585,18 @@ fn main() {
     b[2..4].copy_from_slice(&l.to_le_bytes());
     fix_checksum(&mut b);
     invalid.push(("bad_length", b, "bad_length", "length not 30 + 10 x N"));
+    // One J-word only (length 40): a packet needs the primary word and a container word.
+    let mut b = base[..40].to_vec();
+    b[2..4].copy_from_slice(&40u16.to_le_bytes());
+    b[10] = 16;
+    b[24] = 5;
+    fix_checksum(&mut b);
+    invalid.push((
+        "bad_length_too_short",
+        b,
+        "bad_length",
+        "length 40 (one word) < 50",
+    ));
     let mut b = base.clone();
     b[10] += 1;
     fix_checksum(&mut b);
