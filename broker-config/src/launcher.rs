@@ -141,7 +141,8 @@ fn random_secret() -> Result<String, LaunchError> {
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
         .map_err(io("reading /dev/urandom"))?;
-    Ok(buf.iter().fold(String::new(), |mut s, b| {
+    // Starts with a letter: nats-server would read an unquoted all-digit value as a number.
+    Ok(buf.iter().fold(String::from("p"), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
     }))
