@@ -201,7 +201,7 @@ fi
 
 # ------------------------------------------------------------------ 5./6. YAML, JSON, metric names
 if python3 - "$here" "$root" <<'EOF'
-import json, pathlib, re, sys, yaml
+import json, os, pathlib, re, sys, yaml
 here, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 bad = 0
 def report(ok, msg):
@@ -283,6 +283,13 @@ report(not k8s_bad, f"kubernetes: {len(workloads)} workloads, {len(services)} se
 compose = yaml.safe_load((here / "compose.yaml").read_text())
 need = {"hub", "leaf-jp", "leaf-kr", "relay", "adapter-jp", "adapter-kr", "adapter-us", "mosquitto"}
 report(need <= set(compose["services"]), f"compose services: {sorted(compose['services'])}")
+spec = os.environ.get("COMPOSE_SPEC")  # compose_spec.json, e.g. from the docker-compose 1.29.2 wheel
+if spec:
+    import jsonschema
+    errs = list(jsonschema.Draft7Validator(json.load(open(spec))).iter_errors(compose))
+    report(not errs, f"compose.yaml valid against {spec}: {[e.message for e in errs]}")
+else:
+    print("note COMPOSE_SPEC not set: compose.yaml not validated against the compose JSON schema")
 # every bind-mounted host path exists (certs/ is made by make-certs.sh)
 for name, svc in compose["services"].items():
     for v in svc.get("volumes", []) if isinstance(svc, dict) else []:
