@@ -619,7 +619,7 @@ impl Sink {
 /// Wait until `due` (tokio sleep, then a yielding spin for the last ~1.2 ms). `false` when
 /// stopped first.
 async fn wait_until(due: Instant, stop: &CancellationToken) -> bool {
-    const SPIN: Duration = Duration::from_micros(1_200);
+    const SPIN: Duration = Duration::from_micros(2_500);
     loop {
         if stop.is_cancelled() {
             return false;
