@@ -13,6 +13,8 @@
 #  6. every trilink_* metric used by the dashboard and the alerts exists in the code
 #  7. `trilink adapter --check` / `trilink relay --check` accept the example configs (with the
 #     environment files), and an adapter config without its password is refused
+#  8. live: the example relay and JP/US adapter configs carry a JP frame to the US national system
+#     through development brokers (`trilink broker up`); SKIP_LIVE_LINK=1 skips this step
 #
 # Needs: nats-server (NATS_SERVER_BIN honoured), openssl, python3 with PyYAML, systemd-analyze,
 # a built `trilink` (TRILINK_BIN, default target/debug/trilink). Every process it starts is
@@ -131,7 +133,7 @@ if [ "$accounts" = "JP KR" ]; then
   ok "live: hub has both leaf links over mTLS, accounts: $accounts"
 else
   fail "live: hub leaf links: '$accounts' (want 'JP KR'); see logs below"
-  tail -5 "$work/live/"*.log
+  tail -n 5 "$work/live/"*.log
 fi
 # The adapter user can log in on its leaf with the password from the environment.
 login() { # port user password
@@ -346,6 +348,107 @@ if [ -x "$trilink_bin" ]; then
   fi
 else
   fail "no trilink binary at $trilink_bin (cargo build -p trilink): configs not checked"
+fi
+
+# ------------------------------------------------------------------ 8. live: the example configs carry traffic
+# The development brokers (`trilink broker up`: hub + leaves + streams, dev certificates) stand in
+# for the production servers, because no command creates the streams on those (README, "Streams").
+# The relay and the JP and US adapters run with the files from deploy/etc/trilink, changed only by
+# what an operator changes: URLs/passwords (environment overrides; sed for the relay, as in
+# compose.yaml) and the national addresses, moved to free loopback ports.
+if [ -x "$trilink_bin" ] && [ "${SKIP_LIVE_LINK:-0}" != 1 ]; then
+  link="$work/link"
+  "$trilink_bin" broker up --dir "$link" >"$work/broker-up.log" 2>&1 &
+  broker_pid=$!
+  pids+=("$broker_pid")
+  for _ in $(seq 1 120); do
+    grep -q '^ready' "$work/broker-up.log" 2>/dev/null && break
+    kill -0 "$broker_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if grep -q '^ready' "$work/broker-up.log"; then
+    eval "$(python3 - "$link/link.json" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["roles"]
+print(f'hub_url={d["hub"][0]} jp_url={r["adapter-jp"]["urls"][0]} jp_pw={r["adapter-jp"]["password"]}')
+print(f'us_url={r["adapter-us"]["urls"][0]} us_pw={r["adapter-us"]["password"]}')
+for n in ("jp", "kr", "us"):
+    print(f'relay_{n}_pw={r["relay-" + n]["password"]}')
+EOF2
+)"
+    sed -e "s|nats://127.0.0.1:4222|$hub_url|" -e "s|REPLACE-with-PASS_RELAY_JP|$relay_jp_pw|" \
+      -e "s|REPLACE-with-PASS_RELAY_KR|$relay_kr_pw|" -e "s|REPLACE-with-PASS_RELAY_US|$relay_us_pw|" \
+      "$here/etc/trilink/relay.toml" >"$work/relay.toml"
+    jp_in=$(free_port) jp_out=$(free_port) jp_tel=$(free_port)
+    us_tcp=$(free_port) us_udp=$(free_port) us_out=$(free_port) us_tel=$(free_port)
+    # the US national system: accept the adapter's connection, report the bytes it receives
+    python3 -u - "$us_out" >"$work/us-system.log" 2>&1 <<'EOF2' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+s.settimeout(60)
+c, _ = s.accept()
+c.settimeout(60)
+total = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    total += len(d)
+    print(f"received {total}")
+EOF2
+    pids+=($!)
+    "$trilink_bin" relay --config "$work/relay.toml" \
+      --policy "$root/broker-config/policies/default-trilateral.toml" >"$work/relay.log" 2>&1 &
+    pids+=($!)
+    TRILINK__NATS__URL=$jp_url TRILINK__NATS__PASSWORD=$jp_pw \
+      TRILINK__INGRESS__0__BIND=127.0.0.1:$jp_in TRILINK__EGRESS__OUTPUTS__0__TARGET=127.0.0.1:$jp_out \
+      TRILINK__TELEMETRY__LISTEN=127.0.0.1:$jp_tel \
+      "$trilink_bin" adapter --config "$here/etc/trilink/adapter-jp.toml" >"$work/adapter-jp.log" 2>&1 &
+    pids+=($!)
+    TRILINK__NATS__URL=$us_url TRILINK__NATS__PASSWORD=$us_pw \
+      TRILINK__INGRESS__0__BIND=127.0.0.1:$us_tcp TRILINK__INGRESS__1__BIND=127.0.0.1:$us_udp \
+      TRILINK__EGRESS__OUTPUTS__0__CONNECT=127.0.0.1:$us_out TRILINK__TELEMETRY__LISTEN=127.0.0.1:$us_tel \
+      "$trilink_bin" adapter --config "$here/etc/trilink/adapter-us.toml" >"$work/adapter-us.log" 2>&1 &
+    pids+=($!)
+    ready() { python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$1/readyz', timeout=1)" 2>/dev/null; }
+    for _ in $(seq 1 60); do ready "$jp_tel" && ready "$us_tel" && break; sleep 0.5; done
+    # one JP launch detection (test vector), as the JP national system would send it
+    python3 - "$root/schemas/vectors/jp/launch_detection.hex" "$jp_in" <<'EOF2'
+import re, socket, sys
+hexed = "".join(line.split("#")[0] for line in open(sys.argv[1]))
+frame = bytes.fromhex(re.sub(r"\s", "", hexed))
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(frame, ("127.0.0.1", int(sys.argv[2])))
+EOF2
+    metric() { # port name-and-labels-regex
+      python3 - "$1" "$2" <<'EOF2'
+import re, sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=2).read().decode()
+print(sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if re.match(sys.argv[2], l)))
+EOF2
+    }
+    delivered=0
+    for _ in $(seq 1 40); do
+      delivered=$(metric "$us_tel" 'trilink_delivered_total\{' 2>/dev/null || echo 0)
+      [ "$delivered" = "1.0" ] && break
+      sleep 0.5
+    done
+    published=$(metric "$jp_tel" 'trilink_published_total\{.*kind="launch_detection"' 2>/dev/null || echo 0)
+    sleep 1
+    if [ "$published" = "1.0" ] && [ "$delivered" = "1.0" ] && grep -q '^received' "$work/us-system.log"; then
+      ok "live link: JP frame -> adapter-jp ($published published) -> relay -> adapter-us ($delivered delivered) -> US system ($(tail -1 "$work/us-system.log") bytes)"
+    else
+      fail "live link: published=$published delivered=$delivered, US system: $(tail -1 "$work/us-system.log" 2>/dev/null)"
+      tail -n 5 "$work/adapter-jp.log" "$work/adapter-us.log" "$work/relay.log"
+    fi
+  else
+    fail "live link: trilink broker up did not become ready"
+    tail -n 5 "$work/broker-up.log"
+  fi
+  "$trilink_bin" broker down --dir "$link" >/dev/null 2>&1
 fi
 
 echo
