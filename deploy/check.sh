@@ -13,8 +13,8 @@
 #  6. every trilink_* metric used by the dashboard and the alerts exists in the code
 #  7. `trilink adapter --check` / `trilink relay --check` accept the example configs (with the
 #     environment files), and an adapter config without its password is refused
-#  8. live: the example relay and JP/US adapter configs carry a JP frame to the US national system
-#     through development brokers (`trilink broker up`); SKIP_LIVE_LINK=1 skips this step
+#  8. live: the example relay and JP/KR/US adapter configs carry a JP frame to the US national system
+#     (TCP) and the KR national broker (mosquitto) through development brokers (`trilink broker up`); SKIP_LIVE_LINK=1 skips this step
 #
 # Needs: nats-server (NATS_SERVER_BIN honoured), openssl, python3 with PyYAML, systemd-analyze,
 # a built `trilink` (TRILINK_BIN, default target/debug/trilink). Every process it starts is
@@ -382,6 +382,17 @@ EOF2
       "$here/etc/trilink/relay.toml" >"$work/relay.toml"
     jp_in=$(free_port) jp_out=$(free_port) jp_tel=$(free_port)
     us_tcp=$(free_port) us_udp=$(free_port) us_out=$(free_port) us_tel=$(free_port)
+    kr_mqtt=$(free_port) kr_tel=$(free_port)
+    eval "$(python3 - "$link/link.json" <<'EOF2'
+import json, sys
+r = json.load(open(sys.argv[1]))["roles"]["adapter-kr"]
+print(f'kr_url={r["urls"][0]} kr_pw={r["password"]}')
+EOF2
+)"
+    # the KR national broker (mosquitto, as in compose.yaml: no password file)
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$kr_mqtt" >"$work/mosquitto.conf"
+    ${MOSQUITTO_BIN:-/usr/sbin/mosquitto} -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+    pids+=($!)
     # the US national system: accept the adapter's connection, report the bytes it receives
     python3 -u - "$us_out" >"$work/us-system.log" 2>&1 <<'EOF2' &
 import socket, sys
@@ -414,8 +425,15 @@ EOF2
       TRILINK__EGRESS__OUTPUTS__0__CONNECT=127.0.0.1:$us_out TRILINK__TELEMETRY__LISTEN=127.0.0.1:$us_tel \
       "$trilink_bin" adapter --config "$here/etc/trilink/adapter-us.toml" >"$work/adapter-us.log" 2>&1 &
     pids+=($!)
+    TRILINK__NATS__URL=$kr_url TRILINK__NATS__PASSWORD=$kr_pw \
+      TRILINK__INGRESS__0__HOST=127.0.0.1 TRILINK__INGRESS__0__PORT=$kr_mqtt \
+      TRILINK__EGRESS__OUTPUTS__0__HOST=127.0.0.1 TRILINK__EGRESS__OUTPUTS__0__PORT=$kr_mqtt \
+      TRILINK__INGRESS__0__PASSWORD=not-checked TRILINK__EGRESS__OUTPUTS__0__PASSWORD=not-checked \
+      TRILINK__TELEMETRY__LISTEN=127.0.0.1:$kr_tel \
+      "$trilink_bin" adapter --config "$here/etc/trilink/adapter-kr.toml" >"$work/adapter-kr.log" 2>&1 &
+    pids+=($!)
     ready() { python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$1/readyz', timeout=1)" 2>/dev/null; }
-    for _ in $(seq 1 60); do ready "$jp_tel" && ready "$us_tel" && break; sleep 0.5; done
+    for _ in $(seq 1 60); do ready "$jp_tel" && ready "$us_tel" && ready "$kr_tel" && break; sleep 0.5; done
     # one JP launch detection (test vector), as the JP national system would send it
     python3 - "$root/schemas/vectors/jp/launch_detection.hex" "$jp_in" <<'EOF2'
 import re, socket, sys
@@ -436,6 +454,18 @@ EOF2
       [ "$delivered" = "1.0" ] && break
       sleep 0.5
     done
+    kr_delivered=0
+    for _ in $(seq 1 20); do
+      kr_delivered=$(metric "$kr_tel" 'trilink_delivered_total\{' 2>/dev/null || echo 0)
+      [ "$kr_delivered" = "1.0" ] && break
+      sleep 0.5
+    done
+    if [ "$kr_delivered" = "1.0" ]; then
+      ok "live link: the same frame delivered once by adapter-kr to the KR MQTT broker (PUBACKed)"
+    else
+      fail "live link: adapter-kr delivered $kr_delivered (want 1)"
+      tail -n 5 "$work/adapter-kr.log" "$work/mosquitto.log"
+    fi
     published=$(metric "$jp_tel" 'trilink_published_total\{.*kind="launch_detection"' 2>/dev/null || echo 0)
     sleep 1
     if [ "$published" = "1.0" ] && [ "$delivered" = "1.0" ] && grep -q '^received' "$work/us-system.log"; then
