@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 mod broker_cmd;
 pub mod demo;
 mod policy_cmd;
+mod policy_live;
 pub mod record_cmd;
 pub mod replay_cmd;
 mod scenario_cmd;

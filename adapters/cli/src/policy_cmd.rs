@@ -55,6 +55,14 @@ pub struct TestArgs {
     /// Write the matrix as an expectations file (to review and commit).
     #[arg(long)]
     pub write_expect: Option<PathBuf>,
+    /// Also run the capture through real brokers and the real relay (started on free loopback
+    /// ports), record what each nation received, and exit 1 if it differs from the offline
+    /// prediction.
+    #[arg(long)]
+    pub live: bool,
+    /// With `--live`: seconds to wait for the relay to deliver everything.
+    #[arg(long, default_value_t = 60.0)]
+    pub settle_s: f64,
 }
 
 /// Run `trilink policy …`.
@@ -158,6 +166,10 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let _ = writeln!(err, "wrote {}", path.display());
     }
 
+    let live_code = if args.live { live(args, &capture, &matrix, out, err) } else { 0 };
+    if live_code != 0 {
+        return live_code;
+    }
     match expectations.map(|e| matrix.diff(&e)) {
         None => 0,
         Some(None) => {
@@ -168,6 +180,39 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             let _ = write!(err, "{diff}");
             EXIT_PROBLEM
         }
+    }
+}
+
+fn live(args: &TestArgs, capture: &str, matrix: &Matrix, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let offline = crate::policy_live::predicted(matrix);
+    let expected_total: u64 = offline.delivered.values().sum::<u64>() + offline.rejected.values().sum::<u64>();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(err, "trilink policy test --live: {e}");
+            return EXIT_PROBLEM;
+        }
+    };
+    let settle = std::time::Duration::from_secs_f64(args.settle_s.max(1.0));
+    let live = match rt.block_on(crate::policy_live::run_live(&args.policy, capture, expected_total, settle)) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "trilink policy test --live: {e:#}");
+            return EXIT_PROBLEM;
+        }
+    };
+    let diffs = crate::policy_live::differences(&offline, &live);
+    let delivered: u64 = live.delivered.values().sum();
+    let rejected: u64 = live.rejected.values().sum();
+    if diffs.is_empty() {
+        let _ = writeln!(out, "live: {delivered} deliveries and {rejected} dead letters, identical to the offline prediction");
+        0
+    } else {
+        let _ = writeln!(err, "live result differs from the offline prediction:");
+        for d in diffs {
+            let _ = writeln!(err, "  {d}");
+        }
+        EXIT_PROBLEM
     }
 }
 
@@ -190,6 +235,8 @@ mod tests {
                 json,
                 now: "2026-11-21T00:00:00Z".parse().ok(),
                 write_expect: None,
+                live: false,
+                settle_s: 60.0,
             }),
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());

@@ -427,7 +427,7 @@ fn creds(link: &Link, role: Role) -> Result<trilink_brokers::Credentials> {
     link.credentials(role).map_err(|e| anyhow!("{e}"))
 }
 
-fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
+pub(crate) fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
     let mut text = String::from("component = \"relay-1\"\nstatus_interval_s = 2\n");
     for n in Nation::ALL {
         let c = creds(link, Role::Relay(n))?;
