@@ -343,12 +343,17 @@ where
     // Work stops in two stages: transports stop on `shutdown`; the publisher drains after.
     let mut tasks = JoinSet::new();
 
+    // National outputs outlive `shutdown` until the egress loop has finished its last send
+    // (an MQTT sink must still read the PUBACK of an in-flight publish); cancelled on return.
+    let sinks_token = CancellationToken::new();
+    let _sinks_guard = sinks_token.clone().drop_guard();
+
     // Egress first, so readiness means both directions are set up.
     let egress_done = CancellationToken::new();
     if let Some(eg) = config.egress.clone() {
         let mut sinks = Vec::with_capacity(eg.outputs.len());
         for o in &eg.outputs {
-            let sink = Sink::open(o, nation, shutdown.clone()).await?;
+            let sink = Sink::open(o, nation, sinks_token.clone()).await?;
             sinks.push((Arc::<str>::from(o.label()), sink));
         }
         let domain = eg

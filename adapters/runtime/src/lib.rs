@@ -12,6 +12,23 @@
 //!   in-flight acks, dead letters on `tl.dlq.<site>`, durable pull consumers.
 //! - [`adapter`]: the generic adapter process over any [`trilink_schema::NationalCodec`].
 //!
+//! ## Running an adapter (what `trilink adapter --config <file>` does)
+//!
+//! ```ignore
+//! let cfg: AdapterConfig = trilink_runtime::config::load(path)?;      // TOML + TRILINK__* env
+//! trilink_runtime::telemetry::init_logging(cfg.telemetry.log_format, &cfg.telemetry.log_filter)?;
+//! let token = trilink_runtime::shutdown::signal_token();               // SIGINT / SIGTERM
+//! let summary = match cfg.adapter.nation {
+//!     Nation::Jp => adapter::run(cfg, trilink_jp::JpCodec::new(), token).await?,
+//!     Nation::Kr => adapter::run(cfg, trilink_kr::KrCodec, token).await?,
+//!     Nation::Us => adapter::run(cfg, trilink_us::UsCodec::new(), token).await?,
+//! };
+//! ```
+//!
+//! Example configs: `adapters/runtime/examples/adapter-{jp,kr,us}.toml`. Measurements:
+//! `cargo run --release -p trilink-runtime --example adapter_throughput -- 50000` and
+//! `… --example adapter_latency -- 1000 5` (both start their own nats-server).
+//!
 //! What this crate must **not** do: know any national format (codecs live in `trilink-jp`,
 //! `trilink-kr`, `trilink-us` and are driven through the trait), make routing decisions (the
 //! relay's policy engine), or panic on anything read from a socket, broker or file.

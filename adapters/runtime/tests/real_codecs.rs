@@ -317,6 +317,7 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
     assert_same("US national output", &us_env, &published);
 
     token.cancel();
+    let mut summaries = Vec::new();
     for r in runs {
         let s = tokio::time::timeout(WAIT, r)
             .await
@@ -324,6 +325,12 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
             .unwrap()
             .unwrap();
         assert!(s.drained, "{s:?}");
+        summaries.push(s);
     }
+    assert!(summaries[0].published >= 1, "{:?}", summaries[0]);
+    assert_eq!(summaries[0].ingress_rejected, 4, "{:?}", summaries[0]);
+    // Delivered and acknowledged, even though shutdown came right after the delivery.
+    assert_eq!(summaries[1].delivered, 1, "KR: {:?}", summaries[1]);
+    assert_eq!(summaries[2].delivered, 1, "US: {:?}", summaries[2]);
     driver.abort();
 }
