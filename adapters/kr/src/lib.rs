@@ -30,6 +30,20 @@
 //! | uptime | 0.001 s | ±0.0005 s |
 //! | every time | 1 µs | truncated towards the past (< 1 µs) |
 //!
+//! ## API at a glance
+//!
+//! - [`KrCodec`] (`Default`, `Clone`, `Copy`): the [`NationalCodec`] implementation
+//!   (`decode`, `skip_after_error`, `encode`, `to_common`, `to_national`;
+//!   `MAX_FRAME_LEN` = [`MAX_SENTENCE_LEN`] = 2048).
+//! - [`KrCodec::decode_message`]: one MQTT payload = exactly one sentence ("need more" becomes
+//!   [`KrError::Truncated`], extra bytes [`KrError::TrailingData`]).
+//! - [`KrCodec::decode_to_common`]: `decode_message` + translation, moving the decoded
+//!   strings instead of copying them (the adapter's hot path).
+//! - [`KrCodec::encode_envelope`]: `to_national` + `encode`.
+//! - [`SentenceType::mqtt_topic`]: the proposed national MQTT topic per sentence type
+//!   (`kr/warning/<kind>`, `kr/status`); [`Body::kind`] gives the common payload kind.
+//! - [`KrError`] with stable codes ([`KrError::CODES`], via [`NationalError::code`]).
+//!
 //! What this crate must **not** do: any I/O (no sockets, no MQTT client, no files, no
 //! clock — "now" is passed in), any validation policy beyond the format's own field ranges
 //! (the caller runs [`Envelope::validate`](trilink_schema::Envelope::validate)), or any

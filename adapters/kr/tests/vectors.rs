@@ -146,3 +146,31 @@ fn streaming_decoder_reads_all_vectors_back_to_back() {
         assert!(it.any(|f| f == e), "sentence not found in stream: {e:?}");
     }
 }
+
+#[test]
+fn streaming_decoder_fed_byte_by_byte() {
+    // Each valid vector, fed one byte at a time into a growing buffer: "need more" until the
+    // final LF arrives, then exactly that sentence, consuming the whole buffer.
+    let codec = KrCodec;
+    for name in names("json") {
+        let hex_path = dir().join(format!("{name}.hex"));
+        if !hex_path.exists() {
+            continue;
+        }
+        let bytes = read_hex(&hex_path);
+        let expected = codec.decode_message(&bytes).unwrap();
+        for end in 1..bytes.len() {
+            match codec.decode(&bytes[..end]) {
+                Ok(trilink_kr::Decoded::NeedMore { needed }) => assert!(needed >= 1),
+                other => panic!("{name}: at {end} bytes expected NeedMore, got {other:?}"),
+            }
+        }
+        match codec.decode(&bytes) {
+            Ok(trilink_kr::Decoded::Frame { frame, consumed }) => {
+                assert_eq!(consumed, bytes.len());
+                assert_eq!(frame, expected);
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
