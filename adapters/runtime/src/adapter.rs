@@ -449,10 +449,11 @@ where
     }
 
     // Heartbeats.
+    let mut heartbeats = None;
     if config.adapter.heartbeat_interval_ms > 0 {
         let (client, component, sd) = (client.clone(), component.clone(), shutdown.clone());
         let period = Duration::from_millis(config.adapter.heartbeat_interval_ms);
-        tokio::spawn(async move {
+        heartbeats = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             let mut seq = 0_u64;
             let boot = Utc::now().timestamp_millis();
@@ -485,7 +486,7 @@ where
             )
             .await;
             let _ = client.flush().await;
-        });
+        }));
     }
 
     // Ready while the NATS connection is up (and both directions are set up, above).
@@ -531,6 +532,10 @@ where
             in_flight = publisher.in_flight(),
             "drain timed out with publishes in flight"
         );
+    }
+    if let Some(h) = heartbeats {
+        // The final `down` status goes out before the connection is dropped.
+        let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
     tracing::info!(?summary, "adapter stopped");

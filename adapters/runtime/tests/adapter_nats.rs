@@ -304,6 +304,20 @@ target = "{out_addr}"
     assert_eq!(summary.delivered, 1, "{summary:?}");
     assert_eq!(summary.egress_rejected, 1, "{summary:?}");
     assert_eq!(summary.publish_failed, 0);
+    // The last heartbeat says the adapter is down.
+    let down = tokio::time::timeout(WAIT, async {
+        while let Some(m) = status.next().await {
+            let e = Envelope::from_json(&m.payload).unwrap();
+            if let trilink_schema::Payload::Status(st) = e.payload
+                && st.state == trilink_schema::ComponentState::Down
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(down, Ok(true), "no final `down` heartbeat");
     // The consumer acknowledged both egress messages.
     let mut c: jetstream::consumer::PullConsumer = js
         .get_stream("TL_OUT_JP")
