@@ -36,6 +36,29 @@ pub enum BrokerAction {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
         hub_nodes: u8,
     },
+    /// Create or update (idempotently) the JetStream streams of one site and account from
+    /// `broker-config/streams.toml` (built in) on a running server: what a production start-up
+    /// runs once per site and account, with that account's operations user.
+    Streams {
+        /// Server URL (e.g. nats://hub.example:4222).
+        #[arg(long)]
+        url: String,
+        /// Site the server is: hub, jp or kr.
+        #[arg(long)]
+        site: String,
+        /// Account (nation) whose streams to create: jp, kr or us.
+        #[arg(long)]
+        account: String,
+        /// User (the account's operations user).
+        #[arg(long, env = "TRILINK_BROKER_USER")]
+        user: String,
+        /// Password.
+        #[arg(long, env = "TRILINK_BROKER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Stream replicas (3 on the clustered hub).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+    },
     /// Stop the servers of a `trilink broker up --dir <dir>` running elsewhere (SIGTERM by PID).
     Down {
         /// The directory given to `broker up`.
@@ -47,6 +70,14 @@ pub enum BrokerAction {
 /// Run a broker action.
 pub fn run(args: &BrokerArgs) -> ExitCode {
     match &args.action {
+        BrokerAction::Streams {
+            url,
+            site,
+            account,
+            user,
+            password,
+            replicas,
+        } => streams(url, site, account, user, password, *replicas),
         BrokerAction::Up { dir, hub_nodes } => {
             if *hub_nodes == 2 {
                 eprintln!("trilink broker up: --hub-nodes must be 1 or 3");
@@ -183,4 +214,72 @@ fn down(dir: &Path) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn streams(
+    url: &str,
+    site: &str,
+    account: &str,
+    user: &str,
+    password: &str,
+    replicas: usize,
+) -> ExitCode {
+    let site = match site {
+        "hub" => trilink_brokers::Site::Hub,
+        "jp" => trilink_brokers::Site::Jp,
+        "kr" => trilink_brokers::Site::Kr,
+        other => {
+            eprintln!("trilink broker streams: --site {other:?}: expected hub, jp or kr");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let account: trilink_schema::Nation = match account.parse() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("trilink broker streams: --account: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trilink broker streams: {e}");
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    rt.block_on(async move {
+        let client = match async_nats::ConnectOptions::new()
+            .user_and_password(user.to_owned(), password.to_owned())
+            .connection_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("trilink broker streams: connecting to {url}: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        };
+        let js = async_nats::jetstream::new(client);
+        let plan = match trilink_brokers::streams::StreamPlan::builtin() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("trilink broker streams: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        };
+        match plan.ensure(&js, site, account, replicas).await {
+            Ok(names) => {
+                println!(
+                    "streams ready on {site} for account {account}: {}",
+                    names.join(", ")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("trilink broker streams: {e}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        }
+    })
 }

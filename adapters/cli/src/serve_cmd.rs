@@ -35,6 +35,15 @@ pub struct RelayArgs {
     /// Check both files and exit (0 valid, 2 invalid) without connecting anywhere.
     #[arg(long)]
     pub check: bool,
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` on this address (e.g. 127.0.0.1:9470).
+    #[arg(long, env = "TRILINK_RELAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Log filter (tracing env-filter syntax; `RUST_LOG` wins when set).
+    #[arg(long, default_value = "info")]
+    pub log_filter: String,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -129,7 +138,29 @@ pub fn relay(args: &RelayArgs) -> ExitCode {
         Err(code) => return code,
     };
     rt.block_on(async move {
+        use trilink_runtime::telemetry;
+        let format = if args.log_json { telemetry::LogFormat::Json } else { telemetry::LogFormat::Text };
+        if let Err(e) = telemetry::init_logging(format, &args.log_filter) {
+            eprintln!("trilink relay: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
         let shutdown = trilink_runtime::shutdown::signal_token();
+        let prom = match telemetry::install_metrics() {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("trilink relay: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        };
+        if let Some(addr) = args.metrics_listen {
+            let health = telemetry::Health::new();
+            health.set_ready(true);
+            if let Err(e) = telemetry::serve(addr, prom, health, shutdown.clone()).await {
+                eprintln!("trilink relay: metrics endpoint {addr}: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        }
+        tracing::info!(config = %args.config.display(), policy = %args.policy.display(), "relay starting");
         let drain = Duration::from_millis(config.drain_timeout_ms.saturating_mul(2).max(5_000));
         trilink_runtime::shutdown::force_exit_on_second_signal(shutdown.clone(), drain);
         match trilink_relay::live::run(config, args.policy.clone(), async move {
