@@ -166,7 +166,11 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         let _ = writeln!(err, "wrote {}", path.display());
     }
 
-    let live_code = if args.live { live(args, &capture, &matrix, out, err) } else { 0 };
+    let live_code = if args.live {
+        live(args, &capture, &matrix, out, err)
+    } else {
+        0
+    };
     if live_code != 0 {
         return live_code;
     }
@@ -183,9 +187,16 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     }
 }
 
-fn live(args: &TestArgs, capture: &str, matrix: &Matrix, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+fn live(
+    args: &TestArgs,
+    capture: &str,
+    matrix: &Matrix,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let offline = crate::policy_live::predicted(matrix);
-    let expected_total: u64 = offline.delivered.values().sum::<u64>() + offline.rejected.values().sum::<u64>();
+    let expected_total: u64 =
+        offline.delivered.values().sum::<u64>() + offline.rejected.values().sum::<u64>();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -194,7 +205,12 @@ fn live(args: &TestArgs, capture: &str, matrix: &Matrix, out: &mut dyn Write, er
         }
     };
     let settle = std::time::Duration::from_secs_f64(args.settle_s.max(1.0));
-    let live = match rt.block_on(crate::policy_live::run_live(&args.policy, capture, expected_total, settle)) {
+    let live = match rt.block_on(crate::policy_live::run_live(
+        &args.policy,
+        capture,
+        expected_total,
+        settle,
+    )) {
         Ok(l) => l,
         Err(e) => {
             let _ = writeln!(err, "trilink policy test --live: {e:#}");
@@ -205,7 +221,10 @@ fn live(args: &TestArgs, capture: &str, matrix: &Matrix, out: &mut dyn Write, er
     let delivered: u64 = live.delivered.values().sum();
     let rejected: u64 = live.rejected.values().sum();
     if diffs.is_empty() {
-        let _ = writeln!(out, "live: {delivered} deliveries and {rejected} dead letters, identical to the offline prediction");
+        let _ = writeln!(
+            out,
+            "live: {delivered} deliveries and {rejected} dead letters, identical to the offline prediction"
+        );
         0
     } else {
         let _ = writeln!(err, "live result differs from the offline prediction:");

@@ -33,26 +33,50 @@ pub fn predicted(matrix: &Matrix) -> LiveResult {
     let mut r = LiveResult::default();
     for row in matrix.rows() {
         if row.delivered > 0 {
-            r.delivered.insert((row.origin, row.destination, row.kind, row.mode), row.delivered);
+            r.delivered.insert(
+                (row.origin, row.destination, row.kind, row.mode),
+                row.delivered,
+            );
         }
     }
-    r.rejected = matrix.rejected.iter().map(|(k, v)| (k.clone(), *v as u64)).collect();
+    r.rejected = matrix
+        .rejected
+        .iter()
+        .map(|(k, v)| (k.clone(), *v as u64))
+        .collect();
     r
 }
 
 /// Differences between prediction and live result, one line each; empty when they agree.
 pub fn differences(offline: &LiveResult, live: &LiveResult) -> Vec<String> {
     let mut out = Vec::new();
-    let keys: std::collections::BTreeSet<_> = offline.delivered.keys().chain(live.delivered.keys()).collect();
+    let keys: std::collections::BTreeSet<_> = offline
+        .delivered
+        .keys()
+        .chain(live.delivered.keys())
+        .collect();
     for k in keys {
-        let (a, b) = (offline.delivered.get(k).copied().unwrap_or(0), live.delivered.get(k).copied().unwrap_or(0));
+        let (a, b) = (
+            offline.delivered.get(k).copied().unwrap_or(0),
+            live.delivered.get(k).copied().unwrap_or(0),
+        );
         if a != b {
-            out.push(format!("{} -> {} {} {}: offline delivers {a}, live delivered {b}", k.0, k.1, k.2, k.3));
+            out.push(format!(
+                "{} -> {} {} {}: offline delivers {a}, live delivered {b}",
+                k.0, k.1, k.2, k.3
+            ));
         }
     }
-    let codes: std::collections::BTreeSet<_> = offline.rejected.keys().chain(live.rejected.keys()).collect();
+    let codes: std::collections::BTreeSet<_> = offline
+        .rejected
+        .keys()
+        .chain(live.rejected.keys())
+        .collect();
     for c in codes {
-        let (a, b) = (offline.rejected.get(c).copied().unwrap_or(0), live.rejected.get(c).copied().unwrap_or(0));
+        let (a, b) = (
+            offline.rejected.get(c).copied().unwrap_or(0),
+            live.rejected.get(c).copied().unwrap_or(0),
+        );
         if a != b {
             out.push(format!("rejected {c}: offline {a}, live {b}"));
         }
@@ -61,15 +85,25 @@ pub fn differences(offline: &LiveResult, live: &LiveResult) -> Vec<String> {
 }
 
 /// Run the capture through a live link; `settle` bounds the wait for the relay to finish.
-pub async fn run_live(policy_path: &Path, capture: &str, expected_total: u64, settle: Duration) -> Result<LiveResult> {
+pub async fn run_live(
+    policy_path: &Path,
+    capture: &str,
+    expected_total: u64,
+    settle: Duration,
+) -> Result<LiveResult> {
     Policy::load(policy_path).map_err(|e| anyhow!("{e}"))?;
-    let link = Link::start(LinkOptions::default()).await.map_err(|e| anyhow!("brokers: {e}"))?;
+    let link = Link::start(LinkOptions::default())
+        .await
+        .map_err(|e| anyhow!("brokers: {e}"))?;
 
     // Observers: every output and dead letter in every account, subscribed before sending.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<async_nats::Message>();
     let mut observers = Vec::new();
     for n in Nation::ALL {
-        let client = link.connect(Role::Admin(Site::Hub, n)).await.map_err(|e| anyhow!("{e}"))?;
+        let client = link
+            .connect(Role::Admin(Site::Hub, n))
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
         for subject in ["tl.out.>", "tl.dlq.>"] {
             let mut sub = client.subscribe(subject).await?;
             let tx = tx.clone();
@@ -91,13 +125,21 @@ pub async fn run_live(policy_path: &Path, capture: &str, expected_total: u64, se
     let relay_stop = stop.clone();
     let policy = policy_path.to_path_buf();
     let relay = tokio::spawn(async move {
-        trilink_relay::live::run(relay_cfg, policy, async move { relay_stop.cancelled().await }).await
+        trilink_relay::live::run(
+            relay_cfg,
+            policy,
+            async move { relay_stop.cancelled().await },
+        )
+        .await
     });
 
     // Publish each line on its origin's input subject with that origin's adapter credentials.
     let mut publishers = BTreeMap::new();
     for n in Nation::ALL {
-        let client = link.connect(Role::Adapter(n)).await.map_err(|e| anyhow!("{e}"))?;
+        let client = link
+            .connect(Role::Adapter(n))
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
         let js = match n {
             Nation::Us => async_nats::jetstream::new(client),
             other => async_nats::jetstream::with_domain(client, other.as_str()),
@@ -108,10 +150,20 @@ pub async fn run_live(policy_path: &Path, capture: &str, expected_total: u64, se
     for line in capture.lines().filter(|l| !l.trim().is_empty()) {
         // Lines that are not envelopes are sent as US status input, as the offline run does.
         let (subject, origin, id) = match Envelope::from_json(line.as_bytes()) {
-            Ok(env) => (Subject::input_for(&env).to_string(), env.origin, env.message_id.to_string()),
-            Err(_) => (format!("tl.in.{}.status", Nation::Us), Nation::Us, format!("not-json-{sent}")),
+            Ok(env) => (
+                Subject::input_for(&env).to_string(),
+                env.origin,
+                env.message_id.to_string(),
+            ),
+            Err(_) => (
+                format!("tl.in.{}.status", Nation::Us),
+                Nation::Us,
+                format!("not-json-{sent}"),
+            ),
         };
-        let Some(js) = publishers.get(&origin) else { continue };
+        let Some(js) = publishers.get(&origin) else {
+            continue;
+        };
         let mut h = async_nats::HeaderMap::new();
         h.insert(headers::MSG_ID, id.as_str());
         js.publish_with_headers(subject, h, line.to_owned().into_bytes().into())
@@ -128,7 +180,11 @@ pub async fn run_live(policy_path: &Path, capture: &str, expected_total: u64, se
     let deadline = Instant::now() + settle;
     let mut quiet_since = Instant::now();
     loop {
-        let wait = if seen >= expected_total { Duration::from_millis(1_500) } else { Duration::from_millis(250) };
+        let wait = if seen >= expected_total {
+            Duration::from_millis(1_500)
+        } else {
+            Duration::from_millis(250)
+        };
         match tokio::time::timeout(wait, rx.recv()).await {
             Ok(Some(m)) => {
                 seen += 1;
@@ -137,7 +193,9 @@ pub async fn run_live(policy_path: &Path, capture: &str, expected_total: u64, se
             }
             Ok(None) => break,
             Err(_) => {
-                if (seen >= expected_total && quiet_since.elapsed() >= Duration::from_millis(1_500)) || Instant::now() >= deadline {
+                if (seen >= expected_total && quiet_since.elapsed() >= Duration::from_millis(1_500))
+                    || Instant::now() >= deadline
+                {
                     break;
                 }
             }
@@ -165,7 +223,12 @@ fn record(live: &mut LiveResult, m: &async_nats::Message) {
         *live.rejected.entry(reason).or_default() += 1;
         return;
     }
-    if let (Ok(Subject::Out { dest, kind, .. }), Ok(env)) = (Subject::parse(subject), Envelope::from_json(&m.payload)) {
-        *live.delivered.entry((env.origin, dest, kind, env.mode)).or_default() += 1;
+    if let (Ok(Subject::Out { dest, kind, .. }), Ok(env)) =
+        (Subject::parse(subject), Envelope::from_json(&m.payload))
+    {
+        *live
+            .delivered
+            .entry((env.origin, dest, kind, env.mode))
+            .or_default() += 1;
     }
 }

@@ -10,7 +10,9 @@ use std::process::Command;
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if cmd.contains(needle) {
             found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
@@ -22,13 +24,30 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 #[test]
 fn demo_summary_matches_what_the_stand_ins_printed() {
     let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(["demo", "--scenario", "single_launch", "--speed", "40", "--settle-s", "30", "--refresh-s", "5"])
+        .args([
+            "demo",
+            "--scenario",
+            "single_launch",
+            "--speed",
+            "40",
+            "--settle-s",
+            "30",
+            "--refresh-s",
+            "5",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "demo failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}", o.status.code());
-    assert!(stdout.contains("SUMMARY (every nation received exactly what the policy releases to it)"), "{stdout}");
+    assert!(
+        o.status.success(),
+        "demo failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        o.status.code()
+    );
+    assert!(
+        stdout.contains("SUMMARY (every nation received exactly what the policy releases to it)"),
+        "{stdout}"
+    );
 
     // What the stand-ins printed, per destination.
     let mut printed: BTreeMap<String, u64> = BTreeMap::new();
@@ -39,7 +58,11 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
     let summary = trilink_cli::demo::view::parse_summary_received(&stdout);
     assert_eq!(summary.len(), 3, "summary rows: {summary:?}\n{stdout}");
     for (nation, received) in &summary {
-        assert_eq!(printed.get(nation).copied().unwrap_or(0), *received, "{nation}: printed RECV lines vs summary");
+        assert_eq!(
+            printed.get(nation).copied().unwrap_or(0),
+            *received,
+            "{nation}: printed RECV lines vs summary"
+        );
     }
     // Everyone saw the launch: each nation receives the other two nations' reports.
     for n in ["JP", "KR", "US"] {
@@ -47,7 +70,12 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
     }
 
     // No process of this run is left behind.
-    let work = stdout.lines().find_map(|l| l.strip_prefix("work dir: ")).expect("work dir line").trim().to_owned();
+    let work = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("work dir: "))
+        .expect("work dir line")
+        .trim()
+        .to_owned();
     std::thread::sleep(std::time::Duration::from_millis(500));
     let left = processes_mentioning(&work);
     assert!(left.is_empty(), "processes left behind: {left:?}");

@@ -38,7 +38,13 @@ fn live_agrees_with_offline_for_every_bundled_capture_and_policy() {
                 .unwrap();
             let out = String::from_utf8_lossy(&o.stdout);
             let err = String::from_utf8_lossy(&o.stderr);
-            assert_eq!(o.status.code(), Some(0), "{} with {}:\n{out}\n{err}", capture.display(), policy.display());
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{} with {}:\n{out}\n{err}",
+                capture.display(),
+                policy.display()
+            );
             assert!(out.contains("identical to the offline prediction"), "{out}");
         }
     }
