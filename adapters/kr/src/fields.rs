@@ -424,22 +424,13 @@ pub fn write_releasability(out: &mut BytesMut, r: Releasability) {
     }
 }
 
-/// Parse a canonical lower-case hyphenated UUID (36 bytes) into its 128-bit value.
-fn parse_uuid(s: &[u8]) -> Option<u128> {
-    if s.len() != 36 {
+/// Parse a canonical lower-case hyphenated UUID (36 bytes).
+fn parse_uuid(s: &[u8]) -> Option<uuid::Uuid> {
+    // `try_parse_ascii` accepts only the hyphenated form at 36 bytes, in either case.
+    if s.len() != 36 || s.iter().any(u8::is_ascii_uppercase) {
         return None;
     }
-    let mut v: u128 = 0;
-    for (i, &b) in s.iter().enumerate() {
-        match (i, b) {
-            (8 | 13 | 18 | 23, b'-') => {}
-            (8 | 13 | 18 | 23, _) => return None,
-            (_, b'0'..=b'9') => v = (v << 4) | u128::from(b - b'0'),
-            (_, b'a'..=b'f') => v = (v << 4) | u128::from(b - b'a' + 10),
-            _ => return None,
-        }
-    }
-    Some(v)
+    uuid::Uuid::try_parse_ascii(s).ok()
 }
 
 /// Parse references: empty, or `+`-separated lower-case hyphenated UUIDs.
@@ -453,7 +444,7 @@ pub fn parse_references(field: &'static str, s: &[u8]) -> Result<Vec<MessageId>,
             field,
             reason: "references are lower-case hyphenated UUIDs joined by +",
         })?;
-        out.push(MessageId::from_uuid(uuid::Uuid::from_u128(v)));
+        out.push(MessageId::from_uuid(v));
     }
     Ok(out)
 }
