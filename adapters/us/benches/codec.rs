@@ -66,6 +66,16 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    // This crate's share: decode + translate, without the schema's validation.
+    let mut g = c.benchmark_group("us_decode_translate");
+    g.throughput(Throughput::Elements(1));
+    for (name, bytes, _) in &vs {
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| black_box(trilink_us::decode_to_common(black_box(bytes), now).unwrap()));
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("us_decode_only");
     g.throughput(Throughput::Elements(1));
     for (name, bytes, _) in &vs {
