@@ -279,6 +279,7 @@ impl SubjectPrefix for JsonlRecord {
 enum Heard {
     Msg(CapturedMessage),
     Mqtt {
+        ts: chrono::DateTime<Utc>,
         broker: SocketAddr,
         topic: String,
         payload: Bytes,
@@ -385,12 +386,13 @@ async fn record_national(args: &RecordArgs, stop: &CancellationToken) -> Result<
                 }
             }
             Heard::Mqtt {
+                ts,
                 broker,
                 topic,
                 payload,
             } => {
                 w.mqtt_publish(
-                    Utc::now(),
+                    ts,
                     SocketAddr::from(MQTT_PUBLISHER),
                     broker,
                     &topic,
@@ -557,6 +559,7 @@ async fn mqtt_listener(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let h = Heard::Mqtt {
+                        ts: Utc::now(),
                         broker,
                         topic: p.topic.clone(),
                         payload: p.payload.clone(),

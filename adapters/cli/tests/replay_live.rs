@@ -201,6 +201,25 @@ fn frames(pcapng: &Path, map: &Path) -> BTreeMap<Nation, Vec<Vec<u8>>> {
     out
 }
 
+/// The recorded pcapng opens in tshark with no expert warnings or errors (CI installs tshark).
+fn tshark_reads_cleanly(file: &Path) {
+    let o = Command::new("tshark")
+        .args(["-r", file.to_str().unwrap(), "-q", "-z", "expert,warn"])
+        .output()
+        .expect("tshark not installed (apt-get install tshark)");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !out.contains("Warning") && !out.contains("Error"),
+        "tshark expert info on {}:\n{out}",
+        file.display()
+    );
+}
+
 fn replay_ok(args: &[&str]) -> serde_json::Value {
     let mut a = vec!["replay"];
     a.extend_from_slice(args);
@@ -269,6 +288,7 @@ fn pcapng_record_replay_record_gives_the_same_frames() {
             "{lines:?}"
         );
         let map = dir.path().join(format!("rec{pass}.map.toml"));
+        tshark_reads_cleanly(&out);
         let got = frames(&out, &map);
         assert_eq!(got, original, "pass {pass}: recorded frames differ");
         prev = out;
