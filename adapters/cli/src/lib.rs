@@ -5,16 +5,15 @@
 //! `run` functions of the other crates. It must not contain protocol or routing logic.
 //!
 //! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem
-//! (invalid input, differences from expectations), `2` usage error or a job that is not
-//! implemented yet.
+//! (invalid input, differences from expectations), `2` usage error (bad arguments or configuration).
 
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+pub mod bench;
 mod broker_cmd;
 pub mod demo;
 mod policy_cmd;
@@ -27,7 +26,7 @@ mod serve_cmd;
 
 /// Exit code: the job ran and found a problem.
 pub const EXIT_PROBLEM: u8 = 1;
-/// Exit code: usage error or not implemented.
+/// Exit code: usage error (bad arguments or configuration).
 pub const EXIT_USAGE: u8 = 2;
 
 /// trilink — trilateral missile-warning data link (JP · US · KR through a NATS hub).
@@ -61,26 +60,11 @@ pub enum Command {
     /// Run the live three-nation demo: brokers, relay, adapters and national stand-ins.
     Demo(demo::DemoArgs),
     /// Benchmark the live link against a raw-NATS baseline in the same run.
-    Bench(PassThrough),
+    Bench(bench::BenchArgs),
     /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them.
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
-}
-
-/// A capture path.
-#[derive(Debug, Args)]
-pub struct PathArgs {
-    /// Capture file (pcapng or JSON Lines).
-    pub capture: PathBuf,
-}
-
-/// Arguments of a job whose options are not settled yet; kept so `--help` lists the job.
-#[derive(Debug, Args)]
-pub struct PassThrough {
-    /// Options of the job (not implemented yet).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
 }
 
 /// Run the parsed command line; returns the process exit code.
@@ -94,14 +78,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Policy(args) => policy_cmd::run(&args),
         Command::Scenario(args) => scenario_cmd::run(&args),
         Command::Demo(args) => run_demo(args),
-        Command::Bench(_) => not_implemented("bench", 5),
+        Command::Bench(args) => match tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(bench::run(args)))
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trilink bench: {e:#}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        },
         Command::Broker(args) => broker_cmd::run(&args),
     }
-}
-
-fn not_implemented(job: &str, issue: u32) -> ExitCode {
-    eprintln!("trilink {job}: not implemented yet (tracked in issue {issue}); nothing was done.");
-    ExitCode::from(EXIT_USAGE)
 }
 
 fn run_demo(args: demo::DemoArgs) -> ExitCode {

@@ -6,7 +6,7 @@
 //! a per-nation view; ends with a summary and stops every process it started (also on Ctrl-C).
 //! All ports are free loopback ports chosen at start-up.
 
-mod mosquitto;
+pub(crate) mod mosquitto;
 pub mod standins;
 pub mod view;
 
@@ -69,12 +69,12 @@ pub struct DemoSummary {
     pub complete: bool,
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
 
-fn free_udp_port() -> Result<u16> {
+pub(crate) fn free_udp_port() -> Result<u16> {
     let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
     Ok(s.local_addr()?.port())
 }
@@ -467,7 +467,7 @@ fn parse_adapter(text: &str, name: &str) -> Result<trilink_runtime::adapter::Ada
         .map_err(|e| anyhow!("{e}"))
 }
 
-fn adapter_jp(
+pub(crate) fn adapter_jp(
     link: &Link,
     ingress: u16,
     national: u16,
@@ -479,7 +479,10 @@ fn adapter_jp(
     parse_adapter(&text, "demo adapter-jp config")
 }
 
-fn adapter_kr(link: &Link, mqtt_port: u16) -> Result<trilink_runtime::adapter::AdapterConfig> {
+pub(crate) fn adapter_kr(
+    link: &Link,
+    mqtt_port: u16,
+) -> Result<trilink_runtime::adapter::AdapterConfig> {
     let text = format!(
         "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/out\"\n\n[egress]\nstream = \"OUT_KR\"\ndurable = \"adapter-kr\"\n[[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/warning/in\"\n",
         nats_section(link, Nation::Kr, "kr")?
@@ -487,7 +490,7 @@ fn adapter_kr(link: &Link, mqtt_port: u16) -> Result<trilink_runtime::adapter::A
     parse_adapter(&text, "demo adapter-kr config")
 }
 
-fn adapter_us(
+pub(crate) fn adapter_us(
     link: &Link,
     ingress: u16,
     national: u16,
@@ -499,7 +502,7 @@ fn adapter_us(
     parse_adapter(&text, "demo adapter-us config")
 }
 
-fn spawn_adapter<C>(
+pub(crate) fn spawn_adapter<C>(
     tasks: &mut JoinSet<Result<()>>,
     _link: &Link,
     config: trilink_runtime::adapter::AdapterConfig,
