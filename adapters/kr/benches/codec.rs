@@ -81,6 +81,17 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
+    // The same without `validate`, to show the split between codec and schema validation.
+    let mut g = c.benchmark_group("kr_decode_translate");
+    g.throughput(Throughput::Elements(1));
+    for (kind, name) in VECTORS {
+        let bytes = read_hex(name);
+        g.bench_function(kind, |b| {
+            b.iter(|| black_box(codec.decode_to_common(black_box(&bytes), ingested).unwrap()));
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("kr_decode_only");
     g.throughput(Throughput::Elements(1));
     let bytes = read_hex("trk_exercise");
