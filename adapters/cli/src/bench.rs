@@ -124,6 +124,7 @@ fn note(inflight: &Inflight, tally: &Arc<Mutex<Tally>>, key: u64) {
                 .push(now.duration_since(at).as_secs_f64() * 1_000.0);
             t.last = Some(now);
         }
+        // Not (or no longer) in flight: a second copy.
         None => t.duplicates += 1,
     }
 }
@@ -171,8 +172,8 @@ async fn drive<F, Fut>(
     mut send: F,
 ) -> (u64, f64)
 where
-    F: FnMut(u64) -> Fut,
-    Fut: std::future::Future<Output = Option<u64>>,
+    F: FnMut(u64) -> (u64, Fut),
+    Fut: std::future::Future<Output = bool>,
 {
     let start = Instant::now();
     let mut i = 0u64;
@@ -187,12 +188,12 @@ where
             (elapsed.as_secs_f64() * rate as f64) as u64 + 1
         };
         while i < due {
-            let at = Instant::now();
-            if let Some(key) = send(i).await {
-                inflight
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key, at);
+            // Record the send instant before sending, so a fast reply is never missed.
+            let (key, fut) = send(i);
+            let lock = || inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            lock().insert(key, Instant::now());
+            if !fut.await {
+                lock().remove(&key);
             }
             i += 1;
         }
@@ -389,11 +390,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let key = id_key(&env.message_id);
         let bytes = demo::standins::encode(&jp, &env);
         let socket = &socket;
-        async move {
-            let b = bytes.ok()?;
-            socket.send_to(&b, target).await.ok()?;
-            Some(key)
-        }
+        (key, async move {
+            let Ok(b) = bytes else { return false };
+            socket.send_to(&b, target).await.is_ok()
+        })
     })
     .await;
     let trilink = collect(&tally, sent, drain, start, send_s).await;
@@ -553,14 +553,13 @@ async fn raw_path(
         let env = template(&run, i);
         let bytes = demo::standins::encode(&jp, &env);
         let socket = &socket;
-        async move {
-            let b = bytes.ok()?;
+        (i, async move {
+            let Ok(b) = bytes else { return false };
             let mut msg = Vec::with_capacity(b.len() + 8);
             msg.extend_from_slice(&i.to_be_bytes());
             msg.extend_from_slice(&b);
-            socket.send_to(&msg, udp_addr).await.ok()?;
-            Some(i)
-        }
+            socket.send_to(&msg, udp_addr).await.is_ok()
+        })
     })
     .await;
     let r = collect(&tally, sent, drain, start, send_s).await;
