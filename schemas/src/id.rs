@@ -29,13 +29,25 @@ pub struct MessageId(Uuid);
 impl MessageId {
     /// Derive the id of a national message.
     pub fn derive(origin: Nation, national_system: &str, national_message_id: &str) -> Self {
-        // Length-prefix each part so ("ab","c") and ("a","bc") never collide.
-        let mut name = Vec::with_capacity(8 + national_system.len() + national_message_id.len());
+        use sha1::Digest;
+        // UUID v5 (RFC 9562 §5.5): SHA-1 over namespace ‖ name, where the name is each part
+        // length-prefixed (u32 big-endian) so ("ab","c") and ("a","bc") never collide.
+        // Hashed incrementally (no allocation) with the `sha1` crate, which uses the CPU's SHA
+        // instructions when present; equal to `Uuid::new_v5` (tested below).
+        let mut h = sha1::Sha1::new();
+        h.update(NAMESPACE.as_bytes());
         for part in [origin.as_str(), national_system, national_message_id] {
-            name.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            name.extend_from_slice(part.as_bytes());
+            h.update((part.len() as u32).to_be_bytes());
+            h.update(part.as_bytes());
         }
-        Self(Uuid::new_v5(&NAMESPACE, &name))
+        let digest = h.finalize();
+        let mut bytes = [0u8; 16];
+        for (b, d) in bytes.iter_mut().zip(digest.iter()) {
+            *b = *d;
+        }
+        bytes[6] = (bytes[6] & 0x0f) | 0x50; // version 5
+        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+        Self(Uuid::from_bytes(bytes))
     }
 
     /// Wrap an existing UUID (e.g. read from a capture).
@@ -84,6 +96,25 @@ mod tests {
             MessageId::derive(Nation::Jp, "ab", "c"),
             MessageId::derive(Nation::Jp, "a", "bc")
         );
+    }
+
+    #[test]
+    fn equals_uuid_v5_of_the_length_prefixed_name() {
+        for (o, sys, nid) in [
+            (Nation::Jp, "jadgex", "20261121-42"),
+            (Nation::Us, "", ""),
+            (Nation::Kr, "kamd-ops", "é한"),
+        ] {
+            let mut name = Vec::new();
+            for part in [o.as_str(), sys, nid] {
+                name.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                name.extend_from_slice(part.as_bytes());
+            }
+            assert_eq!(
+                MessageId::derive(o, sys, nid).0,
+                Uuid::new_v5(&NAMESPACE, &name)
+            );
+        }
     }
 
     #[test]

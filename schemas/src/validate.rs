@@ -390,7 +390,6 @@ impl Envelope {
             }
             Payload::Status(p) => {
                 text("payload.component", &p.component, SOURCE_TEXT_MAX)?;
-                finite("payload.uptime_s", p.uptime_s)?;
                 range("payload.uptime_s", p.uptime_s, 0.0, f64::MAX)?;
                 if p.detail.len() > FREE_TEXT_MAX {
                     return Err(ValidationError::TextTooLong {
@@ -405,15 +404,20 @@ impl Envelope {
     }
 }
 
+// Field paths are built only when a rule fails: validation runs on every message, and
+// allocating a path per checked field dominated its cost (measured by the codec benchmarks).
+
 fn text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    text_at(|| field.to_owned(), value, max)
+}
+
+fn text_at(field: impl FnOnce() -> String, value: &str, max: usize) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
-        return Err(ValidationError::EmptyText {
-            field: field.into(),
-        });
+        return Err(ValidationError::EmptyText { field: field() });
     }
     if value.len() > max {
         return Err(ValidationError::TextTooLong {
-            field: field.into(),
+            field: field(),
             len: value.len(),
             max,
         });
@@ -421,24 +425,32 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn finite(field: &str, value: f64) -> Result<(), ValidationError> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(ValidationError::NonFinite {
-            field: field.into(),
-            value,
-        })
-    }
+fn range(field: &str, value: f64, min: f64, max: f64) -> Result<(), ValidationError> {
+    range_at(|| field.to_owned(), value, min, max)
 }
 
-fn range(field: &str, value: f64, min: f64, max: f64) -> Result<(), ValidationError> {
-    finite(field, value)?;
+/// `prefix.leaf`, for nested fields.
+fn sub<'a>(prefix: &'a str, leaf: &'static str) -> impl FnOnce() -> String + 'a {
+    move || format!("{prefix}.{leaf}")
+}
+
+fn range_at(
+    field: impl FnOnce() -> String,
+    value: f64,
+    min: f64,
+    max: f64,
+) -> Result<(), ValidationError> {
+    if !value.is_finite() {
+        return Err(ValidationError::NonFinite {
+            field: field(),
+            value,
+        });
+    }
     if (min..=max).contains(&value) {
         Ok(())
     } else {
         Err(ValidationError::OutOfRange {
-            field: field.into(),
+            field: field(),
             value,
             min,
             max,
@@ -447,20 +459,20 @@ fn range(field: &str, value: f64, min: f64, max: f64) -> Result<(), ValidationEr
 }
 
 fn point(field: &str, p: &GeoPoint) -> Result<(), ValidationError> {
-    range(
-        &format!("{field}.lat_deg"),
+    range_at(
+        sub(field, "lat_deg"),
         p.lat_deg,
         GeoPoint::LAT_RANGE.0,
         GeoPoint::LAT_RANGE.1,
     )?;
-    range(
-        &format!("{field}.lon_deg"),
+    range_at(
+        sub(field, "lon_deg"),
         p.lon_deg,
         GeoPoint::LON_RANGE.0,
         GeoPoint::LON_RANGE.1,
     )?;
-    range(
-        &format!("{field}.alt_m"),
+    range_at(
+        sub(field, "alt_m"),
         p.alt_m,
         GeoPoint::ALT_RANGE.0,
         GeoPoint::ALT_RANGE.1,
@@ -471,14 +483,14 @@ fn point(field: &str, p: &GeoPoint) -> Result<(), ValidationError> {
 const MAX_UNCERTAINTY_M: f64 = 10_000_000.0;
 
 fn uncertainty(field: &str, u: &PositionUncertainty) -> Result<(), ValidationError> {
-    range(
-        &format!("{field}.horizontal_m"),
+    range_at(
+        sub(field, "horizontal_m"),
         u.horizontal_m,
         0.0,
         MAX_UNCERTAINTY_M,
     )?;
-    range(
-        &format!("{field}.vertical_m"),
+    range_at(
+        sub(field, "vertical_m"),
         u.vertical_m,
         0.0,
         MAX_UNCERTAINTY_M,
@@ -487,30 +499,25 @@ fn uncertainty(field: &str, u: &PositionUncertainty) -> Result<(), ValidationErr
 
 fn velocity(field: &str, v: &VelocityEnu) -> Result<(), ValidationError> {
     let m = VelocityEnu::MAX_COMPONENT_MPS;
-    range(&format!("{field}.east_mps"), v.east_mps, -m, m)?;
-    range(&format!("{field}.north_mps"), v.north_mps, -m, m)?;
-    range(&format!("{field}.up_mps"), v.up_mps, -m, m)
+    range_at(sub(field, "east_mps"), v.east_mps, -m, m)?;
+    range_at(sub(field, "north_mps"), v.north_mps, -m, m)?;
+    range_at(sub(field, "up_mps"), v.up_mps, -m, m)
 }
 
 fn ellipse(field: &str, e: &ErrorEllipse) -> Result<(), ValidationError> {
-    range(
-        &format!("{field}.semi_major_m"),
+    range_at(
+        sub(field, "semi_major_m"),
         e.semi_major_m,
         0.0,
         MAX_UNCERTAINTY_M,
     )?;
-    range(
-        &format!("{field}.semi_minor_m"),
+    range_at(
+        sub(field, "semi_minor_m"),
         e.semi_minor_m,
         0.0,
         MAX_UNCERTAINTY_M,
     )?;
-    range(
-        &format!("{field}.orientation_deg"),
-        e.orientation_deg,
-        0.0,
-        180.0,
-    )?;
+    range_at(sub(field, "orientation_deg"), e.orientation_deg, 0.0, 180.0)?;
     if e.semi_minor_m > e.semi_major_m {
         return Err(ValidationError::EllipseAxes {
             field: field.into(),

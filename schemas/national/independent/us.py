@@ -23,7 +23,7 @@ from common import (
 )
 
 MAX_LEN = 510
-MIN_LEN = 40
+MIN_LEN = 50  # us.md §2: at least two words (changed from 40 in ba6c975)
 GPS_EPOCH_UNIX = 315_964_800
 T_LIMIT = 1 << 56
 UPTIME_LIMIT_US = (1 << 30) * 1_000_000
