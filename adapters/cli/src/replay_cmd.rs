@@ -13,7 +13,7 @@
 //!   rejected and counted.
 //!
 //! The capture is read and decoded completely before the first send (a bad capture sends
-//! nothing). Timing: a tokio sleep to ~1.2 ms before the due instant, then a yielding spin;
+//! nothing). Timing: a tokio sleep to 2.5 ms before the due instant, then a yielding spin;
 //! the timing error recorded is (instant the send call returned − due instant).
 //!
 //! This module must not contain national-format or routing knowledge: decoding is
@@ -104,6 +104,10 @@ pub struct ReplayArgs {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Microseconds before a due instant at which the sender stops sleeping and spins
+    /// (yielding); 0 = sleep only (1 ms timer ticks).
+    #[arg(long, default_value_t = 2_500, hide = true)]
+    pub spin_us: u64,
 }
 
 /// A time-window bound.
@@ -616,10 +620,10 @@ impl Sink {
     }
 }
 
-/// Wait until `due` (tokio sleep, then a yielding spin for the last ~1.2 ms). `false` when
-/// stopped first.
-async fn wait_until(due: Instant, stop: &CancellationToken) -> bool {
-    const SPIN: Duration = Duration::from_micros(2_500);
+/// Wait until `due`: a tokio sleep to `spin` before it, then a spin that yields to
+/// other tasks (the timer wheel has 1 ms ticks and a loaded machine wakes sleepers late). `false`
+/// when stopped first.
+async fn wait_until(due: Instant, spin: Duration, stop: &CancellationToken) -> bool {
     loop {
         if stop.is_cancelled() {
             return false;
@@ -628,10 +632,10 @@ async fn wait_until(due: Instant, stop: &CancellationToken) -> bool {
         if now >= due {
             return true;
         }
-        if due - now > SPIN {
+        if due - now > spin {
             tokio::select! {
                 () = stop.cancelled() => return false,
-                () = tokio::time::sleep_until(due.checked_sub(SPIN).unwrap_or(now).into()) => {}
+                () = tokio::time::sleep_until(due.checked_sub(spin).unwrap_or(now).into()) => {}
             }
         } else {
             tokio::task::yield_now().await;
@@ -827,7 +831,10 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             loaded.rejected - loaded.first_problems.len() as u64
         );
     }
-    let rt = match tokio::runtime::Runtime::new() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("trilink replay: cannot start the async runtime: {e}");
@@ -942,7 +949,7 @@ async fn replay(
         bar.set_message(summary.passes.to_string());
         for item in &loaded.items {
             let due = sched.due(item.ts);
-            if !wait_until(due, stop).await {
+            if !wait_until(due, Duration::from_micros(args.spin_us), stop).await {
                 summary.interrupted = true;
                 break 'passes;
             }
