@@ -190,7 +190,11 @@ where
         while i < due {
             // Record the send instant before sending, so a fast reply is never missed.
             let (key, fut) = send(i);
-            let lock = || inflight.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let lock = || {
+                inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            };
             lock().insert(key, Instant::now());
             if !fut.await {
                 lock().remove(&key);
