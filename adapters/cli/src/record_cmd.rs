@@ -155,15 +155,36 @@ pub fn run(args: &RecordArgs) -> ExitCode {
 }
 
 /// What a recording saw.
-#[derive(Debug, Default)]
-struct Recorded {
-    messages: BTreeMap<String, u64>,
-    undecodable: u64,
-    elapsed: Duration,
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    /// Messages written, by nation (national) or subject prefix `tl.out.kr.track_update` (NATS).
+    pub messages: BTreeMap<String, u64>,
+    /// Frames or payloads that did not decode (national: still written; NATS: not written).
+    pub undecodable: u64,
+    /// How long the recording ran.
+    pub elapsed: Duration,
+}
+
+/// Record in-process on the caller's tokio runtime until `stop`, `--count` or `--duration`
+/// (the caller enforces `--duration` by cancelling `stop`; this ignores it): what
+/// `trilink record` does, without printing the summary.
+pub async fn record_in_process(args: &RecordArgs, stop: &CancellationToken) -> Result<Recorded> {
+    let national = args.jp_udp.is_some()
+        || args.us_tcp.is_some()
+        || args.us_udp.is_some()
+        || args.kr_mqtt.is_some();
+    if national {
+        record_national(args, stop).await
+    } else if args.subject.is_empty() || args.nats.is_none() {
+        Err(anyhow!("give --subject and --nats, or national outputs"))
+    } else {
+        record_nats(args, stop).await
+    }
 }
 
 impl Recorded {
-    fn total(&self) -> u64 {
+    /// Messages written.
+    pub fn total(&self) -> u64 {
         self.messages.values().sum()
     }
 
@@ -291,6 +312,9 @@ enum Heard {
 const MQTT_PUBLISHER: ([u8; 4], u16) = ([127, 0, 0, 1], 49_152);
 
 async fn record_national(args: &RecordArgs, stop: &CancellationToken) -> Result<Recorded> {
+    // Cancelled at the end to stop the listeners; a child so the caller's token is untouched.
+    let own_stop = stop.child_token();
+    let stop = &own_stop;
     let (tx, mut rx) = mpsc::channel::<Heard>(4_096);
     let mut map = CaptureMap::new();
     let mut listening = Vec::new();

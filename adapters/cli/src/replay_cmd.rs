@@ -762,6 +762,40 @@ impl ReplaySummary {
     }
 }
 
+fn parse_targets(args: &ReplayArgs) -> Result<BTreeMap<Nation, Target>, String> {
+    let mut targets = BTreeMap::new();
+    for (n, v) in [
+        (Nation::Jp, &args.jp),
+        (Nation::Kr, &args.kr),
+        (Nation::Us, &args.us),
+    ] {
+        if let Some(v) = v {
+            targets.insert(n, parse_target(v).map_err(|e| format!("--{n}: {e}"))?);
+        }
+    }
+    Ok(targets)
+}
+
+/// Replay in-process on the caller's tokio runtime (for `policy test --live`, benchmarks):
+/// what `trilink replay` does, without printing. Timing is best on a current-thread runtime
+/// (the command uses one).
+pub async fn replay_in_process(
+    args: &ReplayArgs,
+    stop: &CancellationToken,
+) -> Result<ReplaySummary> {
+    let speed = if args.max {
+        Speed::Max
+    } else {
+        Speed::factor(args.speed).map_err(|e| anyhow!("--speed: {e}"))?
+    };
+    let targets = parse_targets(args).map_err(|e| anyhow!(e))?;
+    let file = args.capture.display().to_string();
+    let data = std::fs::read(&args.capture).with_context(|| format!("reading {file}"))?;
+    let loaded = load(args, &file, &data).map_err(|e| anyhow!(e))?;
+    drop(data);
+    replay(args, loaded, &targets, speed, stop).await
+}
+
 /// Run `trilink replay` (blocking; builds its own runtime).
 pub fn run(args: &ReplayArgs) -> ExitCode {
     let speed = if args.max {
@@ -775,24 +809,13 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             }
         }
     };
-    let mut targets: BTreeMap<Nation, Target> = BTreeMap::new();
-    for (n, v) in [
-        (Nation::Jp, &args.jp),
-        (Nation::Kr, &args.kr),
-        (Nation::Us, &args.us),
-    ] {
-        if let Some(v) = v {
-            match parse_target(v) {
-                Ok(t) => {
-                    targets.insert(n, t);
-                }
-                Err(e) => {
-                    eprintln!("trilink replay: --{n}: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
-            }
+    let targets = match parse_targets(args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("trilink replay: {e}");
+            return ExitCode::from(EXIT_USAGE);
         }
-    }
+    };
     let file = args.capture.display().to_string();
     let data = match std::fs::read(&args.capture) {
         Ok(d) => d,
