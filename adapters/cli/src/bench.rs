@@ -339,20 +339,20 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         &mut tasks,
         &link,
         demo::adapter_jp(&link, jp_in, jp_out)?,
-        trilink_jp::JpCodec::default(),
+        trilink_jp::JpCodec,
         &stop,
     );
     demo::spawn_adapter(
         &mut tasks,
         &link,
         demo::adapter_kr(&link, mqtt.port())?,
-        trilink_kr::KrCodec::default(),
+        trilink_kr::KrCodec,
         &stop,
     );
 
     let inflight: Inflight = Arc::default();
     let tally: Arc<Mutex<Tally>> = Arc::default();
-    let kr = trilink_kr::KrCodec::default();
+    let kr = trilink_kr::KrCodec;
     let (i2, t2) = (inflight.clone(), tally.clone());
     let _rx = mqtt_subscriber(
         mqtt.port(),
@@ -371,7 +371,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     let target: std::net::SocketAddr = format!("127.0.0.1:{jp_in}").parse()?;
-    let jp = trilink_jp::JpCodec::default();
+    let jp = trilink_jp::JpCodec;
     let run = format!("bench{}", Utc::now().format("%Y%m%d%H%M%S%f"));
     // Warm-up: a few messages through the whole path before measuring.
     for i in 0..20 {
@@ -549,7 +549,7 @@ async fn raw_path(
     tokio::time::sleep(Duration::from_secs(2)).await; // interest propagates over the leaf links
 
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
-    let jp = trilink_jp::JpCodec::default();
+    let jp = trilink_jp::JpCodec;
     let run = format!("raw{}", Utc::now().format("%Y%m%d%H%M%S%f"));
     let start = Instant::now();
     let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {

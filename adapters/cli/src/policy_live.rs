@@ -42,7 +42,7 @@ pub fn predicted(matrix: &Matrix) -> LiveResult {
     r.rejected = matrix
         .rejected
         .iter()
-        .map(|(k, v)| (k.clone(), *v as u64))
+        .map(|(k, v)| (k.clone(), *v))
         .collect();
     r
 }

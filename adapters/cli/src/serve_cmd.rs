@@ -83,12 +83,10 @@ pub fn adapter(args: &AdapterArgs) -> ExitCode {
         let nation = config.adapter.nation;
         let result = match nation {
             Nation::Jp => {
-                trilink_runtime::adapter::run(config, trilink_jp::JpCodec::default(), shutdown)
-                    .await
+                trilink_runtime::adapter::run(config, trilink_jp::JpCodec, shutdown).await
             }
             Nation::Kr => {
-                trilink_runtime::adapter::run(config, trilink_kr::KrCodec::default(), shutdown)
-                    .await
+                trilink_runtime::adapter::run(config, trilink_kr::KrCodec, shutdown).await
             }
             Nation::Us => {
                 trilink_runtime::adapter::run(config, trilink_us::UsCodec::default(), shutdown)
@@ -164,7 +162,7 @@ pub fn relay(args: &RelayArgs) -> ExitCode {
         let drain = Duration::from_millis(config.drain_timeout_ms.saturating_mul(2).max(5_000));
         trilink_runtime::shutdown::force_exit_on_second_signal(shutdown.clone(), drain);
         match trilink_relay::live::run(config, args.policy.clone(), async move {
-            shutdown.cancelled().await
+            shutdown.cancelled().await;
         })
         .await
         {

@@ -11,6 +11,7 @@ pub mod standins;
 pub mod view;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,8 +66,14 @@ pub struct DemoArgs {
 pub struct DemoSummary {
     /// Final per-nation rows.
     pub rows: Vec<view::NationRow>,
-    /// Whether every nation received exactly what the policy releases to it.
+    /// Whether every nation received what the policy releases to it (every non-track
+    /// message and each track's latest update) with every field as sent.
     pub complete: bool,
+    /// Deliveries whose fields differed from what was sent beyond the formats' precision.
+    pub mismatches: Vec<String>,
+    /// Released messages that never arrived (non-track messages, and the last update of each
+    /// track).
+    pub missing: Vec<(Nation, trilink_schema::MessageId)>,
 }
 
 pub(crate) fn free_port() -> Result<u16> {
@@ -157,14 +164,14 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         &mut tasks,
         &link,
         adapter_jp(&link, jp_in, jp_out)?,
-        trilink_jp::JpCodec::default(),
+        trilink_jp::JpCodec,
         &stop,
     );
     spawn_adapter(
         &mut tasks,
         &link,
         adapter_kr(&link, mqtt.port())?,
-        trilink_kr::KrCodec::default(),
+        trilink_kr::KrCodec,
         &stop,
     );
     spawn_adapter(
@@ -183,7 +190,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         out.clone()
     };
     tokio::spawn(standins::jp_receiver(
-        trilink_jp::JpCodec::default(),
+        trilink_jp::JpCodec,
         jp_rx,
         board.clone(),
         print_out.clone(),
@@ -197,7 +204,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         stop.clone(),
     ));
     tokio::spawn(standins::kr_receiver(
-        trilink_kr::KrCodec::default(),
+        trilink_kr::KrCodec,
         mqtt_addr.clone(),
         "kr/warning/in".into(),
         board.clone(),
@@ -247,17 +254,13 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
             let b = board
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Nation::ALL.iter().all(|n| {
-                b.received.get(n).map_or(0, |r| r.messages) >= expected.get(n).copied().unwrap_or(0)
-            })
+            b.missing().is_empty()
         };
         if done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Tracks are kept latest-per-track on the output streams; late duplicates of a track
-    // update do not arrive, so nothing more to wait for.
 
     if args.keep_running && !stop.is_cancelled() {
         say(
@@ -273,21 +276,37 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rows = view::rows(&b, &expected, &dead);
-        let complete = rows.iter().all(|r| r.received == r.expected);
-        DemoSummary { rows, complete }
+        let missing = b.missing();
+        let complete = missing.is_empty() && b.mismatches.is_empty();
+        DemoSummary {
+            rows,
+            complete,
+            mismatches: b.mismatches.clone(),
+            missing,
+        }
     };
     say(
         &out,
         &format!(
             "SUMMARY ({})",
             if summary.complete {
-                "every nation received exactly what the policy releases to it"
+                "every nation received what the policy releases to it"
             } else {
                 "INCOMPLETE: some nation did not receive what the policy releases to it"
             }
         ),
     );
     say(&out, view::table(&summary.rows).trim_end());
+    say(
+        &out,
+        &format!(
+            "fields checked against what was sent: {} mismatches",
+            summary.mismatches.len()
+        ),
+    );
+    for m in summary.mismatches.iter().take(20) {
+        say(&out, &format!("MISMATCH {m}"));
+    }
 
     // Clean shutdown: stop adapters and relay, then mosquitto and the brokers (by PID).
     stop.cancel();
@@ -330,8 +349,8 @@ async fn play(
     };
     let t0 = Instant::now();
     let mut last_view = Instant::now();
-    let jp = trilink_jp::JpCodec::default();
-    let kr = trilink_kr::KrCodec::default();
+    let jp = trilink_jp::JpCodec;
+    let kr = trilink_kr::KrCodec;
     let us = trilink_us::UsCodec::default();
     for report in &generated.reports {
         let offset = (report.emit_at - first)
@@ -349,6 +368,10 @@ async fn play(
         for (dest, decision) in policy.decide(&env) {
             if decision.is_deliver() {
                 *expected.entry(dest).or_default() += 1;
+                board
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .expect(dest, &env);
             }
         }
         let bytes = match env.origin {
@@ -432,10 +455,11 @@ pub(crate) fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
     for n in Nation::ALL {
         let c = creds(link, Role::Relay(n))?;
         let url = c.urls.first().cloned().unwrap_or_default();
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "[[account]]\nnation = \"{n}\"\nnats_url = \"{url}\"\nuser = \"{}\"\npassword = \"{}\"\n",
             c.user, c.password
-        ));
+        );
     }
     if let Some(url) = creds(link, Role::Relay(Nation::Us))?.urls.first() {
         text = format!("nats_url = \"{url}\"\njs_domain = \"hub\"\n{text}");

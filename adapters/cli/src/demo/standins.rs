@@ -1,7 +1,7 @@
 //! National-system stand-ins: they send a scenario's reports in each nation's own format on
 //! its own transport, and receive, decode and print what the link delivers to that nation.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,18 @@ impl Received {
 pub struct Board {
     /// Send instant of every message id that entered the link (for latency).
     pub sent_at: HashMap<MessageId, Instant>,
+    /// What entered the link, to compare each delivery with (fields within stated precision).
+    pub sent_env: HashMap<MessageId, Envelope>,
+    /// Deliveries whose fields differ from what was sent beyond the formats' precision.
+    pub mismatches: Vec<String>,
+    /// (destination, message) pairs the policy releases and that must arrive: every non-track
+    /// message. Track updates are kept latest-per-track on the output streams, so of those
+    /// only the last update of each track must arrive ([`Board::last_track`]).
+    pub must: HashSet<(Nation, MessageId)>,
+    /// The last released track update per (destination, track).
+    pub last_track: HashMap<(Nation, String), MessageId>,
+    /// (destination, message) pairs delivered.
+    pub got: HashSet<(Nation, MessageId)>,
     /// Messages sent per origin.
     pub sent: BTreeMap<Nation, u64>,
     /// Per destination.
@@ -79,6 +91,13 @@ fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
         .sent_at
         .get(&env.message_id)
         .map(|t| now.duration_since(*t).as_secs_f64() * 1000.0);
+    if let Some(sent) = b.sent_env.get(&env.message_id)
+        && let Err(why) = same_within_precision(sent, env)
+    {
+        let line = format!("{dest} <- {} {}: {why}", env.origin, env.message_id);
+        b.mismatches.push(line);
+    }
+    b.got.insert((dest, env.message_id));
     let r = b.received.entry(dest).or_default();
     r.messages += 1;
     *r.by_kind.entry(env.payload.kind()).or_default() += 1;
@@ -131,10 +150,39 @@ fn decode_one<C: NationalCodec>(codec: &C, bytes: &[u8]) -> Option<Envelope> {
     }
 }
 
+impl Board {
+    /// Note that the policy releases `env` to `dest`.
+    pub fn expect(&mut self, dest: Nation, env: &Envelope) {
+        match (env.payload.kind(), env.payload.track_id()) {
+            (PayloadKind::TrackUpdate, Some(t)) => {
+                self.last_track
+                    .insert((dest, t.to_string()), env.message_id);
+            }
+            _ => {
+                self.must.insert((dest, env.message_id));
+            }
+        }
+    }
+
+    /// Released messages that must have arrived and have not (yet).
+    pub fn missing(&self) -> Vec<(Nation, MessageId)> {
+        let mut v: Vec<(Nation, MessageId)> = self
+            .must
+            .iter()
+            .copied()
+            .chain(self.last_track.iter().map(|((n, _), id)| (*n, *id)))
+            .filter(|k| !self.got.contains(k))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
 /// Note that `env` is about to enter the link now.
 pub fn mark_sent(board: &SharedBoard, env: &Envelope) {
     let mut b = lock(board);
     b.sent_at.insert(env.message_id, Instant::now());
+    b.sent_env.insert(env.message_id, env.clone());
     *b.sent.entry(env.origin).or_default() += 1;
 }
 
@@ -309,5 +357,53 @@ pub fn shift_times(env: &mut Envelope, delta: chrono::Duration) {
             }
         }
         Payload::Cancel(_) | Payload::Status(_) => {}
+    }
+}
+
+/// Compare a delivered envelope with the one that entered the link, within the coarsest
+/// precision of the three national formats (JP 1e-7°, cm, µs; KR 0.0001″, µs; US ECEF cm, µs):
+/// identity, mode, releasability, references and kind exactly; times to 1 µs; the payload's
+/// reference point to 1e-6° and 5 cm.
+pub fn same_within_precision(sent: &Envelope, got: &Envelope) -> Result<(), String> {
+    let exact = [
+        ("origin", sent.origin == got.origin),
+        ("source", sent.source == got.source),
+        ("mode", sent.mode == got.mode),
+        ("releasability", sent.releasability == got.releasability),
+        ("references", sent.references == got.references),
+        ("kind", sent.payload.kind() == got.payload.kind()),
+        (
+            "track_id",
+            sent.payload.track_id() == got.payload.track_id(),
+        ),
+    ];
+    if let Some((field, _)) = exact.iter().find(|(_, ok)| !ok) {
+        return Err(format!("{field} differs"));
+    }
+    let dt = (sent.observed_at - got.observed_at)
+        .num_microseconds()
+        .unwrap_or(i64::MAX)
+        .abs();
+    if dt > 1 {
+        return Err(format!("observed_at differs by {dt} µs"));
+    }
+    match (
+        sent.payload.reference_point(),
+        got.payload.reference_point(),
+    ) {
+        (None, None) => Ok(()),
+        (Some(a), Some(b)) => {
+            let (dlat, dlon, dalt) = (
+                (a.lat_deg - b.lat_deg).abs(),
+                (a.lon_deg - b.lon_deg).abs(),
+                (a.alt_m - b.alt_m).abs(),
+            );
+            if dlat > 1e-6 || dlon > 1e-6 || dalt > 0.05 {
+                Err(format!("point differs by {dlat:e}°, {dlon:e}°, {dalt} m"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err("point present on one side only".into()),
     }
 }
