@@ -149,7 +149,8 @@ pub async fn run_live(
     let mut sent = 0u64;
     for line in capture.lines().filter(|l| !l.trim().is_empty()) {
         // Lines that are not envelopes are sent as US status input, as the offline run does.
-        let (subject, origin, id) = match Envelope::from_json(line.as_bytes()) {
+        let body = trilink_relay::capture_body(line);
+        let (subject, origin, id) = match Envelope::from_json(&body) {
             Ok(env) => (
                 Subject::input_for(&env).to_string(),
                 env.origin,
@@ -166,7 +167,7 @@ pub async fn run_live(
         };
         let mut h = async_nats::HeaderMap::new();
         h.insert(headers::MSG_ID, id.as_str());
-        js.publish_with_headers(subject, h, line.to_owned().into_bytes().into())
+        js.publish_with_headers(subject, h, body.into_owned().into())
             .await
             .map_err(|e| anyhow!("publish: {e}"))?
             .await

@@ -155,6 +155,23 @@ pub enum MatrixError {
     },
 }
 
+/// The envelope bytes of one capture line. Two line formats are accepted: a bare envelope, or
+/// a trilink JSON Lines record `{"ts": …, "subject": …, "envelope": {…}}` (what `trilink
+/// scenario`, `trilink record` and the capture crate write), whose `envelope` is taken.
+/// Anything else is returned unchanged, to be rejected by the relay as `not_json`.
+pub fn capture_body(line: &str) -> std::borrow::Cow<'_, [u8]> {
+    if let Ok(serde_json::Value::Object(mut record)) =
+        serde_json::from_str::<serde_json::Value>(line)
+        && record.contains_key("ts")
+        && record.contains_key("subject")
+        && let Some(env) = record.remove("envelope")
+        && let Ok(bytes) = serde_json::to_vec(&env)
+    {
+        return std::borrow::Cow::Owned(bytes);
+    }
+    std::borrow::Cow::Borrowed(line.as_bytes())
+}
+
 impl Matrix {
     /// Record one outcome; `line` is its 1-based line in the capture.
     pub fn add(&mut self, line: usize, outcome: &Outcome) {
@@ -205,11 +222,12 @@ impl Matrix {
             if line.trim().is_empty() {
                 continue;
             }
-            let subject = match Envelope::from_json(line.as_bytes()) {
+            let body = capture_body(line);
+            let subject = match Envelope::from_json(&body) {
                 Ok(env) => Subject::input_for(&env).to_string(),
                 Err(_) => format!("tl.in.{}.status", Nation::Us),
             };
-            let mut outcome = process(&subject, line.as_bytes(), now, policy, identity);
+            let mut outcome = process(&subject, &body, now, policy, identity);
             if let Some(r) = &mut outcome.reject
                 && r.code == reject_codes::NOT_JSON
             {
@@ -405,5 +423,37 @@ impl Expectations {
     /// Render as TOML.
     pub fn to_toml_string(&self) -> Result<String, toml::ser::Error> {
         toml::to_string(self)
+    }
+}
+
+#[cfg(test)]
+mod capture_line_tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_records_and_bare_envelopes_give_the_same_matrix() {
+        let policy = Policy::from_toml_str(include_str!(
+            "../../../broker-config/policies/default-trilateral.toml"
+        ))
+        .unwrap();
+        let bare = include_str!("../../../broker-config/policies/samples/capture.jsonl");
+        let wrapped: String = bare
+            .lines()
+            .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(env) => format!(
+                    "{}\n",
+                    serde_json::json!({"ts": "2026-11-21T00:00:00.000000000Z", "subject": "x", "envelope": env})
+                ),
+                Err(_) => format!("{l}\n"),
+            })
+            .collect();
+        let now = "2026-11-21T00:00:00Z".parse().unwrap();
+        let id = RelayIdentity::default();
+        let a = Matrix::from_capture(bare, &policy, now, &id);
+        let b = Matrix::from_capture(&wrapped, &policy, now, &id);
+        assert_eq!(a.rows(), b.rows());
+        assert!(a.rows().iter().any(|r| r.delivered > 0));
+        // Something that is neither stays not_json.
+        assert_eq!(capture_body("{\"hello\":1}").as_ref(), b"{\"hello\":1}");
     }
 }
