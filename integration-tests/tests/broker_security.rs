@@ -15,7 +15,7 @@ use trilink_schema::Nation;
 /// How long to keep listening for something that must not arrive.
 const SETTLE: Duration = Duration::from_millis(300);
 /// How long to wait for something that must arrive.
-const PATIENCE: Duration = Duration::from_secs(3);
+const PATIENCE: Duration = Duration::from_secs(6);
 
 /// One probe subject per family and nation.
 fn families() -> Vec<(String, &'static str, Nation)> {
@@ -84,11 +84,28 @@ async fn check_role(link: &Link, role: Role, account: Nation, site: Site) -> Vec
     };
     let mut seen = BTreeSet::new();
     let deadline = Instant::now() + PATIENCE;
+    let mut republish = Instant::now() + Duration::from_millis(250);
     while Instant::now() < deadline && !pub_done(&seen) {
         if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(50), observed.next()).await
             && m.payload.as_ref() == tag.as_bytes()
         {
             seen.insert(m.subject.to_string());
+        }
+        // On a clustered hub the probe and the observer may sit on different nodes; the
+        // observer's interest reaches the probe's node over the route a little later (the ready
+        // marker only proves the observer's own node has it), and core NATS drops what nobody
+        // is interested in yet. Publish what has not arrived again until the deadline.
+        if Instant::now() >= republish {
+            republish = Instant::now() + Duration::from_millis(250);
+            for (subject, _, _) in &fam {
+                if !seen.contains(subject) {
+                    let _ = probe
+                        .client
+                        .publish(subject.clone(), tag.clone().into())
+                        .await;
+                }
+            }
+            let _ = probe.client.flush().await;
         }
     }
     let grace = Instant::now() + SETTLE;
