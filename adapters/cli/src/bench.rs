@@ -26,7 +26,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
+use trilink_brokers::{Link, LinkOptions, Role, Site};
 use trilink_schema::{
     Envelope, GeoPoint, LaunchDetection, MessageId, MissileClass, Mode, Nation, NationalCodec,
     Payload, PositionUncertainty, Source, TrackId,
@@ -337,14 +337,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let jp_out = demo::free_udp_port()?;
     demo::spawn_adapter(
         &mut tasks,
-        &link,
         demo::adapter_jp(&link, jp_in, jp_out)?,
         trilink_jp::JpCodec,
         &stop,
     );
     demo::spawn_adapter(
         &mut tasks,
-        &link,
         demo::adapter_kr(&link, mqtt.port())?,
         trilink_kr::KrCodec,
         &stop,
@@ -418,7 +416,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             kb / 1024
         ));
     }
-    let _ = ServerId::hub(0);
 
     println!(
         "{:<8} {:>8} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>8}",

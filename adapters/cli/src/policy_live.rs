@@ -209,7 +209,6 @@ pub async fn run_live(
     let _ = tokio::time::timeout(Duration::from_secs(10), relay).await;
     drop(observers);
     let _ = link.shutdown();
-    let _ = sent;
     Ok(live)
 }
 

@@ -162,21 +162,18 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
     // Adapters.
     spawn_adapter(
         &mut tasks,
-        &link,
         adapter_jp(&link, jp_in, jp_out)?,
         trilink_jp::JpCodec,
         &stop,
     );
     spawn_adapter(
         &mut tasks,
-        &link,
         adapter_kr(&link, mqtt.port())?,
         trilink_kr::KrCodec,
         &stop,
     );
     spawn_adapter(
         &mut tasks,
-        &link,
         adapter_us(&link, us_in, us_out)?,
         trilink_us::UsCodec::default(),
         &stop,
@@ -528,7 +525,6 @@ pub(crate) fn adapter_us(
 
 pub(crate) fn spawn_adapter<C>(
     tasks: &mut JoinSet<Result<()>>,
-    _link: &Link,
     config: trilink_runtime::adapter::AdapterConfig,
     codec: C,
     stop: &CancellationToken,
