@@ -355,7 +355,8 @@ fi
 # for the production servers, because no command creates the streams on those (README, "Streams").
 # The relay and the JP and US adapters run with the files from deploy/etc/trilink, changed only by
 # what an operator changes: URLs/passwords (environment overrides; sed for the relay, as in
-# compose.yaml) and the national addresses, moved to free loopback ports.
+# compose.yaml), the national addresses, moved to free loopback ports, and the adapters'
+# egress.state_dir, moved from /var/lib/trilink into the work directory.
 if [ -x "$trilink_bin" ] && [ "${SKIP_LIVE_LINK:-0}" != 1 ]; then
   link="$work/link"
   "$trilink_bin" broker up --dir "$link" >"$work/broker-up.log" 2>&1 &
@@ -417,17 +418,20 @@ EOF2
     pids+=($!)
     TRILINK__NATS__URL=$jp_url TRILINK__NATS__PASSWORD=$jp_pw \
       TRILINK__INGRESS__0__BIND=127.0.0.1:$jp_in TRILINK__EGRESS__OUTPUTS__0__TARGET=127.0.0.1:$jp_out \
+      TRILINK__EGRESS__STATE_DIR=$work/state/adapter-jp \
       TRILINK__TELEMETRY__LISTEN=127.0.0.1:$jp_tel \
       "$trilink_bin" adapter --config "$here/etc/trilink/adapter-jp.toml" >"$work/adapter-jp.log" 2>&1 &
     pids+=($!)
     TRILINK__NATS__URL=$us_url TRILINK__NATS__PASSWORD=$us_pw \
       TRILINK__INGRESS__0__BIND=127.0.0.1:$us_tcp TRILINK__INGRESS__1__BIND=127.0.0.1:$us_udp \
       TRILINK__EGRESS__OUTPUTS__0__CONNECT=127.0.0.1:$us_out TRILINK__TELEMETRY__LISTEN=127.0.0.1:$us_tel \
+      TRILINK__EGRESS__STATE_DIR=$work/state/adapter-us \
       "$trilink_bin" adapter --config "$here/etc/trilink/adapter-us.toml" >"$work/adapter-us.log" 2>&1 &
     pids+=($!)
     TRILINK__NATS__URL=$kr_url TRILINK__NATS__PASSWORD=$kr_pw \
       TRILINK__INGRESS__0__HOST=127.0.0.1 TRILINK__INGRESS__0__PORT=$kr_mqtt \
       TRILINK__EGRESS__OUTPUTS__0__HOST=127.0.0.1 TRILINK__EGRESS__OUTPUTS__0__PORT=$kr_mqtt \
+      TRILINK__EGRESS__STATE_DIR=$work/state/adapter-kr \
       TRILINK__INGRESS__0__PASSWORD=not-checked TRILINK__EGRESS__OUTPUTS__0__PASSWORD=not-checked \
       TRILINK__TELEMETRY__LISTEN=127.0.0.1:$kr_tel \
       "$trilink_bin" adapter --config "$here/etc/trilink/adapter-kr.toml" >"$work/adapter-kr.log" 2>&1 &

@@ -13,9 +13,18 @@
 //! delay (redelivered later) and, on redelivery, sent only to the outputs that had not yet
 //! accepted it; a message that can never be delivered (bad JSON, not releasable, not
 //! representable in the national format) is dead-lettered and terminated. A redelivery of a
-//! message this process already delivered (lost ack) is acknowledged without sending it again
-//! (bounded memory of the last 16 384 ids; a restarted process may send such a message once
-//! more: delivery to the national system is at-least-once across crashes).
+//! message already delivered (lost ack) is acknowledged without sending it again: the last
+//! 16 384 delivered ids are remembered in memory and, with `egress.state_dir`, appended to a
+//! journal file that a restarted process loads (see [`crate::journal`]). Per message: send to
+//! every output → append the id to the journal → acknowledge.
+//!
+//! Delivery to the national system across a crash (kill -9) of the adapter is therefore
+//! exactly-once **with `state_dir`**, except for one window: a process killed after a national
+//! output accepted a frame and before the journal write (for MQTT: the PUBACK round trip) sends
+//! that one message again after the restart. Without `state_dir` it is at-least-once across
+//! crashes: every message delivered but not yet acknowledged when the process died is sent
+//! once more. A power loss without `state_fsync` may lose the journal's last appends, with the
+//! same effect for the messages in flight then.
 //!
 //! **Heartbeats**: an envelope with a `status` payload on `tl.status.<site>.<component>`
 //! (core NATS) every `heartbeat_interval_ms`, and a final `down` status on shutdown.
@@ -47,6 +56,8 @@
 //! [egress]
 //! stream = "TL_OUT_JP"
 //! durable = "adapter-jp"
+//! state_dir = "/var/lib/trilink/adapter-jp"  # journal of delivered ids (optional, recommended)
+//! state_fsync = false           # true: fdatasync every append (survives power loss; slower)
 //! [[egress.outputs]]
 //! type = "udp"
 //! target = "127.0.0.1:7001"
@@ -54,7 +65,8 @@
 //!
 //! Full examples for each nation are in `adapters/runtime/examples/*.toml`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,6 +84,7 @@ use trilink_schema::{
 };
 
 use crate::config::{Invalid, Validate};
+use crate::journal::{Journal, JournalError};
 use crate::nats::{self, DeadLetter, DurableSpec, NatsConfig, NatsError, Publisher};
 use crate::telemetry::{self, Health, TelemetryConfig, events};
 use crate::transport::{self, IngressConfig, OutputConfig, Received, Settle, Sink};
@@ -146,6 +159,15 @@ pub struct EgressConfig {
     pub nak_delay_ms: u64,
     /// National outputs; a message is acknowledged when every output accepted it.
     pub outputs: Vec<OutputConfig>,
+    /// Directory for the journal of delivered message ids ([`crate::journal`]): a restarted
+    /// process does not deliver again what the process before it delivered. None: delivered
+    /// ids are remembered in memory only (lost with the process).
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// `fdatasync` the journal after every append, so that it also survives a power loss (one
+    /// disk flush per delivered message). Needs `state_dir`.
+    #[serde(default)]
+    pub state_fsync: bool,
 }
 
 /// A whole adapter configuration file.
@@ -241,6 +263,18 @@ impl Validate for AdapterConfig {
             for (i, o) in e.outputs.iter().enumerate() {
                 o.validate(&format!("egress.outputs[{i}]"))?;
             }
+            if e.state_dir
+                .as_ref()
+                .is_some_and(|d| d.as_os_str().is_empty())
+            {
+                return Err(Invalid::new(
+                    "egress.state_dir",
+                    "must not be empty (leave the key out to keep delivered ids in memory only)",
+                ));
+            }
+            if e.state_fsync && e.state_dir.is_none() {
+                return Err(Invalid::new("egress.state_fsync", "needs egress.state_dir"));
+            }
         }
         Ok(())
     }
@@ -267,6 +301,9 @@ pub enum AdapterError {
     /// Telemetry could not be set up.
     #[error(transparent)]
     Telemetry(#[from] telemetry::TelemetryError),
+    /// The egress journal (`egress.state_dir`) could not be opened.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// What an adapter did, returned when it stops.
@@ -351,6 +388,20 @@ where
     // Egress first, so readiness means both directions are set up.
     let egress_done = CancellationToken::new();
     if let Some(eg) = config.egress.clone() {
+        let recent = match &eg.state_dir {
+            Some(dir) => {
+                let opened = Journal::open(dir, RecentIds::CAPACITY, eg.state_fsync)?;
+                events::journal_opened(
+                    nation,
+                    opened.journal.path(),
+                    opened.ids.len(),
+                    opened.records,
+                    opened.torn_tail,
+                );
+                RecentIds::restored(opened.ids, opened.journal)
+            }
+            None => RecentIds::default(),
+        };
         let mut sinks = Vec::with_capacity(eg.outputs.len());
         for o in &eg.outputs {
             let sink = Sink::open(o, nation, sinks_token.clone()).await?;
@@ -392,7 +443,7 @@ where
             future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
             source: Arc::from(spec.filter_subject.as_str()),
             partial: HashMap::new(),
-            recent: RecentIds::default(),
+            recent,
         };
         let sd = shutdown.clone();
         let done = egress_done.clone();
@@ -695,31 +746,87 @@ struct EgressCtx<C> {
     /// so a retry after a partial failure does not send it to them twice.
     partial: HashMap<u64, u64>,
     /// Message ids delivered recently (bounded), so a redelivery after a lost ack is not sent
-    /// to the national system again while this process lives.
+    /// to the national system again: while this process lives, and with `egress.state_dir`
+    /// also after a restart.
     recent: RecentIds,
 }
 
-/// A bounded set of recently delivered message ids (FIFO eviction).
+/// Who delivered a message that is redelivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// This process.
+    ThisProcess,
+    /// The process before a restart (the id came from the journal).
+    BeforeRestart,
+}
+
+/// A bounded set of recently delivered message ids (FIFO eviction), optionally persisted in a
+/// [`Journal`].
 #[derive(Debug, Default)]
 struct RecentIds {
     order: VecDeque<MessageId>,
-    set: HashSet<MessageId>,
+    /// Each id, and whether it was loaded from the journal at start-up.
+    set: HashMap<MessageId, bool>,
+    journal: Option<Journal>,
 }
 
 impl RecentIds {
     const CAPACITY: usize = 16_384;
 
-    fn contains(&self, id: &MessageId) -> bool {
-        self.set.contains(id)
+    /// Start from the ids of a journal (oldest first) and keep appending to it.
+    fn restored(ids: Vec<MessageId>, journal: Journal) -> Self {
+        let mut r = Self {
+            journal: Some(journal),
+            ..Self::default()
+        };
+        for id in ids {
+            r.remember(id, true);
+        }
+        r
     }
 
-    fn insert(&mut self, id: MessageId) {
-        if self.set.insert(id) {
-            self.order.push_back(id);
-            if self.order.len() > Self::CAPACITY
-                && let Some(old) = self.order.pop_front()
-            {
-                self.set.remove(&old);
+    fn seen(&self, id: &MessageId) -> Option<Seen> {
+        self.set.get(id).map(|&restored| {
+            if restored {
+                Seen::BeforeRestart
+            } else {
+                Seen::ThisProcess
+            }
+        })
+    }
+
+    fn remember(&mut self, id: MessageId, restored: bool) -> bool {
+        if self.set.contains_key(&id) {
+            return false;
+        }
+        self.set.insert(id, restored);
+        self.order.push_back(id);
+        if self.order.len() > Self::CAPACITY
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+
+    /// Remember a delivered id and append it to the journal. A journal that cannot be written
+    /// is reported and delivery goes on: a warning is never held back for the journal's sake
+    /// (the cost is a possible duplicate after a restart).
+    fn insert(&mut self, id: MessageId, site: Nation) {
+        if !self.remember(id, false) {
+            return;
+        }
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        if let Err(e) = j.append(&id) {
+            events::journal_error(site, &e);
+            return;
+        }
+        if j.needs_compaction() {
+            match j.compact(self.order.iter()) {
+                Ok(()) => events::journal_compacted(site, j.path(), j.records()),
+                Err(e) => events::journal_error(site, &e),
             }
         }
     }
@@ -790,8 +897,8 @@ impl<C: NationalCodec> EgressCtx<C> {
                 .await;
             return EgressOutcome::Rejected;
         }
-        if self.recent.contains(&env.message_id) {
-            events::egress_duplicate(C::NATION, subject);
+        if let Some(seen) = self.recent.seen(&env.message_id) {
+            events::egress_duplicate(C::NATION, subject, seen == Seen::BeforeRestart);
             return EgressOutcome::Duplicate;
         }
         let seq = msg.info().map(|i| i.stream_sequence).ok();
@@ -824,7 +931,17 @@ impl<C: NationalCodec> EgressCtx<C> {
         if let Some(s) = seq {
             self.partial.remove(&s);
         }
-        self.recent.insert(env.message_id);
+        // Journal before the ack (see crate::journal): a crash after this line redelivers a
+        // message the next process knows it delivered. A disk flush per message
+        // (`state_fsync`) must not stall the other tasks of a worker thread.
+        let flushes = self.recent.journal.as_ref().is_some_and(Journal::fsyncs);
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if flushes && multi_thread {
+            tokio::task::block_in_place(|| self.recent.insert(env.message_id, C::NATION));
+        } else {
+            self.recent.insert(env.message_id, C::NATION);
+        }
         let now = Utc::now();
         if let Some(relayed) = env.relayed_at {
             events::hop("ingested_to_relayed", env.ingested_at, relayed);
@@ -936,5 +1053,60 @@ async fn heartbeat(
             Err(e) => tracing::warn!(error = %e, "heartbeat publish failed"),
         },
         Err(e) => tracing::warn!(error = %e, "heartbeat serialization failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(i: usize) -> MessageId {
+        MessageId::derive(Nation::Kr, "recent-ids-test", &i.to_string())
+    }
+
+    #[test]
+    fn restored_ids_count_as_delivered_before_the_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let o = Journal::open(d.path(), RecentIds::CAPACITY, false).unwrap();
+        let mut r = RecentIds::restored(o.ids, o.journal);
+        r.insert(id(1), Nation::Kr);
+        r.insert(id(2), Nation::Kr);
+        r.insert(id(1), Nation::Kr); // already known: not appended twice
+        drop(r);
+
+        let o = Journal::open(d.path(), RecentIds::CAPACITY, false).unwrap();
+        assert_eq!(o.records, 2);
+        let mut r = RecentIds::restored(o.ids, o.journal);
+        assert_eq!(r.seen(&id(1)), Some(Seen::BeforeRestart));
+        assert_eq!(r.seen(&id(2)), Some(Seen::BeforeRestart));
+        assert_eq!(r.seen(&id(3)), None);
+        r.insert(id(3), Nation::Kr);
+        assert_eq!(r.seen(&id(3)), Some(Seen::ThisProcess));
+
+        // Without a journal nothing survives.
+        let mut mem = RecentIds::default();
+        mem.insert(id(1), Nation::Kr);
+        assert_eq!(mem.seen(&id(1)), Some(Seen::ThisProcess));
+    }
+
+    #[test]
+    fn journal_is_compacted_to_the_ids_in_memory() {
+        let d = tempfile::tempdir().unwrap();
+        let o = Journal::open(d.path(), RecentIds::CAPACITY, false).unwrap();
+        let mut r = RecentIds::restored(o.ids, o.journal);
+        let n = 2 * RecentIds::CAPACITY + 100;
+        for i in 0..n {
+            r.insert(id(i), Nation::Kr);
+        }
+        let records = r.journal.as_ref().unwrap().records();
+        assert!(records < 2 * RecentIds::CAPACITY, "{records}");
+        assert_eq!(r.order.len(), RecentIds::CAPACITY);
+        drop(r);
+        let o = Journal::open(d.path(), RecentIds::CAPACITY, false).unwrap();
+        let want: Vec<MessageId> = (n - RecentIds::CAPACITY..n).map(id).collect();
+        assert_eq!(o.ids, want);
+        let r = RecentIds::restored(o.ids, o.journal);
+        assert_eq!(r.seen(&id(n - 1)), Some(Seen::BeforeRestart));
+        assert_eq!(r.seen(&id(n - RecentIds::CAPACITY - 1)), None);
     }
 }

@@ -11,6 +11,8 @@
 //! - [`nats`]: connection options, JetStream publishing with `Nats-Msg-Id` and bounded
 //!   in-flight acks, dead letters on `tl.dlq.<site>`, durable pull consumers.
 //! - [`adapter`]: the generic adapter process over any [`trilink_schema::NationalCodec`].
+//! - [`journal`]: the egress journal of delivered message ids (`[egress] state_dir`), so that
+//!   a restarted adapter does not deliver a message again.
 //!
 //! ## Running an adapter (what `trilink adapter --config <file>` does)
 //!
@@ -37,6 +39,7 @@
 
 pub mod adapter;
 pub mod config;
+pub mod journal;
 pub mod nats;
 pub mod shutdown;
 pub mod telemetry;

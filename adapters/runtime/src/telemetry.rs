@@ -20,6 +20,8 @@
 //! | `trilink_dead_lettered_total` | counter | `site`, `reason` |
 //! | `trilink_delivered_total` | counter | `site`, `transport` |
 //! | `trilink_egress_duplicates_total` | counter | `site` |
+//! | `trilink_egress_journal_duplicates_total` | counter | `site` |
+//! | `trilink_egress_journal_errors_total` | counter | `site` |
 //! | `trilink_national_send_failed_total` | counter | `site`, `transport` |
 //! | `trilink_reconnects_total` | counter | `site`, `transport` |
 //! | `trilink_heartbeats_total` | counter | `site`, `component` |
@@ -340,6 +342,14 @@ pub mod events {
             "egress redeliveries of already delivered messages, not sent again"
         );
         metrics::describe_counter!(
+            "trilink_egress_journal_duplicates_total",
+            "egress redeliveries not sent again because the journal shows the process before a restart delivered them"
+        );
+        metrics::describe_counter!(
+            "trilink_egress_journal_errors_total",
+            "failed writes or compactions of the egress journal (delivery goes on)"
+        );
+        metrics::describe_counter!(
             "trilink_national_send_failed_total",
             "failed sends to the national system"
         );
@@ -386,11 +396,41 @@ pub mod events {
         hop("ingested_to_published", ingested_at, now);
     }
 
-    /// An egress message was already delivered by this process (a redelivery after a lost
-    /// ack): acknowledged without sending it to the national system again.
-    pub fn egress_duplicate(site: Nation, subject: &str) {
+    /// An egress message was already delivered (a redelivery after a lost ack), by this
+    /// process or, when `before_restart`, by the process before a restart (known from the
+    /// journal): acknowledged without sending it to the national system again.
+    pub fn egress_duplicate(site: Nation, subject: &str, before_restart: bool) {
         counter!("trilink_egress_duplicates_total", "site" => site.as_str()).increment(1);
-        tracing::debug!(%site, subject, "egress duplicate suppressed");
+        if before_restart {
+            counter!("trilink_egress_journal_duplicates_total", "site" => site.as_str())
+                .increment(1);
+        }
+        tracing::debug!(%site, subject, before_restart, "egress duplicate suppressed");
+    }
+
+    /// The egress journal was opened at start-up.
+    pub fn journal_opened(
+        site: Nation,
+        path: &std::path::Path,
+        restored: usize,
+        records: usize,
+        torn_tail: usize,
+    ) {
+        if torn_tail > 0 {
+            tracing::warn!(%site, path = %path.display(), torn_tail, "egress journal: cut a torn last record (a crash during an append)");
+        }
+        tracing::info!(%site, path = %path.display(), restored, records, "egress journal opened");
+    }
+
+    /// The egress journal was compacted.
+    pub fn journal_compacted(site: Nation, path: &std::path::Path, kept: usize) {
+        tracing::debug!(%site, path = %path.display(), kept, "egress journal compacted");
+    }
+
+    /// The egress journal could not be written or compacted; delivery goes on.
+    pub fn journal_error(site: Nation, error: &crate::journal::JournalError) {
+        counter!("trilink_egress_journal_errors_total", "site" => site.as_str()).increment(1);
+        tracing::error!(%site, %error, "egress journal error (delivery continues; a restart may deliver recent messages again)");
     }
 
     /// A publish failed for good.

@@ -567,3 +567,165 @@ connect = "127.0.0.1:{down_port}"
         .unwrap();
     assert_eq!(summary.delivered, 1, "{summary:?}");
 }
+
+/// With `egress.state_dir`, a restarted adapter knows what the process before it delivered: a
+/// redelivery of such a message (here: the same envelope stored again, as JetStream redelivers
+/// a message whose ack was lost) is acknowledged without being sent, while new messages are
+/// sent. A foreign file in the state directory stops the adapter with a typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_journal_suppresses_redelivery_after_a_restart() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    streams(&js).await;
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().join("adapter-us");
+    let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = national.local_addr().unwrap();
+    let toml = format!(
+        r#"
+[adapter]
+nation = "us"
+heartbeat_interval_ms = 0
+[nats]
+url = "{url}"
+[egress]
+stream = "TL_OUT_US"
+durable = "adapter-us"
+state_dir = "{}"
+[[egress.outputs]]
+type = "udp"
+target = "{target}"
+"#,
+        state_dir.display()
+    );
+    // The second process also flushes every append (`state_fsync`).
+    let start = |fsync: bool| {
+        let env = vec![("TRILINK__EGRESS__STATE_FSYNC".to_owned(), fsync.to_string())];
+        let cfg: AdapterConfig = config::load_str(&toml, Path::new("us.toml"), env).unwrap();
+        let token = trilink_runtime::CancellationToken::new();
+        let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+        (token, run)
+    };
+    let publish = |env: Envelope| {
+        let js = js.clone();
+        async move {
+            js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    };
+    let mut buf = vec![0_u8; 8192];
+    let mut recv = async |within: Duration| -> Option<Envelope> {
+        let (n, _) = tokio::time::timeout(within, national.recv_from(&mut buf))
+            .await
+            .ok()?
+            .unwrap();
+        let body = buf.get(6..n - 1).unwrap();
+        Some(Envelope::from_json(body).unwrap())
+    };
+    let acked = async |floor: u64| {
+        let mut c: jetstream::consumer::PullConsumer = js
+            .get_stream("TL_OUT_US")
+            .await
+            .unwrap()
+            .get_consumer("adapter-us")
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let info = c.info().await.unwrap();
+            if info.ack_floor.stream_sequence == floor && info.num_ack_pending == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not acknowledged up to {floor}: {info:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    };
+
+    // First process: delivers A and journals it.
+    let a = launch(Nation::Jp, "jp-journal-a", &[Nation::Jp, Nation::Us]);
+    let (token, run) = start(false);
+    publish(a.clone()).await;
+    assert_eq!(recv(WAIT).await.unwrap().message_id, a.message_id);
+    acked(1).await;
+    token.cancel();
+    let s = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.delivered, 1, "{s:?}");
+    let journaled =
+        trilink_runtime::journal::read_ids(&state_dir.join(trilink_runtime::journal::FILE_NAME))
+            .unwrap();
+    assert_eq!(journaled, vec![a.message_id]);
+
+    // A comes again (as after a lost ack), then B. The second process sends only B.
+    let b = launch(Nation::Jp, "jp-journal-b", &[Nation::Jp, Nation::Us]);
+    publish(a.clone()).await;
+    publish(b.clone()).await;
+    let (token, run) = start(true);
+    let got = recv(WAIT).await.unwrap();
+    assert_eq!(got.message_id, b.message_id, "A was delivered again");
+    acked(3).await;
+    assert!(
+        recv(Duration::from_millis(300)).await.is_none(),
+        "a second frame arrived"
+    );
+    token.cancel();
+    let s = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.delivered, 1, "{s:?}");
+    let journaled =
+        trilink_runtime::journal::read_ids(&state_dir.join(trilink_runtime::journal::FILE_NAME))
+            .unwrap();
+    assert_eq!(journaled, vec![a.message_id, b.message_id]);
+
+    // Someone else's file where the journal goes: the adapter refuses to start and leaves it.
+    let foreign = state.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(
+        foreign.join(trilink_runtime::journal::FILE_NAME),
+        b"not a journal at all",
+    )
+    .unwrap();
+    let cfg: AdapterConfig = config::load_str(
+        &toml,
+        Path::new("us.toml"),
+        vec![(
+            "TRILINK__EGRESS__STATE_DIR".to_owned(),
+            foreign.display().to_string(),
+        )],
+    )
+    .unwrap();
+    let r = tokio::time::timeout(
+        WAIT,
+        adapter::run(
+            cfg,
+            TestCodec::<Us>::default(),
+            trilink_runtime::CancellationToken::new(),
+        ),
+    )
+    .await
+    .unwrap();
+    let err = r.unwrap_err();
+    assert!(matches!(err, adapter::AdapterError::Journal(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("not a trilink egress journal"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(foreign.join(trilink_runtime::journal::FILE_NAME)).unwrap(),
+        b"not a journal at all"
+    );
+}

@@ -176,3 +176,59 @@ fn syntax_and_env_errors() {
     assert!(matches!(err, ConfigError::Io { .. }));
     assert!(err.to_string().contains("/nonexistent/x.toml"));
 }
+
+#[test]
+fn egress_state_dir_from_file_and_environment() {
+    let egress = format!(
+        "{MIN}\n[egress]\nstream = \"S\"\ndurable = \"d\"\n[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:1\"\n"
+    );
+    // Absent: delivered ids in memory only.
+    let cfg = load(&egress, no_env()).unwrap();
+    let e = cfg.egress.unwrap();
+    assert_eq!(e.state_dir, None);
+    assert!(!e.state_fsync);
+
+    // In the file.
+    let text = egress.replace(
+        "durable = \"d\"\n",
+        "durable = \"d\"\nstate_dir = \"/var/lib/trilink/adapter-jp\"\nstate_fsync = true\n",
+    );
+    let e = load(&text, no_env()).unwrap().egress.unwrap();
+    assert_eq!(
+        e.state_dir.as_deref(),
+        Some(Path::new("/var/lib/trilink/adapter-jp"))
+    );
+    assert!(e.state_fsync);
+
+    // From the environment (a path is read as a plain string).
+    let e = load(
+        &egress,
+        env(&[("TRILINK__EGRESS__STATE_DIR", "/srv/trilink/state-jp")]),
+    )
+    .unwrap()
+    .egress
+    .unwrap();
+    assert_eq!(
+        e.state_dir.as_deref(),
+        Some(Path::new("/srv/trilink/state-jp"))
+    );
+
+    // Bad values name the key.
+    let err = load(&egress, env(&[("TRILINK__EGRESS__STATE_DIR", "\"\"")])).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+    assert_eq!(err.key(), Some("egress.state_dir"), "{err}");
+    let err = load(&egress, env(&[("TRILINK__EGRESS__STATE_FSYNC", "true")])).unwrap_err();
+    assert_eq!(err.key(), Some("egress.state_fsync"), "{err}");
+    let err = load(&egress, env(&[("TRILINK__EGRESS__STATE_FSYNC", "yes")])).unwrap_err();
+    assert!(matches!(err, ConfigError::Field { .. }), "{err}");
+    assert_eq!(err.key(), Some("egress.state_fsync"), "{err}");
+    let err = load(
+        &egress.replace(
+            "durable = \"d\"\n",
+            "durable = \"d\"\nstate_directory = \"/x\"\n",
+        ),
+        no_env(),
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("egress.state_directory"), "{err}");
+}

@@ -6,7 +6,7 @@
 //! a per-nation view; ends with a summary and stops every process it started (also on Ctrl-C).
 //! All ports are free loopback ports chosen at start-up.
 
-pub(crate) mod mosquitto;
+pub mod mosquitto;
 pub mod standins;
 pub mod view;
 
@@ -447,7 +447,7 @@ fn creds(link: &Link, role: Role) -> Result<trilink_brokers::Credentials> {
     link.credentials(role).map_err(|e| anyhow!("{e}"))
 }
 
-pub(crate) fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
+pub fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
     let mut text = String::from("component = \"relay-1\"\nstatus_interval_s = 2\n");
     for n in Nation::ALL {
         let c = creds(link, Role::Relay(n))?;
@@ -483,6 +483,15 @@ fn nats_section(link: &Link, nation: Nation, domain: &str) -> Result<String> {
 
 const TELEMETRY: &str = "[telemetry]\nlog_format = \"text\"\nlog_filter = \"warn\"\n";
 
+/// `state_dir = "<link dir>/state/adapter-<n>"`: the egress journal inside the work directory.
+fn state_dir(link: &Link, nation: Nation) -> String {
+    let dir = link.dir().join("state").join(format!("adapter-{nation}"));
+    format!(
+        "state_dir = {}\n",
+        toml::Value::String(dir.display().to_string())
+    )
+}
+
 fn parse_adapter(text: &str, name: &str) -> Result<trilink_runtime::adapter::AdapterConfig> {
     trilink_runtime::config::load_str(text, std::path::Path::new(name), std::iter::empty())
         .map_err(|e| anyhow!("{e}"))
@@ -493,22 +502,35 @@ pub(crate) fn adapter_jp(
     ingress: u16,
     national: u16,
 ) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    let text = format!(
-        "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_JP\"\ndurable = \"adapter-jp\"\n[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:{national}\"\n",
-        nats_section(link, Nation::Jp, "jp")?
-    );
-    parse_adapter(&text, "demo adapter-jp config")
+    parse_adapter(
+        &adapter_jp_toml(link, ingress, national)?,
+        "demo adapter-jp config",
+    )
+}
+
+/// The demo's adapter-jp config as TOML text (UDP in on `ingress`, UDP out to `national`).
+pub fn adapter_jp_toml(link: &Link, ingress: u16, national: u16) -> Result<String> {
+    Ok(format!(
+        "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_JP\"\ndurable = \"adapter-jp\"\n{}[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:{national}\"\n",
+        nats_section(link, Nation::Jp, "jp")?,
+        state_dir(link, Nation::Jp)
+    ))
 }
 
 pub(crate) fn adapter_kr(
     link: &Link,
     mqtt_port: u16,
 ) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    let text = format!(
-        "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/out\"\n\n[egress]\nstream = \"OUT_KR\"\ndurable = \"adapter-kr\"\n[[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/warning/in\"\n",
-        nats_section(link, Nation::Kr, "kr")?
-    );
-    parse_adapter(&text, "demo adapter-kr config")
+    parse_adapter(&adapter_kr_toml(link, mqtt_port)?, "demo adapter-kr config")
+}
+
+/// The demo's adapter-kr config as TOML text (MQTT both ways on the KR broker at `mqtt_port`).
+pub fn adapter_kr_toml(link: &Link, mqtt_port: u16) -> Result<String> {
+    Ok(format!(
+        "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/out\"\n\n[egress]\nstream = \"OUT_KR\"\ndurable = \"adapter-kr\"\n{}[[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/warning/in\"\n",
+        nats_section(link, Nation::Kr, "kr")?,
+        state_dir(link, Nation::Kr)
+    ))
 }
 
 pub(crate) fn adapter_us(
@@ -516,11 +538,19 @@ pub(crate) fn adapter_us(
     ingress: u16,
     national: u16,
 ) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    let text = format!(
-        "[adapter]\nnation = \"us\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"DELIVER_US\"\ndurable = \"adapter-us\"\n[[egress.outputs]]\ntype = \"tcp_client\"\nconnect = \"127.0.0.1:{national}\"\n",
-        nats_section(link, Nation::Us, "hub")?
-    );
-    parse_adapter(&text, "demo adapter-us config")
+    parse_adapter(
+        &adapter_us_toml(link, ingress, national)?,
+        "demo adapter-us config",
+    )
+}
+
+/// The demo's adapter-us config as TOML text (TCP in on `ingress`, TCP out to `national`).
+pub fn adapter_us_toml(link: &Link, ingress: u16, national: u16) -> Result<String> {
+    Ok(format!(
+        "[adapter]\nnation = \"us\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"DELIVER_US\"\ndurable = \"adapter-us\"\n{}[[egress.outputs]]\ntype = \"tcp_client\"\nconnect = \"127.0.0.1:{national}\"\n",
+        nats_section(link, Nation::Us, "hub")?,
+        state_dir(link, Nation::Us)
+    ))
 }
 
 pub(crate) fn spawn_adapter<C>(
