@@ -64,6 +64,8 @@ pub struct Board {
     pub last_track: HashMap<(Nation, String), MessageId>,
     /// (destination, message) pairs delivered.
     pub got: HashSet<(Nation, MessageId)>,
+    /// How many times each (destination, message) pair was delivered (1 unless duplicated).
+    pub deliveries: HashMap<(Nation, MessageId), u32>,
     /// Messages sent per origin.
     pub sent: BTreeMap<Nation, u64>,
     /// Per destination.
@@ -98,6 +100,7 @@ fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
         b.mismatches.push(line);
     }
     b.got.insert((dest, env.message_id));
+    *b.deliveries.entry((dest, env.message_id)).or_default() += 1;
     let r = b.received.entry(dest).or_default();
     r.messages += 1;
     *r.by_kind.entry(env.payload.kind()).or_default() += 1;

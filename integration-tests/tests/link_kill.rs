@@ -1,0 +1,977 @@
+//! Kill -9 of the relay or of an adapter in the middle of a stream of warnings, and restart:
+//! every message arrives exactly once at every destination it is released to.
+//!
+//! Everything is real and separate: the hub and the JP and KR leaves (nats-server, mTLS leaf
+//! links), the KR national broker (mosquitto), and the relay and the three adapters, each an OS
+//! process of the `trilink` command (`trilink-it`, built from this package) started from TOML
+//! files, killed with SIGKILL by PID and started again with the same files and state
+//! directories. The national systems are the demo's stand-ins (`trilink_cli::demo::standins`),
+//! which count every delivery by message id.
+//!
+//! Where the kill lands matters, and a plain kill at a random moment would rarely hit the
+//! moment that matters. Two tools place it:
+//!
+//! - a TCP **gate** between adapter-kr and its leaf that can hold the bytes of one direction;
+//!   holding adapter → leaf while adapter-kr delivers leaves messages delivered to KR whose
+//!   JetStream acknowledgements never arrive (they are redelivered after the restart); holding
+//!   leaf → adapter leaves KR messages stored by JetStream whose MQTT PUBACK was never sent
+//!   (mosquitto redelivers them after the restart);
+//! - SIGSTOP/SIGCONT on the relay, so that it is killed while it works through a backlog.
+//!
+//! Before the kill of a receiving adapter the test waits until every frame KR has received is in
+//! the adapter's journal: a process killed between a national send and its journal write sends
+//! that one message again (see `trilink_runtime::journal`), which no test can rule out, so the
+//! kill is placed outside that window. UDP national input (JP) is not tested across an ingress
+//! kill: datagrams sent while nobody listens are lost, which is what UDP is.
+
+// Test helpers may unwrap and index like #[test] functions (see .clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use chrono::Utc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use trilink_brokers::{Link, LinkOptions, Role, Site};
+use trilink_cli::demo::mosquitto::Mosquitto;
+use trilink_cli::demo::standins::{self, Board, Out, Sender, SharedBoard};
+use trilink_schema::{
+    Envelope, GeoPoint, LaunchDetection, MessageId, MissileClass, Mode, Nation, Payload,
+    PositionUncertainty, Source, TrackId,
+};
+
+/// Warnings per test (plus one probe).
+const N: usize = 300;
+/// Pace of the national sender.
+const PACE: Duration = Duration::from_millis(10);
+/// Egress and relay ack wait: how soon an unacknowledged message is redelivered.
+const ACK_WAIT_MS: u64 = 2_000;
+const POLICY: &str = include_str!("../../broker-config/policies/default-trilateral.toml");
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_trilink-it")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ------------------------------------------------------------------------------------------
+// Child processes, killed by PID on drop (also when a test panics)
+// ------------------------------------------------------------------------------------------
+
+/// One `trilink` process: its command line and environment, so it can be started again.
+struct Proc {
+    name: &'static str,
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Proc {
+    fn new(name: &'static str, dir: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Self {
+        Proc {
+            name,
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            env: Vec::new(),
+            log: dir.join(format!("{name}.log")),
+            child: None,
+            starts: 0,
+        }
+    }
+
+    fn env(mut self, key: &str, value: &impl ToString) -> Self {
+        self.set_env(key, value.to_string());
+        self
+    }
+
+    fn set_env(&mut self, key: &str, value: String) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value));
+    }
+
+    fn start(&mut self) {
+        assert!(self.child.is_none(), "{} is already running", self.name);
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(bin())
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("not running").id()
+    }
+
+    /// SIGKILL by PID (what `kill -9` does), then reap.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Send a signal by name with kill(1) (STOP, CONT).
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} {}", self.name);
+    }
+
+    /// Fail when the process exited on its own.
+    fn assert_running(&mut self) {
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            panic!(
+                "{} exited with {status}; log:\n{}",
+                self.name,
+                self.log_tail()
+            );
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// A TCP gate between an adapter and its NATS server
+// ------------------------------------------------------------------------------------------
+
+/// The connections accepted since the last [`Gate::cut`], with their hold switches.
+struct Generation {
+    token: CancellationToken,
+    /// Hold client → server bytes (publishes, acknowledgements, pull requests).
+    up: watch::Sender<bool>,
+    /// Hold server → client bytes (messages, publish acknowledgements).
+    down: watch::Sender<bool>,
+}
+
+impl Generation {
+    fn new() -> Arc<Self> {
+        Arc::new(Generation {
+            token: CancellationToken::new(),
+            up: watch::channel(false).0,
+            down: watch::channel(false).0,
+        })
+    }
+}
+
+struct Gate {
+    port: u16,
+    current: Arc<Mutex<Arc<Generation>>>,
+    stop: CancellationToken,
+}
+
+impl Gate {
+    async fn start(upstream: SocketAddr) -> Gate {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let current = Arc::new(Mutex::new(Generation::new()));
+        let stop = CancellationToken::new();
+        let (cur, st) = (current.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = st.cancelled() => return,
+                    a = listener.accept() => a,
+                };
+                let Ok((client, _)) = accepted else { continue };
+                let Ok(server) = TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let generation = cur.lock().unwrap().clone();
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(pump(
+                    cr,
+                    sw,
+                    generation.up.subscribe(),
+                    generation.token.clone(),
+                ));
+                tokio::spawn(pump(
+                    sr,
+                    cw,
+                    generation.down.subscribe(),
+                    generation.token.clone(),
+                ));
+            }
+        });
+        Gate {
+            port,
+            current,
+            stop,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn hold_up(&self) {
+        self.current.lock().unwrap().up.send_replace(true);
+    }
+
+    fn hold_down(&self) {
+        self.current.lock().unwrap().down.send_replace(true);
+    }
+
+    /// Drop every current connection with whatever it holds; later connections pass freely.
+    fn cut(&self) {
+        let old = std::mem::replace(&mut *self.current.lock().unwrap(), Generation::new());
+        old.token.cancel();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.current.lock().unwrap().token.cancel();
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut held: watch::Receiver<bool>,
+    token: CancellationToken,
+) {
+    let mut buf = vec![0_u8; 64 * 1024];
+    loop {
+        let n = tokio::select! {
+            biased;
+            () = token.cancelled() => return,
+            r = from.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+        };
+        tokio::select! {
+            biased;
+            () = token.cancelled() => return,
+            r = held.wait_for(|h| !*h) => if r.is_err() { return },
+        }
+        if token.is_cancelled() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The link: brokers, mosquitto, relay, adapters, national stand-ins
+// ------------------------------------------------------------------------------------------
+
+struct Harness {
+    // Field order: processes die before the brokers they use.
+    relay: Proc,
+    adapters: [Proc; 3],
+    jp_in: SocketAddr,
+    relay_metrics: u16,
+    board: SharedBoard,
+    stop: CancellationToken,
+    gate: Option<Gate>,
+    mqtt: Mosquitto,
+    link: Link,
+}
+
+fn idx(n: Nation) -> usize {
+    match n {
+        Nation::Jp => 0,
+        Nation::Kr => 1,
+        Nation::Us => 2,
+    }
+}
+
+impl Harness {
+    /// Start everything; with `gate_kr`, adapter-kr reaches its leaf through a [`Gate`].
+    async fn start(gate_kr: bool) -> Harness {
+        trilink_integration_tests::init_tracing();
+        let link = Link::start(LinkOptions::default()).await.unwrap();
+        let dir = link.dir().to_owned();
+        let mqtt = Mosquitto::start(&dir).await.unwrap();
+
+        // Relay: the demo's configuration, with a short ack wait so that inputs a killed relay
+        // left unacknowledged come back quickly.
+        let mut relay_cfg = trilink_cli::demo::relay_config(&link).unwrap();
+        relay_cfg.ack_wait_s = ACK_WAIT_MS / 1000;
+        let relay_toml = dir.join("relay.toml");
+        std::fs::write(&relay_toml, toml::to_string(&relay_cfg).unwrap()).unwrap();
+        let policy = dir.join("policy.toml");
+        std::fs::write(&policy, POLICY).unwrap();
+        let relay_metrics = free_port();
+        let relay = Proc::new(
+            "relay",
+            &dir,
+            &[
+                &"relay",
+                &"--config",
+                &relay_toml,
+                &"--policy",
+                &policy,
+                &"--log-filter",
+                &"warn",
+                &"--metrics-listen",
+                &format!("127.0.0.1:{relay_metrics}"),
+            ],
+        );
+
+        // National ports and stand-ins.
+        let board: SharedBoard = Arc::new(Mutex::new(Board::default()));
+        let out: Out = Arc::new(Mutex::new(std::io::sink()));
+        let stop = CancellationToken::new();
+        let jp_in = free_udp_port();
+        let jp_rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let jp_out = jp_rx.local_addr().unwrap().port();
+        let us_in = free_port();
+        let us_rx = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let us_out = us_rx.local_addr().unwrap().port();
+        tokio::spawn(standins::jp_receiver(
+            trilink_jp::JpCodec,
+            jp_rx,
+            board.clone(),
+            out.clone(),
+            stop.clone(),
+        ));
+        tokio::spawn(standins::us_receiver(
+            trilink_us::UsCodec::default(),
+            us_rx,
+            board.clone(),
+            out.clone(),
+            stop.clone(),
+        ));
+        tokio::spawn(standins::kr_receiver(
+            trilink_kr::KrCodec,
+            ("127.0.0.1".to_owned(), mqtt.port()),
+            "kr/warning/in".into(),
+            board.clone(),
+            out,
+            stop.clone(),
+        ));
+
+        // Adapters: the demo's configurations (egress journal in <link dir>/state/adapter-<n>).
+        let gate = if gate_kr {
+            let leaf = link.credentials(Role::Adapter(Nation::Kr)).unwrap().urls[0].clone();
+            let addr: SocketAddr = leaf.trim_start_matches("nats://").parse().unwrap();
+            Some(Gate::start(addr).await)
+        } else {
+            None
+        };
+        let texts = [
+            (
+                Nation::Jp,
+                trilink_cli::demo::adapter_jp_toml(&link, jp_in, jp_out).unwrap(),
+            ),
+            (
+                Nation::Kr,
+                trilink_cli::demo::adapter_kr_toml(&link, mqtt.port()).unwrap(),
+            ),
+            (
+                Nation::Us,
+                trilink_cli::demo::adapter_us_toml(&link, us_in, us_out).unwrap(),
+            ),
+        ];
+        let adapters = texts.map(|(n, text)| {
+            let name = match n {
+                Nation::Jp => "adapter-jp",
+                Nation::Kr => "adapter-kr",
+                Nation::Us => "adapter-us",
+            };
+            let file = dir.join(format!("{name}.toml"));
+            std::fs::write(&file, text).unwrap();
+            let mut p = Proc::new(name, &dir, &[&"adapter", &"--config", &file])
+                .env("TRILINK__EGRESS__ACK_WAIT_MS", &ACK_WAIT_MS);
+            if n == Nation::Kr
+                && let Some(g) = &gate
+            {
+                p.set_env("TRILINK__NATS__URL", g.url());
+            }
+            p
+        });
+
+        let mut h = Harness {
+            relay,
+            adapters,
+            jp_in: SocketAddr::from(([127, 0, 0, 1], jp_in)),
+            relay_metrics,
+            board,
+            stop,
+            gate,
+            mqtt,
+            link,
+        };
+        h.relay.start();
+        for n in Nation::ALL {
+            h.start_adapter(n).await;
+        }
+        h
+    }
+
+    fn adapter(&mut self, n: Nation) -> &mut Proc {
+        &mut self.adapters[idx(n)]
+    }
+
+    /// Start (or restart) an adapter on a fresh metrics port and wait until it is ready.
+    async fn start_adapter(&mut self, n: Nation) {
+        let port = free_port();
+        let p = self.adapter(n);
+        p.set_env("TRILINK__TELEMETRY__LISTEN", format!("127.0.0.1:{port}"));
+        p.start();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.adapter(n).assert_running();
+            if http_get(port, "/readyz")
+                .await
+                .is_some_and(|(code, _)| code == 200)
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "adapter-{n} not ready in 20 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Metrics port of an adapter's current process.
+    fn metrics_port(&self, n: Nation) -> u16 {
+        let p = &self.adapters[idx(n)];
+        p.env
+            .iter()
+            .find(|(k, _)| k == "TRILINK__TELEMETRY__LISTEN")
+            .and_then(|(_, v)| v.rsplit(':').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    }
+
+    fn kr_sender(&self) -> Sender {
+        standins::kr_sender(
+            ("127.0.0.1".to_owned(), self.mqtt.port()),
+            "kr/warning/out".into(),
+            self.stop.clone(),
+        )
+    }
+
+    async fn jp_sender(&self) -> Sender {
+        Sender::Udp(UdpSocket::bind("127.0.0.1:0").await.unwrap(), self.jp_in)
+    }
+
+    fn count(&self, dest: Nation, ids: &[MessageId]) -> usize {
+        let b = self.board.lock().unwrap();
+        ids.iter()
+            .filter(|id| b.got.contains(&(dest, **id)))
+            .count()
+    }
+
+    /// Send one probe until `dests` have it: every process is up and subscribed.
+    async fn probe(&mut self, origin: Nation, dests: &[Nation], sender: &mut Sender) -> MessageId {
+        let env = warning(origin, "probe", 0);
+        expect(&self.board, &env, dests);
+        let bytes = encode(&env);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            sender.send(&bytes).await.unwrap();
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                if dests.iter().all(|d| self.count(*d, &[env.message_id]) == 1) {
+                    return env.message_id;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.relay.assert_running();
+            for n in Nation::ALL {
+                self.adapter(n).assert_running();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the probe from {origin} did not arrive within 30 s"
+            );
+        }
+    }
+
+    /// Wait until each of `ids` reached every destination in `dests`.
+    async fn wait_all(&mut self, dests: &[Nation], ids: &[MessageId], within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let counts: Vec<usize> = dests.iter().map(|d| self.count(*d, ids)).collect();
+            if counts.iter().all(|c| *c == ids.len()) {
+                return;
+            }
+            assert!(
+                Instant::now() <= deadline,
+                "after {within:?}: {dests:?} received {counts:?} of {} messages\n\
+                 relay log:\n{}\nadapter-kr log:\n{}",
+                ids.len(),
+                self.relay.log_tail(),
+                self.adapter(Nation::Kr).log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Wait until the named durable consumers have nothing pending or unacknowledged, so that
+    /// no redelivery can still come.
+    async fn wait_settled(&self, consumers: &[(Role, &str, &str)]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for (role, stream, consumer) in consumers {
+            let client = self.link.connect(*role).await.unwrap();
+            let js = jetstream::new(client);
+            loop {
+                let mut c: jetstream::consumer::PullConsumer = js
+                    .get_stream(*stream)
+                    .await
+                    .unwrap()
+                    .get_consumer(consumer)
+                    .await
+                    .unwrap();
+                let info = c.info().await.unwrap();
+                if info.num_ack_pending == 0 && info.num_pending == 0 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{stream}/{consumer} did not settle: {info:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Every one of `ids` delivered exactly once to each of `dests`, nothing to anyone else,
+    /// every delivery equal to what was sent.
+    fn assert_exactly_once(&self, dests: &[Nation], ids: &[MessageId]) {
+        let b = self.board.lock().unwrap();
+        let want: BTreeSet<(Nation, MessageId)> = dests
+            .iter()
+            .flat_map(|d| ids.iter().map(move |id| (*d, *id)))
+            .collect();
+        let mut missing = Vec::new();
+        let mut duplicated = Vec::new();
+        for key in &want {
+            match b.deliveries.get(key).copied().unwrap_or(0) {
+                0 => missing.push(*key),
+                1 => {}
+                n => duplicated.push((key.0, key.1, n)),
+            }
+        }
+        let unexpected: Vec<_> = b.deliveries.keys().filter(|k| !want.contains(k)).collect();
+        assert!(
+            missing.is_empty() && duplicated.is_empty() && unexpected.is_empty(),
+            "missing {} {missing:?}\nduplicated {} {duplicated:?}\nunexpected {unexpected:?}",
+            missing.len(),
+            duplicated.len()
+        );
+        assert!(b.mismatches.is_empty(), "{:?}", b.mismatches);
+        for (n, r) in &b.received {
+            assert_eq!(r.undecodable, 0, "{n} received undecodable frames");
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.relay.kill9();
+        for a in &mut self.adapters {
+            a.kill9();
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Warnings
+// ------------------------------------------------------------------------------------------
+
+/// A distinct launch detection from `origin`, releasable to every nation.
+fn warning(origin: Nation, run: &str, i: usize) -> Envelope {
+    let now = Utc::now();
+    Envelope::new(
+        origin,
+        Source {
+            system: "killtest".into(),
+            sensor: "s1".into(),
+            national_message_id: format!("{run}-{i:04}"),
+        },
+        now,
+        now,
+        Mode::Exercise,
+        Nation::ALL.into_iter().collect(),
+        Payload::LaunchDetection(LaunchDetection {
+            track_id: TrackId::new(format!("K{i:04}")).unwrap(),
+            launch_time: now,
+            launch_point: GeoPoint {
+                lat_deg: 39.0 + (i as f64) * 1e-3,
+                lon_deg: 125.5,
+                alt_m: 20.0,
+            },
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: 1_000.0,
+                vertical_m: 500.0,
+            },
+            missile_class: MissileClass::Unknown,
+            confidence: 0.75,
+        }),
+    )
+}
+
+fn encode(env: &Envelope) -> Vec<u8> {
+    let b = match env.origin {
+        Nation::Jp => standins::encode(&trilink_jp::JpCodec, env),
+        Nation::Kr => standins::encode(&trilink_kr::KrCodec, env),
+        Nation::Us => standins::encode(&trilink_us::UsCodec::default(), env),
+    };
+    b.unwrap().to_vec()
+}
+
+fn expect(board: &SharedBoard, env: &Envelope, dests: &[Nation]) {
+    board
+        .lock()
+        .unwrap()
+        .sent_env
+        .insert(env.message_id, env.clone());
+    let mut b = board.lock().unwrap();
+    for d in dests {
+        b.expect(*d, env);
+    }
+}
+
+/// Send `N` warnings from `origin` at [`PACE`] in a task; returns their ids at once.
+fn stream(
+    board: &SharedBoard,
+    origin: Nation,
+    dests: &[Nation],
+    mut sender: Sender,
+) -> (Vec<MessageId>, tokio::task::JoinHandle<()>) {
+    let run = format!("kill{}", Utc::now().timestamp_millis() % 1_000_000);
+    let envs: Vec<Envelope> = (1..=N).map(|i| warning(origin, &run, i)).collect();
+    for e in &envs {
+        expect(board, e, dests);
+    }
+    let ids = envs.iter().map(|e| e.message_id).collect();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PACE);
+        for e in envs {
+            tick.tick().await;
+            sender.send(&encode(&e)).await.unwrap();
+        }
+    });
+    (ids, task)
+}
+
+async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(2),
+        TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(2), s.read_to_string(&mut out))
+        .await
+        .ok()?
+        .ok()?;
+    let code = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    Some((code, body))
+}
+
+/// Value of a counter on a `/metrics` page (0 when the series does not exist yet).
+async fn counter(port: u16, name: &str, label: &str) -> u64 {
+    let (_, body) = http_get(port, "/metrics").await.expect("metrics endpoint");
+    body.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
+}
+
+/// Wait until `f` holds, at most `within`.
+async fn until(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// The tests
+// ------------------------------------------------------------------------------------------
+
+/// JP → KR (MQTT) and US (TCP); adapter-kr is killed while it delivers, at the moment when
+/// frames it delivered to KR are not yet acknowledged to JetStream, and restarted with the same
+/// configuration and state directory. Its journal keeps it from delivering them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
+    let dests = [Nation::Kr, Nation::Us];
+    let mut h = Harness::start(true).await;
+    let mut jp = h.jp_sender().await;
+    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
+    let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
+
+    // A third of the stream has reached KR: hold adapter-kr's acknowledgements ...
+    until(
+        Duration::from_secs(30),
+        "a third of the stream at KR",
+        || h.count(Nation::Kr, &ids) >= N / 3,
+    )
+    .await;
+    let gate = h.gate.as_ref().unwrap();
+    gate.hold_up();
+    let held_from = h.count(Nation::Kr, &ids);
+    // ... while it delivers a few more frames to KR, then stop what it receives too.
+    until(Duration::from_secs(5), "deliveries with held acks", || {
+        h.count(Nation::Kr, &ids) >= held_from + 5
+    })
+    .await;
+    gate.hold_down();
+    // Quiet: with both directions held, adapter-kr has nothing left to send once KR's count
+    // stops moving; then every frame KR has must be in the journal (nothing is between a
+    // national send and its journal write, the one window the journal cannot cover).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = h.count(Nation::Kr, &ids);
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_millis(500) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = h.count(Nation::Kr, &ids);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+        assert!(Instant::now() < deadline, "adapter-kr never went quiet");
+    }
+    let journal = h
+        .link
+        .dir()
+        .join("state/adapter-kr")
+        .join(trilink_runtime::journal::FILE_NAME);
+    let journaled: BTreeSet<MessageId> = trilink_runtime::journal::read_ids(&journal)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let not_journaled: Vec<MessageId> = {
+        let b = h.board.lock().unwrap();
+        b.got
+            .iter()
+            .filter(|(d, id)| *d == Nation::Kr && !journaled.contains(id))
+            .map(|(_, id)| *id)
+            .collect()
+    };
+    assert!(
+        not_journaled.is_empty(),
+        "adapter-kr delivered {} frames to KR that are not in its journal {}",
+        not_journaled.len(),
+        journal.display()
+    );
+    let unacked = h.count(Nation::Kr, &ids) - held_from;
+    let at_kill = h.count(Nation::Kr, &ids);
+    h.adapter(Nation::Kr).kill9();
+    h.gate.as_ref().unwrap().cut();
+    assert!(at_kill < N, "the stream was over before the kill");
+
+    // JP keeps sending while adapter-kr is down; then it comes back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.start_adapter(Nation::Kr).await;
+    sending.await.unwrap();
+    ids.push(probe);
+    h.wait_all(&dests, &ids, Duration::from_secs(40)).await;
+    h.wait_settled(&[
+        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+        (
+            Role::Admin(Site::Hub, Nation::Us),
+            "DELIVER_US",
+            "adapter-us",
+        ),
+        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+    ])
+    .await;
+    h.assert_exactly_once(&dests, &ids);
+
+    // The restarted adapter did get the redeliveries, and its journal stopped them.
+    let port = h.metrics_port(Nation::Kr);
+    let suppressed = counter(
+        port,
+        "trilink_egress_journal_duplicates_total",
+        "site=\"kr\"",
+    )
+    .await;
+    eprintln!(
+        "adapter-kr killed after {at_kill}/{N} frames at KR, {unacked} of them delivered with \
+         held acks; after the restart the journal suppressed {suppressed} redeliveries"
+    );
+    assert!(
+        suppressed >= unacked as u64,
+        "only {suppressed} redeliveries suppressed from the journal, {unacked} expected"
+    );
+}
+
+/// JP → KR and US; the relay is killed (SIGKILL) while it works through a backlog, and
+/// restarted. Inputs it had not acknowledged come again; their outputs are stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_relay_mid_stream_delivers_exactly_once() {
+    let dests = [Nation::Kr, Nation::Us];
+    let mut h = Harness::start(false).await;
+    let mut jp = h.jp_sender().await;
+    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
+    let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
+
+    until(
+        Duration::from_secs(30),
+        "a third of the stream at KR",
+        || h.count(Nation::Kr, &ids) >= N / 3,
+    )
+    .await;
+    // Let a backlog build, let the relay start on it, kill it in the middle.
+    h.relay.signal("STOP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.relay.signal("CONT");
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    let at_kill = h.count(Nation::Kr, &ids);
+    h.relay.kill9();
+    assert!(at_kill < N, "the stream was over before the kill");
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.relay.start();
+    sending.await.unwrap();
+    ids.push(probe);
+    h.wait_all(&dests, &ids, Duration::from_secs(40)).await;
+    h.wait_settled(&[
+        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+        (
+            Role::Admin(Site::Hub, Nation::Us),
+            "DELIVER_US",
+            "adapter-us",
+        ),
+    ])
+    .await;
+    h.relay.assert_running();
+    h.assert_exactly_once(&dests, &ids);
+    let dedup = counter(h.relay_metrics, "trilink_relay_deduplicated_total", "").await;
+    eprintln!(
+        "relay killed after {at_kill}/{N} frames at KR; the restarted relay re-published \
+         {dedup} outputs that JetStream had already stored"
+    );
+}
+
+/// KR (MQTT, persistent session, PUBACK only after JetStream stored the message) → JP and US;
+/// adapter-kr is killed while some messages it published are stored but not yet acknowledged
+/// to mosquitto and others it received are not even stored, and restarted. Mosquitto
+/// redelivers both; JetStream drops the copies of the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_mqtt_ingress_adapter_mid_stream_delivers_exactly_once() {
+    let dests = [Nation::Jp, Nation::Us];
+    let mut h = Harness::start(true).await;
+    let mut kr = h.kr_sender();
+    let probe = h.probe(Nation::Kr, &dests, &mut kr).await;
+    let (mut ids, sending) = stream(&h.board, Nation::Kr, &dests, kr);
+
+    until(
+        Duration::from_secs(30),
+        "a third of the stream at JP",
+        || h.count(Nation::Jp, &ids) >= N / 3,
+    )
+    .await;
+    // Hold what the leaf sends adapter-kr (its publish acknowledgements): what it publishes now
+    // is stored, and reaches JP, but never PUBACKed to mosquitto.
+    h.gate.as_ref().unwrap().hold_down();
+    let held_from = h.count(Nation::Jp, &ids);
+    until(
+        Duration::from_secs(5),
+        "stored messages without PUBACK",
+        || h.count(Nation::Jp, &ids) >= held_from + 5,
+    )
+    .await;
+    // Then hold what it publishes too: what it receives from now on is neither stored nor
+    // PUBACKed (an adapter that acknowledged MQTT before JetStream would lose these).
+    h.gate.as_ref().unwrap().hold_up();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_kill = h.count(Nation::Jp, &ids);
+    h.adapter(Nation::Kr).kill9();
+    h.gate.as_ref().unwrap().cut();
+    assert!(at_kill < N, "the stream was over before the kill");
+
+    // The KR system keeps publishing while adapter-kr is down (mosquitto queues for its
+    // persistent session); then it comes back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.start_adapter(Nation::Kr).await;
+    sending.await.unwrap();
+    ids.push(probe);
+    h.wait_all(&dests, &ids, Duration::from_secs(40)).await;
+    h.wait_settled(&[
+        (Role::Admin(Site::Hub, Nation::Kr), "IN_KR", "relay"),
+        (Role::Admin(Site::Jp, Nation::Jp), "OUT_JP", "adapter-jp"),
+        (
+            Role::Admin(Site::Hub, Nation::Us),
+            "DELIVER_US",
+            "adapter-us",
+        ),
+    ])
+    .await;
+    h.assert_exactly_once(&dests, &ids);
+    let dedup = counter(
+        h.metrics_port(Nation::Kr),
+        "trilink_deduplicated_total",
+        "site=\"kr\"",
+    )
+    .await;
+    eprintln!(
+        "adapter-kr killed after {at_kill}/{N} messages at JP; after the restart JetStream \
+         dropped {dedup} re-published copies"
+    );
+    assert!(
+        dedup >= 1,
+        "mosquitto redelivered nothing that JetStream had stored: the kill missed its moment, \
+         or adapter-kr acknowledged MQTT before JetStream stored the message"
+    );
+}
