@@ -438,12 +438,24 @@ EOF2
     pids+=($!)
     ready() { python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$1/readyz', timeout=1)" 2>/dev/null; }
     for _ in $(seq 1 60); do ready "$jp_tel" && ready "$us_tel" && ready "$kr_tel" && break; sleep 0.5; done
-    # one JP launch detection (test vector), as the JP national system would send it
+    # one JP launch detection (test vector), as the JP national system would send it, with its
+    # times of day moved to now (a JP time of day resolves within 12 h of receipt, so the
+    # vector's fixed 10:02 JST would be "in the future" half of every day) and its CRC redone
     python3 - "$root/schemas/vectors/jp/launch_detection.hex" "$jp_in" <<'EOF2'
-import re, socket, sys
+import re, socket, sys, time
 hexed = "".join(line.split("#")[0] for line in open(sys.argv[1]))
-frame = bytes.fromhex(re.sub(r"\s", "", hexed))
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(frame, ("127.0.0.1", int(sys.argv[2])))
+frame = bytearray(bytes.fromhex(re.sub(r"\s", "", hexed)))
+day = 86_400_000_000
+now_tod = (time.time_ns() // 1000 + 32_400_000_000) % day   # JST time of day, µs
+frame[0x0E:0x16] = now_tod.to_bytes(8, "big")                     # observed_tod
+frame[0x41:0x49] = ((now_tod - 33_000_000) % day).to_bytes(8, "big")  # launch_tod
+crc = 0xFFFF                                                      # CRC-16/IBM-3740
+for b in frame[:-2]:
+    crc ^= b << 8
+    for _ in range(8):
+        crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+frame[-2:] = crc.to_bytes(2, "big")
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes(frame), ("127.0.0.1", int(sys.argv[2])))
 EOF2
     metric() { # port name-and-labels-regex
       python3 - "$1" "$2" <<'EOF2'

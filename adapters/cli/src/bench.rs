@@ -49,6 +49,10 @@ pub struct BenchArgs {
     /// Skip the raw-NATS baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Also break the trilink path's latency down per hop (store times read by extra
+    /// consumers, which add load: use the plain run's figures as the benchmark).
+    #[arg(long)]
+    pub hops: bool,
 }
 
 /// Figures of one path.
@@ -66,6 +70,8 @@ pub struct PathResult {
     pub span_s: f64,
     /// Latencies, ms, sorted.
     pub latencies_ms: Vec<f64>,
+    /// CPU time per delivered message of each process on the path.
+    pub cpu: String,
 }
 
 impl PathResult {
@@ -129,7 +135,7 @@ fn note(inflight: &Inflight, tally: &Arc<Mutex<Tally>>, key: u64) {
     }
 }
 
-fn id_key(id: &MessageId) -> u64 {
+pub(crate) fn id_key(id: &MessageId) -> u64 {
     id.as_uuid().as_u64_pair().0
 }
 
@@ -244,6 +250,7 @@ async fn collect(
             .last
             .map_or(0.0, |l| l.duration_since(start).as_secs_f64()),
         latencies_ms,
+        cpu: String::new(),
     }
 }
 
@@ -286,6 +293,61 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// CPU time (user + system) a process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Every process on the path by name, for CPU accounting.
+fn processes(link: &Link, mosquitto_pid: u32) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = link
+        .server_ids()
+        .into_iter()
+        .filter_map(|id| {
+            let s = link.server(id).ok()?;
+            Some((s.name().to_owned(), s.pid()?))
+        })
+        .collect();
+    out.push(("mosquitto".into(), mosquitto_pid));
+    out.push(("trilink(relay+adapters+load)".into(), std::process::id()));
+    out
+}
+
+fn cpu_snapshot(procs: &[(String, u32)]) -> Vec<Option<u64>> {
+    procs.iter().map(|(_, pid)| cpu_ticks(*pid)).collect()
+}
+
+/// CPU time per delivered message of each process between two snapshots, µs.
+fn cpu_report(
+    procs: &[(String, u32)],
+    before: &[Option<u64>],
+    after: &[Option<u64>],
+    messages: u64,
+) -> String {
+    // Linux reports /proc/<pid>/stat times in USER_HZ, 100 per second on every mainstream
+    // architecture.
+    const TICK_US: f64 = 10_000.0;
+    let mut total = 0.0;
+    let mut parts = Vec::new();
+    for ((name, _), (b, a)) in procs.iter().zip(before.iter().zip(after)) {
+        if let (Some(b), Some(a)) = (b, a) {
+            let us = a.saturating_sub(*b) as f64 * TICK_US / messages.max(1) as f64;
+            total += us;
+            parts.push(format!("{name} {us:.0}"));
+        }
+    }
+    format!(
+        "CPU µs per message: {} (total {total:.0})",
+        parts.join(", ")
+    )
+}
+
 /// Run the benchmark; prints its report to stdout.
 pub async fn run(args: BenchArgs) -> Result<()> {
     let duration = Duration::from_secs_f64(args.duration_s.max(0.5));
@@ -311,7 +373,18 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let baseline = if args.no_baseline {
         None
     } else {
-        Some(raw_path(&link, mqtt.port(), &args, duration, drain, &stop).await?)
+        Some(
+            raw_path(
+                &link,
+                mqtt.port(),
+                &processes(&link, mqtt.pid()),
+                &args,
+                duration,
+                drain,
+                &stop,
+            )
+            .await?,
+        )
     };
 
     // --- trilink path ---
@@ -352,6 +425,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let tally: Arc<Mutex<Tally>> = Arc::default();
     let kr = trilink_kr::KrCodec;
     let (i2, t2) = (inflight.clone(), tally.clone());
+    let hops = crate::bench_hops::Hops::default();
+    let hops_rx = args.hops.then(|| hops.clone());
     let _rx = mqtt_subscriber(
         mqtt.port(),
         "bench-kr-national",
@@ -360,11 +435,18 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             if let Ok(trilink_schema::Decoded::Frame { frame, .. }) = kr.decode(payload)
                 && let Ok(env) = kr.to_common(&frame, Utc::now())
             {
-                note(&i2, &t2, id_key(&env.message_id));
+                let key = id_key(&env.message_id);
+                note(&i2, &t2, key);
+                if let Some(h) = &hops_rx {
+                    h.received(key);
+                }
             }
         },
         stop.clone(),
     );
+    if args.hops {
+        hops.start_probes(&link, &stop).await?;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
@@ -385,11 +467,17 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clear();
+    hops.clear();
 
+    let procs = processes(&link, mqtt.pid());
+    let cpu_before = cpu_snapshot(&procs);
     let start = Instant::now();
     let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
         let env = template(&run, i);
         let key = id_key(&env.message_id);
+        if args.hops {
+            hops.sent(key);
+        }
         let bytes = demo::standins::encode(&jp, &env);
         let socket = &socket;
         (key, async move {
@@ -399,6 +487,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     })
     .await;
     let trilink = collect(&tally, sent, drain, start, send_s).await;
+    let trilink_cpu = cpu_report(&procs, &cpu_before, &cpu_snapshot(&procs), trilink.received);
 
     // Memory of every server and of this process (relay + both adapters run in it).
     let mut mem = Vec::new();
@@ -436,6 +525,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             trilink.pct(99.0) / b.pct(99.0)
         );
     }
+    if let Some(b) = &baseline {
+        println!("raw-nats {}", b.cpu);
+    }
+    println!("trilink  {trilink_cpu}");
+    if args.hops {
+        print!("{}", hops.report());
+    }
     println!(
         "loss: trilink {} of {}; RSS after run: {}",
         trilink.sent.saturating_sub(trilink.received),
@@ -456,6 +552,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 async fn raw_path(
     link: &Link,
     mqtt_port: u16,
+    procs: &[(String, u32)],
     args: &BenchArgs,
     duration: Duration,
     drain: Duration,
@@ -548,6 +645,7 @@ async fn raw_path(
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     let jp = trilink_jp::JpCodec;
     let run = format!("raw{}", Utc::now().format("%Y%m%d%H%M%S%f"));
+    let cpu_before = cpu_snapshot(procs);
     let start = Instant::now();
     let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
         // Same frame size as the trilink path, prefixed by an 8-byte key.
@@ -563,7 +661,8 @@ async fn raw_path(
         })
     })
     .await;
-    let r = collect(&tally, sent, drain, start, send_s).await;
+    let mut r = collect(&tally, sent, drain, start, send_s).await;
+    r.cpu = cpu_report(procs, &cpu_before, &cpu_snapshot(procs), r.received);
     stop.cancel();
     Ok(r)
 }

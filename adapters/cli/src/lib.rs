@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+mod bench_hops;
 mod broker_cmd;
 pub mod demo;
 mod policy_cmd;

@@ -70,6 +70,11 @@ impl Mosquitto {
     }
 
     /// Its port.
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
