@@ -185,6 +185,13 @@ impl Default for RelayConfig {
     }
 }
 
+impl trilink_runtime::config::Validate for RelayConfig {
+    fn validate(&self) -> Result<(), trilink_runtime::config::Invalid> {
+        self.check()
+            .map_err(|(key, message)| trilink_runtime::config::Invalid::new(key, message))
+    }
+}
+
 impl RelayConfig {
     /// Parse and check a TOML configuration; `origin` names the source in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, RelayError> {
@@ -205,14 +212,49 @@ impl RelayConfig {
         Ok(cfg)
     }
 
-    /// Read a TOML configuration file.
+    /// Read a TOML configuration file and apply `TRILINK__*` overrides from the process
+    /// environment (see [`Self::load_with_env`]).
     pub fn load(path: &Path) -> Result<Self, RelayError> {
         let text = std::fs::read_to_string(path).map_err(|e| RelayError::Config {
             origin: path.display().to_string(),
             key: ".".into(),
             message: e.to_string(),
         })?;
-        Self::from_toml_str(&text, &path.display().to_string())
+        Self::load_with_env(&text, path, std::env::vars())
+    }
+
+    /// Parse `text` (read from `path`, named in errors), apply environment overrides and
+    /// check. Overrides work as for the adapters (`trilink_runtime::config`): the relay's keys
+    /// are top level, so `TRILINK__NATS_URL=nats://hub:4222` sets `nats_url`, and
+    /// `TRILINK__ACCOUNT__0__PASSWORD=…` sets `account[0].password`. An override naming a key
+    /// the relay does not know fails like an unknown key in the file.
+    pub fn load_with_env(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, RelayError> {
+        use trilink_runtime::config::{self, ConfigError};
+        config::load_str::<Self>(text, path, env).map_err(|e| {
+            let origin = path.display().to_string();
+            match e {
+                ConfigError::Env { var, message } => RelayError::Config {
+                    origin,
+                    key: var,
+                    message,
+                },
+                ConfigError::Field { key, message, .. }
+                | ConfigError::Invalid { key, message, .. } => RelayError::Config {
+                    origin,
+                    key,
+                    message,
+                },
+                other => RelayError::Config {
+                    origin,
+                    key: ".".into(),
+                    message: other.to_string(),
+                },
+            }
+        })
     }
 
     /// Semantic checks; on failure (dotted key, reason).
@@ -1008,5 +1050,39 @@ mod tests {
         assert!(err.to_string().contains("account[1].nation"), "{err}");
         let err = RelayConfig::from_toml_str("[[account]]\nnation = \"cn\"\n", "t").unwrap_err();
         assert!(err.to_string().contains("account[0].nation"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_apply_and_unknown_keys_fail() {
+        let text = "nats_url = \"nats://a:1\"\n[[account]]\nnation = \"jp\"\nuser = \"relay-jp\"\npassword = \"x\"\n";
+        let path = Path::new("relay.toml");
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let cfg = RelayConfig::load_with_env(
+            text,
+            path,
+            env(&[
+                ("TRILINK__NATS_URL", "nats://hub:4222"),
+                ("TRILINK__ACCOUNT__0__PASSWORD", "from-env"),
+                ("TRILINK__MAX_IN_FLIGHT", "7"),
+                ("UNRELATED", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.nats_url, "nats://hub:4222");
+        assert_eq!(cfg.max_in_flight, 7);
+        assert_eq!(cfg.accounts[0].password.as_deref(), Some("from-env"));
+        // A typo in a variable fails and names the key.
+        let err = RelayConfig::load_with_env(text, path, env(&[("TRILINK__NATS_URLL", "x")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("nats_urll"), "{err}");
+        // An override breaking a semantic rule names the key.
+        let err = RelayConfig::load_with_env(text, path, env(&[("TRILINK__MAX_IN_FLIGHT", "0")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("max_in_flight"), "{err}");
     }
 }
