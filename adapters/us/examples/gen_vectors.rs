@@ -778,6 +778,58 @@ fn main() {
         "bad_text",
         "track id with a space (not a subject token)",
     ));
+    // Empty track id: valid text (length 0) in the area, rejected by translation (§8, §9 step 18).
+    let mut f = trilink_us::decode_datagram(&base).unwrap();
+    if let trilink_us::Body::TrackUpdate(t) = &mut f.message.body {
+        t.track_id = String::new();
+    }
+    let mut out = BytesMut::new();
+    codec.encode(&f, &mut out).unwrap();
+    invalid.push((
+        "bad_text_track_id_empty",
+        out.to_vec(),
+        "bad_text",
+        "track id of length 0 (not a subject token)",
+    ));
+    // Track id length prefix 33 > 32 followed by 33 valid characters that fit in the area:
+    // field_out_of_range while reading the area (§9 step 16), whatever order a decoder checks
+    // the limit and the remaining bytes in.
+    let mut f = trilink_us::decode_datagram(&base).unwrap();
+    let long_id = "US-TRACK-0123456789-abcdefghijkl";
+    assert_eq!(long_id.len(), 32);
+    if let trilink_us::Body::TrackUpdate(t) = &mut f.message.body {
+        t.track_id = long_id.into();
+    }
+    let mut out = BytesMut::new();
+    codec.encode(&f, &mut out).unwrap();
+    let mut b = out.to_vec();
+    // Area: system(1+5), sensor(1+16), national id(1+18), then the track id prefix at 42, its
+    // 32 bytes at 43..75, the reference count at 75 (then 4 bytes of padding).
+    let at = |off: usize| first_container + 10 * (off / 8) + 2 + off % 8;
+    assert_eq!(b[at(42)], 32);
+    assert_eq!(b[at(75)], 0);
+    b[at(42)] = 33;
+    b[at(75)] = b'X';
+    fix_checksum(&mut b);
+    invalid.push((
+        "field_out_of_range_track_id_length",
+        b,
+        "field_out_of_range",
+        "track id length prefix 33 > 32, followed by 33 valid characters",
+    ));
+    // The primary J3.6 (MLI 6) and nothing else: 7 words, no J28.2 container (§9 step 14).
+    let mut b = base[..28 + 7 * 10 + 2].to_vec();
+    let len = b.len();
+    b[2..4].copy_from_slice(&(len as u16).to_le_bytes());
+    b[10] = ((len - 8) / 2) as u8;
+    b[24] = 35;
+    fix_checksum(&mut b);
+    invalid.push((
+        "malformed_no_container",
+        b,
+        "malformed",
+        "J3.6 with its 6 continuation words and no J28.2 container (7 words)",
+    ));
     for (name, bytes, code, why) in &invalid {
         let r = trilink_us::decode_to_common(bytes, ingested);
         let got = r

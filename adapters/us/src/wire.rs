@@ -752,7 +752,13 @@ fn parse_frame(f: &[u8]) -> Result<UsFrame, UsError> {
         body_len += WORD_DATA_LEN;
     }
 
-    // Container J28.2 messages.
+    // Container J28.2 messages: one or more (§5). A packet whose primary J-message fills it
+    // has no text area at all: a structural error, not a text running past the area (§9 step 14).
+    if words.len() == 0 {
+        return Err(UsError::Malformed {
+            what: "no J28.2 container J-message after the primary J-message",
+        });
+    }
     let mut area = [0u8; MAX_AREA];
     let mut area_len = 0;
     while let Some(w) = words.next() {

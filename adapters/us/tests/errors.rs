@@ -6,7 +6,7 @@ mod common;
 
 use chrono::Utc;
 use trilink_schema::{Envelope, NationalCodec, NationalError};
-use trilink_us::{UsCodec, UsError, decode_datagram, decode_to_common, simple_checksum};
+use trilink_us::{Body, UsCodec, UsError, decode_datagram, decode_to_common, simple_checksum};
 
 fn vector(name: &str) -> Vec<u8> {
     common::read_hex(&common::vectors_dir().join(format!("{name}.hex")))
@@ -165,14 +165,34 @@ fn field_out_of_range() {
     );
     let e = decode_datagram(&vector("field_out_of_range_time")).unwrap_err();
     assert!(matches!(e, UsError::FieldOutOfRange { field: "time", value } if value >= 1 << 56));
+    // A track id longer than 32 is rejected while reading the text area (spec §8, §9 step 16),
+    // before translation could call it bad_text.
+    assert_eq!(
+        decode_datagram(&vector("field_out_of_range_track_id_length")).unwrap_err(),
+        UsError::FieldOutOfRange {
+            field: "track_id",
+            value: 33
+        }
+    );
 }
 
 #[test]
 fn malformed() {
-    for name in ["malformed_continuation_label", "malformed_padding"] {
+    for name in [
+        "malformed_continuation_label",
+        "malformed_padding",
+        "malformed_no_container",
+    ] {
         let e = decode_datagram(&vector(name)).unwrap_err();
         assert!(matches!(e, UsError::Malformed { .. }), "{name}: {e}");
     }
+    // No J28.2 container: a structural error found before the envelope word is read, so
+    // an invalid origin does not change the code (spec §9 step 14 before step 15).
+    let mut b = vector("malformed_no_container");
+    b[30] |= 3;
+    refix(&mut b);
+    let e = decode_datagram(&b).unwrap_err();
+    assert!(matches!(e, UsError::Malformed { .. }), "{e}");
 }
 
 #[test]
@@ -184,6 +204,16 @@ fn bad_text() {
     // Decodes (valid UTF-8) but is not a track id: rejected by translation.
     let b = vector("bad_text_track_id");
     assert!(decode_datagram(&b).is_ok());
+    assert_eq!(
+        decode_to_common(&b, Utc::now()).unwrap_err(),
+        UsError::BadText { field: "track_id" }
+    );
+    // An empty track id is valid text too, and likewise not a track id.
+    let b = vector("bad_text_track_id_empty");
+    let Body::TrackUpdate(t) = decode_datagram(&b).unwrap().message.body else {
+        panic!("not a track update")
+    };
+    assert_eq!(t.track_id, "");
     assert_eq!(
         decode_to_common(&b, Utc::now()).unwrap_err(),
         UsError::BadText { field: "track_id" }

@@ -268,6 +268,9 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     # 14.
     area = bytearray()
     pos = 1 + mli
+    if pos >= n_words:
+        # us.md §5 "one or more container J-messages"; §9 step 14: none at all -> malformed
+        raise DecodeError("malformed", "no J28.2 container after the primary J-message")
     while pos < n_words:
         c_label, c_sub, c_mli = _check_initial(words[pos][0], f"word {pos}")
         if (c_label, c_sub) != CONTAINER:
