@@ -13,8 +13,13 @@
 //!   rejected and counted.
 //!
 //! The capture is read and decoded completely before the first send (a bad capture sends
-//! nothing). Timing: a tokio sleep to 2.5 ms before the due instant, then a yielding spin;
-//! the timing error recorded is (instant the send call returned − due instant).
+//! nothing). Timing: the sends happen on a dedicated OS thread (the "clock"), which prepares
+//! each message ahead, sleeps (OS timer) to 300 µs before its due instant, busy-waits the rest
+//! ([`Pacer`]) and hands the message over: UDP/TCP with one blocking system call on std
+//! sockets, MQTT/NATS onto their client's queue (the async runtime on the calling thread runs
+//! the connections, the progress bar and Ctrl-C). The timing error recorded is (instant the
+//! send call returned − due instant); for MQTT that is the hand-off to the client's queue, and
+//! the summary adds when the event loop wrote each PUBLISH to the broker connection.
 //!
 //! This module must not contain national-format or routing knowledge: decoding is
 //! `trilink-capture` + the national codecs; scheduling is `trilink_capture::Scheduler`.
@@ -22,11 +27,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
+use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -34,9 +40,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpStream, UdpSocket};
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use trilink_capture::{
     CaptureDecoder, CaptureFormat, CaptureMap, CaptureReader, JsonlReader, ReplayFilter, Scheduler,
@@ -104,11 +110,18 @@ pub struct ReplayArgs {
     /// No progress bar even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
-    /// Microseconds before a due instant at which the sender stops sleeping and spins
-    /// (yielding); 0 = sleep only (1 ms timer ticks).
-    #[arg(long, default_value_t = 2_500, hide = true)]
+    /// Microseconds before a due instant at which the clock thread stops sleeping and
+    /// busy-waits; 0 = OS sleep only.
+    #[arg(long, default_value_t = DEFAULT_SPIN_US, hide = true)]
     pub spin_us: u64,
+    /// Write one CSV line per send (due instant, timing error, send call duration, time the
+    /// clock thread waited for a CPU, involuntary context switches): a diagnostic.
+    #[arg(long, value_name = "CSV", hide = true)]
+    pub timing_trace: Option<PathBuf>,
 }
+
+/// [`Pacer::DEFAULT_SPIN`] in microseconds.
+const DEFAULT_SPIN_US: u64 = Pacer::DEFAULT_SPIN.as_micros() as u64;
 
 /// A time-window bound.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -399,10 +412,12 @@ fn load_national(
     Ok(out)
 }
 
-/// A connected sender for one nation (national) or NATS.
+/// A connected sender for one nation (national) or NATS. Used from the clock thread: UDP and
+/// TCP are blocking std sockets (the due instant is followed by one system call, no runtime
+/// hop); MQTT and NATS hand the message to their client's queue on the async runtime.
 enum Sink {
-    Udp(UdpSocket, SocketAddr),
-    Tcp(TcpStream),
+    Udp(std::net::UdpSocket, SocketAddr),
+    Tcp(std::net::TcpStream),
     Mqtt(MqttSink),
     Nats(NatsSink),
 }
@@ -423,6 +438,9 @@ struct MqttSink {
     topic: Option<String>,
     published: u64,
     acked: Arc<AtomicU64>,
+    /// When the event loop wrote each PUBLISH to the broker connection (its
+    /// `Outgoing::Publish` event follows the socket flush), in order.
+    wire: Arc<Mutex<Vec<Instant>>>,
     stop: CancellationToken,
 }
 
@@ -430,6 +448,23 @@ struct NatsSink {
     js: async_nats::jetstream::Context,
     pending: VecDeque<async_nats::jetstream::context::PublishAckFuture>,
     failed: u64,
+}
+
+/// A message made ready for its sink before its due instant, so that only the hand-off is
+/// left at the due instant.
+enum Prepared {
+    /// UDP datagram or TCP bytes.
+    Raw(Bytes),
+    Mqtt {
+        topic: String,
+        payload: Vec<u8>,
+    },
+    Nats {
+        subject: String,
+        msg: async_nats::jetstream::message::PublishMessage,
+    },
+    /// The item does not fit the sink (a bug: national frames go to national sinks).
+    Mismatch,
 }
 
 const NATS_WINDOW: usize = 256;
@@ -446,14 +481,22 @@ async fn connect_mqtt(host: &str, port: u16, topic: Option<String>) -> Result<Mq
     let (client, mut events) = AsyncClient::new(opts, 4_096);
     let acked = Arc::new(AtomicU64::new(0));
     let connected = Arc::new(AtomicBool::new(false));
+    let wire = Arc::new(Mutex::new(Vec::new()));
     let stop = CancellationToken::new();
     {
-        let (acked, connected, stop) = (acked.clone(), connected.clone(), stop.clone());
+        let (acked, connected, wire, stop) =
+            (acked.clone(), connected.clone(), wire.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => return,
                     ev = events.poll() => match ev {
+                        Ok(Event::Outgoing(Outgoing::Publish(_))) => {
+                            let at = Instant::now();
+                            if let Ok(mut w) = wire.lock() {
+                                w.push(at);
+                            }
+                        }
                         Ok(Event::Incoming(Packet::ConnAck(_))) => connected.store(true, Ordering::SeqCst),
                         Ok(Event::Incoming(Packet::PubAck(_))) => { acked.fetch_add(1, Ordering::SeqCst); }
                         Ok(_) => {}
@@ -481,6 +524,7 @@ async fn connect_mqtt(host: &str, port: u16, topic: Option<String>) -> Result<Mq
         topic,
         published: 0,
         acked,
+        wire,
         stop,
     })
 }
@@ -493,7 +537,7 @@ async fn connect_target(t: &Target) -> Result<Sink> {
             } else {
                 SocketAddr::from(([0_u16; 8], 0))
             };
-            Ok(Sink::Udp(UdpSocket::bind(bind).await?, *a))
+            Ok(Sink::Udp(std::net::UdpSocket::bind(bind)?, *a))
         }
         Target::Tcp(a) => {
             let s = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(a))
@@ -501,6 +545,8 @@ async fn connect_target(t: &Target) -> Result<Sink> {
                 .map_err(|_| anyhow!("connecting to tcp://{a}: timed out after 10 s"))?
                 .with_context(|| format!("connecting to tcp://{a}"))?;
             s.set_nodelay(true)?;
+            let s = s.into_std()?;
+            s.set_nonblocking(false)?;
             Ok(Sink::Tcp(s))
         }
         Target::Mqtt { host, port, topic } => {
@@ -535,55 +581,65 @@ async fn connect_nats(args: &ReplayArgs) -> Result<Sink> {
 }
 
 impl Sink {
-    /// Send one item; `Err` is a send failure (counted, the replay goes on).
-    async fn send(&mut self, item: &Item) -> Result<(), String> {
+    /// Everything that can be done for `item` before its due instant.
+    fn prepare(&self, item: &Item) -> Prepared {
         match (self, &item.body) {
-            (Sink::Udp(s, to), Body::National { raw, .. }) => s
-                .send_to(raw, *to)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            (Sink::Tcp(s), Body::National { raw, .. }) => {
-                s.write_all(raw).await.map_err(|e| e.to_string())
+            (Sink::Udp(..) | Sink::Tcp(_), Body::National { raw, .. }) => {
+                Prepared::Raw(raw.clone())
             }
-            (Sink::Mqtt(m), Body::National { raw, topic }) => {
-                let topic = m
+            (Sink::Mqtt(m), Body::National { raw, topic }) => Prepared::Mqtt {
+                topic: m
                     .topic
                     .clone()
                     .or_else(|| topic.clone())
-                    .unwrap_or_else(|| DEFAULT_KR_TOPIC.to_owned());
-                m.client
-                    .publish(topic, QoS::AtLeastOnce, false, raw.to_vec())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                m.published += 1;
-                Ok(())
-            }
+                    .unwrap_or_else(|| DEFAULT_KR_TOPIC.to_owned()),
+                payload: raw.to_vec(),
+            },
             (
-                Sink::Nats(n),
+                Sink::Nats(_),
                 Body::Nats {
                     subject,
                     msg_id,
                     body,
                 },
-            ) => {
-                if n.pending.len() >= NATS_WINDOW
-                    && let Some(ack) = n.pending.pop_front()
-                    && ack.await.is_err()
-                {
-                    n.failed += 1;
-                }
-                let msg = async_nats::jetstream::message::PublishMessage::build()
+            ) => Prepared::Nats {
+                subject: subject.clone(),
+                msg: async_nats::jetstream::message::PublishMessage::build()
                     .payload(body.clone())
                     .message_id(msg_id.as_str())
                     .header(
                         trilink_schema::headers::SCHEMA_VERSION,
                         trilink_schema::SCHEMA_VERSION.to_string().as_str(),
-                    );
-                let ack =
-                    n.js.send_publish(subject.clone(), msg)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    ),
+            },
+            _ => Prepared::Mismatch,
+        }
+    }
+
+    /// Hand a prepared message over (blocking; called on the clock thread, `rt` drives the
+    /// MQTT/NATS client queues). `Err` is a send failure (counted, the replay goes on).
+    fn send(&mut self, p: Prepared, rt: &Handle) -> Result<(), String> {
+        match (self, p) {
+            (Sink::Udp(s, to), Prepared::Raw(raw)) => {
+                s.send_to(&raw, *to).map(drop).map_err(|e| e.to_string())
+            }
+            (Sink::Tcp(s), Prepared::Raw(raw)) => s.write_all(&raw).map_err(|e| e.to_string()),
+            (Sink::Mqtt(m), Prepared::Mqtt { topic, payload }) => {
+                rt.block_on(m.client.publish(topic, QoS::AtLeastOnce, false, payload))
+                    .map_err(|e| e.to_string())?;
+                m.published += 1;
+                Ok(())
+            }
+            (Sink::Nats(n), Prepared::Nats { subject, msg }) => {
+                if n.pending.len() >= NATS_WINDOW
+                    && let Some(ack) = n.pending.pop_front()
+                    && rt.block_on(async { ack.await }).is_err()
+                {
+                    n.failed += 1;
+                }
+                let ack = rt
+                    .block_on(n.js.send_publish(subject, msg))
+                    .map_err(|e| e.to_string())?;
                 n.pending.push_back(ack);
                 Ok(())
             }
@@ -595,7 +651,7 @@ impl Sink {
     async fn finish(self) -> u64 {
         match self {
             Sink::Udp(..) => 0,
-            Sink::Tcp(mut s) => u64::from(s.shutdown().await.is_err()),
+            Sink::Tcp(s) => u64::from(s.shutdown(std::net::Shutdown::Write).is_err()),
             Sink::Mqtt(m) => {
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while m.acked.load(Ordering::SeqCst) < m.published && Instant::now() < deadline {
@@ -618,28 +674,253 @@ impl Sink {
             }
         }
     }
+
+    /// For MQTT: when the event loop wrote each PUBLISH to the broker connection.
+    fn mqtt_wire(&self) -> Option<Arc<Mutex<Vec<Instant>>>> {
+        match self {
+            Sink::Mqtt(m) => Some(m.wire.clone()),
+            _ => None,
+        }
+    }
 }
 
-/// Wait until `due`: a tokio sleep to `spin` before it, then a spin that yields to
-/// other tasks (the timer wheel has 1 ms ticks and a loaded machine wakes sleepers late). `false`
-/// when stopped first.
-async fn wait_until(due: Instant, spin: Duration, stop: &CancellationToken) -> bool {
-    loop {
-        if stop.is_cancelled() {
-            return false;
+/// Per-thread scheduler counters (Linux `/proc/thread-self`), for `--timing-trace`: time spent
+/// runnable but waiting for a CPU, and involuntary context switches. Zeros elsewhere.
+#[derive(Debug, Clone, Copy, Default)]
+struct SchedSnap {
+    runqueue_wait_ns: u64,
+    involuntary_switches: u64,
+}
+
+impl SchedSnap {
+    fn now() -> Self {
+        let runqueue_wait_ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|t| t.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0);
+        let involuntary_switches = std::fs::read_to_string("/proc/thread-self/status")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0);
+        Self {
+            runqueue_wait_ns,
+            involuntary_switches,
         }
-        let now = Instant::now();
-        if now >= due {
-            return true;
-        }
-        if due - now > spin {
-            tokio::select! {
-                () = stop.cancelled() => return false,
-                () = tokio::time::sleep_until(due.checked_sub(spin).unwrap_or(now).into()) => {}
+    }
+}
+
+const TRACE_HEADER: &str =
+    "pass,index,nation,due_ms,error_us,send_call_us,runqueue_wait_us,involuntary_switches";
+
+/// Blocks the calling thread until a due instant: an OS sleep (on Linux a high-resolution
+/// timer, woken ~50–100 µs late by the default timer slack, later when the CPUs are busy) to
+/// `spin` before the instant, then a busy-wait ([`std::hint::spin_loop`]) for the rest. The
+/// busy part is bounded by `spin` per wait, so long gaps cost no CPU. For the clock thread
+/// (it blocks). Never returns `true` before the due instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pacer {
+    spin: Duration,
+}
+
+impl Pacer {
+    /// Default busy-wait window: covers the timer slack and the wake-up path of an idle core.
+    const DEFAULT_SPIN: Duration = Duration::from_micros(300);
+    /// Longest single sleep: a stop request is noticed within it.
+    const MAX_NAP: Duration = Duration::from_millis(20);
+
+    /// Busy-wait the last `spin` before each due instant (zero: sleep only).
+    fn new(spin: Duration) -> Self {
+        Self { spin }
+    }
+
+    /// Block until `due`: `true` once it has passed (at once if it already has), `false` as
+    /// soon as `stopped()` is true (checked before every sleep, so within [`Self::MAX_NAP`]).
+    fn wait_until(self, due: Instant, stopped: impl Fn() -> bool) -> bool {
+        loop {
+            if stopped() {
+                return false;
             }
-        } else {
-            tokio::task::yield_now().await;
+            let now = Instant::now();
+            let Some(left) = due.checked_duration_since(now).filter(|d| !d.is_zero()) else {
+                return true;
+            };
+            if let Some(nap) = left.checked_sub(self.spin).filter(|d| !d.is_zero()) {
+                std::thread::sleep(nap.min(Self::MAX_NAP));
+            } else {
+                while Instant::now() < due {
+                    std::hint::spin_loop();
+                }
+                return true;
+            }
         }
+    }
+}
+
+/// What the clock thread is given.
+struct ClockJob {
+    items: Vec<Item>,
+    sinks: BTreeMap<Nation, Sink>,
+    nats: Option<Sink>,
+    speed: Speed,
+    pacer: Pacer,
+    loops: Option<u64>,
+    trace: bool,
+}
+
+/// What the clock thread hands back.
+struct ClockOutcome {
+    sinks: BTreeMap<Nation, Sink>,
+    nats: Option<Sink>,
+    sent: BTreeMap<Nation, u64>,
+    failed: u64,
+    no_target: u64,
+    passes: u64,
+    interrupted: bool,
+    elapsed: Duration,
+    timing: TimingErrors,
+    /// Due instants of the MQTT publishes, in order (paced replays only).
+    mqtt_due: Vec<Instant>,
+    trace: Vec<String>,
+}
+
+/// Sending position, read by the progress bar ticker.
+#[derive(Debug, Default)]
+struct Progress {
+    done_in_pass: AtomicU64,
+    pass: AtomicU64,
+}
+
+/// The replay loop, on its own OS thread: for each item, prepare it, wait for its due instant
+/// with the [`Pacer`] (sleep, then a bounded spin), hand it to its sink, and record the timing
+/// error = the instant the send call returned − the due instant.
+fn run_clock(
+    job: ClockJob,
+    rt: &Handle,
+    stop: &CancellationToken,
+    progress: &Progress,
+    bar: &ProgressBar,
+) -> ClockOutcome {
+    let ClockJob {
+        items,
+        mut sinks,
+        mut nats,
+        speed,
+        pacer,
+        loops,
+        trace,
+    } = job;
+    let mut out = ClockOutcome {
+        sinks: BTreeMap::new(),
+        nats: None,
+        sent: BTreeMap::new(),
+        failed: 0,
+        no_target: 0,
+        passes: 0,
+        interrupted: false,
+        elapsed: Duration::ZERO,
+        timing: TimingErrors::new(),
+        mqtt_due: Vec::new(),
+        trace: Vec::new(),
+    };
+    if trace {
+        out.trace.push(TRACE_HEADER.to_owned());
+    }
+    let paced = matches!(speed, Speed::Factor(_));
+    let started = Instant::now();
+    let lead = Duration::from_millis(20);
+    let mut sched = Scheduler::new(speed, started + lead);
+    let mut failures_shown = 0;
+    'passes: loop {
+        if out.passes > 0 {
+            sched.restart(Instant::now() + lead);
+        }
+        out.passes += 1;
+        progress.pass.store(out.passes, Ordering::Relaxed);
+        progress.done_in_pass.store(0, Ordering::Relaxed);
+        for (index, item) in items.iter().enumerate() {
+            let due = sched.due(item.ts);
+            let sink = match &mut nats {
+                Some(s) => Some(s),
+                None => sinks.get_mut(&item.nation),
+            };
+            let Some(sink) = sink else {
+                out.no_target += 1;
+                progress.done_in_pass.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let prepared = sink.prepare(item);
+            let before = trace.then(SchedSnap::now);
+            if !pacer.wait_until(due, || stop.is_cancelled()) {
+                out.interrupted = true;
+                break 'passes;
+            }
+            let call = Instant::now();
+            let res = sink.send(prepared, rt);
+            let sent_at = Instant::now();
+            if paced {
+                out.timing.record(due, sent_at);
+                if matches!(sink, Sink::Mqtt(_)) && res.is_ok() {
+                    out.mqtt_due.push(due);
+                }
+            }
+            if let Some(before) = before {
+                let after = SchedSnap::now();
+                out.trace.push(format!(
+                    "{},{index},{},{:.3},{:.1},{:.1},{:.1},{}",
+                    out.passes,
+                    item.nation,
+                    signed_us(due, started) / 1e3,
+                    signed_us(sent_at, due),
+                    signed_us(sent_at, call),
+                    after
+                        .runqueue_wait_ns
+                        .saturating_sub(before.runqueue_wait_ns) as f64
+                        / 1e3,
+                    after
+                        .involuntary_switches
+                        .saturating_sub(before.involuntary_switches),
+                ));
+            }
+            match res {
+                Ok(()) => *out.sent.entry(item.nation).or_default() += 1,
+                Err(e) => {
+                    out.failed += 1;
+                    if failures_shown < 5 {
+                        failures_shown += 1;
+                        bar.suspend(|| {
+                            eprintln!("trilink replay: sending a {} message: {e}", item.nation);
+                        });
+                    }
+                }
+            }
+            progress.done_in_pass.fetch_add(1, Ordering::Relaxed);
+        }
+        match loops {
+            None => break,
+            Some(0) => {}
+            Some(n) if out.passes >= n => break,
+            Some(_) => {}
+        }
+        if items.is_empty() {
+            break;
+        }
+    }
+    out.elapsed = started.elapsed();
+    out.sinks = sinks;
+    out.nats = nats;
+    out
+}
+
+/// `a − b` in microseconds, signed.
+fn signed_us(a: Instant, b: Instant) -> f64 {
+    if a >= b {
+        a.duration_since(b).as_secs_f64() * 1e6
+    } else {
+        -(b.duration_since(a).as_secs_f64() * 1e6)
     }
 }
 
@@ -668,6 +949,9 @@ pub struct ReplaySummary {
     pub elapsed: Duration,
     /// Timing error at a recorded (scaled) pace; `None` with `--max`.
     pub timing: Option<TimingSummary>,
+    /// MQTT at a recorded pace: when the client's event loop wrote each PUBLISH to the broker
+    /// connection − the due instant (`timing` has the hand-off to the client's queue).
+    pub mqtt_wire: Option<TimingSummary>,
     /// Stopped by Ctrl-C.
     pub interrupted: bool,
 }
@@ -697,6 +981,10 @@ impl ReplaySummary {
             "rate_per_s": self.rate(),
             "interrupted": self.interrupted,
             "timing_error_ms": self.timing.map(|t| serde_json::json!({
+                "count": t.count, "p50": ms(t.p50), "p90": ms(t.p90), "p99": ms(t.p99),
+                "max": ms(t.max), "early": t.early,
+            })),
+            "mqtt_wire_error_ms": self.mqtt_wire.map(|t| serde_json::json!({
                 "count": t.count, "p50": ms(t.p50), "p90": ms(t.p90), "p99": ms(t.p99),
                 "max": ms(t.max), "early": t.early,
             })),
@@ -757,6 +1045,17 @@ impl ReplaySummary {
                 );
             }
             None => s.push_str("timing error: n/a (--max)\n"),
+        }
+        if let Some(t) = self.mqtt_wire {
+            let _ = writeln!(
+                s,
+                "MQTT PUBLISH written to the broker connection − due: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms over {} publishes",
+                t.p50.as_secs_f64() * 1e3,
+                t.p90.as_secs_f64() * 1e3,
+                t.p99.as_secs_f64() * 1e3,
+                t.max.as_secs_f64() * 1e3,
+                t.count,
+            );
         }
         s
     }
@@ -959,70 +1258,81 @@ async fn replay(
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
-    let mut timing = TimingErrors::new();
-    let started = Instant::now();
-    let mut sched = Scheduler::new(speed, Instant::now() + Duration::from_millis(20));
-    let mut failures_shown = 0;
-    'passes: loop {
-        if summary.passes > 0 {
-            sched.restart(Instant::now() + Duration::from_millis(20));
-            bar.reset();
-        }
-        summary.passes += 1;
-        bar.set_message(summary.passes.to_string());
-        for item in &loaded.items {
-            let due = sched.due(item.ts);
-            if !wait_until(due, Duration::from_micros(args.spin_us), stop).await {
-                summary.interrupted = true;
-                break 'passes;
-            }
-            let sink = match &mut nats {
-                Some(s) => Some(s),
-                None => sinks.get_mut(&item.nation),
-            };
-            let Some(sink) = sink else {
-                summary.no_target += 1;
-                bar.inc(1);
-                continue;
-            };
-            let res = sink.send(item).await;
-            let sent_at = Instant::now();
-            if matches!(speed, Speed::Factor(_)) {
-                timing.record(due, sent_at);
-            }
-            match res {
-                Ok(()) => *summary.sent.entry(item.nation).or_default() += 1,
-                Err(e) => {
-                    summary.failed += 1;
-                    if failures_shown < 5 {
-                        failures_shown += 1;
-                        bar.suspend(|| {
-                            eprintln!("trilink replay: sending a {} message: {e}", item.nation);
-                        });
-                    }
-                }
-            }
-            bar.inc(1);
-        }
-        match args.loops {
-            None => break,
-            Some(0) => {}
-            Some(n) if summary.passes >= n => break,
-            Some(_) => {}
-        }
-        if per_pass == 0 {
-            break;
-        }
+    let wire: Vec<Arc<Mutex<Vec<Instant>>>> = sinks.values().filter_map(Sink::mqtt_wire).collect();
+    let job = ClockJob {
+        items: loaded.items,
+        sinks,
+        nats,
+        speed,
+        pacer: Pacer::new(Duration::from_micros(args.spin_us)),
+        loops: args.loops,
+        trace: args.timing_trace.is_some(),
+    };
+    // The sending runs on its own OS thread, paced by sleeping and spinning there; this
+    // runtime keeps the MQTT/NATS connections, the progress bar and Ctrl-C.
+    let progress = Arc::new(Progress::default());
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    {
+        let (rt, stop, progress, bar) = (
+            Handle::current(),
+            stop.clone(),
+            progress.clone(),
+            bar.clone(),
+        );
+        std::thread::Builder::new()
+            .name("replay-clock".into())
+            .spawn(move || {
+                let _ = done_tx.send(run_clock(job, &rt, &stop, &progress, &bar));
+            })
+            .context("starting the replay clock thread")?;
     }
-    summary.elapsed = started.elapsed();
+    let ticker = (!bar.is_hidden()).then(|| {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                every.tick().await;
+                bar.set_position(progress.done_in_pass.load(Ordering::Relaxed));
+                bar.set_message(progress.pass.load(Ordering::Relaxed).to_string());
+            }
+        })
+    });
+    let out = done_rx.await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
     bar.finish_and_clear();
-    if let Some(s) = nats {
+    let out = out.map_err(|_| anyhow!("the replay clock thread stopped without a result"))?;
+    summary.sent = out.sent;
+    summary.failed = out.failed;
+    summary.no_target = out.no_target;
+    summary.passes = out.passes;
+    summary.interrupted = out.interrupted;
+    summary.elapsed = out.elapsed;
+    if let Some(s) = out.nats {
         summary.failed += s.finish().await;
     }
-    for (_, s) in sinks {
+    for (_, s) in out.sinks {
         summary.failed += s.finish().await;
     }
-    summary.timing = timing.summary();
+    summary.timing = out.timing.summary();
+    // MQTT: the timing error above is the hand-off to the client's queue; also report when
+    // the event loop wrote each PUBLISH to the broker connection (same order as published).
+    let written: Vec<Instant> = wire
+        .iter()
+        .flat_map(|w| w.lock().map(|w| w.clone()).unwrap_or_default())
+        .collect();
+    if !out.mqtt_due.is_empty() && written.len() == out.mqtt_due.len() {
+        let mut e = TimingErrors::new();
+        for (due, at) in out.mqtt_due.iter().zip(&written) {
+            e.record(*due, *at);
+        }
+        summary.mqtt_wire = e.summary();
+    }
+    if let Some(p) = &args.timing_trace {
+        std::fs::write(p, out.trace.join("\n") + "\n")
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
     Ok(summary)
 }
 
@@ -1082,5 +1392,179 @@ mod tests {
             PayloadKind::TrackUpdate
         );
         assert!(parse_kind("tracks").is_err());
+    }
+
+    #[test]
+    fn pacer_never_returns_before_the_due_instant_and_honours_stop() {
+        let pacer = Pacer::new(Pacer::DEFAULT_SPIN);
+        // already due: at once, even when due long ago
+        let past = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(pacer.wait_until(past, || false));
+        // spin only, sleep + spin, and sleep only (no spin window)
+        for (p, offset_us) in [
+            (pacer, 150),
+            (pacer, 2_500),
+            (Pacer::new(Duration::ZERO), 1_500),
+        ] {
+            for _ in 0..5 {
+                let due = Instant::now() + Duration::from_micros(offset_us);
+                assert!(p.wait_until(due, || false));
+                let now = Instant::now();
+                assert!(now >= due, "returned {:?} early", due - now);
+            }
+        }
+        // stopped: false, without waiting for a due instant an hour away
+        assert!(!pacer.wait_until(Instant::now() + Duration::from_secs(3_600), || true));
+        // a stop request during a long sleep is noticed (within MAX_NAP; loose bound here)
+        let flag = Arc::new(AtomicBool::new(false));
+        let setter = {
+            let flag = flag.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                flag.store(true, Ordering::SeqCst);
+            })
+        };
+        let t0 = Instant::now();
+        assert!(!pacer.wait_until(t0 + Duration::from_secs(3_600), || {
+            flag.load(Ordering::SeqCst)
+        }));
+        assert!(t0.elapsed() < Duration::from_secs(30));
+        setter.join().unwrap();
+    }
+
+    fn udp_items(offsets_ms: &[i64]) -> Vec<Item> {
+        let base = Utc::now();
+        offsets_ms
+            .iter()
+            .enumerate()
+            .map(|(i, ms)| Item {
+                ts: base + chrono::Duration::milliseconds(*ms),
+                nation: if i % 4 == 3 { Nation::Us } else { Nation::Jp },
+                body: Body::National {
+                    raw: Bytes::from(format!("frame {i}")),
+                    topic: None,
+                },
+            })
+            .collect()
+    }
+
+    /// The clock thread's loop over a capture with bursts (equal timestamps), gaps and a
+    /// timestamp earlier than its predecessor, two passes: every frame goes out exactly once
+    /// per pass, in capture order, none before its due instant, each with a timing sample.
+    #[test]
+    fn clock_sends_every_frame_once_in_capture_order_never_early() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let jp_rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let us_rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let offsets_ms = [0, 0, 0, 5, 6, 6, 20, 15, 30, 30, 30, 30, 31, 50];
+        let items = udp_items(&offsets_ms);
+        let n = items.len();
+        let sinks = BTreeMap::from([
+            (
+                Nation::Jp,
+                Sink::Udp(
+                    std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+                    jp_rx.local_addr().unwrap(),
+                ),
+            ),
+            (
+                Nation::Us,
+                Sink::Udp(
+                    std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+                    us_rx.local_addr().unwrap(),
+                ),
+            ),
+        ]);
+        let job = ClockJob {
+            items,
+            sinks,
+            nats: None,
+            speed: Speed::factor(2.0).unwrap(),
+            pacer: Pacer::new(Pacer::DEFAULT_SPIN),
+            loops: Some(2),
+            trace: true,
+        };
+        let progress = Progress::default();
+        let out = run_clock(
+            job,
+            rt.handle(),
+            &CancellationToken::new(),
+            &progress,
+            &ProgressBar::hidden(),
+        );
+        assert!(!out.interrupted);
+        assert_eq!(out.passes, 2);
+        assert_eq!(out.failed + out.no_target, 0);
+        let us_frames = (0..n).filter(|i| i % 4 == 3).count() as u64;
+        assert_eq!(out.sent.get(&Nation::Us), Some(&(2 * us_frames)));
+        assert_eq!(
+            out.sent.get(&Nation::Jp),
+            Some(&(2 * (n as u64 - us_frames)))
+        );
+        let timing = out.timing.summary().unwrap();
+        assert_eq!(timing.count, 2 * n);
+        assert_eq!(timing.early, 0, "a frame went out before its due instant");
+        assert_eq!(out.trace.len(), 1 + 2 * n);
+        assert_eq!(progress.done_in_pass.load(Ordering::Relaxed), n as u64);
+        // what arrived, per receiver, in order
+        let mut buf = [0_u8; 64];
+        for (rx, keep) in [(&jp_rx, 0..3_usize), (&us_rx, 3..4)] {
+            rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let expected: Vec<String> = (0..2)
+                .flat_map(|_| (0..n).filter(|i| keep.contains(&(i % 4))))
+                .map(|i| format!("frame {i}"))
+                .collect();
+            let got: Vec<String> = expected
+                .iter()
+                .map(|_| {
+                    let len = rx.recv(&mut buf).unwrap();
+                    String::from_utf8(buf[..len].to_vec()).unwrap()
+                })
+                .collect();
+            assert_eq!(got, expected);
+            rx.set_nonblocking(true).unwrap();
+            assert!(rx.recv(&mut buf).is_err(), "a frame was sent twice");
+        }
+    }
+
+    #[test]
+    fn clock_stopped_before_the_first_due_instant_sends_nothing() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let job = ClockJob {
+            items: udp_items(&[0, 1_000]),
+            sinks: BTreeMap::from([(
+                Nation::Jp,
+                Sink::Udp(
+                    std::net::UdpSocket::bind("127.0.0.1:0").unwrap(),
+                    rx.local_addr().unwrap(),
+                ),
+            )]),
+            nats: None,
+            speed: Speed::factor(1.0).unwrap(),
+            pacer: Pacer::new(Pacer::DEFAULT_SPIN),
+            loops: None,
+            trace: false,
+        };
+        let out = run_clock(
+            job,
+            rt.handle(),
+            &stop,
+            &Progress::default(),
+            &ProgressBar::hidden(),
+        );
+        assert!(out.interrupted);
+        assert!(out.sent.is_empty());
+        assert!(out.timing.is_empty());
+        assert!(out.trace.is_empty());
     }
 }
