@@ -526,6 +526,69 @@ fn body_full_slice(b: &[u8], primary_words: usize) -> Vec<u8> {
     v
 }
 
+/// Two schema-valid track updates on the edge of a range that the US format cannot carry
+/// (spec §8): one at altitude exactly 10 000 000 m whose centimetre ECEF point decodes more
+/// than 2 mm above it, one with east velocity exactly 12 000 m/s whose mm/s ECEF value decodes
+/// more than 0.2 mm/s above it (margins far beyond floating-point differences between
+/// implementations). The first such latitude in a fixed scan is taken.
+fn edge_envelopes(track: &Envelope) -> (Envelope, Envelope) {
+    use trilink_us::geo::{ecef_to_enu_velocity, ecef_to_geodetic, geodetic_to_ecef};
+    let cm_point = |p: &GeoPoint| {
+        let (x, y, z) = geodetic_to_ecef(p);
+        let r = |v: f64| (v * 100.0).round() / 100.0;
+        ecef_to_geodetic(r(x), r(y), r(z))
+    };
+    let with = |position: GeoPoint, velocity: VelocityEnu| {
+        let mut e = track.clone();
+        if let Payload::TrackUpdate(t) = &mut e.payload {
+            t.position = position;
+            t.velocity = velocity;
+        }
+        e
+    };
+    let mut alt_edge = None;
+    let mut vel_edge = None;
+    for k in 0..10_000 {
+        let lat = 40.0 + f64::from(k) * 1e-4;
+        let high = GeoPoint {
+            lat_deg: lat,
+            lon_deg: 131.5,
+            alt_m: 10_000_000.0,
+        };
+        if alt_edge.is_none() && cm_point(&high).alt_m > 10_000_000.002 {
+            alt_edge = Some(with(
+                high,
+                VelocityEnu {
+                    east_mps: 0.0,
+                    north_mps: 0.0,
+                    up_mps: 0.0,
+                },
+            ));
+        }
+        let p = GeoPoint {
+            lat_deg: lat,
+            lon_deg: 131.5,
+            alt_m: 612_000.0,
+        };
+        let v = VelocityEnu {
+            east_mps: 12_000.0,
+            north_mps: 0.0,
+            up_mps: 0.0,
+        };
+        let at = cm_point(&p);
+        let (x, y, z) = trilink_us::geo::enu_to_ecef_velocity(&v, &at);
+        let r = |c: f64| (c * 1000.0).round() / 1000.0;
+        if vel_edge.is_none() && ecef_to_enu_velocity(r(x), r(y), r(z), &at).east_mps > 12_000.000_2
+        {
+            vel_edge = Some(with(p, v));
+        }
+        if alt_edge.is_some() && vel_edge.is_some() {
+            break;
+        }
+    }
+    (alt_edge.unwrap(), vel_edge.unwrap())
+}
+
 fn write(dir: &Path, name: &str, ext: &str, content: &str) {
     std::fs::write(dir.join(format!("{name}.{ext}")), content).unwrap();
 }
@@ -731,6 +794,46 @@ fn main() {
         "field_out_of_range",
         "position 1 km from the Earth's centre (altitude outside -1 km .. 10 000 km)",
     ));
+    // ECEF velocity x = 20 000 m/s (20 000 000 mm/s): fits the i32 mm/s field
+    // but its ENU east component is about -14 007 m/s, outside the schema's ±12 000 m/s.
+    let mut f = trilink_us::decode_datagram(&base).unwrap();
+    if let trilink_us::Body::TrackUpdate(t) = &mut f.message.body {
+        t.velocity.x = 20_000_000;
+    }
+    let mut out = BytesMut::new();
+    codec.encode(&f, &mut out).unwrap();
+    invalid.push((
+        "field_out_of_range_velocity",
+        out.to_vec(),
+        "field_out_of_range",
+        "ECEF velocity x 20 000 000 mm/s: ENU east about -14 007 m/s, outside ±12 000 m/s",
+    ));
+    // Body byte `off` of the primary J-message (continuation word 1 + off / 8).
+    let body_at = |off: usize| 28 + 10 * (1 + off / 8) + 2 + off % 8;
+    let mut b = base.clone();
+    // track_update position_uncertainty.horizontal (body offset 34) = 10 000 km + 1 cm
+    for (i, x) in 1_000_000_001u32.to_le_bytes().into_iter().enumerate() {
+        b[body_at(34 + i)] = x;
+    }
+    fix_checksum(&mut b);
+    invalid.push((
+        "field_out_of_range_uncertainty",
+        b,
+        "field_out_of_range",
+        "horizontal uncertainty 1 000 000 001 cm > 10 000 km",
+    ));
+    let mut b = by_name["impact_prediction"].0.clone();
+    // impact_prediction semi_major (body offset 22, split over words 3 and 4) = 10 000 km + 1 cm
+    for (i, x) in 1_000_000_001u32.to_le_bytes().into_iter().enumerate() {
+        b[body_at(22 + i)] = x;
+    }
+    fix_checksum(&mut b);
+    invalid.push((
+        "field_out_of_range_semi_major",
+        b,
+        "field_out_of_range",
+        "error ellipse semi-major axis 1 000 000 001 cm > 10 000 km",
+    ));
     let mut b = base.clone();
     // continuation label of word 2: 2 -> 3
     let h = u16::from_le_bytes([b[48], b[49]]);
@@ -858,10 +961,13 @@ fn main() {
     before_epoch.ingested_at = before_epoch.observed_at;
     let mut nid_too_long = by_name["status"].1.clone();
     nid_too_long.source.national_message_id = "n".repeat(129);
+    let (alt_edge, vel_edge) = edge_envelopes(&by_name["track_update"].1);
     for (name, e) in [
         ("unrepresentable_capacity", too_long),
         ("unrepresentable_before_gps_epoch", before_epoch),
         ("unrepresentable_national_id", nid_too_long),
+        ("unrepresentable_altitude_rounding", alt_edge),
+        ("unrepresentable_velocity_rounding", vel_edge),
     ] {
         let r = codec.to_national(&e);
         assert_eq!(

@@ -13,8 +13,9 @@ use crate::UsError;
 use crate::geo;
 use crate::gps;
 use crate::wire::{
-    Body, CancelBody, CorrectionBody, EcefCm, EcefVelMmps, EventEndBody, ImpactBody, LaunchBody,
-    Link16Header, SimpleHeader, StatusBody, TrackBody, UncertaintyCm, UsFrame, UsMessage,
+    Body, CancelBody, CorrectionBody, DISTANCE_CM_MAX, EcefCm, EcefVelMmps, EventEndBody,
+    ImpactBody, LaunchBody, Link16Header, SimpleHeader, StatusBody, TrackBody, UncertaintyCm,
+    UsFrame, UsMessage,
 };
 
 fn time(field: &'static str, gps_us: u64) -> Result<DateTime<Utc>, UsError> {
@@ -45,6 +46,29 @@ fn point(field: &'static str, p: &EcefCm) -> Result<GeoPoint, UsError> {
             },
         })
     }
+}
+
+/// ECEF mm/s → ENU m/s at the decoded position `at`, or `field_out_of_range` when a
+/// component lies outside the common schema's ±12 000 m/s (spec §6, §9 step 18): an i32 mm/s
+/// ECEF velocity can be ~180 times faster, and the common schema, JP and KR cannot carry it.
+/// Value: the offending component, m/s.
+fn enu_velocity(v: &EcefVelMmps, at: &GeoPoint) -> Result<VelocityEnu, UsError> {
+    let enu = geo::ecef_to_enu_velocity(
+        f64::from(v.x) / 1000.0,
+        f64::from(v.y) / 1000.0,
+        f64::from(v.z) / 1000.0,
+        at,
+    );
+    let max = VelocityEnu::MAX_COMPONENT_MPS;
+    for c in [enu.east_mps, enu.north_mps, enu.up_mps] {
+        if !(c.is_finite() && (-max..=max).contains(&c)) {
+            return Err(UsError::FieldOutOfRange {
+                field: "velocity",
+                value: if c.is_finite() { c as i64 } else { i64::MIN },
+            });
+        }
+    }
+    Ok(enu)
 }
 
 fn uncertainty(u: UncertaintyCm) -> PositionUncertainty {
@@ -85,12 +109,7 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
         Body::TrackUpdate(b) => {
             let track_id = track_id(b.track_id)?;
             let position = point("position", &b.position)?;
-            let velocity = geo::ecef_to_enu_velocity(
-                f64::from(b.velocity.x) / 1000.0,
-                f64::from(b.velocity.y) / 1000.0,
-                f64::from(b.velocity.z) / 1000.0,
-                &position,
-            );
+            let velocity = enu_velocity(&b.velocity, &position)?;
             Payload::TrackUpdate(TrackUpdate {
                 track_id,
                 time: time("time", b.time_gps_us)?,
@@ -190,7 +209,8 @@ fn gps_time(field: &'static str, t: DateTime<Utc>) -> Result<u64, UsError> {
     ))
 }
 
-fn ecef(field: &'static str, p: &GeoPoint) -> Result<EcefCm, UsError> {
+/// Geodetic → centimetre ECEF, and the geodetic point the receiver decodes from it.
+fn ecef_decoded(field: &'static str, p: &GeoPoint) -> Result<(EcefCm, GeoPoint), UsError> {
     if !(p.lat_deg.is_finite() && (-90.0..=90.0).contains(&p.lat_deg)) {
         return Err(unrep(field, "latitude not finite or outside -90..=90"));
     }
@@ -202,11 +222,25 @@ fn ecef(field: &'static str, p: &GeoPoint) -> Result<EcefCm, UsError> {
         return Err(unrep(field, "altitude not finite or outside -1000..=1e7 m"));
     }
     let (x, y, z) = geo::geodetic_to_ecef(p);
-    Ok(EcefCm {
+    let cm = EcefCm {
         x: to_i32(field, x * 100.0)?,
         y: to_i32(field, y * 100.0)?,
         z: to_i32(field, z * 100.0)?,
-    })
+    };
+    // The receiver converts the centimetre point back and rejects an altitude outside the
+    // schema's range (§9 step 18). A point within ~1 cm of a range edge can round to one that
+    // decodes just outside it: the format cannot carry that point (spec §8).
+    let at = point(field, &cm).map_err(|_| {
+        unrep(
+            field,
+            "altitude so close to -1000 or 1e7 m that the centimetre ECEF point decodes outside the range",
+        )
+    })?;
+    Ok((cm, at))
+}
+
+fn ecef(field: &'static str, p: &GeoPoint) -> Result<EcefCm, UsError> {
+    ecef_decoded(field, p).map(|(cm, _)| cm)
 }
 
 fn to_i32(field: &'static str, v: f64) -> Result<i32, UsError> {
@@ -218,19 +252,23 @@ fn to_i32(field: &'static str, v: f64) -> Result<i32, UsError> {
     }
 }
 
-fn to_u32(field: &'static str, v: f64, scale: f64) -> Result<u32, UsError> {
-    let r = (v * scale).round();
-    if v.is_finite() && r >= 0.0 && r <= f64::from(u32::MAX) {
+/// Uncertainty or ellipse axis, metres → centimetres (0 ..= [`DISTANCE_CM_MAX`]).
+fn distance_cm(field: &'static str, v: f64) -> Result<u32, UsError> {
+    let r = (v * 100.0).round();
+    if v.is_finite() && r >= 0.0 && r <= f64::from(DISTANCE_CM_MAX) {
         Ok(r as u32)
     } else {
-        Err(unrep(field, "negative, not finite or too large"))
+        Err(unrep(
+            field,
+            "negative, not finite or above 10 000 km (1e9 cm)",
+        ))
     }
 }
 
 fn uncertainty_cm(field: &'static str, u: &PositionUncertainty) -> Result<UncertaintyCm, UsError> {
     Ok(UncertaintyCm {
-        horizontal: to_u32(field, u.horizontal_m, 100.0)?,
-        vertical: to_u32(field, u.vertical_m, 100.0)?,
+        horizontal: distance_cm(field, u.horizontal_m)?,
+        vertical: distance_cm(field, u.vertical_m)?,
     })
 }
 
@@ -240,11 +278,20 @@ fn velocity(v: &VelocityEnu, at: &GeoPoint) -> Result<EcefVelMmps, UsError> {
         return Err(unrep(F, "not finite"));
     }
     let (x, y, z) = geo::enu_to_ecef_velocity(v, at);
-    Ok(EcefVelMmps {
+    let mm = EcefVelMmps {
         x: to_i32(F, x * 1000.0)?,
         y: to_i32(F, y * 1000.0)?,
         z: to_i32(F, z * 1000.0)?,
-    })
+    };
+    // The receiver rotates the millimetre value back at the same point and rejects a component
+    // outside ±12 000 m/s (§9 step 18); one within ~1 mm/s of that edge can round outside it.
+    enu_velocity(&mm, at).map_err(|_| {
+        unrep(
+            F,
+            "a component so close to ±12 000 m/s that the mm/s ECEF value decodes outside the range",
+        )
+    })?;
+    Ok(mm)
 }
 
 fn releasability_bits(s: &BTreeSet<Nation>) -> u8 {
@@ -284,11 +331,10 @@ pub fn to_national(
             if p.quality > 15 {
                 return Err(unrep("payload.quality", "above 15"));
             }
-            let position = ecef("payload.position", &p.position)?;
             // Rotate the velocity at the position the receiver will decode (the centimetre
             // grid point), so both ends use the same ENU frame; near the poles the frame turns
             // quickly with position.
-            let at = point("payload.position", &position)?;
+            let (position, at) = ecef_decoded("payload.position", &p.position)?;
             Body::TrackUpdate(TrackBody {
                 track_id: p.track_id.as_str().to_owned(),
                 quality: p.quality,
@@ -314,15 +360,13 @@ pub fn to_national(
                 track_id: p.track_id.as_str().to_owned(),
                 impact_time_gps_us: gps_time("payload.impact_time", p.impact_time)?,
                 impact_point: ecef("payload.impact_point", &p.impact_point)?,
-                semi_major_cm: to_u32(
+                semi_major_cm: distance_cm(
                     "payload.error_ellipse.semi_major_m",
                     p.error_ellipse.semi_major_m,
-                    100.0,
                 )?,
-                semi_minor_cm: to_u32(
+                semi_minor_cm: distance_cm(
                     "payload.error_ellipse.semi_minor_m",
                     p.error_ellipse.semi_minor_m,
-                    100.0,
                 )?,
                 orientation_udeg: (o * 1e6).round() as u32,
             })

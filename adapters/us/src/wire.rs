@@ -40,6 +40,10 @@ const MAX_BODY: usize = 7 * WORD_DATA_LEN;
 /// back to the same microsecond.
 pub const UPTIME_US_LIMIT: u64 = (1 << 30) * 1_000_000;
 
+/// Largest uncertainty or error-ellipse axis (inclusive), cm: 10 000 km, the common schema's
+/// limit for these distances (and JP's `cm32` range). A `u32` could carry 42 950 km.
+pub const DISTANCE_CM_MAX: u32 = 1_000_000_000;
+
 /// Text field limits (bytes).
 pub const SYSTEM_MAX: usize = 64;
 /// Sensor name limit.
@@ -139,7 +143,7 @@ pub struct EcefVelMmps {
     pub z: i32,
 }
 
-/// One-sigma position uncertainty in centimetres.
+/// One-sigma position uncertainty in centimetres, each 0 ..= [`DISTANCE_CM_MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UncertaintyCm {
     /// Horizontal, cm.
@@ -193,9 +197,9 @@ pub struct ImpactBody {
     pub impact_time_gps_us: u64,
     /// Predicted impact point.
     pub impact_point: EcefCm,
-    /// Error ellipse semi-major axis, cm.
+    /// Error ellipse semi-major axis, cm (0 ..= [`DISTANCE_CM_MAX`]).
     pub semi_major_cm: u32,
-    /// Error ellipse semi-minor axis, cm.
+    /// Error ellipse semi-minor axis, cm (0 ..= [`DISTANCE_CM_MAX`]).
     pub semi_minor_cm: u32,
     /// Orientation, micro-degrees clockwise from true north (0 … 180 000 000).
     pub orientation_udeg: u32,
@@ -408,9 +412,18 @@ impl<'a> Reader<'a> {
 
     fn uncertainty(&mut self) -> Result<UncertaintyCm, UsError> {
         Ok(UncertaintyCm {
-            horizontal: self.u32()?,
-            vertical: self.u32()?,
+            horizontal: self.distance("uncertainty_horizontal")?,
+            vertical: self.distance("uncertainty_vertical")?,
         })
+    }
+
+    /// An uncertainty or ellipse axis, cm, at most [`DISTANCE_CM_MAX`].
+    fn distance(&mut self, field: &'static str) -> Result<u32, UsError> {
+        let v = self.u32()?;
+        if v > DISTANCE_CM_MAX {
+            return Err(out_of_range(field, v));
+        }
+        Ok(v)
     }
 
     fn text(&mut self, field: &'static str, max: usize, wide: bool) -> Result<String, UsError> {
@@ -881,8 +894,8 @@ fn parse_message(
                     }
                     let impact_time_gps_us = b.gps_time("impact_time")?;
                     let impact_point = b.ecef()?;
-                    let semi_major_cm = b.u32()?;
-                    let semi_minor_cm = b.u32()?;
+                    let semi_major_cm = b.distance("semi_major")?;
+                    let semi_minor_cm = b.distance("semi_minor")?;
                     let orientation_udeg = b.u32()?;
                     if orientation_udeg > 180_000_000 {
                         return Err(out_of_range("orientation", orientation_udeg));
@@ -1132,6 +1145,22 @@ fn unrep(field: &'static str, why: &'static str) -> UsError {
     UsError::Unrepresentable { field, why }
 }
 
+fn put_distance(w: &mut Writer<MAX_BODY>, field: &'static str, cm: u32) -> Result<(), UsError> {
+    if cm > DISTANCE_CM_MAX {
+        return Err(unrep(field, "above 10 000 km (1e9 cm)"));
+    }
+    w.put(&cm.to_le_bytes())
+}
+
+fn put_uncertainty(
+    w: &mut Writer<MAX_BODY>,
+    field: &'static str,
+    u: UncertaintyCm,
+) -> Result<(), UsError> {
+    put_distance(w, field, u.horizontal)?;
+    put_distance(w, field, u.vertical)
+}
+
 fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
     match body {
         Body::LaunchDetection(p) => {
@@ -1142,8 +1171,7 @@ fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
             w.put(&p.confidence_e9.to_le_bytes())?;
             w.time("payload.launch_time", p.launch_time_gps_us)?;
             w.ecef(&p.launch_point)?;
-            w.put(&p.uncertainty.horizontal.to_le_bytes())?;
-            w.put(&p.uncertainty.vertical.to_le_bytes())
+            put_uncertainty(w, "payload.launch_point_uncertainty", p.uncertainty)
         }
         Body::TrackUpdate(p) => {
             if p.quality > 15 {
@@ -1155,8 +1183,7 @@ fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
             w.put(&p.velocity.x.to_le_bytes())?;
             w.put(&p.velocity.y.to_le_bytes())?;
             w.put(&p.velocity.z.to_le_bytes())?;
-            w.put(&p.uncertainty.horizontal.to_le_bytes())?;
-            w.put(&p.uncertainty.vertical.to_le_bytes())
+            put_uncertainty(w, "payload.position_uncertainty", p.uncertainty)
         }
         Body::ImpactPrediction(p) => {
             if p.orientation_udeg > 180_000_000 {
@@ -1165,8 +1192,8 @@ fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
             w.put(&[2, 0])?;
             w.time("payload.impact_time", p.impact_time_gps_us)?;
             w.ecef(&p.impact_point)?;
-            w.put(&p.semi_major_cm.to_le_bytes())?;
-            w.put(&p.semi_minor_cm.to_le_bytes())?;
+            put_distance(w, "payload.error_ellipse.semi_major_m", p.semi_major_cm)?;
+            put_distance(w, "payload.error_ellipse.semi_minor_m", p.semi_minor_cm)?;
             w.put(&p.orientation_udeg.to_le_bytes())
         }
         Body::EventEnd(p) => {

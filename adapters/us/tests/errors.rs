@@ -165,6 +165,37 @@ fn field_out_of_range() {
     );
     let e = decode_datagram(&vector("field_out_of_range_time")).unwrap_err();
     assert!(matches!(e, UsError::FieldOutOfRange { field: "time", value } if value >= 1 << 56));
+    // Uncertainties and ellipse axes above 10 000 km (the common schema's limit) are rejected
+    // with the body fields (spec §5.2, §9 step 16).
+    assert_eq!(
+        decode_datagram(&vector("field_out_of_range_uncertainty")).unwrap_err(),
+        UsError::FieldOutOfRange {
+            field: "uncertainty_horizontal",
+            value: 1_000_000_001
+        }
+    );
+    assert_eq!(
+        decode_datagram(&vector("field_out_of_range_semi_major")).unwrap_err(),
+        UsError::FieldOutOfRange {
+            field: "semi_major",
+            value: 1_000_000_001
+        }
+    );
+    // An ECEF velocity that fits its i32 mm/s but rotates to an ENU component beyond
+    // ±12 000 m/s: the packet decodes, translation rejects it (spec §6, §9 step 18).
+    let b = vector("field_out_of_range_velocity");
+    let f = decode_datagram(&b).unwrap();
+    let Body::TrackUpdate(t) = &f.message.body else {
+        panic!("not a track update")
+    };
+    assert_eq!(t.velocity.x, 20_000_000);
+    assert_eq!(
+        decode_to_common(&b, Utc::now()).unwrap_err(),
+        UsError::FieldOutOfRange {
+            field: "velocity",
+            value: -14_007
+        }
+    );
     // A track id longer than 32 is rejected while reading the text area (spec §8, §9 step 16),
     // before translation could call it bad_text.
     assert_eq!(
@@ -227,6 +258,8 @@ fn unrepresentable() {
         "unrepresentable_capacity",
         "unrepresentable_before_gps_epoch",
         "unrepresentable_national_id",
+        "unrepresentable_altitude_rounding",
+        "unrepresentable_velocity_rounding",
     ] {
         let text =
             std::fs::read_to_string(common::vectors_dir().join(format!("{name}.json"))).unwrap();
@@ -248,4 +281,71 @@ fn codes_are_distinct_snake_case() {
             "{c}"
         );
     }
+}
+
+#[test]
+fn range_edge_rounding_is_refused_by_to_national() {
+    let codec = UsCodec::default();
+    let load = |name: &str| -> Envelope {
+        let text =
+            std::fs::read_to_string(common::vectors_dir().join(format!("{name}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    // Both envelopes are valid common messages: only the US rounding makes them uncarriable.
+    for (name, field) in [
+        ("unrepresentable_altitude_rounding", "payload.position"),
+        ("unrepresentable_velocity_rounding", "payload.velocity"),
+    ] {
+        let env = load(name);
+        env.validate(&trilink_schema::ValidationContext::at(env.ingested_at))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        match codec.to_national(&env).unwrap_err() {
+            UsError::Unrepresentable { field: f, .. } => assert_eq!(f, field, "{name}"),
+            e => panic!("{name}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn distances_above_10_000_km_do_not_encode() {
+    let codec = UsCodec::default();
+    let mut f = decode_datagram(&vector("track_update")).unwrap();
+    let Body::TrackUpdate(t) = &mut f.message.body else {
+        panic!("not a track update")
+    };
+    t.uncertainty.vertical = trilink_us::wire::DISTANCE_CM_MAX;
+    let mut out = bytes::BytesMut::new();
+    codec.encode(&f, &mut out).unwrap();
+    assert!(decode_to_common(&out, Utc::now()).is_ok());
+    let Body::TrackUpdate(t) = &mut f.message.body else {
+        unreachable!()
+    };
+    t.uncertainty.vertical = trilink_us::wire::DISTANCE_CM_MAX + 1;
+    let e = codec.encode(&f, &mut bytes::BytesMut::new()).unwrap_err();
+    assert_eq!(e.code(), "unrepresentable", "{e}");
+
+    // The limit is the common schema's: 10 000 km validates, 1 cm more does not, and
+    // to_national refuses what rounds above it.
+    let text =
+        std::fs::read_to_string(common::vectors_dir().join("impact_prediction.json")).unwrap();
+    let mut env: Envelope = serde_json::from_str(&text).unwrap();
+    let ctx = trilink_schema::ValidationContext::at(env.ingested_at);
+    let trilink_schema::Payload::ImpactPrediction(p) = &mut env.payload else {
+        panic!("not an impact prediction")
+    };
+    p.error_ellipse.semi_major_m = 10_000_000.0;
+    env.validate(&ctx).unwrap();
+    let frame = codec.to_national(&env).unwrap();
+    let mut out = bytes::BytesMut::new();
+    codec.encode(&frame, &mut out).unwrap();
+    assert!(decode_to_common(&out, Utc::now()).is_ok());
+    let trilink_schema::Payload::ImpactPrediction(p) = &mut env.payload else {
+        unreachable!()
+    };
+    p.error_ellipse.semi_major_m = 10_000_000.01;
+    assert!(env.validate(&ctx).is_err());
+    assert_eq!(
+        codec.to_national(&env).unwrap_err().code(),
+        "unrepresentable"
+    );
 }

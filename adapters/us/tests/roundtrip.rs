@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use trilink_schema::{
     ComponentState, Decoded, EndReason, Envelope, FlightPhase, GeoPoint, MissileClass, Mode,
-    Nation, NationalCodec, NationalError, Payload,
+    Nation, NationalCodec, NationalError, Payload, VelocityEnu,
 };
 use trilink_us::geo::geodetic_to_ecef;
 use trilink_us::gps::{GPS_EPOCH_UNIX_S, GPS_US_LIMIT, LEAP_SECONDS_UNIX};
+use trilink_us::wire::DISTANCE_CM_MAX;
 use trilink_us::*;
 
 fn close_time(a: DateTime<Utc>, b: DateTime<Utc>, what: &str) {
@@ -166,6 +167,24 @@ fn ecef() -> impl Strategy<Value = EcefCm> {
     })
 }
 
+/// ECEF velocities whose ENU components are within the schema's ±12 000 m/s wherever they are
+/// rotated: |component| ≤ |v| ≤ √3 · 6 900 m/s < 12 000 m/s (faster ones are
+/// `field_out_of_range`, tested in `tests/errors.rs`).
+fn ecef_velocity() -> impl Strategy<Value = (i32, i32, i32)> {
+    let c = -6_900_000i32..=6_900_000;
+    (c.clone(), c.clone(), c)
+}
+
+/// Uncertainties / ellipse axes in the carried range 0 ..= 10 000 km, edges included.
+fn distances() -> impl Strategy<Value = (u32, u32)> {
+    let d = prop_oneof![
+        8 => 0..=DISTANCE_CM_MAX,
+        1 => Just(DISTANCE_CM_MAX),
+        1 => Just(0),
+    ];
+    (d.clone(), d)
+}
+
 fn text(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex(&format!("[ -~é]{{0,{max}}}")).unwrap()
 }
@@ -195,7 +214,7 @@ fn body() -> impl Strategy<Value = Body> {
             0u32..=1_000_000_000,
             gps_time(),
             ecef(),
-            any::<(u32, u32)>()
+            distances()
         )
             .prop_map(|(track_id, missile_class, confidence_e9, t, p, (h, v))| {
                 Body::LaunchDetection(LaunchBody {
@@ -216,8 +235,8 @@ fn body() -> impl Strategy<Value = Body> {
             0u8..4,
             gps_time(),
             ecef(),
-            any::<(i32, i32, i32)>(),
-            any::<(u32, u32)>()
+            ecef_velocity(),
+            distances()
         )
             .prop_map(|(track_id, quality, ph, t, p, (vx, vy, vz), (h, v))| {
                 Body::TrackUpdate(TrackBody {
@@ -232,9 +251,9 @@ fn body() -> impl Strategy<Value = Body> {
                     time_gps_us: t,
                     position: p,
                     velocity: EcefVelMmps {
-                        x: vx / 64,
-                        y: vy / 64,
-                        z: vz / 64,
+                        x: vx,
+                        y: vy,
+                        z: vz,
                     },
                     uncertainty: UncertaintyCm {
                         horizontal: h,
@@ -242,23 +261,16 @@ fn body() -> impl Strategy<Value = Body> {
                     },
                 })
             }),
-        (
-            track(),
-            gps_time(),
-            ecef(),
-            any::<(u32, u32)>(),
-            0u32..=180_000_000
-        )
-            .prop_map(
-                |(track_id, t, p, (a, b), o)| Body::ImpactPrediction(ImpactBody {
-                    track_id,
-                    impact_time_gps_us: t,
-                    impact_point: p,
-                    semi_major_cm: a,
-                    semi_minor_cm: b,
-                    orientation_udeg: o,
-                })
-            ),
+        (track(), gps_time(), ecef(), distances(), 0u32..=180_000_000).prop_map(
+            |(track_id, t, p, (a, b), o)| Body::ImpactPrediction(ImpactBody {
+                track_id,
+                impact_time_gps_us: t,
+                impact_point: p,
+                semi_major_cm: a,
+                semi_minor_cm: b,
+                orientation_udeg: o,
+            })
+        ),
         (track(), 0u8..3, gps_time(), proptest::option::of(ecef())).prop_map(
             |(track_id, r, t, p)| Body::EventEnd(EventEndBody {
                 track_id,
@@ -404,5 +416,90 @@ proptest! {
         }
         let err = UsCodec::default().to_national(&env).unwrap_err();
         prop_assert_eq!(err.code(), "unrepresentable");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Range edges: whatever `to_national` produces, the receiver accepts (spec §8).
+
+fn edge_component() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(VelocityEnu::MAX_COMPONENT_MPS),
+        Just(-VelocityEnu::MAX_COMPONENT_MPS),
+        -12_000.0f64..=12_000.0,
+    ]
+}
+
+fn edge_point() -> impl Strategy<Value = GeoPoint> {
+    (
+        -90.0f64..=90.0,
+        -180.0f64..=180.0,
+        prop_oneof![
+            Just(GeoPoint::ALT_RANGE.0),
+            Just(GeoPoint::ALT_RANGE.1),
+            -1_000.0f64..=10_000_000.0
+        ],
+    )
+        .prop_map(|(lat_deg, lon_deg, alt_m)| GeoPoint {
+            lat_deg,
+            lon_deg,
+            alt_m,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Altitudes on −1 000 / 10 000 000 m, velocity components on ±12 000 m/s, distances on
+    /// 10 000 km: `to_national` either builds a packet that decodes with every value inside
+    /// the schema's ranges, or refuses the position or velocity as `unrepresentable` (its
+    /// rounding would decode outside the range) — never a packet the receiver rejects.
+    #[test]
+    fn range_edges_encode_to_decodable_packets_or_are_refused(
+        env in common::envelope(),
+        p in edge_point(),
+        v in (edge_component(), edge_component(), edge_component()),
+    ) {
+        let mut env = env;
+        let max = 10_000_000.0;
+        match &mut env.payload {
+            Payload::LaunchDetection(d) => {
+                d.launch_point = p;
+                d.launch_point_uncertainty.horizontal_m = max;
+            }
+            Payload::TrackUpdate(t) => {
+                t.position = p;
+                t.velocity = VelocityEnu { east_mps: v.0, north_mps: v.1, up_mps: v.2 };
+                t.position_uncertainty.vertical_m = max;
+            }
+            Payload::ImpactPrediction(i) => {
+                i.impact_point = p;
+                i.error_ellipse.semi_major_m = max;
+            }
+            Payload::EventEnd(e) => e.final_point = Some(p),
+            Payload::Correction(c) => c.corrected_point = Some(p),
+            Payload::Cancel(_) | Payload::Status(_) => {}
+        }
+        let codec = UsCodec::default();
+        let frame = match codec.to_national(&env) {
+            Ok(f) => f,
+            Err(UsError::Unrepresentable {
+                field:
+                    "message"
+                    | "payload.velocity"
+                    | "payload.position"
+                    | "payload.launch_point"
+                    | "payload.impact_point"
+                    | "payload.final_point"
+                    | "payload.corrected_point",
+                ..
+            }) => return Ok(()),
+            Err(e) => panic!("to_national failed: {e} for {env:?}"),
+        };
+        let mut out = BytesMut::new();
+        codec.encode(&frame, &mut out).unwrap();
+        let back = decode_to_common(&out, env.ingested_at)
+            .unwrap_or_else(|e| panic!("to_national built a packet the decoder rejects: {e}"));
+        assert_within_precision(&env, &back, env.ingested_at);
     }
 }

@@ -17,7 +17,8 @@ Exit status 0 only if every vector agrees, 1 otherwise.
   must be within 1e-6 m of the packet's centimetres / 100 per axis, our own ECEF -> geodetic
   inverse must agree with the JSON point within 1e-6 m (compared in ECEF) and the packet's
   ECEF velocity rotated at the JSON position must match the JSON ENU velocity within 1e-6 m/s
-  (and so must our own rotation).
+  (and so must our own rotation). The spec's encoder rules (`unrepresentable_reason`) must
+  not refuse the JSON envelope.
 - `NAME.hex` + `NAME.error`: decoding must fail with exactly that error code.
 - `NAME.json` + `NAME.error` (no `.hex`): encoder-side vectors; the envelope must be refused
   as `unrepresentable` by the spec's encoder rules (`unrepresentable_reason`), which are
@@ -166,6 +167,10 @@ def check_valid(nation: str, hex_path: str, json_path: str) -> list[str]:
         return [f"rejected a valid vector: {exc}"]
     problems: list[str] = []
     compare(expected, json.loads(json.dumps(got)), "$", nation, extra, problems)
+    # The encoder-side rules must not refuse an envelope the format does carry.
+    reason = module.unrepresentable_reason(expected)
+    if reason is not None:
+        problems.append(f"the spec's encoder rules refuse this valid vector's envelope: {reason}")
     return problems
 
 

@@ -29,6 +29,8 @@ T_LIMIT = 1 << 56
 UPTIME_LIMIT_US = (1 << 30) * 1_000_000
 ALT_MIN_M = -1_000.0
 ALT_MAX_M = 10_000_000.0
+DISTANCE_MAX_CM = 1_000_000_000  # §5.2: uncertainties and ellipse axes, 10 000 km
+VELOCITY_MAX_MPS = 12_000.0  # §6 / §9 step 18: each ENU component
 
 # Leap-second table (section 6): UTC dates at which GPS - UTC grew by 1 s.
 LEAP_DATES = [
@@ -317,6 +319,15 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     def pfield(off: int) -> tuple[int, int, int]:
         return _i32(body, off), _i32(body, off + 4), _i32(body, off + 8)
 
+    def dfield(off: int, what: str) -> float:
+        value = _u(body, off, 4)
+        if value > DISTANCE_MAX_CM:
+            raise out_of_range(f"{what} {value} cm > {DISTANCE_MAX_CM}")
+        return value / 100
+
+    def ufield(off: int) -> dict:
+        return {"horizontal_m": dfield(off, "uncertainty horizontal"), "vertical_m": dfield(off + 4, "uncertainty vertical")}
+
     payload: dict = {}
     ecef_points: dict[str, tuple[int, int, int]] = {}
     ecef_velocity = None
@@ -337,19 +348,19 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
         payload["confidence"] = confidence / 1e9
         payload["launch_time"] = tfield(6, "launch_time")
         ecef_points["launch_point"] = pfield(14)
-        payload["launch_point_uncertainty"] = {"horizontal_m": _u(body, 26, 4) / 100, "vertical_m": _u(body, 30, 4) / 100}
+        payload["launch_point_uncertainty"] = ufield(26)
     elif kind == "impact_prediction":
         if body[1] != 0:
             raise out_of_range(f"impact reserved byte {body[1]}")
         payload["impact_time"] = tfield(2, "impact_time")
         ecef_points["impact_point"] = pfield(10)
+        semi_major, semi_minor = dfield(22, "semi_major"), dfield(26, "semi_minor")
         orientation = _u(body, 30, 4)
-        semi_major, semi_minor = _u(body, 22, 4), _u(body, 26, 4)
         if orientation > 180_000_000:
             raise out_of_range(f"orientation {orientation}")
         payload["error_ellipse"] = {
-            "semi_major_m": semi_major / 100,
-            "semi_minor_m": semi_minor / 100,
+            "semi_major_m": semi_major,
+            "semi_minor_m": semi_minor,
             "orientation_deg": orientation / 1e6,
         }
     elif kind == "track_update":
@@ -360,7 +371,7 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
         payload["time"] = tfield(2, "time")
         ecef_points["position"] = pfield(10)
         ecef_velocity = pfield(22)
-        payload["position_uncertainty"] = {"horizontal_m": _u(body, 34, 4) / 100, "vertical_m": _u(body, 38, 4) / 100}
+        payload["position_uncertainty"] = ufield(34)
     elif kind == "event_end":
         payload["reason"] = enum(END_REASONS, body[0], "end reason")
         flags = body[1]
@@ -425,6 +436,9 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     if ecef_velocity is not None:
         pos = payload["position"]
         e, n, u = ecef_to_enu(*(v / 1000 for v in ecef_velocity), pos["lat_deg"], pos["lon_deg"])
+        # us.md §6 / §9 step 18: each ENU component within the common schema's ±12 000 m/s
+        if not all(-VELOCITY_MAX_MPS <= c <= VELOCITY_MAX_MPS for c in (e, n, u)):
+            raise DecodeError("field_out_of_range", f"velocity ENU ({e}, {n}, {u}) m/s")
         payload["velocity"] = {"east_mps": e, "north_mps": n, "up_mps": u}
     for key in ("launch_time", "impact_time", "time", "corrected_time"):
         if key in payload:
@@ -495,6 +509,7 @@ def unrepresentable_reason(env: dict) -> str | None:
     container_words = max(1, -(-area // 8))
     if 1 + mli + container_words > 48:
         return f"{1 + mli + container_words} words > 48"
+    decoded_at: dict[str, tuple[float, float, float]] = {}  # what the receiver decodes (§8)
     for key in ("launch_point", "position", "impact_point", "final_point", "corrected_point"):
         if key in p:
             pt = p[key]
@@ -502,13 +517,20 @@ def unrepresentable_reason(env: dict) -> str | None:
                 return f"{key} not finite"
             if not (-90 <= pt["lat_deg"] <= 90 and -180 <= pt["lon_deg"] <= 180 and -1000 <= pt["alt_m"] <= 1e7):
                 return f"{key} outside the schema ranges"
-            if any(not -(2**31) <= _round_away(100 * c) < 2**31 for c in geodetic_to_ecef(pt["lat_deg"], pt["lon_deg"], pt["alt_m"])):
+            cm = [_round_away(100 * c) for c in geodetic_to_ecef(pt["lat_deg"], pt["lon_deg"], pt["alt_m"])]
+            if any(not -(2**31) <= c < 2**31 for c in cm):
                 return f"{key} ECEF outside i32"
+            # §8: refused when the centimetre point decodes outside the altitude range
+            if cm == [0, 0, 0]:
+                return f"{key} rounds to the Earth's centre"
+            decoded_at[key] = ecef_to_geodetic(*(c / 100 for c in cm))
+            if not ALT_MIN_M <= decoded_at[key][2] <= ALT_MAX_M:
+                return f"{key} rounds to altitude {decoded_at[key][2]} m, outside the range"
     for key in ("launch_point_uncertainty", "position_uncertainty"):
         if key in p:
             for sub in ("horizontal_m", "vertical_m"):
                 v = p[key][sub]
-                if not math.isfinite(v) or not 0 <= _round_away(100 * v) < 2**32:
+                if not math.isfinite(v) or not 0 <= _round_away(100 * v) <= DISTANCE_MAX_CM:
                     return f"{key}.{sub} not representable"
     if "confidence" in p and not (math.isfinite(p["confidence"]) and 0 <= p["confidence"] <= 1):
         return "confidence outside 0..1"
@@ -517,7 +539,7 @@ def unrepresentable_reason(env: dict) -> str | None:
         if not (math.isfinite(ee["orientation_deg"]) and 0 <= ee["orientation_deg"] <= 180):
             return "orientation outside 0..180"
         for sub in ("semi_major_m", "semi_minor_m"):
-            if not math.isfinite(ee[sub]) or not 0 <= _round_away(100 * ee[sub]) < 2**32:
+            if not math.isfinite(ee[sub]) or not 0 <= _round_away(100 * ee[sub]) <= DISTANCE_MAX_CM:
                 return f"{sub} not representable"
     if "quality" in p and not 0 <= p["quality"] <= 15:
         return "quality > 15"
@@ -525,9 +547,10 @@ def unrepresentable_reason(env: dict) -> str | None:
         return "uptime outside 0 .. 2^30 s"
     if "velocity" in p:
         v = p["velocity"]
-        pos = p["position"]
-        # inverse rotation (ENU -> ECEF) at the position; transpose of the matrix in §6
-        phi, lam = math.radians(pos["lat_deg"]), math.radians(pos["lon_deg"])
+        # §6: rotated at the *decoded* position (the centimetre point converted to geodetic)
+        lat, lon, _ = decoded_at["position"]
+        # inverse rotation (ENU -> ECEF); transpose of the matrix in §6
+        phi, lam = math.radians(lat), math.radians(lon)
         sp, cp, sl, cl = math.sin(phi), math.cos(phi), math.sin(lam), math.cos(lam)
         e, n, u = v["east_mps"], v["north_mps"], v["up_mps"]
         vx = -sl * e - sp * cl * n + cp * cl * u
@@ -535,4 +558,9 @@ def unrepresentable_reason(env: dict) -> str | None:
         vz = cp * n + sp * u
         if any(not math.isfinite(c) or not -(2**31) <= _round_away(1000 * c) < 2**31 for c in (vx, vy, vz)):
             return "velocity ECEF outside i32"
+        # §8: refused when the mm/s value rotates back to a component outside ±12 000 m/s
+        mm = [_round_away(1000 * c) for c in (vx, vy, vz)]
+        back = ecef_to_enu(*(c / 1000 for c in mm), lat, lon)
+        if not all(-VELOCITY_MAX_MPS <= c <= VELOCITY_MAX_MPS for c in back):
+            return f"velocity rounds to ENU {back} m/s, outside ±12 000"
     return None
