@@ -53,6 +53,20 @@
 //! type = "udp"
 //! bind = "0.0.0.0:7000"
 //!
+//! # An MQTT endpoint (ingress or egress output) over TLS: TLS-only once `tls` is present
+//! # (no plaintext fallback, no way to skip verification); see `crate::tls`.
+//! # [[ingress]]
+//! # type = "mqtt"
+//! # host = "kr-broker.example"
+//! # port = 8883
+//! # client_id = "trilink-kr-in"
+//! # topic = "kr/warning/out"
+//! # [ingress.tls]
+//! # ca_file = "/etc/trilink/certs/kr-broker-ca.pem"   # required: trust anchor(s) for the broker
+//! # cert_file = "/etc/trilink/certs/adapter-kr.pem"   # optional client certificate (mutual TLS)
+//! # key_file = "/etc/trilink/certs/adapter-kr-key.pem" # … with its key: both or neither
+//! # server_name = "kr-broker"                         # optional; default: host
+//!
 //! [egress]
 //! stream = "TL_OUT_JP"
 //! durable = "adapter-jp"
@@ -483,7 +497,8 @@ where
                 tokio::spawn(transport::run_tcp_client_in(*connect, codec, label, tx, sd));
             }
             IngressConfig::Mqtt(m) => {
-                tokio::spawn(transport::run_mqtt_in(m.clone(), codec, label, tx, sd));
+                let mqtt = transport::MqttIn::new(m)?;
+                tokio::spawn(transport::run_mqtt_in(mqtt, codec, label, tx, sd));
             }
         }
     }

@@ -7,7 +7,9 @@
 //!   logged.
 //! - [`shutdown`]: a cancellation token triggered by SIGINT/SIGTERM.
 //! - [`transport`]: national transports — UDP (unicast, multicast), TCP (server, client with
-//!   reconnect backoff) through [`transport::StreamDecoder`], MQTT (rumqttc, QoS 1).
+//!   reconnect backoff) through [`transport::StreamDecoder`], MQTT (rumqttc, QoS 1; optional
+//!   TLS with mutual authentication from [`tls`]).
+//! - [`tls`]: rustls client configurations from PEM files (MQTT `tls` tables).
 //! - [`nats`]: connection options, JetStream publishing with `Nats-Msg-Id` and bounded
 //!   in-flight acks, dead letters on `tl.dlq.<site>`, durable pull consumers.
 //! - [`adapter`]: the generic adapter process over any [`trilink_schema::NationalCodec`].
@@ -43,6 +45,7 @@ pub mod journal;
 pub mod nats;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod transport;
 
 pub use shutdown::CancellationToken;

@@ -29,6 +29,7 @@ use trilink_schema::{Decoded, Nation, NationalCodec, NationalError};
 
 use crate::config::Invalid;
 use crate::telemetry::events;
+use crate::tls::{ClientTlsConfig, TlsError};
 
 /// Errors from national transports.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,15 @@ pub enum TransportError {
     /// The transport did not confirm the send in time.
     #[error("{0}: no confirmation within {1:?}")]
     Timeout(String, Duration),
+    /// The TLS configuration of an endpoint could not be loaded (the endpoint is not
+    /// started: a transport configured for TLS never falls back to plaintext).
+    #[error("TLS for {endpoint}: {source}")]
+    Tls {
+        /// The endpoint (`mqtt://host:port`).
+        endpoint: String,
+        /// What is wrong, with the key at fault.
+        source: TlsError,
+    },
 }
 
 fn io_err(op: &'static str, addr: &impl ToString) -> impl FnOnce(std::io::Error) -> TransportError {
@@ -388,6 +398,10 @@ pub struct MqttConfig {
     /// Persistent session (QoS 1 messages queued by the broker while disconnected).
     #[serde(default = "yes")]
     pub persistent_session: bool,
+    /// MQTT over TLS (`[ingress.tls]`, `[egress.outputs.tls]`): trust anchors, optional client
+    /// certificate, optional server name. When present the connection is TLS-only.
+    #[serde(default)]
+    pub tls: Option<ClientTlsConfig>,
 }
 
 fn mqtt_port() -> u16 {
@@ -455,6 +469,9 @@ fn check_mqtt(key: &str, m: &MqttConfig) -> Result<(), Invalid> {
             format!("{key}.keep_alive_s"),
             "must be at least 5",
         ));
+    }
+    if let Some(tls) = &m.tls {
+        tls.validate(key, &m.host)?;
     }
     Ok(())
 }
@@ -752,7 +769,8 @@ pub async fn run_tcp_client_in<C: NationalCodec>(
     }
 }
 
-fn mqtt_options(m: &MqttConfig) -> rumqttc::MqttOptions {
+/// rumqttc options for `m`; with a `tls` table the transport is TLS (rustls), never TCP.
+fn mqtt_options(m: &MqttConfig) -> Result<rumqttc::MqttOptions, TransportError> {
     let mut o = rumqttc::MqttOptions::new(m.client_id.clone(), m.host.clone(), m.port);
     o.set_keep_alive(Duration::from_secs(m.keep_alive_s));
     o.set_clean_session(!m.persistent_session);
@@ -760,7 +778,39 @@ fn mqtt_options(m: &MqttConfig) -> rumqttc::MqttOptions {
     if let (Some(u), Some(p)) = (&m.username, &m.password) {
         o.set_credentials(u.clone(), p.clone());
     }
-    o
+    if let Some(tls) = &m.tls {
+        let config = tls
+            .client_config(&m.host)
+            .map_err(|source| TransportError::Tls {
+                endpoint: format!("mqtt://{}:{}", m.host, m.port),
+                source,
+            })?;
+        o.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(config),
+        ));
+    }
+    Ok(o)
+}
+
+/// An MQTT subscription ready to run with [`run_mqtt_in`]: the client options are built and
+/// the TLS files (if any) loaded, so a bad TLS setup stops the adapter at startup instead of
+/// leaving an ingress that can never connect.
+#[derive(Debug, Clone)]
+pub struct MqttIn {
+    options: rumqttc::MqttOptions,
+    topic: String,
+    tls: bool,
+}
+
+impl MqttIn {
+    /// Build the client options for `cfg` (reads the TLS files).
+    pub fn new(cfg: &MqttConfig) -> Result<Self, TransportError> {
+        Ok(Self {
+            options: mqtt_options(cfg)?,
+            topic: cfg.topic.clone(),
+            tls: cfg.tls.is_some(),
+        })
+    }
 }
 
 /// Subscribe at QoS 1 and decode every publish until `shutdown`. The rumqttc event loop
@@ -768,14 +818,14 @@ fn mqtt_options(m: &MqttConfig) -> rumqttc::MqttOptions {
 /// manual: a publish is acknowledged to the broker only after every frame in it was stored by
 /// JetStream or dead-lettered (see [`Settle`]).
 pub async fn run_mqtt_in<C: NationalCodec>(
-    cfg: MqttConfig,
+    cfg: MqttIn,
     codec: Arc<C>,
     label: Arc<str>,
     tx: InboundTx<C::Frame>,
     shutdown: CancellationToken,
 ) {
     use rumqttc::{Event, Packet, QoS};
-    let mut opts = mqtt_options(&cfg);
+    let mut opts = cfg.options;
     opts.set_manual_acks(true);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 64);
     let mut backoff = Backoff::default();
@@ -790,7 +840,7 @@ pub async fn run_mqtt_in<C: NationalCodec>(
         match ev {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
-                tracing::info!(transport = %label, "mqtt connected; subscribing");
+                tracing::info!(transport = %label, tls = cfg.tls, "mqtt connected; subscribing");
                 if let Err(e) = client.try_subscribe(cfg.topic.clone(), QoS::AtLeastOnce) {
                     tracing::warn!(transport = %label, error = %e, "mqtt subscribe failed");
                 }
@@ -934,7 +984,7 @@ impl Sink {
                 });
                 Ok(Sink::TcpServer { local, clients })
             }
-            OutputConfig::Mqtt(m) => Ok(Sink::Mqtt(MqttSink::start(m, site, shutdown))),
+            OutputConfig::Mqtt(m) => Ok(Sink::Mqtt(MqttSink::start(m, site, shutdown)?)),
         }
     }
 
@@ -1024,9 +1074,14 @@ struct PubTrack {
 }
 
 impl MqttSink {
-    fn start(cfg: &MqttConfig, site: Nation, shutdown: CancellationToken) -> Self {
+    fn start(
+        cfg: &MqttConfig,
+        site: Nation,
+        shutdown: CancellationToken,
+    ) -> Result<Self, TransportError> {
         use rumqttc::{Event, Outgoing, Packet};
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(mqtt_options(cfg), 64);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(mqtt_options(cfg)?, 64);
+        let tls = cfg.tls.is_some();
         let track: Arc<std::sync::Mutex<PubTrack>> = Arc::default();
         let t = track.clone();
         let label = format!("mqtt:{}", cfg.topic);
@@ -1042,7 +1097,10 @@ impl MqttSink {
                     ev = eventloop.poll() => ev,
                 };
                 match ev {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => backoff.reset(),
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        backoff.reset();
+                        tracing::info!(transport = %label, tls, "mqtt output connected");
+                    }
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                         if let Ok(mut tr) = t.lock()
                             && !tr.by_pkid.contains_key(&pkid)
@@ -1069,13 +1127,13 @@ impl MqttSink {
                 }
             }
         });
-        Self {
+        Ok(Self {
             client,
             topic: cfg.topic.clone(),
             track,
             order: Mutex::new(()),
             confirm_timeout: Duration::from_secs(10),
-        }
+        })
     }
 
     /// Publish at QoS 1 and wait for the PUBACK.

@@ -58,7 +58,7 @@ fn wait_tcp(port: u16, what: &str, child: &mut Child) {
 pub struct ProcessGuard {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for ProcessGuard {
@@ -72,6 +72,11 @@ impl ProcessGuard {
     /// Kill now (same as drop).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process's scratch directory (configs, logs).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 }
 
@@ -89,11 +94,7 @@ pub fn start_nats() -> ProcessGuard {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     wait_tcp(port, "nats-server", &mut child);
-    ProcessGuard {
-        child,
-        port,
-        _dir: dir,
-    }
+    ProcessGuard { child, port, dir }
 }
 
 /// mosquitto on a free port, anonymous, no persistence.
@@ -115,10 +116,39 @@ pub fn start_mosquitto() -> ProcessGuard {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     wait_tcp(port, "mosquitto", &mut child);
+    ProcessGuard { child, port, dir }
+}
+
+/// mosquitto with the config `body` (its `listener` lines and their settings), no persistence,
+/// logging to `<dir>/mosquitto.log` ([`ProcessGuard::dir`]); waits until every port in `ports`
+/// accepts TCP. `port` of the guard is the first one.
+pub fn start_mosquitto_conf(ports: &[u16], body: &str) -> ProcessGuard {
+    let bin = std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
+    let dir = tempfile::tempdir().unwrap();
+    let conf: PathBuf = dir.path().join("mosquitto.conf");
+    let log = dir.path().join("mosquitto.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "persistence false\nlog_dest file {}\nlog_type all\n{body}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(&bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+    for &p in ports {
+        wait_tcp(p, "mosquitto", &mut child);
+    }
     ProcessGuard {
         child,
-        port,
-        _dir: dir,
+        port: ports[0],
+        dir,
     }
 }
 
