@@ -144,7 +144,9 @@ async fn stream_count(js: &jetstream::Context, name: &str) -> u64 {
         .messages
 }
 
-/// Every log line of this test process (the adapter's `init_logging` then keeps this one).
+/// Every log line of this test process. Every test here that runs an adapter calls it first,
+/// so that this subscriber is the global one even when the tests share a process (`cargo
+/// test`); the adapter's own `init_logging` then keeps it.
 fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -200,6 +202,7 @@ fn load(text: &str, env: &[(&str, &str)]) -> Result<AdapterConfig, ConfigError> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kr_mqtt_tls_round_trip_with_mutual_tls() {
+    captured_logs();
     let (_keep, certs) = certs();
     let nats = start_nats();
     let mosq = start_tls_mosquitto(&certs, None);
@@ -752,6 +755,7 @@ fn tls_config_errors_name_the_key() {
 /// naming the key: the endpoint is never started without its TLS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_files_gone_at_start_stop_the_adapter() {
+    captured_logs();
     let (_keep, certs) = certs();
     let nats = start_nats();
     let scratch = tempfile::tempdir().unwrap();
