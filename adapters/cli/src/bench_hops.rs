@@ -196,6 +196,37 @@ impl Hops {
         let tail = (per_msg.len() / 100).max(1);
         let mut by_total: Vec<&(f64, Vec<f64>)> = per_msg.iter().collect();
         by_total.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // When the slow ones were sent (s after the first send): periodic stalls show up as
+        // clusters.
+        let first = complete.iter().map(|p| p[SENT]).min();
+        let mut when: Vec<f64> = by_total
+            .iter()
+            .take(tail)
+            .filter_map(|m| {
+                let f = first?;
+                complete
+                    .iter()
+                    .find(|p| (ms(p[SENT], p[RECEIVED]) - m.0).abs() < f64::EPSILON)
+                    .map(|p| ms(f, p[SENT]) / 1e3)
+            })
+            .collect();
+        when.sort_by(f64::total_cmp);
+        let mut clusters: Vec<(f64, usize)> = Vec::new();
+        for t in when {
+            match clusters.last_mut() {
+                Some((start, n)) if t - *start < 0.1 => *n += 1,
+                _ => clusters.push((t, 1)),
+            }
+        }
+        let _ = writeln!(
+            text,
+            "slowest {tail} were sent at (s, count): {}",
+            clusters
+                .iter()
+                .map(|(t, n)| format!("{t:.2}×{n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         let mut blame = vec![0usize; hop_names.len()];
         for (_, hops) in by_total.into_iter().take(tail) {
             let worst = hops
