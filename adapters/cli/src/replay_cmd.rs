@@ -713,8 +713,12 @@ impl SchedSnap {
     }
 }
 
-const TRACE_HEADER: &str =
-    "pass,index,nation,due_ms,error_us,send_call_us,runqueue_wait_us,involuntary_switches";
+/// `--timing-trace` columns: pass, index in the pass, nation, due instant (ms after the
+/// start), timing error, duration of the send call, how long before the due instant the last
+/// OS sleep returned (negative: the wake-up itself was late; empty: no sleep), time the clock
+/// thread spent runnable but waiting for a CPU between the start of the wait and the end of
+/// the send, and involuntary context switches in that interval.
+const TRACE_HEADER: &str = "pass,index,nation,due_ms,error_us,send_call_us,woke_before_due_us,runqueue_wait_us,involuntary_switches";
 
 /// Blocks the calling thread until a due instant: an OS sleep (on Linux a high-resolution
 /// timer, woken ~50–100 µs late by the default timer slack, later when the CPUs are busy) to
@@ -737,28 +741,39 @@ impl Pacer {
         Self { spin }
     }
 
-    /// Block until `due`: `true` once it has passed (at once if it already has), `false` as
-    /// soon as `stopped()` is true (checked before every sleep, so within [`Self::MAX_NAP`]).
-    fn wait_until(self, due: Instant, stopped: impl Fn() -> bool) -> bool {
+    /// Block until `due` (at once if it has passed): `Ok` with the instant the last OS sleep
+    /// returned (`None` without a sleep; for `--timing-trace`), or `Err(Stopped)` as soon as
+    /// `stopped()` is true (checked before every sleep, so within [`Self::MAX_NAP`]).
+    fn wait_until(
+        self,
+        due: Instant,
+        stopped: impl Fn() -> bool,
+    ) -> Result<Option<Instant>, Stopped> {
+        let mut woke = None;
         loop {
             if stopped() {
-                return false;
+                return Err(Stopped);
             }
             let now = Instant::now();
             let Some(left) = due.checked_duration_since(now).filter(|d| !d.is_zero()) else {
-                return true;
+                return Ok(woke);
             };
             if let Some(nap) = left.checked_sub(self.spin).filter(|d| !d.is_zero()) {
                 std::thread::sleep(nap.min(Self::MAX_NAP));
+                woke = Some(Instant::now());
             } else {
                 while Instant::now() < due {
                     std::hint::spin_loop();
                 }
-                return true;
+                return Ok(woke);
             }
         }
     }
 }
+
+/// A [`Pacer`] wait ended by a stop request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stopped;
 
 /// What the clock thread is given.
 struct ClockJob {
@@ -854,10 +869,10 @@ fn run_clock(
             };
             let prepared = sink.prepare(item);
             let before = trace.then(SchedSnap::now);
-            if !pacer.wait_until(due, || stop.is_cancelled()) {
+            let Ok(woke) = pacer.wait_until(due, || stop.is_cancelled()) else {
                 out.interrupted = true;
                 break 'passes;
-            }
+            };
             let call = Instant::now();
             let res = sink.send(prepared, rt);
             let sent_at = Instant::now();
@@ -870,12 +885,14 @@ fn run_clock(
             if let Some(before) = before {
                 let after = SchedSnap::now();
                 out.trace.push(format!(
-                    "{},{index},{},{:.3},{:.1},{:.1},{:.1},{}",
+                    "{},{index},{},{:.3},{:.1},{:.1},{},{:.1},{}",
                     out.passes,
                     item.nation,
                     signed_us(due, started) / 1e3,
                     signed_us(sent_at, due),
                     signed_us(sent_at, call),
+                    woke.map(|w| format!("{:.1}", signed_us(due, w)))
+                        .unwrap_or_default(),
                     after
                         .runqueue_wait_ns
                         .saturating_sub(before.runqueue_wait_ns) as f64
@@ -1270,15 +1287,14 @@ async fn replay(
     };
     // The sending runs on its own OS thread, paced by sleeping and spinning there; this
     // runtime keeps the MQTT/NATS connections, the progress bar and Ctrl-C.
+    // If this future is dropped mid-replay, the guard stops the clock thread too.
+    let clock_stop = stop.child_token();
+    let _stop_clock_on_drop = clock_stop.clone().drop_guard();
     let progress = Arc::new(Progress::default());
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     {
-        let (rt, stop, progress, bar) = (
-            Handle::current(),
-            stop.clone(),
-            progress.clone(),
-            bar.clone(),
-        );
+        let (rt, stop, progress, bar) =
+            (Handle::current(), clock_stop, progress.clone(), bar.clone());
         std::thread::Builder::new()
             .name("replay-clock".into())
             .spawn(move || {
@@ -1400,7 +1416,7 @@ mod tests {
         // already due: at once, even when due long ago
         let past = Instant::now();
         std::thread::sleep(Duration::from_millis(2));
-        assert!(pacer.wait_until(past, || false));
+        assert_eq!(pacer.wait_until(past, || false), Ok(None));
         // spin only, sleep + spin, and sleep only (no spin window)
         for (p, offset_us) in [
             (pacer, 150),
@@ -1409,13 +1425,16 @@ mod tests {
         ] {
             for _ in 0..5 {
                 let due = Instant::now() + Duration::from_micros(offset_us);
-                assert!(p.wait_until(due, || false));
+                assert!(p.wait_until(due, || false).is_ok());
                 let now = Instant::now();
                 assert!(now >= due, "returned {:?} early", due - now);
             }
         }
         // stopped: false, without waiting for a due instant an hour away
-        assert!(!pacer.wait_until(Instant::now() + Duration::from_secs(3_600), || true));
+        assert_eq!(
+            pacer.wait_until(Instant::now() + Duration::from_secs(3_600), || true),
+            Err(Stopped)
+        );
         // a stop request during a long sleep is noticed (within MAX_NAP; loose bound here)
         let flag = Arc::new(AtomicBool::new(false));
         let setter = {
@@ -1426,9 +1445,11 @@ mod tests {
             })
         };
         let t0 = Instant::now();
-        assert!(!pacer.wait_until(t0 + Duration::from_secs(3_600), || {
-            flag.load(Ordering::SeqCst)
-        }));
+        assert_eq!(
+            pacer.wait_until(t0 + Duration::from_secs(3_600), || flag
+                .load(Ordering::SeqCst)),
+            Err(Stopped)
+        );
         assert!(t0.elapsed() < Duration::from_secs(30));
         setter.join().unwrap();
     }
