@@ -280,6 +280,12 @@ fn pcapng_record_replay_record_gives_the_same_frames() {
         ]);
         assert_eq!(summary["sent"], total as u64, "{summary}");
         assert_eq!(summary["failed"], 0, "{summary}");
+        // Paced: the clock thread asked for SCHED_FIFO 10 (granted, or refused with a reason).
+        let sched = summary["clock_scheduling"].as_str().unwrap_or_default();
+        assert!(
+            sched == "SCHED_FIFO 10" || sched.starts_with("normal (SCHED_FIFO 10 refused: "),
+            "{summary}"
+        );
         let lines = finish_record(rec, &rx);
         assert!(
             lines
@@ -388,6 +394,8 @@ fn filters_and_loop_send_exactly_the_selected_frames() {
     ]);
     assert_eq!(summary["passes"], 2, "{summary}");
     assert_eq!(summary["sent"], 2 * jp_frames.len() as u64, "{summary}");
+    // Flat out never takes real-time priority (the clock thread never sleeps).
+    assert_eq!(summary["clock_scheduling"], "normal", "{summary}");
     let mut got = Vec::new();
     let mut buf = vec![0_u8; 65_536];
     while let Ok(n) = sock.recv(&mut buf) {
@@ -426,8 +434,12 @@ fn filters_and_loop_send_exactly_the_selected_frames() {
         "45s",
         "--nation",
         "jp",
-        "--max",
+        "--speed",
+        "1000",
+        "--rt-priority",
+        "0",
     ]);
+    assert_eq!(summary["clock_scheduling"], "normal", "{summary}");
     let sent = summary["sent"].as_u64().unwrap();
     assert_eq!(sent, expected, "{summary}");
     let mut n = 0;
@@ -489,6 +501,14 @@ fn bad_captures_and_usage_errors() {
             "udp://127.0.0.1:9",
             "--speed",
             "0",
+        ],
+        vec![
+            "replay",
+            pcap.to_str().unwrap(),
+            "--jp",
+            "udp://127.0.0.1:9",
+            "--rt-priority",
+            "100",
         ],
         vec!["record", "--out", "x.jsonl"],
         vec!["record", "--out", "x.jsonl", "--subject", "tl.>"],
