@@ -129,11 +129,66 @@ pub fn server_version(bin: &Path) -> Result<String, LaunchError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released; another process could take it in
-/// between, which is acceptable for tests and a development link).
+/// A free TCP port on 127.0.0.1 for a process started next (checked by binding it, then
+/// released). See [`free_port_for`].
 pub fn free_port() -> Result<u16, LaunchError> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(io("binding a free port"))?;
-    Ok(l.local_addr().map_err(io("reading a bound port"))?.port())
+    free_port_for(PortKind::Tcp)
+}
+
+/// A free UDP port on 127.0.0.1 for a process started next. See [`free_port_for`].
+pub fn free_udp_port() -> Result<u16, LaunchError> {
+    free_port_for(PortKind::Udp)
+}
+
+/// Which kind of socket a port from [`free_port_for`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    /// A TCP listener.
+    Tcp,
+    /// A UDP socket.
+    Udp,
+}
+
+/// Lowest port [`free_port_for`] picks from.
+const PICK_LOW: u16 = 20_000;
+
+/// A port on 127.0.0.1 that is free now, for a process started next.
+///
+/// Picked at random *below* the kernel's ephemeral range (`ip_local_port_range`, 32768+ by
+/// default) rather than with `bind(:0)`: a port the kernel hands out is one it hands out
+/// again, to the next `bind(:0)` or outgoing connection of any process, and a busy test run
+/// opens hundreds of those — one of them took an adapter's port between the check and the
+/// adapter's bind (`Address already in use`). Below the range only other pickers like this one
+/// compete, at random over ~12 000 ports. Falls back to a kernel-chosen port when the range
+/// starts too low or nothing below it was free in 64 tries.
+pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let bind = |port: u16| -> std::io::Result<u16> {
+        match kind {
+            PortKind::Tcp => TcpListener::bind(("127.0.0.1", port))?.local_addr(),
+            PortKind::Udp => std::net::UdpSocket::bind(("127.0.0.1", port))?.local_addr(),
+        }
+        .map(|a| a.port())
+    };
+    if let Some(span) = ephemeral_low
+        .checked_sub(PICK_LOW)
+        .filter(|span| *span >= 1_000)
+    {
+        let mut random = [0_u8; 128];
+        fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut random))
+            .map_err(io("reading /dev/urandom"))?;
+        for pair in random.chunks_exact(2) {
+            let &[a, b] = pair else { continue };
+            if let Ok(port) = bind(PICK_LOW + u16::from_le_bytes([a, b]) % span) {
+                return Ok(port);
+            }
+        }
+    }
+    bind(0).map_err(io("binding a free port"))
 }
 
 fn random_secret() -> Result<String, LaunchError> {
@@ -1049,4 +1104,40 @@ pub fn make_dev_certs(out: &Path) -> Result<(), LaunchError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picked_ports_are_free_and_below_the_ephemeral_range() {
+        let low: u16 = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(32_768);
+        for _ in 0..20 {
+            let tcp = free_port().unwrap();
+            let udp = free_udp_port().unwrap();
+            if low >= PICK_LOW + 1_000 {
+                assert!(
+                    (PICK_LOW..low).contains(&tcp),
+                    "{tcp} outside {PICK_LOW}..{low}"
+                );
+                assert!(
+                    (PICK_LOW..low).contains(&udp),
+                    "{udp} outside {PICK_LOW}..{low}"
+                );
+            }
+            // Free: the process started next can bind them.
+            TcpListener::bind(("127.0.0.1", tcp)).unwrap();
+            std::net::UdpSocket::bind(("127.0.0.1", udp)).unwrap();
+        }
+        // A port in use is never handed out.
+        let held = TcpListener::bind(("127.0.0.1", free_port().unwrap())).unwrap();
+        let held_port = held.local_addr().unwrap().port();
+        for _ in 0..200 {
+            assert_ne!(free_port().unwrap(), held_port);
+        }
+    }
 }

@@ -58,7 +58,8 @@ use serde::Deserialize;
 use trilink_schema::Nation;
 
 pub use launcher::{
-    Credentials, LaunchError, Link, LinkOptions, Role, ServerId, ServerProcess, find_server_bin,
+    Credentials, LaunchError, Link, LinkOptions, PortKind, Role, ServerId, ServerProcess,
+    find_server_bin, free_port, free_port_for, free_udp_port,
 };
 
 /// A broker site: the hub (the US node) or a nation's leaf. Also the JetStream domain name.

@@ -77,13 +77,11 @@ pub struct DemoSummary {
 }
 
 pub(crate) fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    Ok(trilink_brokers::free_port()?)
 }
 
 pub(crate) fn free_udp_port() -> Result<u16> {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
-    Ok(s.local_addr()?.port())
+    Ok(trilink_brokers::free_udp_port()?)
 }
 
 fn say(out: &Out, text: &str) {

@@ -34,9 +34,7 @@ impl Mosquitto {
                 "mosquitto not found (install it: apt-get install mosquitto, or set MOSQUITTO_BIN)"
             )
         })?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = trilink_brokers::free_port()?;
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,

@@ -16,11 +16,7 @@ pub fn nats_server_bin() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    trilink_brokers::free_port().unwrap()
 }
 
 /// A running nats-server; killed and waited for on drop.

@@ -24,20 +24,12 @@ use trilink_schema::{
 
 /// A free TCP port on 127.0.0.1 (bound then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    trilink_brokers::free_port().unwrap()
 }
 
 /// A free UDP port on 127.0.0.1.
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    trilink_brokers::free_udp_port().unwrap()
 }
 
 fn wait_tcp(port: u16, what: &str, child: &mut Child) {
