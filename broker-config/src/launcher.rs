@@ -152,6 +152,14 @@ pub enum PortKind {
 /// Lowest port [`free_port_for`] picks from.
 const PICK_LOW: u16 = 20_000;
 
+/// First port of the kernel's ephemeral range (Linux default 32768).
+fn ephemeral_port_low() -> u16 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
 /// A port on 127.0.0.1 that is free now, for a process started next.
 ///
 /// Picked at random *below* the kernel's ephemeral range (`ip_local_port_range`, 32768+ by
@@ -162,10 +170,7 @@ const PICK_LOW: u16 = 20_000;
 /// compete, at random over ~12 000 ports. Falls back to a kernel-chosen port when the range
 /// starts too low or nothing below it was free in 64 tries.
 pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
-    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
+    let ephemeral_low = ephemeral_port_low();
     let bind = |port: u16| -> std::io::Result<u16> {
         match kind {
             PortKind::Tcp => TcpListener::bind(("127.0.0.1", port))?.local_addr(),
@@ -1112,10 +1117,7 @@ mod tests {
 
     #[test]
     fn picked_ports_are_free_and_below_the_ephemeral_range() {
-        let low: u16 = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(32_768);
+        let low = ephemeral_port_low();
         for _ in 0..20 {
             let tcp = free_port().unwrap();
             let udp = free_udp_port().unwrap();

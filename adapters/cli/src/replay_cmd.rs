@@ -203,6 +203,15 @@ fn raise_to_realtime(priority: u8) -> ClockScheduling {
     }
 }
 
+/// The real-time priority to ask for: `--rt-priority` where timing matters (a recorded or
+/// scaled pace), none flat out (`--max`: the clock thread never sleeps, it would hold a core).
+fn realtime_priority(args: &ReplayArgs, speed: Speed) -> u8 {
+    match speed {
+        Speed::Factor(_) => args.rt_priority,
+        Speed::Max => 0,
+    }
+}
+
 /// [`Pacer::DEFAULT_SPIN`] in microseconds.
 const DEFAULT_SPIN_US: u64 = Pacer::DEFAULT_SPIN.as_micros() as u64;
 
@@ -1277,9 +1286,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     // The runtime's thread (this one) writes the MQTT/NATS messages the clock thread queues:
     // same real-time priority at a recorded pace, or the broker gets them late under load
     // (a refusal is reported once, by the clock thread).
-    if matches!(speed, Speed::Factor(_)) {
-        let _ = raise_to_realtime(args.rt_priority);
-    }
+    let _ = raise_to_realtime(realtime_priority(args, speed));
     let result = rt.block_on(async {
         let stop = CancellationToken::new();
         let on_signal = stop.clone();
@@ -1388,11 +1395,7 @@ async fn replay(
     let _stop_clock_on_drop = clock_stop.clone().drop_guard();
     let progress = Arc::new(Progress::default());
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    // Real time only where timing matters: a flat-out (--max) clock thread never sleeps.
-    let rt_priority = match speed {
-        Speed::Factor(_) => args.rt_priority,
-        Speed::Max => 0,
-    };
+    let rt_priority = realtime_priority(args, speed);
     {
         let (rt, stop, progress, bar) =
             (Handle::current(), clock_stop, progress.clone(), bar.clone());
