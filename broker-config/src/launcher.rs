@@ -457,19 +457,31 @@ impl ServerProcess {
         })
     }
 
+    /// Ask `/healthz` once: `Ok(())` when it says ok, otherwise the reason it gives (or why
+    /// it could not be asked), so a wait that times out can say what the server was stuck on.
+    pub async fn health(&self) -> Result<(), String> {
+        let v = self.monitor("/healthz").await.map_err(|e| e.to_string())?;
+        if v.get("status").and_then(serde_json::Value::as_str) == Some("ok") {
+            return Ok(());
+        }
+        Err(v
+            .get("error")
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| v.to_string(), str::to_owned))
+    }
+
     /// Wait until `/healthz` says ok (JetStream ready, and in a cluster a meta leader known).
     pub async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), LaunchError> {
         let deadline = Instant::now() + timeout;
         loop {
             self.check_alive()?;
-            if let Ok(v) = self.monitor("/healthz").await
-                && v.get("status").and_then(|s| s.as_str()) == Some("ok")
-            {
-                return Ok(());
-            }
+            let why = match self.health().await {
+                Ok(()) => return Ok(()),
+                Err(why) => why,
+            };
             if Instant::now() >= deadline {
                 return Err(LaunchError::Timeout {
-                    what: format!("{} /healthz", self.name),
+                    what: format!("{} /healthz (last answer: {why})", self.name),
                     after: timeout,
                 });
             }
@@ -951,33 +963,39 @@ impl Link {
         }
         // Poll all of them together, so a server that dies is reported at once even while
         // another one waits for a quorum that the dead one was needed for.
-        let deadline = Instant::now() + self.ready_timeout;
+        let started = Instant::now();
+        let deadline = started + self.ready_timeout;
         let mut pending: Vec<ServerId> = ids.to_vec();
         while !pending.is_empty() {
             let mut still = Vec::new();
             for id in pending {
                 let s = self.server_mut(id)?;
                 s.check_alive()?;
-                let ok = s.monitor("/healthz").await.is_ok_and(|v| {
-                    v.get("status").and_then(serde_json::Value::as_str) == Some("ok")
-                });
-                if !ok {
-                    still.push(id);
+                if let Err(why) = s.health().await {
+                    still.push((id, why));
                 }
             }
-            pending = still;
-            if pending.is_empty() {
+            if still.is_empty() {
                 break;
             }
             if Instant::now() >= deadline {
-                let names: Vec<String> = pending.iter().map(|id| id.name()).collect();
+                let names: Vec<String> = still
+                    .iter()
+                    .map(|(id, why)| format!("{} ({why})", id.name()))
+                    .collect();
                 return Err(LaunchError::Timeout {
                     what: format!("/healthz of {}", names.join(", ")),
                     after: self.ready_timeout,
                 });
             }
+            pending = still.into_iter().map(|(id, _)| id).collect();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        tracing::info!(
+            servers = ?ids.iter().map(|id| id.name()).collect::<Vec<_>>(),
+            elapsed_ms = started.elapsed().as_millis(),
+            "nats-server healthy"
+        );
         Ok(())
     }
 

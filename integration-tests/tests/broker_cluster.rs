@@ -129,7 +129,12 @@ async fn clustered_hub_store_and_forward_from_both_leaves() {
     init_tracing();
     let mut link = Link::start(LinkOptions {
         hub_nodes: 3,
-        ready_timeout: Duration::from_secs(30),
+        // A cold restart of all three nodes re-elects the meta leader and every stream's
+        // leader from stored state (nats-server 2.9 waits out a randomised election timeout
+        // for each): 10.8-23.1 s measured on the 2-core CI machine with the other broker
+        // test and two CPU hogs beside it, against 0.2-0.5 s for a first start. 30 s failed
+        // once in CI; the wait ends as soon as all three are healthy.
+        ready_timeout: Duration::from_secs(90),
         ..LinkOptions::default()
     })
     .await
