@@ -14,6 +14,8 @@ use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -162,15 +164,18 @@ fn ephemeral_port_low() -> u16 {
 
 /// A port on 127.0.0.1 that is free now, for a process started next.
 ///
-/// Picked at random *below* the kernel's ephemeral range (`ip_local_port_range`, 32768+ by
-/// default) rather than with `bind(:0)`: a port the kernel hands out is one it hands out
-/// again, to the next `bind(:0)` or outgoing connection of any process, and a busy test run
-/// opens hundreds of those — one of them took an adapter's port between the check and the
-/// adapter's bind (`Address already in use`). Below the range only other pickers like this one
-/// compete, at random over ~12 000 ports. Falls back to a kernel-chosen port when the range
-/// starts too low or nothing below it was free in 64 tries.
+/// Picked *below* the kernel's ephemeral range (`ip_local_port_range`, 32768+ by default)
+/// rather than with `bind(:0)`: a port the kernel hands out is one it hands out again, to the
+/// next `bind(:0)` or outgoing connection of any process, and a busy test run opens hundreds of
+/// those — one of them took an adapter's port between the check and the adapter's bind
+/// (`Address already in use`). Below the range only other pickers like this one compete. Each
+/// process walks the ~12 000 ports in order from a random start, so it never hands out the
+/// same port twice (a released check socket would not stop that: a link takes ~20 ports, and
+/// independent random picks repeat one in ~1.5 % of link starts), and two processes collide
+/// only when their walks meet while a port is between its check and its bind. Falls back to a
+/// kernel-chosen port when the range starts too low or 64 ports in a row were taken.
 pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
-    let ephemeral_low = ephemeral_port_low();
+    static CURSOR: OnceLock<AtomicU32> = OnceLock::new();
     let bind = |port: u16| -> std::io::Result<u16> {
         match kind {
             PortKind::Tcp => TcpListener::bind(("127.0.0.1", port))?.local_addr(),
@@ -178,17 +183,24 @@ pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
         }
         .map(|a| a.port())
     };
-    if let Some(span) = ephemeral_low
+    if let Some(span) = ephemeral_port_low()
         .checked_sub(PICK_LOW)
         .filter(|span| *span >= 1_000)
     {
-        let mut random = [0_u8; 128];
-        fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut random))
-            .map_err(io("reading /dev/urandom"))?;
-        for pair in random.chunks_exact(2) {
-            let &[a, b] = pair else { continue };
-            if let Ok(port) = bind(PICK_LOW + u16::from_le_bytes([a, b]) % span) {
+        let cursor = if let Some(c) = CURSOR.get() {
+            c
+        } else {
+            let mut start = [0_u8; 4];
+            fs::File::open("/dev/urandom")
+                .and_then(|mut f| f.read_exact(&mut start))
+                .map_err(io("reading /dev/urandom"))?;
+            CURSOR.get_or_init(|| AtomicU32::new(u32::from_le_bytes(start)))
+        };
+        for _ in 0..64 {
+            let n = cursor.fetch_add(1, Ordering::Relaxed) % u32::from(span);
+            // n < span <= u16::MAX - PICK_LOW: the sum fits.
+            let port = PICK_LOW.saturating_add(u16::try_from(n).unwrap_or(0));
+            if let Ok(port) = bind(port) {
                 return Ok(port);
             }
         }
@@ -630,9 +642,8 @@ impl Link {
             plan,
             _temp: temp,
         };
-        // Free ports are picked by binding port 0 and releasing it; another process (or an
-        // outgoing connection's ephemeral port) can take one before nats-server binds it. Such
-        // a start is retried with fresh ports.
+        // Free ports are checked by binding and releasing them (free_port); another process
+        // can take one before nats-server binds it. Such a start is retried with fresh ports.
         let mut attempt = 1;
         loop {
             link.render_all()?;
@@ -1152,6 +1163,16 @@ mod tests {
             // Free: the process started next can bind them.
             TcpListener::bind(("127.0.0.1", tcp)).unwrap();
             std::net::UdpSocket::bind(("127.0.0.1", udp)).unwrap();
+        }
+        // One process never hands out the same port twice (its check sockets are released,
+        // so only the picker itself can prevent that); 2 000 picks from independent random
+        // draws over ~12 000 ports would repeat one almost surely.
+        if let Some(span) = low.checked_sub(PICK_LOW).filter(|s| *s >= 1_000) {
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..span.min(2_000) {
+                let p = free_port().unwrap();
+                assert!(seen.insert(p), "port {p} handed out twice");
+            }
         }
         // A port in use is never handed out.
         let held = TcpListener::bind(("127.0.0.1", free_port().unwrap())).unwrap();
