@@ -14,8 +14,8 @@ use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -162,20 +162,26 @@ fn ephemeral_port_low() -> u16 {
         .unwrap_or(32_768)
 }
 
-/// A port on 127.0.0.1 that is free now, for a process started next.
+/// Where this process's walk over the pick range is (random start, see [`free_port_for`]).
+static CURSOR: OnceLock<AtomicU32> = OnceLock::new();
+
+/// A port on 127.0.0.1 that is free now, reserved for a process this one starts next.
 ///
 /// Picked *below* the kernel's ephemeral range (`ip_local_port_range`, 32768+ by default)
 /// rather than with `bind(:0)`: a port the kernel hands out is one it hands out again, to the
 /// next `bind(:0)` or outgoing connection of any process, and a busy test run opens hundreds of
 /// those — one of them took an adapter's port between the check and the adapter's bind
-/// (`Address already in use`). Below the range only other pickers like this one compete. Each
-/// process walks the ~12 000 ports in order from a random start, so it never hands out the
-/// same port twice (a released check socket would not stop that: a link takes ~20 ports, and
-/// independent random picks repeat one in ~1.5 % of link starts), and two processes collide
-/// only when their walks meet while a port is between its check and its bind. Falls back to a
-/// kernel-chosen port when the range starts too low or 64 ports in a row were taken.
+/// (`Address already in use`). Below the range only other pickers like this one compete, and
+/// they are kept apart by a lock file per port (`$TMPDIR/trilink-ports-<uid>/<port>`, `flock`)
+/// that the picking process holds until it exits: a test process picks ~20 ports, then spends
+/// seconds starting brokers before its adapters bind theirs, and without the lock a parallel
+/// test picked one of them in that window (seen under load, `Address already in use` again).
+/// Each process walks the range in order from a random start, so it does not hand out the same
+/// port twice either. Where the lock directory cannot be used the port is still checked by
+/// binding it (the directory holds at most one empty file per port of the range). Falls back
+/// to a kernel-chosen port when the range starts too low or 512 ports in
+/// a row were taken.
 pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
-    static CURSOR: OnceLock<AtomicU32> = OnceLock::new();
     let bind = |port: u16| -> std::io::Result<u16> {
         match kind {
             PortKind::Tcp => TcpListener::bind(("127.0.0.1", port))?.local_addr(),
@@ -196,16 +202,74 @@ pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
                 .map_err(io("reading /dev/urandom"))?;
             CURSOR.get_or_init(|| AtomicU32::new(u32::from_le_bytes(start)))
         };
-        for _ in 0..64 {
+        for _ in 0..512 {
             let n = cursor.fetch_add(1, Ordering::Relaxed) % u32::from(span);
             // n < span <= u16::MAX - PICK_LOW: the sum fits.
             let port = PICK_LOW.saturating_add(u16::try_from(n).unwrap_or(0));
+            let lock = match PortLock::try_take(port) {
+                PortLock::HeldElsewhere => continue,
+                lock => lock,
+            };
             if let Ok(port) = bind(port) {
+                lock.keep();
                 return Ok(port);
             }
         }
     }
     bind(0).map_err(io("binding a free port"))
+}
+
+/// A port's lock file, see [`free_port_for`].
+enum PortLock {
+    /// This process holds the lock now.
+    Taken(fs::File),
+    /// Another process (of the same user) holds it: the port is someone else's.
+    HeldElsewhere,
+    /// No lock directory or no locking there; the bind check alone decides.
+    Unavailable,
+}
+
+impl PortLock {
+    fn dir() -> Option<&'static Path> {
+        static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+        DIR.get_or_init(|| {
+            use std::os::unix::fs::MetadataExt as _;
+            let uid = fs::metadata("/proc/self").ok()?.uid();
+            let dir = std::env::temp_dir().join(format!("trilink-ports-{uid}"));
+            fs::create_dir_all(&dir).ok()?;
+            Some(dir)
+        })
+        .as_deref()
+    }
+
+    fn try_take(port: u16) -> PortLock {
+        let Some(dir) = Self::dir() else {
+            return PortLock::Unavailable;
+        };
+        let Ok(file) = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+        else {
+            return PortLock::Unavailable;
+        };
+        match file.try_lock() {
+            Ok(()) => PortLock::Taken(file),
+            Err(fs::TryLockError::WouldBlock) => PortLock::HeldElsewhere,
+            Err(fs::TryLockError::Error(_)) => PortLock::Unavailable,
+        }
+    }
+
+    /// Hold the lock until this process exits (the kernel drops `flock`s with the process).
+    fn keep(self) {
+        static HELD: Mutex<Vec<fs::File>> = Mutex::new(Vec::new());
+        if let PortLock::Taken(file) = self {
+            HELD.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(file);
+        }
+    }
 }
 
 fn random_secret() -> Result<String, LaunchError> {
@@ -1144,8 +1208,63 @@ pub fn make_dev_certs(out: &Path) -> Result<(), LaunchError> {
 mod tests {
     use super::*;
 
+    /// Runs util-linux `flock` (the same `flock(2)` lock std takes) on a port's lock file.
+    fn flock(port: u16, args: &[&str]) -> std::process::Child {
+        let dir = PortLock::dir().expect("lock directory");
+        Command::new("flock")
+            .args(["-n", "-F"])
+            .arg(dir.join(port.to_string()))
+            .args(args)
+            .spawn()
+            .expect("util-linux flock")
+    }
+
+    /// The port tests watch this process's cursor; under `cargo test` (threads) they take turns.
+    static PORT_TESTS: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn picked_ports_are_locked_against_other_processes_and_theirs_are_skipped() {
+        let _turn = PORT_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Ours: another process cannot take the lock of a port this one picked.
+        let mine = free_port().unwrap();
+        let status = flock(mine, &["true"]).wait().unwrap();
+        assert!(!status.success(), "port {mine} was not locked");
+
+        // Theirs: a port whose lock another process holds is skipped. Which port the walk
+        // reaches next is known from the cursor; the other process locks exactly that one.
+        let span = u32::from(ephemeral_port_low().saturating_sub(PICK_LOW));
+        if span < 1_000 {
+            return; // the range is too small here; free_port uses bind(:0)
+        }
+        let next = |c: &AtomicU32| {
+            let n = c.load(Ordering::Relaxed) % span;
+            PICK_LOW + u16::try_from(n).unwrap()
+        };
+        let cursor = CURSOR.get().unwrap();
+        let theirs = next(cursor);
+        let mut holder = flock(theirs, &["sleep", "30"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(PortLock::try_take(theirs), PortLock::HeldElsewhere) {
+            assert!(Instant::now() < deadline, "flock never took {theirs}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(next(cursor), theirs, "another test moved the cursor");
+        let picked = free_port().unwrap();
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert_ne!(
+            picked, theirs,
+            "a port locked by another process was handed out"
+        );
+    }
+
     #[test]
     fn picked_ports_are_free_and_below_the_ephemeral_range() {
+        let _turn = PORT_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let low = ephemeral_port_low();
         for _ in 0..20 {
             let tcp = free_port().unwrap();
@@ -1165,11 +1284,11 @@ mod tests {
             std::net::UdpSocket::bind(("127.0.0.1", udp)).unwrap();
         }
         // One process never hands out the same port twice (its check sockets are released,
-        // so only the picker itself can prevent that); 2 000 picks from independent random
+        // so only the picker itself can prevent that); 1 000 picks from independent random
         // draws over ~12 000 ports would repeat one almost surely.
         if let Some(span) = low.checked_sub(PICK_LOW).filter(|s| *s >= 1_000) {
             let mut seen = std::collections::BTreeSet::new();
-            for _ in 0..span.min(2_000) {
+            for _ in 0..span.min(1_000) {
                 let p = free_port().unwrap();
                 assert!(seen.insert(p), "port {p} handed out twice");
             }
