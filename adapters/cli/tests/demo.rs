@@ -71,6 +71,22 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
             "{nation}: printed RECV lines vs summary"
         );
     }
+    // Received = expected less the track updates a newer update replaced before delivery:
+    // nothing missing, nothing delivered twice.
+    let expected = trilink_cli::demo::view::parse_summary_expected(&stdout);
+    let superseded = trilink_cli::demo::view::parse_superseded(&stdout);
+    assert_eq!(
+        superseded.len(),
+        3,
+        "superseded line: {superseded:?}\n{stdout}"
+    );
+    for (nation, received) in &summary {
+        assert_eq!(
+            received + superseded[nation],
+            expected[nation],
+            "{nation}: received + superseded vs expected"
+        );
+    }
     // Everyone saw the launch: each nation receives the other two nations' reports.
     for n in ["JP", "KR", "US"] {
         assert!(summary[n] > 0, "{n} received nothing");

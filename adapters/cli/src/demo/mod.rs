@@ -292,6 +292,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         ),
     );
     say(&out, view::table(&summary.rows).trim_end());
+    say(&out, &view::superseded_line(&summary.rows));
     say(
         &out,
         &format!(

@@ -62,6 +62,8 @@ pub struct Board {
     pub must: HashSet<(Nation, MessageId)>,
     /// The last released track update per (destination, track).
     pub last_track: HashMap<(Nation, String), MessageId>,
+    /// Every released track update: (destination, track, message).
+    pub track_updates: Vec<(Nation, String, MessageId)>,
     /// (destination, message) pairs delivered.
     pub got: HashSet<(Nation, MessageId)>,
     /// How many times each (destination, message) pair was delivered (1 unless duplicated).
@@ -160,11 +162,31 @@ impl Board {
             (PayloadKind::TrackUpdate, Some(t)) => {
                 self.last_track
                     .insert((dest, t.to_string()), env.message_id);
+                self.track_updates
+                    .push((dest, t.to_string(), env.message_id));
             }
             _ => {
                 self.must.insert((dest, env.message_id));
             }
         }
+    }
+
+    /// Released track updates `dest` never received because a newer update of the same track
+    /// that it did receive replaced them on the output stream first (latest per track).
+    pub fn superseded(&self, dest: Nation) -> u64 {
+        let n = self
+            .track_updates
+            .iter()
+            .filter(|(d, track, id)| {
+                *d == dest
+                    && !self.got.contains(&(dest, *id))
+                    && self
+                        .last_track
+                        .get(&(dest, track.clone()))
+                        .is_some_and(|last| last != id && self.got.contains(&(dest, *last)))
+            })
+            .count();
+        u64::try_from(n).unwrap_or(u64::MAX)
     }
 
     /// Released messages that must have arrived and have not (yet).
@@ -408,5 +430,38 @@ pub fn same_within_precision(sent: &Envelope, got: &Envelope) -> Result<(), Stri
             }
         }
         _ => Err("point present on one side only".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn superseded_counts_only_track_updates_replaced_by_a_delivered_newer_one() {
+        let id = |n: &str| MessageId::derive(Nation::Jp, "test", n);
+        let mut b = Board::default();
+        // Track T1 to KR: three updates, only the last delivered → two superseded.
+        for n in ["a1", "a2", "a3"] {
+            b.track_updates.push((Nation::Kr, "T1".into(), id(n)));
+        }
+        b.last_track.insert((Nation::Kr, "T1".into()), id("a3"));
+        b.got.insert((Nation::Kr, id("a3")));
+        // Track T2 to KR: the last update never arrived → missing, not superseded.
+        for n in ["b1", "b2"] {
+            b.track_updates.push((Nation::Kr, "T2".into(), id(n)));
+        }
+        b.last_track.insert((Nation::Kr, "T2".into()), id("b2"));
+        // Track T1 to US: every update delivered → none superseded.
+        for n in ["a1", "a2", "a3"] {
+            b.track_updates.push((Nation::Us, "T1".into(), id(n)));
+            b.got.insert((Nation::Us, id(n)));
+        }
+        b.last_track.insert((Nation::Us, "T1".into()), id("a3"));
+
+        assert_eq!(b.superseded(Nation::Kr), 2);
+        assert_eq!(b.superseded(Nation::Us), 0);
+        assert_eq!(b.superseded(Nation::Jp), 0);
+        assert_eq!(b.missing(), vec![(Nation::Kr, id("b2"))]);
     }
 }

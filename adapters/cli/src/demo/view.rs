@@ -19,6 +19,8 @@ pub struct NationRow {
     pub expected: u64,
     /// Messages its national system received (printed RECV lines).
     pub received: u64,
+    /// Released track updates replaced by a newer update of the same track before delivery.
+    pub superseded: u64,
     /// Launch alerts received.
     pub alerts: u64,
     /// Distinct tracks received.
@@ -51,6 +53,7 @@ pub fn rows(
                 sent: board.sent.get(&n).copied().unwrap_or(0),
                 expected: expected.get(&n).copied().unwrap_or(0),
                 received: r.messages,
+                superseded: board.superseded(n),
                 alerts: kind(PayloadKind::LaunchDetection),
                 tracks: r.tracks.len(),
                 impact_predictions: kind(PayloadKind::ImpactPrediction),
@@ -109,9 +112,49 @@ pub fn table(rows: &[NationRow]) -> String {
     s
 }
 
+/// Start of the summary line that accounts for `received < expected`.
+pub const SUPERSEDED_PREFIX: &str = "track updates superseded before delivery (an output stream keeps only the latest update of each track):";
+
+/// The summary line saying, per nation, how many released track updates were replaced by a
+/// newer update of the same track before they were delivered (why `received` can be below
+/// `expected` while nothing is missing).
+pub fn superseded_line(rows: &[NationRow]) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} {}", r.nation.as_str().to_uppercase(), r.superseded))
+        .collect();
+    format!("{SUPERSEDED_PREFIX} {}", parts.join(", "))
+}
+
+/// Parse [`superseded_line`] back: nation → superseded track updates.
+pub fn parse_superseded(text: &str) -> BTreeMap<String, u64> {
+    let Some(rest) = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(SUPERSEDED_PREFIX))
+    else {
+        return BTreeMap::new();
+    };
+    rest.split(',')
+        .filter_map(|part| {
+            let (n, v) = part.trim().split_once(' ')?;
+            Some((n.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 /// Parse the summary's rows back (the test that checks the summary against the printed
 /// RECV lines uses this): nation → received.
 pub fn parse_summary_received(text: &str) -> BTreeMap<String, u64> {
+    parse_summary_column(text, 3)
+}
+
+/// As [`parse_summary_received`], for the `expected` column.
+pub fn parse_summary_expected(text: &str) -> BTreeMap<String, u64> {
+    parse_summary_column(text, 2)
+}
+
+fn parse_summary_column(text: &str, column: usize) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     let mut in_summary = false;
     for line in text.lines() {
@@ -123,9 +166,9 @@ pub fn parse_summary_received(text: &str) -> BTreeMap<String, u64> {
             continue;
         }
         let cols: Vec<&str> = line.split_whitespace().collect();
-        if let (Some(n), Some(recv)) = (cols.first(), cols.get(3))
+        if let (Some(n), Some(v)) = (cols.first(), cols.get(column))
             && ["JP", "KR", "US"].contains(n)
-            && let Ok(v) = recv.parse()
+            && let Ok(v) = v.parse()
         {
             out.insert((*n).to_owned(), v);
         }
