@@ -179,8 +179,7 @@ static CURSOR: OnceLock<AtomicU32> = OnceLock::new();
 /// Each process walks the range in order from a random start, so it does not hand out the same
 /// port twice either. Where the lock directory cannot be used the port is still checked by
 /// binding it (the directory holds at most one empty file per port of the range). Falls back
-/// to a kernel-chosen port when the range starts too low or 512 ports in
-/// a row were taken.
+/// to a kernel-chosen port when the range starts too low or 512 ports in a row were taken.
 pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
     let bind = |port: u16| -> std::io::Result<u16> {
         match kind {
@@ -196,11 +195,8 @@ pub fn free_port_for(kind: PortKind) -> Result<u16, LaunchError> {
         let cursor = if let Some(c) = CURSOR.get() {
             c
         } else {
-            let mut start = [0_u8; 4];
-            fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut start))
-                .map_err(io("reading /dev/urandom"))?;
-            CURSOR.get_or_init(|| AtomicU32::new(u32::from_le_bytes(start)))
+            let start = u32::from_le_bytes(urandom()?);
+            CURSOR.get_or_init(|| AtomicU32::new(start))
         };
         for _ in 0..512 {
             let n = cursor.fetch_add(1, Ordering::Relaxed) % u32::from(span);
@@ -272,11 +268,17 @@ impl PortLock {
     }
 }
 
-fn random_secret() -> Result<String, LaunchError> {
-    let mut buf = [0_u8; 16];
+/// `N` random bytes from the kernel.
+fn urandom<const N: usize>() -> Result<[u8; N], LaunchError> {
+    let mut buf = [0_u8; N];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
         .map_err(io("reading /dev/urandom"))?;
+    Ok(buf)
+}
+
+fn random_secret() -> Result<String, LaunchError> {
+    let buf: [u8; 16] = urandom()?;
     // Starts with a letter: nats-server would read an unquoted all-digit value as a number.
     Ok(buf.iter().fold(String::from("p"), |mut s, b| {
         let _ = write!(s, "{b:02x}");
