@@ -58,12 +58,11 @@ pub struct Board {
     pub mismatches: Vec<String>,
     /// (destination, message) pairs the policy releases and that must arrive: every non-track
     /// message. Track updates are kept latest-per-track on the output streams, so of those
-    /// only the last update of each track must arrive ([`Board::last_track`]).
+    /// only the last update of each track must arrive ([`Board::track_updates`]).
     pub must: HashSet<(Nation, MessageId)>,
-    /// The last released track update per (destination, track).
-    pub last_track: HashMap<(Nation, String), MessageId>,
-    /// Every released track update: (destination, track, message).
-    pub track_updates: Vec<(Nation, String, MessageId)>,
+    /// Released track updates per (destination, track), in release order: the last one must
+    /// arrive; earlier ones may be replaced by it on the output stream.
+    pub track_updates: HashMap<(Nation, String), Vec<MessageId>>,
     /// (destination, message) pairs delivered.
     pub got: HashSet<(Nation, MessageId)>,
     /// How many times each (destination, message) pair was delivered (1 unless duplicated).
@@ -160,10 +159,10 @@ impl Board {
     pub fn expect(&mut self, dest: Nation, env: &Envelope) {
         match (env.payload.kind(), env.payload.track_id()) {
             (PayloadKind::TrackUpdate, Some(t)) => {
-                self.last_track
-                    .insert((dest, t.to_string()), env.message_id);
                 self.track_updates
-                    .push((dest, t.to_string(), env.message_id));
+                    .entry((dest, t.to_string()))
+                    .or_default()
+                    .push(env.message_id);
             }
             _ => {
                 self.must.insert((dest, env.message_id));
@@ -174,18 +173,15 @@ impl Board {
     /// Released track updates `dest` never received because a newer update of the same track
     /// that it did receive replaced them on the output stream first (latest per track).
     pub fn superseded(&self, dest: Nation) -> u64 {
-        let n = self
+        let got = |id: &MessageId| self.got.contains(&(dest, *id));
+        let n: usize = self
             .track_updates
             .iter()
-            .filter(|(d, track, id)| {
-                *d == dest
-                    && !self.got.contains(&(dest, *id))
-                    && self
-                        .last_track
-                        .get(&(dest, track.clone()))
-                        .is_some_and(|last| last != id && self.got.contains(&(dest, *last)))
-            })
-            .count();
+            .filter(|((d, _), _)| *d == dest)
+            .filter_map(|(_, ids)| ids.split_last())
+            .filter(|(last, _)| got(last))
+            .map(|(_, earlier)| earlier.iter().filter(|id| !got(id)).count())
+            .sum();
         u64::try_from(n).unwrap_or(u64::MAX)
     }
 
@@ -195,7 +191,11 @@ impl Board {
             .must
             .iter()
             .copied()
-            .chain(self.last_track.iter().map(|((n, _), id)| (*n, *id)))
+            .chain(
+                self.track_updates
+                    .iter()
+                    .filter_map(|((n, _), ids)| Some((*n, *ids.last()?))),
+            )
             .filter(|k| !self.got.contains(k))
             .collect();
         v.sort();
@@ -441,23 +441,20 @@ mod tests {
     fn superseded_counts_only_track_updates_replaced_by_a_delivered_newer_one() {
         let id = |n: &str| MessageId::derive(Nation::Jp, "test", n);
         let mut b = Board::default();
+        let mut release = |dest: Nation, track: &str, ids: &[&str]| {
+            b.track_updates
+                .insert((dest, track.into()), ids.iter().map(|n| id(n)).collect());
+        };
         // Track T1 to KR: three updates, only the last delivered → two superseded.
-        for n in ["a1", "a2", "a3"] {
-            b.track_updates.push((Nation::Kr, "T1".into(), id(n)));
-        }
-        b.last_track.insert((Nation::Kr, "T1".into()), id("a3"));
-        b.got.insert((Nation::Kr, id("a3")));
+        release(Nation::Kr, "T1", &["a1", "a2", "a3"]);
         // Track T2 to KR: the last update never arrived → missing, not superseded.
-        for n in ["b1", "b2"] {
-            b.track_updates.push((Nation::Kr, "T2".into(), id(n)));
-        }
-        b.last_track.insert((Nation::Kr, "T2".into()), id("b2"));
+        release(Nation::Kr, "T2", &["b1", "b2"]);
         // Track T1 to US: every update delivered → none superseded.
+        release(Nation::Us, "T1", &["a1", "a2", "a3"]);
+        b.got.insert((Nation::Kr, id("a3")));
         for n in ["a1", "a2", "a3"] {
-            b.track_updates.push((Nation::Us, "T1".into(), id(n)));
             b.got.insert((Nation::Us, id(n)));
         }
-        b.last_track.insert((Nation::Us, "T1".into()), id("a3"));
 
         assert_eq!(b.superseded(Nation::Kr), 2);
         assert_eq!(b.superseded(Nation::Us), 0);
