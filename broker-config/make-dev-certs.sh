@@ -6,7 +6,9 @@
 # Writes into <outdir>:
 #   ca.pem ca-key.pem                  dev CA ("trilink dev CA")
 #   hub.pem hub-key.pem                hub server cert (localhost, 127.0.0.1), serverAuth+clientAuth
-#                                      (also used between hub cluster nodes on routes)
+#                                      (client and leafnode listeners)
+#   route-ca.pem route-ca-key.pem      route-only CA: signs nothing but hub route certificates
+#   route.pem route-key.pem            hub route cert (routes between hub cluster nodes)
 #   leaf-jp.pem leaf-jp-key.pem        leaf client cert, subject "CN=leaf-jp,O=trilink" -> account JP
 #   leaf-kr.pem leaf-kr-key.pem        leaf client cert, subject "CN=leaf-kr,O=trilink" -> account KR
 #   leaf-xx.pem leaf-xx-key.pem        negative case: valid CA, but a nation the hub does not know
@@ -44,7 +46,9 @@ extendedKeyUsage=clientAuth'
 
 ca ca "/O=trilink/CN=trilink dev CA"
 ca rogue-ca "/O=rogue/CN=rogue CA"
+ca route-ca "/O=trilink/CN=trilink dev route CA"
 leaf hub "/O=trilink/CN=hub" ca "$server_ext"
+leaf route "/O=trilink/CN=hub-route" route-ca "$server_ext"
 leaf leaf-jp "/O=trilink/CN=leaf-jp" ca "$client_ext"
 leaf leaf-kr "/O=trilink/CN=leaf-kr" ca "$client_ext"
 leaf leaf-xx "/O=trilink/CN=leaf-xx" ca "$client_ext"

@@ -13,7 +13,8 @@
 #                      nats-server parses the value and reads one starting with a digit as a number
 #   $HUB_LEAF_URLS     leaves: the hub's leafnode URL(s), e.g. ["tls://hub.example:7422"]
 #   $HUB_SERVER_NAME   clustered hub: this node's name (hub-1, hub-2, hub-3)
-#   $HUB_ROUTES        clustered hub: the other nodes, e.g. ["tls://hub-2.example:6222", ...]
+#   $HUB_ROUTES        clustered hub: the other nodes with the route password, e.g.
+#                      ["nats-route://route:<PASS_ROUTE>@hub-2.example:6222", ...]
 # The JP/KR leaf listens on 127.0.0.1:4222 (its adapter runs on the same host); containers
 # override the address with `nats-server --addr 0.0.0.0`.
 set -eu

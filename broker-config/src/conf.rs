@@ -94,6 +94,11 @@ mod tests {
             "PASS_ADAPTER_KR",
             "PASS_ADAPTER_US",
             "PASS_SYS",
+            "PASS_ROUTE",
+            "PASS_LEAF_JP_SYS",
+            "PASS_LEAF_JP_ADMIN",
+            "PASS_LEAF_KR_SYS",
+            "PASS_LEAF_KR_ADMIN",
         ];
         let vars: BTreeMap<String, String> = known
             .iter()

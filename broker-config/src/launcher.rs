@@ -574,6 +574,15 @@ impl ServerProcess {
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0))
     }
+
+    /// Number of route connections this server has now (`/routez`; 2.10+ pools several
+    /// connections per peer, so compare counts of one server over time, not across versions).
+    pub async fn route_count(&self) -> Result<u64, LaunchError> {
+        let v = self.monitor("/routez").await?;
+        Ok(v.get("num_routes")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0))
+    }
 }
 
 impl Drop for ServerProcess {
@@ -645,27 +654,48 @@ pub struct Link {
     dir: PathBuf,
     hub_nodes: usize,
     hub_leaf_ports: Vec<u16>,
-    passwords: BTreeMap<String, String>,
+    hub_cluster_ports: Vec<u16>,
+    /// Password of each user on each server site: no secret is shared between sites, so the
+    /// JP leaf's `sys` or `admin-jp` password is worthless at the hub and at the KR leaf.
+    passwords: BTreeMap<(Site, String), String>,
     ready_timeout: Duration,
     plan: StreamPlan,
     _temp: Option<tempfile::TempDir>,
 }
 
-const PASSWORD_USERS: [&str; 10] = [
-    "relay-jp",
-    "relay-kr",
-    "relay-us",
-    "admin-jp",
-    "admin-kr",
-    "admin-us",
-    "adapter-jp",
-    "adapter-kr",
-    "adapter-us",
-    "sys",
-];
+/// The password users of each server site (the `{{PASS_<USER>}}` placeholders its config uses).
+fn password_users(site: Site) -> &'static [&'static str] {
+    match site {
+        Site::Hub => &[
+            "relay-jp",
+            "relay-kr",
+            "relay-us",
+            "admin-jp",
+            "admin-kr",
+            "admin-us",
+            "adapter-us",
+            "sys",
+            "route",
+        ],
+        Site::Jp => &["adapter-jp", "admin-jp", "sys"],
+        Site::Kr => &["adapter-kr", "admin-kr", "sys"],
+    }
+}
 
-fn placeholder_for(user: &str) -> String {
-    format!("PASS_{}", user.to_ascii_uppercase().replace('-', "_"))
+/// The config placeholder holding `user`'s password on `site`. The operations and system users
+/// of a leaf have their own names (`PASS_LEAF_JP_SYS`, `PASS_LEAF_JP_ADMIN`), distinct from the
+/// hub's (`PASS_SYS`, `PASS_ADMIN_JP`), so that no deployment can share one value between
+/// servers by accident (a leaf's operators hold its config; they must gain nothing elsewhere).
+fn placeholder_for(site: Site, user: &str) -> String {
+    match (site, user) {
+        (Site::Jp | Site::Kr, "sys") => {
+            format!("PASS_LEAF_{}_SYS", site.domain().to_ascii_uppercase())
+        }
+        (Site::Jp | Site::Kr, u) if u.starts_with("admin-") => {
+            format!("PASS_LEAF_{}_ADMIN", site.domain().to_ascii_uppercase())
+        }
+        _ => format!("PASS_{}", user.to_ascii_uppercase().replace('-', "_")),
+    }
 }
 
 impl Link {
@@ -694,8 +724,10 @@ impl Link {
         let hub_nodes = opts.hub_nodes.max(1);
 
         let mut passwords = BTreeMap::new();
-        for user in PASSWORD_USERS {
-            passwords.insert(user.to_owned(), random_secret()?);
+        for site in [Site::Hub, Site::Jp, Site::Kr] {
+            for user in password_users(site) {
+                passwords.insert((site, (*user).to_owned()), random_secret()?);
+            }
         }
         let mut link = Link {
             servers: BTreeMap::new(),
@@ -703,6 +735,7 @@ impl Link {
             dir,
             hub_nodes,
             hub_leaf_ports: Vec::new(),
+            hub_cluster_ports: Vec::new(),
             passwords,
             ready_timeout: opts.ready_timeout,
             plan,
@@ -735,14 +768,18 @@ impl Link {
         Ok(link)
     }
 
-    fn base_vars(&self) -> BTreeMap<String, String> {
+    /// Placeholders common to the configs of servers at `site`: certificate directory and the
+    /// site's own passwords (never another site's).
+    fn base_vars(&self, site: Site) -> BTreeMap<String, String> {
         let mut vars = BTreeMap::new();
         vars.insert(
             "CERT_DIR".to_owned(),
             self.dir.join("certs").display().to_string(),
         );
-        for (user, pw) in &self.passwords {
-            vars.insert(placeholder_for(user), pw.clone());
+        for ((s, user), pw) in &self.passwords {
+            if *s == site {
+                vars.insert(placeholder_for(site, user), pw.clone());
+            }
         }
         vars
     }
@@ -754,17 +791,22 @@ impl Link {
     }
 
     fn render_all(&mut self) -> Result<(), LaunchError> {
-        let vars = self.base_vars();
+        let vars = self.base_vars(Site::Hub);
         self.write(
             "hub-accounts.conf",
             &conf::render(conf::HUB_ACCOUNTS, &vars)?,
         )?;
         let n = self.hub_nodes;
+        let route_pw = vars
+            .get(&placeholder_for(Site::Hub, "route"))
+            .cloned()
+            .unwrap_or_default();
         let mut ports = Vec::new();
         for _ in 0..n {
             ports.push((free_port()?, free_port()?, free_port()?, free_port()?));
         }
         self.hub_leaf_ports = ports.iter().map(|p| p.2).collect();
+        self.hub_cluster_ports = ports.iter().map(|p| p.3).collect();
         for (i, &(client, monitor, leaf, cluster)) in ports.iter().enumerate() {
             let id = ServerId::hub(i);
             let mut v = vars.clone();
@@ -781,7 +823,7 @@ impl Link {
                 .iter()
                 .enumerate()
                 .filter(|(j, _)| *j != i)
-                .map(|(_, p)| format!("\"nats-route://127.0.0.1:{}\"", p.3))
+                .map(|(_, p)| format!("\"nats-route://route:{route_pw}@127.0.0.1:{}\"", p.3))
                 .collect();
             v.insert("ROUTES".into(), routes.join(", "));
             let template = if n == 1 { conf::HUB } else { conf::HUB_CLUSTER };
@@ -825,7 +867,7 @@ impl Link {
             Nation::Us => return Err(LaunchError::NoSuchRole("a US leaf".into())),
         };
         let (client, monitor) = (free_port()?, free_port()?);
-        let mut v = self.base_vars();
+        let mut v = self.base_vars(Site::home_of(nation));
         v.insert("SERVER_NAME".into(), name.to_owned());
         v.insert("CLIENT_PORT".into(), client.to_string());
         v.insert("MONITOR_PORT".into(), monitor.to_string());
@@ -952,6 +994,16 @@ impl Link {
     pub fn hub_leaf_ports(&self) -> &[u16] {
         &self.hub_leaf_ports
     }
+    /// Cluster (route) ports of the hub nodes (unused by a single hub).
+    pub fn hub_cluster_ports(&self) -> &[u16] {
+        &self.hub_cluster_ports
+    }
+    /// The password a route between hub nodes presents (cluster authorization).
+    pub fn route_password(&self) -> Option<&str> {
+        self.passwords
+            .get(&(Site::Hub, "route".to_owned()))
+            .map(String::as_str)
+    }
 
     /// A server of the link.
     pub fn server(&self, id: ServerId) -> Result<&ServerProcess, LaunchError> {
@@ -998,9 +1050,9 @@ impl Link {
         };
         let password = self
             .passwords
-            .get(&user)
+            .get(&(site, user.clone()))
             .cloned()
-            .ok_or_else(|| LaunchError::NoSuchRole(user.clone()))?;
+            .ok_or_else(|| LaunchError::NoSuchRole(format!("{user} on the {site} site")))?;
         Ok(Credentials {
             user,
             password,

@@ -308,10 +308,11 @@ mod tests {
         let plan = StreamPlan::builtin().unwrap();
         for s in &plan.streams {
             if s.max_msgs_per_subject.is_some() {
-                // Only track subjects (five tokens ending in a track id) may be limited per
-                // subject; a limit on tl.out.<dest>.<kind> would drop launch detections.
+                // Only track subjects (six tokens ending in origin and track id) may be limited
+                // per subject; a limit on tl.out.<dest>.<kind> would drop launch detections, and
+                // one without the origin token would let one nation's track evict another's.
                 for subj in &s.subjects {
-                    assert!(subj.ends_with(".track_update.*"), "{} {subj}", s.name);
+                    assert!(subj.ends_with(".track_update.*.*"), "{} {subj}", s.name);
                 }
             }
         }

@@ -34,8 +34,12 @@ case "$role" in
     clean_env "$envfile" > "$certs/.hub.env"
     apply create secret generic trilink-hub-passwords --from-env-file="$certs/.hub.env"
     rm -f "$certs/.hub.env"
+    # route-ca/route are the clustered hub's route identity (deploy/make-certs.sh); a single hub
+    # does not read them.
     apply create secret generic trilink-hub-tls --from-file=ca.pem="$certs/ca.pem" \
-      --from-file=hub.pem="$certs/hub.pem" --from-file=hub-key.pem="$certs/hub-key.pem"
+      --from-file=hub.pem="$certs/hub.pem" --from-file=hub-key.pem="$certs/hub-key.pem" \
+      --from-file=route-ca.pem="$certs/route-ca.pem" --from-file=route.pem="$certs/route.pem" \
+      --from-file=route-key.pem="$certs/route-key.pem"
     apply create secret generic trilink-relay-config --from-file=relay.toml="$relay"
     apply create configmap trilink-policy \
       --from-file=policy.toml="$here/../broker-config/policies/default-trilateral.toml"

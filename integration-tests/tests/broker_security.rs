@@ -23,7 +23,7 @@ fn families() -> Vec<(String, &'static str, Nation)> {
     for n in Nation::ALL {
         v.push((format!("tl.in.{n}.launch_detection"), "in", n));
         v.push((format!("tl.out.{n}.launch_detection"), "out", n));
-        v.push((format!("tl.out.{n}.track_update.T-1"), "out", n));
+        v.push((format!("tl.out.{n}.track_update.us.T-1"), "out", n));
         v.push((format!("tl.dlq.{n}"), "dlq", n));
         v.push((format!("tl.status.{n}.probe"), "status", n));
     }

@@ -145,7 +145,7 @@ async fn output_path_cut(hub_nodes: usize) {
             let id = format!("trk-{t}-{u}");
             publish_with_id(
                 &relay,
-                &format!("tl.out.kr.track_update.T-{t}"),
+                &format!("tl.out.kr.track_update.jp.T-{t}"),
                 &id,
                 format!("track {t} update {u}").into(),
                 ACK,
@@ -322,7 +322,7 @@ async fn relay_and_adapters_consume_with_their_own_credentials() {
         .unwrap();
         publish_with_id(
             &relay,
-            &format!("tl.out.{dest}.track_update.T-9"),
+            &format!("tl.out.{dest}.track_update.us.T-9"),
             &format!("o-{dest}-2"),
             "t".into(),
             ACK,
@@ -345,7 +345,7 @@ async fn relay_and_adapters_consume_with_their_own_credentials() {
             subjects,
             [
                 format!("tl.out.{dest}.launch_detection"),
-                format!("tl.out.{dest}.track_update.T-9")
+                format!("tl.out.{dest}.track_update.us.T-9")
             ]
         );
     }

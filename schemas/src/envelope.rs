@@ -156,14 +156,21 @@ pub struct Envelope {
     /// Maximum number of relay hops; a message with more hops is dropped as a loop.
     #[schemars(range(min = 1))]
     pub hop_limit: u8,
-    /// Earlier messages this one corrects, cancels or continues.
+    /// Earlier messages this one corrects, cancels or continues (at most
+    /// [`Envelope::MAX_REFERENCES`]).
     #[serde(default)]
+    #[schemars(length(max = 16))]
     pub references: Vec<MessageId>,
     /// The payload, tagged by `kind`.
     pub payload: Payload,
 }
 
 impl Envelope {
+    /// Most references one envelope may carry. A cancel or correction names the few messages it
+    /// retracts; a long list only costs every receiver work (and was used to fan out 781 KiB
+    /// envelopes). Kept equal to the JSON Schema's `maxItems` (a test checks).
+    pub const MAX_REFERENCES: usize = 16;
+
     /// Build a new envelope for a national message, deriving its id.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

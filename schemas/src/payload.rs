@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ErrorEllipse, GeoPoint, PositionUncertainty, VelocityEnu};
 
-/// A track identifier. It becomes a NATS subject token (`tl.out.<dest>.track_update.<id>`), so
+/// A track identifier. It becomes a NATS subject token (`tl.out.<dest>.track_update.<origin>.<id>`), so
 /// it is restricted to 1–32 characters of `[A-Za-z0-9_-]`. Parsing accepts any string;
 /// [`Envelope::validate`](crate::Envelope::validate) rejects a bad one with a typed error.
 #[derive(

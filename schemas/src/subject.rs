@@ -3,12 +3,15 @@
 //! | subject | publisher | reader |
 //! |---|---|---|
 //! | `tl.in.<origin>.<kind>` | origin's adapter | hub relay |
-//! | `tl.out.<dest>.<kind>` (`tl.out.<dest>.track_update.<track_id>` for tracks) | relay | destination adapter |
+//! | `tl.out.<dest>.<kind>` (`tl.out.<dest>.track_update.<origin>.<track_id>` for tracks) | relay | destination adapter |
 //! | `tl.dlq.<site>` | any component rejecting input | operators, tests |
 //! | `tl.status.<site>.<component>` | every process | monitoring, demo |
 //!
-//! Track updates carry the track id as the last token so that an output stream can keep only
-//! the latest message per track (`max_msgs_per_subject = 1`). No other kind has a fifth token.
+//! Track updates carry the track's origin and id as the last two tokens so that an output
+//! stream can keep only the latest message per track (`max_msgs_per_subject = 1`) *per origin*:
+//! track ids are chosen by national systems, so two nations can use the same id, and one
+//! nation's update must never replace (evict) another nation's track in a latest-per-track
+//! stream. No other kind has a fifth token.
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,14 +31,14 @@ pub enum Subject {
         /// Payload kind.
         kind: PayloadKind,
     },
-    /// `tl.out.<dest>.<kind>` or `tl.out.<dest>.track_update.<track_id>`
+    /// `tl.out.<dest>.<kind>` or `tl.out.<dest>.track_update.<origin>.<track_id>`
     Out {
         /// Destination nation.
         dest: Nation,
         /// Payload kind.
         kind: PayloadKind,
-        /// Track id; present exactly when `kind` is `track_update`.
-        track: Option<TrackId>,
+        /// Track origin and id; present exactly when `kind` is `track_update`.
+        track: Option<TrackKey>,
     },
     /// `tl.dlq.<site>`
     Dlq {
@@ -49,6 +52,22 @@ pub enum Subject {
         /// Component name, 1-64 of `[a-z0-9_-]`.
         component: String,
     },
+}
+
+/// A track as an output subject names it: the originating nation and its track id. Binding
+/// the id to its origin keeps one nation's track from ever replacing another's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TrackKey {
+    /// Nation whose system reported the track.
+    pub origin: Nation,
+    /// The national track id.
+    pub id: TrackId,
+}
+
+impl fmt::Display for TrackKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.origin, self.id)
+    }
 }
 
 /// Why a string is not a trilink subject.
@@ -124,7 +143,10 @@ impl Subject {
     pub fn output_for(env: &Envelope, dest: Nation) -> Self {
         let kind = env.payload.kind();
         let track = if kind == PayloadKind::TrackUpdate {
-            env.payload.track_id().cloned()
+            env.payload.track_id().map(|id| TrackKey {
+                origin: env.origin,
+                id: id.clone(),
+            })
         } else {
             None
         };
@@ -186,7 +208,7 @@ impl Subject {
                     if kind == PayloadKind::TrackUpdate {
                         return Err(SubjectError::BadTrack {
                             subject: owned(),
-                            detail: "track_update needs a track id token".into(),
+                            detail: "track_update needs origin and track id tokens".into(),
                         });
                     }
                     Ok(Subject::Out {
@@ -195,23 +217,36 @@ impl Subject {
                         track: None,
                     })
                 }
-                [d, k, t] => {
+                [d, k, o, t] => {
                     let dest = nation(d)?;
                     let kind = kind(k)?;
                     if kind != PayloadKind::TrackUpdate {
                         return Err(SubjectError::BadTrack {
                             subject: owned(),
-                            detail: format!("{kind} takes no track id token"),
+                            detail: format!("{kind} takes no track tokens"),
                         });
                     }
-                    let track = TrackId::new(*t).map_err(|e| SubjectError::BadTrack {
+                    let origin = nation(o)?;
+                    let id = TrackId::new(*t).map_err(|e| SubjectError::BadTrack {
                         subject: owned(),
                         detail: e.to_string(),
                     })?;
                     Ok(Subject::Out {
                         dest,
                         kind,
-                        track: Some(track),
+                        track: Some(TrackKey { origin, id }),
+                    })
+                }
+                [d, k, _] => {
+                    nation(d)?;
+                    let kind = kind(k)?;
+                    Err(SubjectError::BadTrack {
+                        subject: owned(),
+                        detail: if kind == PayloadKind::TrackUpdate {
+                            "track_update needs origin and track id tokens".into()
+                        } else {
+                            format!("{kind} takes no track tokens")
+                        },
                     })
                 }
                 _ => Err(SubjectError::WrongTokenCount {
@@ -298,8 +333,10 @@ mod tests {
         for n in Nation::ALL {
             for k in PayloadKind::ALL {
                 subjects.push(Subject::In { origin: n, kind: k });
-                let track =
-                    (k == PayloadKind::TrackUpdate).then(|| TrackId::new("T-0042").unwrap());
+                let track = (k == PayloadKind::TrackUpdate).then(|| TrackKey {
+                    origin: Nation::Us,
+                    id: TrackId::new("T-0042").unwrap(),
+                });
                 subjects.push(Subject::Out {
                     dest: n,
                     kind: k,
@@ -323,10 +360,10 @@ mod tests {
             }
         );
         assert_eq!(
-            Subject::parse("tl.out.kr.track_update.JP-7")
+            Subject::parse("tl.out.kr.track_update.jp.JP-7")
                 .unwrap()
                 .to_string(),
-            "tl.out.kr.track_update.JP-7"
+            "tl.out.kr.track_update.jp.JP-7"
         );
         assert_eq!(Subject::input_filter(Nation::Jp), "tl.in.jp.>");
         assert_eq!(Subject::output_filter(Nation::Kr), "tl.out.kr.>");
@@ -345,8 +382,11 @@ mod tests {
             ("tl.in.jp.cancel.x", "WrongTokenCount"),
             ("tl.out.kr.track_update", "BadTrack"),
             ("tl.out.kr.cancel.T1", "BadTrack"),
-            ("tl.out.kr.track_update.*", "BadTrack"),
-            ("tl.out.kr.track_update.a.b", "WrongTokenCount"),
+            ("tl.out.kr.track_update.T1", "BadTrack"),
+            ("tl.out.kr.track_update.jp.*", "BadTrack"),
+            ("tl.out.kr.track_update.xx.T1", "UnknownNation"),
+            ("tl.out.kr.cancel.jp.T1", "BadTrack"),
+            ("tl.out.kr.track_update.jp.a.b", "WrongTokenCount"),
             ("tl.dlq", "WrongTokenCount"),
             ("tl.dlq.xx", "UnknownNation"),
             ("tl.status.us", "WrongTokenCount"),

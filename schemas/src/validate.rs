@@ -133,6 +133,14 @@ pub enum ValidationError {
         /// The ids on the cycle, first repeated at the end.
         cycle: Vec<MessageId>,
     },
+    /// More references than [`Envelope::MAX_REFERENCES`](crate::Envelope::MAX_REFERENCES).
+    #[error("references lists {count} messages, more than {max}")]
+    TooManyReferences {
+        /// How many the envelope lists.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
     /// The same id is referenced twice.
     #[error("references lists {id} more than once")]
     DuplicateReference {
@@ -179,12 +187,13 @@ impl ValidationError {
             Self::MissingReferences { .. } => "missing_references",
             Self::ReferenceCycle { .. } => "reference_cycle",
             Self::DuplicateReference { .. } => "duplicate_reference",
+            Self::TooManyReferences { .. } => "too_many_references",
             Self::EllipseAxes { .. } => "ellipse_axes",
         }
     }
 
     /// Every reason code, for pre-registering metrics.
-    pub const CODES: [&'static str; 17] = [
+    pub const CODES: [&'static str; 18] = [
         "unsupported_schema_version",
         "non_finite",
         "out_of_range",
@@ -202,6 +211,7 @@ impl ValidationError {
         "reference_cycle",
         "duplicate_reference",
         "ellipse_axes",
+        "too_many_references",
     ];
 }
 
@@ -311,6 +321,12 @@ impl Envelope {
             not_future(ctx, &format!("provenance[{i}].at"), hop.at)?;
         }
 
+        if self.references.len() > Self::MAX_REFERENCES {
+            return Err(ValidationError::TooManyReferences {
+                count: self.references.len(),
+                max: Self::MAX_REFERENCES,
+            });
+        }
         let mut seen = HashSet::with_capacity(self.references.len());
         for r in &self.references {
             if *r == self.message_id {

@@ -186,6 +186,12 @@ fn invalid_examples() -> Vec<Invalid> {
             false,
         ),
         inv(
+            "too_many_references",
+            set(ca.clone(), "/references", json!(many_references(17))),
+            "too_many_references",
+            true,
+        ),
+        inv(
             "cancel_without_references",
             set(ca.clone(), "/references", json!([])),
             "missing_references",
@@ -260,6 +266,16 @@ fn insert(mut doc: Value, parent: &str, key: &str, v: Value) -> Value {
 }
 
 /// A relayed status message with hop_limit 1 and two provenance hops.
+/// `n` distinct message ids (one more than `Envelope::MAX_REFERENCES` makes an invalid list).
+fn many_references(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            trilink_schema::MessageId::derive(trilink_schema::Nation::Jp, "FPS-5", &i.to_string())
+                .to_string()
+        })
+        .collect()
+}
+
 fn two_hops_limit_one(status: Value) -> Value {
     let mut d = set(status, "/hop_limit", json!(1));
     let hop = d["provenance"][0].clone();

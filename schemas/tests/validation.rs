@@ -7,7 +7,8 @@ mod common;
 
 use chrono::Duration;
 use trilink_schema::{
-    Envelope, GeoPoint, Hop, Nation, Payload, TrackId, ValidationError, check_reference_cycles,
+    Envelope, GeoPoint, Hop, MessageId, Nation, Payload, TrackId, ValidationError,
+    check_reference_cycles,
 };
 
 type Mutation = Box<dyn Fn(&mut Envelope)>;
@@ -389,6 +390,24 @@ fn cancel_and_correction_need_references() {
         e.references.clear();
         assert!(matches!(err(&e), ValidationError::MissingReferences { .. }));
     }
+}
+
+#[test]
+fn at_most_max_references() {
+    let mut e = common::cancel();
+    e.references = (0..Envelope::MAX_REFERENCES)
+        .map(|i| MessageId::derive(Nation::Jp, "FPS-5", &format!("r{i}")))
+        .collect();
+    e.validate(&common::ctx()).unwrap();
+    e.references
+        .push(MessageId::derive(Nation::Jp, "FPS-5", "one-too-many"));
+    assert_eq!(
+        err(&e),
+        ValidationError::TooManyReferences {
+            count: Envelope::MAX_REFERENCES + 1,
+            max: Envelope::MAX_REFERENCES
+        }
+    );
 }
 
 #[test]

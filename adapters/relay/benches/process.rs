@@ -42,7 +42,17 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("relay");
     g.throughput(Throughput::Elements(1));
     g.bench_function("process_track_update_2_outputs", |b| {
-        b.iter(|| process(black_box(&subject), black_box(&body), now, &policy, &id));
+        let refs = trilink_relay::ReferenceBook::default();
+        b.iter(|| {
+            process(
+                black_box(&subject),
+                black_box(&body),
+                now,
+                &policy,
+                &id,
+                &refs,
+            )
+        });
     });
     g.bench_function("policy_decide_3_destinations", |b| {
         b.iter(|| policy.decide(black_box(&env)));

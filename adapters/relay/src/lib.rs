@@ -5,12 +5,14 @@
 //! arrived on (spoofing is dead-lettered), validates the envelope, checks the hop limit,
 //! asks the routing policy which nations receive it, appends its provenance hop and
 //! `relayed_at`, and publishes one copy per released destination on `tl.out.<dest>.<kind>`
-//! (track updates: `tl.out.<dest>.track_update.<track_id>`).
+//! (track updates: `tl.out.<dest>.track_update.<origin>.<track_id>`).
 //!
 //! - [`policy`]: the routing policy (TOML), its validation and the per-destination
 //!   [`Decision`]. Pure.
 //! - [`process`](process()): one input message → outputs, withheld destinations, or a reject.
 //!   Pure (time is passed in). The live relay and the offline policy test both call it.
+//! - [`references`]: message id → origin of recently relayed messages, so that a nation can
+//!   cancel, correct or reference only its own messages. Pure, bounded.
 //! - [`matrix`]: the delivery matrix of a capture and expectation files (`trilink policy test`).
 //! - [`live`]: the relay process on JetStream (tokio, async-nats): durable consumer on
 //!   `tl.in.>`, outputs published with acknowledgements, input acknowledged only after every
@@ -70,6 +72,7 @@ pub mod live;
 pub mod matrix;
 pub mod policy;
 mod process;
+pub mod references;
 pub mod sample;
 
 pub use live::{
@@ -82,3 +85,4 @@ pub use process::{
     Outcome, Output, Reject, RelayIdentity, output_msg_id, process, process_in_account,
     reject_codes,
 };
+pub use references::ReferenceBook;

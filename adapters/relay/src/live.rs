@@ -42,6 +42,7 @@ use trilink_schema::{ComponentState, Envelope, Mode, Nation, Payload, Source, St
 
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, RelayIdentity, process, process_in_account};
+use crate::references::ReferenceBook;
 
 /// Relay configuration (TOML, unknown keys rejected).
 ///
@@ -436,6 +437,8 @@ struct Shared {
     dlq_subject: String,
     nak_delay: Duration,
     stats: Arc<RelayStats>,
+    /// Message id → origin of what this relay accepted, for the `foreign_reference` check.
+    refs: Mutex<ReferenceBook>,
 }
 
 impl Shared {
@@ -619,6 +622,7 @@ pub async fn run_with_control(
         dlq_subject: config.dlq_subject.clone(),
         nak_delay: Duration::from_millis(config.nak_delay_ms),
         stats: control.stats.clone(),
+        refs: Mutex::new(ReferenceBook::default()),
     });
     control.stats.ready.store(true, Ordering::Release);
     control.ready.notify_waiters();
@@ -894,10 +898,35 @@ async fn handle(
 ) {
     let now = Utc::now();
     let subject = msg.subject.as_str().to_owned();
-    let outcome = match account {
-        Some(n) => process_in_account(n, &subject, &msg.payload, now, &policy, &shared.identity),
-        None => process(&subject, &msg.payload, now, &policy, &shared.identity),
+    let outcome = {
+        let refs = shared.refs.lock().unwrap_or_else(PoisonError::into_inner);
+        match account {
+            Some(n) => process_in_account(
+                n,
+                &subject,
+                &msg.payload,
+                now,
+                &policy,
+                &shared.identity,
+                &refs,
+            ),
+            None => process(
+                &subject,
+                &msg.payload,
+                now,
+                &policy,
+                &shared.identity,
+                &refs,
+            ),
+        }
     };
+    if let Some((id, origin)) = outcome.accepted_origin() {
+        shared
+            .refs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(id, origin, now);
+    }
     record(&outcome, now, &shared.stats);
 
     let stored = if let Some(rej) = &outcome.reject {

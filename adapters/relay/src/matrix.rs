@@ -13,6 +13,7 @@ use trilink_schema::{Envelope, Mode, Nation, PayloadKind, Subject};
 
 use crate::policy::Policy;
 use crate::process::{Outcome, RelayIdentity, process, reject_codes};
+use crate::references::ReferenceBook;
 
 /// One cell of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -218,6 +219,7 @@ impl Matrix {
         identity: &RelayIdentity,
     ) -> Self {
         let mut m = Matrix::default();
+        let mut refs = ReferenceBook::default();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -227,7 +229,10 @@ impl Matrix {
                 Ok(env) => Subject::input_for(&env).to_string(),
                 Err(_) => format!("tl.in.{}.status", Nation::Us),
             };
-            let mut outcome = process(&subject, &body, now, policy, identity);
+            let mut outcome = process(&subject, &body, now, policy, identity, &refs);
+            if let Some((id, origin)) = outcome.accepted_origin() {
+                refs.record(id, origin, now);
+            }
             if let Some(r) = &mut outcome.reject
                 && r.code == reject_codes::NOT_JSON
             {

@@ -11,6 +11,7 @@ use trilink_schema::{
 };
 
 use crate::policy::{Decision, Policy, WithholdReason};
+use crate::references::ReferenceBook;
 
 /// Who the relay is: stamped into each provenance hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,14 +75,21 @@ pub mod reject_codes {
     pub const HOP_LIMIT: &str = "hop_limit_exceeded";
     /// The envelope could not be serialized again (should not happen).
     pub const SERIALIZE: &str = "serialize_failed";
+    /// An input envelope already carries provenance hops or `relayed_at`: the relay is the
+    /// first hop, so an adapter-originated envelope claiming earlier hops is forged.
+    pub const FORGED_PROVENANCE: &str = "forged_provenance";
+    /// The envelope references (cancels, corrects, points at) a message of another origin.
+    pub const FOREIGN_REFERENCE: &str = "foreign_reference";
     /// Every relay-level code.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 8] = [
         BAD_SUBJECT,
         NOT_JSON,
         ORIGIN_MISMATCH,
         KIND_MISMATCH,
         HOP_LIMIT,
         SERIALIZE,
+        FORGED_PROVENANCE,
+        FOREIGN_REFERENCE,
     ];
 }
 
@@ -103,6 +111,15 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `(message id, origin)` of a message the relay accepted (delivered or withheld, not
+    /// rejected): what the caller records in its [`ReferenceBook`].
+    pub fn accepted_origin(&self) -> Option<(MessageId, Nation)> {
+        match (&self.reject, self.message_id, self.key) {
+            (None, Some(id), Some((origin, ..))) => Some((id, origin)),
+            _ => None,
+        }
+    }
+
     fn rejected(message_id: Option<MessageId>, code: &'static str, detail: String) -> Self {
         Self {
             message_id,
@@ -136,6 +153,7 @@ pub fn process_in_account(
     now: DateTime<Utc>,
     policy: &Policy,
     identity: &RelayIdentity,
+    refs: &ReferenceBook,
 ) -> Outcome {
     if let Ok(Subject::In { origin, .. }) = Subject::parse(arrived_on)
         && origin != account
@@ -146,22 +164,28 @@ pub fn process_in_account(
             format!("{arrived_on} arrived in the account of {account}"),
         );
     }
-    process(arrived_on, body, now, policy, identity)
+    process(arrived_on, body, now, policy, identity, refs)
 }
 
 /// Process one input message that arrived on `arrived_on` with `body`, at `now`.
 ///
 /// Steps: parse the subject (`tl.in.<origin>.<kind>`), parse the JSON envelope, check origin
 /// and kind against the subject (spoofing → reject `origin_mismatch`), validate with
-/// [`ValidationContext::at`]`(now)` including the message-id check, check that one more hop fits
-/// the hop limit, apply the policy, append this relay's [`Hop`] and set `relayed_at = now`, and
-/// serialize once for every released destination.
+/// [`ValidationContext::at`]`(now)` including the message-id check, refuse provenance the
+/// adapter cannot have (`forged_provenance`: the relay is the first hop) and references to
+/// another origin's messages that `refs` knows (`foreign_reference`), check that one more hop
+/// fits the hop limit, apply the policy, append this relay's [`Hop`] and set
+/// `relayed_at = now`, and serialize once for every released destination.
+///
+/// The caller records every accepted message in `refs` ([`Outcome::accepted_origin`]), so
+/// that later references to it can be checked.
 pub fn process(
     arrived_on: &str,
     body: &[u8],
     now: DateTime<Utc>,
     policy: &Policy,
     identity: &RelayIdentity,
+    refs: &ReferenceBook,
 ) -> Outcome {
     let (subj_origin, subj_kind) = match Subject::parse(arrived_on) {
         Ok(Subject::In { origin, kind }) => (origin, kind),
@@ -199,6 +223,40 @@ pub fn process(
     }
     if let Err(e) = env.validate(&ValidationContext::at(now)) {
         return Outcome::rejected(id, e.code(), e.to_string());
+    }
+    if let Some(hop) = env.provenance.first() {
+        return Outcome::rejected(
+            id,
+            reject_codes::FORGED_PROVENANCE,
+            format!(
+                "input carries {} provenance hop(s), first {}/{}; the relay is the first hop",
+                env.provenance.len(),
+                hop.site,
+                hop.component
+            ),
+        );
+    }
+    if let Some(at) = env.relayed_at {
+        return Outcome::rejected(
+            id,
+            reject_codes::FORGED_PROVENANCE,
+            format!("input carries relayed_at {at}; only the relay sets it"),
+        );
+    }
+    if let Some((r, other)) = env.references.iter().find_map(|r| {
+        refs.origin_of(r)
+            .filter(|o| *o != env.origin)
+            .map(|o| (r, o))
+    }) {
+        return Outcome::rejected(
+            id,
+            reject_codes::FOREIGN_REFERENCE,
+            format!(
+                "{} message references {r}, which {other} originated; a nation may only \
+                 cancel, correct or reference its own messages",
+                env.origin
+            ),
+        );
     }
     if env.provenance.len() >= usize::from(env.hop_limit) {
         return Outcome::rejected(
@@ -308,12 +366,17 @@ action = "allow"
     }
 
     fn run(subject: &str, e: &Envelope) -> Outcome {
+        run_with(subject, e, &ReferenceBook::default())
+    }
+
+    fn run_with(subject: &str, e: &Envelope, refs: &ReferenceBook) -> Outcome {
         process(
             subject,
             &e.to_json().unwrap(),
             now(),
             &policy(),
             &RelayIdentity::default(),
+            refs,
         )
     }
 
@@ -326,7 +389,7 @@ action = "allow"
         assert_eq!(dests, vec![Nation::Kr, Nation::Us]);
         assert_eq!(o.withheld, vec![(Nation::Jp, WithholdReason::OriginEcho)]);
         let kr = &o.outputs[0];
-        assert_eq!(kr.subject, "tl.out.kr.track_update.jp-7");
+        assert_eq!(kr.subject, "tl.out.kr.track_update.jp.jp-7");
         assert_eq!(kr.msg_id, format!("{}.kr", e.message_id));
         assert_eq!(kr.rule, "all");
         let out = Envelope::from_json(&kr.body).unwrap();
@@ -396,20 +459,9 @@ action = "allow"
             now(),
             &policy(),
             &RelayIdentity::default(),
+            &ReferenceBook::default(),
         );
         assert_eq!(code(o), "not_json");
-
-        let mut full = e.clone();
-        full.hop_limit = 1;
-        full.provenance.push(Hop {
-            site: Nation::Us,
-            component: "relay-x".into(),
-            at: full.ingested_at,
-        });
-        assert_eq!(
-            code(run("tl.in.jp.launch_detection", &full)),
-            "hop_limit_exceeded"
-        );
 
         let mut future = e.clone();
         future.observed_at = now() + Duration::minutes(5);
@@ -433,7 +485,76 @@ action = "allow"
             now(),
             &policy(),
             &RelayIdentity::default(),
+            &ReferenceBook::default(),
         );
         assert_eq!(code(o), "origin_mismatch");
+    }
+
+    /// An adapter cannot claim that a relay already handled its message: any hop or
+    /// `relayed_at` on input is forged (the real relay is the first hop).
+    #[test]
+    fn forged_provenance_is_rejected() {
+        let e = env(PayloadKind::LaunchDetection, Mode::RealWorld, &Nation::ALL);
+        let mut hop = e.clone();
+        hop.provenance.push(Hop {
+            site: Nation::Us,
+            component: "relay-1".into(),
+            at: hop.ingested_at,
+        });
+        let o = run("tl.in.jp.launch_detection", &hop);
+        assert_eq!(o.reject.unwrap().code, "forged_provenance");
+        let mut relayed = e.clone();
+        relayed.relayed_at = Some(relayed.ingested_at);
+        let o = run("tl.in.jp.launch_detection", &relayed);
+        assert_eq!(o.reject.unwrap().code, "forged_provenance");
+        assert!(run("tl.in.jp.launch_detection", &e).reject.is_none());
+    }
+
+    /// A nation may cancel, correct or reference only its own messages: a reference to a
+    /// message the book knows as another origin's is rejected; its own and unknown ones pass.
+    #[test]
+    fn references_to_another_origin_are_rejected() {
+        let mk = |origin: Nation, seq: u64, kind: PayloadKind| {
+            envelope(&SampleSpec {
+                origin,
+                kind,
+                mode: Mode::RealWorld,
+                releasability: Nation::ALL.into_iter().collect(),
+                seq,
+                observed_at: now() - Duration::seconds(3),
+                point: GeoPoint {
+                    lat_deg: 38.0,
+                    lon_deg: 131.0,
+                    alt_m: 80_000.0,
+                },
+            })
+            .unwrap()
+        };
+        let kr_launch = mk(Nation::Kr, 1, PayloadKind::LaunchDetection);
+        let jp_launch = mk(Nation::Jp, 2, PayloadKind::LaunchDetection);
+        let mut book = ReferenceBook::default();
+        for (subject, e) in [
+            ("tl.in.kr.launch_detection", &kr_launch),
+            ("tl.in.jp.launch_detection", &jp_launch),
+        ] {
+            let o = run_with(subject, e, &book);
+            let (id, origin) = o.accepted_origin().unwrap();
+            book.record(id, origin, now());
+        }
+        for kind in [PayloadKind::Cancel, PayloadKind::Correction] {
+            let mut foreign = mk(Nation::Jp, 3, kind);
+            foreign.references = vec![kr_launch.message_id];
+            let subject = format!("tl.in.jp.{kind}");
+            let o = run_with(&subject, &foreign, &book);
+            let r = o.reject.unwrap();
+            assert_eq!(r.code, "foreign_reference", "{kind}");
+            assert!(r.detail.contains("kr"), "{}", r.detail);
+            assert_eq!(o.outputs.len(), 0);
+            let mut own = foreign.clone();
+            own.references = vec![jp_launch.message_id];
+            assert!(run_with(&subject, &own, &book).reject.is_none(), "{kind}");
+            // Unknown to the book (e.g. older than its window): cannot be checked, passes.
+            assert!(run(&subject, &foreign).reject.is_none(), "{kind}");
+        }
     }
 }

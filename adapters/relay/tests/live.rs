@@ -18,7 +18,9 @@ use common::{NatsServer, read_stream, wait_until};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use trilink_relay::sample::{SampleSpec, envelope};
-use trilink_relay::{Policy, RelayConfig, RelayControl, RelayError, RelayIdentity, process};
+use trilink_relay::{
+    Policy, ReferenceBook, RelayConfig, RelayControl, RelayError, RelayIdentity, process,
+};
 use trilink_schema::{Envelope, GeoPoint, Mode, Nation, PayloadKind, Subject};
 
 fn repo(p: &str) -> PathBuf {
@@ -145,6 +147,7 @@ async fn live_outputs_equal_offline_prediction_and_rejects_are_dead_lettered() {
             Utc::now(),
             &policy,
             &RelayIdentity::default(),
+            &ReferenceBook::default(),
         );
         for out in &o.outputs {
             predicted.insert((out.subject.clone(), out.msg_id.clone()));

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use trilink_relay::sample::{SampleSpec, envelope};
-use trilink_relay::{Action, Area, Destination, Policy, RelayIdentity, Rule, process};
+use trilink_relay::{
+    Action, Area, Destination, Policy, ReferenceBook, RelayIdentity, Rule, process,
+};
 use trilink_schema::{Envelope, GeoPoint, Mode, Nation, PayloadKind, Subject};
 
 fn now() -> DateTime<Utc> {
@@ -41,10 +43,10 @@ fn valid_envelope() -> impl Strategy<Value = Envelope> {
         0i64..86_400_000,
         -89.0f64..89.0,
         -179.0f64..179.0,
-        0u8..3,
     )
-        .prop_map(|(origin, kind, mode, rel, seq, ago_ms, lat, lon, hops)| {
-            let mut env = envelope(&SampleSpec {
+        .prop_map(|(origin, kind, mode, rel, seq, ago_ms, lat, lon)| {
+            // As an adapter publishes it: no provenance (the relay is the first hop).
+            envelope(&SampleSpec {
                 origin,
                 kind,
                 mode,
@@ -57,15 +59,7 @@ fn valid_envelope() -> impl Strategy<Value = Envelope> {
                     alt_m: 0.0,
                 },
             })
-            .unwrap();
-            for _ in 0..hops {
-                env.provenance.push(trilink_schema::Hop {
-                    site: Nation::Us,
-                    component: "relay-0".into(),
-                    at: env.ingested_at,
-                });
-            }
-            env
+            .unwrap()
         })
 }
 
@@ -142,7 +136,7 @@ proptest! {
     fn outputs_respect_releasability_mode_and_echo(env in valid_envelope(), policy in policy()) {
         let body = env.to_json().unwrap();
         let subject = Subject::input_for(&env).to_string();
-        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default());
+        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default(), &ReferenceBook::default());
         prop_assert!(out.reject.is_none(), "valid envelope rejected: {:?}", out.reject);
         let mut dests = BTreeSet::new();
         for o in &out.outputs {
@@ -171,7 +165,7 @@ proptest! {
         prop_assert_ne!(claimed, env.origin);
         let body = env.to_json().unwrap();
         let subject = format!("tl.in.{claimed}.{}", env.payload.kind());
-        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default());
+        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default(), &ReferenceBook::default());
         prop_assert!(out.outputs.is_empty());
         prop_assert_eq!(out.reject.map(|r| r.code), Some("origin_mismatch"));
     }
@@ -183,14 +177,33 @@ proptest! {
         prop_assert_ne!(k, env.payload.kind());
         let body = env.to_json().unwrap();
         let subject = format!("tl.in.{}.{k}", env.origin);
-        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default());
+        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default(), &ReferenceBook::default());
         prop_assert!(out.outputs.is_empty());
         prop_assert_eq!(out.reject.map(|r| r.code), Some("kind_mismatch"));
     }
 
+    /// Whatever hops an input claims (a forged `us/relay-1`, several), it is refused.
+    #[test]
+    fn claimed_provenance_never_produces_outputs(env in valid_envelope(), policy in policy(), hops in 1u8..4) {
+        let mut env = env;
+        for i in 0..hops {
+            env.provenance.push(trilink_schema::Hop {
+                site: Nation::Us,
+                component: format!("relay-{i}"),
+                at: env.ingested_at,
+            });
+        }
+        env.hop_limit = env.hop_limit.max(hops + 1);
+        let body = env.to_json().unwrap();
+        let subject = Subject::input_for(&env).to_string();
+        let out = process(&subject, &body, now(), &policy, &RelayIdentity::default(), &ReferenceBook::default());
+        prop_assert!(out.outputs.is_empty());
+        prop_assert_eq!(out.reject.map(|r| r.code), Some("forged_provenance"));
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512), policy in policy()) {
-        let out = process("tl.in.jp.launch_detection", &body, now(), &policy, &RelayIdentity::default());
+        let out = process("tl.in.jp.launch_detection", &body, now(), &policy, &RelayIdentity::default(), &ReferenceBook::default());
         prop_assert!(out.outputs.is_empty());
         prop_assert!(out.reject.is_some());
     }

@@ -1,0 +1,446 @@
+//! The trust boundary, attacked by an insider: a partner nation that holds only its own
+//! legitimate credentials, certificates and hosts, with a foreign NATS client and a stock
+//! nats-server (`broker-config/SECURITY.md` is the threat model; its who-can-do-what table
+//! names these tests).
+//!
+//! Every test here attacks one protection with real servers and asserts that the attack is
+//! refused; each was also run once with its protection removed and failed (the note on issue
+//! 13 says which). Everything runs against the single hub; tests marked "cluster" against the
+//! 3-node hub.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use chrono::Utc;
+use tokio::sync::oneshot;
+use trilink_integration_tests::trilink_brokers::launcher::{Credentials, connect_with};
+use trilink_integration_tests::trilink_brokers::{Link, LinkOptions, Role, Site, free_port};
+use trilink_integration_tests::{init_tracing, read_stream, wait_for};
+use trilink_relay::sample::{SampleSpec, envelope};
+use trilink_relay::{RelayControl, RelayError};
+use trilink_schema::{Envelope, GeoPoint, MessageId, Mode, Nation, PayloadKind, TrackId};
+
+async fn link(hub_nodes: usize) -> Link {
+    init_tracing();
+    Link::start(LinkOptions {
+        hub_nodes,
+        ..LinkOptions::default()
+    })
+    .await
+    .expect("link starts")
+}
+
+/// `creds` re-aimed at another server (same user and password).
+fn aimed_at(creds: &Credentials, urls: Vec<String>) -> Credentials {
+    Credentials {
+        urls,
+        ..creds.clone()
+    }
+}
+
+/// Whether a client can log in with `creds` (no retries: one attempt per URL).
+async fn can_log_in(creds: &Credentials) -> Result<(), String> {
+    let opts = async_nats::ConnectOptions::new()
+        .user_and_password(creds.user.clone(), creds.password.clone())
+        .connection_timeout(Duration::from_secs(3));
+    match opts.connect(creds.urls.clone()).await {
+        Ok(c) => {
+            // A connection that the server authorises answers a flush; one it refuses errors.
+            c.flush().await.map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+// ------------------------------------------------------------------------------- secrets
+
+/// JP's leaf config holds its own system and operations passwords. At the hub and at the KR
+/// leaf those passwords (with the same user names) must not log in — so JP can neither read
+/// KR's server state (`$SYS.REQ.SERVER.PING.*`) nor purge KR's account (`$JS.API.ACCOUNT.PURGE`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jp_leaf_secrets_open_no_other_server() {
+    let link = link(1).await;
+    let jp_sys = link.credentials(Role::System(Site::Jp)).unwrap();
+    let jp_admin = link.credentials(Role::Admin(Site::Jp, Nation::Jp)).unwrap();
+    // They work where they belong (so a refusal below is about the secret, not the client).
+    can_log_in(&jp_sys).await.expect("JP sys on the JP leaf");
+    can_log_in(&jp_admin)
+        .await
+        .expect("JP admin on the JP leaf");
+    let hub = link.credentials(Role::System(Site::Hub)).unwrap().urls;
+    let kr = link.credentials(Role::System(Site::Kr)).unwrap().urls;
+    for (what, creds) in [("sys", &jp_sys), ("admin-jp", &jp_admin)] {
+        for (server, urls) in [("hub", &hub), ("KR leaf", &kr)] {
+            let r = can_log_in(&aimed_at(creds, urls.clone())).await;
+            assert!(
+                r.is_err(),
+                "JP leaf's {what} password logged in at the {server}"
+            );
+            let e = r.unwrap_err().to_ascii_lowercase();
+            assert!(e.contains("authoriz"), "{what} at {server}: {e}");
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------- routes
+
+/// The rogue server's config: a stock nats-server with its own KR account, offering a route to
+/// hub node 0 with `cert` from the link's certificate directory and `route_url`.
+fn rogue_route_conf(link: &Link, cert: &str, route_url: &str, ports: (u16, u16, u16)) -> String {
+    let certs = link.dir().join("certs");
+    let certs = certs.display();
+    let (client, monitor, cluster) = ports;
+    format!(
+        r#"server_name: rogue-route
+listen: "127.0.0.1:{client}"
+http: "127.0.0.1:{monitor}"
+accounts {{
+  KR: {{ users: [ {{ user: spy, password: spy }} ] }}
+}}
+cluster {{
+  name: hub
+  listen: "127.0.0.1:{cluster}"
+  tls {{
+    cert_file: "{certs}/{cert}.pem"
+    key_file: "{certs}/{cert}-key.pem"
+    ca_file: "{certs}/ca.pem"
+    timeout: 2
+  }}
+  routes: [ "{route_url}" ]
+}}
+"#
+    )
+}
+
+/// JP's leaf certificate (signed by the link CA) offered as a route, with and without the
+/// route password: no hub node accepts the route, and a client of the rogue server's KR
+/// account never sees KR's raw input published at the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_certificate_cannot_join_the_hub_cluster_as_a_route() {
+    let link = link(3).await;
+    let hub0_cluster = link.hub_cluster_ports()[0];
+    let route_pw = link.route_password().unwrap();
+    let routes_before: Vec<u64> = {
+        let mut v = Vec::new();
+        for i in 0..3 {
+            v.push(link.server(hub(i)).unwrap().route_count().await.unwrap());
+        }
+        v
+    };
+    // Publish on hub-0 itself: a route peer forwards to its routes only what its own clients
+    // publish (full mesh), so that is where the rogue would hear KR's input.
+    let kr_admin = connect_with(
+        &aimed_at(
+            &link
+                .credentials(Role::Admin(Site::Hub, Nation::Kr))
+                .unwrap(),
+            vec![link.server(hub(0)).unwrap().client_url()],
+        ),
+        async_nats::ConnectOptions::new(),
+    )
+    .await
+    .unwrap();
+    for (i, url) in [
+        format!("nats-route://127.0.0.1:{hub0_cluster}"),
+        format!("nats-route://route:{route_pw}@127.0.0.1:{hub0_cluster}"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ports = (
+            free_port().unwrap(),
+            free_port().unwrap(),
+            free_port().unwrap(),
+        );
+        let conf = rogue_route_conf(&link, "leaf-jp", &url, ports);
+        let rogue = link
+            .spawn_extra(&format!("rogue-route-{i}"), &conf, ports.0, ports.1)
+            .unwrap();
+        // Give it time to try (the route reconnects every second).
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let spy = async_nats::ConnectOptions::new()
+            .user_and_password("spy".into(), "spy".into())
+            .connect(rogue.client_url())
+            .await
+            .unwrap();
+        let mut sub = spy.subscribe("tl.in.kr.>").await.unwrap();
+        spy.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        kr_admin
+            .publish("tl.in.kr.launch_detection", "secret".into())
+            .await
+            .unwrap();
+        kr_admin.flush().await.unwrap();
+        let leaked =
+            tokio::time::timeout(Duration::from_secs(2), futures::StreamExt::next(&mut sub))
+                .await
+                .is_ok();
+        assert!(
+            !leaked,
+            "attempt {i} ({url}): KR's raw input reached the rogue route"
+        );
+        assert_eq!(
+            rogue.route_count().await.unwrap(),
+            0,
+            "attempt {i}: rogue has a route"
+        );
+        for (n, before) in routes_before.iter().enumerate() {
+            let now = link.server(hub(n)).unwrap().route_count().await.unwrap();
+            assert_eq!(
+                now, *before,
+                "attempt {i}: hub-{n} routes {before} -> {now}"
+            );
+        }
+    }
+}
+
+fn hub(i: usize) -> trilink_integration_tests::trilink_brokers::ServerId {
+    trilink_integration_tests::trilink_brokers::ServerId::hub(i)
+}
+
+// ------------------------------------------------------------------------------- relay rules
+
+struct Relay {
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), RelayError>>,
+}
+
+async fn start_relay(link: &Link) -> Relay {
+    let config = trilink_cli::demo::relay_config(link).unwrap();
+    let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../broker-config/policies/default-trilateral.toml");
+    let control = RelayControl::new();
+    let c2 = control.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        trilink_relay::run_with_control(
+            config,
+            policy,
+            async {
+                let _ = rx.await;
+            },
+            c2,
+        )
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(20), control.ready())
+        .await
+        .expect("relay ready");
+    Relay {
+        stop: Some(tx),
+        handle,
+    }
+}
+
+impl Relay {
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let r = tokio::time::timeout(Duration::from_secs(15), &mut self.handle)
+            .await
+            .expect("relay stops");
+        r.unwrap().unwrap();
+    }
+}
+
+fn env_of(origin: Nation, kind: PayloadKind, seq: u64) -> Envelope {
+    envelope(&SampleSpec {
+        origin,
+        kind,
+        mode: Mode::Exercise,
+        releasability: Nation::ALL.into_iter().collect::<BTreeSet<_>>(),
+        seq,
+        observed_at: Utc::now() - chrono::Duration::seconds(2),
+        point: GeoPoint {
+            lat_deg: 39.0,
+            lon_deg: 127.5,
+            alt_m: 50_000.0,
+        },
+    })
+    .unwrap()
+}
+
+/// JetStream as nation `n`'s adapter, in its own site's domain.
+async fn adapter_js(link: &Link, n: Nation) -> jetstream::Context {
+    let client = link.connect(Role::Adapter(n)).await.unwrap();
+    match n {
+        Nation::Us => jetstream::new(client),
+        n => jetstream::with_domain(client, n.as_str()),
+    }
+}
+
+async fn send(js: &jetstream::Context, e: &Envelope) {
+    let subject = trilink_schema::Subject::input_for(e).to_string();
+    js.publish(subject, e.to_json().unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+/// Dead letters of the relay for input of `origin` (stream `DLQ_US` in that account at the
+/// hub): `(message id, reason)`.
+async fn relay_dead_letters(link: &Link, origin: Nation) -> Vec<(String, String)> {
+    let client = link.connect(Role::Admin(Site::Hub, origin)).await.unwrap();
+    let js = jetstream::new(client);
+    let mut s = js.get_stream("DLQ_US").await.unwrap();
+    let state = s.info().await.unwrap().state.clone();
+    let mut out = Vec::new();
+    if state.messages == 0 {
+        return out;
+    }
+    for seq in state.first_sequence..=state.last_sequence {
+        if let Ok(m) = s.get_raw_message(seq).await {
+            let reason = m
+                .headers
+                .get("Tl-Reason")
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default();
+            let id = Envelope::from_json(&m.payload)
+                .map(|e| e.message_id.to_string())
+                .unwrap_or_default();
+            out.push((id, reason));
+        }
+    }
+    out
+}
+
+/// Track ids are chosen by national systems; JP reusing US's track id must neither replace
+/// nor evict US's track in KR's latest-per-track stream: both tracks are kept, each under its
+/// origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nation_cannot_evict_another_nations_track() {
+    let link = link(1).await;
+    let relay = start_relay(&link).await;
+    let mut us_track = env_of(Nation::Us, PayloadKind::TrackUpdate, 1);
+    let mut jp_track = env_of(Nation::Jp, PayloadKind::TrackUpdate, 2);
+    let id = TrackId::new("US-T0001").unwrap();
+    for e in [&mut us_track, &mut jp_track] {
+        if let trilink_schema::Payload::TrackUpdate(t) = &mut e.payload {
+            t.track_id = id.clone();
+        }
+    }
+    send(&adapter_js(&link, Nation::Us).await, &us_track).await;
+    // In order: the US update is stored at the hub before JP tries to replace it.
+    let kr_hub = jetstream::new(
+        link.connect(Role::Admin(Site::Hub, Nation::Kr))
+            .await
+            .unwrap(),
+    );
+    let ok = wait_for(Duration::from_secs(20), || async {
+        let msgs = read_stream(&kr_hub, "OUT_KR_TRACK").await.ok()?;
+        (!msgs.is_empty()).then_some(())
+    })
+    .await;
+    assert!(ok.is_some(), "the US track never reached OUT_KR_TRACK");
+    send(&adapter_js(&link, Nation::Jp).await, &jp_track).await;
+    let subjects = wait_for(Duration::from_secs(20), || async {
+        let msgs = read_stream(&kr_hub, "OUT_KR_TRACK").await.ok()?;
+        let s: BTreeSet<String> = msgs.into_iter().map(|m| m.subject).collect();
+        (s.len() >= 2).then_some(s)
+    })
+    .await
+    .expect("both tracks are kept in OUT_KR_TRACK");
+    assert_eq!(
+        subjects,
+        BTreeSet::from([
+            "tl.out.kr.track_update.jp.US-T0001".to_owned(),
+            "tl.out.kr.track_update.us.US-T0001".to_owned(),
+        ])
+    );
+    relay.stop().await;
+}
+
+/// Input the relay must refuse though each message is valid on its own: a forged provenance
+/// hop, a cancel and a correction of KR's message sent by JP, and a reference list far beyond
+/// the cap. Each is dead-lettered with its own reason and nothing of it reaches KR or US; the
+/// same kinds of message that stay inside JP's own data are delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references() {
+    let link = link(1).await;
+    let relay = start_relay(&link).await;
+    let jp = adapter_js(&link, Nation::Jp).await;
+    let kr = adapter_js(&link, Nation::Kr).await;
+
+    let kr_launch = env_of(Nation::Kr, PayloadKind::LaunchDetection, 10);
+    let jp_launch = env_of(Nation::Jp, PayloadKind::LaunchDetection, 11);
+    send(&kr, &kr_launch).await;
+    send(&jp, &jp_launch).await;
+    // Both are through the relay (seen at US) before JP references them.
+    let us_hub = jetstream::new(
+        link.connect(Role::Admin(Site::Hub, Nation::Us))
+            .await
+            .unwrap(),
+    );
+    let seen = wait_for(Duration::from_secs(30), || async {
+        let msgs = read_stream(&us_hub, "OUT_US").await.ok()?;
+        (msgs.len() >= 2).then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "the two launches never reached OUT_US");
+
+    let mut forged_hop = env_of(Nation::Jp, PayloadKind::LaunchDetection, 12);
+    forged_hop.provenance.push(trilink_schema::Hop {
+        site: Nation::Us,
+        component: "relay-1".into(),
+        at: forged_hop.ingested_at,
+    });
+    let mut foreign_cancel = env_of(Nation::Jp, PayloadKind::Cancel, 13);
+    foreign_cancel.references = vec![kr_launch.message_id];
+    let mut foreign_correction = env_of(Nation::Jp, PayloadKind::Correction, 14);
+    foreign_correction.references = vec![kr_launch.message_id];
+    let mut huge = env_of(Nation::Jp, PayloadKind::Cancel, 15);
+    huge.references = (0..20_000)
+        .map(|i| MessageId::derive(Nation::Jp, "FPS-5", &format!("ref-{i}")))
+        .collect();
+    let mut own_cancel = env_of(Nation::Jp, PayloadKind::Cancel, 16);
+    own_cancel.references = vec![jp_launch.message_id];
+    for e in [
+        &forged_hop,
+        &foreign_cancel,
+        &foreign_correction,
+        &huge,
+        &own_cancel,
+    ] {
+        send(&jp, e).await;
+    }
+    let want = [
+        (forged_hop.message_id, "forged_provenance"),
+        (foreign_cancel.message_id, "foreign_reference"),
+        (foreign_correction.message_id, "foreign_reference"),
+        (huge.message_id, "too_many_references"),
+    ];
+    let dead = wait_for(Duration::from_secs(30), || async {
+        let d = relay_dead_letters(&link, Nation::Jp).await;
+        (d.len() >= want.len()).then_some(d)
+    })
+    .await
+    .expect("four dead letters");
+    for (id, reason) in want {
+        assert!(
+            dead.contains(&(id.to_string(), reason.to_owned())),
+            "{id} not dead-lettered as {reason}: {dead:?}"
+        );
+    }
+    // JP's own cancel is delivered (to US); none of the refused messages is.
+    let delivered = wait_for(Duration::from_secs(20), || async {
+        let msgs = read_stream(&us_hub, "OUT_US").await.ok()?;
+        let ids: BTreeSet<String> = msgs
+            .iter()
+            .filter_map(|m| Envelope::from_json(m.payload.as_bytes()).ok())
+            .map(|e| e.message_id.to_string())
+            .collect();
+        ids.contains(&own_cancel.message_id.to_string())
+            .then_some(ids)
+    })
+    .await
+    .expect("JP's cancel of its own launch is delivered");
+    for (id, _) in want {
+        assert!(!delivered.contains(&id.to_string()), "{id} was delivered");
+    }
+    relay.stop().await;
+}
