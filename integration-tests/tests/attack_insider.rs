@@ -444,3 +444,100 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references() {
     }
     relay.stop().await;
 }
+
+// ------------------------------------------------------------------------------- JetStream
+
+/// A JetStream API request; `Ok(reply)` or `Err(why there was none)`.
+async fn js_api(client: &async_nats::Client, subject: &str, body: &str) -> Result<String, String> {
+    match tokio::time::timeout(
+        Duration::from_secs(3),
+        client.request(subject.to_owned(), body.to_owned().into()),
+    )
+    .await
+    {
+        Ok(Ok(m)) => Ok(String::from_utf8_lossy(&m.payload).into_owned()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+/// Streams of `account` at the hub, by name.
+async fn hub_streams(link: &Link, account: Nation) -> BTreeSet<String> {
+    let js = jetstream::new(link.connect(Role::Admin(Site::Hub, account)).await.unwrap());
+    let mut names = js.stream_names();
+    let mut out = BTreeSet::new();
+    while let Some(n) = futures::StreamExt::next(&mut names).await {
+        out.insert(n.unwrap());
+    }
+    out
+}
+
+/// JP's own operations user, on JP's own leaf (where it may do anything in account JP),
+/// reaches across the leaf link into the hub's JetStream domain: stream create (a 49 GiB one),
+/// update, purge, delete, account purge, a consumer of its choosing on the relay's input. The
+/// hub's permissions on the JP leaf connection drop every one of them: no reply, nothing
+/// changed at the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jp_leaf_cannot_manage_streams_at_the_hub() {
+    let link = link(1).await;
+    let before = hub_streams(&link, Nation::Jp).await;
+    assert!(
+        before.contains("IN_JP") && before.contains("OUT_JP"),
+        "{before:?}"
+    );
+    let admin = link
+        .connect(Role::Admin(Site::Jp, Nation::Jp))
+        .await
+        .unwrap();
+    // The JP leaf's own domain answers (the client and request path work).
+    let own = js_api(&admin, "$JS.jp.API.INFO", "").await;
+    assert!(own.is_ok(), "JP leaf's own JetStream API: {own:?}");
+    let big = r#"{"name":"EVIL","subjects":["evil.>"],"max_bytes":52613349376,"storage":"file","num_replicas":1}"#;
+    let attempts = [
+        ("$JS.hub.API.STREAM.CREATE.EVIL", big),
+        (
+            "$JS.hub.API.STREAM.UPDATE.OUT_JP",
+            r#"{"name":"OUT_JP","subjects":["tl.out.jp.*"],"max_bytes":1}"#,
+        ),
+        ("$JS.hub.API.STREAM.PURGE.OUT_JP", ""),
+        ("$JS.hub.API.STREAM.DELETE.IN_JP", ""),
+        ("$JS.hub.API.ACCOUNT.PURGE.JP", ""),
+        (
+            "$JS.hub.API.CONSUMER.DURABLE.CREATE.IN_JP.evil",
+            r#"{"stream_name":"IN_JP","config":{"durable_name":"evil","ack_policy":"none","deliver_subject":"tl.dlq.us"}}"#,
+        ),
+    ];
+    // (Domain-less `$JS.API.*` on the leaf is the JP leaf's own JetStream: JP's business.)
+    for (subject, body) in attempts {
+        let r = js_api(&admin, subject, body).await;
+        assert!(r.is_err(), "{subject} answered: {r:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hub_streams(&link, Nation::Jp).await, before);
+    let js = jetstream::new(
+        link.connect(Role::Admin(Site::Hub, Nation::Jp))
+            .await
+            .unwrap(),
+    );
+    let mut input = js.get_stream("IN_JP").await.unwrap();
+    let consumers: Vec<String> = {
+        let mut names = input.consumer_names();
+        let mut v = Vec::new();
+        while let Some(n) = futures::StreamExt::next(&mut names).await {
+            v.push(n.unwrap());
+        }
+        v
+    };
+    assert!(!consumers.contains(&"evil".to_owned()), "{consumers:?}");
+    let max_bytes = js
+        .get_stream("OUT_JP")
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .config
+        .max_bytes;
+    assert!(max_bytes > 1, "OUT_JP was updated to max_bytes {max_bytes}");
+    let _ = input.info().await.unwrap();
+}

@@ -535,7 +535,12 @@ pub struct DurableSpec {
     pub max_ack_pending: i64,
 }
 
-/// Get or create the durable pull consumer with explicit acks.
+/// Get the durable pull consumer, or create it with explicit acks when it does not exist.
+///
+/// On a trilink link the operations user creates every durable beforehand (`streams.toml`
+/// `[[consumer]]`, `trilink broker streams`) and the adapter's permissions allow only looking
+/// it up, fetching and acknowledging; then `spec`'s settings are not applied, and a difference
+/// from the existing consumer's is logged. Creating is for a standalone development server.
 pub async fn durable_pull(
     js: &jetstream::Context,
     spec: &DurableSpec,
@@ -556,11 +561,27 @@ pub async fn durable_pull(
         deliver_policy: jetstream::consumer::DeliverPolicy::All,
         ..Default::default()
     };
-    stream
+    let consumer: PullConsumer = stream
         .get_or_create_consumer(&spec.durable, cfg)
         .await
         .map_err(|e| NatsError::JetStream {
             what: format!("consumer {} on {}", spec.durable, spec.stream),
             message: e.to_string(),
-        })
+        })?;
+    let have = &consumer.cached_info().config;
+    if have.ack_wait != spec.ack_wait
+        || have.max_ack_pending != spec.max_ack_pending
+        || have.filter_subject != spec.filter_subject
+    {
+        tracing::warn!(
+            consumer = %spec.durable,
+            stream = %spec.stream,
+            ack_wait_ms = have.ack_wait.as_millis(),
+            max_ack_pending = have.max_ack_pending,
+            filter_subject = %have.filter_subject,
+            "the existing consumer's settings differ from this configuration; the existing ones apply \
+             (the operations user creates consumers: streams.toml [[consumer]])"
+        );
+    }
+    Ok(consumer)
 }
