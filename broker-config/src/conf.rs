@@ -109,4 +109,109 @@ mod tests {
             assert!(!text.contains("{{"), "{text}");
         }
     }
+
+    /// `(account, max_file, max_streams, max_consumers)` of every account's `jetstream: { … }`
+    /// limits line in a config template.
+    fn account_limits(text: &str) -> Vec<(String, u64, u64, u64)> {
+        let mut out = Vec::new();
+        let mut account = String::new();
+        for line in text.lines() {
+            let t = line.trim();
+            if let Some(name) = t.strip_suffix(": {")
+                && !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_uppercase())
+            {
+                account = name.to_owned();
+            }
+            if let Some(body) = t.strip_prefix("jetstream: {") {
+                let num = |key: &str| -> u64 {
+                    let at = body.find(&format!("{key}: ")).unwrap() + key.len() + 2;
+                    body[at..]
+                        .split(|c: char| !c.is_ascii_digit())
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                };
+                out.push((
+                    account.clone(),
+                    num("max_file"),
+                    num("max_streams"),
+                    num("max_consumers"),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The per-account JetStream limits in the templates follow `streams.toml`: each account
+    /// may hold exactly its planned streams (no more), with room for each stream's `max_bytes`
+    /// (times 3 replicas at the hub) and for its planned consumers plus sourcing consumers; and
+    /// all accounts of a server together fit its `max_file_store` (64GB = 64 x 2^30 bytes), so
+    /// no nation can exhaust another's storage.
+    #[test]
+    fn account_jetstream_limits_follow_the_stream_plan() {
+        use crate::Site;
+        use crate::streams::StreamPlan;
+        use trilink_schema::Nation;
+        let plan = StreamPlan::builtin().unwrap();
+        let store: u64 = 64 << 30;
+        for (site, text, replicas) in [
+            (Site::Hub, HUB_ACCOUNTS, 3),
+            (Site::Jp, LEAF_JP, 1),
+            (Site::Kr, LEAF_KR, 1),
+        ] {
+            let limits = account_limits(text);
+            let accounts: Vec<Nation> = if site == Site::Hub {
+                Nation::ALL.to_vec()
+            } else {
+                vec![site.nation()]
+            };
+            assert_eq!(limits.len(), accounts.len(), "{site}: {limits:?}");
+            let mut total = 0;
+            for n in accounts {
+                let (_, max_file, max_streams, max_consumers) = limits
+                    .iter()
+                    .find(|l| l.0 == n.as_str().to_ascii_uppercase())
+                    .unwrap_or_else(|| panic!("{site}: no limits for account {n}"))
+                    .clone();
+                let streams: Vec<_> = plan.for_site(site, n).collect();
+                assert_eq!(max_streams, streams.len() as u64, "{site}/{n} max_streams");
+                let bytes: u64 = streams
+                    .iter()
+                    .map(|s| s.max_bytes.unwrap_or(plan.defaults.max_bytes) as u64)
+                    .sum();
+                assert!(
+                    max_file >= bytes * replicas,
+                    "{site}/{n} max_file {max_file} < {bytes} x {replicas}"
+                );
+                let sources: usize = plan
+                    .streams
+                    .iter()
+                    .flat_map(|s| s.sources.iter().map(move |src| (s, src)))
+                    .filter(|(s, _)| s.account == n)
+                    .count();
+                let consumers = plan.consumers_for(site, n).count() + sources;
+                assert!(
+                    max_consumers as usize >= consumers + 4,
+                    "{site}/{n} max_consumers {max_consumers} < {consumers} + 4"
+                );
+                assert!(
+                    max_consumers <= 32,
+                    "{site}/{n} max_consumers {max_consumers}: keep it tight"
+                );
+                total += max_file;
+            }
+            assert!(
+                total <= store,
+                "{site}: accounts {total} > max_file_store {store}"
+            );
+        }
+        for t in [HUB, HUB_CLUSTER, LEAF_JP, LEAF_KR] {
+            assert!(
+                t.contains("max_file_store: 64GB"),
+                "max_file_store changed: update this test"
+            );
+        }
+    }
 }

@@ -27,12 +27,13 @@ use crate::Site;
 pub const BUILTIN_STREAMS_TOML: &str = include_str!("../streams.toml");
 
 /// Streams an adapter of `nation` consumes to receive what is released to it, in the JetStream
-/// domain of its own server (`jp`/`kr` on the leaves, `hub` for the US adapter).
+/// domain of its own server (`jp`/`kr` on the leaves, `hub` for the US adapter), through its
+/// durable consumer `adapter-<nation>` (`streams.toml` `[[consumer]]`).
 pub fn adapter_output_streams(nation: Nation) -> &'static [&'static str] {
     match nation {
         Nation::Jp => &["OUT_JP"],
         Nation::Kr => &["OUT_KR"],
-        Nation::Us => &["OUT_US", "OUT_US_TRACK"],
+        Nation::Us => &["DELIVER_US"],
     }
 }
 

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -34,18 +35,26 @@ async fn link(hub_nodes: usize) -> Link {
 }
 
 /// `creds` re-aimed at another server (same user and password).
-fn aimed_at(creds: &Credentials, urls: Vec<String>) -> Credentials {
+fn aimed_at(
+    creds: &Credentials,
+    urls: Vec<String>,
+    ca_file: Option<std::path::PathBuf>,
+) -> Credentials {
     Credentials {
         urls,
+        ca_file,
         ..creds.clone()
     }
 }
 
 /// Whether a client can log in with `creds` (no retries: one attempt per URL).
 async fn can_log_in(creds: &Credentials) -> Result<(), String> {
-    let opts = async_nats::ConnectOptions::new()
+    let mut opts = async_nats::ConnectOptions::new()
         .user_and_password(creds.user.clone(), creds.password.clone())
         .connection_timeout(Duration::from_secs(3));
+    if let Some(ca) = &creds.ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
     match opts.connect(creds.urls.clone()).await {
         Ok(c) => {
             // A connection that the server authorises answers a flush; one it refuses errors.
@@ -70,11 +79,16 @@ async fn jp_leaf_secrets_open_no_other_server() {
     can_log_in(&jp_admin)
         .await
         .expect("JP admin on the JP leaf");
-    let hub = link.credentials(Role::System(Site::Hub)).unwrap().urls;
-    let kr = link.credentials(Role::System(Site::Kr)).unwrap().urls;
+    let hub = link.credentials(Role::System(Site::Hub)).unwrap();
+    let kr = link.credentials(Role::System(Site::Kr)).unwrap();
     for (what, creds) in [("sys", &jp_sys), ("admin-jp", &jp_admin)] {
-        for (server, urls) in [("hub", &hub), ("KR leaf", &kr)] {
-            let r = can_log_in(&aimed_at(creds, urls.clone())).await;
+        for (server, target) in [("hub", &hub), ("KR leaf", &kr)] {
+            let r = can_log_in(&aimed_at(
+                creds,
+                target.urls.clone(),
+                target.ca_file.clone(),
+            ))
+            .await;
             assert!(
                 r.is_err(),
                 "JP leaf's {what} password logged in at the {server}"
@@ -83,6 +97,17 @@ async fn jp_leaf_secrets_open_no_other_server() {
             assert!(e.contains("authoriz"), "{what} at {server}: {e}");
         }
     }
+    // The rendered configs hold passwords: readable by their owner only.
+    let mut confs = 0;
+    for entry in std::fs::read_dir(link.dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "conf") {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", path.display());
+            confs += 1;
+        }
+    }
+    assert!(confs >= 4, "{confs} configs");
 }
 
 // ------------------------------------------------------------------------------- routes
@@ -138,6 +163,7 @@ async fn a_leaf_certificate_cannot_join_the_hub_cluster_as_a_route() {
                 .credentials(Role::Admin(Site::Hub, Nation::Kr))
                 .unwrap(),
             vec![link.server(hub(0)).unwrap().client_url()],
+            Some(link.ca_file()),
         ),
         async_nats::ConnectOptions::new(),
     )
@@ -449,8 +475,18 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references() {
 
 /// A JetStream API request; `Ok(reply)` or `Err(why there was none)`.
 async fn js_api(client: &async_nats::Client, subject: &str, body: &str) -> Result<String, String> {
+    js_api_within(client, subject, body, Duration::from_secs(3)).await
+}
+
+/// [`js_api`] waiting at most `patience` for the answer.
+async fn js_api_within(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &str,
+    patience: Duration,
+) -> Result<String, String> {
     match tokio::time::timeout(
-        Duration::from_secs(3),
+        patience,
         client.request(subject.to_owned(), body.to_owned().into()),
     )
     .await
@@ -540,4 +576,166 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub() {
         .max_bytes;
     assert!(max_bytes > 1, "OUT_JP was updated to max_bytes {max_bytes}");
     let _ = input.info().await.unwrap();
+}
+
+/// Even the hub's own operations user of JP (a US-held secret) cannot make JP's account take
+/// another nation's storage: a 49 GiB stream is refused by JP's account limit, a stream beyond
+/// the planned ones by its stream count; KR's streams are then still created and updated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_account_can_take_another_accounts_storage() {
+    let link = link(1).await;
+    let admin = link
+        .connect(Role::Admin(Site::Hub, Nation::Jp))
+        .await
+        .unwrap();
+    let small = r#"{"name":"EXTRA","subjects":["extra.>"],"max_bytes":1048576,"storage":"file","num_replicas":1}"#;
+    let r = js_api(&admin, "$JS.hub.API.STREAM.CREATE.EXTRA", small)
+        .await
+        .unwrap();
+    assert!(
+        r.contains("10027") || r.contains("maximum number of streams"),
+        "6th stream: {r}"
+    );
+    // With a stream slot free, the size limit is what refuses a 49 GiB stream.
+    let r = js_api(&admin, "$JS.hub.API.STREAM.DELETE.DLQ_US", "")
+        .await
+        .unwrap();
+    assert!(r.contains("\"success\":true"), "{r}");
+    let big = r#"{"name":"HOG","subjects":["hog.>"],"max_bytes":52613349376,"storage":"file","num_replicas":1}"#;
+    let r = js_api(&admin, "$JS.hub.API.STREAM.CREATE.HOG", big)
+        .await
+        .unwrap();
+    assert!(
+        r.contains("10047") || r.contains("insufficient"),
+        "49 GiB stream: {r}"
+    );
+    assert!(!hub_streams(&link, Nation::Jp).await.contains("HOG"));
+    assert_eq!(
+        link.ensure_streams_retrying(Site::Hub, Nation::Jp, 1)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    // KR's planned streams (5 x 1 GiB) are still ensured.
+    let kr = link
+        .ensure_streams_retrying(Site::Hub, Nation::Kr, 1)
+        .await
+        .unwrap();
+    assert_eq!(kr.len(), 5, "{kr:?}");
+}
+
+/// Adapters and the relay read through a durable the operations user made; they may not make
+/// one themselves (a push consumer's deliver subject would make the server publish into
+/// `tl.dlq.us` or anywhere else in the account), and they hear no replies but their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_cannot_create_consumers_or_hear_other_inboxes() {
+    use trilink_integration_tests::ProbeClient;
+    let link = link(1).await;
+    let cases = [
+        (Role::Adapter(Nation::Jp), "OUT_JP", "tl.dlq.jp"),
+        (Role::Adapter(Nation::Kr), "OUT_KR", "tl.dlq.kr"),
+        (Role::Adapter(Nation::Us), "DELIVER_US", "tl.dlq.us"),
+        (Role::Relay(Nation::Jp), "IN_JP", "tl.dlq.us"),
+        (Role::Relay(Nation::Us), "IN_US", "tl.dlq.us"),
+    ];
+    for (role, stream, deliver) in cases {
+        let creds = link.credentials(role).unwrap();
+        let probe = ProbeClient::connect(&creds).await.unwrap();
+        let c = &probe.client;
+        let body = format!(
+            r#"{{"stream_name":"{stream}","config":{{"durable_name":"evil","ack_policy":"none","deliver_subject":"{deliver}"}}}}"#
+        );
+        let create = [
+            format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.evil"),
+            format!("$JS.API.CONSUMER.CREATE.{stream}"),
+            format!("$JS.API.CONSUMER.CREATE.{stream}.evil"),
+            format!("$JS.API.CONSUMER.CREATE.{stream}.evil.tl.>"),
+        ];
+        for subject in &create {
+            // A refused publish gets no answer (the server reports the violation instead).
+            let r = js_api_within(c, subject, &body, Duration::from_millis(500)).await;
+            assert!(r.is_err(), "{}: {subject} answered {r:?}", creds.user);
+        }
+        let _sub = c.subscribe("_INBOX.>").await.unwrap();
+        c.flush().await.unwrap();
+        let ok = wait_for(Duration::from_secs(5), || async {
+            (probe.violated("subscription", "_INBOX.>")
+                && create.iter().all(|s| probe.violated("publish", s)))
+            .then_some(())
+        })
+        .await;
+        assert!(ok.is_some(), "{}: {:?}", creds.user, probe.errors());
+        // The durable it needs is there and usable (a lookup the permissions allow).
+        let js = jetstream::new(c.clone());
+        let js = match role {
+            Role::Adapter(Nation::Jp) => jetstream::with_domain(c.clone(), "jp"),
+            Role::Adapter(Nation::Kr) => jetstream::with_domain(c.clone(), "kr"),
+            _ => js,
+        };
+        let durable = match role {
+            Role::Relay(_) => "relay".to_owned(),
+            _ => creds.user.clone(),
+        };
+        let s = js.get_stream(stream).await.unwrap();
+        let got: Result<jetstream::consumer::PullConsumer, _> = s.get_consumer(&durable).await;
+        assert!(
+            got.is_ok(),
+            "{}: its durable {durable}: {:?}",
+            creds.user,
+            got.err()
+        );
+    }
+    let jp = jetstream::new(
+        link.connect(Role::Admin(Site::Jp, Nation::Jp))
+            .await
+            .unwrap(),
+    );
+    let mut out = jp.get_stream("OUT_JP").await.unwrap();
+    let mut names = out.consumer_names();
+    while let Some(n) = futures::StreamExt::next(&mut names).await {
+        assert_ne!(n.unwrap(), "evil");
+    }
+    let _ = out.info().await.unwrap();
+}
+
+// ------------------------------------------------------------------------------- transport
+
+/// The hub's client port speaks TLS only: a client that sends its CONNECT (with a password) in
+/// plaintext gets no session — the password never crosses the wire in the clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_client_port_refuses_plaintext() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let link = link(1).await;
+    let creds = link.credentials(Role::Relay(Nation::Jp)).unwrap();
+    let port = link.server(hub(0)).unwrap().client_port();
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let info = tokio::time::timeout(Duration::from_secs(3), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_or_default();
+    assert!(info.starts_with("INFO "), "{info}");
+    assert!(info.contains("\"tls_required\":true"), "{info}");
+    let connect = format!(
+        "CONNECT {{\"user\":\"{}\",\"pass\":\"{}\",\"verbose\":false,\"pedantic\":false}}\r\nPING\r\n",
+        creds.user, creds.password
+    );
+    let _ = write.write_all(connect.as_bytes()).await;
+    let mut got = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(3), lines.next_line()).await
+    {
+        got.push(line);
+    }
+    assert!(
+        !got.iter().any(|l| l.starts_with("PONG")),
+        "plaintext session: {got:?}"
+    );
+    // Control: the same credentials over TLS work.
+    can_log_in(&creds).await.expect("relay-jp over TLS");
 }

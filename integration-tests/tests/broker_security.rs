@@ -574,6 +574,10 @@ async fn client_ports_refuse_anonymous_leaf_identities_and_wrong_passwords() {
         let mut opts = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(2))
             .max_reconnects(Some(1));
+        if urls == hub {
+            // Over TLS, as a client of the hub must: the refusal is about the identity.
+            opts = opts.add_root_certificates(link.ca_file()).require_tls(true);
+        }
         if let Some((u, p)) = user {
             opts = opts.user_and_password(u.to_owned(), p.to_owned());
         }
@@ -584,6 +588,8 @@ async fn client_ports_refuse_anonymous_leaf_identities_and_wrong_passwords() {
     let c = link.credentials(Role::Relay(Nation::Jp)).unwrap();
     let ok = async_nats::ConnectOptions::new()
         .user_and_password(c.user, c.password)
+        .add_root_certificates(link.ca_file())
+        .require_tls(true)
         .connect(hub.as_slice())
         .await;
     assert!(ok.is_ok(), "control: relay-jp could not log in");

@@ -303,7 +303,7 @@ async fn relay_and_adapters_consume_with_their_own_credentials() {
             Nation::Us,
             Role::Relay(Nation::Us),
             Role::Adapter(Nation::Us),
-            &["OUT_US", "OUT_US_TRACK"][..],
+            &["DELIVER_US"][..],
         ),
     ] {
         assert_eq!(
@@ -338,7 +338,9 @@ async fn relay_and_adapters_consume_with_their_own_credentials() {
                 want,
                 "{stream}"
             );
-            subjects.extend(consume(&adapter, stream, "adapter", want as usize).await);
+            // Its own durable, created by the operations user with the streams.
+            let durable = format!("adapter-{dest}");
+            subjects.extend(consume(&adapter, stream, &durable, want as usize).await);
         }
         subjects.sort();
         assert_eq!(

@@ -36,7 +36,7 @@ pub use payload::{
     LaunchDetection, MissileClass, Payload, PayloadKind, Status, TrackId, TrackIdError,
     TrackUpdate,
 };
-pub use subject::{Subject, SubjectError, TrackKey};
+pub use subject::{Subject, SubjectError, TrackKey, inbox_prefix};
 pub use validate::{ValidationContext, ValidationError, check_reference_cycles};
 
 /// The schema version this build writes and the only one it accepts.

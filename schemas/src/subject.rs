@@ -21,6 +21,15 @@ use crate::{Envelope, Nation, PayloadKind, TrackId};
 /// First token of every trilink subject.
 pub const PREFIX: &str = "tl";
 
+/// The reply-subject prefix of a client connected as `user`: `_INBOX_<user>`.
+///
+/// Every trilink process uses it instead of the shared `_INBOX`, and each user's permissions
+/// allow subscribing to `_INBOX_<user>.>` only, so no client can listen to another's replies
+/// (JetStream API answers, publish acknowledgements) in the same account.
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
+}
+
 /// A parsed trilink subject.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Subject {

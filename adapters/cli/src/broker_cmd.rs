@@ -58,6 +58,9 @@ pub enum BrokerAction {
         /// Stream replicas (3 on the clustered hub).
         #[arg(long, default_value_t = 1)]
         replicas: usize,
+        /// CA certificate to verify the server with (the hub's client port is TLS-only).
+        #[arg(long, env = "TRILINK_BROKER_TLS_CA")]
+        tls_ca: Option<PathBuf>,
     },
     /// Stop the servers of a `trilink broker up --dir <dir>` running elsewhere (SIGTERM by PID).
     Down {
@@ -77,7 +80,16 @@ pub fn run(args: &BrokerArgs) -> ExitCode {
             user,
             password,
             replicas,
-        } => streams(url, site, account, user, password, *replicas),
+            tls_ca,
+        } => streams(
+            url,
+            site,
+            account,
+            user,
+            password,
+            *replicas,
+            tls_ca.as_deref(),
+        ),
         BrokerAction::Up { dir, hub_nodes } => {
             if *hub_nodes == 2 {
                 eprintln!("trilink broker up: --hub-nodes must be 1 or 3");
@@ -223,6 +235,7 @@ fn streams(
     user: &str,
     password: &str,
     replicas: usize,
+    tls_ca: Option<&std::path::Path>,
 ) -> ExitCode {
     let site = match site {
         "hub" => trilink_brokers::Site::Hub,
@@ -248,8 +261,13 @@ fn streams(
         }
     };
     rt.block_on(async move {
-        let client = match async_nats::ConnectOptions::new()
+        let mut opts = async_nats::ConnectOptions::new();
+        if let Some(ca) = tls_ca {
+            opts = opts.add_root_certificates(ca.to_owned()).require_tls(true);
+        }
+        let client = match opts
             .user_and_password(user.to_owned(), password.to_owned())
+            .custom_inbox_prefix(trilink_schema::inbox_prefix(user))
             .connection_timeout(Duration::from_secs(10))
             .connect(url)
             .await

@@ -801,7 +801,9 @@ async fn connect(
         .name(format!("trilink-{}", config.component))
         .connection_timeout(Duration::from_secs(5));
     if let (Some(u), Some(p)) = (user, password) {
-        opts = opts.user_and_password(u.clone(), p.clone());
+        opts = opts
+            .user_and_password(u.clone(), p.clone())
+            .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
     }
     if let Some(ca) = &config.tls_ca {
         opts = opts.add_root_certificates(ca.clone()).require_tls(true);

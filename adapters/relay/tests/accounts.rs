@@ -18,37 +18,43 @@ use trilink_relay::sample::{SampleSpec, envelope};
 use trilink_relay::{AccountConfig, RelayConfig, RelayControl};
 use trilink_schema::{GeoPoint, Mode, Nation, PayloadKind};
 
-const CONF: &str = r#"
-listen: 127.0.0.1:{{PORT}}
-server_name: hub-test
-jetstream { store_dir: "{{STORE}}", domain: hub }
+/// The relay permissions, taken from the shipped `hub-accounts.conf` itself (not a copy): the
+/// `RELAY_JP`, `RELAY_KR` and `RELAY_US` blocks.
+fn relay_permissions() -> String {
+    let text = trilink_brokers::conf::HUB_ACCOUNTS;
+    let start = text
+        .find("RELAY_JP = {")
+        .expect("RELAY_JP in hub-accounts.conf");
+    let end = text[start..]
+        .find("\nADAPTER_US = {")
+        .map(|e| start + e)
+        .expect("ADAPTER_US after the relay blocks");
+    text[start..end]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
-RELAY_JP = {
-  publish: { allow: [ "tl.out.jp.>", "tl.dlq.us", "tl.status.us.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.*",
-    "$JS.API.CONSUMER.*.IN_JP", "$JS.API.CONSUMER.*.IN_JP.>", "$JS.API.CONSUMER.DURABLE.CREATE.IN_JP.>",
-    "$JS.API.CONSUMER.MSG.NEXT.IN_JP.>", "$JS.ACK.IN_JP.>" ] }
-  subscribe: { allow: [ "tl.in.jp.>", "_INBOX.>" ] }
-}
-RELAY_KR = {
-  publish: { allow: [ "tl.out.kr.>", "tl.dlq.us", "tl.status.us.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.*",
-    "$JS.API.CONSUMER.*.IN_KR", "$JS.API.CONSUMER.*.IN_KR.>", "$JS.API.CONSUMER.DURABLE.CREATE.IN_KR.>",
-    "$JS.API.CONSUMER.MSG.NEXT.IN_KR.>", "$JS.ACK.IN_KR.>" ] }
-  subscribe: { allow: [ "tl.in.kr.>", "_INBOX.>" ] }
-}
-RELAY_US = {
-  publish: { allow: [ "tl.out.us.>", "tl.dlq.us", "tl.status.us.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.*",
-    "$JS.API.CONSUMER.*.IN_US", "$JS.API.CONSUMER.*.IN_US.>", "$JS.API.CONSUMER.DURABLE.CREATE.IN_US.>",
-    "$JS.API.CONSUMER.MSG.NEXT.IN_US.>", "$JS.ACK.IN_US.>" ] }
-  subscribe: { allow: [ "tl.in.us.>", "_INBOX.>" ] }
-}
-accounts {
-  JP: { jetstream: enabled, users: [ { user: relay-jp, password: pjp, permissions: $RELAY_JP }, { user: admin-jp, password: ajp } ] }
-  KR: { jetstream: enabled, users: [ { user: relay-kr, password: pkr, permissions: $RELAY_KR }, { user: admin-kr, password: akr } ] }
-  US: { jetstream: enabled, users: [ { user: relay-us, password: pus, permissions: $RELAY_US }, { user: admin-us, password: aus } ] }
-  SYS: { users: [ { user: sys, password: sys } ] }
-}
+fn conf() -> String {
+    format!(
+        r#"
+listen: 127.0.0.1:{{{{PORT}}}}
+server_name: hub-test
+jetstream {{ store_dir: "{{{{STORE}}}}", domain: hub }}
+
+{}
+accounts {{
+  JP: {{ jetstream: enabled, users: [ {{ user: relay-jp, password: pjp, permissions: $RELAY_JP }}, {{ user: admin-jp, password: ajp }} ] }}
+  KR: {{ jetstream: enabled, users: [ {{ user: relay-kr, password: pkr, permissions: $RELAY_KR }}, {{ user: admin-kr, password: akr }} ] }}
+  US: {{ jetstream: enabled, users: [ {{ user: relay-us, password: pus, permissions: $RELAY_US }}, {{ user: admin-us, password: aus }} ] }}
+  SYS: {{ users: [ {{ user: sys, password: sys }} ] }}
+}}
 system_account: SYS
-"#;
+"#,
+        relay_permissions()
+    )
+}
 
 async fn admin(server: &NatsServer, nation: Nation) -> jetstream::Context {
     let n = nation.as_str();
@@ -72,12 +78,27 @@ async fn admin(server: &NatsServer, nation: Nation) -> jetstream::Context {
         .await
         .unwrap();
     }
+    // The relay may not create its consumer: the operations user does (streams.toml).
+    js.get_stream(format!("IN_{up}"))
+        .await
+        .unwrap()
+        .get_or_create_consumer(
+            "relay",
+            jetstream::consumer::pull::Config {
+                durable_name: Some("relay".into()),
+                filter_subject: format!("tl.in.{n}.>"),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     js
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_account_relay_routes_between_accounts_and_dead_letters_spoofing() {
-    let server = NatsServer::start_with_config(Some(CONF));
+    let server = NatsServer::start_with_config(Some(&conf()));
     let jp = admin(&server, Nation::Jp).await;
     let kr = admin(&server, Nation::Kr).await;
     let us = admin(&server, Nation::Us).await;

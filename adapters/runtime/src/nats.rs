@@ -66,6 +66,11 @@ pub struct NatsConfig {
     /// JetStream domain to publish into (e.g. `jp` on the JP leaf); none = the account's.
     #[serde(default)]
     pub js_domain: Option<String>,
+    /// Reply-subject prefix. Default: `_INBOX_<user>` with a user name (the broker permissions
+    /// let each user subscribe to its own inbox only), `_INBOX` otherwise; set it with nkeys or
+    /// a creds file to the prefix the account's permissions allow for this identity.
+    #[serde(default)]
+    pub inbox_prefix: Option<String>,
     /// Initial connection timeout, milliseconds.
     #[serde(default = "d5000")]
     pub connect_timeout_ms: u64,
@@ -235,6 +240,13 @@ pub async fn connect_once(
         });
     if let (Some(u), Some(p)) = (&cfg.user, &cfg.password) {
         opts = opts.user_and_password(u.clone(), p.clone());
+    }
+    if let Some(prefix) = cfg
+        .inbox_prefix
+        .clone()
+        .or_else(|| cfg.user.as_deref().map(trilink_schema::inbox_prefix))
+    {
+        opts = opts.custom_inbox_prefix(prefix);
     }
     if let Some(path) = &cfg.creds_file {
         opts = opts

@@ -458,7 +458,8 @@ pub fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
         );
     }
     if let Some(url) = creds(link, Role::Relay(Nation::Us))?.urls.first() {
-        text = format!("nats_url = \"{url}\"\njs_domain = \"hub\"\n{text}");
+        let ca = toml::Value::String(link.ca_file().display().to_string());
+        text = format!("nats_url = \"{url}\"\njs_domain = \"hub\"\ntls_ca = {ca}\n{text}");
     }
     trilink_relay::RelayConfig::from_toml_str(&text, "demo relay config")
         .map_err(|e| anyhow!("{e}"))
@@ -470,7 +471,9 @@ fn nats_section(link: &Link, nation: Nation, domain: &str) -> Result<String> {
     // On the hub itself the US adapter uses the local JetStream API ($JS.API), which is
     // what its permissions allow; leaf adapters address their own domain.
     let domain = if nation == Nation::Us {
-        String::new()
+        // The hub's client port is TLS-only.
+        let ca = toml::Value::String(link.ca_file().display().to_string());
+        format!("tls_ca = {ca}\n")
     } else {
         format!("js_domain = \"{domain}\"\n")
     };
