@@ -2,7 +2,9 @@
 //! implements, so the runtime can drive any of them the same way.
 //!
 //! A codec is sans-IO: it sees bytes and returns frames or "need more"; time comes in as an
-//! argument. Sockets, MQTT and pcap replay all feed the same [`NationalCodec::decode`].
+//! argument. Byte streams (TCP, pcap replay of a stream) feed [`NationalCodec::decode`];
+//! message-oriented transports (a UDP datagram, an MQTT publish) feed one whole message to
+//! [`NationalCodec::decode_message`], which accepts exactly one frame per message.
 //!
 //! ## Translation contract
 //!
@@ -65,6 +67,21 @@ pub trait NationalCodec {
     /// Decode the first frame at the front of `buf`, checking sync, length, integrity and
     /// field ranges. Never panics, whatever `buf` holds.
     fn decode(&self, buf: &[u8]) -> Result<Decoded<Self::Frame>, Self::Error>;
+
+    /// Decode one whole self-delimited message (a UDP datagram, one MQTT PUBLISH payload),
+    /// which must hold **exactly one frame** and nothing else, as every national spec requires
+    /// of its message-oriented transport. Never panics, whatever `msg` holds.
+    ///
+    /// The order is the specs' (jp.md §10, kr.md §7, us.md §9): the frame at the front of
+    /// `msg` is decoded first with every check of [`decode`](Self::decode), whose error wins
+    /// (a bad checksum followed by more bytes is the checksum error); a message that ends
+    /// inside the frame is the format's `truncated`; a frame that decodes but is followed by
+    /// anything (garbage, padding, a second frame) rejects the **whole** message with the
+    /// format's trailing-bytes code (`trailing_bytes` for JP and US, `trailing_data` for KR),
+    /// so the frame is not delivered either. Translation ([`to_common`](Self::to_common))
+    /// comes after this. Byte streams (TCP) use [`decode`](Self::decode) instead, where
+    /// frames legitimately follow each other.
+    fn decode_message(&self, msg: &[u8]) -> Result<Self::Frame, Self::Error>;
 
     /// Bytes a streaming caller should discard after `decode` returned an error, to look for
     /// the next frame (at least 1, at most `buf.len()`).

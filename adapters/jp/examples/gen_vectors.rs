@@ -819,6 +819,23 @@ fn main() {
         "trailing_bytes",
     );
 
+    // One datagram = exactly one frame (jp.md section 1): anything after a frame that passes
+    // steps 1-9 rejects the whole datagram; the frame's own error wins (section 10).
+    let mut b = launch_bytes.clone();
+    b.extend((0..100_u32).map(|i| (i.wrapping_mul(37).wrapping_add(11) % 251) as u8));
+    out.invalid(
+        "trailing_bytes_garbage",
+        "launch_detection followed by 100 bytes of garbage in the same datagram",
+        &b,
+        "trailing_bytes",
+    );
+    out.invalid(
+        "trailing_bytes_two_frames",
+        "two valid frames (launch_detection, track_update) in one datagram",
+        &[launch_bytes.as_slice(), &track_bytes].concat(),
+        "trailing_bytes",
+    );
+
     let mut b = launch_bytes.clone();
     let n = b.len();
     b[n - 1] ^= 0x01;
@@ -826,6 +843,20 @@ fn main() {
         "bad_checksum",
         "launch_detection with the CRC's last bit flipped",
         &b,
+        "bad_checksum",
+    );
+    let mut t = b.clone();
+    t.push(0);
+    out.invalid(
+        "bad_checksum_trailing",
+        "bad CRC, then one extra byte: the frame's error wins over trailing_bytes",
+        &t,
+        "bad_checksum",
+    );
+    out.invalid(
+        "bad_checksum_trailing_frame",
+        "bad CRC, then a valid track_update frame: bad_checksum, and the second frame is not decoded",
+        &[b.as_slice(), &track_bytes].concat(),
         "bad_checksum",
     );
 

@@ -79,6 +79,12 @@ impl NationalCodec for JpCodec {
         wire::decode(buf)
     }
 
+    /// One UDP datagram = exactly one frame (jp.md §1, §10 steps 3, 4 and 10): the same as
+    /// [`decode_datagram`].
+    fn decode_message(&self, msg: &[u8]) -> Result<JpFrame, JpError> {
+        decode_datagram(msg)
+    }
+
     fn skip_after_error(&self, buf: &[u8]) -> usize {
         wire::skip_after_error(buf)
     }
@@ -97,7 +103,10 @@ impl NationalCodec for JpCodec {
 }
 
 /// Decode exactly one frame from one UDP datagram: a short datagram is
-/// [`JpError::Truncated`], bytes after the frame are [`JpError::TrailingBytes`].
+/// [`JpError::Truncated`], bytes after the frame are [`JpError::TrailingBytes`] (the whole
+/// datagram is rejected, its frame included). The frame's own errors come first (jp.md §10:
+/// `trailing_bytes` is step 10), so a bad CRC followed by more bytes is
+/// [`JpError::BadChecksum`].
 pub fn decode_datagram(datagram: &[u8]) -> Result<JpFrame, JpError> {
     match wire::decode(datagram)? {
         Decoded::Frame { frame, consumed } => {

@@ -118,6 +118,19 @@ fn write_invalid(name: &str, what: &str, bytes: &[u8]) -> Res<()> {
     Ok(())
 }
 
+/// [`write_invalid`], asserting the code the spec gives (for the vectors that pin an order).
+fn write_invalid_as(name: &str, what: &str, bytes: &[u8], code: &str) -> Res<()> {
+    let got = KrCodec
+        .decode_message(bytes)
+        .err()
+        .map(|e| e.code())
+        .ok_or_else(|| format!("{name}: decoded without error"))?;
+    if got != code {
+        return Err(format!("{name}: {got}, the spec says {code}").into());
+    }
+    write_invalid(name, what, bytes)
+}
+
 fn write_unrepresentable(name: &str, env: &Envelope) -> Res<()> {
     let codec = KrCodec;
     let err = codec
@@ -545,6 +558,28 @@ fn main() -> Res<()> {
         "trailing_data_two_sentences",
         "two sentences in one MQTT message",
         &[good.as_slice(), &good].concat(),
+    )?;
+    // kr.md §7 step 7: only after the sentence passed steps 1-6; the whole payload is rejected.
+    let garbage: Vec<u8> = (0..100_u32)
+        .map(|i| (i.wrapping_mul(37).wrapping_add(11) % 251) as u8)
+        .collect();
+    write_invalid_as(
+        "trailing_data_garbage",
+        "a valid sentence, then 100 bytes of garbage in the same MQTT message",
+        &[good.as_slice(), &garbage].concat(),
+        "trailing_data",
+    )?;
+    write_invalid_as(
+        "trailing_data_crlf",
+        "a valid sentence, then an empty line (CR LF)",
+        &[good.as_slice(), b"\r\n"].concat(),
+        "trailing_data",
+    )?;
+    write_invalid_as(
+        "bad_checksum_trailing_sentence",
+        "a sentence with a bad checksum, then a valid sentence: the first sentence's error wins",
+        &[bad_crc.as_slice(), &good].concat(),
+        "bad_checksum",
     )?;
     let mut big = b"$TLKR,".to_vec();
     big.resize(2100, b'A');

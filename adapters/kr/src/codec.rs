@@ -365,19 +365,13 @@ impl KrCodec {
     /// Decode one complete message (one MQTT payload holding exactly one sentence).
     /// An incomplete sentence is [`KrError::Truncated`]; bytes after `\r\n` are
     /// [`KrError::TrailingData`].
+    ///
+    /// Order (kr.md §7): the sentence's own checks (steps 1–6) come first, so a bad
+    /// checksum followed by more bytes is [`KrError::BadChecksum`]; only a sentence that
+    /// decodes is followed by the trailing-data check, which rejects the whole payload (the
+    /// sentence is not delivered either).
     pub fn decode_message(&self, buf: &[u8]) -> Result<Sentence, KrError> {
-        match self.decode(buf)? {
-            Decoded::NeedMore { needed } => Err(KrError::Truncated { needed }),
-            Decoded::Frame { frame, consumed } => {
-                if consumed == buf.len() {
-                    Ok(frame)
-                } else {
-                    Err(KrError::TrailingData {
-                        extra: buf.len() - consumed,
-                    })
-                }
-            }
-        }
+        decode_whole(buf)
     }
 
     /// Decode one complete message and translate it: what the KR adapter does with each
@@ -796,6 +790,22 @@ fn into_common(s: Sentence, ingested_at: DateTime<Utc>) -> Result<Envelope, KrEr
     Ok(env)
 }
 
+/// One complete MQTT payload = exactly one sentence (kr.md §1, §7).
+fn decode_whole(buf: &[u8]) -> Result<Sentence, KrError> {
+    match KrCodec.decode(buf)? {
+        Decoded::NeedMore { needed } => Err(KrError::Truncated { needed }),
+        Decoded::Frame { frame, consumed } => {
+            if consumed == buf.len() {
+                Ok(frame)
+            } else {
+                Err(KrError::TrailingData {
+                    extra: buf.len().saturating_sub(consumed),
+                })
+            }
+        }
+    }
+}
+
 impl NationalCodec for KrCodec {
     type Frame = Sentence;
     type Error = KrError;
@@ -823,6 +833,11 @@ impl NationalCodec for KrCodec {
             frame,
             consumed: sc.len,
         })
+    }
+
+    /// One MQTT payload = exactly one sentence: the same as [`KrCodec::decode_message`].
+    fn decode_message(&self, msg: &[u8]) -> Result<Sentence, KrError> {
+        decode_whole(msg)
     }
 
     fn skip_after_error(&self, buf: &[u8]) -> usize {

@@ -4,9 +4,10 @@
 //! [`run_mqtt_in`]) decode with the nation's codec and send each outcome as a [`Received`]
 //! into a bounded channel (a full channel back-pressures the transport: UDP then drops in
 //! the kernel, TCP and MQTT stop reading). Message-oriented transports (UDP datagrams, MQTT
-//! publishes) decode each message with [`decode_message`]; TCP streams go through a
-//! [`StreamDecoder`], which never buffers more than the codec's `MAX_FRAME_LEN` and resyncs
-//! with `skip_after_error`.
+//! publishes) decode each message with [`decode_message`]: exactly one frame per message, and
+//! a message with anything after its frame is rejected whole (jp.md §1, kr.md §1, us.md §1).
+//! TCP streams go through a [`StreamDecoder`], which decodes frames back to back, never
+//! buffers more than the codec's `MAX_FRAME_LEN` and resyncs with `skip_after_error`.
 //!
 //! **Egress** sinks ([`Sink`]) send one encoded national frame and report success only when the
 //! transport accepted it (UDP `send_to`, TCP `write_all`, MQTT PUBACK at QoS 1), so the
@@ -113,59 +114,18 @@ impl Rejected {
     }
 }
 
-/// Decode every frame in one self-delimited message (a UDP datagram, an MQTT payload).
-/// A message that ends in the middle of a frame yields a `truncated` rejection with the
-/// remaining bytes; a decode error yields one rejection with the rest of the message.
-pub fn decode_message<C: NationalCodec>(codec: &C, msg: &Bytes) -> Vec<StreamItem<C::Frame>> {
-    let mut out = Vec::with_capacity(1);
-    let mut pos = 0_usize;
-    if msg.is_empty() {
-        out.push(Err((
-            Rejected {
-                code: "truncated",
-                detail: "empty message".into(),
-            },
-            Bytes::new(),
-        )));
-        return out;
+/// Decode one self-delimited message (a UDP datagram, an MQTT payload) with
+/// [`NationalCodec::decode_message`]: exactly one frame per message, as every national spec
+/// requires. The result carries the **whole** message as its raw bytes: on success the frame's
+/// bytes, on a rejection everything that was received, so the dead letter holds the message as
+/// it arrived. A message with anything after its frame (garbage, a second frame) is rejected
+/// whole with the codec's trailing code (`trailing_bytes` for JP and US, `trailing_data` for
+/// KR) and its frame is not delivered; a message that ends inside a frame is `truncated`.
+pub fn decode_message<C: NationalCodec>(codec: &C, msg: &Bytes) -> StreamItem<C::Frame> {
+    match codec.decode_message(msg) {
+        Ok(frame) => Ok((frame, msg.clone())),
+        Err(e) => Err((Rejected::from_codec(&e), msg.clone())),
     }
-    while pos < msg.len() {
-        let rest = msg.slice(pos..);
-        match codec.decode(&rest) {
-            Ok(Decoded::Frame { frame, consumed }) if consumed > 0 && consumed <= rest.len() => {
-                out.push(Ok((frame, rest.slice(..consumed))));
-                pos += consumed;
-            }
-            Ok(Decoded::Frame { consumed, .. }) => {
-                out.push(Err((
-                    Rejected {
-                        code: "codec_contract",
-                        detail: format!("codec consumed {consumed} of {} bytes", rest.len()),
-                    },
-                    rest,
-                )));
-                break;
-            }
-            Ok(Decoded::NeedMore { needed }) => {
-                out.push(Err((
-                    Rejected {
-                        code: "truncated",
-                        detail: format!(
-                            "message ends inside a frame ({} bytes, {needed} more needed)",
-                            rest.len()
-                        ),
-                    },
-                    rest,
-                )));
-                break;
-            }
-            Err(e) => {
-                out.push(Err((Rejected::from_codec(&e), rest)));
-                break;
-            }
-        }
-    }
-    out
 }
 
 /// Splits a byte stream into frames with a [`NationalCodec`].
@@ -415,7 +375,8 @@ fn keep_alive() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IngressConfig {
-    /// UDP datagrams, one or more frames each.
+    /// UDP datagrams, exactly one frame each (a datagram with anything after its frame is
+    /// dead-lettered whole).
     Udp(UdpInConfig),
     /// A TCP listener the national system connects to.
     TcpServer {
@@ -634,7 +595,8 @@ pub fn bind_udp_in(cfg: &UdpInConfig) -> Result<UdpSocket, TransportError> {
     UdpSocket::from_std(sock.into()).map_err(e("register"))
 }
 
-/// Receive datagrams until `shutdown`; each is decoded with [`decode_message`].
+/// Receive datagrams until `shutdown`; each is decoded with [`decode_message`] (one frame
+/// per datagram).
 pub async fn run_udp_in<C: NationalCodec>(
     sock: UdpSocket,
     codec: Arc<C>,
@@ -653,8 +615,8 @@ pub async fn run_udp_in<C: NationalCodec>(
                 let received_at = Utc::now();
                 events::received(C::NATION, &label, n);
                 let msg = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-                let items = decode_message(codec.as_ref(), &msg);
-                if !forward(&tx, &label, received_at, items).await {
+                let item = decode_message(codec.as_ref(), &msg);
+                if !forward(&tx, &label, received_at, [item]).await {
                     return;
                 }
             }
@@ -848,14 +810,14 @@ pub async fn run_mqtt_in<C: NationalCodec>(
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let received_at = Utc::now();
                 events::received(C::NATION, &label, p.payload.len());
-                let items = decode_message(codec.as_ref(), &p.payload);
-                let mut settles = Vec::with_capacity(items.len().max(1));
-                if !forward_settled(&tx, &label, received_at, items, &mut settles).await {
+                let item = decode_message(codec.as_ref(), &p.payload);
+                let mut settles = Vec::with_capacity(1);
+                if !forward_settled(&tx, &label, received_at, [item], &mut settles).await {
                     return;
                 }
-                // PUBACK only once every frame of the publish is stored or dead-lettered; if the
-                // adapter dies first, the broker redelivers (persistent session) and JetStream
-                // removes the duplicate.
+                // PUBACK only once the publish (its one frame, or the whole publish as a
+                // rejection) is stored or dead-lettered; if the adapter dies first, the broker
+                // redelivers (persistent session) and JetStream removes the duplicate.
                 let c = client.clone();
                 tokio::spawn(async move {
                     for r in settles {

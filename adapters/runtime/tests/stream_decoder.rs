@@ -39,13 +39,19 @@ fn truncated_end_of_stream_and_message() {
     assert_eq!(items[0].as_ref().unwrap_err().0.code, "truncated");
 
     let codec = TestCodec::<Us>::default();
-    let items = decode_message(&codec, &bytes::Bytes::copy_from_slice(&f[..10]));
-    assert_eq!(items[0].as_ref().unwrap_err().0.code, "truncated");
-    let items = decode_message(&codec, &bytes::Bytes::new());
-    assert_eq!(items[0].as_ref().unwrap_err().0.code, "truncated");
-    // Two frames in one datagram both decode.
+    let item = decode_message(&codec, &bytes::Bytes::copy_from_slice(&f[..10]));
+    assert_eq!(item.as_ref().unwrap_err().0.code, "truncated");
+    let item = decode_message(&codec, &bytes::Bytes::new());
+    assert_eq!(item.as_ref().unwrap_err().0.code, "truncated");
+    // One message holds exactly one frame: two frames in one datagram reject the whole
+    // datagram (the specs' trailing-bytes rule), carrying every byte of it.
     let two: Vec<u8> = frames(2).concat();
-    let items = decode_message(&codec, &bytes::Bytes::from(two));
+    let item = decode_message(&codec, &bytes::Bytes::from(two.clone()));
+    let (rej, raw) = item.unwrap_err();
+    assert_eq!(rej.code, "trailing_bytes");
+    assert_eq!(raw.as_ref(), two.as_slice());
+    // The same bytes on a stream are two frames.
+    let items = decode_stream_all(Arc::new(TestCodec::<Us>::default()), &two);
     assert_eq!(items.len(), 2);
     assert!(items.iter().all(Result::is_ok));
 }

@@ -252,7 +252,7 @@ fn valid_envelopes() -> Vec<(&'static str, Envelope, u16)> {
             flight_phase: FlightPhase::Terminal,
         }),
     );
-    // Two references, long texts: spans two J28.2 container messages.
+    // Two references, long texts: spans four J28.2 container messages (8 + 8 + 8 + 4 words).
     let mut long_cancel = env(
         Nation::Kr,
         "kamd-ops-center",
@@ -710,6 +710,42 @@ fn main() {
         "trailing_bytes",
         "3 bytes after the packet in one datagram",
     ));
+    // us.md §1 / §9 step 17a: one datagram = one packet; the packet's own errors win.
+    invalid.push((
+        "trailing_bytes_two_packets",
+        [base.as_slice(), &status].concat(),
+        "trailing_bytes",
+        "two valid packets (track_update, status) in one datagram",
+    ));
+    let mut b = base.clone();
+    let n = b.len();
+    b[n - 1] ^= 0x01;
+    b.extend_from_slice(&status);
+    invalid.push((
+        "bad_checksum_trailing_packet",
+        b,
+        "bad_checksum",
+        "bad checksum, then a valid packet: the first packet's error wins over trailing_bytes",
+    ));
+    // §9 steps 1-3 for a datagram: 0-3 bytes are truncated unless already a bad sync.
+    invalid.push((
+        "truncated_empty",
+        Vec::new(),
+        "truncated",
+        "an empty datagram",
+    ));
+    invalid.push((
+        "truncated_three_bytes",
+        base[..3].to_vec(),
+        "truncated",
+        "the first 3 bytes of a packet (sync and half the length)",
+    ));
+    invalid.push((
+        "bad_sync_one_byte",
+        vec![0x00],
+        "bad_sync",
+        "one byte 0x00: step 2 rejects it before step 3 could call it truncated",
+    ));
     let mut b = base.clone();
     b[11] = 61;
     fix_checksum(&mut b);
@@ -793,6 +829,14 @@ fn main() {
         out.to_vec(),
         "field_out_of_range",
         "position 1 km from the Earth's centre (altitude outside -1 km .. 10 000 km)",
+    ));
+    let mut b = out.to_vec();
+    b.push(0);
+    invalid.push((
+        "trailing_bytes_before_translation",
+        b,
+        "trailing_bytes",
+        "field_out_of_range_altitude's packet, then one byte: step 17a comes before step 18",
     ));
     // ECEF velocity x = 20 000 m/s (20 000 000 mm/s): fits the i32 mm/s field
     // but its ENU east component is about -14 007 m/s, outside the schema's ±12 000 m/s.

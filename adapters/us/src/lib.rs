@@ -79,6 +79,12 @@ impl NationalCodec for UsCodec {
         wire::decode(buf)
     }
 
+    /// One UDP datagram = exactly one packet (us.md §1, §9): the same as
+    /// [`decode_datagram`].
+    fn decode_message(&self, msg: &[u8]) -> Result<UsFrame, UsError> {
+        decode_datagram(msg)
+    }
+
     fn skip_after_error(&self, buf: &[u8]) -> usize {
         skip_to_next_sync(buf)
     }
@@ -115,7 +121,11 @@ pub fn skip_to_next_sync(buf: &[u8]) -> usize {
 }
 
 /// Decode one UDP datagram, which must hold exactly one SIMPLE packet: a short datagram is
-/// [`UsError::Truncated`], extra bytes are [`UsError::TrailingBytes`].
+/// [`UsError::Truncated`] (also one of 0–3 bytes whose bytes are not already a bad sync),
+/// extra bytes are [`UsError::TrailingBytes`] (the whole datagram is rejected, its packet
+/// included). Order (us.md §9): the packet's own checks (steps 1–17) first, so a bad checksum
+/// followed by more bytes is [`UsError::BadChecksum`]; the trailing-bytes check next; the
+/// translation checks of step 18 ([`decode_to_common`]) last.
 pub fn decode_datagram(buf: &[u8]) -> Result<UsFrame, UsError> {
     match wire::decode(buf)? {
         Decoded::Frame { frame, consumed } => {

@@ -10,8 +10,8 @@ Exit status 0 only if every vector agrees, 1 otherwise.
 
 - `NAME.hex` + `NAME.json`: decode with ingested_at = the JSON's `ingested_at`; the result
   must equal the JSON: same keys, strings/enums exactly, times as instants (RFC 3339
-  fraction digits may differ, a leap second `:60` must match; US: also the exact text, as
-  vectors/us/README.md asks), numbers exactly as IEEE-754
+  fraction digits may differ, a leap second `:60` must match; US: also the exact text,
+  stricter than vectors/us/README.md asks), numbers exactly as IEEE-754
   doubles (JP and KR specs: one correctly rounded division), except US positions and
   velocities (us.md §6 / vectors/us/README.md): the JSON point is mapped forward to ECEF and
   must be within 1e-6 m of the packet's centimetres / 100 per axis, our own ECEF -> geodetic
@@ -101,7 +101,8 @@ def compare(exp, got, path: str, nation: str, extra: dict, problems: list[str]) 
             if not same:
                 problems.append(f"{path}: expected instant {exp}, got {got}")
             elif nation == "us" and exp != got:
-                # vectors/us/README.md: "times as RFC 3339 strings"
+                # Stricter than vectors/us/README.md, which asks for times as values: both
+                # sides print the same text, so an exact match is also checked here.
                 problems.append(f"{path}: same instant but text {got!r} != {exp!r}")
         elif exp != got:
             problems.append(f"{path}: expected {exp!r}, got {got!r}")

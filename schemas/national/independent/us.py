@@ -422,6 +422,9 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     rest = ar.data[ar.pos :]
     if len(rest) >= 8 or any(rest):
         raise DecodeError("malformed", f"text area padding {rest.hex()}")
+    # 17a. (datagram) bytes after a packet that passed steps 2-17; before translation
+    if len(buf) > length:
+        raise DecodeError("trailing_bytes", f"{len(buf) - length} bytes after the packet")
     # 18. translation: track id first, then positions in payload field order
     if "track_id" in payload and not TRACK_ID_RE.fullmatch(payload["track_id"]):
         raise DecodeError("bad_text", f"track_id {payload['track_id']!r}")
@@ -443,8 +446,6 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     for key in ("launch_time", "impact_time", "time", "corrected_time"):
         if key in payload:
             payload[key] = gps_us_to_rfc3339(payload[key])
-    if len(buf) > length:
-        raise DecodeError("trailing_bytes", f"{len(buf) - length} bytes after the packet")
 
     envelope = {
         "schema_version": 1,

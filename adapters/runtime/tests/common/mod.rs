@@ -208,6 +208,10 @@ pub enum TestError {
     BadJson(String),
     #[error("cannot encode: {0}")]
     Encode(String),
+    #[error("message ends inside a frame ({0} more bytes needed)")]
+    Truncated(usize),
+    #[error("{0} bytes after the frame in the message")]
+    TrailingBytes(usize),
 }
 
 impl NationalError for TestError {
@@ -218,6 +222,8 @@ impl NationalError for TestError {
             TestError::Oversize(_) => "oversize",
             TestError::BadJson(_) => "bad_json",
             TestError::Encode(_) => "encode",
+            TestError::Truncated(_) => "truncated",
+            TestError::TrailingBytes(_) => "trailing_bytes",
         }
     }
 }
@@ -278,6 +284,14 @@ impl<W: Which> NationalCodec for TestCodec<W> {
             frame: env,
             consumed: total,
         })
+    }
+
+    fn decode_message(&self, msg: &[u8]) -> Result<Envelope, TestError> {
+        match self.decode(msg)? {
+            Decoded::Frame { frame, consumed } if consumed == msg.len() => Ok(frame),
+            Decoded::Frame { consumed, .. } => Err(TestError::TrailingBytes(msg.len() - consumed)),
+            Decoded::NeedMore { needed } => Err(TestError::Truncated(needed)),
+        }
     }
 
     fn skip_after_error(&self, buf: &[u8]) -> usize {

@@ -1,0 +1,497 @@
+//! Framing exactly as the national specs say (issue 14, item 2), with the real codecs:
+//! a message-oriented transport (a UDP datagram for JP and US, one MQTT publish for KR)
+//! carries exactly one frame; a message with anything after its frame is dead-lettered
+//! **whole** with the spec's reason (`trailing_bytes` / `trailing_data`) and the original
+//! bytes, none of its frames is published, and the messages behind it still go through. A TCP
+//! stream (US SIMPLE) still carries frames back to back.
+
+// Test helpers may unwrap and index like #[test] functions (see clippy.toml).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use bytes::{Bytes, BytesMut};
+use chrono::{Duration as ChronoDuration, Utc};
+use common::*;
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use tokio::io::AsyncWriteExt;
+use trilink_jp::JpCodec;
+use trilink_kr::KrCodec;
+use trilink_runtime::adapter::{self, AdapterConfig};
+use trilink_runtime::config;
+use trilink_runtime::transport::{self, Received, UdpInConfig, decode_message};
+use trilink_schema::{Envelope, NationalCodec, Payload, headers};
+use trilink_us::UsCodec;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn vectors(nation: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../schemas/vectors/{nation}"))
+}
+
+fn hex(nation: &str, name: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(vectors(nation).join(format!("{name}.hex"))).unwrap();
+    let digits: String = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+        .collect();
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A launch detection from `nation`'s vector, with current times and national id `nid`,
+/// encoded by `codec`: a frame the adapter accepts and publishes.
+fn fresh<C: NationalCodec>(codec: &C, nation: &str, vector: &str, nid: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(vectors(nation).join(format!("{vector}.json"))).unwrap();
+    let mut env: Envelope = serde_json::from_str(&text).unwrap();
+    let now = Utc::now();
+    env.observed_at = now - ChronoDuration::milliseconds(1500);
+    env.ingested_at = now - ChronoDuration::milliseconds(1000);
+    nid.clone_into(&mut env.source.national_message_id);
+    if let Payload::LaunchDetection(l) = &mut env.payload {
+        l.launch_time = now - ChronoDuration::seconds(30);
+    }
+    let frame = codec.to_national(&env).unwrap();
+    let mut out = BytesMut::new();
+    codec.encode(&frame, &mut out).unwrap();
+    out.to_vec()
+}
+
+fn code<F>(item: &transport::StreamItem<F>) -> &'static str {
+    match item {
+        Ok(_) => "ok",
+        Err((r, _)) => r.code,
+    }
+}
+
+fn raw<F>(item: &transport::StreamItem<F>) -> &[u8] {
+    match item {
+        Ok((_, r)) | Err((_, r)) => r,
+    }
+}
+
+#[test]
+fn one_frame_per_message_with_the_real_codecs() {
+    let jp = JpCodec::new();
+    let kr = KrCodec;
+    let us = UsCodec::new();
+    let (jl, jt) = (hex("jp", "launch_detection"), hex("jp", "track_update"));
+    let (kl, kt) = (hex("kr", "lch_exercise"), hex("kr", "trk_exercise"));
+    let (ul, us_) = (hex("us", "launch_detection"), hex("us", "status"));
+    let garbage: Vec<u8> = (0..100_u8).map(|i| i.wrapping_mul(37)).collect();
+    let cases: Vec<(Vec<u8>, &str, Decoder<'_>)> = vec![
+        (
+            jl.clone(),
+            "ok",
+            Box::new(|m| strip(decode_message(&jp, m))),
+        ),
+        (
+            [jl.as_slice(), &garbage].concat(),
+            "trailing_bytes",
+            Box::new(|m| strip(decode_message(&jp, m))),
+        ),
+        (
+            [jl.as_slice(), &jt].concat(),
+            "trailing_bytes",
+            Box::new(|m| strip(decode_message(&jp, m))),
+        ),
+        (
+            kl.clone(),
+            "ok",
+            Box::new(|m| strip(decode_message(&kr, m))),
+        ),
+        (
+            [kl.as_slice(), &kt].concat(),
+            "trailing_data",
+            Box::new(|m| strip(decode_message(&kr, m))),
+        ),
+        (
+            [kl.as_slice(), &garbage].concat(),
+            "trailing_data",
+            Box::new(|m| strip(decode_message(&kr, m))),
+        ),
+        (
+            ul.clone(),
+            "ok",
+            Box::new(|m| strip(decode_message(&us, m))),
+        ),
+        (
+            [ul.as_slice(), &us_].concat(),
+            "trailing_bytes",
+            Box::new(|m| strip(decode_message(&us, m))),
+        ),
+        (
+            hex("us", "truncated_three_bytes"),
+            "truncated",
+            Box::new(|m| strip(decode_message(&us, m))),
+        ),
+        (
+            Vec::new(),
+            "truncated",
+            Box::new(|m| strip(decode_message(&us, m))),
+        ),
+    ];
+    for (i, (bytes, want, decode)) in cases.iter().enumerate() {
+        let msg = Bytes::from(bytes.clone());
+        let item = decode(&msg);
+        assert_eq!(code(&item), *want, "case {i}");
+        // The item always carries the whole message: the dead letter holds what arrived.
+        assert_eq!(raw(&item), bytes.as_slice(), "case {i}");
+    }
+    // The same two US packets on a TCP stream are two frames.
+    let items =
+        transport::decode_stream_all(Arc::new(UsCodec::new()), &[ul.as_slice(), &us_].concat());
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(Result::is_ok));
+}
+
+/// Decodes one message with one of the real codecs (the frame type erased).
+type Decoder<'a> = Box<dyn Fn(&Bytes) -> transport::StreamItem<()> + 'a>;
+
+fn strip<F>(item: transport::StreamItem<F>) -> transport::StreamItem<()> {
+    item.map(|(_, raw)| ((), raw))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_ingress_delivers_one_item_per_datagram_and_keeps_going() {
+    let sock = transport::bind_udp_in(&UdpInConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        multicast_group: None,
+        multicast_interface: None,
+        recv_buffer: None,
+    })
+    .unwrap();
+    let addr = sock.local_addr().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Received<trilink_jp::JpFrame>>(16);
+    let token = trilink_runtime::CancellationToken::new();
+    let task = tokio::spawn(transport::run_udp_in(
+        sock,
+        Arc::new(JpCodec::new()),
+        Arc::from("udp:test"),
+        tx,
+        token.clone(),
+    ));
+    let (jl, jt) = (hex("jp", "launch_detection"), hex("jp", "track_update"));
+    let garbage = vec![0xA5_u8; 100];
+    let sent = [
+        ([jl.as_slice(), &garbage].concat(), "trailing_bytes"),
+        ([jl.as_slice(), &jt].concat(), "trailing_bytes"),
+        (hex("jp", "bad_checksum_trailing_frame"), "bad_checksum"),
+        (jt.clone(), "ok"),
+    ];
+    let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for (d, _) in &sent {
+        national.send_to(d, addr).await.unwrap();
+    }
+    for (i, (d, want)) in sent.iter().enumerate() {
+        let r = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let got = match &r.outcome {
+            Ok(_) => "ok",
+            Err(rej) => rej.code,
+        };
+        assert_eq!(got, *want, "datagram {i}");
+        assert_eq!(r.raw.as_ref(), d.as_slice(), "datagram {i}");
+    }
+    // Exactly one item per datagram: nothing else is queued.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), rx.recv())
+            .await
+            .is_err(),
+        "a datagram produced more than one item"
+    );
+    token.cancel();
+    task.await.unwrap();
+}
+
+async fn count(js: &jetstream::Context, name: &str) -> u64 {
+    js.get_stream(name)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+}
+
+async fn wait_count(js: &jetstream::Context, name: &str, want: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let n = count(js, name).await;
+        if n >= want {
+            assert_eq!(n, want, "{name}");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: {n} of {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Repeat `send` until the stream TL_IN holds `want` messages (the adapter's socket or
+/// subscription may not be up yet; JetStream de-duplicates the repeats).
+async fn probe<F, Fut>(js: &jetstream::Context, want: u64, mut send: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while count(js, "TL_IN").await < want {
+        send().await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "probe never published"
+        );
+    }
+    assert_eq!(count(js, "TL_IN").await, want);
+}
+
+async fn dlq(js: &jetstream::Context, seq: u64) -> (String, String, Vec<u8>) {
+    let m = js
+        .get_stream("TL_DLQ")
+        .await
+        .unwrap()
+        .get_raw_message(seq)
+        .await
+        .unwrap();
+    let reason = m
+        .headers
+        .get(headers::DLQ_REASON)
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default();
+    (m.subject.to_string(), reason, m.payload.to_vec())
+}
+
+async fn national_ids(js: &jetstream::Context) -> Vec<String> {
+    let n = count(js, "TL_IN").await;
+    let s = js.get_stream("TL_IN").await.unwrap();
+    let mut ids = Vec::new();
+    for seq in 1..=n {
+        let m = s.get_raw_message(seq).await.unwrap();
+        ids.push(
+            Envelope::from_json(&m.payload)
+                .unwrap()
+                .source
+                .national_message_id,
+        );
+    }
+    ids
+}
+
+fn cfg(text: &str, name: &str) -> AdapterConfig {
+    config::load_str(text, Path::new(name), Vec::<(String, String)>::new()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
+    let nats = start_nats();
+    let mosq = start_mosquitto();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let (jp_port, us_port, us_tcp) = (free_udp_port(), free_udp_port(), free_port());
+    let head = |n: &str| {
+        format!("[adapter]\nnation = \"{n}\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n")
+    };
+    let jp_cfg = cfg(
+        &format!(
+            "{}[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{jp_port}\"\n",
+            head("jp")
+        ),
+        "jp.toml",
+    );
+    let kr_cfg = cfg(
+        &format!(
+            "{}[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n",
+            head("kr"),
+            mosq.port
+        ),
+        "kr.toml",
+    );
+    let us_cfg = cfg(
+        &format!(
+            "{}[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{us_port}\"\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{us_tcp}\"\n",
+            head("us")
+        ),
+        "us.toml",
+    );
+    let token = trilink_runtime::CancellationToken::new();
+    let runs = [
+        tokio::spawn(adapter::run(jp_cfg, JpCodec::new(), token.clone())),
+        tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone())),
+        tokio::spawn(adapter::run(us_cfg, UsCodec::new(), token.clone())),
+    ];
+    let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let garbage: Vec<u8> = (0..100_u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+
+    // ---- JP over UDP.
+    let jp = JpCodec::new();
+    let probe_jp = fresh(&jp, "jp", "launch_detection", "20261121-000900");
+    probe(&js, 1, || {
+        national
+            .send_to(&probe_jp, ("127.0.0.1", jp_port))
+            .map_unit()
+    })
+    .await;
+    let a = fresh(&jp, "jp", "launch_detection", "20261121-000901");
+    let b = fresh(&jp, "jp", "launch_detection", "20261121-000902");
+    let c = fresh(&jp, "jp", "launch_detection", "20261121-000903");
+    let mut bad = fresh(&jp, "jp", "launch_detection", "20261121-000904");
+    *bad.last_mut().unwrap() ^= 1;
+    let ok = fresh(&jp, "jp", "launch_detection", "20261121-000905");
+    let jp_bad = [
+        ([a.as_slice(), &garbage].concat(), "trailing_bytes"),
+        ([b.as_slice(), &c].concat(), "trailing_bytes"),
+        ([bad.as_slice(), &c].concat(), "bad_checksum"),
+    ];
+    for (d, _) in &jp_bad {
+        national.send_to(d, ("127.0.0.1", jp_port)).await.unwrap();
+    }
+    national.send_to(&ok, ("127.0.0.1", jp_port)).await.unwrap();
+    wait_count(&js, "TL_DLQ", 3).await;
+    wait_count(&js, "TL_IN", 2).await;
+
+    // ---- KR over MQTT.
+    let kr = KrCodec;
+    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
+    let driver = tokio::spawn(async move {
+        loop {
+            if el.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0900");
+    probe(&js, 3, || {
+        let (s, p) = (kr_sys.clone(), probe_kr.clone());
+        async move {
+            s.publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let a = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0901");
+    let b = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0902");
+    let c = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0903");
+    let ok = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0904");
+    let kr_bad = [
+        ([a.as_slice(), &b].concat(), "trailing_data"),
+        ([c.as_slice(), &garbage].concat(), "trailing_data"),
+    ];
+    for p in kr_bad.iter().map(|(p, _)| p.clone()).chain([ok]) {
+        kr_sys
+            .publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
+            .await
+            .unwrap();
+    }
+    wait_count(&js, "TL_DLQ", 5).await;
+    wait_count(&js, "TL_IN", 4).await;
+
+    // ---- US over UDP (one packet per datagram) and TCP (a stream).
+    let us = UsCodec::new();
+    let probe_us = fresh(&us, "us", "launch_detection", "C2-20261121-000900");
+    probe(&js, 5, || {
+        national
+            .send_to(&probe_us, ("127.0.0.1", us_port))
+            .map_unit()
+    })
+    .await;
+    let a = fresh(&us, "us", "launch_detection", "C2-20261121-000901");
+    let b = fresh(&us, "us", "launch_detection", "C2-20261121-000902");
+    let ok = fresh(&us, "us", "launch_detection", "C2-20261121-000903");
+    let us_bad = [([a.as_slice(), &b].concat(), "trailing_bytes")];
+    national
+        .send_to(&us_bad[0].0, ("127.0.0.1", us_port))
+        .await
+        .unwrap();
+    national.send_to(&ok, ("127.0.0.1", us_port)).await.unwrap();
+    wait_count(&js, "TL_DLQ", 6).await;
+    wait_count(&js, "TL_IN", 6).await;
+    let d = fresh(&us, "us", "launch_detection", "C2-20261121-000904");
+    let e = fresh(&us, "us", "launch_detection", "C2-20261121-000905");
+    let mut tcp = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", us_tcp)).await {
+            Ok(s) => break s,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    tcp.write_all(&[d.as_slice(), &e].concat()).await.unwrap();
+    wait_count(&js, "TL_IN", 8).await;
+
+    // Every rejected message is dead-lettered whole, with the spec's reason, in order.
+    let expected = jp_bad
+        .iter()
+        .map(|(m, r)| ("tl.dlq.jp", m, r))
+        .chain(kr_bad.iter().map(|(m, r)| ("tl.dlq.kr", m, r)))
+        .chain(us_bad.iter().map(|(m, r)| ("tl.dlq.us", m, r)));
+    for (i, (subject, body, reason)) in expected.enumerate() {
+        let (s, r, b) = dlq(&js, i as u64 + 1).await;
+        assert_eq!((s.as_str(), r.as_str()), (subject, *reason), "dlq #{i}");
+        assert_eq!(b, *body, "dlq #{i}: the whole message");
+    }
+    // Nothing from a rejected message was published; what followed each one was.
+    assert_eq!(
+        national_ids(&js).await,
+        [
+            "20261121-000900",
+            "20261121-000905",
+            "KAMD-20261121-0900",
+            "KAMD-20261121-0904",
+            "C2-20261121-000900",
+            "C2-20261121-000903",
+            "C2-20261121-000904",
+            "C2-20261121-000905",
+        ]
+    );
+    token.cancel();
+    for r in runs {
+        let summary = tokio::time::timeout(WAIT, r)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(summary.drained, "{summary:?}");
+    }
+    driver.abort();
+}
+
+trait MapUnit {
+    fn map_unit(self) -> impl std::future::Future<Output = ()>;
+}
+
+impl<F, T> MapUnit for F
+where
+    F: std::future::Future<Output = std::io::Result<T>>,
+{
+    async fn map_unit(self) {
+        self.await.unwrap();
+    }
+}
