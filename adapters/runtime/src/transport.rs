@@ -96,6 +96,16 @@ pub struct Received<F> {
     pub settle: Option<Settle>,
 }
 
+/// How many bytes of an `oversize` message its dead letter keeps.
+pub const OVERSIZE_KEEP: usize = 1024;
+
+/// Largest MQTT packet the national-side MQTT client accepts (16 MiB). Far above any national
+/// frame, so an oversize publish arrives, is dead-lettered as `oversize` and acknowledged —
+/// rather than refused by the client, which would drop the connection and have the broker
+/// redeliver the same publish forever (a poison pill). Configure the national broker's
+/// `message_size_limit` below it (deploy/etc/mosquitto/trilink-kr.conf).
+pub const MQTT_MAX_INCOMING_PACKET: usize = 16 << 20;
+
 /// Why national bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
@@ -121,7 +131,27 @@ impl Rejected {
 /// it arrived. A message with anything after its frame (garbage, a second frame) is rejected
 /// whole with the codec's trailing code (`trailing_bytes` for JP and US, `trailing_data` for
 /// KR) and its frame is not delivered; a message that ends inside a frame is `truncated`.
+///
+/// A message longer than the format's largest frame (`C::MAX_FRAME_LEN`) is rejected as
+/// `oversize` without decoding, and only its first [`OVERSIZE_KEEP`] bytes are kept for the
+/// dead letter (a dead letter must fit a NATS message; the detail names the full length).
 pub fn decode_message<C: NationalCodec>(codec: &C, msg: &Bytes) -> StreamItem<C::Frame> {
+    if msg.len() > C::MAX_FRAME_LEN {
+        let keep = msg.len().min(OVERSIZE_KEEP);
+        return Err((
+            Rejected {
+                code: "oversize",
+                detail: format!(
+                    "message of {} bytes is longer than the largest {} frame ({} bytes); \
+                     the dead letter keeps its first {keep} bytes",
+                    msg.len(),
+                    C::NATION,
+                    C::MAX_FRAME_LEN
+                ),
+            },
+            msg.slice(..keep),
+        ));
+    }
     match codec.decode_message(msg) {
         Ok(frame) => Ok((frame, msg.clone())),
         Err(e) => Err((Rejected::from_codec(&e), msg.clone())),
@@ -736,7 +766,7 @@ fn mqtt_options(m: &MqttConfig) -> Result<rumqttc::MqttOptions, TransportError> 
     let mut o = rumqttc::MqttOptions::new(m.client_id.clone(), m.host.clone(), m.port);
     o.set_keep_alive(Duration::from_secs(m.keep_alive_s));
     o.set_clean_session(!m.persistent_session);
-    o.set_max_packet_size(1 << 20, 1 << 20);
+    o.set_max_packet_size(MQTT_MAX_INCOMING_PACKET, 1 << 20);
     if let (Some(u), Some(p)) = (&m.username, &m.password) {
         o.set_credentials(u.clone(), p.clone());
     }

@@ -495,3 +495,103 @@ where
         self.await.unwrap();
     }
 }
+
+/// The poison pill of issue 14: one KR publish of 1 048 682 bytes (beyond any MQTT client's
+/// 1 MiB default and any KR sentence) followed by four valid ones, on a persistent session.
+/// The big one is dead-lettered as `oversize` (its first bytes kept, the length in the detail)
+/// and acknowledged; the four behind it are delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
+    let nats = start_nats();
+    let mosq = start_mosquitto();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let kr_cfg = cfg(
+        &format!(
+            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
+             [[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\n\
+             topic = \"kr/warning/#\"\npersistent_session = true\n",
+            mosq.port
+        ),
+        "kr.toml",
+    );
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone()));
+    let kr = KrCodec;
+    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port);
+    opts.set_max_packet_size(4 << 20, 4 << 20);
+    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
+    let driver = tokio::spawn(async move {
+        loop {
+            if el.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0800");
+    probe(&js, 1, || {
+        let (s, p) = (kr_sys.clone(), probe_kr.clone());
+        async move {
+            s.publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let huge: Vec<u8> = std::iter::once(b'$')
+        .chain((0..1_048_681_u32).map(|i| b'A' + (i % 26) as u8))
+        .collect();
+    assert_eq!(huge.len(), 1_048_682);
+    kr_sys
+        .publish(
+            "kr/warning/launch_detection",
+            QoS::AtLeastOnce,
+            false,
+            huge.clone(),
+        )
+        .await
+        .unwrap();
+    for i in 1..=4 {
+        let p = fresh(&kr, "kr", "lch_exercise", &format!("KAMD-20261121-080{i}"));
+        kr_sys
+            .publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
+            .await
+            .unwrap();
+    }
+    wait_count(&js, "TL_IN", 5).await;
+    wait_count(&js, "TL_DLQ", 1).await;
+    let (subject, reason, body) = dlq(&js, 1).await;
+    assert_eq!(
+        (subject.as_str(), reason.as_str()),
+        ("tl.dlq.kr", "oversize")
+    );
+    assert_eq!(body, huge[..trilink_runtime::transport::OVERSIZE_KEEP]);
+    assert_eq!(
+        national_ids(&js).await,
+        [
+            "KAMD-20261121-0800",
+            "KAMD-20261121-0801",
+            "KAMD-20261121-0802",
+            "KAMD-20261121-0803",
+            "KAMD-20261121-0804",
+        ]
+    );
+    token.cancel();
+    let summary = tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(summary.drained, "{summary:?}");
+    driver.abort();
+}
