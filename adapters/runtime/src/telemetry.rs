@@ -181,6 +181,87 @@ pub fn install_metrics() -> Result<PrometheusHandle, TelemetryError> {
     Ok(handle)
 }
 
+/// Whether transports make progress, so that one that keeps failing (a reconnect loop with
+/// nothing delivered in between) turns `/readyz` red and raises
+/// `trilink_transport_stuck{transport}` for an alert. Pure: time is passed in.
+///
+/// A transport is **stuck** after [`TransportWatch::STUCK_AFTER_FAILURES`] failures in a row with
+/// neither a message received nor a connection that stayed up for
+/// [`TransportWatch::STABLE_AFTER`] between them. A national system that is simply quiet is not
+/// stuck; a broker that is down, or one that keeps handing the client something it cannot take,
+/// is.
+#[derive(Debug, Default)]
+pub struct TransportWatch {
+    states: std::collections::BTreeMap<String, WatchState>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WatchState {
+    failures: u32,
+    connected_at: Option<std::time::Instant>,
+}
+
+impl TransportWatch {
+    /// Consecutive failures without progress that make a transport stuck.
+    pub const STUCK_AFTER_FAILURES: u32 = 3;
+    /// A connection up this long counts as progress.
+    pub const STABLE_AFTER: Duration = Duration::from_secs(10);
+
+    /// The transport connected at `now`.
+    pub fn connected(&mut self, transport: &str, now: std::time::Instant) {
+        self.states
+            .entry(transport.to_owned())
+            .or_default()
+            .connected_at = Some(now);
+    }
+
+    /// The transport delivered a message: progress.
+    pub fn progress(&mut self, transport: &str) {
+        if let Some(s) = self.states.get_mut(transport) {
+            s.failures = 0;
+        }
+    }
+
+    /// The transport failed (and will reconnect) at `now`.
+    pub fn failed(&mut self, transport: &str, now: std::time::Instant) {
+        let s = self.states.entry(transport.to_owned()).or_default();
+        if s.connected_at
+            .is_some_and(|t| now.saturating_duration_since(t) >= Self::STABLE_AFTER)
+        {
+            s.failures = 0;
+        }
+        s.connected_at = None;
+        s.failures = s.failures.saturating_add(1);
+    }
+
+    /// Whether `transport` is stuck at `now`.
+    pub fn is_stuck(&self, transport: &str, now: std::time::Instant) -> bool {
+        self.states.get(transport).is_some_and(|s| {
+            s.failures >= Self::STUCK_AFTER_FAILURES
+                && s.connected_at
+                    .is_none_or(|t| now.saturating_duration_since(t) < Self::STABLE_AFTER)
+        })
+    }
+
+    /// Every stuck transport at `now`.
+    pub fn stuck(&self, now: std::time::Instant) -> Vec<String> {
+        self.states
+            .keys()
+            .filter(|t| self.is_stuck(t, now))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The process-wide [`TransportWatch`] the transport events feed.
+pub fn transport_watch() -> std::sync::MutexGuard<'static, TransportWatch> {
+    static WATCH: std::sync::OnceLock<Mutex<TransportWatch>> = std::sync::OnceLock::new();
+    WATCH
+        .get_or_init(|| Mutex::new(TransportWatch::default()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Liveness and readiness shared between a process and its health endpoint.
 #[derive(Debug, Default)]
 pub struct Health {
@@ -196,9 +277,20 @@ impl Health {
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Release);
     }
-    /// Whether the process is ready.
+    /// Whether the process is ready: marked ready, and no transport stuck
+    /// ([`TransportWatch`]).
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) && self.not_ready_because().is_none()
+    }
+    /// Why the process is not ready, when it was marked ready but a transport is stuck.
+    pub fn not_ready_because(&self) -> Option<String> {
+        let stuck = transport_watch().stuck(std::time::Instant::now());
+        (!stuck.is_empty()).then(|| {
+            format!(
+                "transport stuck (failing without progress): {}",
+                stuck.join(", ")
+            )
+        })
     }
 }
 
@@ -284,7 +376,10 @@ async fn respond(
         ("GET", "/readyz") => (
             "503 Service Unavailable",
             "text/plain",
-            String::from("not ready\n"),
+            health.not_ready_because().map_or_else(
+                || String::from("not ready\n"),
+                |why| format!("not ready: {why}\n"),
+            ),
         ),
         ("GET", _) => ("404 Not Found", "text/plain", String::from("not found\n")),
         _ => (
@@ -309,6 +404,10 @@ pub mod events {
 
     /// Register descriptions (called once when the recorder is installed).
     pub fn describe() {
+        metrics::describe_gauge!(
+            "trilink_transport_stuck",
+            "1 while a transport keeps failing without progress (reconnect loop); /readyz is red"
+        );
         metrics::describe_counter!(
             "trilink_received_total",
             "national messages (datagrams, frames, MQTT publishes) received"
@@ -367,6 +466,11 @@ pub mod events {
     pub fn received(site: Nation, transport: &str, bytes: usize) {
         counter!("trilink_received_total", "site" => site.as_str(), "transport" => transport.to_owned())
             .increment(1);
+        let mut w = super::transport_watch();
+        w.progress(transport);
+        gauge!("trilink_transport_stuck", "site" => site.as_str(), "transport" => transport.to_owned())
+            .set(f64::from(u8::from(w.is_stuck(transport, std::time::Instant::now()))));
+        drop(w);
         tracing::trace!(%site, transport, bytes, "received");
     }
 
@@ -451,6 +555,7 @@ pub mod events {
         counter!("trilink_delivered_total", "site" => site.as_str(), "transport" => transport.to_owned())
             .increment(1);
         tracing::trace!(%site, transport, "delivered");
+        super::transport_watch().progress(transport);
     }
 
     /// A send to the national system failed.
@@ -460,11 +565,28 @@ pub mod events {
         tracing::warn!(%site, transport, error, "national send failed");
     }
 
-    /// A transport reconnected (or tried to).
+    /// A transport failed and will reconnect.
     pub fn reconnect(site: Nation, transport: &str, error: &str) {
         counter!("trilink_reconnects_total", "site" => site.as_str(), "transport" => transport.to_owned())
             .increment(1);
-        tracing::warn!(%site, transport, error, "transport reconnecting");
+        let now = std::time::Instant::now();
+        let mut w = super::transport_watch();
+        w.failed(transport, now);
+        let stuck = w.is_stuck(transport, now);
+        drop(w);
+        gauge!("trilink_transport_stuck", "site" => site.as_str(), "transport" => transport.to_owned())
+            .set(f64::from(u8::from(stuck)));
+        if stuck {
+            tracing::error!(%site, transport, error, "transport stuck: failing without progress; /readyz is red");
+        } else {
+            tracing::warn!(%site, transport, error, "transport reconnecting");
+        }
+    }
+
+    /// A transport (re)connected.
+    pub fn connected(site: Nation, transport: &str) {
+        super::transport_watch().connected(transport, std::time::Instant::now());
+        tracing::debug!(%site, transport, "transport connected");
     }
 
     /// A heartbeat was published.
@@ -483,5 +605,44 @@ pub mod events {
     pub fn hop(hop: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) {
         let secs = (to - from).to_std().map_or(0.0, |d| d.as_secs_f64());
         histogram!("trilink_hop_latency_seconds", "hop" => hop).record(secs);
+    }
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use std::time::{Duration, Instant};
+
+    use super::TransportWatch;
+
+    #[test]
+    fn stuck_after_failures_without_progress_and_cleared_by_progress_or_a_stable_connection() {
+        let t0 = Instant::now();
+        let s = |secs| t0 + Duration::from_secs(secs);
+        let mut w = TransportWatch::default();
+        // A reconnect loop: connects, fails at once, again and again.
+        for i in 0..TransportWatch::STUCK_AFTER_FAILURES {
+            assert!(!w.is_stuck("mqtt", s(u64::from(i))), "{i}");
+            w.connected("mqtt", s(u64::from(i)));
+            w.failed("mqtt", s(u64::from(i)));
+        }
+        assert!(w.is_stuck("mqtt", s(3)));
+        assert_eq!(w.stuck(s(3)), vec!["mqtt".to_owned()]);
+        // A message received is progress.
+        w.progress("mqtt");
+        assert!(!w.is_stuck("mqtt", s(3)));
+        // Failing again three times: stuck; a connection that stays up 10 s clears it, even
+        // with nothing received (a quiet national system is not stuck).
+        for i in 4..7 {
+            w.failed("mqtt", s(i));
+        }
+        assert!(w.is_stuck("mqtt", s(7)));
+        w.connected("mqtt", s(8));
+        assert!(w.is_stuck("mqtt", s(9)));
+        assert!(!w.is_stuck("mqtt", s(18)));
+        // And the next failure after such a stable connection starts counting from one.
+        w.failed("mqtt", s(30));
+        assert!(!w.is_stuck("mqtt", s(30)));
+        // Other transports are independent.
+        assert!(!w.is_stuck("udp", s(30)));
     }
 }

@@ -741,6 +741,7 @@ pub async fn run_tcp_client_in<C: NationalCodec>(
         let err = match conn {
             Ok(stream) => {
                 backoff.reset();
+                events::connected(C::NATION, &label);
                 let _ = stream.set_nodelay(true);
                 tracing::info!(transport = %label, "connected to national system");
                 match read_stream(stream, codec.clone(), &label, &tx, &shutdown).await {
@@ -832,6 +833,7 @@ pub async fn run_mqtt_in<C: NationalCodec>(
         match ev {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
+                events::connected(C::NATION, &label);
                 tracing::info!(transport = %label, tls = cfg.tls, "mqtt connected; subscribing");
                 if let Err(e) = client.try_subscribe(cfg.topic.clone(), QoS::AtLeastOnce) {
                     tracing::warn!(transport = %label, error = %e, "mqtt subscribe failed");
@@ -1091,6 +1093,7 @@ impl MqttSink {
                 match ev {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         backoff.reset();
+                        events::connected(site, &label);
                         tracing::info!(transport = %label, tls, "mqtt output connected");
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {

@@ -595,3 +595,75 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
     assert!(summary.drained, "{summary:?}");
     driver.abort();
 }
+
+/// `/readyz` on the adapter's telemetry port: (status, body); (0, "") while it is not listening.
+async fn readyz(addr: std::net::SocketAddr) -> (u16, String) {
+    tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(|| http_get(addr, "/readyz")).unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// An ingress that keeps failing (here: the KR broker is not there) turns `/readyz` red with
+/// the transport named and `trilink_transport_stuck` raised; once the broker is up and the
+/// connection has held, it is green again — red only while the ingress is actually stuck.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let (mqtt_port, http_port) = (free_port(), free_port());
+    let kr_cfg = cfg(
+        &format!(
+            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[telemetry]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\n\
+             client_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n"
+        ),
+        "kr.toml",
+    );
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone()));
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Ok(r) = tokio::time::timeout(Duration::from_secs(2), readyz(addr)).await
+            && r.0 == 503
+            && r.1.contains("stuck")
+        {
+            break r.1;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz never turned red"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(body.contains("mqtt:kr/warning/#"), "{body}");
+    let (_, metrics) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("trilink_transport_stuck{") && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    // The broker comes up on that port: once the connection holds, ready again.
+    let _mosq = start_mosquitto_conf(
+        &[mqtt_port],
+        &format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous true"),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        if readyz(addr).await.0 == 200 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz never turned green again"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    token.cancel();
+    let _ = tokio::time::timeout(WAIT, run).await;
+}
