@@ -404,6 +404,10 @@ pub mod events {
 
     /// Register descriptions (called once when the recorder is installed).
     pub fn describe() {
+        metrics::describe_counter!(
+            "trilink_udp_kernel_drops_total",
+            "UDP datagrams the kernel dropped on an ingress socket (receive buffer full)"
+        );
         metrics::describe_gauge!(
             "trilink_transport_stuck",
             "1 while a transport keeps failing without progress (reconnect loop); /readyz is red"
@@ -581,6 +585,14 @@ pub mod events {
         } else {
             tracing::warn!(%site, transport, error, "transport reconnecting");
         }
+    }
+
+    /// The kernel dropped `n` datagrams on a UDP ingress socket (receive buffer full): national
+    /// input that never reached the adapter. Raise `recv_buffer` or run a redundant adapter.
+    pub fn udp_kernel_drops(site: Nation, transport: &str, n: u64) {
+        counter!("trilink_udp_kernel_drops_total", "site" => site.as_str(), "transport" => transport.to_owned())
+            .increment(n);
+        tracing::warn!(%site, transport, dropped = n, "the kernel dropped UDP datagrams (socket buffer full)");
     }
 
     /// A transport (re)connected.

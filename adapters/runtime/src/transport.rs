@@ -635,9 +635,22 @@ pub async fn run_udp_in<C: NationalCodec>(
     shutdown: CancellationToken,
 ) {
     let mut buf = vec![0_u8; 65_536];
+    // Datagrams the kernel dropped because the socket buffer was full never reach recv: read
+    // the socket's drop counter (/proc/net/udp{,6}) every second and count the difference.
+    let inode = socket_inode(&sock);
+    let mut drops_seen = inode.and_then(kernel_drops).unwrap_or(0);
+    let mut drop_tick = tokio::time::interval(Duration::from_secs(1));
+    drop_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let got = tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => {
+                count_kernel_drops(C::NATION, &label, inode, &mut drops_seen);
+                return;
+            }
+            _ = drop_tick.tick() => {
+                count_kernel_drops(C::NATION, &label, inode, &mut drops_seen);
+                continue;
+            }
             r = sock.recv_from(&mut buf) => r,
         };
         match got {
@@ -656,6 +669,45 @@ pub async fn run_udp_in<C: NationalCodec>(
             }
         }
     }
+}
+
+fn count_kernel_drops(site: Nation, label: &str, inode: Option<u64>, seen: &mut u64) {
+    if let Some(now) = inode.and_then(kernel_drops)
+        && now > *seen
+    {
+        events::udp_kernel_drops(site, label, now - *seen);
+        *seen = now;
+    }
+}
+
+/// The inode of a socket (what `/proc/net/udp` lists it by).
+pub fn socket_inode(sock: &impl std::os::fd::AsRawFd) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(format!("/proc/self/fd/{}", sock.as_raw_fd()))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// The kernel's count of datagrams dropped on the UDP socket with `inode` (receive buffer
+/// full), from `/proc/net/udp` and `/proc/net/udp6`; `None` when not found (not Linux).
+pub fn kernel_drops(inode: u64) -> Option<u64> {
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find_map(|text| udp_drops_in(&text, inode))
+}
+
+/// The `drops` column of the line of `/proc/net/udp` text whose inode is `inode`.
+pub fn udp_drops_in(proc_net_udp: &str, inode: u64) -> Option<u64> {
+    proc_net_udp.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+        if cols.get(9)?.parse::<u64>().ok()? == inode {
+            cols.get(12)?.parse().ok()
+        } else {
+            None
+        }
+    })
 }
 
 async fn read_stream<C: NationalCodec>(
@@ -1194,4 +1246,21 @@ pub fn decode_stream_all<C: NationalCodec>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod udp_drop_tests {
+    use super::udp_drops_in;
+
+    #[test]
+    fn reads_the_drops_column_of_the_socket_by_inode() {
+        let text = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  123: 0100007F:4E21 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 555001 2 0000000000000000 0
+  124: 0100007F:4E22 00000000:0000 07 00000000:00002100 00:00000000 00000000     0        0 555002 2 0000000000000000 29328
+";
+        assert_eq!(udp_drops_in(text, 555_002), Some(29_328));
+        assert_eq!(udp_drops_in(text, 555_001), Some(0));
+        assert_eq!(udp_drops_in(text, 1), None);
+        assert_eq!(udp_drops_in("garbage\nonly", 1), None);
+    }
 }

@@ -667,3 +667,101 @@ async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
     token.cancel();
     let _ = tokio::time::timeout(WAIT, run).await;
 }
+
+/// The value of the first sample of `name` in Prometheus text (0 when absent).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A UDP flood into a small receive buffer: what the kernel drops is counted, so every
+/// datagram sent is either received (and then delivered or dead-lettered) or counted as a
+/// kernel drop — none disappears silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let (udp_port, http_port) = (free_udp_port(), free_port());
+    let jp_cfg = cfg(
+        &format!(
+            "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 0\n[telemetry]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{udp_port}\"\nrecv_buffer = 4096\n"
+        ),
+        "jp.toml",
+    );
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(jp_cfg, JpCodec::new(), token.clone()));
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
+    let get_metrics = move || async move {
+        tokio::task::spawn_blocking(move || {
+            std::panic::catch_unwind(|| http_get(addr, "/metrics")).unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default()
+        .1
+    };
+    // Wait for the ingress (one probe datagram received).
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // (Probes sent before the socket was bound are lost to ICMP, not to a full buffer: the
+    // count starts from what was received once the ingress answered.)
+    let received_before = loop {
+        sender
+            .send_to(&[0x55; 200], ("127.0.0.1", udp_port))
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = metric(&get_metrics().await, "trilink_received_total") as u64;
+        if r >= 1 {
+            break r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "udp ingress never received"
+        );
+    };
+    // The flood: 20 000 garbage datagrams as fast as one thread can send them.
+    let flood_n: u64 = 20_000;
+    let flood = std::thread::spawn(move || {
+        for _ in 0..flood_n {
+            let _ = sender.send_to(&[0xAA; 200], ("127.0.0.1", udp_port));
+        }
+    });
+    flood.join().unwrap();
+    let sent = flood_n + received_before;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (received, dropped) = loop {
+        let m = get_metrics().await;
+        let (r, d) = (
+            metric(&m, "trilink_received_total") as u64,
+            metric(&m, "trilink_udp_kernel_drops_total") as u64,
+        );
+        if r + d >= sent || tokio::time::Instant::now() >= deadline {
+            break (r, d);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        dropped > 0,
+        "no kernel drops with a 4 KiB buffer: received {received}"
+    );
+    assert_eq!(
+        received + dropped,
+        sent,
+        "received {received} + dropped {dropped}"
+    );
+    token.cancel();
+    let _ = tokio::time::timeout(WAIT, run).await;
+}
