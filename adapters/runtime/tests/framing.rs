@@ -765,3 +765,96 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
     token.cancel();
     let _ = tokio::time::timeout(WAIT, run).await;
 }
+
+/// The redundant adapter pair: two JP adapters on the same multicast group both publish every
+/// frame; JetStream keeps one copy per message id. One of them is killed (its task aborted)
+/// mid-stream: nothing is lost and nothing is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
+    use trilink_runtime::transport::{OutputConfig, Sink, UdpOutConfig};
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
+        js.create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subj.into()],
+            duplicate_window: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let port = free_udp_port();
+    let group = std::net::Ipv4Addr::new(239, 255, 42, 9);
+    let adapter_cfg = |component: &str| {
+        cfg(
+            &format!(
+                "[adapter]\nnation = \"jp\"\ncomponent = \"{component}\"\nheartbeat_interval_ms = 0\n\
+                 [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"udp\"\nbind = \"0.0.0.0:{port}\"\n\
+                 multicast_group = \"{group}\"\nmulticast_interface = \"127.0.0.1\"\n"
+            ),
+            "jp.toml",
+        )
+    };
+    let token = trilink_runtime::CancellationToken::new();
+    let a = tokio::spawn(adapter::run(
+        adapter_cfg("adapter-jp-a"),
+        JpCodec::new(),
+        token.clone(),
+    ));
+    let b = tokio::spawn(adapter::run(
+        adapter_cfg("adapter-jp-b"),
+        JpCodec::new(),
+        token.clone(),
+    ));
+    let sink = Sink::open(
+        &OutputConfig::Udp(UdpOutConfig {
+            target: std::net::SocketAddr::from((group, port)),
+            bind: None,
+            multicast_ttl: Some(0),
+            multicast_interface: Some(std::net::Ipv4Addr::LOCALHOST),
+            multicast_loop: true,
+        }),
+        trilink_schema::Nation::Jp,
+        token.clone(),
+    )
+    .await
+    .unwrap();
+    let jp = JpCodec::new();
+    let probe_frame = fresh(&jp, "jp", "launch_detection", "20261121-100000");
+    probe(&js, 1, || {
+        let (s, f) = (&sink, probe_frame.clone());
+        async move { s.send(&f).await.unwrap() }
+    })
+    .await;
+    // Both members are up (each bound its socket at start); give the second a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = 200_u32;
+    let mut a = Some(a);
+    for i in 1..=n {
+        if i == n / 2
+            && let Some(a) = a.take()
+        {
+            a.abort(); // adapter-jp-a dies mid-stream
+        }
+        let f = fresh(&jp, "jp", "launch_detection", &format!("20261121-1{i:05}"));
+        sink.send(&f).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    wait_count(&js, "TL_IN", u64::from(n) + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids = national_ids(&js).await;
+    assert_eq!(ids.len(), n as usize + 1, "stored exactly once each");
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "a duplicate was stored");
+    for i in 1..=n {
+        assert!(
+            distinct.contains(&format!("20261121-1{i:05}")),
+            "frame {i} lost"
+        );
+    }
+    token.cancel();
+    let _ = tokio::time::timeout(WAIT, b).await;
+}
