@@ -1171,6 +1171,11 @@ impl Link {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "trilink brokers in {}", self.dir.display());
+        let _ = writeln!(
+            out,
+            "  the hub's client port is TLS-only: verify it with {}",
+            self.ca_file().display()
+        );
         for (id, s) in &self.servers {
             let _ = writeln!(
                 out,
