@@ -47,9 +47,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo nextest (nats-server $(nats-server --version 2>&1 | head -1))"
 cargo nextest run --workspace --profile ci
 
-echo "== broker, security and link tests on $("$current_bin" --version 2>&1 | head -1)"
+echo "== broker, security and link (fault) tests on $("$current_bin" --version 2>&1 | head -1)"
 NATS_SERVER_BIN="$current_bin" cargo nextest run --profile ci -p trilink-integration-tests \
-  -E 'binary(/^(broker_|attack_)/)'
+  -E 'binary(/^(broker_|attack_|link_)/)'
 
 echo "== doc tests"
 cargo test --workspace --doc -q

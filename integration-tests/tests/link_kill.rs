@@ -41,7 +41,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use trilink_brokers::{Link, LinkOptions, Role, Site};
+use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
 use trilink_cli::demo::mosquitto::Mosquitto;
 use trilink_cli::demo::standins::{self, Board, Out, Sender, SharedBoard};
 use trilink_schema::{
@@ -327,7 +327,19 @@ impl Harness {
     /// Start everything; with `gate_kr`, adapter-kr reaches its leaf through a [`Gate`].
     async fn start(gate_kr: bool) -> Harness {
         trilink_integration_tests::init_tracing();
-        let link = Link::start(LinkOptions::default()).await.unwrap();
+        // The durable consumers are made by the operations user from the stream plan: give
+        // them the short ack wait too, so that what a killed process left unacknowledged (or
+        // an ack lost with a killed server) comes back quickly.
+        let mut plan = trilink_brokers::streams::StreamPlan::builtin().unwrap();
+        for c in &mut plan.consumers {
+            c.ack_wait_secs = ACK_WAIT_MS / 1000;
+        }
+        let link = Link::start(LinkOptions {
+            streams: Some(plan),
+            ..LinkOptions::default()
+        })
+        .await
+        .unwrap();
         let dir = link.dir().to_owned();
         let mqtt = Mosquitto::start(&dir).await.unwrap();
 
@@ -966,4 +978,77 @@ async fn kill9_mqtt_ingress_adapter_mid_stream_delivers_exactly_once() {
         "mosquitto redelivered nothing that JetStream had stored: the kill missed its moment, \
          or adapter-kr acknowledged MQTT before JetStream stored the message"
     );
+}
+
+/// JP (UDP) → KR and US while the whole hub is killed with SIGKILL mid-stream and restarted:
+/// the JP leaf keeps what adapter-jp publishes, the relay and adapter-us reconnect, the hub
+/// catches up from the leaf. Every message arrives exactly once at both destinations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_hub_mid_stream_delivers_exactly_once() {
+    let dests = [Nation::Kr, Nation::Us];
+    let mut h = Harness::start(false).await;
+    let mut jp = h.jp_sender().await;
+    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
+    let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
+    until(
+        Duration::from_secs(30),
+        "a third of the stream at KR",
+        || h.count(Nation::Kr, &ids) >= N / 3,
+    )
+    .await;
+    let at_kill = h.count(Nation::Kr, &ids);
+    h.link.kill(ServerId::hub(0)).unwrap();
+    assert!(at_kill < N, "the stream was over before the kill");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.link.restart(ServerId::hub(0)).await.unwrap();
+    sending.await.unwrap();
+    ids.push(probe);
+    // nats-server 2.15 retries a broken stream source only every ~40 s.
+    h.wait_all(&dests, &ids, Duration::from_secs(120)).await;
+    h.wait_settled(&[
+        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+        (
+            Role::Admin(Site::Hub, Nation::Us),
+            "DELIVER_US",
+            "adapter-us",
+        ),
+    ])
+    .await;
+    h.relay.assert_running();
+    h.assert_exactly_once(&dests, &ids);
+    eprintln!("hub killed after {at_kill}/{N} frames at KR");
+}
+
+/// JP (UDP) → KR and US while the KR leaf is killed with SIGKILL mid-stream and restarted: the
+/// hub keeps KR's outputs, the KR leaf's OUT_KR catches up, adapter-kr reconnects. Every
+/// message arrives exactly once at both destinations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_kr_leaf_mid_stream_delivers_exactly_once() {
+    let dests = [Nation::Kr, Nation::Us];
+    let mut h = Harness::start(false).await;
+    let mut jp = h.jp_sender().await;
+    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
+    let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
+    until(
+        Duration::from_secs(30),
+        "a third of the stream at KR",
+        || h.count(Nation::Kr, &ids) >= N / 3,
+    )
+    .await;
+    let at_kill = h.count(Nation::Kr, &ids);
+    h.link.kill(ServerId::KR).unwrap();
+    assert!(at_kill < N, "the stream was over before the kill");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.link.restart(ServerId::KR).await.unwrap();
+    sending.await.unwrap();
+    ids.push(probe);
+    h.wait_all(&dests, &ids, Duration::from_secs(120)).await;
+    h.wait_settled(&[
+        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+    ])
+    .await;
+    h.assert_exactly_once(&dests, &ids);
+    eprintln!("KR leaf killed after {at_kill}/{N} frames at KR");
 }
