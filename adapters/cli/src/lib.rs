@@ -21,6 +21,7 @@ mod policy_cmd;
 mod policy_live;
 pub mod record_cmd;
 pub mod replay_cmd;
+pub mod replay_rewrite;
 mod scenario_cmd;
 mod schema_cmd;
 mod serve_cmd;
