@@ -317,3 +317,162 @@ fn jsonl_real_world_envelopes_arrive_as_exercise() {
         );
     }
 }
+
+/// Issue 14 item 5: a shipped sample recorded on an earlier day, replayed (default options)
+/// into a real JP adapter (`trilink_runtime::adapter::run` with the real JP codec) against a
+/// real nats-server, is accepted — every JP frame published on `tl.in.jp`, none dead-lettered
+/// (before retiming, every JP frame was dead-lettered as `future_timestamp` or misdated) —
+/// as exercise, observed when it was sent.
+#[test]
+fn sample_from_another_day_is_accepted_by_a_real_jp_adapter() {
+    use async_nats::jetstream::{self, stream};
+    let dir = tempfile::tempdir().unwrap();
+    let (_nats, url) = nats_server(dir.path());
+    let n = recorded_modes("single_launch", Nation::Jp).len() as u64;
+    let jp_port = trilink_brokers::free_udp_port().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let js = rt.block_on(async {
+        let js = jetstream::new(async_nats::connect(&url).await.unwrap());
+        for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
+            js.create_stream(stream::Config {
+                name: name.into(),
+                subjects: vec![subj.into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+        js
+    });
+    let config = trilink_runtime::config::load_str(
+        &format!(
+            "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
+             [[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{jp_port}\"\n"
+        ),
+        Path::new("jp.toml"),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    let adapter = rt.spawn(trilink_runtime::adapter::run(
+        config,
+        trilink_jp::JpCodec::new(),
+        token.clone(),
+    ));
+    let count = |name: &'static str| {
+        let js = js.clone();
+        rt.block_on(async move {
+            js.get_stream(name)
+                .await
+                .unwrap()
+                .info()
+                .await
+                .unwrap()
+                .state
+                .messages
+        })
+    };
+    // Probe until the adapter listens: a current JP frame (the spec's worked example).
+    let mut env: trilink_schema::Envelope = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../schemas/vectors/jp/launch_detection.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    env.observed_at = now - chrono::Duration::seconds(1);
+    env.ingested_at = now;
+    if let trilink_schema::Payload::LaunchDetection(l) = &mut env.payload {
+        l.launch_time = now - chrono::Duration::seconds(30);
+    }
+    let codec = trilink_jp::JpCodec::new();
+    let mut probe = bytes::BytesMut::new();
+    codec
+        .encode(&codec.to_national(&env).unwrap(), &mut probe)
+        .unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count("TL_IN") == 0 {
+        assert!(Instant::now() < deadline, "the JP adapter never published");
+        sock.send_to(&probe, ("127.0.0.1", jp_port)).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert_eq!(count("TL_DLQ"), 0);
+
+    let started = chrono::Utc::now();
+    let o = trilink(&[
+        "replay",
+        sample("single_launch")
+            .join("national.pcapng")
+            .to_str()
+            .unwrap(),
+        "--nation",
+        "jp",
+        "--jp",
+        &format!("udp://127.0.0.1:{jp_port}"),
+        "--speed",
+        "10",
+        "--rt-priority",
+        "0",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count("TL_IN") + count("TL_DLQ") < 1 + n {
+        assert!(
+            Instant::now() < deadline,
+            "published {} dead-lettered {} of {n}",
+            count("TL_IN") - 1,
+            count("TL_DLQ")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let dlq = count("TL_DLQ");
+    let reasons: Vec<String> = rt.block_on(async {
+        let s = js.get_stream("TL_DLQ").await.unwrap();
+        let mut out = Vec::new();
+        for seq in 1..=dlq {
+            let m = s.get_raw_message(seq).await.unwrap();
+            out.push(format!(
+                "{:?}",
+                m.headers.get(trilink_schema::headers::DLQ_REASON)
+            ));
+        }
+        out
+    });
+    assert_eq!(dlq, 0, "dead-lettered: {reasons:?}");
+    assert_eq!(count("TL_IN"), 1 + n);
+    let finished = chrono::Utc::now();
+    let published: Vec<trilink_schema::Envelope> = rt.block_on(async {
+        let s = js.get_stream("TL_IN").await.unwrap();
+        let mut out = Vec::new();
+        for seq in 2..=1 + n {
+            let m = s.get_raw_message(seq).await.unwrap();
+            out.push(trilink_schema::Envelope::from_json(&m.payload).unwrap());
+        }
+        out
+    });
+    for e in &published {
+        assert_eq!(e.origin, Nation::Jp);
+        assert_eq!(e.mode, Mode::Exercise);
+        assert!(
+            e.observed_at >= started - chrono::Duration::seconds(1) && e.observed_at <= finished,
+            "observed_at {} outside the replay {started} .. {finished}",
+            e.observed_at
+        );
+    }
+    token.cancel();
+    let _ = rt.block_on(adapter);
+}
