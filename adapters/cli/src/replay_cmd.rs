@@ -33,7 +33,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +56,7 @@ use trilink_capture::{
 use trilink_schema::{Envelope, Mode, Nation, PayloadKind};
 
 use crate::replay_rewrite::{ItemRewriter, ModeArg, TimestampsArg, real_world_refusal};
+use crate::replay_tcp::TcpSink;
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
 
 /// `trilink replay` options.
@@ -597,7 +597,7 @@ fn load_national(
 /// hop); MQTT and NATS hand the message to their client's queue on the async runtime.
 enum Sink {
     Udp(std::net::UdpSocket, SocketAddr),
-    Tcp(std::net::TcpStream),
+    Tcp(TcpSink),
     Mqtt(MqttSink),
     Nats(NatsSink),
 }
@@ -727,7 +727,7 @@ async fn connect_target(t: &Target) -> Result<Sink> {
             s.set_nodelay(true)?;
             let s = s.into_std()?;
             s.set_nonblocking(false)?;
-            Ok(Sink::Tcp(s))
+            Ok(Sink::Tcp(TcpSink::new(*a, s)))
         }
         Target::Mqtt { host, port, topic } => {
             Ok(Sink::Mqtt(connect_mqtt(host, *port, topic.clone()).await?))
@@ -799,12 +799,12 @@ impl Sink {
 
     /// Hand a prepared message over (blocking; called on the clock thread, `rt` drives the
     /// MQTT/NATS client queues). `Err` is a send failure (counted, the replay goes on).
-    fn send(&mut self, p: Prepared, rt: &Handle) -> Result<(), String> {
+    fn send(&mut self, p: Prepared, rt: &Handle, stop: &CancellationToken) -> Result<(), String> {
         match (self, p) {
             (Sink::Udp(s, to), Prepared::Raw(raw)) => {
                 s.send_to(&raw, *to).map(drop).map_err(|e| e.to_string())
             }
-            (Sink::Tcp(s), Prepared::Raw(raw)) => s.write_all(&raw).map_err(|e| e.to_string()),
+            (Sink::Tcp(s), Prepared::Raw(raw)) => s.send(&raw, &|| stop.is_cancelled()),
             (Sink::Mqtt(m), Prepared::Mqtt { topic, payload }) => {
                 rt.block_on(m.client.publish(topic, QoS::AtLeastOnce, false, payload))
                     .map_err(|e| e.to_string())?;
@@ -832,7 +832,7 @@ impl Sink {
     async fn finish(self) -> u64 {
         match self {
             Sink::Udp(..) => 0,
-            Sink::Tcp(s) => u64::from(s.shutdown(std::net::Shutdown::Write).is_err()),
+            Sink::Tcp(s) => u64::from(s.finish()),
             Sink::Mqtt(m) => {
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while m.acked.load(Ordering::SeqCst) < m.published && Instant::now() < deadline {
@@ -853,6 +853,14 @@ impl Sink {
                 }
                 n.failed
             }
+        }
+    }
+
+    /// TCP: reconnections made.
+    fn reconnects(&self) -> u64 {
+        match self {
+            Sink::Tcp(t) => t.reconnects(),
+            _ => 0,
         }
     }
 
@@ -1135,7 +1143,7 @@ fn run_clock(
                 break 'passes;
             };
             let call = Instant::now();
-            let res = sink.send(prepared, rt);
+            let res = sink.send(prepared, rt, stop);
             let sent_at = Instant::now();
             if paced {
                 out.timing.record(due, sent_at);
@@ -1242,6 +1250,8 @@ pub struct ReplaySummary {
     pub recorded_real_world: u64,
     /// Selected messages sent as real_world (only with `--mode as-recorded --real-world`).
     pub real_world: u64,
+    /// TCP reconnections (a target's connection broke and was made again).
+    pub reconnects: u64,
 }
 
 impl ReplaySummary {
@@ -1273,6 +1283,7 @@ impl ReplaySummary {
             "timestamps": self.timestamps,
             "recorded_real_world": self.recorded_real_world,
             "real_world": self.real_world,
+            "reconnects": self.reconnects,
             "timing_error_ms": self.timing.map(|t| serde_json::json!({
                 "count": t.count, "p50": ms(t.p50), "p90": ms(t.p90), "p99": ms(t.p99),
                 "max": ms(t.max), "early": t.early,
@@ -1307,7 +1318,7 @@ impl ReplaySummary {
         );
         let _ = writeln!(
             s,
-            "sent {} ({}), failed {}, {} pass(es) in {:.3} s, {:.1} msg/s{}",
+            "sent {} ({}), failed {}, {} TCP reconnect(s), {} pass(es) in {:.3} s, {:.1} msg/s{}",
             self.sent_total(),
             if by.is_empty() {
                 "none".into()
@@ -1315,6 +1326,7 @@ impl ReplaySummary {
                 by.join(", ")
             },
             self.failed,
+            self.reconnects,
             self.passes,
             self.elapsed.as_secs_f64(),
             self.rate(),
@@ -1644,6 +1656,7 @@ async fn replay(
         summary.failed += s.finish().await;
     }
     for (_, s) in out.sinks {
+        summary.reconnects += s.reconnects();
         summary.failed += s.finish().await;
     }
     summary.timing = out.timing.summary();

@@ -476,3 +476,86 @@ fn sample_from_another_day_is_accepted_by_a_real_jp_adapter() {
     token.cancel();
     let _ = rt.block_on(adapter);
 }
+
+/// Complete US frames at the front of `buf` (removed from it): their national message ids.
+fn us_ids(buf: &mut Vec<u8>) -> Vec<String> {
+    let codec = trilink_us::UsCodec::default();
+    let mut ids = Vec::new();
+    while let Ok(Decoded::Frame { frame, consumed }) = codec.decode(buf) {
+        ids.push(frame.message.national_message_id);
+        buf.drain(..consumed);
+    }
+    ids
+}
+
+/// Issue 14 item 7: the US target's connection breaks mid-replay (the listener closes, as when
+/// adapter-us restarts) and comes back on the same port: the replay reconnects with backoff,
+/// resends, reports one reconnect, and every frame arrives exactly once, in order.
+#[test]
+fn tcp_target_reconnects_and_loses_no_frame() {
+    let dir = sample("single_launch");
+    let map: CaptureMap =
+        toml::from_str(&std::fs::read_to_string(dir.join("capture-map.toml")).unwrap()).unwrap();
+    let bytes = std::fs::read(dir.join("national.pcapng")).unwrap();
+    let mut dec = CaptureDecoder::new(map).with_codec(trilink_us::UsCodec::default());
+    let mut want = Vec::new();
+    for m in CaptureReader::new("single_launch", &bytes) {
+        want.extend(
+            dec.push(&m.unwrap())
+                .into_iter()
+                .map(|r| r.unwrap().envelope.source.national_message_id),
+        );
+    }
+    assert!(want.len() > 10);
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let receiver = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        // First connection: four frames, then the "adapter" goes away.
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        while got.len() < 4 {
+            let n = s.read(&mut chunk).unwrap();
+            assert!(n > 0, "closed early");
+            buf.extend_from_slice(&chunk[..n]);
+            got.extend(us_ids(&mut buf));
+        }
+        assert!(buf.is_empty(), "a partial frame was pending");
+        drop(s);
+        drop(listener);
+        std::thread::sleep(Duration::from_millis(700));
+        // Back on the same port: the rest, until the replay closes.
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        got.extend(us_ids(&mut rest));
+        assert!(rest.is_empty(), "the stream ends inside a frame");
+        got
+    });
+    let o = trilink(&[
+        "replay",
+        dir.join("national.pcapng").to_str().unwrap(),
+        "--nation",
+        "us",
+        "--us",
+        &format!("tcp://{addr}"),
+        "--speed",
+        "15",
+        "--rt-priority",
+        "0",
+        "--json",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["reconnects"], 1, "{summary}\n{err}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(summary["sent"], want.len() as u64, "{summary}");
+    assert_eq!(receiver.join().unwrap(), want);
+}
