@@ -23,6 +23,7 @@ mod geo;
 mod id;
 pub mod national;
 mod payload;
+pub mod replay;
 pub mod subject;
 mod validate;
 
@@ -36,6 +37,7 @@ pub use payload::{
     LaunchDetection, MissileClass, Payload, PayloadKind, Status, TrackId, TrackIdError,
     TrackUpdate,
 };
+pub use replay::{ReplayRewrite, TimeMap};
 pub use subject::{Subject, SubjectError, TrackKey, inbox_prefix};
 pub use validate::{ValidationContext, ValidationError, check_reference_cycles};
 

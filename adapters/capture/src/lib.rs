@@ -60,6 +60,13 @@
 //! Pure helpers: due instants for a [`Speed`] (factor or max; `restart` for `--loop`),
 //! send-time error percentiles for the summary, and filters by nation, kind and time window.
 //!
+//! ## Replay rewriting ([`Rewrite`], [`Retime`], [`FrameRewriter`], [`rewrite_envelope`])
+//!
+//! Mode rewriting (a recorded real-world warning replayed as an exercise) and retiming (the
+//! recorded intervals kept, the first message moved to now) of national frames — decoded,
+//! rewritten through [`trilink_schema::ReplayRewrite`] and re-encoded by the nation's codec —
+//! and of envelopes. See [`rewrite`].
+//!
 //! ## Errors
 //!
 //! [`CaptureError`] `{file, offset, kind}` displays as `"<file>: at byte offset <n>: <reason>"`;
@@ -81,6 +88,7 @@ pub mod error;
 pub mod jsonl;
 pub mod link;
 pub mod reader;
+pub mod rewrite;
 pub mod schedule;
 pub mod tcp;
 pub mod writer;
@@ -94,6 +102,7 @@ pub use error::{CaptureError, CaptureErrorKind};
 pub use jsonl::{JsonlReader, JsonlRecord, check_nats_subject, read_jsonl, write_jsonl};
 pub use link::{SkipReason, Transport};
 pub use reader::{CaptureReader, CapturedMessage, ReadStats, read_file, read_messages};
+pub use rewrite::{FrameRewriter, Retime, Rewrite, RewriteError, Rewritten, rewrite_envelope};
 pub use schedule::{BadSpeed, ReplayFilter, Scheduler, Speed, TimingErrors, TimingSummary};
 pub use tcp::{FlowKey, TcpChunk, TcpReassembler};
 pub use writer::PcapngWriter;

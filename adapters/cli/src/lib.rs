@@ -21,6 +21,8 @@ mod policy_cmd;
 mod policy_live;
 pub mod record_cmd;
 pub mod replay_cmd;
+pub mod replay_rewrite;
+mod replay_tcp;
 mod scenario_cmd;
 mod schema_cmd;
 mod serve_cmd;

@@ -33,7 +33,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,8 +53,10 @@ use trilink_capture::{
     CaptureDecoder, CaptureFormat, CaptureMap, CaptureReader, JsonlReader, ReplayFilter, Scheduler,
     Speed, TimingErrors, TimingSummary,
 };
-use trilink_schema::{Nation, PayloadKind};
+use trilink_schema::{Envelope, Mode, Nation, PayloadKind};
 
+use crate::replay_rewrite::{ItemRewriter, ModeArg, TimestampsArg, real_world_refusal};
+use crate::replay_tcp::TcpSink;
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
 
 /// `trilink replay` options.
@@ -110,6 +111,26 @@ pub struct ReplayArgs {
     /// End of the time window (exclusive): RFC 3339, or seconds after the first message.
     #[arg(long, value_parser = parse_time)]
     pub until: Option<TimeSpec>,
+    /// Mode every replayed message is sent with: `exercise` (default) or `test` rewrite it
+    /// (national frames are decoded, rewritten and re-encoded with their nation's codec, so
+    /// their checksums are recomputed; envelopes get their `mode` field rewritten);
+    /// `as-recorded` keeps the recorded mode — then a capture holding real-world messages is
+    /// refused (exit 2, nothing sent) unless --real-world is given.
+    #[arg(long, value_enum, default_value_t = ModeArg::Exercise, value_name = "MODE")]
+    pub mode: ModeArg,
+    /// Allow sending messages whose mode is real_world (only possible with --mode
+    /// as-recorded). For private test links only: a replayed real-world warning on a live
+    /// link can be taken for a real launch.
+    #[arg(long)]
+    pub real_world: bool,
+    /// Times the replayed messages carry: `retimed` (default) keeps the recorded intervals
+    /// (scaled with --speed) but moves the first message to the moment it is sent, so each
+    /// message claims to be observed when it is sent (JP times of day re-encoded, the day
+    /// rolling over with them; with --max the last message is moved to the start);
+    /// `as-recorded` keeps the recorded times (an adapter then dead-letters a capture from
+    /// another day as `future_timestamp` or misdates it).
+    #[arg(long, value_enum, default_value_t = TimestampsArg::Retimed, value_name = "WHICH")]
+    pub timestamps: TimestampsArg,
     /// Print the final summary as JSON (stdout) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -323,14 +344,16 @@ struct Item {
 
 #[derive(Debug, Clone)]
 enum Body {
-    National {
-        raw: Bytes,
-        topic: Option<String>,
-    },
+    /// A national frame: its recorded bytes (rewritten per pass when `--mode`/`--timestamps`
+    /// ask for it).
+    National { raw: Bytes, topic: Option<String> },
+    /// An envelope: `body` is the recorded serialization, `envelope` what a rewrite starts
+    /// from.
     Nats {
         subject: String,
         msg_id: String,
         body: Bytes,
+        envelope: Box<Envelope>,
     },
 }
 
@@ -344,6 +367,10 @@ struct Loaded {
     rejected: u64,
     unmapped: u64,
     first_problems: Vec<String>,
+    /// Selected messages that would be sent as real_world (only with `--mode as-recorded`).
+    real_world: u64,
+    /// Selected messages recorded as real_world.
+    recorded_real_world: u64,
 }
 
 impl Loaded {
@@ -403,11 +430,71 @@ fn load_map(args: &ReplayArgs) -> Result<(CaptureMap, String)> {
     ))
 }
 
-fn load(args: &ReplayArgs, file: &str, data: &[u8]) -> Result<Loaded, String> {
+fn load(args: &ReplayArgs, file: &str, data: &[u8], speed: Speed) -> Result<Loaded, String> {
     let format = CaptureFormat::detect(file, data).map_err(|e| e.to_string())?;
-    match format {
+    let mut loaded = match format {
         CaptureFormat::Jsonl => load_jsonl(args, file, data),
         _ => load_national(args, file, data, format),
+    }?;
+    check_rewrites(args, &mut loaded, speed);
+    Ok(loaded)
+}
+
+/// The rewriter for `--mode`/`--timestamps` over these items.
+fn item_rewriter(args: &ReplayArgs, items: &[Item], speed: Speed) -> Option<ItemRewriter> {
+    let first = items.first()?.ts;
+    let last = items.iter().map(|i| i.ts).max().unwrap_or(first);
+    Some(ItemRewriter {
+        frames: ItemRewriter::national_codecs(),
+        mode: args.mode.forced(),
+        retime: args.timestamps == TimestampsArg::Retimed,
+        speed,
+        first,
+        last,
+    })
+}
+
+/// Before anything is sent: rewrite every selected message once (as if the replay started
+/// now) to learn the mode it goes out with and to reject, up front, a message that cannot be
+/// rewritten (e.g. a time the format cannot carry after retiming).
+fn check_rewrites(args: &ReplayArgs, loaded: &mut Loaded, speed: Speed) {
+    let Some(rewriter) = item_rewriter(args, &loaded.items, speed) else {
+        return;
+    };
+    let rw = rewriter.for_pass(Utc::now());
+    let items = std::mem::take(&mut loaded.items);
+    for item in items {
+        let (recorded, sent) = match &item.body {
+            Body::National { raw, .. } => {
+                let recorded = rewriter.national(
+                    item.nation,
+                    raw,
+                    item.ts,
+                    &trilink_capture::Rewrite::default(),
+                );
+                let sent = rewriter.national(item.nation, raw, item.ts, &rw);
+                match (recorded, sent) {
+                    (Ok((_, r)), Ok((_, s))) => (r, s),
+                    (Err(e), _) | (_, Err(e)) => {
+                        loaded.reject(format!("{}: cannot rewrite for replay: {e}", item.nation));
+                        continue;
+                    }
+                }
+            }
+            Body::Nats { envelope, .. } => match ItemRewriter::envelope(envelope, &rw) {
+                Ok((_, s)) => (envelope.mode, s),
+                Err(e) => {
+                    loaded.reject(format!(
+                        "{}: cannot rewrite for replay: {e}",
+                        envelope.message_id
+                    ));
+                    continue;
+                }
+            },
+        };
+        loaded.recorded_real_world += u64::from(recorded == Mode::RealWorld);
+        loaded.real_world += u64::from(sent == Mode::RealWorld);
+        loaded.items.push(item);
     }
 }
 
@@ -448,6 +535,7 @@ fn load_jsonl(args: &ReplayArgs, file: &str, data: &[u8]) -> Result<Loaded, Stri
                 subject: r.subject,
                 msg_id: r.envelope.message_id.to_string(),
                 body,
+                envelope: Box::new(r.envelope),
             },
         });
     }
@@ -509,7 +597,7 @@ fn load_national(
 /// hop); MQTT and NATS hand the message to their client's queue on the async runtime.
 enum Sink {
     Udp(std::net::UdpSocket, SocketAddr),
-    Tcp(std::net::TcpStream),
+    Tcp(TcpSink),
     Mqtt(MqttSink),
     Nats(NatsSink),
 }
@@ -639,7 +727,7 @@ async fn connect_target(t: &Target) -> Result<Sink> {
             s.set_nodelay(true)?;
             let s = s.into_std()?;
             s.set_nonblocking(false)?;
-            Ok(Sink::Tcp(s))
+            Ok(Sink::Tcp(TcpSink::new(*a, s)))
         }
         Target::Mqtt { host, port, topic } => {
             Ok(Sink::Mqtt(connect_mqtt(host, *port, topic.clone()).await?))
@@ -693,6 +781,7 @@ impl Sink {
                     subject,
                     msg_id,
                     body,
+                    ..
                 },
             ) => Prepared::Nats {
                 subject: subject.clone(),
@@ -710,12 +799,12 @@ impl Sink {
 
     /// Hand a prepared message over (blocking; called on the clock thread, `rt` drives the
     /// MQTT/NATS client queues). `Err` is a send failure (counted, the replay goes on).
-    fn send(&mut self, p: Prepared, rt: &Handle) -> Result<(), String> {
+    fn send(&mut self, p: Prepared, rt: &Handle, stop: &CancellationToken) -> Result<(), String> {
         match (self, p) {
             (Sink::Udp(s, to), Prepared::Raw(raw)) => {
                 s.send_to(&raw, *to).map(drop).map_err(|e| e.to_string())
             }
-            (Sink::Tcp(s), Prepared::Raw(raw)) => s.write_all(&raw).map_err(|e| e.to_string()),
+            (Sink::Tcp(s), Prepared::Raw(raw)) => s.send(&raw, &|| stop.is_cancelled()),
             (Sink::Mqtt(m), Prepared::Mqtt { topic, payload }) => {
                 rt.block_on(m.client.publish(topic, QoS::AtLeastOnce, false, payload))
                     .map_err(|e| e.to_string())?;
@@ -743,7 +832,7 @@ impl Sink {
     async fn finish(self) -> u64 {
         match self {
             Sink::Udp(..) => 0,
-            Sink::Tcp(s) => u64::from(s.shutdown(std::net::Shutdown::Write).is_err()),
+            Sink::Tcp(s) => u64::from(s.finish()),
             Sink::Mqtt(m) => {
                 let deadline = Instant::now() + Duration::from_secs(10);
                 while m.acked.load(Ordering::SeqCst) < m.published && Instant::now() < deadline {
@@ -764,6 +853,14 @@ impl Sink {
                 }
                 n.failed
             }
+        }
+    }
+
+    /// TCP: reconnections made.
+    fn reconnects(&self) -> u64 {
+        match self {
+            Sink::Tcp(t) => t.reconnects(),
+            _ => 0,
         }
     }
 
@@ -879,6 +976,50 @@ struct ClockJob {
     pacer: Pacer,
     loops: Option<u64>,
     trace: bool,
+    /// `--mode`/`--timestamps` rewriting, applied pass by pass (`None`: send as loaded).
+    rewriter: Option<ItemRewriter>,
+}
+
+/// The wall-clock time of a (near) monotonic instant.
+fn utc_at(at: Instant) -> DateTime<Utc> {
+    let now = Instant::now();
+    let utc = Utc::now();
+    let delta = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    if at >= now {
+        utc.checked_add_signed(delta(at - now)).unwrap_or(utc)
+    } else {
+        utc.checked_sub_signed(delta(now - at)).unwrap_or(utc)
+    }
+}
+
+/// `item` as this pass sends it: mode and times rewritten.
+fn rewrite_item(
+    r: &ItemRewriter,
+    item: &Item,
+    rw: &trilink_capture::Rewrite,
+) -> Result<Item, String> {
+    let body = match &item.body {
+        Body::National { raw, topic } => Body::National {
+            raw: r.national(item.nation, raw, item.ts, rw)?.0,
+            topic: topic.clone(),
+        },
+        Body::Nats {
+            subject,
+            msg_id,
+            envelope,
+            ..
+        } => Body::Nats {
+            subject: subject.clone(),
+            msg_id: msg_id.clone(),
+            body: ItemRewriter::envelope(envelope, rw)?.0,
+            envelope: envelope.clone(),
+        },
+    };
+    Ok(Item {
+        ts: item.ts,
+        nation: item.nation,
+        body,
+    })
 }
 
 /// What the clock thread hands back.
@@ -922,6 +1063,7 @@ fn run_clock(
         pacer,
         loops,
         trace,
+        rewriter,
     } = job;
     let mut out = ClockOutcome {
         sinks: BTreeMap::new(),
@@ -945,9 +1087,17 @@ fn run_clock(
     let mut sched = Scheduler::new(speed, started + lead);
     let mut failures_shown = 0;
     'passes: loop {
-        if out.passes > 0 {
-            sched.restart(Instant::now() + lead);
-        }
+        let pass_start = if out.passes > 0 {
+            let at = Instant::now() + lead;
+            sched.restart(at);
+            at
+        } else {
+            started + lead
+        };
+        let rw = rewriter
+            .as_ref()
+            .filter(|r| !r.is_identity())
+            .map(|r| (r, r.for_pass(utc_at(pass_start))));
         out.passes += 1;
         progress.pass.store(out.passes, Ordering::Relaxed);
         progress.done_in_pass.store(0, Ordering::Relaxed);
@@ -962,6 +1112,30 @@ fn run_clock(
                 progress.done_in_pass.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
+            let rewritten;
+            let item = match &rw {
+                Some((r, rw)) => match rewrite_item(r, item, rw) {
+                    Ok(i) => {
+                        rewritten = i;
+                        &rewritten
+                    }
+                    Err(e) => {
+                        out.failed += 1;
+                        if failures_shown < 5 {
+                            failures_shown += 1;
+                            bar.suspend(|| {
+                                eprintln!(
+                                    "trilink replay: rewriting a {} message: {e}",
+                                    item.nation
+                                );
+                            });
+                        }
+                        progress.done_in_pass.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                None => item,
+            };
             let prepared = sink.prepare(item);
             let before = trace.then(SchedSnap::now);
             let Ok(woke) = pacer.wait_until(due, || stop.is_cancelled()) else {
@@ -969,7 +1143,7 @@ fn run_clock(
                 break 'passes;
             };
             let call = Instant::now();
-            let res = sink.send(prepared, rt);
+            let res = sink.send(prepared, rt, stop);
             let sent_at = Instant::now();
             if paced {
                 out.timing.record(due, sent_at);
@@ -1068,6 +1242,16 @@ pub struct ReplaySummary {
     pub interrupted: bool,
     /// How the thread pacing the sends was scheduled.
     pub clock_scheduling: ClockScheduling,
+    /// `--mode` (`exercise`, `test`, `as-recorded`).
+    pub mode: &'static str,
+    /// `--timestamps` (`retimed`, `as-recorded`).
+    pub timestamps: &'static str,
+    /// Selected messages recorded as real_world.
+    pub recorded_real_world: u64,
+    /// Selected messages sent as real_world (only with `--mode as-recorded --real-world`).
+    pub real_world: u64,
+    /// TCP reconnections (a target's connection broke and was made again).
+    pub reconnects: u64,
 }
 
 impl ReplaySummary {
@@ -1095,6 +1279,11 @@ impl ReplaySummary {
             "rate_per_s": self.rate(),
             "interrupted": self.interrupted,
             "clock_scheduling": self.clock_scheduling.to_string(),
+            "mode": self.mode,
+            "timestamps": self.timestamps,
+            "recorded_real_world": self.recorded_real_world,
+            "real_world": self.real_world,
+            "reconnects": self.reconnects,
             "timing_error_ms": self.timing.map(|t| serde_json::json!({
                 "count": t.count, "p50": ms(t.p50), "p90": ms(t.p90), "p99": ms(t.p99),
                 "max": ms(t.max), "early": t.early,
@@ -1129,7 +1318,7 @@ impl ReplaySummary {
         );
         let _ = writeln!(
             s,
-            "sent {} ({}), failed {}, {} pass(es) in {:.3} s, {:.1} msg/s{}",
+            "sent {} ({}), failed {}, {} TCP reconnect(s), {} pass(es) in {:.3} s, {:.1} msg/s{}",
             self.sent_total(),
             if by.is_empty() {
                 "none".into()
@@ -1137,6 +1326,7 @@ impl ReplaySummary {
                 by.join(", ")
             },
             self.failed,
+            self.reconnects,
             self.passes,
             self.elapsed.as_secs_f64(),
             self.rate(),
@@ -1145,6 +1335,11 @@ impl ReplaySummary {
             } else {
                 ""
             }
+        );
+        let _ = writeln!(
+            s,
+            "mode {} ({} recorded as real_world, {} sent as real_world), timestamps {}",
+            self.mode, self.recorded_real_world, self.real_world, self.timestamps
         );
         match self.timing {
             Some(t) => {
@@ -1206,7 +1401,7 @@ pub async fn replay_in_process(
     let targets = parse_targets(args).map_err(|e| anyhow!(e))?;
     let file = args.capture.display().to_string();
     let data = std::fs::read(&args.capture).with_context(|| format!("reading {file}"))?;
-    let loaded = load(args, &file, &data).map_err(|e| anyhow!(e))?;
+    let loaded = load(args, &file, &data, speed).map_err(|e| anyhow!(e))?;
     drop(data);
     replay(args, loaded, &targets, speed, stop).await
 }
@@ -1252,7 +1447,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let loaded = match load(args, &file, &data) {
+    let loaded = match load(args, &file, &data, speed) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("trilink replay: {e}\nnothing was sent.");
@@ -1260,6 +1455,10 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         }
     };
     drop(data);
+    if loaded.real_world > 0 && !args.real_world {
+        eprintln!("trilink replay: {}", real_world_refusal(loaded.real_world));
+        return ExitCode::from(EXIT_USAGE);
+    }
     for p in &loaded.first_problems {
         eprintln!("trilink replay: {p}");
     }
@@ -1327,14 +1526,23 @@ async fn replay(
     speed: Speed,
     stop: &CancellationToken,
 ) -> Result<ReplaySummary> {
+    // Never a real-world warning by accident: refused before any connection is made.
+    if loaded.real_world > 0 && !args.real_world {
+        return Err(anyhow!(real_world_refusal(loaded.real_world)));
+    }
     let mut summary = ReplaySummary {
         format: loaded.format,
         in_capture: loaded.total,
         filtered_out: loaded.filtered_out,
         rejected: loaded.rejected,
         unmapped: loaded.unmapped,
+        mode: args.mode.as_str(),
+        timestamps: args.timestamps.as_str(),
+        recorded_real_world: loaded.recorded_real_world,
+        real_world: loaded.real_world,
         ..ReplaySummary::default()
     };
+    let rewriter = item_rewriter(args, &loaded.items, speed);
     // Connect the sinks needed.
     let mut sinks: BTreeMap<Nation, Sink> = BTreeMap::new();
     let mut nats: Option<Sink> = None;
@@ -1387,6 +1595,7 @@ async fn replay(
         pacer: Pacer::new(Duration::from_micros(args.spin_us)),
         loops: args.loops,
         trace: args.timing_trace.is_some(),
+        rewriter,
     };
     // The sending runs on its own OS thread, paced by sleeping and spinning there; this
     // runtime keeps the MQTT/NATS connections, the progress bar and Ctrl-C.
@@ -1447,6 +1656,7 @@ async fn replay(
         summary.failed += s.finish().await;
     }
     for (_, s) in out.sinks {
+        summary.reconnects += s.reconnects();
         summary.failed += s.finish().await;
     }
     summary.timing = out.timing.summary();
@@ -1689,6 +1899,7 @@ mod tests {
             pacer: Pacer::new(Pacer::DEFAULT_SPIN),
             loops: Some(2),
             trace: true,
+            rewriter: None,
         };
         let progress = Progress::default();
         let out = run_clock(
@@ -1756,6 +1967,7 @@ mod tests {
             pacer: Pacer::new(Pacer::DEFAULT_SPIN),
             loops: None,
             trace: false,
+            rewriter: None,
         };
         let out = run_clock(
             job,

@@ -269,6 +269,13 @@ fn pcapng_record_replay_record_gives_the_same_frames() {
             &kr,
             "--speed",
             "20",
+            // Byte-for-byte comparison: the recorded mode and times (the default rewrites
+            // them to exercise and now); the sample is real_world, so --real-world too.
+            "--mode",
+            "as-recorded",
+            "--timestamps",
+            "as-recorded",
+            "--real-world",
         ]);
         assert_eq!(summary["sent"], total as u64, "{summary}");
         assert_eq!(summary["failed"], 0, "{summary}");
@@ -352,6 +359,13 @@ fn jsonl_record_replay_record_through_nats_gives_the_same_messages() {
             "--password",
             "secret",
             speed,
+            // Byte-for-byte comparison: the recorded mode and times (the default rewrites
+            // them to exercise and now); the sample is real_world, so --real-world too.
+            "--mode",
+            "as-recorded",
+            "--timestamps",
+            "as-recorded",
+            "--real-world",
         ]);
         assert_eq!(summary["sent"], n as u64, "{summary}");
         assert_eq!(summary["failed"], 0, "{summary}");
@@ -383,6 +397,13 @@ fn filters_and_loop_send_exactly_the_selected_frames() {
         "--loop",
         "2",
         "--max",
+        // Byte-for-byte comparison: the recorded mode and times (the default rewrites
+        // them to exercise and now); the sample is real_world, so --real-world too.
+        "--mode",
+        "as-recorded",
+        "--timestamps",
+        "as-recorded",
+        "--real-world",
     ]);
     assert_eq!(summary["passes"], 2, "{summary}");
     assert_eq!(summary["sent"], 2 * jp_frames.len() as u64, "{summary}");
@@ -603,6 +624,12 @@ fn tshark_written_capture_replays_byte_for_byte() {
             &format!("udp://127.0.0.1:{jp_port}"),
             "--us",
             &format!("tcp://127.0.0.1:{us_port}"),
+            // Byte for byte: recorded mode and times.
+            "--mode",
+            "as-recorded",
+            "--timestamps",
+            "as-recorded",
+            "--real-world",
         ])
         .output()
         .unwrap();

@@ -41,6 +41,7 @@
 
 mod error;
 mod frame;
+mod replay;
 mod translate;
 mod wire;
 

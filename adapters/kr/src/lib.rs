@@ -55,6 +55,7 @@ mod codec;
 mod error;
 pub mod fields;
 pub mod frame;
+mod replay;
 
 pub use codec::{CRC32, KrCodec, MAX_SENTENCE_LEN, SYNC, VERSION};
 pub use error::KrError;

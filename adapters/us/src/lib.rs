@@ -35,6 +35,7 @@
 mod error;
 pub mod geo;
 pub mod gps;
+mod replay;
 mod translate;
 pub mod wire;
 
