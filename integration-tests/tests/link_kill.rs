@@ -865,6 +865,15 @@ async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
 async fn kill9_relay_mid_stream_delivers_exactly_once() {
     let dests = [Nation::Kr, Nation::Us];
     let mut h = Harness::start(false).await;
+    // The alert on failed policy reloads uses increase(): the counter must exist at 0 before
+    // the first failure, or the first failed reload never fires it (issue 18, item 5).
+    let (_, metrics) = http_get(h.relay_metrics, "/metrics").await.unwrap_or_default();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "trilink_relay_policy_reload_failures_total 0"),
+        "{metrics}"
+    );
     let mut jp = h.jp_sender().await;
     let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
     let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);

@@ -867,6 +867,16 @@ fn describe_metrics() {
         metrics::Unit::Seconds,
         "Latency from the envelope's timestamps to the relay"
     );
+    // Export the unlabelled counters at 0 from the start: an alert on `increase()` sees
+    // nothing for a series that first appears at 1 (the first failed reload would not fire).
+    for name in [
+        "trilink_relay_received_total",
+        "trilink_relay_publish_errors_total",
+        "trilink_relay_policy_reloads_total",
+        "trilink_relay_policy_reload_failures_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
 }
 
 fn record(outcome: &Outcome, now: chrono::DateTime<Utc>, stats: &RelayStats) {
