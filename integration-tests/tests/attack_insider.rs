@@ -833,10 +833,11 @@ fn the_threat_model_names_exactly_these_attacks() {
     let mut tests = BTreeSet::new();
     let mut lines = me.lines().peekable();
     while let Some(line) = lines.next() {
-        if line.starts_with("#[tokio::test")
+        if (line.starts_with("#[tokio::test") || line == "#[test]")
             && let Some(next) = lines.peek()
             && let Some(name) = next
                 .strip_prefix("async fn ")
+                .or_else(|| next.strip_prefix("fn "))
                 .and_then(|r| r.split('(').next())
             && !name.ends_with("_on_the_clustered_hub")
         {

@@ -867,7 +867,9 @@ async fn kill9_relay_mid_stream_delivers_exactly_once() {
     let mut h = Harness::start(false).await;
     // The alert on failed policy reloads uses increase(): the counter must exist at 0 before
     // the first failure, or the first failed reload never fires it (issue 18, item 5).
-    let (_, metrics) = http_get(h.relay_metrics, "/metrics").await.unwrap_or_default();
+    let (_, metrics) = http_get(h.relay_metrics, "/metrics")
+        .await
+        .unwrap_or_default();
     assert!(
         metrics
             .lines()
