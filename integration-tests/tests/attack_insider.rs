@@ -852,3 +852,52 @@ fn the_threat_model_names_exactly_these_attacks() {
         "SECURITY.md names tests that do not exist: {untested:?}; attacks missing from it: {undocumented:?}"
     );
 }
+
+// ------------------------------------------------------------------------------- leaf identity
+
+/// A second leaf server presenting JP's own certificate, beside the real JP leaf: the hub
+/// refuses it (one leaf link per nation account), the real leaf keeps its link, and after the
+/// real leaf is killed and restarted it links again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_leaf_with_the_same_certificate_is_refused() {
+    a_second_leaf_with_the_same_certificate_is_refused_on(1).await;
+}
+
+/// [`a_second_leaf_with_the_same_certificate_is_refused`] on the 3-node hub (R3 streams).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_leaf_with_the_same_certificate_is_refused_on_the_clustered_hub() {
+    a_second_leaf_with_the_same_certificate_is_refused_on(3).await;
+}
+
+async fn a_second_leaf_with_the_same_certificate_is_refused_on(hub_nodes: usize) {
+    use trilink_integration_tests::trilink_brokers::ServerId;
+    let mut link = link(hub_nodes).await;
+    let (text, client, monitor) = link
+        .render_leaf(Nation::Jp, "leaf-jp-twin", "leaf-jp", "ca")
+        .unwrap();
+    let twin = link
+        .spawn_extra("leaf-jp-twin", &text, client, monitor)
+        .unwrap();
+    // It retries every second; give it several tries.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        twin.leaf_count().await.unwrap(),
+        0,
+        "the twin got a leaf link"
+    );
+    assert_eq!(
+        link.server(ServerId::JP)
+            .unwrap()
+            .leaf_count()
+            .await
+            .unwrap(),
+        1,
+        "the real JP leaf lost its link"
+    );
+    drop(twin);
+    // The real leaf dies and comes back: it links again (no stale count keeps it out).
+    link.kill(ServerId::JP).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    link.restart(ServerId::JP).await.unwrap();
+    link.wait_leaf_links().await.unwrap();
+}
