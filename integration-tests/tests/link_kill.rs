@@ -991,11 +991,10 @@ async fn kill9_mqtt_ingress_adapter_mid_stream_delivers_exactly_once() {
     );
 }
 
-/// JP (UDP) → KR and US while the whole hub is killed with SIGKILL mid-stream and restarted:
-/// the JP leaf keeps what adapter-jp publishes, the relay and adapter-us reconnect, the hub
-/// catches up from the leaf. Every message arrives exactly once at both destinations.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_hub_mid_stream_delivers_exactly_once() {
+/// JP (UDP) → KR and US while the broker `server` is killed with SIGKILL mid-stream and
+/// restarted; then every message is delivered exactly once at both destinations and the named
+/// durables settle.
+async fn kill9_server_mid_stream(server: ServerId, settle: &[(Role, &str, &str)]) {
     let dests = [Nation::Kr, Nation::Us];
     let mut h = Harness::start(false).await;
     let mut jp = h.jp_sender().await;
@@ -1008,58 +1007,49 @@ async fn kill9_hub_mid_stream_delivers_exactly_once() {
     )
     .await;
     let at_kill = h.count(Nation::Kr, &ids);
-    h.link.kill(ServerId::hub(0)).unwrap();
+    h.link.kill(server).unwrap();
     assert!(at_kill < N, "the stream was over before the kill");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    h.link.restart(ServerId::hub(0)).await.unwrap();
+    h.link.restart(server).await.unwrap();
     sending.await.unwrap();
     ids.push(probe);
     // nats-server 2.15 retries a broken stream source only every ~40 s.
     h.wait_all(&dests, &ids, Duration::from_secs(120)).await;
-    h.wait_settled(&[
-        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-        (
-            Role::Admin(Site::Hub, Nation::Us),
-            "DELIVER_US",
-            "adapter-us",
-        ),
-    ])
-    .await;
+    h.wait_settled(settle).await;
     h.relay.assert_running();
     h.assert_exactly_once(&dests, &ids);
-    eprintln!("hub killed after {at_kill}/{N} frames at KR");
+    eprintln!("{server} killed after {at_kill}/{N} frames at KR");
 }
 
-/// JP (UDP) → KR and US while the KR leaf is killed with SIGKILL mid-stream and restarted: the
-/// hub keeps KR's outputs, the KR leaf's OUT_KR catches up, adapter-kr reconnects. Every
-/// message arrives exactly once at both destinations.
+/// The whole hub killed: the JP leaf keeps what adapter-jp publishes, the relay and adapter-us
+/// reconnect, the hub catches up from the leaf.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_kr_leaf_mid_stream_delivers_exactly_once() {
-    let dests = [Nation::Kr, Nation::Us];
-    let mut h = Harness::start(false).await;
-    let mut jp = h.jp_sender().await;
-    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
-    let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
-    until(
-        Duration::from_secs(30),
-        "a third of the stream at KR",
-        || h.count(Nation::Kr, &ids) >= N / 3,
+async fn kill9_hub_mid_stream_delivers_exactly_once() {
+    kill9_server_mid_stream(
+        ServerId::hub(0),
+        &[
+            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+            (
+                Role::Admin(Site::Hub, Nation::Us),
+                "DELIVER_US",
+                "adapter-us",
+            ),
+        ],
     )
     .await;
-    let at_kill = h.count(Nation::Kr, &ids);
-    h.link.kill(ServerId::KR).unwrap();
-    assert!(at_kill < N, "the stream was over before the kill");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    h.link.restart(ServerId::KR).await.unwrap();
-    sending.await.unwrap();
-    ids.push(probe);
-    h.wait_all(&dests, &ids, Duration::from_secs(120)).await;
-    h.wait_settled(&[
-        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-    ])
+}
+
+/// The KR leaf killed: the hub keeps KR's outputs, the KR leaf's OUT_KR catches up,
+/// adapter-kr reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_kr_leaf_mid_stream_delivers_exactly_once() {
+    kill9_server_mid_stream(
+        ServerId::KR,
+        &[
+            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+        ],
+    )
     .await;
-    h.assert_exactly_once(&dests, &ids);
-    eprintln!("KR leaf killed after {at_kill}/{N} frames at KR");
 }
