@@ -33,7 +33,7 @@ pub fn adapter_output_streams(nation: Nation) -> &'static [&'static str] {
     match nation {
         Nation::Jp => &["OUT_JP"],
         Nation::Kr => &["OUT_KR"],
-        Nation::Us => &["DELIVER_US"],
+        Nation::Us => &["OUT_US"],
     }
 }
 
@@ -405,7 +405,7 @@ mod tests {
         assert_eq!(plan.for_site(Site::Kr, Nation::Kr).count(), 3);
         assert_eq!(plan.for_site(Site::Jp, Nation::Kr).count(), 0);
         for n in Nation::ALL {
-            assert!(plan.for_site(Site::Hub, n).count() >= 4, "{n}");
+            assert!(plan.for_site(Site::Hub, n).count() >= 3, "{n}");
             assert!(
                 plan.for_site(Site::Hub, n)
                     .any(|s| s.name == relay_input_stream(n))
@@ -414,16 +414,59 @@ mod tests {
     }
 
     #[test]
-    fn track_streams_keep_latest_only_and_do_not_capture_other_kinds() {
+    fn one_output_stream_per_destination_keeps_order_every_message_and_latest_per_track() {
         let plan = StreamPlan::builtin().unwrap();
         for s in &plan.streams {
             if s.max_msgs_per_subject.is_some() {
-                // Only track subjects (six tokens ending in origin and track id) may be limited
-                // per subject; a limit on tl.out.<dest>.<kind> would drop launch detections, and
-                // one without the origin token would let one nation's track evict another's.
+                // A per-subject limit is only safe where every subject names one track of one
+                // origin or one message: the six-token output subjects (trilink_schema::Subject).
+                // On tl.out.<dest>.<kind> it would drop launch detections; without the origin
+                // token one nation's track would evict another's.
                 for subj in &s.subjects {
-                    assert!(subj.ends_with(".track_update.*.*"), "{} {subj}", s.name);
+                    assert!(
+                        Nation::ALL
+                            .iter()
+                            .any(|n| *subj == trilink_schema::Subject::output_stream_filter(*n)),
+                        "{} {subj}",
+                        s.name
+                    );
                 }
+            }
+        }
+        for n in Nation::ALL {
+            // Exactly one hub stream captures what is released to n (order across kinds).
+            let out: Vec<_> = plan
+                .for_site(Site::Hub, n)
+                .filter(|s| {
+                    s.subjects
+                        .iter()
+                        .any(|x| x.starts_with(&format!("tl.out.{n}.")))
+                })
+                .collect();
+            assert_eq!(
+                out.len(),
+                1,
+                "{n}: {:?}",
+                out.iter().map(|s| &s.name).collect::<Vec<_>>()
+            );
+            assert_eq!(
+                out[0].subjects,
+                vec![trilink_schema::Subject::output_stream_filter(n)]
+            );
+            assert_eq!(out[0].max_msgs_per_subject, Some(1), "{n}");
+            // The stream the adapter reads keeps latest-per-track too and has ONE source.
+            let site = match n {
+                Nation::Jp => Site::Jp,
+                Nation::Kr => Site::Kr,
+                Nation::Us => Site::Hub,
+            };
+            for name in adapter_output_streams(n) {
+                let s = plan.for_site(site, n).find(|s| s.name == *name).unwrap();
+                assert_eq!(s.max_msgs_per_subject, Some(1), "{name}");
+                assert!(
+                    s.sources.len() <= 1,
+                    "{name}: more than one source interleaves"
+                );
             }
         }
     }

@@ -379,19 +379,25 @@ async fn a_nation_cannot_evict_another_nations_track_on(hub_nodes: usize) {
             .unwrap(),
     );
     let ok = wait_for(Duration::from_secs(20), || async {
-        let msgs = read_stream(&kr_hub, "OUT_KR_TRACK").await.ok()?;
-        (!msgs.is_empty()).then_some(())
+        let msgs = read_stream(&kr_hub, "OUT_KR").await.ok()?;
+        msgs.iter()
+            .any(|m| m.subject.starts_with("tl.out.kr.track_update."))
+            .then_some(())
     })
     .await;
-    assert!(ok.is_some(), "the US track never reached OUT_KR_TRACK");
+    assert!(ok.is_some(), "the US track never reached OUT_KR");
     send(&adapter_js(&link, Nation::Jp).await, &jp_track).await;
     let subjects = wait_for(Duration::from_secs(20), || async {
-        let msgs = read_stream(&kr_hub, "OUT_KR_TRACK").await.ok()?;
-        let s: BTreeSet<String> = msgs.into_iter().map(|m| m.subject).collect();
+        let msgs = read_stream(&kr_hub, "OUT_KR").await.ok()?;
+        let s: BTreeSet<String> = msgs
+            .into_iter()
+            .map(|m| m.subject)
+            .filter(|s| s.starts_with("tl.out.kr.track_update."))
+            .collect();
         (s.len() >= 2).then_some(s)
     })
     .await
-    .expect("both tracks are kept in OUT_KR_TRACK");
+    .expect("both tracks are kept in OUT_KR");
     assert_eq!(
         subjects,
         BTreeSet::from([
@@ -575,7 +581,7 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub_on(hub_nodes: usize) {
         ("$JS.hub.API.STREAM.CREATE.EVIL", big),
         (
             "$JS.hub.API.STREAM.UPDATE.OUT_JP",
-            r#"{"name":"OUT_JP","subjects":["tl.out.jp.*"],"max_bytes":1}"#,
+            r#"{"name":"OUT_JP","subjects":["tl.out.jp.*.*.*"],"max_bytes":1}"#,
         ),
         ("$JS.hub.API.STREAM.PURGE.OUT_JP", ""),
         ("$JS.hub.API.STREAM.DELETE.IN_JP", ""),
@@ -634,6 +640,14 @@ async fn no_account_can_take_another_accounts_storage_on_the_clustered_hub() {
     no_account_can_take_another_accounts_storage_on(3).await;
 }
 
+/// How many streams the built-in plan gives `n`'s account at the hub.
+fn planned(n: Nation) -> usize {
+    trilink_brokers::streams::StreamPlan::builtin()
+        .unwrap()
+        .for_site(Site::Hub, n)
+        .count()
+}
+
 async fn no_account_can_take_another_accounts_storage_on(hub_nodes: usize) {
     let replicas = if hub_nodes >= 3 { 3 } else { 1 };
     let link = link(hub_nodes).await;
@@ -668,14 +682,14 @@ async fn no_account_can_take_another_accounts_storage_on(hub_nodes: usize) {
             .await
             .unwrap()
             .len(),
-        5
+        planned(Nation::Jp)
     );
-    // KR's planned streams (5 x 1 GiB) are still ensured.
+    // KR's planned streams (1 GiB each) are still ensured.
     let kr = link
         .ensure_streams_retrying(Site::Hub, Nation::Kr, replicas)
         .await
         .unwrap();
-    assert_eq!(kr.len(), 5, "{kr:?}");
+    assert_eq!(kr.len(), planned(Nation::Kr), "{kr:?}");
 }
 
 /// Adapters and the relay read through a durable the operations user made; they may not make
@@ -698,7 +712,7 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usi
     let cases = [
         (Role::Adapter(Nation::Jp), "OUT_JP", "tl.dlq.jp"),
         (Role::Adapter(Nation::Kr), "OUT_KR", "tl.dlq.kr"),
-        (Role::Adapter(Nation::Us), "DELIVER_US", "tl.dlq.us"),
+        (Role::Adapter(Nation::Us), "OUT_US", "tl.dlq.us"),
         (Role::Relay(Nation::Jp), "IN_JP", "tl.dlq.us"),
         (Role::Relay(Nation::Us), "IN_US", "tl.dlq.us"),
     ];

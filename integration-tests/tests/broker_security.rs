@@ -17,12 +17,15 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// How long to wait for something that must arrive.
 const PATIENCE: Duration = Duration::from_secs(6);
 
+/// A message id token for six-token output subjects (`tl.out.<dest>.<kind>.<origin>.<id>`).
+const ID: &str = "00000000-0000-5000-8000-000000000001";
+
 /// One probe subject per family and nation.
 fn families() -> Vec<(String, &'static str, Nation)> {
     let mut v = Vec::new();
     for n in Nation::ALL {
         v.push((format!("tl.in.{n}.launch_detection"), "in", n));
-        v.push((format!("tl.out.{n}.launch_detection"), "out", n));
+        v.push((format!("tl.out.{n}.launch_detection.us.{ID}"), "out", n));
         v.push((format!("tl.out.{n}.track_update.us.T-1"), "out", n));
         v.push((format!("tl.dlq.{n}"), "dlq", n));
         v.push((format!("tl.status.{n}.probe"), "status", n));
@@ -459,9 +462,9 @@ async fn jp_and_kr_leaves_have_no_path_to_each_other() {
         .unwrap();
     let mut kr_all = subscribe_ready(&kr_admin, ">", "ready.kr").await.unwrap();
     for subject in [
-        "direct.jp.to.kr",
-        "tl.out.kr.launch_detection",
-        "tl.in.kr.cancel",
+        "direct.jp.to.kr".to_owned(),
+        format!("tl.out.kr.launch_detection.jp.{ID}"),
+        "tl.in.kr.cancel".to_owned(),
     ] {
         jp_admin.publish(subject, "from-jp".into()).await.unwrap();
     }

@@ -831,11 +831,7 @@ async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
     h.wait_all(&dests, &ids, Duration::from_secs(40)).await;
     h.wait_settled(&[
         (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-        (
-            Role::Admin(Site::Hub, Nation::Us),
-            "DELIVER_US",
-            "adapter-us",
-        ),
+        (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
         (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
     ])
     .await;
@@ -903,11 +899,7 @@ async fn kill9_relay_mid_stream_delivers_exactly_once() {
     h.wait_settled(&[
         (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
         (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-        (
-            Role::Admin(Site::Hub, Nation::Us),
-            "DELIVER_US",
-            "adapter-us",
-        ),
+        (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
     ])
     .await;
     h.relay.assert_running();
@@ -966,11 +958,7 @@ async fn kill9_mqtt_ingress_adapter_mid_stream_delivers_exactly_once() {
     h.wait_settled(&[
         (Role::Admin(Site::Hub, Nation::Kr), "IN_KR", "relay"),
         (Role::Admin(Site::Jp, Nation::Jp), "OUT_JP", "adapter-jp"),
-        (
-            Role::Admin(Site::Hub, Nation::Us),
-            "DELIVER_US",
-            "adapter-us",
-        ),
+        (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
     ])
     .await;
     h.assert_exactly_once(&dests, &ids);
@@ -1030,11 +1018,7 @@ async fn kill9_hub_mid_stream_delivers_exactly_once() {
         &[
             (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
             (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-            (
-                Role::Admin(Site::Hub, Nation::Us),
-                "DELIVER_US",
-                "adapter-us",
-            ),
+            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
         ],
     )
     .await;

@@ -38,7 +38,7 @@ pub use payload::{
     TrackUpdate,
 };
 pub use replay::{ReplayRewrite, TimeMap};
-pub use subject::{Subject, SubjectError, TrackKey, inbox_prefix};
+pub use subject::{OutItem, Subject, SubjectError, TrackKey, inbox_prefix};
 pub use validate::{ValidationContext, ValidationError, check_reference_cycles};
 
 /// The schema version this build writes and the only one it accepts.

@@ -3,20 +3,29 @@
 //! | subject | publisher | reader |
 //! |---|---|---|
 //! | `tl.in.<origin>.<kind>` | origin's adapter | hub relay |
-//! | `tl.out.<dest>.<kind>` (`tl.out.<dest>.track_update.<origin>.<track_id>` for tracks) | relay | destination adapter |
+//! | `tl.out.<dest>.<kind>.<origin>.<message_id>` (`tl.out.<dest>.track_update.<origin>.<track_id>` for tracks) | relay | destination adapter |
 //! | `tl.dlq.<site>` | any component rejecting input | operators, tests |
 //! | `tl.status.<site>.<component>` | every process | monitoring, demo |
 //!
-//! Track updates carry the track's origin and id as the last two tokens so that an output
-//! stream can keep only the latest message per track (`max_msgs_per_subject = 1`) *per origin*:
-//! track ids are chosen by national systems, so two nations can use the same id, and one
-//! nation's update must never replace (evict) another nation's track in a latest-per-track
-//! stream. No other kind has a fifth token.
+//! Every output subject has six tokens and ends in the message's origin and an item token, so
+//! that ONE output stream per destination (`max_msgs_per_subject = 1`) keeps, in the relay's
+//! order, the latest update of each track and every other message:
+//! - track updates end in `<origin>.<track_id>`: a later update of a track replaces the earlier
+//!   one (latest per track after an outage). The origin token binds the id to its nation: track
+//!   ids are chosen by national systems, so two nations can use the same id, and one nation's
+//!   update must never replace (evict) another nation's track.
+//! - every other kind ends in `<origin>.<message_id>`: a subject of its own, so nothing else
+//!   replaces it (a re-publication of the same message lands on the same subject).
+//!
+//! One stream per destination is what keeps causal order per track (issue 14): a track's
+//! `launch_detection` is stored before its `track_update`s, a `cancel` after what it cancels,
+//! and a consumer reads them in that order. Two streams (one for tracks, one for the rest)
+//! cannot: their consumers interleave arbitrarily.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Envelope, Nation, PayloadKind, TrackId};
+use crate::{Envelope, MessageId, Nation, PayloadKind, TrackId};
 
 /// First token of every trilink subject.
 pub const PREFIX: &str = "tl";
@@ -40,14 +49,15 @@ pub enum Subject {
         /// Payload kind.
         kind: PayloadKind,
     },
-    /// `tl.out.<dest>.<kind>` or `tl.out.<dest>.track_update.<origin>.<track_id>`
+    /// `tl.out.<dest>.<kind>.<origin>.<message_id>` or
+    /// `tl.out.<dest>.track_update.<origin>.<track_id>`
     Out {
         /// Destination nation.
         dest: Nation,
         /// Payload kind.
         kind: PayloadKind,
-        /// Track origin and id; present exactly when `kind` is `track_update`.
-        track: Option<TrackKey>,
+        /// The last two tokens: the track (for `track_update`) or the message.
+        item: OutItem,
     },
     /// `tl.dlq.<site>`
     Dlq {
@@ -71,6 +81,47 @@ pub struct TrackKey {
     pub origin: Nation,
     /// The national track id.
     pub id: TrackId,
+}
+
+/// What the last two tokens of an output subject name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OutItem {
+    /// A `track_update`'s track: the output stream keeps the latest message per track.
+    Track(TrackKey),
+    /// Any other message: its own subject, so the output stream keeps every one.
+    Message {
+        /// Nation whose system reported the message.
+        origin: Nation,
+        /// The message's id.
+        id: MessageId,
+    },
+}
+
+impl OutItem {
+    /// The nation whose system reported the message.
+    pub fn origin(&self) -> Nation {
+        match self {
+            OutItem::Track(t) => t.origin,
+            OutItem::Message { origin, .. } => *origin,
+        }
+    }
+
+    /// The track, for a track update.
+    pub fn track(&self) -> Option<&TrackKey> {
+        match self {
+            OutItem::Track(t) => Some(t),
+            OutItem::Message { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for OutItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutItem::Track(t) => t.fmt(f),
+            OutItem::Message { origin, id } => write!(f, "{origin}.{id}"),
+        }
+    }
 }
 
 impl fmt::Display for TrackKey {
@@ -129,6 +180,14 @@ pub enum SubjectError {
         /// What is wrong.
         detail: String,
     },
+    /// The last token of a non-track output subject is not a message id.
+    #[error("subject {subject:?}: bad message id token: {detail}")]
+    BadMessageId {
+        /// The subject.
+        subject: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A component token is invalid.
     #[error("subject {subject:?}: bad component {token:?} (1-64 of [a-z0-9_-])")]
     BadComponent {
@@ -152,14 +211,21 @@ impl Subject {
     pub fn output_for(env: &Envelope, dest: Nation) -> Self {
         let kind = env.payload.kind();
         let track = if kind == PayloadKind::TrackUpdate {
-            env.payload.track_id().map(|id| TrackKey {
-                origin: env.origin,
-                id: id.clone(),
-            })
+            env.payload.track_id()
         } else {
             None
         };
-        Subject::Out { dest, kind, track }
+        let item = match track {
+            Some(id) => OutItem::Track(TrackKey {
+                origin: env.origin,
+                id: id.clone(),
+            }),
+            None => OutItem::Message {
+                origin: env.origin,
+                id: env.message_id,
+            },
+        };
+        Subject::Out { dest, kind, item }
     }
 
     /// Wildcard for everything a nation's adapter publishes: `tl.in.<origin>.>`.
@@ -170,6 +236,12 @@ impl Subject {
     /// Wildcard for everything released to a nation: `tl.out.<dest>.>`.
     pub fn output_filter(dest: Nation) -> String {
         format!("{PREFIX}.out.{dest}.>")
+    }
+
+    /// The subject filter of a destination's output stream: exactly the six-token output
+    /// subjects, `tl.out.<dest>.*.*.*` (a five-token publication finds no stream and fails).
+    pub fn output_stream_filter(dest: Nation) -> String {
+        format!("{PREFIX}.out.{dest}.*.*.*")
     }
 
     /// Whether `s` is a valid component token.
@@ -211,52 +283,26 @@ impl Subject {
                 }),
             },
             [_, "out", rest @ ..] => match rest {
-                [d, k] => {
-                    let dest = nation(d)?;
-                    let kind = kind(k)?;
-                    if kind == PayloadKind::TrackUpdate {
-                        return Err(SubjectError::BadTrack {
-                            subject: owned(),
-                            detail: "track_update needs origin and track id tokens".into(),
-                        });
-                    }
-                    Ok(Subject::Out {
-                        dest,
-                        kind,
-                        track: None,
-                    })
-                }
                 [d, k, o, t] => {
                     let dest = nation(d)?;
                     let kind = kind(k)?;
-                    if kind != PayloadKind::TrackUpdate {
-                        return Err(SubjectError::BadTrack {
-                            subject: owned(),
-                            detail: format!("{kind} takes no track tokens"),
-                        });
-                    }
                     let origin = nation(o)?;
-                    let id = TrackId::new(*t).map_err(|e| SubjectError::BadTrack {
-                        subject: owned(),
-                        detail: e.to_string(),
-                    })?;
-                    Ok(Subject::Out {
-                        dest,
-                        kind,
-                        track: Some(TrackKey { origin, id }),
-                    })
-                }
-                [d, k, _] => {
-                    nation(d)?;
-                    let kind = kind(k)?;
-                    Err(SubjectError::BadTrack {
-                        subject: owned(),
-                        detail: if kind == PayloadKind::TrackUpdate {
-                            "track_update needs origin and track id tokens".into()
-                        } else {
-                            format!("{kind} takes no track tokens")
-                        },
-                    })
+                    let item = if kind == PayloadKind::TrackUpdate {
+                        let id = TrackId::new(*t).map_err(|e| SubjectError::BadTrack {
+                            subject: owned(),
+                            detail: e.to_string(),
+                        })?;
+                        OutItem::Track(TrackKey { origin, id })
+                    } else {
+                        let id =
+                            t.parse::<MessageId>()
+                                .map_err(|e| SubjectError::BadMessageId {
+                                    subject: owned(),
+                                    detail: e.to_string(),
+                                })?;
+                        OutItem::Message { origin, id }
+                    };
+                    Ok(Subject::Out { dest, kind, item })
                 }
                 _ => Err(SubjectError::WrongTokenCount {
                     subject: owned(),
@@ -301,18 +347,7 @@ impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Subject::In { origin, kind } => write!(f, "{PREFIX}.in.{origin}.{kind}"),
-            Subject::Out {
-                dest,
-                kind,
-                track: Some(t),
-            } => {
-                write!(f, "{PREFIX}.out.{dest}.{kind}.{t}")
-            }
-            Subject::Out {
-                dest,
-                kind,
-                track: None,
-            } => write!(f, "{PREFIX}.out.{dest}.{kind}"),
+            Subject::Out { dest, kind, item } => write!(f, "{PREFIX}.out.{dest}.{kind}.{item}"),
             Subject::Dlq { site } => write!(f, "{PREFIX}.dlq.{site}"),
             Subject::Status { site, component } => write!(f, "{PREFIX}.status.{site}.{component}"),
         }
@@ -342,14 +377,21 @@ mod tests {
         for n in Nation::ALL {
             for k in PayloadKind::ALL {
                 subjects.push(Subject::In { origin: n, kind: k });
-                let track = (k == PayloadKind::TrackUpdate).then(|| TrackKey {
-                    origin: Nation::Us,
-                    id: TrackId::new("T-0042").unwrap(),
-                });
+                let item = if k == PayloadKind::TrackUpdate {
+                    OutItem::Track(TrackKey {
+                        origin: Nation::Us,
+                        id: TrackId::new("T-0042").unwrap(),
+                    })
+                } else {
+                    OutItem::Message {
+                        origin: Nation::Jp,
+                        id: MessageId::derive(Nation::Jp, "sys", "42"),
+                    }
+                };
                 subjects.push(Subject::Out {
                     dest: n,
                     kind: k,
-                    track,
+                    item,
                 });
             }
         }
@@ -374,8 +416,11 @@ mod tests {
                 .to_string(),
             "tl.out.kr.track_update.jp.JP-7"
         );
+        let cancel = "tl.out.us.cancel.kr.6f1c2a9e-0000-5000-8000-000000000001";
+        assert_eq!(Subject::parse(cancel).unwrap().to_string(), cancel);
         assert_eq!(Subject::input_filter(Nation::Jp), "tl.in.jp.>");
         assert_eq!(Subject::output_filter(Nation::Kr), "tl.out.kr.>");
+        assert_eq!(Subject::output_stream_filter(Nation::Kr), "tl.out.kr.*.*.*");
     }
 
     #[test]
@@ -389,12 +434,13 @@ mod tests {
             ("tl.in.jp.nuke", "UnknownKind"),
             ("tl.in.jp", "WrongTokenCount"),
             ("tl.in.jp.cancel.x", "WrongTokenCount"),
-            ("tl.out.kr.track_update", "BadTrack"),
-            ("tl.out.kr.cancel.T1", "BadTrack"),
-            ("tl.out.kr.track_update.T1", "BadTrack"),
+            ("tl.out.kr.track_update", "WrongTokenCount"),
+            ("tl.out.kr.launch_detection", "WrongTokenCount"),
+            ("tl.out.kr.cancel.T1", "WrongTokenCount"),
+            ("tl.out.kr.track_update.T1", "WrongTokenCount"),
             ("tl.out.kr.track_update.jp.*", "BadTrack"),
             ("tl.out.kr.track_update.xx.T1", "UnknownNation"),
-            ("tl.out.kr.cancel.jp.T1", "BadTrack"),
+            ("tl.out.kr.cancel.jp.T1", "BadMessageId"),
             ("tl.out.kr.track_update.jp.a.b", "WrongTokenCount"),
             ("tl.dlq", "WrongTokenCount"),
             ("tl.dlq.xx", "UnknownNation"),

@@ -70,6 +70,7 @@
 
 pub mod live;
 pub mod matrix;
+pub mod order;
 pub mod policy;
 mod process;
 pub mod references;

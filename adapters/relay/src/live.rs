@@ -6,14 +6,17 @@
 //! - Every input goes through [`process`](crate::process()); each output is published with
 //!   JetStream (`Nats-Msg-Id` = [`output_msg_id`](crate::output_msg_id)) and its
 //!   acknowledgement awaited; the input is acknowledged only after every output (or its dead
-//!   letter) is stored. A failed publish NAKs the input with a delay, so it is redelivered
-//!   (at-least-once; the stable output ids let JetStream drop the duplicates).
+//!   letter) is stored. A failed store is retried in place with backoff (the input is marked
+//!   in progress, never handed back while the relay runs), so no later input overtakes it;
+//!   the stable output ids let JetStream drop duplicates of a retry that did get stored.
 //! - Rejects are published with JetStream to `dlq_subject` (default `tl.dlq.us`) with the
 //!   original body and the headers `Tl-Reason`, `Tl-Detail`, `Tl-Component`, `Tl-Source`.
 //! - SIGHUP (or [`RelayControl::request_reload`]) re-reads the policy file; an invalid file is
 //!   logged and counted and the old policy stays in force.
-//! - At most `max_in_flight` inputs are processed concurrently (back-pressure: no unbounded
-//!   buffering).
+//! - At most `max_in_flight` inputs are in flight (back-pressure: no unbounded buffering).
+//!   Inputs about different tracks are stored concurrently; inputs about the same track of
+//!   the same origin one at a time, in arrival order ([`OrderGate`]) — the output stream
+//!   then holds them in causal order (a track's `launch_detection` before its updates).
 //!
 //! Metrics (`metrics` crate; install an exporter in the binary):
 //! `trilink_relay_received_total`, `trilink_relay_published_total{dest,kind}`,
@@ -38,8 +41,10 @@ use std::future::IntoFuture;
 use futures::{StreamExt, future::join_all};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use trilink_schema::{ComponentState, Envelope, Mode, Nation, Payload, Source, Status, headers};
 
+use crate::order::OrderGate;
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, RelayIdentity, process, process_in_account};
 use crate::references::ReferenceBook;
@@ -627,7 +632,12 @@ pub async fn run_with_control(
     control.stats.ready.store(true, Ordering::Release);
     control.ready.notify_waiters();
 
+    // Inputs in flight (publishing or retrying), and those waiting behind an earlier input
+    // about the same track (per-track causal order, `order::OrderGate`). Both count against
+    // `max_in_flight`.
     let mut inflight = FuturesUnordered::new();
+    let mut gate: OrderGate<Prepared> = OrderGate::default();
+    let stop = CancellationToken::new();
     let started = std::time::Instant::now();
     let status_client = links
         .iter()
@@ -635,13 +645,17 @@ pub async fn run_with_control(
         .map(|l| l.client.clone());
     let mut heartbeat = tokio::time::interval(Duration::from_secs(config.status_interval_s.max(1)));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Waiting inputs are not being worked on: tell the server they are, well within ack_wait,
+    // so it does not redeliver them behind our back.
+    let mut keepalive = tokio::time::interval(Duration::from_secs(10));
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        metrics::gauge!("trilink_relay_in_flight").set(inflight.len() as f64);
+        metrics::gauge!("trilink_relay_in_flight").set((inflight.len() + gate.waiting()) as f64);
         tokio::select! {
             biased;
             () = &mut shutdown => {
-                tracing::info!(in_flight = inflight.len(), "relay shutting down");
+                tracing::info!(in_flight = inflight.len(), waiting = gate.waiting(), "relay shutting down");
                 break;
             }
             () = control.reload.notified() => {
@@ -652,10 +666,26 @@ pub async fn run_with_control(
                     publish_status(client, &config, &control.stats, started.elapsed()).await;
                 }
             }
-            Some(()) = inflight.next(), if !inflight.is_empty() => {}
-            next = messages.next(), if inflight.len() < max_in_flight => match next {
+            _ = keepalive.tick(), if gate.waiting() > 0 => {
+                for p in gate.waiting_items() {
+                    if let Err(e) = p.msg.ack_with(AckKind::Progress).await {
+                        tracing::warn!(error = %e, "in-progress ack of a waiting input failed");
+                    }
+                }
+            }
+            Some(key) = inflight.next(), if !inflight.is_empty() => {
+                let key: Option<trilink_schema::TrackKey> = key;
+                if let Some(next) = gate.finish(key.as_ref()) {
+                    inflight.push(execute(shared.clone(), next, stop.clone()));
+                }
+            }
+            next = messages.next(), if inflight.len() + gate.waiting() < max_in_flight => match next {
                 Some((account, dlq_js, Ok(msg))) => {
-                    inflight.push(handle(shared.clone(), policy.clone(), account, dlq_js, msg));
+                    let p = prepare(&shared, &policy, account, dlq_js, msg);
+                    let key = p.outcome.track.clone();
+                    if let Some(p) = gate.admit(key.as_ref(), p) {
+                        inflight.push(execute(shared.clone(), p, stop.clone()));
+                    }
                 }
                 Some((_, _, Err(e))) => {
                     tracing::warn!(error = %e, "consumer error; continuing");
@@ -668,12 +698,26 @@ pub async fn run_with_control(
             },
         }
     }
-    let drain = async { while inflight.next().await.is_some() {} };
+    // Drain: finish what is in flight and what waits behind it, in order, within the drain
+    // timeout; an input still retrying is handed back (nak) when the timeout stops it.
+    let drain = async {
+        while let Some(key) = inflight.next().await {
+            if let Some(next) = gate.finish(key.as_ref()) {
+                inflight.push(execute(shared.clone(), next, stop.clone()));
+            }
+        }
+    };
     if tokio::time::timeout(Duration::from_millis(config.drain_timeout_ms), drain)
         .await
         .is_err()
     {
-        tracing::warn!("drain timeout: unfinished inputs will be redelivered");
+        stop.cancel();
+        let handed_back = async { while inflight.next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(2), handed_back).await;
+        tracing::warn!(
+            waiting = gate.waiting(),
+            "drain timeout: unfinished inputs will be redelivered"
+        );
     }
     control.stats.ready.store(false, Ordering::Release);
     for link in &links {
@@ -901,13 +945,23 @@ fn record(outcome: &Outcome, now: chrono::DateTime<Utc>, stats: &RelayStats) {
     }
 }
 
-async fn handle(
-    shared: Arc<Shared>,
-    policy: Arc<Policy>,
+/// An input after the pure step: the decision is made, nothing is published yet.
+struct Prepared {
+    msg: jetstream::Message,
+    subject: String,
+    dlq_js: jetstream::Context,
+    outcome: Outcome,
+}
+
+/// The pure step, in arrival order: decide, and record what was accepted (so a later
+/// reference to it is recognised).
+fn prepare(
+    shared: &Shared,
+    policy: &Policy,
     account: Option<Nation>,
     dlq_js: jetstream::Context,
     msg: jetstream::Message,
-) {
+) -> Prepared {
     let now = Utc::now();
     let subject = msg.subject.as_str().to_owned();
     let outcome = {
@@ -918,18 +972,11 @@ async fn handle(
                 &subject,
                 &msg.payload,
                 now,
-                &policy,
+                policy,
                 &shared.identity,
                 &refs,
             ),
-            None => process(
-                &subject,
-                &msg.payload,
-                now,
-                &policy,
-                &shared.identity,
-                &refs,
-            ),
+            None => process(&subject, &msg.payload, now, policy, &shared.identity, &refs),
         }
     };
     if let Some((id, origin)) = outcome.accepted_origin() {
@@ -940,14 +987,91 @@ async fn handle(
             .record(id, origin, now);
     }
     record(&outcome, now, &shared.stats);
-
-    let stored = if let Some(rej) = &outcome.reject {
+    if let Some(rej) = &outcome.reject {
         tracing::warn!(subject = %subject, reason = rej.code, detail = %rej.detail, "input rejected");
+    }
+    Prepared {
+        msg,
+        subject,
+        dlq_js,
+        outcome,
+    }
+}
+
+/// Store the input's outputs (or its dead letter) and acknowledge it. A failed store is
+/// retried here, in place, with backoff (the server told the input is in progress), never
+/// handed back while running: an input handed back would be overtaken by the next input about
+/// the same track. Returns the input's order key when done.
+async fn execute(
+    shared: Arc<Shared>,
+    p: Prepared,
+    stop: CancellationToken,
+) -> Option<trilink_schema::TrackKey> {
+    let Prepared {
+        msg,
+        subject,
+        dlq_js,
+        outcome,
+    } = p;
+    let mut backoff = Backoff::new(shared.nak_delay.max(Duration::from_millis(50)));
+    loop {
+        if store(&shared, &msg, &subject, &dlq_js, &outcome).await {
+            match msg.ack().await {
+                Ok(()) => {
+                    shared.stats.acked.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, subject = %subject, "ack failed; input will be redelivered");
+                }
+            }
+            break;
+        }
+        metrics::counter!("trilink_relay_publish_errors_total").increment(1);
+        shared.stats.publish_errors.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = msg.ack_with(AckKind::Progress).await {
+            tracing::warn!(error = %e, "in-progress ack failed");
+        }
+        tokio::select! {
+            () = stop.cancelled() => {
+                if let Err(e) = msg.ack_with(AckKind::Nak(None)).await {
+                    tracing::warn!(error = %e, "nak failed; input will be redelivered after ack_wait");
+                }
+                break;
+            }
+            () = tokio::time::sleep(backoff.next()) => {}
+        }
+    }
+    outcome.track
+}
+
+/// Doubling delay, capped at 5 s.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new(initial: Duration) -> Self {
+        Self(initial)
+    }
+    fn next(&mut self) -> Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(Duration::from_secs(5));
+        d
+    }
+}
+
+/// Publish the outputs (or the dead letter); true when every one is stored.
+async fn store(
+    shared: &Shared,
+    msg: &jetstream::Message,
+    subject: &str,
+    dlq_js: &jetstream::Context,
+    outcome: &Outcome,
+) -> bool {
+    if let Some(rej) = &outcome.reject {
         let mut h = HeaderMap::new();
         h.insert(headers::DLQ_REASON, rej.code);
         h.insert(headers::DLQ_DETAIL, header_safe(&rej.detail).as_str());
         h.insert(headers::DLQ_COMPONENT, shared.identity.component.as_str());
-        h.insert(headers::DLQ_SOURCE, subject.as_str());
+        h.insert(headers::DLQ_SOURCE, subject);
         if let Ok(info) = msg.info() {
             let id = format!(
                 "dlq.{}.{}.{}.{}",
@@ -959,8 +1083,8 @@ async fn handle(
             h.insert(headers::MSG_ID, id.as_str());
         }
         publish_all(
-            &shared,
-            vec![(&dlq_js, shared.dlq_subject.clone(), h, msg.payload.clone())],
+            shared,
+            vec![(dlq_js, shared.dlq_subject.clone(), h, msg.payload.clone())],
             false,
         )
         .await
@@ -980,7 +1104,7 @@ async fn handle(
             })
             .collect();
         let ok = if let Some(batch) = batch {
-            publish_all(&shared, batch, true).await
+            publish_all(shared, batch, true).await
         } else {
             tracing::error!(subject = %subject, "no account configured for a released destination");
             false
@@ -992,23 +1116,6 @@ async fn handle(
             }
         }
         ok
-    };
-
-    if stored {
-        match msg.ack().await {
-            Ok(()) => {
-                shared.stats.acked.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, subject = %subject, "ack failed; input will be redelivered");
-            }
-        }
-    } else {
-        metrics::counter!("trilink_relay_publish_errors_total").increment(1);
-        shared.stats.publish_errors.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = msg.ack_with(AckKind::Nak(Some(shared.nak_delay))).await {
-            tracing::warn!(error = %e, "nak failed; input will be redelivered after ack_wait");
-        }
     }
 }
 

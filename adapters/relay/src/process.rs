@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use trilink_schema::{
-    Envelope, Hop, MessageId, Mode, Nation, PayloadKind, Subject, ValidationContext,
+    Envelope, Hop, MessageId, Mode, Nation, PayloadKind, Subject, TrackKey, ValidationContext,
 };
 
 use crate::policy::{Decision, Policy, WithholdReason};
@@ -108,6 +108,9 @@ pub struct Outcome {
     pub reject: Option<Reject>,
     /// `(ingested_at, observed_at)` of a valid envelope, for latency histograms.
     pub times: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The origin's track this message is about, when it has outputs: outputs of two inputs
+    /// with the same key must be stored in arrival order ([`crate::order::OrderGate`]).
+    pub track: Option<TrackKey>,
 }
 
 impl Outcome {
@@ -128,6 +131,7 @@ impl Outcome {
             withheld: Vec::new(),
             reject: Some(Reject { code, detail }),
             times: None,
+            track: None,
         }
     }
 }
@@ -301,6 +305,14 @@ pub fn process(
             });
         }
     }
+    let track = if outputs.is_empty() {
+        None
+    } else {
+        env.payload.track_id().map(|t| TrackKey {
+            origin: env.origin,
+            id: t.clone(),
+        })
+    };
     Outcome {
         message_id: id,
         key,
@@ -308,6 +320,7 @@ pub fn process(
         withheld,
         reject: None,
         times: Some((env.ingested_at, env.observed_at)),
+        track,
     }
 }
 

@@ -182,7 +182,10 @@ async fn per_account_relay_routes_between_accounts_and_dead_letters_spoofing() {
     let us_out = read_stream(&us, "OUT_US").await;
     let jp_out = read_stream(&jp, "OUT_JP").await;
     assert_eq!(kr_out.len(), 1, "{kr_out:?}");
-    assert_eq!(kr_out[0].subject, "tl.out.kr.launch_detection");
+    assert_eq!(
+        kr_out[0].subject,
+        format!("tl.out.kr.launch_detection.jp.{}", genuine.message_id)
+    );
     assert_eq!(
         kr_out[0].msg_id.as_deref(),
         Some(format!("{}.kr", genuine.message_id).as_str())

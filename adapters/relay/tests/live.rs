@@ -265,7 +265,7 @@ async fn reload_keeps_old_policy_when_new_one_is_invalid() {
     let kr_ids = |outputs: &[common::Stored]| -> BTreeSet<String> {
         outputs
             .iter()
-            .filter(|m| m.subject == "tl.out.kr.launch_detection")
+            .filter(|m| m.subject.starts_with("tl.out.kr.launch_detection."))
             .filter_map(|m| m.msg_id.clone())
             .collect()
     };
@@ -315,7 +315,7 @@ async fn reload_keeps_old_policy_when_new_one_is_invalid() {
     );
     let us: BTreeSet<String> = outputs
         .iter()
-        .filter(|m| m.subject == "tl.out.us.launch_detection")
+        .filter(|m| m.subject.starts_with("tl.out.us.launch_detection."))
         .filter_map(|m| m.msg_id.clone())
         .collect();
     assert!(us.contains(&format!("{}.us", e3.message_id)));

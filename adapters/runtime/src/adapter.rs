@@ -168,7 +168,9 @@ pub struct EgressConfig {
     /// Messages per pull request.
     #[serde(default = "d64")]
     pub batch: usize,
-    /// Redelivery delay after a failed national send, milliseconds.
+    /// After a failed national send, milliseconds: the redelivery delay when some outputs took
+    /// the message, and the first in-place retry delay (doubling to 5 s) when none did — the
+    /// message is then held and retried so nothing behind it overtakes it.
     #[serde(default = "d1000")]
     pub nak_delay_ms: u64,
     /// National outputs; a message is acknowledged when every output accepted it.
@@ -850,7 +852,12 @@ impl RecentIds {
 enum EgressOutcome {
     Delivered,
     Rejected,
+    /// Some outputs took it, others failed: redeliver later (the partial record keeps the
+    /// outputs that have it), and let the messages behind it flow to the working outputs.
     Retry,
+    /// No output could take it (the national side is down): retry this message in place, so
+    /// nothing behind it overtakes it (per-track causal order, issue 14).
+    Stalled,
     Duplicate,
 }
 
@@ -936,9 +943,10 @@ impl<C: NationalCodec> EgressCtx<C> {
             }
         }
         if failed {
-            if let Some(s) = seq
-                && done != 0
-            {
+            if done == 0 {
+                return EgressOutcome::Stalled;
+            }
+            if let Some(s) = seq {
                 self.partial.insert(s, done);
             }
             return EgressOutcome::Retry;
@@ -1009,7 +1017,31 @@ async fn run_egress<C: NationalCodec>(
                 }
                 None => continue 'outer,
             };
-            let ack = match ctx.handle(&msg, &mut buf).await {
+            let mut outcome = ctx.handle(&msg, &mut buf).await;
+            // Nothing took it: hold this message (telling the server it is in progress, so it
+            // is not redelivered meanwhile) and retry with backoff; whatever is behind it waits,
+            // in order. Shutdown hands it back at once.
+            let mut retry = transport::Backoff::new(
+                ctx.nak_delay.max(Duration::from_millis(50)),
+                Duration::from_secs(5),
+            );
+            while matches!(outcome, EgressOutcome::Stalled) {
+                if let Err(e) = msg.ack_with(AckKind::Progress).await {
+                    tracing::warn!(error = %e, "egress in-progress ack failed");
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => {
+                        if let Err(e) = msg.ack_with(AckKind::Nak(None)).await {
+                            tracing::warn!(error = %e, "egress nak at shutdown failed (message will be redelivered)");
+                        }
+                        break 'outer;
+                    }
+                    () = tokio::time::sleep(retry.next_delay()) => {}
+                }
+                outcome = ctx.handle(&msg, &mut buf).await;
+            }
+            let ack = match outcome {
+                EgressOutcome::Stalled => AckKind::Nak(None),
                 EgressOutcome::Delivered => {
                     counts.delivered += 1;
                     AckKind::Ack

@@ -729,3 +729,84 @@ target = "{target}"
         b"not a journal at all"
     );
 }
+
+/// Per-track causal order at the egress (issue 14): while the national receiver is down, the
+/// adapter holds the first undelivered message and retries it in place; nothing behind it
+/// overtakes it. (Nak-and-move-on, the earlier behaviour, let later messages through first
+/// as soon as the receiver came back.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_keeps_stream_order_while_the_national_side_is_down() {
+    let nats = start_nats();
+    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let client = async_nats::connect(&url).await.unwrap();
+    let js = jetstream::new(client.clone());
+    streams(&js).await;
+    let out_port = free_port();
+    let toml = format!(
+        r#"
+[adapter]
+nation = "us"
+heartbeat_interval_ms = 0
+
+[nats]
+url = "{url}"
+
+[egress]
+stream = "TL_OUT_US"
+durable = "adapter-us"
+nak_delay_ms = 50
+
+[[egress.outputs]]
+type = "tcp_client"
+connect = "127.0.0.1:{out_port}"
+"#
+    );
+    let cfg: AdapterConfig =
+        config::load_str(&toml, Path::new("us.toml"), Vec::<(String, String)>::new()).unwrap();
+    let token = trilink_runtime::CancellationToken::new();
+    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+
+    let n_msgs = 30;
+    let mut want = Vec::new();
+    for i in 0..n_msgs {
+        let env = launch(Nation::Jp, &format!("order-{i}"), &[Nation::Jp, Nation::Us]);
+        want.push(env.message_id);
+        js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    // Several retry rounds with the receiver down.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", out_port))
+        .await
+        .unwrap();
+    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let codec = std::sync::Arc::new(TestCodec::<Us>::default());
+    let mut dec = trilink_runtime::transport::StreamDecoder::new(codec);
+    let mut got = Vec::new();
+    while got.len() < n_msgs {
+        while let Some(item) = dec.next_item() {
+            got.push(item.unwrap().0.message_id);
+        }
+        if got.len() >= n_msgs {
+            break;
+        }
+        let n = tokio::time::timeout(WAIT, dec.read_buf(&mut sock))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "egress connection closed after {} frames", got.len());
+    }
+    assert_eq!(got, want, "delivered out of stream order");
+    token.cancel();
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

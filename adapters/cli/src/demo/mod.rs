@@ -549,7 +549,7 @@ pub(crate) fn adapter_us(
 /// The demo's adapter-us config as TOML text (TCP in on `ingress`, TCP out to `national`).
 pub fn adapter_us_toml(link: &Link, ingress: u16, national: u16) -> Result<String> {
     Ok(format!(
-        "[adapter]\nnation = \"us\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"DELIVER_US\"\ndurable = \"adapter-us\"\n{}[[egress.outputs]]\ntype = \"tcp_client\"\nconnect = \"127.0.0.1:{national}\"\n",
+        "[adapter]\nnation = \"us\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_US\"\ndurable = \"adapter-us\"\n{}[[egress.outputs]]\ntype = \"tcp_client\"\nconnect = \"127.0.0.1:{national}\"\n",
         nats_section(link, Nation::Us, "hub")?,
         state_dir(link, Nation::Us)
     ))
