@@ -79,7 +79,7 @@
 //! ## What this crate must not do
 //!
 //! No network I/O, no async runtime, no clocks ("now" is passed in), no NATS or MQTT
-//! connections (those belong to `trilink-runtime` and the CLI), no national-format knowledge
+//! connections (those belong to `trilink-runtime` and `trilink-replay`), no national-format knowledge
 //! beyond calling a [`NationalCodec`](trilink_schema::NationalCodec), and no silent loss: every
 //! skipped frame, stream gap or undecodable frame is counted or reported.
 

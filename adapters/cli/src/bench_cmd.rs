@@ -2,9 +2,11 @@
 //! a thin wrapper over `trilink_local_link::bench::run`.
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use trilink_local_link::bench::BenchOptions;
+use trilink_local_link::standins::Out;
 
 use crate::EXIT_PROBLEM;
 
@@ -38,10 +40,11 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         no_baseline: args.no_baseline,
         hops: args.hops,
     };
+    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     match tokio::runtime::Runtime::new()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
         .and_then(|rt| {
-            rt.block_on(trilink_local_link::bench::run(opts))
+            rt.block_on(trilink_local_link::bench::run(opts, out))
                 .map_err(|e| e.to_string())
         }) {
         Ok(()) => ExitCode::SUCCESS,

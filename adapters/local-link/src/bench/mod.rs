@@ -33,7 +33,16 @@ use crate::configs::DEFAULT_POLICY;
 use crate::error::Result;
 use crate::harness::free_udp_port;
 use crate::mosquitto::Mosquitto;
-use crate::standins;
+use crate::standins::{self, Out};
+/// Write one line to an [`Out`].
+macro_rules! say {
+    ($out:expr, $($t:tt)*) => {{
+        let mut o = $out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(o, $($t)*);
+        let _ = o.flush();
+    }};
+}
+
 use cpu::{cpu_report, cpu_snapshot, processes, rss_kb};
 use hops::Hops;
 use measure::{Inflight, Tally, collect, drive, id_key, mqtt_subscriber, note, template};
@@ -55,11 +64,12 @@ pub struct BenchOptions {
     pub hops: bool,
 }
 
-/// Run the benchmark; prints its report to stdout.
-pub async fn run(args: BenchOptions) -> Result<()> {
+/// Run the benchmark; its report goes to `out` as it is measured.
+pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     let duration = Duration::from_secs_f64(args.duration_s.max(0.5));
     let drain = Duration::from_secs_f64(args.drain_s.max(0.5));
-    println!(
+    say!(
+        out,
         "trilink bench: offering {} msg/s for {:.1} s per path (jp-kr: JP UDP in → KR MQTT out)",
         if args.rate == 0 {
             "max".to_owned()
@@ -185,33 +195,44 @@ pub async fn run(args: BenchOptions) -> Result<()> {
         ));
     }
 
-    println!(
+    say!(
+        out,
         "{:<8} {:>8} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>8}",
-        "path", "sent", "recv", "dup", "recv/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        "path",
+        "sent",
+        "recv",
+        "dup",
+        "recv/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms"
     );
     if let Some(b) = &baseline {
-        println!("{}", b.row("raw-nats"));
+        say!(out, "{}", b.row("raw-nats"));
     }
-    println!("{}", trilink.row("trilink"));
+    say!(out, "{}", trilink.row("trilink"));
     if let Some(b) = &baseline {
         let ratio = if b.throughput() > 0.0 {
             trilink.throughput() / b.throughput()
         } else {
             f64::NAN
         };
-        println!(
+        say!(
+            out,
             "throughput ratio trilink / raw-nats: {ratio:.2}; p99 latency ratio: {:.2}",
             trilink.pct(99.0) / b.pct(99.0)
         );
     }
     if let Some(b) = &baseline {
-        println!("raw-nats {}", b.cpu);
+        say!(out, "raw-nats {}", b.cpu);
     }
-    println!("trilink  {trilink_cpu}");
+    say!(out, "trilink  {trilink_cpu}");
     if args.hops {
-        print!("{}", hops.report());
+        say!(out, "{}", hops.report().trim_end_matches('\n'));
     }
-    println!(
+    say!(
+        out,
         "loss: trilink {} of {}; RSS after run: {}",
         trilink.sent.saturating_sub(trilink.received),
         trilink.sent,
