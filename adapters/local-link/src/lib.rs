@@ -8,7 +8,7 @@
 //! format on its own transport) and [`board`] what they saw.
 //!
 //! On top of it: [`demo`] (a scenario played through the link, a per-nation view and a
-//! summary), [`bench`] (throughput and latency against a raw-NATS baseline in the same run),
+//! summary), [`bench`](mod@bench) (throughput and latency against a raw-NATS baseline in the same run),
 //! [`policy_live`] (a capture through the real relay, compared with the offline prediction).
 //!
 //! What this crate must not do: contain protocol, codec or routing logic (the adapters, codecs

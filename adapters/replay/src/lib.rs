@@ -15,7 +15,7 @@
 //!   subject ([`NatsTarget`]), with `Nats-Msg-Id` = its message id like the adapters do.
 //!   Records whose subject is not a trilink subject are rejected and counted.
 //!
-//! One file per job: [`load`] reads and decodes the capture completely before the first send
+//! One file per job: [`load`](mod@load) reads and decodes the capture completely before the first send
 //! (a bad capture sends nothing) and rewrites every message once up front ([`rewrite`]:
 //! `--mode`, `--timestamps`, the real-world refusal); [`sink`] holds the four transports;
 //! [`clock`] is the sending thread, which prepares each message ahead, waits with the

@@ -4,11 +4,14 @@
 /// runnable but waiting for a CPU, and involuntary context switches. Zeros elsewhere.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SchedSnap {
+    /// Nanoseconds spent runnable but waiting for a CPU (`schedstat`, second field).
     pub runqueue_wait_ns: u64,
+    /// Involuntary context switches (`status`, `nonvoluntary_ctxt_switches`).
     pub involuntary_switches: u64,
 }
 
 impl SchedSnap {
+    /// The calling thread's counters now.
     pub fn now() -> Self {
         let runqueue_wait_ns = std::fs::read_to_string("/proc/thread-self/schedstat")
             .ok()

@@ -18,19 +18,27 @@ use super::RecordError;
 /// One thing heard on a national output.
 #[derive(Debug)]
 pub enum Heard {
+    /// A UDP datagram or a TCP chunk, as received.
     Msg(CapturedMessage),
+    /// An MQTT PUBLISH on the subscribed topic.
     Mqtt {
+        /// When it was received.
         ts: chrono::DateTime<Utc>,
+        /// The broker's address (the capture's destination).
         broker: SocketAddr,
+        /// Its topic.
         topic: String,
+        /// Its payload.
         payload: Bytes,
     },
+    /// A listener failed; the recording stops with this reason.
     Failed(String),
 }
 
 /// Placeholder publisher address of recorded MQTT PUBLISHes.
 pub const MQTT_PUBLISHER: ([u8; 4], u16) = ([127, 0, 0, 1], 49_152);
 
+/// A [`Heard::Msg`] received now.
 pub fn heard(transport: Transport, src: SocketAddr, dst: SocketAddr, bytes: Bytes) -> Heard {
     Heard::Msg(CapturedMessage {
         timestamp: Utc::now(),
@@ -43,6 +51,7 @@ pub fn heard(transport: Transport, src: SocketAddr, dst: SocketAddr, bytes: Byte
     })
 }
 
+/// Every datagram received on `sock` (bound to `local`) until `stop`.
 pub async fn udp_listener(
     sock: UdpSocket,
     local: SocketAddr,
@@ -70,6 +79,7 @@ pub async fn udp_listener(
     }
 }
 
+/// Every chunk read on each connection accepted by `l` (bound to `local`) until `stop`.
 pub async fn tcp_listener(
     l: TcpListener,
     local: SocketAddr,
