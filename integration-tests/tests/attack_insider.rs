@@ -246,7 +246,7 @@ struct Relay {
 }
 
 async fn start_relay(link: &Link) -> Relay {
-    let config = trilink_cli::demo::relay_config(link).unwrap();
+    let config = trilink_local_link::configs::relay_config(link).unwrap();
     let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../broker-config/policies/default-trilateral.toml");
     let control = RelayControl::new();

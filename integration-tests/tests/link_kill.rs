@@ -5,7 +5,7 @@
 //! links), the KR national broker (mosquitto), and the relay and the three adapters, each an OS
 //! process of the `trilink` command (`trilink-it`, built from this package) started from TOML
 //! files, killed with SIGKILL by PID and started again with the same files and state
-//! directories. The national systems are the demo's stand-ins (`trilink_cli::demo::standins`),
+//! directories. The national systems are the demo's stand-ins (`trilink_local_link::standins`),
 //! which count every delivery by message id.
 //!
 //! Where the kill lands matters, and a plain kill at a random moment would rarely hit the
@@ -42,8 +42,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
-use trilink_cli::demo::mosquitto::Mosquitto;
-use trilink_cli::demo::standins::{self, Board, Out, Sender, SharedBoard};
+use trilink_local_link::mosquitto::Mosquitto;
+use trilink_local_link::standins::{self, Board, Out, Sender, SharedBoard};
 use trilink_schema::{
     Envelope, GeoPoint, LaunchDetection, MessageId, MissileClass, Mode, Nation, Payload,
     PositionUncertainty, Source, TrackId,
@@ -345,7 +345,7 @@ impl Harness {
 
         // Relay: the demo's configuration, with a short ack wait so that inputs a killed relay
         // left unacknowledged come back quickly.
-        let mut relay_cfg = trilink_cli::demo::relay_config(&link).unwrap();
+        let mut relay_cfg = trilink_local_link::configs::relay_config(&link).unwrap();
         relay_cfg.ack_wait_s = ACK_WAIT_MS / 1000;
         let relay_toml = dir.join("relay.toml");
         std::fs::write(&relay_toml, toml::to_string(&relay_cfg).unwrap()).unwrap();
@@ -412,15 +412,15 @@ impl Harness {
         let texts = [
             (
                 Nation::Jp,
-                trilink_cli::demo::adapter_jp_toml(&link, jp_in, jp_out).unwrap(),
+                trilink_local_link::configs::adapter_jp_toml(&link, jp_in, jp_out).unwrap(),
             ),
             (
                 Nation::Kr,
-                trilink_cli::demo::adapter_kr_toml(&link, mqtt.port()).unwrap(),
+                trilink_local_link::configs::adapter_kr_toml(&link, mqtt.port()).unwrap(),
             ),
             (
                 Nation::Us,
-                trilink_cli::demo::adapter_us_toml(&link, us_in, us_out).unwrap(),
+                trilink_local_link::configs::adapter_us_toml(&link, us_in, us_out).unwrap(),
             ),
         ];
         let adapters = texts.map(|(n, text)| {

@@ -41,6 +41,9 @@
 //! [`FrameError`]s (with the codec's reason code) and decoding continues; `finish()` reports a
 //! frame cut off by the end of the capture.
 //!
+//! [`national_map`] is the map of the captures `trilink scenario` generates (ports in
+//! [`national`]).
+//!
 //! ## Writing pcapng ([`PcapngWriter`])
 //!
 //! In memory ([`PcapngWriter::drain`] hands over the bytes so far, for a recorder appending to a
@@ -76,7 +79,7 @@
 //! ## What this crate must not do
 //!
 //! No network I/O, no async runtime, no clocks ("now" is passed in), no NATS or MQTT
-//! connections (those belong to `trilink-runtime` and the CLI), no national-format knowledge
+//! connections (those belong to `trilink-runtime` and `trilink-replay`), no national-format knowledge
 //! beyond calling a [`NationalCodec`](trilink_schema::NationalCodec), and no silent loss: every
 //! skipped frame, stream gap or undecodable frame is counted or reported.
 
@@ -87,6 +90,7 @@ pub mod decode;
 pub mod error;
 pub mod jsonl;
 pub mod link;
+pub mod national;
 pub mod reader;
 pub mod rewrite;
 pub mod schedule;
@@ -101,6 +105,7 @@ pub use decode::{
 pub use error::{CaptureError, CaptureErrorKind};
 pub use jsonl::{JsonlReader, JsonlRecord, check_nats_subject, read_jsonl, write_jsonl};
 pub use link::{SkipReason, Transport};
+pub use national::national_map;
 pub use reader::{CaptureReader, CapturedMessage, ReadStats, read_file, read_messages};
 pub use rewrite::{FrameRewriter, Retime, Rewrite, RewriteError, Rewritten, rewrite_envelope};
 pub use schedule::{BadSpeed, ReplayFilter, Scheduler, Speed, TimingErrors, TimingSummary};

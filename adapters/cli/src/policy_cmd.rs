@@ -194,7 +194,7 @@ fn live(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let offline = crate::policy_live::predicted(matrix);
+    let offline = trilink_local_link::policy_live::predicted(matrix);
     let expected_total: u64 =
         offline.delivered.values().sum::<u64>() + offline.rejected.values().sum::<u64>();
     let rt = match tokio::runtime::Runtime::new() {
@@ -205,7 +205,7 @@ fn live(
         }
     };
     let settle = std::time::Duration::from_secs_f64(args.settle_s.max(1.0));
-    let live = match rt.block_on(crate::policy_live::run_live(
+    let live = match rt.block_on(trilink_local_link::policy_live::run_live(
         &args.policy,
         capture,
         expected_total,
@@ -213,11 +213,11 @@ fn live(
     )) {
         Ok(l) => l,
         Err(e) => {
-            let _ = writeln!(err, "trilink policy test --live: {e:#}");
+            let _ = writeln!(err, "trilink policy test --live: {e}");
             return EXIT_PROBLEM;
         }
     };
-    let diffs = crate::policy_live::differences(&offline, &live);
+    let diffs = trilink_local_link::policy_live::differences(&offline, &live);
     let delivered: u64 = live.delivered.values().sum();
     let rejected: u64 = live.rejected.values().sum();
     if diffs.is_empty() {

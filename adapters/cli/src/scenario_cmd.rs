@@ -3,10 +3,10 @@
 //! With `--out DIR` it writes `reports.jsonl` (the reports as envelopes on their input
 //! subjects, with emission times), `truth.jsonl` (ground truth), `national.pcapng` (every
 //! report encoded in its nation's format on its transport, timestamped at its emission time)
-//! and `capture-map.toml` (the [`CaptureMap`] that decodes `national.pcapng`).
+//! and `capture-map.toml` (the capture map that decodes `national.pcapng`).
 //!
 //! National capture layout (addresses are documentation-style, the ports are the defaults of
-//! [`national_map`]): JP system `10.0.1.10:50001` → adapter-jp `10.0.1.1:5500` (UDP, one
+//! [`trilink_capture::national_map`]): JP system `10.0.1.10:50001` → adapter-jp `10.0.1.1:5500` (UDP, one
 //! frame per datagram); KR system `10.0.2.10:50002` → KR broker `10.0.2.1:1883` (MQTT 3.1.1
 //! PUBLISH QoS 1 on `kr/warning/out`, one sentence per PUBLISH); US system `10.0.3.10:50003`
 //! → adapter-us `10.0.3.1:5601` (one TCP stream of SIMPLE packets).
@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use std::net::SocketAddr;
 
-use trilink_capture::{CaptureMap, Framing, PcapngWriter, Transport};
+use trilink_capture::PcapngWriter;
 use trilink_scenario::{Generated, ScenarioConfig};
 use trilink_schema::{Envelope, Nation, NationalCodec, Subject};
 
@@ -53,24 +53,7 @@ pub struct ScenarioArgs {
     pub list: bool,
 }
 
-/// The KR topic national reports are published on (the KR adapter's ingress topic).
-pub const KR_TOPIC: &str = "kr/warning/out";
-/// JP adapter ingress port in generated captures (UDP).
-pub const JP_PORT: u16 = 5500;
-/// KR national broker port in generated captures (MQTT over TCP).
-pub const KR_PORT: u16 = 1883;
-/// US adapter ingress port in generated captures (SIMPLE over TCP).
-pub const US_PORT: u16 = 5601;
-
-/// The capture map of `national.pcapng` as `trilink scenario` writes it (also the default map
-/// of `trilink replay` when a capture has none beside it).
-pub fn national_map() -> CaptureMap {
-    CaptureMap::new()
-        .with(Nation::Jp, Transport::Udp, JP_PORT, Framing::Datagram)
-        .with(Nation::Kr, Transport::Tcp, KR_PORT, Framing::Mqtt)
-        .with(Nation::Us, Transport::Tcp, US_PORT, Framing::Stream)
-}
-
+/// Run `trilink scenario`.
 pub fn run(args: &ScenarioArgs) -> ExitCode {
     if args.list {
         for (name, text) in trilink_scenario::NAMED {
@@ -146,7 +129,7 @@ fn write(dir: &Path, g: &Generated) -> std::io::Result<()> {
     truth.flush()?;
     let pcapng = national_pcapng(g).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("national.pcapng"), pcapng)?;
-    let map = toml::to_string(&national_map()).map_err(std::io::Error::other)?;
+    let map = toml::to_string(&trilink_capture::national_map()).map_err(std::io::Error::other)?;
     std::fs::write(
         dir.join("capture-map.toml"),
         format!(
@@ -192,7 +175,7 @@ pub fn national_pcapng(g: &Generated) -> Result<Vec<u8>, String> {
                     .map_err(|e| e.to_string())
             }),
             Nation::Kr => encode(&kr, env).and_then(|b| {
-                w.mqtt_publish(r.emit_at, kr_sys, kr_broker, KR_TOPIC, &b)
+                w.mqtt_publish(r.emit_at, kr_sys, kr_broker, trilink_kr::REPORT_TOPIC, &b)
                     .map(drop)
                     .map_err(|e| e.to_string())
             }),

@@ -62,7 +62,7 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
         let dest = line.split_whitespace().nth(1).unwrap().to_owned();
         *printed.entry(dest).or_default() += 1;
     }
-    let summary = trilink_cli::demo::view::parse_summary_received(&stdout);
+    let summary = trilink_local_link::demo::view::parse_summary_received(&stdout);
     assert_eq!(summary.len(), 3, "summary rows: {summary:?}\n{stdout}");
     for (nation, received) in &summary {
         assert_eq!(
@@ -73,8 +73,8 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
     }
     // Received = expected less the track updates a newer update replaced before delivery:
     // nothing missing, nothing delivered twice.
-    let expected = trilink_cli::demo::view::parse_summary_expected(&stdout);
-    let superseded = trilink_cli::demo::view::parse_superseded(&stdout);
+    let expected = trilink_local_link::demo::view::parse_summary_expected(&stdout);
+    let superseded = trilink_local_link::demo::view::parse_superseded(&stdout);
     assert_eq!(
         superseded.len(),
         3,

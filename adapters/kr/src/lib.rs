@@ -57,6 +57,12 @@ pub mod fields;
 pub mod frame;
 mod replay;
 
+/// The MQTT topic the KR national system publishes its reports on (adapter-kr's ingress
+/// topic in the demo, in generated captures and as `trilink replay`'s default).
+pub const REPORT_TOPIC: &str = "kr/warning/out";
+/// The MQTT topic adapter-kr delivers the link's messages on (the demo's KR system reads it).
+pub const DELIVERY_TOPIC: &str = "kr/warning/in";
+
 pub use codec::{CRC32, KrCodec, MAX_SENTENCE_LEN, SYNC, VERSION};
 pub use error::KrError;
 pub use frame::{

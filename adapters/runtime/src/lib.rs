@@ -9,6 +9,8 @@
 //! - [`transport`]: national transports — UDP (unicast, multicast), TCP (server, client with
 //!   reconnect backoff) through [`transport::StreamDecoder`], MQTT (rumqttc, QoS 1; optional
 //!   TLS with mutual authentication from [`tls`]).
+//! - [`mqtt_client`]: the MQTT client of the tools and stand-ins (replay, record, the demo's KR
+//!   system, bench): connect and wait for CONNACK, publish at QoS 1 counting PUBACKs, subscribe.
 //! - [`tls`]: rustls client configurations from PEM files (MQTT `tls` tables).
 //! - [`nats`]: connection options, JetStream publishing with `Nats-Msg-Id` and bounded
 //!   in-flight acks, dead letters on `tl.dlq.<site>`, durable pull consumers.
@@ -42,6 +44,7 @@
 pub mod adapter;
 pub mod config;
 pub mod journal;
+pub mod mqtt_client;
 pub mod nats;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,11 +1,11 @@
-//! The KR national system's own MQTT broker for the demo: a real `mosquitto` on a free
+//! The KR national system's own MQTT broker for a local link: a real `mosquitto` on a free
 //! loopback port, killed by PID when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use crate::error::{LinkError, Result, failed};
 
 /// A running mosquitto.
 #[derive(Debug)]
@@ -30,11 +30,11 @@ impl Mosquitto {
     /// Start on a free port with a config written into `dir`; waits until it accepts.
     pub async fn start(dir: &Path) -> Result<Self> {
         let bin = find_bin().ok_or_else(|| {
-            anyhow!(
+            failed!(
                 "mosquitto not found (install it: apt-get install mosquitto, or set MOSQUITTO_BIN)"
             )
         })?;
-        let port = trilink_brokers::free_port()?;
+        let port = crate::harness::free_port()?;
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
@@ -49,7 +49,10 @@ impl Mosquitto {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
+            .map_err(|source| LinkError::Io {
+                what: format!("starting {}", bin.display()),
+                source,
+            })?;
         let m = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -57,7 +60,7 @@ impl Mosquitto {
             .is_err()
         {
             if Instant::now() > deadline {
-                return Err(anyhow!(
+                return Err(failed!(
                     "mosquitto did not listen on {port} within 10 s (see {}/mosquitto.log)",
                     dir.display()
                 ));
@@ -67,12 +70,12 @@ impl Mosquitto {
         Ok(m)
     }
 
-    /// Its port.
     /// The broker's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// Its port.
     pub fn port(&self) -> u16 {
         self.port
     }

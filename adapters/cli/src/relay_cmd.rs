@@ -1,27 +1,12 @@
-//! `trilink adapter` and `trilink relay`: the long-running processes, as thin wrappers over
-//! `trilink_runtime::adapter::run` and `trilink_relay::live::run`.
+//! `trilink relay`: the hub relay, as a thin wrapper over `trilink_relay::live::run`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use trilink_runtime::adapter::AdapterConfig;
-use trilink_schema::Nation;
 
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
-
-/// `trilink adapter --config <file>`.
-#[derive(Debug, Args)]
-pub struct AdapterArgs {
-    /// Adapter configuration (TOML; `TRILINK__SECTION__KEY` environment variables override
-    /// keys). `[adapter] nation` selects the national codec: jp, kr or us.
-    #[arg(long, short)]
-    pub config: PathBuf,
-    /// Check the configuration and exit (0 valid, 2 invalid) without connecting anywhere.
-    #[arg(long)]
-    pub check: bool,
-}
 
 /// `trilink relay --config <file> --policy <file>`.
 #[derive(Debug, Args)]
@@ -46,72 +31,8 @@ pub struct RelayArgs {
     pub log_json: bool,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Runtime::new().map_err(|e| {
-        eprintln!("trilink: cannot start the async runtime: {e}");
-        ExitCode::from(EXIT_PROBLEM)
-    })
-}
-
-/// Run an adapter until SIGINT/SIGTERM.
-pub fn adapter(args: &AdapterArgs) -> ExitCode {
-    let config: AdapterConfig = match trilink_runtime::config::load(&args.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("trilink adapter: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    if args.check {
-        println!(
-            "{}: valid adapter configuration for {}",
-            args.config.display(),
-            config.adapter.nation
-        );
-        return ExitCode::SUCCESS;
-    }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    rt.block_on(async move {
-        let shutdown = trilink_runtime::shutdown::signal_token();
-        trilink_runtime::shutdown::force_exit_on_second_signal(
-            shutdown.clone(),
-            Duration::from_millis(config.adapter.drain_timeout_ms.saturating_mul(2).max(5_000)),
-        );
-        let nation = config.adapter.nation;
-        let result = match nation {
-            Nation::Jp => {
-                trilink_runtime::adapter::run(config, trilink_jp::JpCodec, shutdown).await
-            }
-            Nation::Kr => {
-                trilink_runtime::adapter::run(config, trilink_kr::KrCodec, shutdown).await
-            }
-            Nation::Us => {
-                trilink_runtime::adapter::run(config, trilink_us::UsCodec::default(), shutdown)
-                    .await
-            }
-        };
-        match result {
-            Ok(summary) => {
-                eprintln!("trilink adapter {nation}: stopped: {summary:?}");
-                if summary.drained {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_PROBLEM)
-                }
-            }
-            Err(e) => {
-                eprintln!("trilink adapter {nation}: {e}");
-                ExitCode::from(EXIT_PROBLEM)
-            }
-        }
-    })
-}
-
 /// Run the relay until SIGINT/SIGTERM; SIGHUP reloads the policy.
-pub fn relay(args: &RelayArgs) -> ExitCode {
+pub fn run(args: &RelayArgs) -> ExitCode {
     let config = match trilink_relay::RelayConfig::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -131,7 +52,7 @@ pub fn relay(args: &RelayArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let rt = match runtime() {
+    let rt = match crate::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };

@@ -1,19 +1,12 @@
-//! National-system stand-ins: they send a scenario's reports in each nation's own format on
-//! its own transport, and receive, decode and print what the link delivers to that nation.
+//! What the national stand-ins sent and received: the board the demo's view, the summary and
+//! the link tests read, and the comparison of each delivery with what was sent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::BytesMut;
-use chrono::{DateTime, Utc};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio_util::sync::CancellationToken;
-use trilink_schema::{Decoded, Envelope, MessageId, Mode, Nation, NationalCodec, PayloadKind};
+use trilink_schema::{Envelope, MessageId, Mode, Nation, PayloadKind};
 
 /// What one nation's stand-in has received, as printed.
 #[derive(Debug, Default, Clone)]
@@ -87,7 +80,7 @@ fn lock(b: &SharedBoard) -> std::sync::MutexGuard<'_, Board> {
 }
 
 /// Record a delivered message and print its line.
-fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
+pub(crate) fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
     let now = Instant::now();
     let mut b = lock(board);
     let latency = b
@@ -135,23 +128,8 @@ fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
     );
 }
 
-fn undecodable(board: &SharedBoard, dest: Nation) {
+pub(crate) fn undecodable(board: &SharedBoard, dest: Nation) {
     lock(board).received.entry(dest).or_default().undecodable += 1;
-}
-
-/// Encode an envelope in a nation's format.
-pub fn encode<C: NationalCodec>(codec: &C, env: &Envelope) -> Result<BytesMut, String> {
-    let frame = codec.to_national(env).map_err(|e| e.to_string())?;
-    let mut out = BytesMut::new();
-    codec.encode(&frame, &mut out).map_err(|e| e.to_string())?;
-    Ok(out)
-}
-
-fn decode_one<C: NationalCodec>(codec: &C, bytes: &[u8]) -> Option<Envelope> {
-    match codec.decode(bytes) {
-        Ok(Decoded::Frame { frame, .. }) => codec.to_common(&frame, Utc::now()).ok(),
-        _ => None,
-    }
 }
 
 impl Board {
@@ -214,175 +192,6 @@ pub fn mark_sent(board: &SharedBoard, env: &Envelope) {
 /// Note a national send failure.
 pub fn send_failed(board: &SharedBoard) {
     lock(board).send_errors += 1;
-}
-
-/// JP national system receiving UDP datagrams from adapter-jp.
-pub async fn jp_receiver<C: NationalCodec + Sync>(
-    codec: C,
-    socket: UdpSocket,
-    board: SharedBoard,
-    out: Out,
-    stop: CancellationToken,
-) {
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            r = socket.recv_from(&mut buf) => {
-                let Ok((n, _)) = r else { continue };
-                match buf.get(..n).and_then(|d| decode_one(&codec, d)) {
-                    Some(env) => deliver(&board, &out, C::NATION, &env),
-                    None => undecodable(&board, C::NATION),
-                }
-            }
-        }
-    }
-}
-
-/// US national system: a TCP listener adapter-us connects to; SIMPLE packets back to back.
-pub async fn us_receiver<C: NationalCodec + Clone + Send + Sync + 'static>(
-    codec: C,
-    listener: TcpListener,
-    board: SharedBoard,
-    out: Out,
-    stop: CancellationToken,
-) {
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        let Ok((mut stream, _)) = accepted else {
-            continue;
-        };
-        let (codec, board, out, stop) = (codec.clone(), board.clone(), out.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut buf = BytesMut::with_capacity(8_192);
-            loop {
-                let n = tokio::select! {
-                    () = stop.cancelled() => return,
-                    r = stream.read_buf(&mut buf) => r,
-                };
-                match n {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-                // Decode every whole packet in the buffer.
-                loop {
-                    match codec.decode(&buf) {
-                        Ok(Decoded::Frame { frame, consumed }) => {
-                            let _ = buf.split_to(consumed.min(buf.len()));
-                            match codec.to_common(&frame, Utc::now()) {
-                                Ok(env) => deliver(&board, &out, C::NATION, &env),
-                                Err(_) => undecodable(&board, C::NATION),
-                            }
-                        }
-                        Ok(Decoded::NeedMore { .. }) => break,
-                        Err(_) => {
-                            undecodable(&board, C::NATION);
-                            let skip = codec.skip_after_error(&buf).clamp(1, buf.len().max(1));
-                            let _ = buf.split_to(skip.min(buf.len()));
-                        }
-                    }
-                }
-            }
-        });
-    }
-}
-
-/// KR national system: an MQTT client on the KR broker subscribed to what adapter-kr delivers.
-pub async fn kr_receiver<C: NationalCodec + Sync>(
-    codec: C,
-    mqtt: (String, u16),
-    topic: String,
-    board: SharedBoard,
-    out: Out,
-    stop: CancellationToken,
-) {
-    let mut opts = MqttOptions::new("kr-national-system-rx", mqtt.0, mqtt.1);
-    opts.set_keep_alive(Duration::from_secs(10));
-    let (client, mut events) = AsyncClient::new(opts, 256);
-    let _ = client.subscribe(topic, QoS::AtLeastOnce).await;
-    loop {
-        let ev = tokio::select! {
-            () = stop.cancelled() => return,
-            ev = events.poll() => ev,
-        };
-        match ev {
-            Ok(Event::Incoming(Packet::Publish(p))) => match decode_one(&codec, &p.payload) {
-                Some(env) => deliver(&board, &out, C::NATION, &env),
-                None => undecodable(&board, C::NATION),
-            },
-            Ok(_) => {}
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-/// How a stand-in sends national traffic to its adapter.
-#[derive(Debug)]
-pub enum Sender {
-    /// JP: UDP datagrams to the adapter's ingress port.
-    Udp(UdpSocket, SocketAddr),
-    /// KR: MQTT publishes on the KR broker.
-    Mqtt(AsyncClient, String),
-    /// US: a TCP connection to the adapter's ingress listener.
-    Tcp(TcpStream),
-}
-
-impl Sender {
-    /// Send one national frame.
-    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        match self {
-            Sender::Udp(s, to) => s
-                .send_to(bytes, *to)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Sender::Mqtt(c, topic) => c
-                .publish(topic.clone(), QoS::AtLeastOnce, false, bytes.to_vec())
-                .await
-                .map_err(|e| e.to_string()),
-            Sender::Tcp(s) => s.write_all(bytes).await.map_err(|e| e.to_string()),
-        }
-    }
-}
-
-/// An MQTT publisher for the KR national system; its event loop runs until `stop`.
-pub fn kr_sender(mqtt: (String, u16), topic: String, stop: CancellationToken) -> Sender {
-    let mut opts = MqttOptions::new("kr-national-system-tx", mqtt.0, mqtt.1);
-    opts.set_keep_alive(Duration::from_secs(10));
-    let (client, mut events) = AsyncClient::new(opts, 1_024);
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                ev = events.poll() => if ev.is_err() { tokio::time::sleep(Duration::from_millis(200)).await },
-            }
-        }
-    });
-    Sender::Mqtt(client, topic)
-}
-
-/// Shift every timestamp of a report so that it is observed `delta` later (the demo replays
-/// a scenario "now", possibly faster than recorded).
-pub fn shift_times(env: &mut Envelope, delta: chrono::Duration) {
-    use trilink_schema::Payload;
-    let s = |t: &mut DateTime<Utc>| *t += delta;
-    s(&mut env.observed_at);
-    s(&mut env.ingested_at);
-    match &mut env.payload {
-        Payload::LaunchDetection(p) => s(&mut p.launch_time),
-        Payload::TrackUpdate(p) => s(&mut p.time),
-        Payload::ImpactPrediction(p) => s(&mut p.impact_time),
-        Payload::EventEnd(p) => s(&mut p.time),
-        Payload::Correction(p) => {
-            if let Some(t) = &mut p.corrected_time {
-                s(t);
-            }
-        }
-        Payload::Cancel(_) | Payload::Status(_) => {}
-    }
 }
 
 /// Compare a delivered envelope with the one that entered the link, within the coarsest

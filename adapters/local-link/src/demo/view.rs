@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use trilink_schema::{Nation, PayloadKind};
 
-use super::standins::Board;
+use crate::board::Board;
 
 /// Per-nation figures for the table and the summary.
 #[derive(Debug, Clone, PartialEq)]

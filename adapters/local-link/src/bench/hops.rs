@@ -17,13 +17,14 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use anyhow::{Result, anyhow};
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::{Link, Role, Site};
 use trilink_schema::{Envelope, Nation};
+
+use crate::error::{Result, failed};
 
 /// Points on the path, in order.
 const STAGES: [&str; 8] = [
@@ -45,7 +46,7 @@ type Points = [Option<DateTime<Utc>>; STAGES.len()];
 
 /// Per-message timestamps collected while the bench runs.
 #[derive(Clone, Default)]
-pub(crate) struct Hops {
+pub struct Hops {
     points: Arc<Mutex<HashMap<u64, Points>>>,
 }
 
@@ -86,22 +87,22 @@ impl Hops {
             let client = link
                 .connect(Role::Admin(site, account))
                 .await
-                .map_err(|e| anyhow!("hops probe {stream}@{site}: {e}"))?;
+                .map_err(|e| failed!("hops probe {stream}@{site}: {e}"))?;
             let js = jetstream::new(client);
             let consumer = js
                 .get_stream(stream)
                 .await
-                .map_err(|e| anyhow!("hops probe {stream}@{site}: {e}"))?
+                .map_err(|e| failed!("hops probe {stream}@{site}: {e}"))?
                 .create_consumer(pull::OrderedConfig {
                     deliver_policy: DeliverPolicy::New,
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| anyhow!("hops probe consumer {stream}@{site}: {e}"))?;
+                .map_err(|e| failed!("hops probe consumer {stream}@{site}: {e}"))?;
             let mut messages = consumer
                 .messages()
                 .await
-                .map_err(|e| anyhow!("hops probe messages {stream}@{site}: {e}"))?;
+                .map_err(|e| failed!("hops probe messages {stream}@{site}: {e}"))?;
             let hops = self.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -117,7 +118,7 @@ impl Hops {
                     let Ok(env) = Envelope::from_json(&msg.payload) else {
                         continue;
                     };
-                    let key = super::bench::id_key(&env.message_id);
+                    let key = super::measure::id_key(&env.message_id);
                     if let Ok(info) = msg.info() {
                         let nanos = info.published.unix_timestamp_nanos();
                         if let Ok(nanos) = i64::try_from(nanos) {

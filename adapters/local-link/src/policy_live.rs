@@ -12,11 +12,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
 use futures::StreamExt;
-use trilink_brokers::{Link, LinkOptions, Role, Site};
+use tokio_util::sync::CancellationToken;
+use trilink_brokers::{Role, Site};
 use trilink_relay::{Matrix, Policy};
 use trilink_schema::{Envelope, Mode, Nation, PayloadKind, Subject, headers};
+
+use crate::LocalLink;
+use crate::error::{LinkError, Result, failed};
 
 /// What the live link delivered: (origin, destination, kind, mode) → count, and dead letters
 /// by reason.
@@ -91,10 +94,10 @@ pub async fn run_live(
     expected_total: u64,
     settle: Duration,
 ) -> Result<LiveResult> {
-    Policy::load(policy_path).map_err(|e| anyhow!("{e}"))?;
-    let link = Link::start(LinkOptions::default())
-        .await
-        .map_err(|e| anyhow!("brokers: {e}"))?;
+    Policy::load(policy_path).map_err(|e| LinkError::Usage(e.to_string()))?;
+    let stop = CancellationToken::new();
+    let mut local = LocalLink::start(&stop).await?;
+    let link = local.link();
 
     // Observers: every output and dead letter in every account, subscribed before sending.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<async_nats::Message>();
@@ -103,9 +106,12 @@ pub async fn run_live(
         let client = link
             .connect(Role::Admin(Site::Hub, n))
             .await
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(|e| failed!("{e}"))?;
         for subject in ["tl.out.>", "tl.dlq.>"] {
-            let mut sub = client.subscribe(subject).await?;
+            let mut sub = client
+                .subscribe(subject)
+                .await
+                .map_err(|e| failed!("{e}"))?;
             let tx = tx.clone();
             tokio::spawn(async move {
                 while let Some(m) = sub.next().await {
@@ -115,23 +121,13 @@ pub async fn run_live(
                 }
             });
         }
-        client.flush().await?;
+        client.flush().await.map_err(|e| failed!("{e}"))?;
         observers.push(client);
     }
     drop(tx);
 
-    let relay_cfg = crate::demo::relay_config(&link)?;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let relay_stop = stop.clone();
-    let policy = policy_path.to_path_buf();
-    let relay = tokio::spawn(async move {
-        trilink_relay::live::run(
-            relay_cfg,
-            policy,
-            async move { relay_stop.cancelled().await },
-        )
-        .await
-    });
+    local.start_relay_with(policy_path.to_path_buf())?;
+    let link = local.link();
 
     // Publish each line on its origin's input subject with that origin's adapter credentials.
     let mut publishers = BTreeMap::new();
@@ -139,7 +135,7 @@ pub async fn run_live(
         let client = link
             .connect(Role::Adapter(n))
             .await
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(|e| failed!("{e}"))?;
         let js = match n {
             Nation::Us => async_nats::jetstream::new(client),
             other => async_nats::jetstream::with_domain(client, other.as_str()),
@@ -169,9 +165,9 @@ pub async fn run_live(
         h.insert(headers::MSG_ID, id.as_str());
         js.publish_with_headers(subject, h, body.into_owned().into())
             .await
-            .map_err(|e| anyhow!("publish: {e}"))?
+            .map_err(|e| failed!("publish: {e}"))?
             .await
-            .map_err(|e| anyhow!("publish ack: {e}"))?;
+            .map_err(|e| failed!("publish ack: {e}"))?;
         sent += 1;
     }
 
@@ -205,10 +201,8 @@ pub async fn run_live(
             break;
         }
     }
-    stop.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), relay).await;
     drop(observers);
-    let _ = link.shutdown();
+    let _ = local.shutdown(Duration::from_secs(10)).await;
     Ok(live)
 }
 

@@ -1,4 +1,4 @@
-//! `trilink replay`'s TCP target (US SIMPLE over TCP): a blocking std stream that reconnects
+//! The replay's TCP target (US SIMPLE over TCP): a blocking std stream that reconnects
 //! with backoff when the connection breaks (adapter-us restarted) and resends the frame whose
 //! write failed, so no frame is lost across a reconnect.
 //!
@@ -11,6 +11,8 @@ use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::Notice;
+
 /// First wait before a reconnect attempt; doubled per failed attempt up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// Longest wait between two reconnect attempts.
@@ -21,9 +23,9 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A reconnecting TCP sender.
-#[derive(Debug)]
 pub struct TcpSink {
     addr: SocketAddr,
+    notice: Notice,
     stream: Option<TcpStream>,
     reconnects: u64,
     /// The last reconnect wait ran out: try once per frame, without waiting.
@@ -51,11 +53,23 @@ fn peer_gone(s: &TcpStream) -> bool {
     gone || s.set_nonblocking(false).is_err()
 }
 
+impl std::fmt::Debug for TcpSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpSink")
+            .field("addr", &self.addr)
+            .field("reconnects", &self.reconnects)
+            .field("down", &self.down)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TcpSink {
-    /// Wrap a connected stream (blocking).
-    pub fn new(addr: SocketAddr, stream: TcpStream) -> Self {
+    /// Wrap a connected stream (blocking); reconnections and write failures are told to
+    /// `notice`.
+    pub fn new(addr: SocketAddr, stream: TcpStream, notice: Notice) -> Self {
         Self {
             addr,
+            notice,
             stream: Some(stream),
             reconnects: 0,
             down: false,
@@ -83,10 +97,10 @@ impl TcpSink {
                     self.stream = Some(s);
                     self.reconnects += 1;
                     self.down = false;
-                    eprintln!(
-                        "trilink replay: reconnected to tcp://{} (reconnect {})",
+                    (self.notice)(&format!(
+                        "reconnected to tcp://{} (reconnect {})",
                         self.addr, self.reconnects
-                    );
+                    ));
                     return Ok(());
                 }
                 Err(e) => {
@@ -117,10 +131,10 @@ impl TcpSink {
             match s.write_all(frame) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    eprintln!(
-                        "trilink replay: tcp://{}: {e}; reconnecting to resend the frame",
+                    (self.notice)(&format!(
+                        "tcp://{}: {e}; reconnecting to resend the frame",
                         self.addr
-                    );
+                    ));
                     self.stream = None;
                 }
             }

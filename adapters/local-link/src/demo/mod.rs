@@ -1,63 +1,49 @@
 //! `trilink demo`: the whole link, live, on this machine.
 //!
-//! Starts the hub and both leaves with mTLS ([`trilink_brokers::Link`]), the KR national MQTT
-//! broker (mosquitto), the relay, the three adapters and three national-system stand-ins; plays
-//! a shipped scenario through the link in each nation's own format on its own transport; shows
-//! a per-nation view; ends with a summary and stops every process it started (also on Ctrl-C).
-//! All ports are free loopback ports chosen at start-up.
+//! Starts a [`LocalLink`] (the hub and both leaves with mTLS, the KR national MQTT broker, the
+//! relay, the three adapters) and three national-system stand-ins; plays a shipped scenario
+//! through the link in each nation's own format on its own transport; shows a per-nation view;
+//! ends with a summary and stops every process it started (also on cancellation). All ports
+//! are free loopback ports chosen at start-up.
 
-pub mod mosquitto;
-pub mod standins;
 pub mod view;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
-use clap::Args;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use trilink_brokers::{Link, LinkOptions, Role};
+use trilink_brokers::{Link, Role};
 use trilink_relay::Policy;
-use trilink_schema::{Nation, NationalCodec};
+use trilink_schema::Nation;
 
-use standins::{Board, Out, Sender, SharedBoard};
+use crate::LocalLink;
+use crate::configs::DEFAULT_POLICY;
+use crate::error::{LinkError, Result, failed};
+use crate::harness::{free_port, free_udp_port};
+use crate::standins::{self, Board, Out, Sender, SharedBoard};
 
-/// The policy the demo runs unless `--policy` names another.
-const DEFAULT_POLICY: &str =
-    include_str!("../../../../broker-config/policies/default-trilateral.toml");
-
-/// `trilink demo` options.
-#[derive(Debug, Clone, Args)]
-pub struct DemoArgs {
+/// What the demo plays and how.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
     /// Shipped scenario to play: single_launch, salvo, false_alarm, exercise_mixed.
-    #[arg(long, default_value = "single_launch")]
     pub scenario: String,
     /// Playback speed relative to the scenario's own pace (1 = real time).
-    #[arg(long, default_value_t = 20.0)]
     pub speed: f64,
     /// Seed for sensor noise (default: the scenario's).
-    #[arg(long)]
     pub seed: Option<u64>,
-    /// Routing policy file (default: broker-config/policies/default-trilateral.toml, built in).
-    #[arg(long)]
+    /// Routing policy file (default: [`DEFAULT_POLICY`]).
     pub policy: Option<PathBuf>,
-    /// Keep the link running after the scenario until Ctrl-C.
-    #[arg(long)]
+    /// Keep the link running after the scenario until cancelled.
     pub keep_running: bool,
     /// Do not print a RECV line per delivered message (the table and summary still print).
-    #[arg(long)]
     pub quiet: bool,
     /// Seconds between table refreshes.
-    #[arg(long, default_value_t = 2.0)]
     pub refresh_s: f64,
     /// Seconds to wait after the last report for deliveries to complete.
-    #[arg(long, default_value_t = 20.0)]
     pub settle_s: f64,
 }
 
@@ -76,14 +62,6 @@ pub struct DemoSummary {
     pub missing: Vec<(Nation, trilink_schema::MessageId)>,
 }
 
-pub(crate) fn free_port() -> Result<u16> {
-    Ok(trilink_brokers::free_port()?)
-}
-
-pub(crate) fn free_udp_port() -> Result<u16> {
-    Ok(trilink_brokers::free_udp_port()?)
-}
-
 fn say(out: &Out, text: &str) {
     let mut o = out
         .lock()
@@ -93,21 +71,24 @@ fn say(out: &Out, text: &str) {
 }
 
 /// Run the demo until the scenario has played and settled (or `shutdown`), writing to `out`.
-pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Result<DemoSummary> {
+pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Result<DemoSummary> {
     if !(args.speed > 0.0 && args.speed.is_finite()) {
-        return Err(anyhow!("--speed must be a positive number"));
+        return Err(LinkError::Usage("--speed must be a positive number".into()));
     }
-    let cfg = trilink_scenario::named(&args.scenario).map_err(|e| anyhow!("{e}"))?;
+    let cfg =
+        trilink_scenario::named(&args.scenario).map_err(|e| LinkError::Usage(e.to_string()))?;
     let seed = args.seed.unwrap_or(cfg.seed);
     let generated =
-        trilink_scenario::generate(&cfg, seed, Utc::now()).map_err(|e| anyhow!("{e}"))?;
+        trilink_scenario::generate(&cfg, seed, Utc::now()).map_err(|e| failed!("{e}"))?;
     let policy_text = match &args.policy {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
-        }
+        Some(p) => std::fs::read_to_string(p).map_err(|source| LinkError::Io {
+            what: format!("reading {}", p.display()),
+            source,
+        })?,
         None => DEFAULT_POLICY.to_owned(),
     };
-    let policy = Policy::from_toml_str(&policy_text).map_err(|e| anyhow!("policy: {e}"))?;
+    let policy = Policy::from_toml_str(&policy_text)
+        .map_err(|e| LinkError::Usage(format!("policy: {e}")))?;
 
     say(
         &out,
@@ -122,32 +103,17 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         &out,
         "starting brokers: hub (US node) + JP and KR leaves over mTLS ...",
     );
-    let link = Link::start(LinkOptions::default())
-        .await
-        .map_err(|e| anyhow!("brokers: {e}"))?;
-    let work = link.dir().to_path_buf();
+    let mut local = LocalLink::start(&shutdown).await?;
+    let work = local.dir().to_path_buf();
     say(&out, &format!("work dir: {}", work.display()));
-    let policy_path = work.join("policy.toml");
-    std::fs::write(&policy_path, &policy_text)?;
 
     say(&out, "starting the KR national MQTT broker (mosquitto) ...");
-    let mqtt = mosquitto::Mosquitto::start(&work).await?;
-    let mqtt_addr = ("127.0.0.1".to_owned(), mqtt.port());
-
-    let stop = shutdown.child_token();
-    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
+    let mqtt_port = local.start_mosquitto().await?;
+    let mqtt_addr = ("127.0.0.1".to_owned(), mqtt_port);
+    let stop = local.stop_token().clone();
 
     // Relay at the hub, one connection per nation account.
-    let relay_cfg = relay_config(&link)?;
-    {
-        let stop = stop.clone();
-        let path = policy_path.clone();
-        tasks.spawn(async move {
-            trilink_relay::live::run(relay_cfg, path, async move { stop.cancelled().await })
-                .await
-                .map_err(|e| anyhow!("relay: {e}"))
-        });
-    }
+    local.start_relay(&policy_text)?;
 
     // National ports.
     let jp_in = free_udp_port()?;
@@ -158,24 +124,9 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
     let us_out = us_rx.local_addr()?.port();
 
     // Adapters.
-    spawn_adapter(
-        &mut tasks,
-        adapter_jp(&link, jp_in, jp_out)?,
-        trilink_jp::JpCodec,
-        &stop,
-    );
-    spawn_adapter(
-        &mut tasks,
-        adapter_kr(&link, mqtt.port())?,
-        trilink_kr::KrCodec,
-        &stop,
-    );
-    spawn_adapter(
-        &mut tasks,
-        adapter_us(&link, us_in, us_out)?,
-        trilink_us::UsCodec::default(),
-        &stop,
-    );
+    local.start_adapter_jp(jp_in, jp_out)?;
+    local.start_adapter_kr()?;
+    local.start_adapter_us(us_in, us_out)?;
 
     // National stand-ins: receivers first.
     let board: SharedBoard = Arc::new(Mutex::new(Board::default()));
@@ -201,7 +152,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
     tokio::spawn(standins::kr_receiver(
         trilink_kr::KrCodec,
         mqtt_addr.clone(),
-        "kr/warning/in".into(),
+        trilink_kr::DELIVERY_TOPIC.into(),
         board.clone(),
         print_out,
         stop.clone(),
@@ -210,9 +161,9 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
     // Senders.
     let jp_tx = Sender::Udp(
         UdpSocket::bind("127.0.0.1:0").await?,
-        format!("127.0.0.1:{jp_in}").parse()?,
+        std::net::SocketAddr::from(([127, 0, 0, 1], jp_in)),
     );
-    let kr_tx = standins::kr_sender(mqtt_addr, "kr/warning/out".into(), stop.clone());
+    let kr_tx = standins::kr_sender(mqtt_addr, trilink_kr::REPORT_TOPIC.into(), stop.clone());
     let us_tx = connect_retry(us_in, Duration::from_secs(10))
         .await
         .map(Sender::Tcp)?;
@@ -265,7 +216,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
         stop.cancelled().await;
     }
 
-    let dead = dead_letters(&link).await;
+    let dead = dead_letters(local.link()).await;
     let summary = {
         let b = board
             .lock()
@@ -305,26 +256,9 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
     }
 
     // Clean shutdown: stop adapters and relay, then mosquitto and the brokers (by PID).
-    stop.cancel();
-    let drain = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(r) = tasks.join_next().await {
-            match r {
-                Ok(Err(e)) => say(&out, &format!("warning: {e:#}")),
-                Err(e) => say(&out, &format!("warning: task failed: {e}")),
-                Ok(Ok(())) => {}
-            }
-        }
-    })
-    .await;
-    if drain.is_err() {
-        say(
-            &out,
-            "warning: some components did not stop within 15 s; stopping them",
-        );
-        tasks.abort_all();
+    for w in local.shutdown(Duration::from_secs(15)).await {
+        say(&out, &format!("warning: {w}"));
     }
-    drop(mqtt);
-    let _ = link.shutdown();
     say(&out, "all processes stopped");
     Ok(summary)
 }
@@ -333,7 +267,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken, out: Out) -> Resul
 async fn play(
     generated: &trilink_scenario::Generated,
     policy: &Policy,
-    args: &DemoArgs,
+    args: &DemoOptions,
     senders: &mut BTreeMap<Nation, Sender>,
     board: &SharedBoard,
     out: &Out,
@@ -417,7 +351,7 @@ async fn connect_retry(port: u16, within: Duration) -> Result<TcpStream> {
         match TcpStream::connect(("127.0.0.1", port)).await {
             Ok(s) => return Ok(s),
             Err(e) if Instant::now() >= deadline => {
-                return Err(anyhow!("connecting to adapter-us on {port}: {e}"));
+                return Err(failed!("connecting to adapter-us on {port}: {e}"));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
@@ -440,134 +374,4 @@ async fn dead_letters(link: &Link) -> BTreeMap<Nation, u64> {
         }
     }
     out
-}
-
-fn creds(link: &Link, role: Role) -> Result<trilink_brokers::Credentials> {
-    link.credentials(role).map_err(|e| anyhow!("{e}"))
-}
-
-pub fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
-    let mut text = String::from("component = \"relay-1\"\nstatus_interval_s = 2\n");
-    for n in Nation::ALL {
-        let c = creds(link, Role::Relay(n))?;
-        let url = c.urls.first().cloned().unwrap_or_default();
-        let _ = write!(
-            text,
-            "[[account]]\nnation = \"{n}\"\nnats_url = \"{url}\"\nuser = \"{}\"\npassword = \"{}\"\n",
-            c.user, c.password
-        );
-    }
-    if let Some(url) = creds(link, Role::Relay(Nation::Us))?.urls.first() {
-        let ca = toml::Value::String(link.ca_file().display().to_string());
-        text = format!("nats_url = \"{url}\"\njs_domain = \"hub\"\ntls_ca = {ca}\n{text}");
-    }
-    trilink_relay::RelayConfig::from_toml_str(&text, "demo relay config")
-        .map_err(|e| anyhow!("{e}"))
-}
-
-fn nats_section(link: &Link, nation: Nation, domain: &str) -> Result<String> {
-    let c = creds(link, Role::Adapter(nation))?;
-    let url = c.urls.first().cloned().unwrap_or_default();
-    // On the hub itself the US adapter uses the local JetStream API ($JS.API), which is
-    // what its permissions allow; leaf adapters address their own domain.
-    let domain = if nation == Nation::Us {
-        // The hub's client port is TLS-only.
-        let ca = toml::Value::String(link.ca_file().display().to_string());
-        format!("tls_ca = {ca}\n")
-    } else {
-        format!("js_domain = \"{domain}\"\n")
-    };
-    Ok(format!(
-        "[nats]\nurl = \"{url}\"\nuser = \"{}\"\npassword = \"{}\"\n{domain}",
-        c.user, c.password
-    ))
-}
-
-const TELEMETRY: &str = "[telemetry]\nlog_format = \"text\"\nlog_filter = \"warn\"\n";
-
-/// `state_dir = "<link dir>/state/adapter-<n>"`: the egress journal inside the work directory.
-fn state_dir(link: &Link, nation: Nation) -> String {
-    let dir = link.dir().join("state").join(format!("adapter-{nation}"));
-    format!(
-        "state_dir = {}\n",
-        toml::Value::String(dir.display().to_string())
-    )
-}
-
-fn parse_adapter(text: &str, name: &str) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    trilink_runtime::config::load_str(text, std::path::Path::new(name), std::iter::empty())
-        .map_err(|e| anyhow!("{e}"))
-}
-
-pub(crate) fn adapter_jp(
-    link: &Link,
-    ingress: u16,
-    national: u16,
-) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    parse_adapter(
-        &adapter_jp_toml(link, ingress, national)?,
-        "demo adapter-jp config",
-    )
-}
-
-/// The demo's adapter-jp config as TOML text (UDP in on `ingress`, UDP out to `national`).
-pub fn adapter_jp_toml(link: &Link, ingress: u16, national: u16) -> Result<String> {
-    Ok(format!(
-        "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_JP\"\ndurable = \"adapter-jp\"\n{}[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:{national}\"\n",
-        nats_section(link, Nation::Jp, "jp")?,
-        state_dir(link, Nation::Jp)
-    ))
-}
-
-pub(crate) fn adapter_kr(
-    link: &Link,
-    mqtt_port: u16,
-) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    parse_adapter(&adapter_kr_toml(link, mqtt_port)?, "demo adapter-kr config")
-}
-
-/// The demo's adapter-kr config as TOML text (MQTT both ways on the KR broker at `mqtt_port`).
-pub fn adapter_kr_toml(link: &Link, mqtt_port: u16) -> Result<String> {
-    Ok(format!(
-        "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/out\"\n\n[egress]\nstream = \"OUT_KR\"\ndurable = \"adapter-kr\"\n{}[[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/warning/in\"\n",
-        nats_section(link, Nation::Kr, "kr")?,
-        state_dir(link, Nation::Kr)
-    ))
-}
-
-pub(crate) fn adapter_us(
-    link: &Link,
-    ingress: u16,
-    national: u16,
-) -> Result<trilink_runtime::adapter::AdapterConfig> {
-    parse_adapter(
-        &adapter_us_toml(link, ingress, national)?,
-        "demo adapter-us config",
-    )
-}
-
-/// The demo's adapter-us config as TOML text (TCP in on `ingress`, TCP out to `national`).
-pub fn adapter_us_toml(link: &Link, ingress: u16, national: u16) -> Result<String> {
-    Ok(format!(
-        "[adapter]\nnation = \"us\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_US\"\ndurable = \"adapter-us\"\n{}[[egress.outputs]]\ntype = \"tcp_client\"\nconnect = \"127.0.0.1:{national}\"\n",
-        nats_section(link, Nation::Us, "hub")?,
-        state_dir(link, Nation::Us)
-    ))
-}
-
-pub(crate) fn spawn_adapter<C>(
-    tasks: &mut JoinSet<Result<()>>,
-    config: trilink_runtime::adapter::AdapterConfig,
-    codec: C,
-    stop: &CancellationToken,
-) where
-    C: NationalCodec + Send + Sync + 'static,
-{
-    let stop = stop.clone();
-    tasks.spawn(async move {
-        trilink_runtime::adapter::run(config, codec, stop)
-            .await
-            .map(drop)
-            .map_err(|e| anyhow!("adapter-{}: {e}", C::NATION))
-    });
 }

@@ -1,0 +1,67 @@
+//! CPU time and memory of the processes on the benchmark's path (Linux `/proc`).
+
+use trilink_brokers::Link;
+
+pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// CPU time (user + system) a process has used so far, in clock ticks.
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Every process on the path by name, for CPU accounting.
+pub(crate) fn processes(link: &Link, mosquitto_pid: u32) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = link
+        .server_ids()
+        .into_iter()
+        .filter_map(|id| {
+            let s = link.server(id).ok()?;
+            Some((s.name().to_owned(), s.pid()?))
+        })
+        .collect();
+    out.push(("mosquitto".into(), mosquitto_pid));
+    out.push(("trilink(relay+adapters+load)".into(), std::process::id()));
+    out
+}
+
+pub(crate) fn cpu_snapshot(procs: &[(String, u32)]) -> Vec<Option<u64>> {
+    procs.iter().map(|(_, pid)| cpu_ticks(*pid)).collect()
+}
+
+/// CPU time per delivered message of each process between two snapshots, µs.
+pub(crate) fn cpu_report(
+    procs: &[(String, u32)],
+    before: &[Option<u64>],
+    after: &[Option<u64>],
+    messages: u64,
+) -> String {
+    // Linux reports /proc/<pid>/stat times in USER_HZ, 100 per second on every mainstream
+    // architecture.
+    const TICK_US: f64 = 10_000.0;
+    let mut total = 0.0;
+    let mut parts = Vec::new();
+    for ((name, _), (b, a)) in procs.iter().zip(before.iter().zip(after)) {
+        if let (Some(b), Some(a)) = (b, a) {
+            let us = a.saturating_sub(*b) as f64 * TICK_US / messages.max(1) as f64;
+            total += us;
+            parts.push(format!("{name} {us:.0}"));
+        }
+    }
+    format!(
+        "CPU µs per message: {} (total {total:.0})",
+        parts.join(", ")
+    )
+}

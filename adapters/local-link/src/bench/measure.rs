@@ -1,0 +1,243 @@
+//! The benchmark's measuring: offering traffic at a rate, matching what arrives with what
+//! was sent, and the figures of one path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
+use trilink_schema::{
+    Envelope, GeoPoint, LaunchDetection, MessageId, MissileClass, Mode, Nation, Payload,
+    PositionUncertainty, Source, TrackId,
+};
+
+/// Figures of one path.
+#[derive(Debug, Clone, Default)]
+pub struct PathResult {
+    /// Messages sent.
+    pub sent: u64,
+    /// Messages received (first copy).
+    pub received: u64,
+    /// Duplicate copies received.
+    pub duplicates: u64,
+    /// Sending time, s.
+    pub send_s: f64,
+    /// First send to last receive, s.
+    pub span_s: f64,
+    /// Latencies, ms, sorted.
+    pub latencies_ms: Vec<f64>,
+    /// CPU time per delivered message of each process on the path.
+    pub cpu: String,
+}
+
+impl PathResult {
+    pub(crate) fn pct(&self, p: f64) -> f64 {
+        if self.latencies_ms.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((p / 100.0) * (self.latencies_ms.len() - 1) as f64).round() as usize;
+        self.latencies_ms.get(i).copied().unwrap_or(f64::NAN)
+    }
+    pub(crate) fn throughput(&self) -> f64 {
+        if self.span_s > 0.0 {
+            self.received as f64 / self.span_s
+        } else {
+            0.0
+        }
+    }
+    pub(crate) fn row(&self, name: &str) -> String {
+        format!(
+            "{name:<8} {:>8} {:>8} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            self.sent,
+            self.received,
+            self.duplicates,
+            self.throughput(),
+            self.pct(50.0),
+            self.pct(90.0),
+            self.pct(99.0),
+            self.latencies_ms.last().copied().unwrap_or(f64::NAN)
+        )
+    }
+}
+
+pub(crate) type Inflight = Arc<Mutex<HashMap<u64, Instant>>>;
+
+/// What arrived on one path: first copies with their latencies, and duplicates.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    received: u64,
+    duplicates: u64,
+    last: Option<Instant>,
+    latencies_ms: Vec<f64>,
+}
+
+pub(crate) fn note(inflight: &Inflight, tally: &Arc<Mutex<Tally>>, key: u64) {
+    let now = Instant::now();
+    let sent = inflight
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&key);
+    let mut t = tally
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match sent {
+        Some(at) => {
+            t.received += 1;
+            t.latencies_ms
+                .push(now.duration_since(at).as_secs_f64() * 1_000.0);
+            t.last = Some(now);
+        }
+        // Not (or no longer) in flight: a second copy.
+        None => t.duplicates += 1,
+    }
+}
+
+pub(crate) fn id_key(id: &MessageId) -> u64 {
+    id.as_uuid().as_u64_pair().0
+}
+
+pub(crate) fn template(run: &str, i: u64) -> Envelope {
+    let now = Utc::now();
+    Envelope::new(
+        Nation::Jp,
+        Source {
+            system: "jadgex".into(),
+            sensor: "bench".into(),
+            national_message_id: format!("{run}-{i}"),
+        },
+        now,
+        now,
+        Mode::Test,
+        Nation::ALL.into_iter().collect(),
+        Payload::LaunchDetection(LaunchDetection {
+            track_id: TrackId::new("BENCH").unwrap_or_else(|e| unreachable!("{e}")),
+            launch_time: now,
+            launch_point: GeoPoint {
+                lat_deg: 39.66,
+                lon_deg: 124.7,
+                alt_m: 10.0,
+            },
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: 1000.0,
+                vertical_m: 500.0,
+            },
+            missile_class: MissileClass::Unknown,
+            confidence: 0.5,
+        }),
+    )
+}
+
+/// Offer traffic at `rate` for `duration`; `send(i)` sends message `i` and returns its key.
+pub(crate) async fn drive<F, Fut>(
+    rate: u64,
+    duration: Duration,
+    inflight: &Inflight,
+    mut send: F,
+) -> (u64, f64)
+where
+    F: FnMut(u64) -> (u64, Fut),
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    let mut i = 0u64;
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= duration {
+            break;
+        }
+        let due = if rate == 0 {
+            i + 256
+        } else {
+            (elapsed.as_secs_f64() * rate as f64) as u64 + 1
+        };
+        while i < due {
+            // Record the send instant before sending, so a fast reply is never missed.
+            let (key, fut) = send(i);
+            let lock = || {
+                inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            };
+            lock().insert(key, Instant::now());
+            if !fut.await {
+                lock().remove(&key);
+            }
+            i += 1;
+        }
+        if rate == 0 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    }
+    (i, start.elapsed().as_secs_f64())
+}
+
+pub(crate) async fn collect(
+    tally: &Arc<Mutex<Tally>>,
+    sent: u64,
+    drain: Duration,
+    start: Instant,
+    send_s: f64,
+) -> PathResult {
+    let deadline = Instant::now() + drain;
+    loop {
+        let received = tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .received;
+        if received >= sent || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = std::mem::take(
+        &mut *tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let mut latencies_ms = t.latencies_ms;
+    latencies_ms.sort_by(f64::total_cmp);
+    PathResult {
+        sent,
+        received: t.received,
+        duplicates: t.duplicates,
+        send_s,
+        span_s: t
+            .last
+            .map_or(0.0, |l| l.duration_since(start).as_secs_f64()),
+        latencies_ms,
+        cpu: String::new(),
+    }
+}
+
+pub(crate) fn mqtt_subscriber<F>(
+    port: u16,
+    id: &str,
+    topic: &str,
+    on: F,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(&[u8]) + Send + 'static,
+{
+    let opts = MqttClientOptions::new(id, "127.0.0.1", port)
+        .capacity(10_000)
+        .retry_after(Duration::from_millis(100));
+    let topic = topic.to_owned();
+    tokio::spawn(async move {
+        let (client, mut incoming) = MqttClient::start(opts, &stop);
+        let _ = client.subscribe(&topic).await;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                p = incoming.recv() => match p {
+                    Some(p) => on(&p.payload),
+                    None => return,
+                },
+            }
+        }
+    })
+}

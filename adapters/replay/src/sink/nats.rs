@@ -1,0 +1,63 @@
+//! The replay's NATS target for JSON Lines captures: JetStream publishes with `Nats-Msg-Id`,
+//! at most [`NATS_WINDOW`] acknowledgements outstanding.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::options::NatsTarget;
+
+/// Acknowledgements outstanding before the next publish waits for the oldest.
+pub const NATS_WINDOW: usize = 256;
+
+/// A JetStream publisher.
+pub struct NatsSink {
+    pub(crate) js: async_nats::jetstream::Context,
+    pub(crate) pending: VecDeque<async_nats::jetstream::context::PublishAckFuture>,
+    pub(crate) failed: u64,
+}
+
+impl std::fmt::Debug for NatsSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsSink")
+            .field("pending", &self.pending.len())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsSink {
+    /// Connect (10 s at most) to `target`.
+    pub async fn connect(target: Option<&NatsTarget>) -> Result<Self, String> {
+        let t = target.ok_or_else(|| "a JSON Lines capture needs --nats URL".to_owned())?;
+        let url = t.url.as_str();
+        let mut opts = async_nats::ConnectOptions::new().name("trilink-replay");
+        if let (Some(u), Some(p)) = (&t.user, &t.password) {
+            opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
+                .name("trilink-replay");
+        }
+        let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
+            .await
+            .map_err(|_| format!("connecting to NATS {url}: timed out after 10 s"))?
+            .map_err(|e| format!("connecting to NATS {url}: {e}"))?;
+        let js = match &t.js_domain {
+            Some(d) => async_nats::jetstream::with_domain(client, d),
+            None => async_nats::jetstream::new(client),
+        };
+        Ok(Self {
+            js,
+            pending: VecDeque::new(),
+            failed: 0,
+        })
+    }
+
+    /// Wait (10 s each) for the outstanding acknowledgements; returns the failures.
+    pub async fn finish(mut self) -> u64 {
+        for ack in self.pending.drain(..) {
+            match tokio::time::timeout(Duration::from_secs(10), ack).await {
+                Ok(Ok(_)) => {}
+                _ => self.failed += 1,
+            }
+        }
+        self.failed
+    }
+}
