@@ -68,6 +68,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod events;
 pub mod live;
 pub mod matrix;
 pub mod order;

@@ -18,305 +18,38 @@
 //!   the same origin one at a time, in arrival order ([`OrderGate`]) — the output stream
 //!   then holds them in causal order (a track's `launch_detection` before its updates).
 //!
-//! Metrics (`metrics` crate; install an exporter in the binary):
-//! `trilink_relay_received_total`, `trilink_relay_published_total{dest,kind}`,
-//! `trilink_relay_withheld_total{dest,reason}`, `trilink_relay_rejected_total{reason}`,
-//! `trilink_relay_deduplicated_total`, `trilink_relay_publish_errors_total`,
-//! `trilink_relay_policy_reloads_total`, `trilink_relay_policy_reload_failures_total`,
-//! histogram `trilink_relay_hop_latency_seconds{hop="ingest_to_relay"|"observe_to_relay"}`,
-//! gauge `trilink_relay_in_flight`.
+//! - It stands on the runtime: connections through `trilink_runtime::nats` (one
+//!   [`NatsConfig`](trilink_runtime::nats::NatsConfig) per account, from [`RelayConfig`]), the
+//!   runtime's dead-letter format, its heartbeat (`trilink_runtime::status`), and, with
+//!   `create_streams`, the stream plan of `broker-config/streams.toml`.
+//!
+//! What it reports (logs, metrics, [`RelayStats`]): [`crate::events`].
 
 use std::future::Future;
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use chrono::Utc;
 use futures::stream::FuturesUnordered;
-use std::future::IntoFuture;
-
 use futures::{StreamExt, future::join_all};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-use trilink_schema::{ComponentState, Envelope, Mode, Nation, Payload, Source, Status, headers};
+use trilink_runtime::CancellationToken;
+use trilink_runtime::nats::{self as rt_nats, DeadLetter};
+use trilink_runtime::status::{self, Heartbeat};
+use trilink_runtime::transport::Backoff;
+use trilink_schema::{ComponentState, Nation, Subject, headers};
 
+pub use crate::config::{AccountConfig, RelayConfig};
+use crate::events;
+pub use crate::events::RelayStats;
 use crate::order::OrderGate;
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, RelayIdentity, process, process_in_account};
 use crate::references::ReferenceBook;
-
-/// Relay configuration (TOML, unknown keys rejected).
-///
-/// Two shapes:
-///
-/// - **Per-nation accounts** (the hub of `broker-config/`): one `[[account]]` per nation. The
-///   relay opens one connection per account, consumes that account's input stream
-///   (`IN_<N>`), requires every input there to have origin `<n>`, publishes a nation's outputs
-///   only through that nation's account, and dead-letters an input in the account it came
-///   from.
-///
-///   ```toml
-///   nats_url = "nats://127.0.0.1:4222"
-///   component = "relay-1"
-///   [[account]]
-///   nation = "jp"
-///   user = "relay-jp"
-///   password = "…"
-///   [[account]]
-///   nation = "kr"
-///   user = "relay-kr"
-///   password = "…"
-///   ```
-///
-/// - **Single connection** (development, tests): no `[[account]]`; one connection with the
-///   top-level credentials consumes `input_stream` (every origin) and publishes everything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RelayConfig {
-    /// NATS server URL(s), comma separated.
-    pub nats_url: String,
-    /// User name (with `password`), single-connection mode.
-    pub user: Option<String>,
-    /// Password for `user`.
-    pub password: Option<String>,
-    /// NATS credentials file (JWT + nkey), single-connection mode.
-    pub creds_file: Option<PathBuf>,
-    /// CA bundle for TLS to the server.
-    pub tls_ca: Option<PathBuf>,
-    /// Client certificate (mTLS); needs `tls_key`.
-    pub tls_cert: Option<PathBuf>,
-    /// Client key (mTLS).
-    pub tls_key: Option<PathBuf>,
-    /// JetStream domain of the hub (e.g. `hub`) when the relay does not connect to the hub
-    /// server itself; `None` for the local domain.
-    pub js_domain: Option<String>,
-    /// The input stream (single-connection mode).
-    pub input_stream: String,
-    /// Durable consumer name (on every input stream).
-    pub consumer: String,
-    /// Consumer filter subject (single-connection mode).
-    pub filter_subject: String,
-    /// Subject for dead letters.
-    pub dlq_subject: String,
-    /// Create the input, output and dead-letter streams when missing. For development and
-    /// tests; the hub's streams come from `broker-config/streams.toml`.
-    pub create_streams: bool,
-    /// Output stream name used by `create_streams` (single-connection mode).
-    pub output_stream: String,
-    /// DLQ stream name used by `create_streams`.
-    pub dlq_stream: String,
-    /// Site stamped in provenance.
-    pub site: Nation,
-    /// Component name stamped in provenance and `Tl-Component`.
-    pub component: String,
-    /// Maximum inputs processed concurrently (and each consumer's `max_ack_pending`).
-    pub max_in_flight: usize,
-    /// Consumer ack wait, seconds: an unacknowledged input is redelivered after this.
-    pub ack_wait_s: u64,
-    /// Delay before a NAKed input (failed publish) is redelivered, milliseconds.
-    pub nak_delay_ms: u64,
-    /// On shutdown, how long to wait for in-flight inputs to finish, milliseconds.
-    pub drain_timeout_ms: u64,
-    /// Seconds between `tl.status.<site>.<component>` heartbeats (core NATS, a `status`
-    /// envelope); 0 disables them.
-    pub status_interval_s: u64,
-    /// Per-nation accounts; empty for single-connection mode.
-    #[serde(rename = "account")]
-    pub accounts: Vec<AccountConfig>,
-}
-
-/// One nation account of the hub, as the relay uses it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccountConfig {
-    /// The nation whose account this is.
-    pub nation: Nation,
-    /// Server URL, when different from the top-level `nats_url`.
-    #[serde(default)]
-    pub nats_url: Option<String>,
-    /// User name in this account.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// Password for `user`.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Credentials file for this account.
-    #[serde(default)]
-    pub creds_file: Option<PathBuf>,
-    /// Input stream; default `IN_<NATION>`.
-    #[serde(default)]
-    pub input_stream: Option<String>,
-}
-
-impl AccountConfig {
-    /// The input stream name.
-    pub fn input_stream(&self) -> String {
-        self.input_stream
-            .clone()
-            .unwrap_or_else(|| format!("IN_{}", self.nation.as_str().to_ascii_uppercase()))
-    }
-}
-
-impl Default for RelayConfig {
-    fn default() -> Self {
-        Self {
-            nats_url: "nats://127.0.0.1:4222".to_owned(),
-            user: None,
-            password: None,
-            creds_file: None,
-            tls_ca: None,
-            tls_cert: None,
-            tls_key: None,
-            js_domain: None,
-            input_stream: "TL_IN".to_owned(),
-            consumer: "relay".to_owned(),
-            filter_subject: "tl.in.>".to_owned(),
-            dlq_subject: format!("tl.dlq.{}", Nation::Us),
-            create_streams: false,
-            output_stream: "TL_OUT".to_owned(),
-            dlq_stream: "TL_DLQ".to_owned(),
-            site: Nation::Us,
-            component: "relay".to_owned(),
-            max_in_flight: 256,
-            ack_wait_s: 30,
-            nak_delay_ms: 1_000,
-            drain_timeout_ms: 5_000,
-            status_interval_s: 10,
-            accounts: Vec::new(),
-        }
-    }
-}
-
-impl trilink_runtime::config::Validate for RelayConfig {
-    fn validate(&self) -> Result<(), trilink_runtime::config::Invalid> {
-        self.check()
-            .map_err(|(key, message)| trilink_runtime::config::Invalid::new(key, message))
-    }
-}
-
-impl RelayConfig {
-    /// Parse and check a TOML configuration; `origin` names the source in errors.
-    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, RelayError> {
-        let err = |key: String, message: String| RelayError::Config {
-            origin: origin.to_owned(),
-            key,
-            message,
-        };
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| err(".".into(), e.to_string().trim_end().to_owned()))?;
-        let cfg: Self = serde_path_to_error::deserialize(de).map_err(|e| {
-            err(
-                e.path().to_string(),
-                e.inner().to_string().trim_end().to_owned(),
-            )
-        })?;
-        cfg.check().map_err(|(k, m)| err(k, m))?;
-        Ok(cfg)
-    }
-
-    /// Read a TOML configuration file and apply `TRILINK__*` overrides from the process
-    /// environment (see [`Self::load_with_env`]).
-    pub fn load(path: &Path) -> Result<Self, RelayError> {
-        let text = std::fs::read_to_string(path).map_err(|e| RelayError::Config {
-            origin: path.display().to_string(),
-            key: ".".into(),
-            message: e.to_string(),
-        })?;
-        Self::load_with_env(&text, path, std::env::vars())
-    }
-
-    /// Parse `text` (read from `path`, named in errors), apply environment overrides and
-    /// check. Overrides work as for the adapters (`trilink_runtime::config`): the relay's keys
-    /// are top level, so `TRILINK__NATS_URL=nats://hub:4222` sets `nats_url`, and
-    /// `TRILINK__ACCOUNT__0__PASSWORD=…` sets `account[0].password`. An override naming a key
-    /// the relay does not know fails like an unknown key in the file.
-    pub fn load_with_env(
-        text: &str,
-        path: &Path,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, RelayError> {
-        use trilink_runtime::config::{self, ConfigError};
-        config::load_str::<Self>(text, path, env).map_err(|e| {
-            let origin = path.display().to_string();
-            match e {
-                ConfigError::Env { var, message } => RelayError::Config {
-                    origin,
-                    key: var,
-                    message,
-                },
-                ConfigError::Field { key, message, .. }
-                | ConfigError::Invalid { key, message, .. } => RelayError::Config {
-                    origin,
-                    key,
-                    message,
-                },
-                other => RelayError::Config {
-                    origin,
-                    key: ".".into(),
-                    message: other.to_string(),
-                },
-            }
-        })
-    }
-
-    /// Semantic checks; on failure (dotted key, reason).
-    pub fn check(&self) -> Result<(), (String, String)> {
-        let e = |k: &str, m: String| Err((k.to_owned(), m));
-        if self.max_in_flight == 0 {
-            return e("max_in_flight", "must be at least 1".into());
-        }
-        if self.ack_wait_s == 0 {
-            return e("ack_wait_s", "must be at least 1".into());
-        }
-        if !trilink_schema::Subject::is_valid_component(&self.component) {
-            return e("component", "must be 1-64 of [a-z0-9_-]".into());
-        }
-        let mut names = vec![
-            ("input_stream".to_owned(), self.input_stream.clone()),
-            ("consumer".to_owned(), self.consumer.clone()),
-            ("output_stream".to_owned(), self.output_stream.clone()),
-            ("dlq_stream".to_owned(), self.dlq_stream.clone()),
-        ];
-        for (i, a) in self.accounts.iter().enumerate() {
-            names.push((format!("account[{i}].input_stream"), a.input_stream()));
-            if a.user.is_some() != a.password.is_some() {
-                return Err((
-                    format!("account[{i}].user"),
-                    "user and password go together".into(),
-                ));
-            }
-            if self.accounts.iter().take(i).any(|b| b.nation == a.nation) {
-                return Err((
-                    format!("account[{i}].nation"),
-                    format!("nation {} listed twice", a.nation),
-                ));
-            }
-        }
-        for (key, v) in names {
-            if v.is_empty() || v.contains(['.', ' ', '*', '>']) {
-                return Err((key, format!("{v:?} is not a valid stream/consumer name")));
-            }
-        }
-        if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return e("tls_cert", "tls_cert and tls_key go together".into());
-        }
-        if self.user.is_some() != self.password.is_some() {
-            return e("user", "user and password go together".into());
-        }
-        Ok(())
-    }
-
-    fn identity(&self) -> RelayIdentity {
-        RelayIdentity {
-            site: self.site,
-            component: self.component.clone(),
-        }
-    }
-}
 
 /// Why the relay could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -349,31 +82,6 @@ pub enum RelayError {
     /// Could not install the SIGHUP handler.
     #[error("cannot install the SIGHUP handler: {0}")]
     Signal(std::io::Error),
-}
-
-/// Counters a caller (test, health endpoint) can read while the relay runs.
-#[derive(Debug, Default)]
-pub struct RelayStats {
-    /// Inputs received.
-    pub received: AtomicU64,
-    /// Outputs stored (acknowledged by JetStream, including duplicates).
-    pub published: AtomicU64,
-    /// Outputs JetStream reported as duplicates.
-    pub deduplicated: AtomicU64,
-    /// Destination decisions that withheld.
-    pub withheld: AtomicU64,
-    /// Inputs dead-lettered.
-    pub rejected: AtomicU64,
-    /// Inputs acknowledged.
-    pub acked: AtomicU64,
-    /// Publish failures (input NAKed for redelivery).
-    pub publish_errors: AtomicU64,
-    /// Successful policy reloads.
-    pub reloads: AtomicU64,
-    /// Failed policy reloads (old policy kept).
-    pub reload_failures: AtomicU64,
-    /// Whether the consumer is up.
-    pub ready: AtomicBool,
 }
 
 /// A handle to a running relay: reload trigger, counters, current policy name.
@@ -503,30 +211,15 @@ pub async fn run_with_control(
     let mut policy = Arc::new(Policy::load(&policy_path)?);
     set_name(&control, &policy.name);
     tracing::info!(policy = %policy.name, path = %policy_path.display(), "routing policy loaded");
-    describe_metrics();
+
+    events::describe();
 
     let mut links = Vec::new();
     let mut inputs = Vec::new();
     if config.accounts.is_empty() {
-        let client = connect(
-            &config,
-            &config.nats_url,
-            config.user.as_ref(),
-            config.password.as_ref(),
-            config.creds_file.as_ref(),
-        )
-        .await?;
-        let js = js_context(&config, &client);
+        let (client, js) = connect(&config, None).await?;
         if config.create_streams {
-            create_streams(
-                &js,
-                &[
-                    (&config.input_stream, "tl.in.>"),
-                    (&config.output_stream, "tl.out.>"),
-                    (&config.dlq_stream, "tl.dlq.>"),
-                ],
-            )
-            .await?;
+            create_single_streams(&config, &js).await?;
         }
         inputs.push((
             0,
@@ -540,31 +233,12 @@ pub async fn run_with_control(
         });
     } else {
         for (i, acc) in config.accounts.iter().enumerate() {
-            let url = acc.nats_url.as_ref().unwrap_or(&config.nats_url);
-            let client = connect(
-                &config,
-                url,
-                acc.user.as_ref(),
-                acc.password.as_ref(),
-                acc.creds_file.as_ref(),
-            )
-            .await?;
-            let js = js_context(&config, &client);
+            let (client, js) = connect(&config, Some(acc)).await?;
             let input = acc.input_stream();
-            let n = acc.nation.as_str();
             if config.create_streams {
-                let out_name = format!("OUT_{}", n.to_ascii_uppercase());
-                create_streams(
-                    &js,
-                    &[
-                        (&input, &format!("tl.in.{n}.>")),
-                        (&out_name, &format!("tl.out.{n}.>")),
-                        (&config.dlq_stream, config.dlq_subject.as_str()),
-                    ],
-                )
-                .await?;
+                create_account_streams(&config, acc, &js).await?;
             }
-            inputs.push((i, input, format!("tl.in.{n}.>")));
+            inputs.push((i, input, Subject::input_filter(acc.nation)));
             links.push(Link {
                 nation: Some(acc.nation),
                 client,
@@ -639,6 +313,8 @@ pub async fn run_with_control(
     let mut gate: OrderGate<Prepared> = OrderGate::default();
     let stop = CancellationToken::new();
     let started = std::time::Instant::now();
+    let boot = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let mut beats = 0_u64;
     let status_client = links
         .iter()
         .find(|l| l.nation.is_none_or(|n| n == config.site))
@@ -651,7 +327,7 @@ pub async fn run_with_control(
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        metrics::gauge!("trilink_relay_in_flight").set((inflight.len() + gate.waiting()) as f64);
+        events::in_flight(inflight.len() + gate.waiting());
         tokio::select! {
             biased;
             () = &mut shutdown => {
@@ -663,7 +339,8 @@ pub async fn run_with_control(
             }
             _ = heartbeat.tick(), if config.status_interval_s > 0 => {
                 if let Some(client) = &status_client {
-                    publish_status(client, &config, &control.stats, started.elapsed()).await;
+                    beats += 1;
+                    status::publish(client, &heartbeat_of(&config, &control.stats, boot, beats, started.elapsed())).await;
                 }
             }
             _ = keepalive.tick(), if gate.waiting() > 0 => {
@@ -728,65 +405,6 @@ pub async fn run_with_control(
     Ok(())
 }
 
-/// Publish one `tl.status.<site>.<component>` heartbeat (best effort, core NATS).
-async fn publish_status(
-    client: &async_nats::Client,
-    config: &RelayConfig,
-    stats: &RelayStats,
-    uptime: Duration,
-) {
-    let now = Utc::now();
-    let component = config.component.clone();
-    let detail = format!(
-        "received={} acked={} rejected={} publish_errors={} reloads={} reload_failures={}",
-        stats.received.load(Ordering::Relaxed),
-        stats.acked.load(Ordering::Relaxed),
-        stats.rejected.load(Ordering::Relaxed),
-        stats.publish_errors.load(Ordering::Relaxed),
-        stats.reloads.load(Ordering::Relaxed),
-        stats.reload_failures.load(Ordering::Relaxed),
-    );
-    let state = if stats.publish_errors.load(Ordering::Relaxed) > 0 {
-        ComponentState::Degraded
-    } else {
-        ComponentState::Ok
-    };
-    let env = Envelope::new(
-        config.site,
-        Source {
-            system: "trilink".to_owned(),
-            sensor: component.clone(),
-            national_message_id: format!(
-                "status-{component}-{}",
-                now.timestamp_nanos_opt().unwrap_or_default()
-            ),
-        },
-        now,
-        now,
-        Mode::RealWorld,
-        [config.site].into_iter().collect(),
-        Payload::Status(Status {
-            component: component.clone(),
-            state,
-            uptime_s: uptime.as_secs_f64(),
-            detail,
-        }),
-    );
-    let subject = trilink_schema::Subject::Status {
-        site: config.site,
-        component,
-    }
-    .to_string();
-    match env.to_json() {
-        Ok(body) => {
-            if let Err(e) = client.publish(subject, body.into()).await {
-                tracing::debug!(error = %e, "status heartbeat not sent");
-            }
-        }
-        Err(e) => tracing::debug!(error = %e, "status heartbeat not serialized"),
-    }
-}
-
 fn set_name(control: &RelayControl, name: &str) {
     name.clone_into(
         &mut control
@@ -799,150 +417,125 @@ fn set_name(control: &RelayControl, name: &str) {
 fn reload(path: &Path, old: Arc<Policy>, control: &RelayControl) -> Arc<Policy> {
     match Policy::load(path) {
         Ok(p) => {
-            tracing::info!(old = %old.name, new = %p.name, "routing policy reloaded");
-            metrics::counter!("trilink_relay_policy_reloads_total").increment(1);
-            control.stats.reloads.fetch_add(1, Ordering::Relaxed);
+            events::policy_reloaded(&control.stats, &old.name, &p.name);
             set_name(control, &p.name);
             Arc::new(p)
         }
         Err(e) => {
-            tracing::error!(error = %e, kept = %old.name, "policy reload failed; keeping the old policy");
-            metrics::counter!("trilink_relay_policy_reload_failures_total").increment(1);
-            control
-                .stats
-                .reload_failures
-                .fetch_add(1, Ordering::Relaxed);
+            events::policy_reload_failed(&control.stats, &e.to_string(), &old.name);
             old
         }
     }
 }
 
-fn js_context(config: &RelayConfig, client: &async_nats::Client) -> jetstream::Context {
-    match &config.js_domain {
-        Some(d) => jetstream::with_domain(client.clone(), d),
-        None => jetstream::new(client.clone()),
+/// This relay's heartbeat: counters in the detail, degraded once a store has failed.
+fn heartbeat_of<'a>(
+    config: &'a RelayConfig,
+    stats: &RelayStats,
+    boot: i64,
+    seq: u64,
+    uptime: Duration,
+) -> Heartbeat<'a> {
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    Heartbeat {
+        site: config.site,
+        component: &config.component,
+        boot,
+        seq,
+        state: if get(&stats.publish_errors) > 0 {
+            ComponentState::Degraded
+        } else {
+            ComponentState::Ok
+        },
+        uptime,
+        detail: format!(
+            "received={} acked={} rejected={} publish_errors={} reloads={} reload_failures={}",
+            get(&stats.received),
+            get(&stats.acked),
+            get(&stats.rejected),
+            get(&stats.publish_errors),
+            get(&stats.reloads),
+            get(&stats.reload_failures),
+        ),
     }
 }
 
+/// One connection (fails fast: the service manager restarts the relay) and its JetStream
+/// context, through the runtime.
 async fn connect(
     config: &RelayConfig,
-    url: &str,
-    user: Option<&String>,
-    password: Option<&String>,
-    creds_file: Option<&PathBuf>,
-) -> Result<async_nats::Client, RelayError> {
-    let err = |message: String| RelayError::Connect {
-        url: url.to_owned(),
-        message,
-    };
-    let mut opts = match creds_file {
-        Some(path) => async_nats::ConnectOptions::with_credentials_file(path)
-            .await
-            .map_err(|e| err(format!("credentials {}: {e}", path.display())))?,
-        None => async_nats::ConnectOptions::new(),
-    };
-    opts = opts
-        .name(format!("trilink-{}", config.component))
-        .connection_timeout(Duration::from_secs(5));
-    if let (Some(u), Some(p)) = (user, password) {
-        opts = opts
-            .user_and_password(u.clone(), p.clone())
-            .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
-    }
-    if let Some(ca) = &config.tls_ca {
-        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
-    }
-    if let (Some(c), Some(k)) = (&config.tls_cert, &config.tls_key) {
-        opts = opts.add_client_certificate(c.clone(), k.clone());
-    }
-    opts.connect(url).await.map_err(|e| err(e.to_string()))
+    account: Option<&AccountConfig>,
+) -> Result<(async_nats::Client, jetstream::Context), RelayError> {
+    let nats = config.nats_config(account);
+    let client = rt_nats::connect_once(&nats, &format!("trilink-{}", config.component))
+        .await
+        .map_err(|e| RelayError::Connect {
+            url: nats.url.clone(),
+            message: e.to_string(),
+        })?;
+    let js = rt_nats::jetstream(
+        &client,
+        nats.js_domain.as_deref(),
+        Duration::from_millis(nats.ack_timeout_ms),
+    );
+    Ok((client, js))
 }
 
-async fn create_streams(
+/// Development and tests, per-account shape: stand-alone streams for the account (no leaf to
+/// source from) with the subject contract's filters — input, the one output stream (latest
+/// per track, every other message) and the dead letters. A real hub's streams come from
+/// `broker-config/streams.toml` (`trilink broker streams`), never from here.
+async fn create_account_streams(
+    config: &RelayConfig,
+    acc: &AccountConfig,
     js: &jetstream::Context,
-    specs: &[(&String, &str)],
 ) -> Result<(), RelayError> {
-    for (name, subject) in specs {
-        js.get_or_create_stream(stream::Config {
-            name: (*name).clone(),
-            subjects: vec![(*subject).to_owned()],
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| RelayError::JetStream(format!("create stream {name}: {e}")))?;
+    let n = acc.nation;
+    let out = format!("OUT_{}", n.as_str().to_ascii_uppercase());
+    for (name, subject, per_subject) in [
+        (acc.input_stream(), Subject::input_filter(n), None),
+        (out, Subject::output_stream_filter(n), Some(1)),
+        (config.dlq_stream.clone(), config.dlq_subject.clone(), None),
+    ] {
+        create_stream(js, &name, subject, per_subject).await?;
     }
     Ok(())
 }
 
-fn describe_metrics() {
-    metrics::describe_counter!(
-        "trilink_relay_received_total",
-        "Inputs received by the relay"
-    );
-    metrics::describe_counter!(
-        "trilink_relay_published_total",
-        "Outputs stored in JetStream, by destination and kind"
-    );
-    metrics::describe_counter!(
-        "trilink_relay_withheld_total",
-        "Destination decisions that withheld a message, by reason"
-    );
-    metrics::describe_counter!(
-        "trilink_relay_rejected_total",
-        "Inputs dead-lettered, by reason"
-    );
-    metrics::describe_counter!(
-        "trilink_relay_deduplicated_total",
-        "Outputs JetStream reported as duplicates"
-    );
-    metrics::describe_counter!(
-        "trilink_relay_publish_errors_total",
-        "Failed output publishes (input redelivered)"
-    );
-    metrics::describe_counter!("trilink_relay_policy_reloads_total", "Policy reloads");
-    metrics::describe_counter!(
-        "trilink_relay_policy_reload_failures_total",
-        "Policy reloads refused (old policy kept)"
-    );
-    metrics::describe_histogram!(
-        "trilink_relay_hop_latency_seconds",
-        metrics::Unit::Seconds,
-        "Latency from the envelope's timestamps to the relay"
-    );
-    // Export the unlabelled counters at 0 from the start: an alert on `increase()` sees
-    // nothing for a series that first appears at 1 (the first failed reload would not fire).
-    for name in [
-        "trilink_relay_received_total",
-        "trilink_relay_publish_errors_total",
-        "trilink_relay_policy_reloads_total",
-        "trilink_relay_policy_reload_failures_total",
-    ] {
-        metrics::counter!(name).absolute(0);
-    }
+async fn create_stream(
+    js: &jetstream::Context,
+    name: &str,
+    subject: String,
+    max_messages_per_subject: Option<i64>,
+) -> Result<(), RelayError> {
+    js.get_or_create_stream(stream::Config {
+        name: name.to_owned(),
+        subjects: vec![subject],
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        max_messages_per_subject: max_messages_per_subject.unwrap_or(-1),
+        ..Default::default()
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| RelayError::JetStream(format!("create stream {name}: {e}")))
 }
 
-fn record(outcome: &Outcome, now: chrono::DateTime<Utc>, stats: &RelayStats) {
-    metrics::counter!("trilink_relay_received_total").increment(1);
-    stats.received.fetch_add(1, Ordering::Relaxed);
-    if let Some(r) = &outcome.reject {
-        metrics::counter!("trilink_relay_rejected_total", "reason" => r.code).increment(1);
-        stats.rejected.fetch_add(1, Ordering::Relaxed);
-        return;
+/// Development and tests, single-connection shape: one input, one output and one
+/// dead-letter stream over every nation, with the subject contract's filters.
+async fn create_single_streams(
+    config: &RelayConfig,
+    js: &jetstream::Context,
+) -> Result<(), RelayError> {
+    let prefix = trilink_schema::subject::PREFIX;
+    for (name, subject) in [
+        (&config.input_stream, format!("{prefix}.in.>")),
+        (&config.output_stream, format!("{prefix}.out.>")),
+        (&config.dlq_stream, format!("{prefix}.dlq.>")),
+    ] {
+        create_stream(js, name, subject, None).await?;
     }
-    for (dest, reason) in &outcome.withheld {
-        metrics::counter!("trilink_relay_withheld_total", "dest" => dest.as_str(), "reason" => reason.code())
-            .increment(1);
-        stats.withheld.fetch_add(1, Ordering::Relaxed);
-    }
-    let secs = |d: chrono::TimeDelta| d.num_microseconds().map_or(f64::NAN, |us| us as f64 / 1e6);
-    if let Some((ing, obs)) = outcome.times {
-        metrics::histogram!("trilink_relay_hop_latency_seconds", "hop" => "ingest_to_relay")
-            .record(secs(now - ing));
-        metrics::histogram!("trilink_relay_hop_latency_seconds", "hop" => "observe_to_relay")
-            .record(secs(now - obs));
-    }
+    Ok(())
 }
 
 /// An input after the pure step: the decision is made, nothing is published yet.
@@ -986,9 +579,16 @@ fn prepare(
             .unwrap_or_else(PoisonError::into_inner)
             .record(id, origin, now);
     }
-    record(&outcome, now, &shared.stats);
+    events::received(&shared.stats);
     if let Some(rej) = &outcome.reject {
-        tracing::warn!(subject = %subject, reason = rej.code, detail = %rej.detail, "input rejected");
+        events::rejected(&shared.stats, &subject, rej.code, &rej.detail);
+    } else {
+        for (dest, reason) in &outcome.withheld {
+            events::withheld(&shared.stats, *dest, reason);
+        }
+        if let Some((ingested, observed)) = outcome.times {
+            events::latency(now, ingested, observed);
+        }
     }
     Prepared {
         msg,
@@ -1013,21 +613,21 @@ async fn execute(
         dlq_js,
         outcome,
     } = p;
-    let mut backoff = Backoff::new(shared.nak_delay.max(Duration::from_millis(50)));
+    let mut backoff = Backoff::new(
+        shared.nak_delay.max(Duration::from_millis(50)),
+        Duration::from_secs(5),
+    );
     loop {
-        if store(&shared, &msg, &subject, &dlq_js, &outcome).await {
-            match msg.ack().await {
-                Ok(()) => {
-                    shared.stats.acked.fetch_add(1, Ordering::Relaxed);
+        match store(&shared, &msg, &subject, &dlq_js, &outcome).await {
+            Ok(()) => {
+                match msg.ack().await {
+                    Ok(()) => events::acked(&shared.stats),
+                    Err(e) => events::ack_failed(&subject, &e.to_string()),
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, subject = %subject, "ack failed; input will be redelivered");
-                }
+                break;
             }
-            break;
+            Err(e) => events::store_failed(&shared.stats, &subject, &e),
         }
-        metrics::counter!("trilink_relay_publish_errors_total").increment(1);
-        shared.stats.publish_errors.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = msg.ack_with(AckKind::Progress).await {
             tracing::warn!(error = %e, "in-progress ack failed");
         }
@@ -1038,40 +638,31 @@ async fn execute(
                 }
                 break;
             }
-            () = tokio::time::sleep(backoff.next()) => {}
+            () = tokio::time::sleep(backoff.next_delay()) => {}
         }
     }
     outcome.track
 }
 
-/// Doubling delay, capped at 5 s.
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new(initial: Duration) -> Self {
-        Self(initial)
-    }
-    fn next(&mut self) -> Duration {
-        let d = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(5));
-        d
-    }
-}
-
-/// Publish the outputs (or the dead letter); true when every one is stored.
+/// Publish the outputs (or the dead letter) and await every acknowledgement.
 async fn store(
     shared: &Shared,
     msg: &jetstream::Message,
     subject: &str,
     dlq_js: &jetstream::Context,
     outcome: &Outcome,
-) -> bool {
+) -> Result<(), String> {
     if let Some(rej) = &outcome.reject {
-        let mut h = HeaderMap::new();
-        h.insert(headers::DLQ_REASON, rej.code);
-        h.insert(headers::DLQ_DETAIL, header_safe(&rej.detail).as_str());
-        h.insert(headers::DLQ_COMPONENT, shared.identity.component.as_str());
-        h.insert(headers::DLQ_SOURCE, subject);
+        // The runtime's dead-letter format, stored with JetStream under an id unique to this
+        // input's delivery (a retry is a duplicate).
+        let mut h = rt_nats::dead_letter_headers(&DeadLetter {
+            site: shared.identity.site,
+            component: &shared.identity.component,
+            reason: rej.code,
+            detail: &rej.detail,
+            source: subject,
+            body: msg.payload.clone(),
+        });
         if let Ok(info) = msg.info() {
             let id = format!(
                 "dlq.{}.{}.{}.{}",
@@ -1085,90 +676,65 @@ async fn store(
         publish_all(
             shared,
             vec![(dlq_js, shared.dlq_subject.clone(), h, msg.payload.clone())],
-            false,
         )
         .await
     } else {
-        let batch: Option<Vec<_>> = outcome
+        let batch = outcome
             .outputs
             .iter()
             .map(|o| {
-                let js = shared.output_js(o.dest)?;
-                let mut h = HeaderMap::new();
+                let js = shared
+                    .output_js(o.dest)
+                    .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
+                let mut h = async_nats::HeaderMap::new();
                 h.insert(headers::MSG_ID, o.msg_id.as_str());
                 h.insert(
                     headers::SCHEMA_VERSION,
                     trilink_schema::SCHEMA_VERSION.to_string().as_str(),
                 );
-                Some((js, o.subject.clone(), h, o.body.clone()))
+                Ok((js, o.subject.clone(), h, o.body.clone()))
             })
-            .collect();
-        let ok = if let Some(batch) = batch {
-            publish_all(shared, batch, true).await
-        } else {
-            tracing::error!(subject = %subject, "no account configured for a released destination");
-            false
-        };
-        if ok {
-            for o in &outcome.outputs {
-                metrics::counter!("trilink_relay_published_total", "dest" => o.dest.as_str(), "kind" => kind_of(&o.subject))
-                    .increment(1);
-            }
+            .collect::<Result<Vec<_>, String>>()?;
+        publish_all(shared, batch).await?;
+        for o in &outcome.outputs {
+            let kind = match Subject::parse(&o.subject) {
+                Ok(Subject::Out { kind, .. }) => Some(kind),
+                _ => None,
+            };
+            events::published(o.dest, kind);
         }
-        ok
+        Ok(())
     }
 }
 
-fn kind_of(subject: &str) -> String {
-    subject.split('.').nth(3).unwrap_or("unknown").to_owned()
-}
-
-/// Header values must not contain CR/LF; keep them short.
-fn header_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(512)
-        .collect()
-}
-
-/// Publish every message and await every JetStream acknowledgement; true when all stored.
+/// Publish every message, then await every JetStream acknowledgement.
 async fn publish_all(
     shared: &Shared,
-    batch: Vec<(&jetstream::Context, String, HeaderMap, bytes::Bytes)>,
-    count_outputs: bool,
-) -> bool {
+    batch: Vec<(
+        &jetstream::Context,
+        String,
+        async_nats::HeaderMap,
+        bytes::Bytes,
+    )>,
+) -> Result<(), String> {
     let mut acks = Vec::with_capacity(batch.len());
     for (js, subject, h, body) in batch {
-        match js.publish_with_headers(subject.clone(), h, body).await {
-            Ok(ack) => acks.push((subject, ack)),
-            Err(e) => {
-                tracing::warn!(error = %e, subject = %subject, "publish failed");
-                return false;
-            }
-        }
+        let ack = js
+            .publish_with_headers(subject.clone(), h, body)
+            .await
+            .map_err(|e| format!("publish {subject}: {e}"))?;
+        acks.push((subject, ack));
     }
     let (subjects, futures): (Vec<String>, Vec<_>) =
         acks.into_iter().map(|(s, a)| (s, a.into_future())).unzip();
-    let results = join_all(futures).await;
-    let mut ok = true;
-    for (subject, res) in subjects.iter().zip(results) {
+    let mut failed = None;
+    for (subject, res) in subjects.iter().zip(join_all(futures).await) {
         match res {
-            Ok(ack) => {
-                if count_outputs {
-                    shared.stats.published.fetch_add(1, Ordering::Relaxed);
-                }
-                if ack.duplicate {
-                    metrics::counter!("trilink_relay_deduplicated_total").increment(1);
-                    shared.stats.deduplicated.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, subject = %subject, "publish not acknowledged");
-                ok = false;
-            }
+            Ok(ack) => events::stored(&shared.stats, ack.duplicate),
+            Err(e) => failed = Some(format!("{subject} not acknowledged: {e}")),
         }
     }
-    ok
+    failed.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

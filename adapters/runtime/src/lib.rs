@@ -47,6 +47,7 @@ pub mod journal;
 pub mod mqtt_client;
 pub mod nats;
 pub mod shutdown;
+pub mod status;
 pub mod telemetry;
 pub mod tls;
 pub mod transport;

@@ -516,11 +516,7 @@ pub struct DeadLetter<'a> {
 /// it) and count it.
 pub async fn dead_letter(client: &async_nats::Client, dl: DeadLetter<'_>) -> Result<(), NatsError> {
     let subject = Subject::Dlq { site: dl.site }.to_string();
-    let mut h = HeaderMap::new();
-    h.insert(headers::DLQ_REASON, header_value(dl.reason));
-    h.insert(headers::DLQ_DETAIL, header_value(dl.detail));
-    h.insert(headers::DLQ_COMPONENT, header_value(dl.component));
-    h.insert(headers::DLQ_SOURCE, header_value(dl.source));
+    let h = dead_letter_headers(&dl);
     client
         .publish_with_headers(subject.clone(), h, dl.body)
         .await
@@ -530,6 +526,18 @@ pub async fn dead_letter(client: &async_nats::Client, dl: DeadLetter<'_>) -> Res
         })?;
     events::dead_lettered(dl.site, dl.reason);
     Ok(())
+}
+
+/// The one dead-letter format: `Tl-Reason`, `Tl-Detail`, `Tl-Component`, `Tl-Source`, each
+/// value made header-safe (no control characters, at most 512 characters). Used by
+/// [`dead_letter`] and by the relay, which stores its dead letters with JetStream.
+pub fn dead_letter_headers(dl: &DeadLetter<'_>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(headers::DLQ_REASON, header_value(dl.reason));
+    h.insert(headers::DLQ_DETAIL, header_value(dl.detail));
+    h.insert(headers::DLQ_COMPONENT, header_value(dl.component));
+    h.insert(headers::DLQ_SOURCE, header_value(dl.source));
+    h
 }
 
 /// A durable pull consumer's settings (`[egress]` in the adapter config).

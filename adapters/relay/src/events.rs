@@ -1,0 +1,180 @@
+//! Everything the live relay reports about itself: one function per happening, each of which
+//! logs (`tracing`), counts (`metrics`, exported by the binary's Prometheus exporter) and
+//! updates the [`RelayStats`] a caller of the library can read — never one without the others.
+//!
+//! Metrics: `trilink_relay_received_total`, `trilink_relay_published_total{dest,kind}`,
+//! `trilink_relay_withheld_total{dest,reason}`, `trilink_relay_rejected_total{reason}`,
+//! `trilink_relay_deduplicated_total`, `trilink_relay_publish_errors_total`,
+//! `trilink_relay_policy_reloads_total`, `trilink_relay_policy_reload_failures_total`,
+//! histogram `trilink_relay_hop_latency_seconds{hop}`, gauge `trilink_relay_in_flight`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use trilink_schema::{Nation, PayloadKind};
+
+use crate::policy::WithholdReason;
+
+/// Counters a caller (test, health endpoint) can read while the relay runs.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    /// Inputs received.
+    pub received: AtomicU64,
+    /// Outputs stored (acknowledged by JetStream, including duplicates).
+    pub published: AtomicU64,
+    /// Outputs JetStream reported as duplicates.
+    pub deduplicated: AtomicU64,
+    /// Destination decisions that withheld.
+    pub withheld: AtomicU64,
+    /// Inputs dead-lettered.
+    pub rejected: AtomicU64,
+    /// Inputs acknowledged.
+    pub acked: AtomicU64,
+    /// Failed stores (retried in place).
+    pub publish_errors: AtomicU64,
+    /// Successful policy reloads.
+    pub reloads: AtomicU64,
+    /// Failed policy reloads (old policy kept).
+    pub reload_failures: AtomicU64,
+    /// Whether the consumer is up.
+    pub ready: AtomicBool,
+}
+
+fn add(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Describe every metric, and export the unlabelled counters at 0 from the start: an alert
+/// on `increase()` sees nothing for a series that first appears at 1 (the first failed
+/// reload would not fire).
+pub(crate) fn describe() {
+    metrics::describe_counter!(
+        "trilink_relay_received_total",
+        "Inputs received by the relay"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_published_total",
+        "Outputs stored in JetStream, by destination and kind"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_withheld_total",
+        "Destination decisions that withheld a message, by reason"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_rejected_total",
+        "Inputs dead-lettered, by reason"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_deduplicated_total",
+        "Outputs JetStream reported as duplicates"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_publish_errors_total",
+        "Failed stores of an input's outputs or dead letter (retried in place)"
+    );
+    metrics::describe_counter!("trilink_relay_policy_reloads_total", "Policy reloads");
+    metrics::describe_counter!(
+        "trilink_relay_policy_reload_failures_total",
+        "Policy reloads refused (old policy kept)"
+    );
+    metrics::describe_histogram!(
+        "trilink_relay_hop_latency_seconds",
+        metrics::Unit::Seconds,
+        "Latency from the envelope's timestamps to the relay"
+    );
+    metrics::describe_gauge!(
+        "trilink_relay_in_flight",
+        "Inputs in flight or waiting behind an input about the same track"
+    );
+    for name in [
+        "trilink_relay_received_total",
+        "trilink_relay_publish_errors_total",
+        "trilink_relay_policy_reloads_total",
+        "trilink_relay_policy_reload_failures_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+}
+
+/// An input arrived.
+pub(crate) fn received(stats: &RelayStats) {
+    metrics::counter!("trilink_relay_received_total").increment(1);
+    add(&stats.received);
+}
+
+/// An input was refused; it goes to the dead-letter subject.
+pub(crate) fn rejected(stats: &RelayStats, subject: &str, reason: &'static str, detail: &str) {
+    tracing::warn!(subject, reason, detail, "input rejected");
+    metrics::counter!("trilink_relay_rejected_total", "reason" => reason).increment(1);
+    add(&stats.rejected);
+}
+
+/// The policy withheld an input from one destination.
+pub(crate) fn withheld(stats: &RelayStats, dest: Nation, reason: &WithholdReason) {
+    tracing::debug!(%dest, reason = reason.code(), "withheld");
+    metrics::counter!("trilink_relay_withheld_total", "dest" => dest.as_str(), "reason" => reason.code())
+        .increment(1);
+    add(&stats.withheld);
+}
+
+/// Latency of a valid input from its national timestamps to the relay.
+pub(crate) fn latency(now: DateTime<Utc>, ingested_at: DateTime<Utc>, observed_at: DateTime<Utc>) {
+    let secs = |d: chrono::TimeDelta| d.num_microseconds().map_or(f64::NAN, |us| us as f64 / 1e6);
+    metrics::histogram!("trilink_relay_hop_latency_seconds", "hop" => "ingest_to_relay")
+        .record(secs(now - ingested_at));
+    metrics::histogram!("trilink_relay_hop_latency_seconds", "hop" => "observe_to_relay")
+        .record(secs(now - observed_at));
+}
+
+/// JetStream stored one output (`duplicate`: it already had it, from an earlier attempt).
+pub(crate) fn stored(stats: &RelayStats, duplicate: bool) {
+    add(&stats.published);
+    if duplicate {
+        metrics::counter!("trilink_relay_deduplicated_total").increment(1);
+        add(&stats.deduplicated);
+    }
+}
+
+/// Every output of an input is stored: count them by destination and kind.
+pub(crate) fn published(dest: Nation, kind: Option<PayloadKind>) {
+    let kind = kind.map_or("unknown", PayloadKind::as_str);
+    metrics::counter!("trilink_relay_published_total", "dest" => dest.as_str(), "kind" => kind)
+        .increment(1);
+}
+
+/// Storing an input's outputs (or dead letter) failed; it is retried in place.
+pub(crate) fn store_failed(stats: &RelayStats, subject: &str, error: &str) {
+    tracing::warn!(subject, error, "store failed; retrying in place");
+    metrics::counter!("trilink_relay_publish_errors_total").increment(1);
+    add(&stats.publish_errors);
+}
+
+/// An input was acknowledged (everything it produced is stored).
+pub(crate) fn acked(stats: &RelayStats) {
+    add(&stats.acked);
+}
+
+/// The acknowledgement of an input could not be sent; the server will redeliver it (and the
+/// outputs' message ids make the second store a duplicate).
+pub(crate) fn ack_failed(subject: &str, error: &str) {
+    tracing::warn!(subject, error, "ack failed; input will be redelivered");
+}
+
+/// The routing policy was reloaded.
+pub(crate) fn policy_reloaded(stats: &RelayStats, old: &str, new: &str) {
+    tracing::info!(old, new, "routing policy reloaded");
+    metrics::counter!("trilink_relay_policy_reloads_total").increment(1);
+    add(&stats.reloads);
+}
+
+/// A reload was refused; the old policy stays in force.
+pub(crate) fn policy_reload_failed(stats: &RelayStats, error: &str, kept: &str) {
+    tracing::error!(error, kept, "policy reload failed; keeping the old policy");
+    metrics::counter!("trilink_relay_policy_reload_failures_total").increment(1);
+    add(&stats.reload_failures);
+}
+
+/// Inputs in flight plus those waiting behind an input about the same track.
+pub(crate) fn in_flight(n: usize) {
+    metrics::gauge!("trilink_relay_in_flight").set(n as f64);
+}
