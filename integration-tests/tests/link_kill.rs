@@ -1,5 +1,6 @@
 //! Kill -9 of the relay or of an adapter in the middle of a stream of warnings, and restart:
-//! every message arrives exactly once at every destination it is released to.
+//! every message arrives exactly once at every destination it is released to, and each track's
+//! update after its launch detection (causal order per track, issue 14).
 //!
 //! Everything is real and separate: the hub and the JP and KR leaves (nats-server, mTLS leaf
 //! links), the KR national broker (mosquitto), and the relay and the three adapters, each an OS
@@ -45,11 +46,11 @@ use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
 use trilink_local_link::mosquitto::Mosquitto;
 use trilink_local_link::standins::{self, Board, Out, Sender, SharedBoard};
 use trilink_schema::{
-    Envelope, GeoPoint, LaunchDetection, MessageId, MissileClass, Mode, Nation, Payload,
-    PositionUncertainty, Source, TrackId,
+    Envelope, FlightPhase, GeoPoint, LaunchDetection, MessageId, MissileClass, Mode, Nation,
+    Payload, PositionUncertainty, Source, TrackId, TrackUpdate, VelocityEnu,
 };
 
-/// Warnings per test (plus one probe).
+/// Warnings per test (plus one probe): launch detection, track update, for N/2 tracks.
 const N: usize = 300;
 /// Pace of the national sender.
 const PACE: Duration = Duration::from_millis(10);
@@ -612,6 +613,12 @@ impl Harness {
             duplicated.len()
         );
         assert!(b.mismatches.is_empty(), "{:?}", b.mismatches);
+        let disorder = b.causal_order_violations();
+        assert!(
+            disorder.is_empty(),
+            "{} out of causal order: {disorder:#?}",
+            disorder.len()
+        );
         for (n, r) in &b.received {
             assert_eq!(r.undecodable, 0, "{n} received undecodable frames");
         }
@@ -664,6 +671,46 @@ fn warning(origin: Nation, run: &str, i: usize) -> Envelope {
     )
 }
 
+/// The first update of the track `ld` reported (same origin and track id, sent right after).
+fn update_of(ld: &Envelope, run: &str, i: usize) -> Envelope {
+    let Payload::LaunchDetection(l) = &ld.payload else {
+        unreachable!("warning() makes launch detections")
+    };
+    let now = Utc::now();
+    Envelope::new(
+        ld.origin,
+        Source {
+            system: "killtest".into(),
+            sensor: "s1".into(),
+            national_message_id: format!("{run}-{i:04}-tu"),
+        },
+        now,
+        now,
+        Mode::Exercise,
+        Nation::ALL.into_iter().collect(),
+        Payload::TrackUpdate(TrackUpdate {
+            track_id: l.track_id.clone(),
+            time: now,
+            position: GeoPoint {
+                lat_deg: l.launch_point.lat_deg + 0.05,
+                lon_deg: l.launch_point.lon_deg + 0.05,
+                alt_m: 30_000.0,
+            },
+            position_uncertainty: PositionUncertainty {
+                horizontal_m: 500.0,
+                vertical_m: 500.0,
+            },
+            velocity: VelocityEnu {
+                east_mps: 800.0,
+                north_mps: 300.0,
+                up_mps: 1_200.0,
+            },
+            quality: 9,
+            flight_phase: FlightPhase::Boost,
+        }),
+    )
+}
+
 fn encode(env: &Envelope) -> Vec<u8> {
     let b = match env.origin {
         Nation::Jp => standins::encode(&trilink_jp::JpCodec, env),
@@ -693,7 +740,13 @@ fn stream(
     mut sender: Sender,
 ) -> (Vec<MessageId>, tokio::task::JoinHandle<()>) {
     let run = format!("kill{}", Utc::now().timestamp_millis() % 1_000_000);
-    let envs: Vec<Envelope> = (1..=N).map(|i| warning(origin, &run, i)).collect();
+    let envs: Vec<Envelope> = (1..=N / 2)
+        .flat_map(|i| {
+            let ld = warning(origin, &run, i);
+            let tu = update_of(&ld, &run, i);
+            [ld, tu]
+        })
+        .collect();
     for e in &envs {
         expect(board, e, dests);
     }

@@ -55,6 +55,11 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
         stdout.contains("fields checked against what was sent: 0 mismatches"),
         "{stdout}"
     );
+    // Each nation received every track's launch detection before that track's updates.
+    assert!(
+        stdout.contains("causal order per track (launch detection first): 0 violations"),
+        "{stdout}"
+    );
 
     // What the stand-ins printed, per destination.
     let mut printed: BTreeMap<String, u64> = BTreeMap::new();

@@ -66,6 +66,8 @@ pub struct Board {
     pub received: BTreeMap<Nation, Received>,
     /// Send failures (national transport errors).
     pub send_errors: u64,
+    /// Every delivery per destination, in arrival order (for the causal-order check).
+    pub arrivals: BTreeMap<Nation, Vec<MessageId>>,
 }
 
 /// Shared board handle.
@@ -95,6 +97,7 @@ pub(crate) fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelo
     }
     b.got.insert((dest, env.message_id));
     *b.deliveries.entry((dest, env.message_id)).or_default() += 1;
+    b.arrivals.entry(dest).or_default().push(env.message_id);
     let r = b.received.entry(dest).or_default();
     r.messages += 1;
     *r.by_kind.entry(env.payload.kind()).or_default() += 1;
@@ -161,6 +164,54 @@ impl Board {
             .map(|(_, earlier)| earlier.iter().filter(|id| !got(id)).count())
             .sum();
         u64::try_from(n).unwrap_or(u64::MAX)
+    }
+
+    /// Deliveries that broke causal order per track (issue 14): a message about a track of an
+    /// origin (update, impact prediction, cancel, correction, end) that reached a destination
+    /// before that track's `launch_detection`, which the link sent earlier and releases to the
+    /// same destination. One line per violation.
+    pub fn causal_order_violations(&self) -> Vec<String> {
+        // Where each (origin, track)'s launch detection was sent, by message id.
+        let mut launches: HashMap<(Nation, String), MessageId> = HashMap::new();
+        for env in self.sent_env.values() {
+            if let (PayloadKind::LaunchDetection, Some(t)) =
+                (env.payload.kind(), env.payload.track_id())
+            {
+                launches.insert((env.origin, t.to_string()), env.message_id);
+            }
+        }
+        let mut out = Vec::new();
+        for (dest, ids) in &self.arrivals {
+            let mut seen: HashSet<MessageId> = HashSet::new();
+            for id in ids {
+                seen.insert(*id);
+                let Some(env) = self.sent_env.get(id) else {
+                    continue;
+                };
+                if env.payload.kind() == PayloadKind::LaunchDetection {
+                    continue;
+                }
+                let Some(t) = env.payload.track_id() else {
+                    continue;
+                };
+                let Some(ld) = launches.get(&(env.origin, t.to_string())) else {
+                    continue;
+                };
+                let ld_sent_first = self
+                    .sent_at
+                    .get(ld)
+                    .zip(self.sent_at.get(id))
+                    .is_some_and(|(a, b)| a <= b);
+                if ld_sent_first && self.must.contains(&(*dest, *ld)) && !seen.contains(ld) {
+                    out.push(format!(
+                        "{dest} <- {origin} track {t}: {kind} {id} before its launch_detection {ld}",
+                        origin = env.origin,
+                        kind = env.payload.kind().as_str(),
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Released messages that must have arrived and have not (yet).

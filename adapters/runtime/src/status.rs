@@ -70,7 +70,7 @@ pub async fn publish(client: &async_nats::Client, hb: &Heartbeat<'_>) {
         Ok(body) => match client.publish(hb.subject(), Bytes::from(body)).await {
             Ok(()) => events::heartbeat(hb.site, hb.component),
             Err(e) => {
-                tracing::warn!(error = %e, component = hb.component, "heartbeat publish failed")
+                tracing::warn!(error = %e, component = hb.component, "heartbeat publish failed");
             }
         },
         Err(e) => tracing::warn!(error = %e, "heartbeat serialization failed"),

@@ -57,6 +57,8 @@ pub struct DemoSummary {
     pub complete: bool,
     /// Deliveries whose fields differed from what was sent beyond the formats' precision.
     pub mismatches: Vec<String>,
+    /// Deliveries that reached a nation before their track's launch detection.
+    pub order_violations: Vec<String>,
     /// Released messages that never arrived (non-track messages, and the last update of each
     /// track).
     pub missing: Vec<(Nation, trilink_schema::MessageId)>,
@@ -223,11 +225,13 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rows = view::rows(&b, &expected, &dead);
         let missing = b.missing();
-        let complete = missing.is_empty() && b.mismatches.is_empty();
+        let order_violations = b.causal_order_violations();
+        let complete = missing.is_empty() && b.mismatches.is_empty() && order_violations.is_empty();
         DemoSummary {
             rows,
             complete,
             mismatches: b.mismatches.clone(),
+            order_violations,
             missing,
         }
     };
@@ -253,6 +257,16 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
     );
     for m in summary.mismatches.iter().take(20) {
         say(&out, &format!("MISMATCH {m}"));
+    }
+    say(
+        &out,
+        &format!(
+            "causal order per track (launch detection first): {} violations",
+            summary.order_violations.len()
+        ),
+    );
+    for m in summary.order_violations.iter().take(20) {
+        say(&out, &format!("ORDER {m}"));
     }
 
     // Clean shutdown: stop adapters and relay, then mosquitto and the brokers (by PID).
