@@ -41,6 +41,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use trilink_brokers::testing::{free_port, free_udp_port};
 use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
 use trilink_cli::demo::mosquitto::Mosquitto;
 use trilink_cli::demo::standins::{self, Board, Out, Sender, SharedBoard};
@@ -59,14 +60,6 @@ const POLICY: &str = include_str!("../../broker-config/policies/default-trilater
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_trilink-it")
-}
-
-fn free_port() -> u16 {
-    trilink_brokers::free_port().unwrap()
-}
-
-fn free_udp_port() -> u16 {
-    trilink_brokers::free_udp_port().unwrap()
 }
 
 // ------------------------------------------------------------------------------------------

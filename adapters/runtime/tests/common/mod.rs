@@ -1,5 +1,6 @@
-//! Test support: real nats-server / mosquitto processes on free ports (killed by PID in
-//! Drop), a tiny test codec implementing `NationalCodec`, and small helpers.
+//! Test support: the workspace test kit (`trilink_brokers::testing`: real nats-server /
+//! mosquitto on free ports, stream helpers), a tiny test codec implementing `NationalCodec`,
+//! and small helpers.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -11,9 +12,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
@@ -22,127 +21,8 @@ use trilink_schema::{
     NationalError, Payload, PositionUncertainty, Source, TrackId,
 };
 
-/// A free TCP port on 127.0.0.1 (bound then released).
-pub fn free_port() -> u16 {
-    trilink_brokers::free_port().unwrap()
-}
-
-/// A free UDP port on 127.0.0.1.
-pub fn free_udp_port() -> u16 {
-    trilink_brokers::free_udp_port().unwrap()
-}
-
-fn wait_tcp(port: u16, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not listen on {port} within 10 s");
-}
-
-/// A child process killed and reaped on drop.
-pub struct ProcessGuard {
-    child: Child,
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for ProcessGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ProcessGuard {
-    /// Kill now (same as drop).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The process's scratch directory (configs, logs).
-    pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
-    }
-}
-
-/// nats-server with JetStream on a free port (`NATS_SERVER_BIN` honoured).
-pub fn start_nats() -> ProcessGuard {
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(&bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.path())
-        .args(["-n", "runtime-test"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    wait_tcp(port, "nats-server", &mut child);
-    ProcessGuard { child, port, dir }
-}
-
-/// mosquitto on a free port, anonymous, no persistence.
-pub fn start_mosquitto() -> ProcessGuard {
-    let bin = std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf: PathBuf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let mut child = Command::new(&bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    wait_tcp(port, "mosquitto", &mut child);
-    ProcessGuard { child, port, dir }
-}
-
-/// mosquitto with the config `body` (its `listener` lines and their settings), no persistence,
-/// logging to `<dir>/mosquitto.log` ([`ProcessGuard::dir`]); waits until every port in `ports`
-/// accepts TCP. `port` of the guard is the first one.
-pub fn start_mosquitto_conf(ports: &[u16], body: &str) -> ProcessGuard {
-    let bin = std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
-    let dir = tempfile::tempdir().unwrap();
-    let conf: PathBuf = dir.path().join("mosquitto.conf");
-    let log = dir.path().join("mosquitto.log");
-    std::fs::write(
-        &conf,
-        format!(
-            "persistence false\nlog_dest file {}\nlog_type all\n{body}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(&bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    for &p in ports {
-        wait_tcp(p, "mosquitto", &mut child);
-    }
-    ProcessGuard {
-        child,
-        port: ports[0],
-        dir,
-    }
-}
+#[allow(unused_imports)] // not every test binary uses all of the kit
+pub use trilink_brokers::testing::*;
 
 /// Plain HTTP GET returning (status code, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
