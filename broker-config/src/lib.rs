@@ -23,7 +23,7 @@
 //!   users, TLS, accounts) through the same [`ServerProcess`]; [`mosquitto::Mosquitto`]: the
 //!   MQTT broker of the demo and of the tests. With [`free_port_for`] these are the only
 //!   places in the workspace that start brokers or pick ports.
-//! - [`testing`] (feature `testing`, dev-dependencies only): the test kit on top of them —
+//! - `testing` (feature `testing`, dev-dependencies only): the test kit on top of them —
 //!   brokers that panic with a reason, stream setup, counts, waits, dead-letter readers.
 //! - Roles and where they connect: `Role::Adapter(jp|kr)` on its leaf, `Role::Adapter(us)` and
 //!   `Role::Relay(n)` (one user per nation account) on the hub, `Role::Admin(site, n)` for

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use common::*;
 use futures::StreamExt;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::config;
 use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, headers};
@@ -69,26 +69,14 @@ topic = "kr/sys/in"
     let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
 
     // The "KR national system": an MQTT client on the same broker.
-    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port());
-    opts.set_keep_alive(Duration::from_secs(10));
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (national, mut el) = AsyncClient::new(opts, 16);
-    national
-        .subscribe("kr/sys/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let driver = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload).await;
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
+    let (national, mut rx, driver) = national_mqtt(
+        "kr-national",
+        mosq.port(),
+        1 << 20,
+        Some(Duration::from_secs(10)),
+        Some("kr/sys/in"),
+    )
+    .await;
 
     // Ingress: publish until the adapter's subscription is in place and the message lands.
     let env = launch(Nation::Kr, "kr-1", &[Nation::Kr, Nation::Jp]);
@@ -216,16 +204,8 @@ persistent_session = true
     let cfg: AdapterConfig =
         config::load_str(&toml, Path::new("kr.toml"), Vec::<(String, String)>::new()).unwrap();
 
-    let mut opts = MqttOptions::new("kr-national-2", "127.0.0.1", mosq.port());
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (national, mut el) = AsyncClient::new(opts, 16);
-    let driver = tokio::spawn(async move {
-        loop {
-            if el.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let (national, _rx, driver) =
+        national_mqtt("kr-national-2", mosq.port(), 1 << 20, None, None).await;
 
     // First run: no stream captures tl.in.kr.*, so the publish cannot be stored.
     let mut dlq = client.subscribe("tl.dlq.kr").await.unwrap();

@@ -18,7 +18,7 @@ use async_nats::jetstream::{self, stream};
 use bytes::{Bytes, BytesMut};
 use chrono::{Duration as ChronoDuration, Utc};
 use common::*;
-use rumqttc::{AsyncClient, MqttOptions, QoS};
+use rumqttc::QoS;
 use tokio::io::AsyncWriteExt;
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
@@ -326,16 +326,8 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
 
     // ---- KR over MQTT.
     let kr = KrCodec;
-    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port());
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
-    let driver = tokio::spawn(async move {
-        loop {
-            if el.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let (kr_sys, _rx, driver) =
+        national_mqtt("kr-national", mosq.port(), 1 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0900");
     probe(&js, 3, || {
         let (s, p) = (kr_sys.clone(), probe_kr.clone());
@@ -467,16 +459,8 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
     let token = trilink_runtime::CancellationToken::new();
     let run = tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone()));
     let kr = KrCodec;
-    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port());
-    opts.set_max_packet_size(4 << 20, 4 << 20);
-    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
-    let driver = tokio::spawn(async move {
-        loop {
-            if el.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let (kr_sys, _rx, driver) =
+        national_mqtt("kr-national", mosq.port(), 4 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0800");
     probe(&js, 1, || {
         let (s, p) = (kr_sys.clone(), probe_kr.clone());

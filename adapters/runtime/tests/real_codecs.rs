@@ -16,7 +16,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use chrono::{Duration as ChronoDuration, Utc};
 use common::*;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
@@ -140,25 +139,8 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
     ];
 
     // The KR national system listens on its broker.
-    let mut opts = MqttOptions::new("kr-c2", "127.0.0.1", mosq.port());
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
-    kr_sys
-        .subscribe("kr/c2/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut kr_rx) = tokio::sync::mpsc::channel(16);
-    let driver = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload).await;
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
+    let (_kr_sys, mut kr_rx, driver) =
+        national_mqtt("kr-c2", mosq.port(), 1 << 20, None, Some("kr/c2/in")).await;
     // The US national system connects to the adapter's SIMPLE output.
     let mut us_sys = loop {
         match tokio::net::TcpStream::connect(("127.0.0.1", us_out)).await {

@@ -24,6 +24,45 @@ use trilink_schema::{
 #[allow(unused_imports)] // not every test binary uses all of the kit
 pub use trilink_brokers::testing::*;
 
+/// A national system's MQTT client on the broker at 127.0.0.1:`port` (packets up to
+/// `max_packet` bytes, keep-alive `keep_alive` if given), subscribed to `subscribe` if given.
+/// Its event loop runs in the returned task; every publish it receives arrives on the channel.
+pub async fn national_mqtt(
+    id: &str,
+    port: u16,
+    max_packet: usize,
+    keep_alive: Option<Duration>,
+    subscribe: Option<&str>,
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    tokio::task::JoinHandle<()>,
+) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some(k) = keep_alive {
+        opts.set_keep_alive(k);
+    }
+    opts.set_max_packet_size(max_packet, max_packet);
+    let (client, mut el) = AsyncClient::new(opts, 16);
+    if let Some(topic) = subscribe {
+        client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let driver = tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p.payload).await;
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    (client, rx, driver)
+}
+
 /// Plain HTTP GET returning (status code, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
