@@ -87,9 +87,12 @@ pub enum LaunchError {
     /// Stream creation failed.
     #[error(transparent)]
     Streams(#[from] StreamError),
+    /// mosquitto is not installed (or `MOSQUITTO_BIN` is not set).
+    #[error("mosquitto not found (install it: apt-get install mosquitto, or set MOSQUITTO_BIN)")]
+    MosquittoMissing,
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
     let what = what.into();
     move |source| LaunchError::Io { what, source }
 }
@@ -511,6 +514,14 @@ impl ServerProcess {
         }
     }
 
+    /// Wait (blocking the thread) until the client port accepts TCP connections, failing early
+    /// with the log tail when the process exits. For callers without a monitoring port or
+    /// outside an async runtime; [`ServerProcess::wait_healthy`] also waits for JetStream.
+    pub fn wait_listening(&mut self, timeout: Duration) -> Result<(), LaunchError> {
+        let name = self.name.clone();
+        wait_port_blocking(self.client_port, timeout, &name, || self.check_alive())
+    }
+
     /// GET a monitoring endpoint (e.g. `/leafz`) and parse its JSON body.
     pub async fn monitor(&self, path: &str) -> Result<serde_json::Value, LaunchError> {
         let what = format!("GET {}{path}", self.monitor_url());
@@ -588,6 +599,30 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Poll until `port` on 127.0.0.1 accepts TCP connections (every 20 ms, blocking the
+/// thread), calling `alive` before each try so a process that exited fails at once.
+pub(crate) fn wait_port_blocking(
+    port: u16,
+    timeout: Duration,
+    what: &str,
+    mut alive: impl FnMut() -> Result<(), LaunchError>,
+) -> Result<(), LaunchError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        alive()?;
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(LaunchError::Timeout {
+                what: format!("{what} to listen on 127.0.0.1:{port}"),
+                after: timeout,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -19,6 +19,12 @@
 //!   clustered hub must come back together: one node alone has no JetStream quorum) drive
 //!   servers for store-and-forward tests; [`Link::spawn_extra`] + [`Link::render_leaf`] start
 //!   deliberately wrong leaves; every server is killed by PID when the [`Link`] is dropped.
+//! - [`standalone::NatsServer`]: one nats-server from a config template (plain JetStream,
+//!   users, TLS, accounts) through the same [`ServerProcess`]; [`mosquitto::Mosquitto`]: the
+//!   MQTT broker of the demo and of the tests. With [`free_port_for`] these are the only
+//!   places in the workspace that start brokers or pick ports.
+//! - `testing` (feature `testing`, dev-dependencies only): the test kit on top of them —
+//!   brokers that panic with a reason, stream setup, counts, waits, dead-letter readers.
 //! - Roles and where they connect: `Role::Adapter(jp|kr)` on its leaf, `Role::Adapter(us)` and
 //!   `Role::Relay(n)` (one user per nation account) on the hub, `Role::Admin(site, n)` for
 //!   stream management. The relay consumes `IN_<N>` in account N at the hub
@@ -50,7 +56,11 @@
 
 pub mod conf;
 pub mod launcher;
+pub mod mosquitto;
+pub mod standalone;
 pub mod streams;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::fmt;
 
@@ -61,6 +71,8 @@ pub use launcher::{
     Credentials, LaunchError, Link, LinkOptions, PortKind, Role, ServerId, ServerProcess,
     find_server_bin, free_port, free_port_for, free_udp_port,
 };
+pub use mosquitto::Mosquitto;
+pub use standalone::NatsServer;
 
 /// A broker site: the hub (the US node) or a nation's leaf. Also the JetStream domain name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]

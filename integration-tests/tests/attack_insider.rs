@@ -21,8 +21,8 @@ use tokio::sync::oneshot;
 use trilink_integration_tests::trilink_brokers::launcher::{Credentials, connect_with};
 use trilink_integration_tests::trilink_brokers::{Link, LinkOptions, Role, Site, free_port};
 use trilink_integration_tests::{init_tracing, read_stream, wait_for};
-use trilink_relay::sample::{SampleSpec, envelope};
 use trilink_relay::{RelayControl, RelayError};
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, MessageId, Mode, Nation, PayloadKind, TrackId};
 
 async fn link(hub_nodes: usize) -> Link {

@@ -42,6 +42,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use trilink_brokers::testing::{free_port, free_udp_port};
 use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
 use trilink_local_link::mosquitto::Mosquitto;
 use trilink_local_link::standins::{self, Board, Out, Sender, SharedBoard};
@@ -60,14 +61,6 @@ const POLICY: &str = include_str!("../../broker-config/policies/default-trilater
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_trilink-it")
-}
-
-fn free_port() -> u16 {
-    trilink_brokers::free_port().unwrap()
-}
-
-fn free_udp_port() -> u16 {
-    trilink_brokers::free_udp_port().unwrap()
 }
 
 // ------------------------------------------------------------------------------------------

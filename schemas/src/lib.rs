@@ -12,6 +12,9 @@
 //! - the JSON Schema generated from these types ([`json_schema`]); the committed copy lives in
 //!   `schemas/json/` and a test fails when it is stale.
 //!
+//! Test fixtures (module `testing`) live behind the `testing` feature, for dev-dependencies
+//! only.
+//!
 //! What this crate must **not** do: any I/O (sockets, files, clocks — "now" is passed in), any
 //! national format knowledge (that is the adapters' job), or any routing decision (that is
 //! the relay's policy engine).
@@ -25,6 +28,8 @@ pub mod national;
 mod payload;
 pub mod replay;
 pub mod subject;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validate;
 
 pub use envelope::UnknownNation;

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use trilink_brokers::testing::{free_port, free_udp_port, start_mosquitto, start_nats_with};
 use trilink_capture::{CaptureDecoder, CaptureMap, CaptureReader, JsonlRecord, read_jsonl};
 use trilink_schema::Nation;
 
@@ -25,83 +26,10 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    trilink_brokers::free_port().unwrap()
-}
-
-fn free_udp_port() -> u16 {
-    trilink_brokers::free_udp_port().unwrap()
-}
-
-fn wait_tcp(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn bin(env: &str, name: &str, dirs: &[&str]) -> PathBuf {
-    if let Some(p) = std::env::var_os(env).filter(|v| !v.is_empty()) {
-        return PathBuf::from(p);
-    }
-    dirs.iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} not found (set {env})"))
-}
-
-fn mosquitto(dir: &Path) -> (Proc, u16) {
-    let port = free_port();
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let child = Command::new(bin(
-        "MOSQUITTO_BIN",
-        "mosquitto",
-        &["/usr/sbin", "/usr/bin"],
-    ))
-    .arg("-c")
-    .arg(&conf)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let p = Proc(child);
-    wait_tcp(port);
-    (p, port)
-}
-
-fn nats_server(dir: &Path) -> (Proc, String) {
-    let port = free_port();
-    let store = dir.join("js");
-    let conf = dir.join("nats.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listen: 127.0.0.1:{port}\njetstream {{ store_dir: \"{}\" }}\naccounts {{ TL {{ jetstream: enabled, users: [ {{ user: rec, password: secret }} ] }} }}\n",
-            store.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin(
-        "NATS_SERVER_BIN",
-        "nats-server",
-        &["/usr/bin", "/usr/sbin"],
-    ))
-    .arg("-c")
-    .arg(&conf)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let p = Proc(child);
-    wait_tcp(port);
-    (p, format!("nats://127.0.0.1:{port}"))
-}
+/// nats-server with JetStream and one account `TL` (user `rec`, password `secret`).
+const RECORD_NATS: &str = "listen: 127.0.0.1:{{PORT}}\n\
+    jetstream { store_dir: \"{{STORE}}\" }\n\
+    accounts { TL { jetstream: enabled, users: [ { user: rec, password: secret } ] } }\n";
 
 fn trilink(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trilink"))
@@ -230,7 +158,8 @@ fn replay_ok(args: &[&str]) -> serde_json::Value {
 #[test]
 fn pcapng_record_replay_record_gives_the_same_frames() {
     let dir = tempfile::tempdir().unwrap();
-    let (_mq, mq_port) = mosquitto(dir.path());
+    let mq = start_mosquitto();
+    let mq_port = mq.port();
     let src = sample("single_launch");
     let original = frames(&src.join("national.pcapng"), &src.join("capture-map.toml"));
     let total: usize = original.values().map(Vec::len).sum();
@@ -304,7 +233,8 @@ fn pcapng_record_replay_record_gives_the_same_frames() {
 #[test]
 fn jsonl_record_replay_record_through_nats_gives_the_same_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let (_nats, url) = nats_server(dir.path());
+    let nats = start_nats_with(RECORD_NATS);
+    let url = nats.url();
     // The stream JetStream publishes need (what the hub's IN_* streams are in the real link).
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

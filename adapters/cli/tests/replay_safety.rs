@@ -8,21 +8,12 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use trilink_brokers::testing::{create_streams, free_udp_port, start_nats, stream_count};
 use trilink_capture::{CaptureDecoder, CaptureMap, CaptureReader, read_jsonl};
 use trilink_schema::{Decoded, Mode, Nation, NationalCodec};
-
-/// A child process killed and reaped on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -230,37 +221,13 @@ fn as_recorded_with_real_world_flag_sends_real_world() {
     assert_eq!(jp_modes(&jp, n), vec![Mode::RealWorld; n]);
 }
 
-fn wait_tcp(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// nats-server with JetStream on a free port (anonymous).
-fn nats_server(dir: &Path) -> (Proc, String) {
-    let port = trilink_brokers::free_port().unwrap();
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let child = Command::new(bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.join("js"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let p = Proc(child);
-    wait_tcp(port);
-    (p, format!("nats://127.0.0.1:{port}"))
-}
-
 /// JSON Lines of real-world envelopes published by default arrive as exercise, everything
 /// else about them unchanged but their times (moved to now, intervals kept).
 #[test]
 fn jsonl_real_world_envelopes_arrive_as_exercise() {
     use futures::StreamExt;
-    let dir = tempfile::tempdir().unwrap();
-    let (_nats, url) = nats_server(dir.path());
+    let nats = start_nats();
+    let url = nats.url();
     let src = sample("single_launch").join("reports.jsonl");
     let original = read_jsonl("reports", &std::fs::read(&src).unwrap()).unwrap();
     assert!(original.iter().all(|r| r.envelope.mode == Mode::RealWorld));
@@ -325,11 +292,11 @@ fn jsonl_real_world_envelopes_arrive_as_exercise() {
 /// as exercise, observed when it was sent.
 #[test]
 fn sample_from_another_day_is_accepted_by_a_real_jp_adapter() {
-    use async_nats::jetstream::{self, stream};
-    let dir = tempfile::tempdir().unwrap();
-    let (_nats, url) = nats_server(dir.path());
+    use async_nats::jetstream;
+    let nats = start_nats();
+    let url = nats.url();
     let n = recorded_modes("single_launch", Nation::Jp).len() as u64;
-    let jp_port = trilink_brokers::free_udp_port().unwrap();
+    let jp_port = free_udp_port();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -338,15 +305,7 @@ fn sample_from_another_day_is_accepted_by_a_real_jp_adapter() {
     let token = trilink_runtime::CancellationToken::new();
     let js = rt.block_on(async {
         let js = jetstream::new(async_nats::connect(&url).await.unwrap());
-        for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
-            js.create_stream(stream::Config {
-                name: name.into(),
-                subjects: vec![subj.into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        }
+        create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
         js
     });
     let config = trilink_runtime::config::load_str(
@@ -365,16 +324,7 @@ fn sample_from_another_day_is_accepted_by_a_real_jp_adapter() {
     ));
     let count = |name: &'static str| {
         let js = js.clone();
-        rt.block_on(async move {
-            js.get_stream(name)
-                .await
-                .unwrap()
-                .info()
-                .await
-                .unwrap()
-                .state
-                .messages
-        })
+        rt.block_on(async move { stream_count(&js, name).await })
     };
     // Probe until the adapter listens: a current JP frame (the spec's worked example).
     let mut env: trilink_schema::Envelope = serde_json::from_str(

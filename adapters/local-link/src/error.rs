@@ -9,6 +9,9 @@ pub enum LinkError {
     /// A process, connection or component failed.
     #[error("{0}")]
     Failed(String),
+    /// A broker (nats-server, mosquitto) could not be started.
+    #[error(transparent)]
+    Launch(#[from] trilink_brokers::LaunchError),
     /// A file or socket operation failed.
     #[error("{what}: {source}")]
     Io {

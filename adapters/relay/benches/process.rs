@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use trilink_relay::sample::{SampleSpec, envelope};
 use trilink_relay::{Policy, RelayIdentity, process};
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{GeoPoint, Mode, Nation, PayloadKind, Subject};
 
 fn bench(c: &mut Criterion) {

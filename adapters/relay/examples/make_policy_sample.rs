@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
-use trilink_relay::sample::{SampleSpec, envelope};
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{GeoPoint, Mode, Nation, PayloadKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

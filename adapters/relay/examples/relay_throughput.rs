@@ -6,43 +6,22 @@
 
 #![forbid(unsafe_code)]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream;
 use chrono::Utc;
-use trilink_relay::sample::{SampleSpec, envelope};
 use trilink_relay::{RelayConfig, RelayControl};
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{GeoPoint, Mode, Nation, PayloadKind, Subject};
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = std::env::args().nth(1).map_or(Ok(20_000), |s| s.parse())?;
     let max_in_flight: usize = std::env::args().nth(2).map_or(Ok(256), |s| s.parse())?;
-    let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let _server = Server(
-        Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-    );
-    let url = format!("nats://127.0.0.1:{port}");
+    let server = trilink_brokers::NatsServer::start_jetstream()?;
+    let url = server.url();
     let client = loop {
         if let Ok(c) = async_nats::connect(&url).await {
             break c;

@@ -17,7 +17,6 @@
 //! - [`live`]: the relay process on JetStream (tokio, async-nats): durable consumer on
 //!   `tl.in.>`, outputs published with acknowledgements, input acknowledged only after every
 //!   output is stored, dead letters on `tl.dlq.us`, SIGHUP policy reload, metrics.
-//! - [`sample`]: valid example envelopes for tests and sample captures.
 //!
 //! What this crate must **not** do: translate national formats (adapters), open national
 //! transports, or make routing decisions anywhere but [`Policy::decide_for`]. The policy
@@ -76,7 +75,9 @@ pub mod order;
 pub mod policy;
 mod process;
 pub mod references;
-pub mod sample;
+// Test fixtures: `trilink_schema::testing::sample` (the unit tests reach it as `crate::sample`).
+#[cfg(test)]
+use trilink_schema::testing::sample;
 
 pub use live::{
     AccountConfig, RelayConfig, RelayControl, RelayError, RelayStats, run, run_with_control,

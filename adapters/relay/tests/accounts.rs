@@ -5,17 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 use chrono::Utc;
-use common::{NatsServer, read_stream, wait_until};
-use trilink_relay::sample::{SampleSpec, envelope};
+use trilink_brokers::testing::{NatsServer, read_stream, start_nats_with, wait_until};
 use trilink_relay::{AccountConfig, RelayConfig, RelayControl};
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{GeoPoint, Mode, Nation, PayloadKind};
 
 /// The relay permissions, taken from the shipped `hub-accounts.conf` itself (not a copy): the
@@ -98,7 +96,7 @@ async fn admin(server: &NatsServer, nation: Nation) -> jetstream::Context {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_account_relay_routes_between_accounts_and_dead_letters_spoofing() {
-    let server = NatsServer::start_with_config(Some(&conf()));
+    let server = start_nats_with(&conf());
     let jp = admin(&server, Nation::Jp).await;
     let kr = admin(&server, Nation::Kr).await;
     let us = admin(&server, Nation::Us).await;

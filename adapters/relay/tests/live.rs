@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,13 +12,13 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream;
 use chrono::Utc;
-use common::{NatsServer, read_stream, wait_until};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use trilink_relay::sample::{SampleSpec, envelope};
+use trilink_brokers::testing::{NatsServer, Stored, read_stream, start_nats, wait_until};
 use trilink_relay::{
     Policy, ReferenceBook, RelayConfig, RelayControl, RelayError, RelayIdentity, process,
 };
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, Mode, Nation, PayloadKind, Subject};
 
 fn repo(p: &str) -> PathBuf {
@@ -107,7 +105,7 @@ async fn js_for(server: &NatsServer) -> jetstream::Context {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_outputs_equal_offline_prediction_and_rejects_are_dead_lettered() {
-    let server = NatsServer::start();
+    let server = start_nats();
     let policy_path = repo("broker-config/policies/strict-trilateral.toml");
     let policy = Policy::load(&policy_path).unwrap();
     let relay = start_relay(config(&server), &policy_path).await;
@@ -236,7 +234,7 @@ fn exercise_launch(seq: u64) -> Envelope {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_keeps_old_policy_when_new_one_is_invalid() {
-    let server = NatsServer::start();
+    let server = start_nats();
     let dir = tempfile::tempdir().unwrap();
     let policy_path = dir.path().join("policy.toml");
     std::fs::copy(
@@ -262,7 +260,7 @@ async fn reload_keeps_old_policy_when_new_one_is_invalid() {
             env
         }
     };
-    let kr_ids = |outputs: &[common::Stored]| -> BTreeSet<String> {
+    let kr_ids = |outputs: &[Stored]| -> BTreeSet<String> {
         outputs
             .iter()
             .filter(|m| m.subject.starts_with("tl.out.kr.launch_detection."))
@@ -325,7 +323,7 @@ async fn reload_keeps_old_policy_when_new_one_is_invalid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once() {
     const N: u64 = 300;
-    let server = NatsServer::start();
+    let server = start_nats();
     let policy_path = repo("broker-config/policies/default-trilateral.toml");
     let mut cfg = config(&server);
     cfg.max_in_flight = 8;
@@ -411,7 +409,7 @@ async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_publishes_status_heartbeats() {
     use futures::StreamExt;
-    let server = NatsServer::start();
+    let server = start_nats();
     let client = async_nats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("tl.status.us.>").await.unwrap();
     let mut cfg = config(&server);

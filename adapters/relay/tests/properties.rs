@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
-use trilink_relay::sample::{SampleSpec, envelope};
 use trilink_relay::{
     Action, Area, Destination, Policy, ReferenceBook, RelayIdentity, Rule, process,
 };
+use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, Mode, Nation, PayloadKind, Subject};
 
 fn now() -> DateTime<Utc> {

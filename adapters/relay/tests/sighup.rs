@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{NatsServer, wait_until};
+use trilink_brokers::testing::{start_nats, wait_until};
 use trilink_relay::{RelayConfig, RelayControl};
 
 fn sighup_self() {
@@ -21,7 +19,7 @@ fn sighup_self() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_an_invalid_file_is_refused() {
-    let server = NatsServer::start();
+    let server = start_nats();
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../broker-config/policies");

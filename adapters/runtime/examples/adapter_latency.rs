@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use async_nats::jetstream::{self, stream};
 use bytes::BytesMut;
 use chrono::Utc;
 use futures::StreamExt;
+use trilink_brokers::testing::{connect_js, create_streams_like, free_port, start_nats};
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::transport::StreamDecoder;
@@ -29,22 +29,6 @@ use trilink_schema::{
     PositionUncertainty, Source, Subject, TrackId,
 };
 use trilink_us::UsCodec;
-
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn envelope(i: usize) -> Envelope {
     let now = Utc::now() - chrono::Duration::milliseconds(1);
@@ -94,40 +78,22 @@ async fn main() {
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let n = (rate * secs) as usize;
 
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = Guard(
-        Command::new(&bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server"),
-    );
-    let url = format!("nats://127.0.0.1:{port}");
-    let client = loop {
-        if let Ok(c) = async_nats::connect(&url).await {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [
-        ("TL_IN", "tl.in.>"),
-        ("TL_OUT_US", "tl.out.us.>"),
-        ("TL_DLQ", "tl.dlq.>"),
-    ] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
+    let server = start_nats();
+    let url = server.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams_like(
+        &js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_OUT_US", "tl.out.us.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+        ],
+        &stream::Config {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+        },
+    )
+    .await;
 
     // Forwarder standing in for the relay: durable consumer on TL_IN, publish to tl.out.us.
     let fwd_js = js.clone();

@@ -15,14 +15,16 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::stream;
 use bytes::BytesMut;
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
+use trilink_brokers::testing::{
+    connect_js, create_streams_like, free_port, start_nats, stream_count,
+};
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::transport::StreamDecoder;
@@ -30,22 +32,6 @@ use trilink_schema::{
     Envelope, GeoPoint, LaunchDetection, MissileClass, Mode, Nation, NationalCodec, Payload,
     PositionUncertainty, Source, TrackId,
 };
-
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -89,57 +75,28 @@ fn envelope(origin: Nation, i: usize) -> Envelope {
     )
 }
 
-async fn count(js: &jetstream::Context, name: &str) -> u64 {
-    js.get_stream(name)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let in_flight: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1024);
 
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _server = Guard(
-        Command::new(&bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server"),
-    );
-    let url = format!("nats://127.0.0.1:{port}");
-    let client = loop {
-        if let Ok(c) = async_nats::connect(&url).await {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [
-        ("TL_IN", "tl.in.>"),
-        ("TL_OUT_JP", "tl.out.jp.>"),
-        ("TL_DLQ", "tl.dlq.>"),
-    ] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
+    let server = start_nats();
+    let url = server.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams_like(
+        &js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_OUT_JP", "tl.out.jp.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+        ],
+        &stream::Config {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+        },
+    )
+    .await;
 
     let in_port = free_port();
     let out_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -189,7 +146,7 @@ connect = "{out_addr}"
     let t0 = Instant::now();
     conn.write_all(&wire).await.unwrap();
     conn.flush().await.unwrap();
-    while count(&js, "TL_IN").await < n as u64 {
+    while stream_count(&js, "TL_IN").await < n as u64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let ingress = t0.elapsed();
@@ -210,7 +167,7 @@ connect = "{out_addr}"
             .unwrap();
     }
     let js2 = js.clone();
-    while count(&js2, "TL_OUT_JP").await < n as u64 {
+    while stream_count(&js2, "TL_OUT_JP").await < n as u64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let t1 = Instant::now();

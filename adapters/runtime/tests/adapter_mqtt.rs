@@ -8,10 +8,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream;
 use common::*;
 use futures::StreamExt;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::config;
 use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, headers};
@@ -22,22 +22,17 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn kr_mqtt_adapter_both_directions() {
     let nats = start_nats();
     let mosq = start_mosquitto();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [
-        ("TL_IN", "tl.in.>"),
-        ("TL_DLQ", "tl.dlq.>"),
-        ("TL_OUT_KR", "tl.out.kr.>"),
-    ] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(
+        &js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+            ("TL_OUT_KR", "tl.out.kr.>"),
+        ],
+    )
+    .await;
 
     let toml = format!(
         r#"
@@ -66,7 +61,7 @@ port = {port}
 client_id = "trilink-kr-out"
 topic = "kr/sys/in"
 "#,
-        port = mosq.port
+        port = mosq.port()
     );
     let cfg: AdapterConfig =
         config::load_str(&toml, Path::new("kr.toml"), Vec::<(String, String)>::new()).unwrap();
@@ -74,26 +69,14 @@ topic = "kr/sys/in"
     let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
 
     // The "KR national system": an MQTT client on the same broker.
-    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port);
-    opts.set_keep_alive(Duration::from_secs(10));
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (national, mut el) = AsyncClient::new(opts, 16);
-    national
-        .subscribe("kr/sys/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let driver = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload).await;
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
+    let (national, mut rx, driver) = national_mqtt(
+        "kr-national",
+        mosq.port(),
+        1 << 20,
+        Some(Duration::from_secs(10)),
+        Some("kr/sys/in"),
+    )
+    .await;
 
     // Ingress: publish until the adapter's subscription is in place and the message lands.
     let env = launch(Nation::Kr, "kr-1", &[Nation::Kr, Nation::Jp]);
@@ -104,15 +87,7 @@ topic = "kr/sys/in"
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let n = js
-            .get_stream("TL_IN")
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .messages;
+        let n = stream_count(&js, "TL_IN").await;
         if n >= 1 {
             assert_eq!(n, 1, "retransmissions must be de-duplicated");
             break;
@@ -122,13 +97,7 @@ topic = "kr/sys/in"
             "MQTT input never published"
         );
     }
-    let m = js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let m = raw_message(&js, "TL_IN", 1).await;
     assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
@@ -146,27 +115,11 @@ topic = "kr/sys/in"
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while js
-        .get_stream("TL_DLQ")
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages
-        < 1
-    {
+    while stream_count(&js, "TL_DLQ").await < 1 {
         assert!(tokio::time::Instant::now() < deadline, "no dead letter");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let d = js
-        .get_stream("TL_DLQ")
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let d = raw_message(&js, "TL_DLQ", 1).await;
     assert_eq!(d.subject.as_str(), "tl.dlq.kr");
     assert_eq!(
         d.headers.get(headers::DLQ_REASON).unwrap().as_str(),
@@ -176,14 +129,7 @@ topic = "kr/sys/in"
 
     // Egress: a JP message released to KR comes out on kr/sys/in in the national format.
     let from_jp = launch(Nation::Jp, "jp-1", &[Nation::Jp, Nation::Kr]);
-    js.publish(
-        "tl.out.kr.launch_detection",
-        from_jp.to_json().unwrap().into(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
+    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
     let payload = tokio::time::timeout(WAIT, rx.recv())
         .await
         .unwrap()
@@ -231,9 +177,8 @@ topic = "kr/sys/in"
 async fn kr_mqtt_input_unacked_until_stored_is_redelivered_after_restart() {
     let nats = start_nats();
     let mosq = start_mosquitto();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
+    let url = nats.url();
+    let (client, js) = connect_js(&url).await;
     let toml = format!(
         r#"
 [adapter]
@@ -254,21 +199,13 @@ client_id = "trilink-kr-in"
 topic = "kr/sys/out"
 persistent_session = true
 "#,
-        port = mosq.port
+        port = mosq.port()
     );
     let cfg: AdapterConfig =
         config::load_str(&toml, Path::new("kr.toml"), Vec::<(String, String)>::new()).unwrap();
 
-    let mut opts = MqttOptions::new("kr-national-2", "127.0.0.1", mosq.port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (national, mut el) = AsyncClient::new(opts, 16);
-    let driver = tokio::spawn(async move {
-        loop {
-            if el.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let (national, _rx, driver) =
+        national_mqtt("kr-national-2", mosq.port(), 1 << 20, None, None).await;
 
     // First run: no stream captures tl.in.kr.*, so the publish cannot be stored.
     let mut dlq = client.subscribe("tl.dlq.kr").await.unwrap();
@@ -311,40 +248,18 @@ persistent_session = true
     assert_eq!(s1.publish_failed, 1, "{s1:?}");
 
     // Second run with the stream in place: the broker redelivers the unacknowledged publish.
-    js.create_stream(stream::Config {
-        name: "TL_IN".into(),
-        subjects: vec!["tl.in.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    create_streams(&js, &[("TL_IN", "tl.in.>")]).await;
     let token = trilink_runtime::CancellationToken::new();
     let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
     let deadline = tokio::time::Instant::now() + WAIT;
-    while js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages
-        < 1
-    {
+    while stream_count(&js, "TL_IN").await < 1 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the unacknowledged MQTT message was not redelivered"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let m = js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let m = raw_message(&js, "TL_IN", 1).await;
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
         env.message_id.to_string()

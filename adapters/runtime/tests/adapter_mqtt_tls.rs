@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
 use common::*;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use trilink_runtime::adapter::{self, AdapterConfig, AdapterError};
@@ -49,7 +48,7 @@ fn certs() -> (tempfile::TempDir, PathBuf) {
 
 /// mosquitto with a mutual-TLS listener (returned port) and, if `plain`, a plaintext listener
 /// (second port).
-fn start_tls_mosquitto(certs: &Path, plain: Option<u16>) -> ProcessGuard {
+fn start_tls_mosquitto(certs: &Path, plain: Option<u16>) -> Mosquitto {
     let tls_port = free_port();
     let c = certs.display();
     // `user root`: when the tests run as root, mosquitto would otherwise switch to the
@@ -67,10 +66,6 @@ fn start_tls_mosquitto(certs: &Path, plain: Option<u16>) -> ProcessGuard {
         ports.push(p);
     }
     start_mosquitto_conf(&ports, &body)
-}
-
-fn mosquitto_log(m: &ProcessGuard) -> String {
-    std::fs::read_to_string(m.dir().join("mosquitto.log")).unwrap_or_default()
 }
 
 /// A national MQTT client over TLS (rumqttc's own PEM loading, not the adapter's code).
@@ -115,33 +110,6 @@ fn drive(
         }
     });
     (h, rx)
-}
-
-async fn kr_streams(js: &jetstream::Context) {
-    for (name, subj) in [
-        ("TL_IN", "tl.in.>"),
-        ("TL_DLQ", "tl.dlq.>"),
-        ("TL_OUT_KR", "tl.out.kr.>"),
-    ] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
-}
-
-async fn stream_count(js: &jetstream::Context, name: &str) -> u64 {
-    js.get_stream(name)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages
 }
 
 /// Every log line of this test process. Every test here that runs an adapter calls it first,
@@ -206,10 +174,17 @@ async fn kr_mqtt_tls_round_trip_with_mutual_tls() {
     let (_keep, certs) = certs();
     let nats = start_nats();
     let mosq = start_tls_mosquitto(&certs, None);
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    kr_streams(&js).await;
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(
+        &js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+            ("TL_OUT_KR", "tl.out.kr.>"),
+        ],
+    )
+    .await;
 
     let c = certs.display();
     // Ingress verifies the broker against the host (127.0.0.1, an IP SAN); egress against
@@ -248,14 +223,14 @@ cert_file = "{c}/leaf-kr.pem"
 key_file = "{c}/leaf-kr-key.pem"
 server_name = "localhost"
 "#,
-        port = mosq.port
+        port = mosq.port()
     );
     let cfg = load(&toml, &[]).unwrap();
     let token = trilink_runtime::CancellationToken::new();
     let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
 
     // The KR national system: a TLS client of the same broker with its own certificate.
-    let (national, el) = national_tls("kr-national", mosq.port, &certs, "leaf-jp");
+    let (national, el) = national_tls("kr-national", mosq.port(), &certs, "leaf-jp");
     let (driver, mut rx) = drive(el);
     national
         .subscribe("kr/sys/in", QoS::AtLeastOnce)
@@ -281,13 +256,7 @@ server_name = "localhost"
             "MQTT/TLS input never reached JetStream"
         );
     }
-    let m = js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let m = raw_message(&js, "TL_IN", 1).await;
     assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
@@ -296,14 +265,7 @@ server_name = "localhost"
 
     // Egress over TLS: a JP message released to KR reaches the national TLS subscriber.
     let from_jp = launch(Nation::Jp, "jp-tls-1", &[Nation::Jp, Nation::Kr]);
-    js.publish(
-        "tl.out.kr.launch_detection",
-        from_jp.to_json().unwrap().into(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
+    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
     let payload = tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("nothing delivered over MQTT/TLS")
@@ -325,7 +287,7 @@ server_name = "localhost"
     driver.abort();
 
     // The broker authenticated both adapter sessions by their client certificate.
-    let log = mosquitto_log(&mosq);
+    let log = mosq.log_text();
     for id in ["trilink-kr-in", "trilink-kr-out"] {
         assert!(
             log.lines()
@@ -351,11 +313,18 @@ async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
     let nats = start_nats();
     let plain_port = free_port();
     let mosq = start_tls_mosquitto(&certs, Some(plain_port));
-    let tls_port = mosq.port;
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    kr_streams(&js).await;
+    let tls_port = mosq.port();
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(
+        &js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+            ("TL_OUT_KR", "tl.out.kr.>"),
+        ],
+    )
+    .await;
 
     let c = certs.display();
     let good = format!(
@@ -450,14 +419,7 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
         .await
         .unwrap();
     let from_jp = launch(Nation::Jp, "jp-tls-2", &[Nation::Jp, Nation::Kr]);
-    js.publish(
-        "tl.out.kr.launch_detection",
-        from_jp.to_json().unwrap().into(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
+    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
 
     // Publish a distinct message on every topic until the control arrived and every broken
     // endpoint (and the broken output) has failed at least twice.
@@ -499,13 +461,7 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
     // Once more on every topic, then only the control's message is stored.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stream_count(&js, "TL_IN").await, 1);
-    let m = js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let m = raw_message(&js, "TL_IN", 1).await;
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
         control.message_id.to_string()
@@ -528,7 +484,7 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
 
     // The broker never had a session for a broken client id (no plaintext connection on the
     // plaintext port either); the control connected as leaf-kr.
-    let log = mosquitto_log(&mosq);
+    let log = mosq.log_text();
     for id in broken.iter().map(|b| b.0).chain(["kr-out-rogue-ca"]) {
         assert!(
             !log.contains(&format!("as {id} ")),
@@ -776,7 +732,7 @@ client_id = "trilink-kr-in"
 topic = "kr/sys/out"
 tls = {{ ca_file = "{ca}" }}
 "#,
-        port = nats.port,
+        port = nats.port(),
         ca = ca.display()
     );
     let cfg = load(&text, &[]).unwrap();

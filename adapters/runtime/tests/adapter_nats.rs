@@ -22,66 +22,20 @@ use trilink_schema::{Envelope, Nation, headers};
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn streams(js: &jetstream::Context) {
-    for (name, subj) in [
-        ("TL_IN", "tl.in.>"),
-        ("TL_DLQ", "tl.dlq.>"),
-        ("TL_OUT_JP", "tl.out.jp.>"),
-        ("TL_OUT_US", "tl.out.us.>"),
-    ] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
+    create_streams_like(
+        js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+            ("TL_OUT_JP", "tl.out.jp.>"),
+            ("TL_OUT_US", "tl.out.us.>"),
+        ],
+        &stream::Config {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
-}
-
-async fn count(js: &jetstream::Context, name: &str) -> u64 {
-    js.get_stream(name)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages
-}
-
-async fn wait_count(js: &jetstream::Context, name: &str, want: u64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let n = count(js, name).await;
-        if n == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: {n} messages, expected {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-async fn get_seq(
-    js: &jetstream::Context,
-    name: &str,
-    seq: u64,
-) -> async_nats::jetstream::message::StreamMessage {
-    js.get_stream(name)
-        .await
-        .unwrap()
-        .get_raw_message(seq)
-        .await
-        .unwrap()
-}
-
-fn header<'a>(m: &'a async_nats::jetstream::message::StreamMessage, name: &str) -> &'a str {
-    m.headers
-        .get(name)
-        .map_or("", async_nats::HeaderValue::as_str)
+        },
+    )
+    .await;
 }
 
 async fn wait_ready(addr: SocketAddr) {
@@ -106,9 +60,8 @@ async fn wait_ready(addr: SocketAddr) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jp_udp_adapter_end_to_end() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
+    let url = nats.url();
+    let (client, js) = connect_js(&url).await;
     streams(&js).await;
 
     let in_port = free_udp_port();
@@ -158,8 +111,8 @@ target = "{out_addr}"
     // 1. A valid frame is published on tl.in.jp.launch_detection with Nats-Msg-Id.
     let env1 = launch(Nation::Jp, "jp-1", &[Nation::Jp, Nation::Us]);
     national.send_to(&frame_for(&env1), &target).await.unwrap();
-    wait_count(&js, "TL_IN", 1).await;
-    let m = get_seq(&js, "TL_IN", 1).await;
+    wait_count(&js, "TL_IN", 1, WAIT).await;
+    let m = raw_message(&js, "TL_IN", 1).await;
     assert_eq!(m.subject.as_str(), "tl.in.jp.launch_detection");
     assert_eq!(header(&m, headers::MSG_ID), env1.message_id.to_string());
     let got = Envelope::from_json(&m.payload).unwrap();
@@ -194,7 +147,7 @@ target = "{out_addr}"
         .await
         .unwrap();
 
-    wait_count(&js, "TL_DLQ", 5).await;
+    wait_count(&js, "TL_DLQ", 5, WAIT).await;
     let expect = [
         ("bad_sync", garbage.clone()),
         ("bad_checksum", bad_ck.clone()),
@@ -203,7 +156,7 @@ target = "{out_addr}"
         ("out_of_range", frame_for(&invalid)),
     ];
     for (i, (reason, body)) in expect.iter().enumerate() {
-        let m = get_seq(&js, "TL_DLQ", i as u64 + 1).await;
+        let m = raw_message(&js, "TL_DLQ", i as u64 + 1).await;
         assert_eq!(m.subject.as_str(), "tl.dlq.jp");
         assert_eq!(header(&m, headers::DLQ_REASON), *reason, "dlq #{i}");
         assert_eq!(header(&m, headers::DLQ_COMPONENT), "adapter-jp");
@@ -215,24 +168,17 @@ target = "{out_addr}"
         assert_eq!(m.payload.as_ref(), body.as_slice(), "dlq #{i} body");
     }
     // Still exactly one input message: the duplicate and every reject were kept out.
-    assert_eq!(count(&js, "TL_IN").await, 1);
+    assert_eq!(stream_count(&js, "TL_IN").await, 1);
 
     // 6. The adapter kept running: another valid frame still goes through.
     let env5 = launch(Nation::Jp, "jp-5", &[Nation::Jp]);
     national.send_to(&frame_for(&env5), &target).await.unwrap();
-    wait_count(&js, "TL_IN", 2).await;
+    wait_count(&js, "TL_IN", 2, WAIT).await;
 
     // 7. Egress: a KR message released to JP arrives as a national frame on UDP.
     let mut from_kr = launch(Nation::Kr, "kr-7", &[Nation::Kr, Nation::Jp]);
     from_kr.relayed_at = Some(chrono::Utc::now());
-    js.publish(
-        "tl.out.jp.launch_detection",
-        from_kr.to_json().unwrap().into(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
+    publish_envelope(&js, "tl.out.jp.launch_detection", &from_kr).await;
     let mut buf = vec![0_u8; 8192];
     let (n, _) = tokio::time::timeout(WAIT, national_out.recv_from(&mut buf))
         .await
@@ -251,16 +197,9 @@ target = "{out_addr}"
 
     // 8. Egress of a message not releasable to JP is dead-lettered, not delivered.
     let us_only = launch(Nation::Us, "us-8", &[Nation::Us]);
-    js.publish(
-        "tl.out.jp.launch_detection",
-        us_only.to_json().unwrap().into(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
-    wait_count(&js, "TL_DLQ", 6).await;
-    let m = get_seq(&js, "TL_DLQ", 6).await;
+    publish_envelope(&js, "tl.out.jp.launch_detection", &us_only).await;
+    wait_count(&js, "TL_DLQ", 6, WAIT).await;
+    let m = raw_message(&js, "TL_DLQ", 6).await;
     assert_eq!(header(&m, headers::DLQ_REASON), "not_releasable");
     assert!(
         tokio::time::timeout(Duration::from_millis(300), national_out.recv_from(&mut buf))
@@ -334,9 +273,8 @@ target = "{out_addr}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn us_tcp_adapter_streams_and_acks_only_after_send() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
     streams(&js).await;
 
     let in_port = free_port();
@@ -390,21 +328,17 @@ connect = "127.0.0.1:{out_port}"
         conn.write_all(chunk).await.unwrap();
         conn.flush().await.unwrap();
     }
-    wait_count(&js, "TL_IN", 2).await;
-    wait_count(&js, "TL_DLQ", 2).await;
-    let r1 = get_seq(&js, "TL_DLQ", 1).await;
-    let r2 = get_seq(&js, "TL_DLQ", 2).await;
+    wait_count(&js, "TL_IN", 2, WAIT).await;
+    wait_count(&js, "TL_DLQ", 2, WAIT).await;
+    let r1 = raw_message(&js, "TL_DLQ", 1).await;
+    let r2 = raw_message(&js, "TL_DLQ", 2).await;
     assert_eq!(header(&r1, headers::DLQ_REASON), "bad_sync");
     assert_eq!(r1.payload.as_ref(), b"junk!");
     assert_eq!(header(&r2, headers::DLQ_REASON), "oversize");
 
     // Egress with the national receiver down: the message must stay unacknowledged.
     let env = launch(Nation::Jp, "jp-9", &[Nation::Jp, Nation::Us]);
-    js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_envelope(&js, "tl.out.us.launch_detection", &env).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let mut c: jetstream::consumer::PullConsumer = js
         .get_stream("TL_OUT_US")
@@ -477,9 +411,8 @@ connect = "127.0.0.1:{out_port}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_egress_failure_retries_only_the_failed_output() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
     streams(&js).await;
 
     let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -510,11 +443,7 @@ connect = "127.0.0.1:{down_port}"
     let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
 
     let env = launch(Nation::Jp, "jp-partial", &[Nation::Jp, Nation::Us]);
-    js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_envelope(&js, "tl.out.us.launch_detection", &env).await;
     let (mut a, _) = tokio::time::timeout(WAIT, up.accept())
         .await
         .unwrap()
@@ -575,9 +504,8 @@ connect = "127.0.0.1:{down_port}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_journal_suppresses_redelivery_after_a_restart() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
     streams(&js).await;
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().join("adapter-us");
@@ -611,11 +539,7 @@ target = "{target}"
     let publish = |env: Envelope| {
         let js = js.clone();
         async move {
-            js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
+            publish_envelope(&js, "tl.out.us.launch_detection", &env).await;
         }
     };
     let mut buf = vec![0_u8; 8192];
@@ -737,9 +661,8 @@ target = "{target}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_keeps_stream_order_while_the_national_side_is_down() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
     streams(&js).await;
     let out_port = free_port();
     let toml = format!(

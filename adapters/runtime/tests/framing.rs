@@ -18,14 +18,14 @@ use async_nats::jetstream::{self, stream};
 use bytes::{Bytes, BytesMut};
 use chrono::{Duration as ChronoDuration, Utc};
 use common::*;
-use rumqttc::{AsyncClient, MqttOptions, QoS};
+use rumqttc::QoS;
 use tokio::io::AsyncWriteExt;
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::config;
 use trilink_runtime::transport::{self, Received, UdpInConfig, decode_message};
-use trilink_schema::{Envelope, NationalCodec, Payload, headers};
+use trilink_schema::{Envelope, NationalCodec, Payload};
 use trilink_us::UsCodec;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -214,33 +214,6 @@ async fn udp_ingress_delivers_one_item_per_datagram_and_keeps_going() {
     task.await.unwrap();
 }
 
-async fn count(js: &jetstream::Context, name: &str) -> u64 {
-    js.get_stream(name)
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages
-}
-
-async fn wait_count(js: &jetstream::Context, name: &str, want: u64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let n = count(js, name).await;
-        if n >= want {
-            assert_eq!(n, want, "{name}");
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: {n} of {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// Repeat `send` until the stream TL_IN holds `want` messages (the adapter's socket or
 /// subscription may not be up yet; JetStream de-duplicates the repeats).
 async fn probe<F, Fut>(js: &jetstream::Context, want: u64, mut send: F)
@@ -249,7 +222,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while count(js, "TL_IN").await < want {
+    while stream_count(js, "TL_IN").await < want {
         send().await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert!(
@@ -257,27 +230,11 @@ where
             "probe never published"
         );
     }
-    assert_eq!(count(js, "TL_IN").await, want);
-}
-
-async fn dlq(js: &jetstream::Context, seq: u64) -> (String, String, Vec<u8>) {
-    let m = js
-        .get_stream("TL_DLQ")
-        .await
-        .unwrap()
-        .get_raw_message(seq)
-        .await
-        .unwrap();
-    let reason = m
-        .headers
-        .get(headers::DLQ_REASON)
-        .map(|v| v.as_str().to_owned())
-        .unwrap_or_default();
-    (m.subject.to_string(), reason, m.payload.to_vec())
+    assert_eq!(stream_count(js, "TL_IN").await, want);
 }
 
 async fn national_ids(js: &jetstream::Context) -> Vec<String> {
-    let n = count(js, "TL_IN").await;
+    let n = stream_count(js, "TL_IN").await;
     let s = js.get_stream("TL_IN").await.unwrap();
     let mut ids = Vec::new();
     for seq in 1..=n {
@@ -300,18 +257,9 @@ fn cfg(text: &str, name: &str) -> AdapterConfig {
 async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     let nats = start_nats();
     let mosq = start_mosquitto();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
     let (jp_port, us_port, us_tcp) = (free_udp_port(), free_udp_port(), free_port());
     let head = |n: &str| {
         format!("[adapter]\nnation = \"{n}\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n")
@@ -327,7 +275,7 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         &format!(
             "{}[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n",
             head("kr"),
-            mosq.port
+            mosq.port()
         ),
         "kr.toml",
     );
@@ -373,21 +321,13 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         national.send_to(d, ("127.0.0.1", jp_port)).await.unwrap();
     }
     national.send_to(&ok, ("127.0.0.1", jp_port)).await.unwrap();
-    wait_count(&js, "TL_DLQ", 3).await;
-    wait_count(&js, "TL_IN", 2).await;
+    wait_count(&js, "TL_DLQ", 3, WAIT).await;
+    wait_count(&js, "TL_IN", 2, WAIT).await;
 
     // ---- KR over MQTT.
     let kr = KrCodec;
-    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
-    let driver = tokio::spawn(async move {
-        loop {
-            if el.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let (kr_sys, _rx, driver) =
+        national_mqtt("kr-national", mosq.port(), 1 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0900");
     probe(&js, 3, || {
         let (s, p) = (kr_sys.clone(), probe_kr.clone());
@@ -412,8 +352,8 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
             .await
             .unwrap();
     }
-    wait_count(&js, "TL_DLQ", 5).await;
-    wait_count(&js, "TL_IN", 4).await;
+    wait_count(&js, "TL_DLQ", 5, WAIT).await;
+    wait_count(&js, "TL_IN", 4, WAIT).await;
 
     // ---- US over UDP (one packet per datagram) and TCP (a stream).
     let us = UsCodec::new();
@@ -433,8 +373,8 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         .await
         .unwrap();
     national.send_to(&ok, ("127.0.0.1", us_port)).await.unwrap();
-    wait_count(&js, "TL_DLQ", 6).await;
-    wait_count(&js, "TL_IN", 6).await;
+    wait_count(&js, "TL_DLQ", 6, WAIT).await;
+    wait_count(&js, "TL_IN", 6, WAIT).await;
     let d = fresh(&us, "us", "launch_detection", "C2-20261121-000904");
     let e = fresh(&us, "us", "launch_detection", "C2-20261121-000905");
     let mut tcp = loop {
@@ -444,7 +384,7 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         }
     };
     tcp.write_all(&[d.as_slice(), &e].concat()).await.unwrap();
-    wait_count(&js, "TL_IN", 8).await;
+    wait_count(&js, "TL_IN", 8, WAIT).await;
 
     // Every rejected message is dead-lettered whole, with the spec's reason, in order.
     let expected = jp_bad
@@ -453,7 +393,7 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         .chain(kr_bad.iter().map(|(m, r)| ("tl.dlq.kr", m, r)))
         .chain(us_bad.iter().map(|(m, r)| ("tl.dlq.us", m, r)));
     for (i, (subject, body, reason)) in expected.enumerate() {
-        let (s, r, b) = dlq(&js, i as u64 + 1).await;
+        let (s, r, b) = dead_letter(&js, i as u64 + 1).await;
         assert_eq!((s.as_str(), r.as_str()), (subject, *reason), "dlq #{i}");
         assert_eq!(b, *body, "dlq #{i}: the whole message");
     }
@@ -504,40 +444,23 @@ where
 async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
     let nats = start_nats();
     let mosq = start_mosquitto();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
     let kr_cfg = cfg(
         &format!(
             "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
              [[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\n\
              topic = \"kr/warning/#\"\npersistent_session = true\n",
-            mosq.port
+            mosq.port()
         ),
         "kr.toml",
     );
     let token = trilink_runtime::CancellationToken::new();
     let run = tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone()));
     let kr = KrCodec;
-    let mut opts = MqttOptions::new("kr-national", "127.0.0.1", mosq.port);
-    opts.set_max_packet_size(4 << 20, 4 << 20);
-    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
-    let driver = tokio::spawn(async move {
-        loop {
-            if el.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let (kr_sys, _rx, driver) =
+        national_mqtt("kr-national", mosq.port(), 4 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0800");
     probe(&js, 1, || {
         let (s, p) = (kr_sys.clone(), probe_kr.clone());
@@ -568,9 +491,9 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
             .await
             .unwrap();
     }
-    wait_count(&js, "TL_IN", 5).await;
-    wait_count(&js, "TL_DLQ", 1).await;
-    let (subject, reason, body) = dlq(&js, 1).await;
+    wait_count(&js, "TL_IN", 5, WAIT).await;
+    wait_count(&js, "TL_DLQ", 1, WAIT).await;
+    let (subject, reason, body) = dead_letter(&js, 1).await;
     assert_eq!(
         (subject.as_str(), reason.as_str()),
         ("tl.dlq.kr", "oversize")
@@ -611,7 +534,7 @@ async fn readyz(addr: std::net::SocketAddr) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
+    let url = nats.url();
     let (mqtt_port, http_port) = (free_port(), free_port());
     let kr_cfg = cfg(
         &format!(
@@ -682,18 +605,9 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
     let (udp_port, http_port) = (free_udp_port(), free_port());
     let jp_cfg = cfg(
         &format!(
@@ -773,19 +687,17 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
 async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
     use trilink_runtime::transport::{OutputConfig, Sink, UdpOutConfig};
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams_like(
+        &js,
+        &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")],
+        &stream::Config {
             duplicate_window: Duration::from_secs(600),
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+        },
+    )
+    .await;
     let port = free_udp_port();
     let group = std::net::Ipv4Addr::new(239, 255, 42, 9);
     let adapter_cfg = |component: &str| {
@@ -843,7 +755,7 @@ async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
         sink.send(&f).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    wait_count(&js, "TL_IN", u64::from(n) + 1).await;
+    wait_count(&js, "TL_IN", u64::from(n) + 1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ids = national_ids(&js).await;
     assert_eq!(ids.len(), n as usize + 1, "stored exactly once each");

@@ -21,7 +21,7 @@ async fn publishes_are_acked_written_and_received_in_order() {
     let mosq = start_mosquitto();
     let stop = CancellationToken::new();
     let (sub, mut incoming) = MqttClient::connect(
-        MqttClientOptions::new("test-sub", "127.0.0.1", mosq.port),
+        MqttClientOptions::new("test-sub", "127.0.0.1", mosq.port()),
         &stop,
         WAIT,
     )
@@ -30,7 +30,7 @@ async fn publishes_are_acked_written_and_received_in_order() {
     sub.subscribe("t/in").await.unwrap();
     sub.wait_subscribed(WAIT).await.unwrap();
     let (publisher, _) = MqttClient::connect(
-        MqttClientOptions::new("test-pub", "127.0.0.1", mosq.port).record_writes(),
+        MqttClientOptions::new("test-pub", "127.0.0.1", mosq.port()).record_writes(),
         &stop,
         WAIT,
     )

@@ -23,14 +23,6 @@ impl Validate for Only {
     }
 }
 
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn nats_cfg(port: u16, user: &str, pass: &str) -> NatsConfig {
     let text = format!(
         "[nats]\nurl = \"nats://127.0.0.1:{port}\"\nuser = \"{user}\"\npassword = \"{pass}\"\nconnect_timeout_ms = 1000\n"
@@ -42,30 +34,11 @@ fn nats_cfg(port: u16, user: &str, pass: &str) -> NatsConfig {
 
 #[tokio::test]
 async fn user_password_accepted_and_refused() {
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let port = common::free_port();
-    let child = Command::new(&bin)
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "--user",
-            "adapter-jp",
-            "--pass",
-            "s3cret",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Kill(child);
-    // Wait until the server listens.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = common::start_nats_with(
+        "listen: 127.0.0.1:{{PORT}}\n\
+         authorization { user: \"adapter-jp\", password: \"s3cret\" }\n",
+    );
+    let port = server.port();
 
     let good = connect_once(&nats_cfg(port, "adapter-jp", "s3cret"), "t")
         .await
@@ -125,23 +98,14 @@ async fn mutual_tls_client_certificate() {
     assert!(ok, "make-dev-certs.sh failed");
     let p = |f: &str| certs.path().join(f).display().to_string();
 
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let port = common::free_port();
-    let _guard = Kill(
-        Command::new(&bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--tlsverify"])
-            .args(["--tlscert", &p("hub.pem"), "--tlskey", &p("hub-key.pem")])
-            .args(["--tlscacert", &p("ca.pem")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = common::start_nats_with(&format!(
+        "listen: 127.0.0.1:{{{{PORT}}}}\n\
+         tls {{ cert_file: \"{}\", key_file: \"{}\", ca_file: \"{}\", verify: true }}\n",
+        p("hub.pem"),
+        p("hub-key.pem"),
+        p("ca.pem")
+    ));
+    let port = server.port();
 
     let cfg = |cert: Option<(&str, &str)>| {
         let mut text = format!(

@@ -10,7 +10,6 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
 use common::*;
 use trilink_runtime::nats::Publisher;
 use trilink_schema::Nation;
@@ -27,20 +26,13 @@ fn signal(pid: u32, sig: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_is_bounded_and_drains() {
     let nats = start_nats();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    js.create_stream(stream::Config {
-        name: "TL_IN".into(),
-        subjects: vec!["tl.in.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let url = nats.url();
+    let (client, js) = connect_js(&url).await;
+    create_streams(&js, &[("TL_IN", "tl.in.>")]).await;
     let pjs = trilink_runtime::nats::jetstream(&client, None, Duration::from_secs(20));
     let publisher = Publisher::new(pjs, Nation::Jp, 4, 0);
 
-    signal(nats.pid(), "-STOP");
+    signal(nats.pid().unwrap(), "-STOP");
     for i in 0..4 {
         let env = launch(Nation::Jp, &format!("bp-{i}"), &[Nation::Jp]);
         tokio::time::timeout(Duration::from_secs(2), publisher.publish(&env))
@@ -60,7 +52,7 @@ async fn in_flight_is_bounded_and_drains() {
     );
     assert!(!publisher.drain(Duration::from_millis(200)).await);
 
-    signal(nats.pid(), "-CONT");
+    signal(nats.pid().unwrap(), "-CONT");
     tokio::time::timeout(Duration::from_secs(10), blocked)
         .await
         .expect("the waiting publish proceeds once acks arrive")
@@ -69,14 +61,6 @@ async fn in_flight_is_bounded_and_drains() {
     assert!(publisher.drain(Duration::from_secs(10)).await);
     assert_eq!(publisher.in_flight(), 0);
     assert_eq!(publisher.failed(), 0);
-    let n = js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .info()
-        .await
-        .unwrap()
-        .state
-        .messages;
+    let n = stream_count(&js, "TL_IN").await;
     assert_eq!(n, 5);
 }

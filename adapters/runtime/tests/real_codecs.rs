@@ -13,11 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
 use bytes::BytesMut;
 use chrono::{Duration as ChronoDuration, Utc};
 use common::*;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
@@ -89,51 +87,22 @@ fn assert_same(what: &str, got: &Envelope, want: &Envelope) {
     assert!(dt <= 1_000, "{what}: observed_at differs by {dt} us");
 }
 
-async fn wait_messages(js: &jetstream::Context, name: &str, want: u64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let n = js
-            .get_stream(name)
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .messages;
-        if n >= want {
-            assert_eq!(n, want, "{name}");
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: {n} of {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
     let nats = start_nats();
     let mosq = start_mosquitto();
-    let url = format!("nats://127.0.0.1:{}", nats.port);
-    let client = async_nats::connect(&url).await.unwrap();
-    let js = jetstream::new(client.clone());
-    for (name, subj) in [
-        ("TL_IN", "tl.in.>"),
-        ("TL_DLQ", "tl.dlq.>"),
-        ("TL_OUT_KR", "tl.out.kr.>"),
-        ("TL_OUT_US", "tl.out.us.>"),
-    ] {
-        js.create_stream(stream::Config {
-            name: name.into(),
-            subjects: vec![subj.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
+    let url = nats.url();
+    let (_client, js) = connect_js(&url).await;
+    create_streams(
+        &js,
+        &[
+            ("TL_IN", "tl.in.>"),
+            ("TL_DLQ", "tl.dlq.>"),
+            ("TL_OUT_KR", "tl.out.kr.>"),
+            ("TL_OUT_US", "tl.out.us.>"),
+        ],
+    )
+    .await;
 
     let jp_port = free_udp_port();
     let us_out = free_port();
@@ -151,7 +120,7 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
              [egress]\nstream = \"TL_OUT_KR\"\ndurable = \"adapter-kr\"\n\
              [[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\n\
              client_id = \"trilink-kr-out\"\ntopic = \"kr/c2/in\"\n",
-            mosq.port
+            mosq.port()
         ),
         "kr.toml",
     );
@@ -170,25 +139,8 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
     ];
 
     // The KR national system listens on its broker.
-    let mut opts = MqttOptions::new("kr-c2", "127.0.0.1", mosq.port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (kr_sys, mut el) = AsyncClient::new(opts, 16);
-    kr_sys
-        .subscribe("kr/c2/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, mut kr_rx) = tokio::sync::mpsc::channel(16);
-    let driver = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload).await;
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
+    let (_kr_sys, mut kr_rx, driver) =
+        national_mqtt("kr-c2", mosq.port(), 1 << 20, None, Some("kr/c2/in")).await;
     // The US national system connects to the adapter's SIMPLE output.
     let mut us_sys = loop {
         match tokio::net::TcpStream::connect(("127.0.0.1", us_out)).await {
@@ -219,15 +171,7 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let n = js
-            .get_stream("TL_IN")
-            .await
-            .unwrap()
-            .info()
-            .await
-            .unwrap()
-            .state
-            .messages;
+        let n = stream_count(&js, "TL_IN").await;
         if n > 0 {
             assert_eq!(n, 1);
             break;
@@ -237,13 +181,7 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
             "JP frame never published"
         );
     }
-    let m = js
-        .get_stream("TL_IN")
-        .await
-        .unwrap()
-        .get_raw_message(1)
-        .await
-        .unwrap();
+    let m = raw_message(&js, "TL_IN", 1).await;
     assert_eq!(m.subject.as_str(), "tl.in.jp.launch_detection");
     let published = Envelope::from_json(&m.payload).unwrap();
     assert_same("tl.in.jp vs JP input", &published, &env);
@@ -259,15 +197,9 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
             .unwrap();
         codes.push(code.trim().to_owned());
     }
-    wait_messages(&js, "TL_DLQ", 4).await;
+    wait_count(&js, "TL_DLQ", 4, WAIT).await;
     for (i, code) in codes.iter().enumerate() {
-        let d = js
-            .get_stream("TL_DLQ")
-            .await
-            .unwrap()
-            .get_raw_message(i as u64 + 1)
-            .await
-            .unwrap();
+        let d = raw_message(&js, "TL_DLQ", i as u64 + 1).await;
         assert_eq!(
             d.headers.get(headers::DLQ_REASON).unwrap().as_str(),
             code,

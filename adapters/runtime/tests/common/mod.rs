@@ -1,5 +1,6 @@
-//! Test support: real nats-server / mosquitto processes on free ports (killed by PID in
-//! Drop), a tiny test codec implementing `NationalCodec`, and small helpers.
+//! Test support: the workspace test kit (`trilink_brokers::testing`: real nats-server /
+//! mosquitto on free ports, stream helpers), a tiny test codec implementing `NationalCodec`,
+//! and small helpers.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -11,9 +12,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
@@ -22,126 +21,46 @@ use trilink_schema::{
     NationalError, Payload, PositionUncertainty, Source, TrackId,
 };
 
-/// A free TCP port on 127.0.0.1 (bound then released).
-pub fn free_port() -> u16 {
-    trilink_brokers::free_port().unwrap()
-}
+#[allow(unused_imports)] // not every test binary uses all of the kit
+pub use trilink_brokers::testing::*;
 
-/// A free UDP port on 127.0.0.1.
-pub fn free_udp_port() -> u16 {
-    trilink_brokers::free_udp_port().unwrap()
-}
-
-fn wait_tcp(port: u16, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+/// A national system's MQTT client on the broker at 127.0.0.1:`port` (packets up to
+/// `max_packet` bytes, keep-alive `keep_alive` if given), subscribed to `subscribe` if given.
+/// Its event loop runs in the returned task; every publish it receives arrives on the channel.
+pub async fn national_mqtt(
+    id: &str,
+    port: u16,
+    max_packet: usize,
+    keep_alive: Option<Duration>,
+    subscribe: Option<&str>,
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    tokio::task::JoinHandle<()>,
+) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+    if let Some(k) = keep_alive {
+        opts.set_keep_alive(k);
+    }
+    opts.set_max_packet_size(max_packet, max_packet);
+    let (client, mut el) = AsyncClient::new(opts, 16);
+    if let Some(topic) = subscribe {
+        client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let driver = tokio::spawn(async move {
+        loop {
+            match el.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send(p.payload).await;
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited early: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not listen on {port} within 10 s");
-}
-
-/// A child process killed and reaped on drop.
-pub struct ProcessGuard {
-    child: Child,
-    pub port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for ProcessGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ProcessGuard {
-    /// Kill now (same as drop).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The process's scratch directory (configs, logs).
-    pub fn dir(&self) -> &std::path::Path {
-        self.dir.path()
-    }
-}
-
-/// nats-server with JetStream on a free port (`NATS_SERVER_BIN` honoured).
-pub fn start_nats() -> ProcessGuard {
-    let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(&bin)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.path())
-        .args(["-n", "runtime-test"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    wait_tcp(port, "nats-server", &mut child);
-    ProcessGuard { child, port, dir }
-}
-
-/// mosquitto on a free port, anonymous, no persistence.
-pub fn start_mosquitto() -> ProcessGuard {
-    let bin = std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf: PathBuf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let mut child = Command::new(&bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    wait_tcp(port, "mosquitto", &mut child);
-    ProcessGuard { child, port, dir }
-}
-
-/// mosquitto with the config `body` (its `listener` lines and their settings), no persistence,
-/// logging to `<dir>/mosquitto.log` ([`ProcessGuard::dir`]); waits until every port in `ports`
-/// accepts TCP. `port` of the guard is the first one.
-pub fn start_mosquitto_conf(ports: &[u16], body: &str) -> ProcessGuard {
-    let bin = std::env::var("MOSQUITTO_BIN").unwrap_or_else(|_| "/usr/sbin/mosquitto".into());
-    let dir = tempfile::tempdir().unwrap();
-    let conf: PathBuf = dir.path().join("mosquitto.conf");
-    let log = dir.path().join("mosquitto.log");
-    std::fs::write(
-        &conf,
-        format!(
-            "persistence false\nlog_dest file {}\nlog_type all\n{body}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(&bin)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    for &p in ports {
-        wait_tcp(p, "mosquitto", &mut child);
-    }
-    ProcessGuard {
-        child,
-        port: ports[0],
-        dir,
-    }
+    });
+    (client, rx, driver)
 }
 
 /// Plain HTTP GET returning (status code, body).

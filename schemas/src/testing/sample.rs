@@ -1,15 +1,15 @@
-//! Valid example envelopes for tests, sample captures and tools. Deterministic: the same
+//! Valid example envelopes for tests, benches and the sample-capture example. Deterministic: the same
 //! arguments give the same envelope (and the same message id).
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
-use trilink_schema::{
+use crate::{
     Cancel, ComponentState, Correction, EndReason, Envelope, ErrorEllipse, EventEnd, FlightPhase,
     GeoPoint, ImpactPrediction, LaunchDetection, MessageId, MissileClass, Mode, Nation, Payload,
     PayloadKind, PositionUncertainty, Source, Status, TrackId, TrackIdError, TrackUpdate,
     VelocityEnu,
 };
+use chrono::{DateTime, Duration, Utc};
 
 /// Parameters of a sample envelope.
 #[derive(Debug, Clone)]

@@ -1,0 +1,241 @@
+//! The test kit (feature `testing`): what trilink's tests need from real brokers, in one place.
+//!
+//! Every broker here is a real process started by this crate ([`NatsServer`] through the
+//! link's own [`crate::ServerProcess`], [`Mosquitto`]) on ports from [`crate::free_port_for`],
+//! killed by PID on drop. On top of them: stream setup, counting and waiting with a deadline,
+//! reading stored and dead-lettered messages back. Helpers panic with what they saw (they
+//! are for tests); a wait never turns a timeout into a pass.
+//!
+//! Crates use it as a dev-dependency: `trilink-brokers = { workspace = true, features =
+//! ["testing"] }`. Nothing outside tests, examples and benches may enable the feature.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, message::StreamMessage, stream};
+use futures::StreamExt as _;
+use trilink_schema::{Envelope, headers};
+
+pub use crate::mosquitto::{Mosquitto, anonymous_listener};
+pub use crate::standalone::{JETSTREAM_CONF, NatsServer};
+
+/// A free TCP port on 127.0.0.1 for a process started next.
+pub fn free_port() -> u16 {
+    crate::free_port().unwrap_or_else(|e| panic!("no free TCP port: {e}"))
+}
+
+/// A free UDP port on 127.0.0.1 for a socket bound next.
+pub fn free_udp_port() -> u16 {
+    crate::free_udp_port().unwrap_or_else(|e| panic!("no free UDP port: {e}"))
+}
+
+/// nats-server with JetStream on a free port, anonymous (`NATS_SERVER_BIN` honoured).
+pub fn start_nats() -> NatsServer {
+    NatsServer::start_jetstream().unwrap_or_else(|e| panic!("starting nats-server: {e}"))
+}
+
+/// nats-server from a config template (see [`NatsServer::start_with_config`]).
+pub fn start_nats_with(template: &str) -> NatsServer {
+    NatsServer::start_with_config(template).unwrap_or_else(|e| panic!("starting nats-server: {e}"))
+}
+
+/// mosquitto on a free port, anonymous, no persistence (`MOSQUITTO_BIN` honoured).
+pub fn start_mosquitto() -> Mosquitto {
+    let port = free_port();
+    start_mosquitto_body(&anonymous_listener(port), &[port])
+}
+
+/// mosquitto with the config `body` (its `listener` lines and their settings), logging
+/// everything to `<dir>/mosquitto.log` ([`Mosquitto::log_text`]); waits until every port in
+/// `ports` accepts TCP. [`Mosquitto::port`] is the first one.
+pub fn start_mosquitto_conf(ports: &[u16], body: &str) -> Mosquitto {
+    let body = format!("log_dest file {{{{DIR}}}}/mosquitto.log\nlog_type all\n{body}");
+    start_mosquitto_body(&body, ports)
+}
+
+fn start_mosquitto_body(body: &str, ports: &[u16]) -> Mosquitto {
+    let mut m = Mosquitto::spawn_temp(body, ports).unwrap_or_else(|e| panic!("{e}"));
+    m.wait_listening()
+        .unwrap_or_else(|e| panic!("mosquitto: {e}"));
+    m
+}
+
+/// A client and its JetStream context for `url`.
+pub async fn connect_js(url: &str) -> (async_nats::Client, jetstream::Context) {
+    let client = async_nats::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    let js = jetstream::new(client.clone());
+    (client, js)
+}
+
+/// Create one stream per `(name, subject)` with default settings.
+pub async fn create_streams(js: &jetstream::Context, streams: &[(&str, &str)]) {
+    create_streams_like(js, streams, &stream::Config::default()).await;
+}
+
+/// Create one stream per `(name, subject)`, every other setting from `like`.
+pub async fn create_streams_like(
+    js: &jetstream::Context,
+    streams: &[(&str, &str)],
+    like: &stream::Config,
+) {
+    for (name, subject) in streams {
+        js.create_stream(stream::Config {
+            name: (*name).into(),
+            subjects: vec![(*subject).into()],
+            ..like.clone()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("creating stream {name}: {e}"));
+    }
+}
+
+/// Publish `env` as JSON on `subject` through JetStream and wait for the stream's ack.
+pub async fn publish_envelope(js: &jetstream::Context, subject: &str, env: &Envelope) {
+    let body = env
+        .to_json()
+        .unwrap_or_else(|e| panic!("encoding {subject}: {e}"));
+    js.publish(subject.to_owned(), body.into())
+        .await
+        .unwrap_or_else(|e| panic!("publishing on {subject}: {e}"))
+        .await
+        .unwrap_or_else(|e| panic!("ack for {subject}: {e}"));
+}
+
+/// Number of messages in stream `name` now.
+pub async fn stream_count(js: &jetstream::Context, name: &str) -> u64 {
+    js.get_stream(name)
+        .await
+        .unwrap_or_else(|e| panic!("stream {name}: {e}"))
+        .info()
+        .await
+        .unwrap_or_else(|e| panic!("stream {name} info: {e}"))
+        .state
+        .messages
+}
+
+/// Wait until stream `name` holds `want` messages: panics when it holds more, or fewer once
+/// `within` has passed.
+pub async fn wait_count(js: &jetstream::Context, name: &str, want: u64, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n = stream_count(js, name).await;
+        if n >= want {
+            assert_eq!(n, want, "{name}");
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: {n} of {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Message `seq` of stream `name`.
+pub async fn raw_message(js: &jetstream::Context, name: &str, seq: u64) -> StreamMessage {
+    js.get_stream(name)
+        .await
+        .unwrap_or_else(|e| panic!("stream {name}: {e}"))
+        .get_raw_message(seq)
+        .await
+        .unwrap_or_else(|e| panic!("stream {name} seq {seq}: {e}"))
+}
+
+/// Header `name` of a stored message (empty when absent).
+pub fn header<'a>(m: &'a StreamMessage, name: &str) -> &'a str {
+    m.headers
+        .get(name)
+        .map_or("", async_nats::HeaderValue::as_str)
+}
+
+/// Dead letter `seq` of `TL_DLQ`: its subject, reason header and payload.
+pub async fn dead_letter(js: &jetstream::Context, seq: u64) -> (String, String, Vec<u8>) {
+    let m = raw_message(js, "TL_DLQ", seq).await;
+    let reason = header(&m, headers::DLQ_REASON).to_owned();
+    (m.subject.to_string(), reason, m.payload.to_vec())
+}
+
+/// One stored message, as read back from a stream.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Subject.
+    pub subject: String,
+    /// `Nats-Msg-Id` header, if any.
+    pub msg_id: Option<String>,
+    /// Every header, in order.
+    pub headers: Vec<(String, String)>,
+    /// Payload.
+    pub payload: bytes::Bytes,
+}
+
+impl Stored {
+    /// First value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every message currently in `stream` (ordered consumer; stops after 2 s of silence).
+pub async fn read_stream(js: &jetstream::Context, stream: &str) -> Vec<Stored> {
+    let s = js.get_stream(stream).await.unwrap();
+    let expected = s.get_info().await.unwrap().state.messages;
+    let mut out = Vec::new();
+    if expected == 0 {
+        return out;
+    }
+    let consumer = s
+        .create_consumer(pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut msgs = consumer.messages().await.unwrap();
+    while (out.len() as u64) < expected {
+        match tokio::time::timeout(Duration::from_secs(2), msgs.next()).await {
+            Ok(Some(Ok(m))) => {
+                let headers = m
+                    .headers
+                    .as_ref()
+                    .map(|h| {
+                        h.iter()
+                            .flat_map(|(k, vs)| {
+                                vs.iter()
+                                    .map(|v| (k.to_string(), v.as_str().to_owned()))
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let msg_id = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Msg-Id"))
+                    .map(|v| v.as_str().to_owned());
+                out.push(Stored {
+                    subject: m.subject.to_string(),
+                    msg_id,
+                    headers,
+                    payload: m.payload.clone(),
+                });
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Wait until `cond` holds (polling every 20 ms) or panic after `secs`.
+pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
