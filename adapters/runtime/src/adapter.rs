@@ -1,5 +1,8 @@
 //! The generic adapter process, over any [`NationalCodec`].
 //!
+//! Every per-message decision (decode outcome → envelope, envelope → national frame) is made by
+//! the pure functions of [`crate::core`]; this module does the I/O around them.
+//!
 //! **Ingress**: national bytes from the configured transports → `decode` → `to_common` →
 //! origin check → `validate` → JetStream publish on `tl.in.<origin>.<kind>` with
 //! `Nats-Msg-Id` = message id. Any failure goes to `tl.dlq.<site>` with its reason code
@@ -93,11 +96,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use trilink_schema::{
-    ComponentState, Envelope, MessageId, Mode, Nation, NationalCodec, NationalError, Payload,
-    Source, Status, Subject, ValidationContext,
+    ComponentState, Envelope, MessageId, Mode, Nation, NationalCodec, Payload, Source, Status,
+    Subject,
 };
 
 use crate::config::{Invalid, Validate};
+use crate::core::{CoreCtx, ingest_frame, prepare_egress};
 use crate::journal::{Journal, JournalError};
 use crate::nats::{self, DeadLetter, DurableSpec, NatsConfig, NatsError, Publisher};
 use crate::telemetry::{self, Health, TelemetryConfig, events};
@@ -456,7 +460,11 @@ where
             component: component.clone(),
             sinks,
             nak_delay: Duration::from_millis(eg.nak_delay_ms),
-            future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
+            core: CoreCtx {
+                future_tolerance: chrono::Duration::milliseconds(
+                    config.adapter.future_tolerance_ms,
+                ),
+            },
             source: Arc::from(spec.filter_subject.as_str()),
             partial: HashMap::new(),
             recent,
@@ -511,7 +519,11 @@ where
             client: client.clone(),
             publisher: publisher.clone(),
             component: component.clone(),
-            future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
+            core: CoreCtx {
+                future_tolerance: chrono::Duration::milliseconds(
+                    config.adapter.future_tolerance_ms,
+                ),
+            },
         };
         tasks.spawn(async move { Tally::Ingress(run_ingress(rx, ictx).await) });
     }
@@ -632,7 +644,7 @@ struct IngressCtx<C> {
     client: async_nats::Client,
     publisher: Publisher,
     component: Arc<str>,
-    future_tolerance: chrono::Duration,
+    core: CoreCtx,
 }
 
 impl<C: NationalCodec> IngressCtx<C> {
@@ -678,64 +690,15 @@ async fn run_ingress<C: NationalCodec>(
             outcome,
             settle,
         } = r;
-        let frame = match outcome {
-            Ok(f) => f,
-            Err(rej) => {
-                ctx.reject("decode", rej.code, &rej.detail, &transport, raw, settle)
+        let env = match ingest_frame(&*ctx.codec, outcome, received_at, Utc::now(), &ctx.core) {
+            Ok(env) => env,
+            Err(r) => {
+                ctx.reject(r.stage, r.code, &r.detail, &transport, raw, settle)
                     .await;
                 counts.rejected += 1;
                 continue;
             }
         };
-        let env = match ctx.codec.to_common(&frame, received_at) {
-            Ok(e) => e,
-            Err(e) => {
-                ctx.reject(
-                    "translate",
-                    e.code(),
-                    &e.to_string(),
-                    &transport,
-                    raw,
-                    settle,
-                )
-                .await;
-                counts.rejected += 1;
-                continue;
-            }
-        };
-        if env.origin != C::NATION {
-            let detail = format!(
-                "envelope origin {} is not this adapter's nation {}",
-                env.origin,
-                C::NATION
-            );
-            ctx.reject(
-                "origin",
-                "origin_mismatch",
-                &detail,
-                &transport,
-                raw,
-                settle,
-            )
-            .await;
-            counts.rejected += 1;
-            continue;
-        }
-        let mut vctx = ValidationContext::now();
-        vctx.future_tolerance = ctx.future_tolerance;
-        if let Err(e) = env.validate(&vctx) {
-            ctx.reject(
-                "validate",
-                e.code(),
-                &e.to_string(),
-                &transport,
-                raw,
-                settle,
-            )
-            .await;
-            counts.rejected += 1;
-            continue;
-        }
         events::hop("observed_to_ingested", env.observed_at, env.ingested_at);
         match ctx.publisher.publish_settled(&env, settle).await {
             Ok(()) => counts.published += 1,
@@ -757,7 +720,7 @@ struct EgressCtx<C> {
     component: Arc<str>,
     sinks: Vec<(Arc<str>, Sink)>,
     nak_delay: Duration,
-    future_tolerance: chrono::Duration,
+    core: CoreCtx,
     source: Arc<str>,
     /// Outputs that already accepted a message that is being retried (by stream sequence),
     /// so a retry after a partial failure does not send it to them twice.
@@ -880,45 +843,13 @@ impl<C: NationalCodec> EgressCtx<C> {
     async fn handle(&mut self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
         let subject = msg.subject.as_str();
         let body = msg.payload.clone();
-        let env = match Envelope::from_json(&body) {
-            Ok(e) => e,
-            Err(e) => {
-                self.dead_letter("bad_json", &e.to_string(), subject, body)
-                    .await;
+        let env = match prepare_egress(&*self.codec, &body, Utc::now(), &self.core, buf) {
+            Ok(p) => p.envelope,
+            Err(r) => {
+                self.dead_letter(r.code, &r.detail, subject, body).await;
                 return EgressOutcome::Rejected;
             }
         };
-        if !env.releasable_to(C::NATION) {
-            let detail = format!(
-                "releasability {:?} excludes {}",
-                env.releasability,
-                C::NATION
-            );
-            self.dead_letter("not_releasable", &detail, subject, body)
-                .await;
-            return EgressOutcome::Rejected;
-        }
-        let mut vctx = ValidationContext::now();
-        vctx.future_tolerance = self.future_tolerance;
-        if let Err(e) = env.validate(&vctx) {
-            self.dead_letter(e.code(), &e.to_string(), subject, body)
-                .await;
-            return EgressOutcome::Rejected;
-        }
-        let frame = match self.codec.to_national(&env) {
-            Ok(f) => f,
-            Err(e) => {
-                self.dead_letter(e.code(), &e.to_string(), subject, body)
-                    .await;
-                return EgressOutcome::Rejected;
-            }
-        };
-        buf.clear();
-        if let Err(e) = self.codec.encode(&frame, buf) {
-            self.dead_letter(e.code(), &e.to_string(), subject, body)
-                .await;
-            return EgressOutcome::Rejected;
-        }
         if let Some(seen) = self.recent.seen(&env.message_id) {
             events::egress_duplicate(C::NATION, subject, seen == Seen::BeforeRestart);
             return EgressOutcome::Duplicate;

@@ -43,6 +43,7 @@
 
 pub mod adapter;
 pub mod config;
+pub mod core;
 pub mod journal;
 pub mod mqtt_client;
 pub mod nats;
