@@ -6,15 +6,15 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use trilink_schema::{
-    Cancel, ComponentState, Correction, EndReason, Envelope, ErrorEllipse, EventEnd,
-    FlightPhase, GeoPoint, ImpactPrediction, LaunchDetection, MissileClass, Mode, Nation,
-    Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate, VelocityEnu,
+    Cancel, Correction, Envelope, ErrorEllipse, EventEnd, GeoPoint, ImpactPrediction,
+    LaunchDetection, Nation, Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate,
+    VelocityEnu,
 };
 
 use crate::KrError;
 use crate::frame::{
     Body, CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
-    Sentence, SentenceType, StatusBody, Track, limits,
+    Sentence, StatusBody, Track, limits,
 };
 
 fn scaled(field: &'static str, v: f64, scale: f64, (min, max): (i64, i64)) -> Result<i64, KrError> {
