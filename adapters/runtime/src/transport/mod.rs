@@ -10,11 +10,11 @@
 //! buffers more than the codec's `MAX_FRAME_LEN` and resyncs with `skip_after_error` (both are
 //! the schema's one framer, [`trilink_schema::framing`]).
 //!
-//! One file per transport: [`udp`](self::udp) (receive socket, kernel drop counter),
-//! [`tcp`](self::tcp) (server and client ingress), [`mqtt`](self::mqtt) (subscription ingress
-//! and the QoS 1 publisher sink); [`config`](self::config) holds the `[[ingress]]` and
-//! `[[egress.outputs]]` tables, [`stream`](self::stream) the framing entry points and
-//! [`sink`](self::sink) the output enum over the transports.
+//! One file per transport: [`udp`] (receive socket, kernel drop counter),
+//! [`tcp`] (server and client ingress), [`mqtt`] (subscription ingress
+//! and the QoS 1 publisher sink); [`config`] holds the `[[ingress]]` and
+//! `[[egress.outputs]]` tables, [`stream`] the framing entry points and
+//! [`sink`] the output enum over the transports.
 //!
 //! **Egress** sinks ([`Sink`]) send one encoded national frame and report success only when the
 //! transport accepted it (UDP `send_to`, TCP `write_all`, MQTT PUBACK at QoS 1), so the
