@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod envelope;
+pub mod framing;
 mod geo;
 mod id;
 pub mod national;
@@ -34,6 +35,7 @@ mod validate;
 
 pub use envelope::UnknownNation;
 pub use envelope::{Envelope, Hop, Mode, Nation, Source};
+pub use framing::{Rejected, StreamFramer, decode_one_message};
 pub use geo::{ErrorEllipse, GeoPoint, PositionUncertainty, VelocityEnu};
 pub use id::MessageId;
 pub use national::{Decoded, NationalCodec, NationalError};

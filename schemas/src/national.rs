@@ -4,7 +4,9 @@
 //! A codec is sans-IO: it sees bytes and returns frames or "need more"; time comes in as an
 //! argument. Byte streams (TCP, pcap replay of a stream) feed [`NationalCodec::decode`];
 //! message-oriented transports (a UDP datagram, an MQTT publish) feed one whole message to
-//! [`NationalCodec::decode_message`], which accepts exactly one frame per message.
+//! [`NationalCodec::decode_message`], which accepts exactly one frame per message. The one
+//! framing algorithm over both ([`StreamFramer`](crate::framing::StreamFramer),
+//! [`decode_one_message`](crate::framing::decode_one_message)) lives in [`crate::framing`].
 //!
 //! ## Translation contract
 //!

@@ -1,16 +1,21 @@
 //! From captured messages to national frames: a small port map says which nation and framing
-//! a flow carries, and each nation's [`NationalCodec`] decodes the bytes (streaming for TCP,
-//! one datagram at a time for UDP, PUBLISH payloads for MQTT).
+//! a flow carries, and each nation's [`NationalCodec`] decodes the bytes through the schema's
+//! shared framer, exactly as the adapter runtime does on live sockets: a TCP flow through a
+//! [`StreamFramer`], and each UDP datagram or MQTT PUBLISH payload through
+//! [`decode_one_message`] — exactly one frame per message, as every national spec requires
+//! (a message with anything after its frame is rejected whole with the codec's trailing code).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use rumqttc::mqttbytes::v4::Publish;
 use rumqttc::mqttbytes::{self, PacketType};
 use serde::{Deserialize, Serialize};
-use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, NationalError};
+use trilink_schema::{
+    Envelope, Nation, NationalCodec, NationalError, Rejected, StreamFramer, decode_one_message,
+};
 
 use crate::link::Transport;
 use crate::reader::CapturedMessage;
@@ -20,11 +25,13 @@ use crate::tcp::FlowKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Framing {
-    /// Each UDP datagram holds whole frames (JP: exactly one; US: one or more SIMPLE packets).
+    /// Each UDP datagram holds exactly one frame (JP, US SIMPLE over UDP); anything after the
+    /// frame rejects the whole datagram.
     Datagram,
     /// A TCP byte stream of back-to-back frames (US SIMPLE over TCP).
     Stream,
-    /// An MQTT 3.1.1 session on TCP; each PUBLISH payload holds whole frames (KR sentences).
+    /// An MQTT 3.1.1 session on TCP; each PUBLISH payload holds exactly one frame (a KR
+    /// sentence).
     Mqtt,
 }
 
@@ -142,8 +149,9 @@ pub struct FrameError {
     pub dst: SocketAddr,
     /// File offset of the packet record concerned.
     pub offset: u64,
-    /// Stable reason code: the codec's (`bad_checksum`, …) or `bad_mqtt`, `stream_gap`,
-    /// `truncated_at_end`, `trailing_bytes`, `translate_*`.
+    /// Stable reason code: the codec's (`bad_checksum`, `trailing_bytes`, …), the framer's
+    /// (`oversize`, `codec_contract`) or `bad_mqtt`, `stream_gap`, `truncated_at_end`,
+    /// `translate_*`.
     pub code: &'static str,
     /// Human-readable detail.
     pub detail: String,
@@ -152,17 +160,36 @@ pub struct FrameError {
 /// Largest MQTT packet accepted in a capture.
 pub const MAX_MQTT_PACKET: usize = 1024 * 1024;
 
-#[derive(Debug, Default)]
-struct FlowState {
-    buf: BytesMut,
+#[derive(Debug)]
+struct FlowState<C: NationalCodec> {
+    /// MQTT framing: bytes of an incomplete MQTT packet.
+    mqtt: BytesMut,
+    /// Stream framing: the national byte stream.
+    framer: StreamFramer<C>,
     last: Option<(DateTime<Utc>, u64)>,
+}
+
+impl<C: NationalCodec> Default for FlowState<C> {
+    fn default() -> Self {
+        Self {
+            mqtt: BytesMut::new(),
+            framer: StreamFramer::new(),
+            last: None,
+        }
+    }
+}
+
+impl<C: NationalCodec> FlowState<C> {
+    fn buffered(&self) -> usize {
+        self.mqtt.len() + self.framer.buffered()
+    }
 }
 
 /// Streaming decoder for one nation's traffic, generic over its codec.
 #[derive(Debug)]
 pub struct NationDecoder<C: NationalCodec> {
     codec: C,
-    flows: HashMap<(Transport, FlowKey), FlowState>,
+    flows: HashMap<(Transport, FlowKey), FlowState<C>>,
 }
 
 type Out<F> = Vec<Result<NationalMessage<F>, FrameError>>;
@@ -194,85 +221,54 @@ impl<C: NationalCodec> NationDecoder<C> {
         }
     }
 
-    /// Decode every whole frame in `data` (a datagram or a PUBLISH payload).
+    fn message(
+        m: &CapturedMessage,
+        topic: Option<&str>,
+        frame: C::Frame,
+        raw: Bytes,
+    ) -> NationalMessage<C::Frame> {
+        NationalMessage {
+            nation: C::NATION,
+            timestamp: m.timestamp,
+            transport: m.transport,
+            src: m.src,
+            dst: m.dst,
+            topic: topic.map(str::to_owned),
+            raw,
+            offset: m.offset,
+            frame,
+        }
+    }
+
+    /// Decode one whole message (a datagram or a PUBLISH payload): exactly one frame.
     fn decode_whole(
         &self,
         m: &CapturedMessage,
         topic: Option<&str>,
-        data: &[u8],
+        data: &Bytes,
         out: &mut Out<C::Frame>,
     ) {
-        let mut at = 0;
-        while let Some(rest) = data.get(at..).filter(|r| !r.is_empty()) {
-            match self.codec.decode(rest) {
-                Ok(Decoded::Frame { frame, consumed }) => {
-                    let consumed = consumed.clamp(1, rest.len());
-                    out.push(Ok(NationalMessage {
-                        nation: C::NATION,
-                        timestamp: m.timestamp,
-                        transport: m.transport,
-                        src: m.src,
-                        dst: m.dst,
-                        topic: topic.map(str::to_owned),
-                        raw: Bytes::copy_from_slice(rest.get(..consumed).unwrap_or_default()),
-                        offset: m.offset,
-                        frame,
-                    }));
-                    at += consumed;
-                }
-                Ok(Decoded::NeedMore { needed }) => {
-                    out.push(Err(Self::error(
-                        m,
-                        "truncated",
-                        format!("{} bytes at the end of the datagram/payload are an incomplete frame ({needed} more needed)", rest.len()),
-                    )));
-                    return;
-                }
-                Err(e) => {
-                    out.push(Err(Self::error(m, e.code(), e.to_string())));
-                    at += self.codec.skip_after_error(rest).clamp(1, rest.len());
-                }
-            }
+        if data.is_empty() {
+            return;
         }
+        out.push(match decode_one_message(&self.codec, data) {
+            Ok((frame, raw)) => Ok(Self::message(m, topic, frame, raw)),
+            Err((Rejected { code, detail }, _)) => Err(Self::error(m, code, detail)),
+        });
     }
 
-    /// Decode as many frames as the flow buffer holds.
-    fn decode_stream(&self, m: &CapturedMessage, buf: &mut BytesMut, out: &mut Out<C::Frame>) {
-        while !buf.is_empty() {
-            match self.codec.decode(buf) {
-                Ok(Decoded::Frame { frame, consumed }) => {
-                    let consumed = consumed.clamp(1, buf.len());
-                    let raw = buf.split_to(consumed).freeze();
-                    out.push(Ok(NationalMessage {
-                        nation: C::NATION,
-                        timestamp: m.timestamp,
-                        transport: m.transport,
-                        src: m.src,
-                        dst: m.dst,
-                        topic: None,
-                        raw,
-                        offset: m.offset,
-                        frame,
-                    }));
-                }
-                Ok(Decoded::NeedMore { .. }) => {
-                    if buf.len() > C::MAX_FRAME_LEN {
-                        // The codec contract forbids this; do not buffer without bound.
-                        out.push(Err(Self::error(
-                            m,
-                            "oversize",
-                            format!("{} bytes buffered without a complete frame", buf.len()),
-                        )));
-                        buf.clear();
-                    }
-                    return;
-                }
-                Err(e) => {
-                    out.push(Err(Self::error(m, e.code(), e.to_string())));
-                    let skip = self.codec.skip_after_error(buf).clamp(1, buf.len());
-                    buf.advance(skip);
-                }
-            }
+    /// Decode as many frames as the flow's stream framer holds.
+    fn decode_stream(
+        &self,
+        m: &CapturedMessage,
+        framer: &mut StreamFramer<C>,
+        out: &mut Out<C::Frame>,
+    ) {
+        while let Some(item) = framer.next_item(&self.codec) {
+            out.push(match item {
+                Ok((frame, raw)) => Ok(Self::message(m, None, frame, raw)),
+                Err((Rejected { code, detail }, _)) => Err(Self::error(m, code, detail)),
+            });
         }
     }
 
@@ -333,19 +329,23 @@ impl<C: NationalCodec> NationDecoder<C> {
                 format!(
                     "{} stream bytes were not captured; {} buffered bytes dropped",
                     m.lost_before,
-                    state.buf.len()
+                    state.buffered()
                 ),
             )));
-            state.buf.clear();
+            state.mqtt.clear();
+            state.framer.clear();
         }
-        state.buf.extend_from_slice(&m.bytes);
         state.last = Some((m.timestamp, m.offset));
-        let mut buf = std::mem::take(&mut state.buf);
         match framing {
-            Framing::Mqtt => self.decode_mqtt(m, &mut buf, out),
-            Framing::Stream | Framing::Datagram => self.decode_stream(m, &mut buf, out),
+            Framing::Mqtt => {
+                state.mqtt.extend_from_slice(&m.bytes);
+                self.decode_mqtt(m, &mut state.mqtt, out);
+            }
+            Framing::Stream | Framing::Datagram => {
+                state.framer.extend(&m.bytes);
+                self.decode_stream(m, &mut state.framer, out);
+            }
         }
-        state.buf = buf;
         self.flows.insert((m.transport, (m.src, m.dst)), state);
     }
 
@@ -354,7 +354,7 @@ impl<C: NationalCodec> NationDecoder<C> {
         let mut flows: Vec<_> = self
             .flows
             .drain()
-            .filter(|(_, s)| !s.buf.is_empty())
+            .filter(|(_, s)| s.buffered() > 0)
             .collect();
         flows.sort_by_key(|((t, k), _)| (*t, *k));
         for ((transport, (src, dst)), state) in flows {
@@ -369,7 +369,7 @@ impl<C: NationalCodec> NationDecoder<C> {
                 code: "truncated_at_end",
                 detail: format!(
                     "capture ends with {} bytes of an incomplete frame",
-                    state.buf.len()
+                    state.buffered()
                 ),
             }));
         }

@@ -31,9 +31,10 @@
 //! ## Decoding national traffic ([`CaptureMap`], [`CaptureDecoder`], [`NationDecoder`])
 //!
 //! A [`CaptureMap`] (serde: `entries = [{nation, transport, port, framing}]`) says which
-//! (transport, port) carries which nation and how it is framed ([`Framing::Datagram`]: whole
-//! frames per UDP datagram (JP, US over UDP); [`Framing::Stream`]: a TCP byte stream (US SIMPLE
-//! over TCP); [`Framing::Mqtt`]: an MQTT 3.1.1 session whose PUBLISH payloads are frames (KR)).
+//! (transport, port) carries which nation and how it is framed ([`Framing::Datagram`]: exactly
+//! one frame per UDP datagram (JP, US over UDP); [`Framing::Stream`]: a TCP byte stream (US
+//! SIMPLE over TCP); [`Framing::Mqtt`]: an MQTT 3.1.1 session whose PUBLISH payloads are one
+//! frame each (KR)). Both go through the schema's one framer, as the adapter runtime does.
 //! [`NationDecoder<C>`] is generic over [`trilink_schema::NationalCodec`] and yields
 //! [`NationalMessage`]s (frame, exact raw bytes, capture timestamp, flow, MQTT topic).
 //! [`CaptureDecoder`] holds one decoder per nation (`.with_codec(JpCodec)…`) and yields

@@ -188,3 +188,42 @@ fn corrupted_frames_are_reported_and_decoding_continues() {
     assert_eq!(tail.nation, Nation::Us);
     assert!(tail.to_string().contains("incomplete frame"), "{tail}");
 }
+
+/// US SIMPLE over UDP, like every national message transport, carries exactly one frame per
+/// datagram (us.md's framing rules; the runtime's `decode_message`): a datagram holding two
+/// SIMPLE packets is rejected whole with `trailing_bytes` and neither frame is delivered,
+/// while the same two frames in two datagrams both decode.
+#[test]
+fn a_us_datagram_with_two_frames_is_rejected_whole() {
+    let envs = examples();
+    let us = UsCodec::new();
+    let (a, b) = (encode(&us, &envs[0]), encode(&us, &envs[1]));
+    let (src, dst) = (addr("10.3.0.7:51001"), addr("10.3.0.9:5602"));
+    let mut w = PcapngWriter::new().unwrap();
+    w.udp(
+        ts(1_790_000_000, 0),
+        src,
+        dst,
+        &[a.clone(), b.clone()].concat(),
+    )
+    .unwrap();
+    w.udp(ts(1_790_000_001, 0), src, dst, &a).unwrap();
+    w.udp(ts(1_790_000_002, 0), src, dst, &b).unwrap();
+    let bytes = w.into_bytes();
+    let (msgs, _) = read_messages("two.pcapng", &bytes).unwrap();
+    let mut dec = CaptureDecoder::new(map()).with_codec(UsCodec::new());
+    let per_message: Vec<Vec<_>> = msgs.iter().map(|m| dec.push(m)).collect();
+    assert_eq!(per_message.len(), 3);
+    let first = &per_message[0];
+    assert_eq!(first.len(), 1, "{first:?}");
+    let err = first[0].as_ref().unwrap_err();
+    assert_eq!(err.code, "trailing_bytes", "{err}");
+    assert_eq!(err.nation, Nation::Us);
+    let ids: Vec<_> = per_message[1..]
+        .iter()
+        .flatten()
+        .map(|r| r.as_ref().unwrap().envelope.message_id)
+        .collect();
+    assert_eq!(ids, vec![envs[0].message_id, envs[1].message_id]);
+    assert!(dec.finish().is_empty());
+}

@@ -56,6 +56,7 @@ mod error;
 pub mod fields;
 pub mod frame;
 mod replay;
+mod translate;
 
 /// The MQTT topic the KR national system publishes its reports on (adapter-kr's ingress
 /// topic in the demo, in generated captures and as `trilink replay`'s default).

@@ -1,5 +1,8 @@
 //! The generic adapter process, over any [`NationalCodec`].
 //!
+//! Every per-message decision (decode outcome → envelope, envelope → national frame) is made by
+//! the pure functions of [`crate::core`]; this module does the I/O around them.
+//!
 //! **Ingress**: national bytes from the configured transports → `decode` → `to_common` →
 //! origin check → `validate` → JetStream publish on `tl.in.<origin>.<kind>` with
 //! `Nats-Msg-Id` = message id. Any failure goes to `tl.dlq.<site>` with its reason code
@@ -93,11 +96,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use trilink_schema::{
-    ComponentState, Envelope, MessageId, Mode, Nation, NationalCodec, NationalError, Payload,
-    Source, Status, Subject, ValidationContext,
+    ComponentState, Envelope, MessageId, Mode, Nation, NationalCodec, Payload, Source, Status,
+    Subject,
 };
 
 use crate::config::{Invalid, Validate};
+use crate::core::{CoreCtx, ingest_frame, prepare_egress};
 use crate::journal::{Journal, JournalError};
 use crate::nats::{self, DeadLetter, DurableSpec, NatsConfig, NatsError, Publisher};
 use crate::telemetry::{self, Health, TelemetryConfig, events};
@@ -379,31 +383,99 @@ where
         // Embedded beside another recorder: metrics go to that recorder; nothing to serve.
         (Err(e), None) => tracing::warn!(error = %e, "Prometheus recorder not installed"),
     }
-    let started = Instant::now();
-    let codec = Arc::new(codec);
-
-    let client = nats::connect(&config.nats, &component, &shutdown).await?;
-    tracing::info!(%nation, component = %component, url = %config.nats.url, "connected to NATS");
-    let ack_timeout = Duration::from_millis(config.nats.ack_timeout_ms);
-    let js = nats::jetstream(&client, config.nats.js_domain.as_deref(), ack_timeout);
-    let publisher = Publisher::new(
-        js,
-        nation,
-        config.nats.max_in_flight,
-        config.nats.publish_retries,
-    );
-
-    // Work stops in two stages: transports stop on `shutdown`; the publisher drains after.
-    let mut tasks = JoinSet::new();
-
-    // National outputs outlive `shutdown` until the egress loop has finished its last send
-    // (an MQTT sink must still read the PUBACK of an in-flight publish); cancelled on return.
-    let sinks_token = CancellationToken::new();
-    let _sinks_guard = sinks_token.clone().drop_guard();
-
+    let mut adapter = Adapter::connect(config, codec, component, shutdown).await?;
     // Egress first, so readiness means both directions are set up.
-    let egress_done = CancellationToken::new();
-    if let Some(eg) = config.egress.clone() {
+    adapter.start_egress().await?;
+    adapter.start_ingress().await?;
+    let heartbeats = adapter.start_heartbeat();
+    adapter.start_readiness(&health);
+    tracing::info!(%nation, component = %adapter.component, "adapter running");
+    Ok(adapter.finish(heartbeats, &health).await)
+}
+
+/// One adapter process: what its tasks share, and how it stops.
+///
+/// Work stops in two stages: the transports, the egress loop and the heartbeat stop on
+/// `shutdown`; then [`finish`](Self::finish) waits for the ingress and egress tasks, drains the
+/// publisher and lets the final `down` heartbeat out. The national outputs outlive `shutdown`
+/// (an MQTT sink must still read the PUBACK of an in-flight publish) until the adapter is
+/// dropped (`_sinks_guard`).
+struct Adapter<C> {
+    config: AdapterConfig,
+    codec: Arc<C>,
+    component: Arc<str>,
+    client: async_nats::Client,
+    /// Publishes ingress envelopes to JetStream; drained last.
+    publisher: Publisher,
+    ack_timeout: Duration,
+    /// Cancelled by the caller (signal): stops every task.
+    shutdown: CancellationToken,
+    /// Handed to the national outputs; cancelled when the adapter is dropped.
+    sinks_token: CancellationToken,
+    _sinks_guard: tokio_util::sync::DropGuard,
+    /// The ingress and egress loops, whose counts make the [`RunSummary`].
+    tasks: JoinSet<Tally>,
+    /// For the heartbeat's uptime.
+    started: Instant,
+}
+
+impl<C> Adapter<C>
+where
+    C: NationalCodec + Send + Sync + 'static,
+{
+    const NATION: Nation = C::NATION;
+
+    /// Connect to NATS; nothing runs yet.
+    async fn connect(
+        config: AdapterConfig,
+        codec: C,
+        component: Arc<str>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, AdapterError> {
+        let nation = Self::NATION;
+        let started = Instant::now();
+        let client = nats::connect(&config.nats, &component, &shutdown).await?;
+        tracing::info!(%nation, component = %component, url = %config.nats.url, "connected to NATS");
+        let ack_timeout = Duration::from_millis(config.nats.ack_timeout_ms);
+        let js = nats::jetstream(&client, config.nats.js_domain.as_deref(), ack_timeout);
+        let publisher = Publisher::new(
+            js,
+            nation,
+            config.nats.max_in_flight,
+            config.nats.publish_retries,
+        );
+        let sinks_token = CancellationToken::new();
+        let sinks_guard = sinks_token.clone().drop_guard();
+        Ok(Self {
+            config,
+            codec: Arc::new(codec),
+            component,
+            client,
+            publisher,
+            ack_timeout,
+            shutdown,
+            sinks_token,
+            _sinks_guard: sinks_guard,
+            tasks: JoinSet::new(),
+            started,
+        })
+    }
+
+    fn core_ctx(&self) -> CoreCtx {
+        CoreCtx {
+            future_tolerance: chrono::Duration::milliseconds(
+                self.config.adapter.future_tolerance_ms,
+            ),
+        }
+    }
+
+    /// Open the journal, the national outputs and the durable consumer, and spawn the egress
+    /// loop (nothing when the config has no `[egress]`).
+    async fn start_egress(&mut self) -> Result<(), AdapterError> {
+        let nation = Self::NATION;
+        let Some(eg) = self.config.egress.clone() else {
+            return Ok(());
+        };
         let recent = match &eg.state_dir {
             Some(dir) => {
                 let opened = Journal::open(dir, RecentIds::CAPACITY, eg.state_fsync)?;
@@ -420,14 +492,14 @@ where
         };
         let mut sinks = Vec::with_capacity(eg.outputs.len());
         for o in &eg.outputs {
-            let sink = Sink::open(o, nation, sinks_token.clone()).await?;
+            let sink = Sink::open(o, nation, self.sinks_token.clone()).await?;
             sinks.push((Arc::<str>::from(o.label()), sink));
         }
         let domain = eg
             .js_domain
             .clone()
-            .or_else(|| config.nats.js_domain.clone());
-        let ejs = nats::jetstream(&client, domain.as_deref(), ack_timeout);
+            .or_else(|| self.config.nats.js_domain.clone());
+        let ejs = nats::jetstream(&self.client, domain.as_deref(), self.ack_timeout);
         let spec = DurableSpec {
             stream: eg.stream.clone(),
             durable: eg.durable.clone(),
@@ -444,84 +516,91 @@ where
                 Err(e) => {
                     tracing::warn!(error = %e, "egress consumer not available yet; retrying");
                     tokio::select! {
-                        () = shutdown.cancelled() => return Err(NatsError::ShutDown.into()),
+                        () = self.shutdown.cancelled() => return Err(NatsError::ShutDown.into()),
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }
             }
         };
         let ctx = EgressCtx {
-            codec: codec.clone(),
-            client: client.clone(),
-            component: component.clone(),
+            codec: self.codec.clone(),
+            client: self.client.clone(),
+            component: self.component.clone(),
             sinks,
             nak_delay: Duration::from_millis(eg.nak_delay_ms),
-            future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
+            core: self.core_ctx(),
             source: Arc::from(spec.filter_subject.as_str()),
             partial: HashMap::new(),
             recent,
         };
-        let sd = shutdown.clone();
-        let done = egress_done.clone();
+        let sd = self.shutdown.clone();
         let batch = eg.batch;
-        tasks.spawn(async move {
-            let r = run_egress(consumer, ctx, batch, sd).await;
-            done.cancel();
-            Tally::Egress(r)
-        });
-    } else {
-        egress_done.cancel();
+        self.tasks
+            .spawn(async move { Tally::Egress(run_egress(consumer, ctx, batch, sd).await) });
+        Ok(())
     }
 
-    // Ingress transports feed one bounded channel.
-    let (tx, rx) = mpsc::channel::<Received<C::Frame>>(config.adapter.channel_capacity);
-    for ing in &config.ingress {
-        let label: Arc<str> = Arc::from(ing.label());
-        let (codec, tx, sd) = (codec.clone(), tx.clone(), shutdown.clone());
-        match ing {
-            IngressConfig::Udp(u) => {
-                let sock = transport::bind_udp_in(u)?;
-                tracing::info!(transport = %label, "listening for national datagrams");
-                tokio::spawn(transport::run_udp_in(sock, codec, label, tx, sd));
-            }
-            IngressConfig::TcpServer { bind } => {
-                let l = tokio::net::TcpListener::bind(bind)
-                    .await
-                    .map_err(|source| transport::TransportError::Io {
-                        op: "bind",
-                        addr: bind.to_string(),
-                        source,
-                    })?;
-                tracing::info!(transport = %label, "listening for national TCP clients");
-                tokio::spawn(transport::run_tcp_server_in(l, codec, label, tx, sd));
-            }
-            IngressConfig::TcpClient { connect } => {
-                tokio::spawn(transport::run_tcp_client_in(*connect, codec, label, tx, sd));
-            }
-            IngressConfig::Mqtt(m) => {
-                let mqtt = transport::MqttIn::new(m)?;
-                tokio::spawn(transport::run_mqtt_in(mqtt, codec, label, tx, sd));
+    /// Open every configured national input, each feeding one bounded channel, and spawn the
+    /// ingress loop that reads it.
+    async fn start_ingress(&mut self) -> Result<(), AdapterError> {
+        let (tx, rx) = mpsc::channel::<Received<C::Frame>>(self.config.adapter.channel_capacity);
+        for ing in &self.config.ingress {
+            let label: Arc<str> = Arc::from(ing.label());
+            let (codec, tx, sd) = (self.codec.clone(), tx.clone(), self.shutdown.clone());
+            match ing {
+                IngressConfig::Udp(u) => {
+                    let sock = transport::bind_udp_in(u)?;
+                    tracing::info!(transport = %label, "listening for national datagrams");
+                    tokio::spawn(transport::run_udp_in(sock, codec, label, tx, sd));
+                }
+                IngressConfig::TcpServer { bind } => {
+                    let l = tokio::net::TcpListener::bind(bind)
+                        .await
+                        .map_err(|source| transport::TransportError::Io {
+                            op: "bind",
+                            addr: bind.to_string(),
+                            source,
+                        })?;
+                    tracing::info!(transport = %label, "listening for national TCP clients");
+                    tokio::spawn(transport::run_tcp_server_in(l, codec, label, tx, sd));
+                }
+                IngressConfig::TcpClient { connect } => {
+                    tokio::spawn(transport::run_tcp_client_in(*connect, codec, label, tx, sd));
+                }
+                IngressConfig::Mqtt(m) => {
+                    let mqtt = transport::MqttIn::new(m)?;
+                    tokio::spawn(transport::run_mqtt_in(mqtt, codec, label, tx, sd));
+                }
             }
         }
-    }
-    drop(tx);
-    {
+        drop(tx);
         let ictx = IngressCtx {
-            codec: codec.clone(),
-            client: client.clone(),
-            publisher: publisher.clone(),
-            component: component.clone(),
-            future_tolerance: chrono::Duration::milliseconds(config.adapter.future_tolerance_ms),
+            codec: self.codec.clone(),
+            client: self.client.clone(),
+            publisher: self.publisher.clone(),
+            component: self.component.clone(),
+            core: self.core_ctx(),
         };
-        tasks.spawn(async move { Tally::Ingress(run_ingress(rx, ictx).await) });
+        self.tasks
+            .spawn(async move { Tally::Ingress(run_ingress(rx, ictx).await) });
+        Ok(())
     }
 
-    // Heartbeats.
-    let mut heartbeats = None;
-    if config.adapter.heartbeat_interval_ms > 0 {
-        let (client, component, sd) = (client.clone(), component.clone(), shutdown.clone());
-        let period = Duration::from_millis(config.adapter.heartbeat_interval_ms);
-        heartbeats = Some(tokio::spawn(async move {
+    /// Heartbeats every `heartbeat_interval_ms` until shutdown, then a final `down` status
+    /// (none when the interval is 0).
+    fn start_heartbeat(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.config.adapter.heartbeat_interval_ms == 0 {
+            return None;
+        }
+        let nation = Self::NATION;
+        let (client, component, sd) = (
+            self.client.clone(),
+            self.component.clone(),
+            self.shutdown.clone(),
+        );
+        let started = self.started;
+        let period = Duration::from_millis(self.config.adapter.heartbeat_interval_ms);
+        Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             let mut seq = 0_u64;
             let boot = Utc::now().timestamp_millis();
@@ -554,13 +633,17 @@ where
             )
             .await;
             let _ = client.flush().await;
-        }));
+        }))
     }
 
-    // Ready while the NATS connection is up (and both directions are set up, above).
-    health.set_ready(client.connection_state() == async_nats::connection::State::Connected);
-    {
-        let (client, health, sd) = (client.clone(), health.clone(), shutdown.clone());
+    /// Ready while the NATS connection is up (and both directions are set up: called after
+    /// [`start_egress`](Self::start_egress) and [`start_ingress`](Self::start_ingress)).
+    fn start_readiness(&self, health: &Arc<Health>) {
+        let connected = |c: &async_nats::Client| {
+            c.connection_state() == async_nats::connection::State::Connected
+        };
+        health.set_ready(connected(&self.client));
+        let (client, health, sd) = (self.client.clone(), health.clone(), self.shutdown.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
@@ -568,46 +651,51 @@ where
                     () = sd.cancelled() => break,
                     _ = tick.tick() => {}
                 }
-                health.set_ready(
-                    client.connection_state() == async_nats::connection::State::Connected,
-                );
+                health.set_ready(connected(&client));
             }
             health.set_ready(false);
         });
     }
-    tracing::info!(%nation, component = %component, "adapter running");
 
-    let mut summary = RunSummary::default();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Tally::Ingress(t)) => {
-                summary.published = t.published;
-                summary.ingress_rejected = t.rejected;
+    /// Wait for the ingress and egress loops (they end on shutdown), drain the publisher, let
+    /// the final heartbeat out and flush.
+    async fn finish(
+        mut self,
+        heartbeats: Option<tokio::task::JoinHandle<()>>,
+        health: &Health,
+    ) -> RunSummary {
+        let mut summary = RunSummary::default();
+        while let Some(joined) = self.tasks.join_next().await {
+            match joined {
+                Ok(Tally::Ingress(t)) => {
+                    summary.published = t.published;
+                    summary.ingress_rejected = t.rejected;
+                }
+                Ok(Tally::Egress(t)) => {
+                    summary.delivered = t.delivered;
+                    summary.egress_rejected = t.rejected;
+                }
+                Err(e) => tracing::error!(error = %e, "adapter task failed"),
             }
-            Ok(Tally::Egress(t)) => {
-                summary.delivered = t.delivered;
-                summary.egress_rejected = t.rejected;
-            }
-            Err(e) => tracing::error!(error = %e, "adapter task failed"),
         }
+        health.set_ready(false);
+        let drain = Duration::from_millis(self.config.adapter.drain_timeout_ms);
+        summary.drained = self.publisher.drain(drain).await;
+        summary.publish_failed = self.publisher.failed() as u64;
+        if !summary.drained {
+            tracing::error!(
+                in_flight = self.publisher.in_flight(),
+                "drain timed out with publishes in flight"
+            );
+        }
+        if let Some(h) = heartbeats {
+            // The final `down` status goes out before the connection is dropped.
+            let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        tracing::info!(?summary, "adapter stopped");
+        summary
     }
-    health.set_ready(false);
-    let drain = Duration::from_millis(config.adapter.drain_timeout_ms);
-    summary.drained = publisher.drain(drain).await;
-    summary.publish_failed = publisher.failed() as u64;
-    if !summary.drained {
-        tracing::error!(
-            in_flight = publisher.in_flight(),
-            "drain timed out with publishes in flight"
-        );
-    }
-    if let Some(h) = heartbeats {
-        // The final `down` status goes out before the connection is dropped.
-        let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
-    tracing::info!(?summary, "adapter stopped");
-    Ok(summary)
 }
 
 enum Tally {
@@ -632,7 +720,7 @@ struct IngressCtx<C> {
     client: async_nats::Client,
     publisher: Publisher,
     component: Arc<str>,
-    future_tolerance: chrono::Duration,
+    core: CoreCtx,
 }
 
 impl<C: NationalCodec> IngressCtx<C> {
@@ -678,64 +766,15 @@ async fn run_ingress<C: NationalCodec>(
             outcome,
             settle,
         } = r;
-        let frame = match outcome {
-            Ok(f) => f,
-            Err(rej) => {
-                ctx.reject("decode", rej.code, &rej.detail, &transport, raw, settle)
+        let env = match ingest_frame(&*ctx.codec, outcome, received_at, Utc::now(), &ctx.core) {
+            Ok(env) => env,
+            Err(r) => {
+                ctx.reject(r.stage, r.code, &r.detail, &transport, raw, settle)
                     .await;
                 counts.rejected += 1;
                 continue;
             }
         };
-        let env = match ctx.codec.to_common(&frame, received_at) {
-            Ok(e) => e,
-            Err(e) => {
-                ctx.reject(
-                    "translate",
-                    e.code(),
-                    &e.to_string(),
-                    &transport,
-                    raw,
-                    settle,
-                )
-                .await;
-                counts.rejected += 1;
-                continue;
-            }
-        };
-        if env.origin != C::NATION {
-            let detail = format!(
-                "envelope origin {} is not this adapter's nation {}",
-                env.origin,
-                C::NATION
-            );
-            ctx.reject(
-                "origin",
-                "origin_mismatch",
-                &detail,
-                &transport,
-                raw,
-                settle,
-            )
-            .await;
-            counts.rejected += 1;
-            continue;
-        }
-        let mut vctx = ValidationContext::now();
-        vctx.future_tolerance = ctx.future_tolerance;
-        if let Err(e) = env.validate(&vctx) {
-            ctx.reject(
-                "validate",
-                e.code(),
-                &e.to_string(),
-                &transport,
-                raw,
-                settle,
-            )
-            .await;
-            counts.rejected += 1;
-            continue;
-        }
         events::hop("observed_to_ingested", env.observed_at, env.ingested_at);
         match ctx.publisher.publish_settled(&env, settle).await {
             Ok(()) => counts.published += 1,
@@ -757,7 +796,7 @@ struct EgressCtx<C> {
     component: Arc<str>,
     sinks: Vec<(Arc<str>, Sink)>,
     nak_delay: Duration,
-    future_tolerance: chrono::Duration,
+    core: CoreCtx,
     source: Arc<str>,
     /// Outputs that already accepted a message that is being retried (by stream sequence),
     /// so a retry after a partial failure does not send it to them twice.
@@ -880,45 +919,13 @@ impl<C: NationalCodec> EgressCtx<C> {
     async fn handle(&mut self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
         let subject = msg.subject.as_str();
         let body = msg.payload.clone();
-        let env = match Envelope::from_json(&body) {
-            Ok(e) => e,
-            Err(e) => {
-                self.dead_letter("bad_json", &e.to_string(), subject, body)
-                    .await;
+        let env = match prepare_egress(&*self.codec, &body, Utc::now(), &self.core, buf) {
+            Ok(p) => p.envelope,
+            Err(r) => {
+                self.dead_letter(r.code, &r.detail, subject, body).await;
                 return EgressOutcome::Rejected;
             }
         };
-        if !env.releasable_to(C::NATION) {
-            let detail = format!(
-                "releasability {:?} excludes {}",
-                env.releasability,
-                C::NATION
-            );
-            self.dead_letter("not_releasable", &detail, subject, body)
-                .await;
-            return EgressOutcome::Rejected;
-        }
-        let mut vctx = ValidationContext::now();
-        vctx.future_tolerance = self.future_tolerance;
-        if let Err(e) = env.validate(&vctx) {
-            self.dead_letter(e.code(), &e.to_string(), subject, body)
-                .await;
-            return EgressOutcome::Rejected;
-        }
-        let frame = match self.codec.to_national(&env) {
-            Ok(f) => f,
-            Err(e) => {
-                self.dead_letter(e.code(), &e.to_string(), subject, body)
-                    .await;
-                return EgressOutcome::Rejected;
-            }
-        };
-        buf.clear();
-        if let Err(e) = self.codec.encode(&frame, buf) {
-            self.dead_letter(e.code(), &e.to_string(), subject, body)
-                .await;
-            return EgressOutcome::Rejected;
-        }
         if let Some(seen) = self.recent.seen(&env.message_id) {
             events::egress_duplicate(C::NATION, subject, seen == Seen::BeforeRestart);
             return EgressOutcome::Duplicate;

@@ -6,15 +6,19 @@
 //!   `/readyz`, and [`telemetry::events`] — the one place things that happen are counted and
 //!   logged.
 //! - [`shutdown`]: a cancellation token triggered by SIGINT/SIGTERM.
-//! - [`transport`]: national transports — UDP (unicast, multicast), TCP (server, client with
-//!   reconnect backoff) through [`transport::StreamDecoder`], MQTT (rumqttc, QoS 1; optional
-//!   TLS with mutual authentication from [`tls`]).
+//! - [`transport`]: national transports, one file each — UDP (unicast, multicast), TCP
+//!   (server, client with reconnect backoff) through [`transport::StreamDecoder`] (the schema's
+//!   one stream framer), MQTT (rumqttc, QoS 1; optional TLS with mutual authentication from
+//!   [`tls`]).
 //! - [`mqtt_client`]: the MQTT client of the tools and stand-ins (replay, record, the demo's KR
 //!   system, bench): connect and wait for CONNACK, publish at QoS 1 counting PUBACKs, subscribe.
 //! - [`tls`]: rustls client configurations from PEM files (MQTT `tls` tables).
 //! - [`nats`]: connection options, JetStream publishing with `Nats-Msg-Id` and bounded
 //!   in-flight acks, dead letters on `tl.dlq.<site>`, durable pull consumers.
-//! - [`adapter`]: the generic adapter process over any [`trilink_schema::NationalCodec`].
+//! - [`core`]: the adapter's pure core — `ingest` (national bytes → envelope or reject) and
+//!   `prepare_egress` (envelope JSON → national frame or reject), time passed in, no I/O.
+//! - [`adapter`]: the generic adapter process over any [`trilink_schema::NationalCodec`]: an
+//!   `Adapter` that starts its egress, ingress and heartbeat tasks around [`core`].
 //! - [`journal`]: the egress journal of delivered message ids (`[egress] state_dir`), so that
 //!   a restarted adapter does not deliver a message again.
 //!
@@ -43,6 +47,7 @@
 
 pub mod adapter;
 pub mod config;
+pub mod core;
 pub mod journal;
 pub mod mqtt_client;
 pub mod nats;

@@ -1,10 +1,23 @@
 //! The byte layout: SIMPLE header, Link 16 sub-header, J-words, checksum (spec §2–§7).
+//!
+//! The packet framing, the envelope word and the text area are here; each body kind (J3.0
+//! launch and impact, J3.6 track, J7.0–J7.2, J13.5 status) has its own module with its read
+//! and write side by side.
 
 use bytes::{BufMut, BytesMut};
 use trilink_schema::{ComponentState, Decoded, EndReason, FlightPhase, MissileClass, Mode, Nation};
 
 use crate::UsError;
 use crate::gps::GPS_US_LIMIT;
+
+// One module per body kind, each with its read and write side by side.
+mod cancel;
+mod correction;
+mod event_end;
+mod impact;
+mod launch;
+mod status;
+mod track;
 
 /// SIMPLE sync bytes.
 pub const SYNC: [u8; 2] = [0x49, 0x36];
@@ -868,48 +881,8 @@ fn parse_message(
         (3, 0) => {
             let point_type = b.u8()?;
             match point_type {
-                1 => {
-                    let missile_class = missile_class(b.u8()?, "missile_class")?;
-                    let confidence_e9 = b.u32()?;
-                    if confidence_e9 > 1_000_000_000 {
-                        return Err(out_of_range("confidence", confidence_e9));
-                    }
-                    let launch_time_gps_us = b.gps_time("launch_time")?;
-                    let launch_point = b.ecef()?;
-                    let uncertainty = b.uncertainty()?;
-                    let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-                    Body::LaunchDetection(LaunchBody {
-                        track_id,
-                        missile_class,
-                        confidence_e9,
-                        launch_time_gps_us,
-                        launch_point,
-                        uncertainty,
-                    })
-                }
-                2 => {
-                    let reserved = b.u8()?;
-                    if reserved != 0 {
-                        return Err(out_of_range("impact_reserved", reserved));
-                    }
-                    let impact_time_gps_us = b.gps_time("impact_time")?;
-                    let impact_point = b.ecef()?;
-                    let semi_major_cm = b.distance("semi_major")?;
-                    let semi_minor_cm = b.distance("semi_minor")?;
-                    let orientation_udeg = b.u32()?;
-                    if orientation_udeg > 180_000_000 {
-                        return Err(out_of_range("orientation", orientation_udeg));
-                    }
-                    let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-                    Body::ImpactPrediction(ImpactBody {
-                        track_id,
-                        impact_time_gps_us,
-                        impact_point,
-                        semi_major_cm,
-                        semi_minor_cm,
-                        orientation_udeg,
-                    })
-                }
+                1 => launch::read(&mut b, &mut a)?,
+                2 => impact::read(&mut b, &mut a)?,
                 v => {
                     return Err(UsError::UnknownType {
                         field: "point_type",
@@ -918,140 +891,11 @@ fn parse_message(
                 }
             }
         }
-        (3, 6) => {
-            let quality = b.u8()?;
-            if quality > 15 {
-                return Err(out_of_range("quality", quality));
-            }
-            let flight_phase = match b.u8()? {
-                0 => FlightPhase::Unknown,
-                1 => FlightPhase::Boost,
-                2 => FlightPhase::Midcourse,
-                3 => FlightPhase::Terminal,
-                v => return Err(out_of_range("flight_phase", v)),
-            };
-            let time_gps_us = b.gps_time("time")?;
-            let position = b.ecef()?;
-            let velocity = b.velocity()?;
-            let uncertainty = b.uncertainty()?;
-            let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-            Body::TrackUpdate(TrackBody {
-                track_id,
-                quality,
-                flight_phase,
-                time_gps_us,
-                position,
-                velocity,
-                uncertainty,
-            })
-        }
-        (7, 0) => {
-            let reason = match b.u8()? {
-                0 => EndReason::Impact,
-                1 => EndReason::Lost,
-                2 => EndReason::Other,
-                v => return Err(out_of_range("end_reason", v)),
-            };
-            let flags = b.u8()?;
-            if flags > 1 {
-                return Err(out_of_range("event_end_flags", flags));
-            }
-            let time_gps_us = b.gps_time("time")?;
-            let p = b.ecef()?;
-            let final_point = if flags & 1 == 1 {
-                Some(p)
-            } else if p == EcefCm::default() {
-                None
-            } else {
-                return Err(UsError::Malformed {
-                    what: "absent field not zero",
-                });
-            };
-            let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-            Body::EventEnd(EventEndBody {
-                track_id,
-                reason,
-                time_gps_us,
-                final_point,
-            })
-        }
-        (7, 1) => {
-            let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-            let reason = a.text("reason", FREE_TEXT_MAX, true)?;
-            Body::Cancel(CancelBody { track_id, reason })
-        }
-        (7, 2) => {
-            let flags = b.u8()?;
-            if flags > 7 {
-                return Err(out_of_range("correction_flags", flags));
-            }
-            let class_code = b.u8()?;
-            let t = b.u64()?;
-            let p = b.ecef()?;
-            let corrected_time_gps_us = if flags & 1 != 0 {
-                Some(check_gps("corrected_time", t)?)
-            } else if t == 0 {
-                None
-            } else {
-                return Err(UsError::Malformed {
-                    what: "absent field not zero",
-                });
-            };
-            let corrected_point = if flags & 2 != 0 {
-                Some(p)
-            } else if p == EcefCm::default() {
-                None
-            } else {
-                return Err(UsError::Malformed {
-                    what: "absent field not zero",
-                });
-            };
-            let corrected_missile_class = if flags & 4 != 0 {
-                Some(missile_class(class_code, "corrected_missile_class")?)
-            } else if class_code == 0 {
-                None
-            } else {
-                return Err(UsError::Malformed {
-                    what: "absent field not zero",
-                });
-            };
-            let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-            let reason = a.text("reason", FREE_TEXT_MAX, true)?;
-            Body::Correction(CorrectionBody {
-                track_id,
-                reason,
-                corrected_time_gps_us,
-                corrected_point,
-                corrected_missile_class,
-            })
-        }
-        _ => {
-            let state = match b.u8()? {
-                0 => ComponentState::Ok,
-                1 => ComponentState::Degraded,
-                2 => ComponentState::Down,
-                v => return Err(out_of_range("state", v)),
-            };
-            let reserved = b.u8()?;
-            if reserved != 0 {
-                return Err(out_of_range("status_reserved", reserved));
-            }
-            let uptime_us = b.u64()?;
-            if uptime_us >= UPTIME_US_LIMIT {
-                return Err(out_of_range(
-                    "uptime",
-                    i64::try_from(uptime_us).unwrap_or(i64::MAX),
-                ));
-            }
-            let component = a.text("component", COMPONENT_MAX, false)?;
-            let detail = a.text("detail", FREE_TEXT_MAX, true)?;
-            Body::Status(StatusBody {
-                component,
-                state,
-                uptime_us,
-                detail,
-            })
-        }
+        (3, 6) => track::read(&mut b, &mut a)?,
+        (7, 0) => event_end::read(&mut b, &mut a)?,
+        (7, 1) => cancel::read(&mut b, &mut a)?,
+        (7, 2) => correction::read(&mut b, &mut a)?,
+        _ => status::read(&mut b, &mut a)?,
     };
     b.finish_padding()?;
 
@@ -1163,66 +1007,13 @@ fn put_uncertainty(
 
 fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
     match body {
-        Body::LaunchDetection(p) => {
-            if p.confidence_e9 > 1_000_000_000 {
-                return Err(unrep("payload.confidence", "above 1"));
-            }
-            w.put(&[1, missile_class_code(p.missile_class)])?;
-            w.put(&p.confidence_e9.to_le_bytes())?;
-            w.time("payload.launch_time", p.launch_time_gps_us)?;
-            w.ecef(&p.launch_point)?;
-            put_uncertainty(w, "payload.launch_point_uncertainty", p.uncertainty)
-        }
-        Body::TrackUpdate(p) => {
-            if p.quality > 15 {
-                return Err(unrep("payload.quality", "above 15"));
-            }
-            w.put(&[p.quality, flight_phase_code(p.flight_phase)])?;
-            w.time("payload.time", p.time_gps_us)?;
-            w.ecef(&p.position)?;
-            w.put(&p.velocity.x.to_le_bytes())?;
-            w.put(&p.velocity.y.to_le_bytes())?;
-            w.put(&p.velocity.z.to_le_bytes())?;
-            put_uncertainty(w, "payload.position_uncertainty", p.uncertainty)
-        }
-        Body::ImpactPrediction(p) => {
-            if p.orientation_udeg > 180_000_000 {
-                return Err(unrep("payload.error_ellipse.orientation_deg", "above 180"));
-            }
-            w.put(&[2, 0])?;
-            w.time("payload.impact_time", p.impact_time_gps_us)?;
-            w.ecef(&p.impact_point)?;
-            put_distance(w, "payload.error_ellipse.semi_major_m", p.semi_major_cm)?;
-            put_distance(w, "payload.error_ellipse.semi_minor_m", p.semi_minor_cm)?;
-            w.put(&p.orientation_udeg.to_le_bytes())
-        }
-        Body::EventEnd(p) => {
-            w.put(&[end_reason_code(p.reason), u8::from(p.final_point.is_some())])?;
-            w.time("payload.time", p.time_gps_us)?;
-            w.ecef(&p.final_point.unwrap_or_default())
-        }
-        Body::Cancel(_) => Ok(()),
-        Body::Correction(p) => {
-            let flags = u8::from(p.corrected_time_gps_us.is_some())
-                | (u8::from(p.corrected_point.is_some()) << 1)
-                | (u8::from(p.corrected_missile_class.is_some()) << 2);
-            w.put(&[
-                flags,
-                p.corrected_missile_class.map_or(0, missile_class_code),
-            ])?;
-            w.time(
-                "payload.corrected_time",
-                p.corrected_time_gps_us.unwrap_or(0),
-            )?;
-            w.ecef(&p.corrected_point.unwrap_or_default())
-        }
-        Body::Status(p) => {
-            w.put(&[state_code(p.state), 0])?;
-            if p.uptime_us >= UPTIME_US_LIMIT {
-                return Err(unrep("payload.uptime_s", "at or above 2^30 s"));
-            }
-            w.put(&p.uptime_us.to_le_bytes())
-        }
+        Body::LaunchDetection(p) => launch::write(p, w),
+        Body::TrackUpdate(p) => track::write(p, w),
+        Body::ImpactPrediction(p) => impact::write(p, w),
+        Body::EventEnd(p) => event_end::write(p, w),
+        Body::Cancel(p) => cancel::write(p, w),
+        Body::Correction(p) => correction::write(p, w),
+        Body::Status(p) => status::write(p, w),
     }
 }
 

@@ -1,0 +1,400 @@
+//! The adapter's pure core: every decision the adapter makes about one message, as plain
+//! functions with time passed in — no sockets, no NATS, no clock (the I/O loops in
+//! [`crate::adapter`] read the clock and do the sending; this module decides). In spirit it
+//! stands beside the relay's pure `process()`.
+//!
+//! - **Ingress** ([`ingest`], [`ingest_frame`]): national bytes (or a frame a transport already
+//!   decoded) → [`NationalCodec::to_common`] → origin check → validation → an [`Envelope`] to
+//!   publish, or a [`Reject`] with its stage and stable reason code for the dead letter.
+//! - **Egress** ([`prepare_egress`]): envelope JSON from the hub → releasability check →
+//!   validation → [`NationalCodec::to_national`] → encode → a [`Prepared`] frame to send, or a
+//!   [`Reject`]. De-duplication, fan-out to the outputs and the journal stay in the I/O loop.
+
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use trilink_schema::framing::Rejected;
+use trilink_schema::{Envelope, NationalCodec, NationalError, ValidationContext};
+
+/// Why one message was not accepted: the stage that refused it, a stable snake-case reason
+/// code (the dead letter's `Tl-Reason`, a metric label) and a human-readable detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// `decode`, `translate`, `origin` or `validate` on ingress; `egress` on egress.
+    pub stage: &'static str,
+    /// Stable reason code (`bad_checksum`, `origin_mismatch`, `not_releasable`, `bad_json`, …).
+    pub code: &'static str,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+impl Reject {
+    fn codec<E: NationalError>(stage: &'static str, e: &E) -> Self {
+        Self {
+            stage,
+            code: e.code(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// What the core needs to know besides the message and the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreCtx {
+    /// How far in the future a timestamp may lie (`adapter.future_tolerance_ms`).
+    pub future_tolerance: chrono::Duration,
+}
+
+impl CoreCtx {
+    fn validation(&self, now: DateTime<Utc>) -> ValidationContext {
+        let mut v = ValidationContext::at(now);
+        v.future_tolerance = self.future_tolerance;
+        v
+    }
+}
+
+/// Ingress from one whole national message (a UDP datagram, an MQTT payload) received at
+/// `received_at` and checked at `now`: exactly one frame per message
+/// ([`trilink_schema::decode_one_message`]), then [`ingest_frame`].
+pub fn ingest<C: NationalCodec>(
+    codec: &C,
+    msg: &Bytes,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    ctx: &CoreCtx,
+) -> Result<Envelope, Reject> {
+    let outcome = trilink_schema::decode_one_message(codec, msg).map(|(f, _)| f);
+    ingest_frame(codec, outcome.map_err(|(r, _)| r), received_at, now, ctx)
+}
+
+/// Ingress from a transport's decode outcome: a decode rejection is stage `decode`; the frame is
+/// translated with `to_common(frame, received_at)` (stage `translate`); an envelope whose origin
+/// is not the codec's nation is `origin_mismatch` (stage `origin`) and never accepted; the
+/// envelope is validated at `now` with `ctx.future_tolerance` (stage `validate`, the
+/// [`ValidationError`](trilink_schema::ValidationError)'s code).
+pub fn ingest_frame<C: NationalCodec>(
+    codec: &C,
+    outcome: Result<C::Frame, Rejected>,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    ctx: &CoreCtx,
+) -> Result<Envelope, Reject> {
+    let frame = outcome.map_err(|rej| Reject {
+        stage: "decode",
+        code: rej.code,
+        detail: rej.detail,
+    })?;
+    let env = codec
+        .to_common(&frame, received_at)
+        .map_err(|e| Reject::codec("translate", &e))?;
+    if env.origin != C::NATION {
+        return Err(Reject {
+            stage: "origin",
+            code: "origin_mismatch",
+            detail: format!(
+                "envelope origin {} is not this adapter's nation {}",
+                env.origin,
+                C::NATION
+            ),
+        });
+    }
+    env.validate(&ctx.validation(now)).map_err(|e| Reject {
+        stage: "validate",
+        code: e.code(),
+        detail: e.to_string(),
+    })?;
+    Ok(env)
+}
+
+/// A message from the hub made ready for the national outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The envelope (its id de-duplicates deliveries; its times feed the hop metrics).
+    pub envelope: Envelope,
+    /// The encoded national frame, as every output sends it.
+    pub frame: Bytes,
+}
+
+/// Egress of one envelope body at `now`: JSON (`bad_json`), releasability to the codec's nation
+/// (`not_releasable`), validation with `ctx.future_tolerance` (the validation code),
+/// `to_national` and `encode` (the codec's code). Every reject is stage `egress`. `buf` is a
+/// scratch buffer reused across calls (cleared first).
+pub fn prepare_egress<C: NationalCodec>(
+    codec: &C,
+    body: &[u8],
+    now: DateTime<Utc>,
+    ctx: &CoreCtx,
+    buf: &mut BytesMut,
+) -> Result<Prepared, Reject> {
+    let reject = |code: &'static str, detail: String| Reject {
+        stage: "egress",
+        code,
+        detail,
+    };
+    let env = Envelope::from_json(body).map_err(|e| reject("bad_json", e.to_string()))?;
+    if !env.releasable_to(C::NATION) {
+        let detail = format!(
+            "releasability {:?} excludes {}",
+            env.releasability,
+            C::NATION
+        );
+        return Err(reject("not_releasable", detail));
+    }
+    env.validate(&ctx.validation(now))
+        .map_err(|e| reject(e.code(), e.to_string()))?;
+    let frame = codec
+        .to_national(&env)
+        .map_err(|e| Reject::codec("egress", &e))?;
+    buf.clear();
+    codec
+        .encode(&frame, buf)
+        .map_err(|e| Reject::codec("egress", &e))?;
+    Ok(Prepared {
+        envelope: env,
+        frame: Bytes::copy_from_slice(buf),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+    use trilink_schema::Nation;
+
+    use super::*;
+
+    fn examples() -> Vec<Envelope> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/examples/valid");
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| Envelope::from_json(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    }
+
+    fn ctx() -> CoreCtx {
+        CoreCtx {
+            future_tolerance: chrono::Duration::milliseconds(5_000),
+        }
+    }
+
+    fn encode<C: NationalCodec>(c: &C, e: &Envelope) -> Bytes {
+        let frame = c.to_national(e).unwrap();
+        let mut out = BytesMut::new();
+        c.encode(&frame, &mut out).unwrap();
+        out.freeze()
+    }
+
+    /// An example re-issued by `origin`, observed just before `now`, released to `rel`.
+    fn variant(base: &Envelope, origin: Nation, rel: BTreeSet<Nation>) -> Envelope {
+        let now = base.ingested_at;
+        let mut e = Envelope::new(
+            origin,
+            base.source.clone(),
+            base.observed_at,
+            now,
+            base.mode,
+            rel,
+            base.payload.clone(),
+        );
+        e.references.clone_from(&base.references);
+        e
+    }
+
+    const CODES: &[&str] = &[
+        // framer / runtime
+        "oversize",
+        "codec_contract",
+        "truncated",
+        "origin_mismatch",
+        "bad_json",
+        "not_releasable",
+    ];
+
+    fn snake(code: &str) -> bool {
+        !code.is_empty()
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
+    #[test]
+    fn examples_round_trip_through_ingest_and_prepare() {
+        let us = trilink_us::UsCodec::new();
+        for base in examples() {
+            let e = variant(&base, Nation::Us, Nation::ALL.into_iter().collect());
+            let now = e.ingested_at;
+            let raw = encode(&us, &e);
+            let got = ingest(&us, &raw, now, now, &ctx()).unwrap();
+            assert_eq!(got.origin, Nation::Us);
+            assert_eq!(got.message_id, e.message_id);
+            let body = got.to_json().unwrap();
+            let mut buf = BytesMut::new();
+            let p = prepare_egress(&us, &body, now, &ctx(), &mut buf).unwrap();
+            assert_eq!(p.envelope, got);
+            assert_eq!(p.frame, raw, "egress encodes what ingress decoded");
+        }
+    }
+
+    #[test]
+    fn rejects_name_their_stage_and_code() {
+        let jp = trilink_jp::JpCodec::new();
+        let base = &examples()[0];
+        let now = base.ingested_at;
+        let c = ctx();
+        // decode
+        let r = ingest(&jp, &Bytes::from_static(b"nope"), now, now, &c).unwrap_err();
+        assert_eq!(r.stage, "decode");
+        // trailing bytes after a good frame: the whole message is refused
+        let good = encode(&jp, &variant(base, Nation::Jp, [Nation::Jp].into()));
+        let two = Bytes::from([&good[..], &good[..]].concat());
+        let r = ingest(&jp, &two, now, now, &c).unwrap_err();
+        assert_eq!((r.stage, r.code), ("decode", "trailing_bytes"));
+        // origin
+        let kr = encode(&jp, &variant(base, Nation::Kr, [Nation::Jp].into()));
+        let r = ingest(&jp, &kr, now, now, &c).unwrap_err();
+        assert_eq!((r.stage, r.code), ("origin", "origin_mismatch"));
+        // validate: `now` long before the observation puts it in the future
+        let early = now - chrono::Duration::hours(1);
+        let r = ingest(&jp, &good, now, early, &c).unwrap_err();
+        assert_eq!(r.stage, "validate");
+        // egress
+        let mut buf = BytesMut::new();
+        let r = prepare_egress(&jp, b"{", now, &c, &mut buf).unwrap_err();
+        assert_eq!((r.stage, r.code), ("egress", "bad_json"));
+        let us_only = variant(base, Nation::Us, [Nation::Us].into())
+            .to_json()
+            .unwrap();
+        let r = prepare_egress(&jp, &us_only, now, &c, &mut buf).unwrap_err();
+        assert_eq!((r.stage, r.code), ("egress", "not_releasable"));
+        assert!(r.detail.contains("excludes JP") || r.detail.contains("excludes jp"));
+        let fine = variant(base, Nation::Us, [Nation::Us, Nation::Jp].into());
+        let r = prepare_egress(&jp, &fine.to_json().unwrap(), early, &c, &mut buf).unwrap_err();
+        assert_eq!(r.stage, "egress");
+        assert_ne!(r.code, "not_releasable");
+        assert!(prepare_egress(&jp, &fine.to_json().unwrap(), now, &c, &mut buf).is_ok());
+    }
+
+    fn nation() -> impl Strategy<Value = Nation> {
+        prop::sample::select(Nation::ALL.to_vec())
+    }
+
+    fn nations() -> impl Strategy<Value = BTreeSet<Nation>> {
+        prop::collection::btree_set(nation(), 1..=3)
+    }
+
+    fn check_ingest<C: NationalCodec>(
+        codec: &C,
+        base: &Envelope,
+        origin: Nation,
+        rel: &BTreeSet<Nation>,
+        cut: usize,
+        skew_ms: i64,
+    ) -> Result<(), TestCaseError> {
+        let e = variant(base, origin, rel.clone());
+        let now = e.ingested_at + chrono::Duration::milliseconds(skew_ms);
+        let raw = encode(codec, &e);
+        let cut = cut % (raw.len() + 1);
+        for msg in [raw.clone(), raw.slice(..cut)] {
+            match ingest(codec, &msg, e.ingested_at, now, &ctx()) {
+                Ok(got) => {
+                    prop_assert_eq!(got.origin, C::NATION, "a foreign origin was accepted");
+                    prop_assert_eq!(origin, C::NATION);
+                }
+                Err(r) => {
+                    prop_assert!(snake(r.code), "unstable code {:?}", r.code);
+                    prop_assert!(
+                        ["decode", "translate", "origin", "validate"].contains(&r.stage),
+                        "{r:?}"
+                    );
+                    if origin != C::NATION && msg.len() == raw.len() {
+                        prop_assert_eq!(r.code, "origin_mismatch");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn ingest_never_accepts_a_foreign_origin(
+            i in 0usize..7,
+            origin in nation(),
+            rel in nations(),
+            cut in 0usize..4096,
+            skew_ms in -1_000i64..1_000,
+        ) {
+            let ex = examples();
+            let base = &ex[i % ex.len()];
+            check_ingest(&trilink_jp::JpCodec::new(), base, origin, &rel, cut, skew_ms)?;
+            check_ingest(&trilink_kr::KrCodec, base, origin, &rel, cut, skew_ms)?;
+            check_ingest(&trilink_us::UsCodec::new(), base, origin, &rel, cut, skew_ms)?;
+        }
+
+        #[test]
+        fn every_reject_has_a_stable_code(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let now = examples()[0].ingested_at;
+            let msg = Bytes::from(bytes);
+            let mut buf = BytesMut::new();
+            for r in [
+                ingest(&trilink_jp::JpCodec::new(), &msg, now, now, &ctx()).err(),
+                ingest(&trilink_kr::KrCodec, &msg, now, now, &ctx()).err(),
+                ingest(&trilink_us::UsCodec::new(), &msg, now, now, &ctx()).err(),
+                prepare_egress(&trilink_us::UsCodec::new(), &msg, now, &ctx(), &mut buf).err(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                prop_assert!(snake(r.code), "unstable code {:?}", r.code);
+                if r.stage == "egress" {
+                    prop_assert_eq!(r.code, "bad_json");
+                }
+            }
+        }
+
+        #[test]
+        fn egress_releasability_is_exactly_the_set(
+            i in 0usize..7,
+            origin in nation(),
+            rel in nations(),
+        ) {
+            let ex = examples();
+            let base = &ex[i % ex.len()];
+            let e = variant(base, origin, rel.clone());
+            let now = e.ingested_at;
+            let body = e.to_json().unwrap();
+            let mut buf = BytesMut::new();
+            let jp = prepare_egress(&trilink_jp::JpCodec::new(), &body, now, &ctx(), &mut buf);
+            let kr = prepare_egress(&trilink_kr::KrCodec, &body, now, &ctx(), &mut buf);
+            let us = prepare_egress(&trilink_us::UsCodec::new(), &body, now, &ctx(), &mut buf);
+            for (n, r) in [(Nation::Jp, jp), (Nation::Kr, kr), (Nation::Us, us)] {
+                match r {
+                    Ok(p) => {
+                        prop_assert!(rel.contains(&n));
+                        prop_assert_eq!(p.envelope, e.clone());
+                    }
+                    Err(r) => {
+                        prop_assert!(snake(r.code));
+                        prop_assert_eq!(r.code == "not_releasable", !rel.contains(&n), "{:?}", r);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runtime_codes_are_snake_case() {
+        for c in CODES {
+            assert!(snake(c), "{c}");
+        }
+    }
+}
