@@ -95,10 +95,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use trilink_schema::{
-    ComponentState, Envelope, MessageId, Mode, Nation, NationalCodec, Payload, Source, Status,
-    Subject,
-};
+use trilink_schema::{ComponentState, MessageId, Nation, NationalCodec, Subject};
 
 use crate::config::{Invalid, Validate};
 use crate::core::{CoreCtx, ingest_frame, prepare_egress};
@@ -1068,6 +1065,7 @@ async fn run_egress<C: NationalCodec>(
     counts
 }
 
+/// One heartbeat of this adapter, in the runtime's one heartbeat format.
 async fn heartbeat(
     client: &async_nats::Client,
     site: Nation,
@@ -1077,37 +1075,19 @@ async fn heartbeat(
     state: ComponentState,
     started: Instant,
 ) {
-    let now = Utc::now();
-    let env = Envelope::new(
-        site,
-        Source {
-            system: String::from("trilink"),
-            sensor: component.to_owned(),
-            national_message_id: format!("{component}-{boot}-{seq}"),
-        },
-        now,
-        now,
-        Mode::RealWorld,
-        std::iter::once(site).collect(),
-        Payload::Status(Status {
-            component: component.to_owned(),
+    crate::status::publish(
+        client,
+        &crate::status::Heartbeat {
+            site,
+            component,
+            boot,
+            seq,
             state,
-            uptime_s: started.elapsed().as_secs_f64(),
+            uptime: started.elapsed(),
             detail: String::new(),
-        }),
-    );
-    let subject = Subject::Status {
-        site,
-        component: component.to_owned(),
-    }
-    .to_string();
-    match env.to_json() {
-        Ok(body) => match client.publish(subject, Bytes::from(body)).await {
-            Ok(()) => events::heartbeat(site, component),
-            Err(e) => tracing::warn!(error = %e, "heartbeat publish failed"),
         },
-        Err(e) => tracing::warn!(error = %e, "heartbeat serialization failed"),
-    }
+    )
+    .await;
 }
 
 #[cfg(test)]
