@@ -1,0 +1,2 @@
+//! placeholder, replaced in the bench commit
+fn main() {}

@@ -1,0 +1,1 @@
+//! Track-quality metrics (to come).
