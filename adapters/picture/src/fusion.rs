@@ -34,6 +34,8 @@ pub struct Kin {
     pub p: M6,
     /// Powered flight (larger process noise).
     pub boost: bool,
+    /// `P⁻¹` when already known (valid only for this exact `p`; dropped by prediction).
+    pub info: Option<M6>,
 }
 
 fn gravity(r: &V3) -> V3 {
@@ -112,6 +114,7 @@ impl Kin {
             x,
             p: symmetrize(&p),
             boost: self.boost,
+            info: None,
         }
     }
 }
@@ -158,11 +161,27 @@ pub fn mahalanobis2<const N: usize>(d: &SVector<f64, N>, s: &SMatrix<f64, N, N>)
 pub fn covariance_intersection<const N: usize>(
     items: &[(SVector<f64, N>, SMatrix<f64, N, N>)],
 ) -> Option<(SVector<f64, N>, SMatrix<f64, N, N>, Vec<f64>)> {
+    let with: Vec<_> = items.iter().map(|(x, p)| (*x, *p, None)).collect();
+    ci_with_information(&with)
+}
+
+/// One estimate for [`ci_with_information`]: mean, covariance, information matrix if known.
+pub(crate) type CiInput<const N: usize> = (
+    SVector<f64, N>,
+    SMatrix<f64, N, N>,
+    Option<SMatrix<f64, N, N>>,
+);
+
+/// [`covariance_intersection`] where some estimates come with their information matrix
+/// (`P⁻¹`) already computed, which saves a factorisation each.
+pub(crate) fn ci_with_information<const N: usize>(
+    items: &[CiInput<N>],
+) -> Option<(SVector<f64, N>, SMatrix<f64, N, N>, Vec<f64>)> {
     match items {
         [] => None,
-        [(x, p)] => Some((*x, *p, vec![1.0])),
+        [(x, p, _)] => Some((*x, *p, vec![1.0])),
         _ => {
-            let inv_tr: Vec<f64> = items.iter().map(|(_, p)| 1.0 / p.trace()).collect();
+            let inv_tr: Vec<f64> = items.iter().map(|(_, p, _)| 1.0 / p.trace()).collect();
             let total: f64 = inv_tr.iter().sum();
             if !total.is_finite() || total <= 0.0 {
                 return None;
@@ -170,8 +189,11 @@ pub fn covariance_intersection<const N: usize>(
             let weights: Vec<f64> = inv_tr.iter().map(|w| w / total).collect();
             let mut info = SMatrix::<f64, N, N>::zeros();
             let mut info_x = SVector::<f64, N>::zeros();
-            for ((x, p), w) in items.iter().zip(&weights) {
-                let pi = p.cholesky()?.inverse();
+            for ((x, p, known), w) in items.iter().zip(&weights) {
+                let pi = match known {
+                    Some(i) => *i,
+                    None => p.cholesky()?.inverse(),
+                };
                 info += pi * *w;
                 info_x += pi * x * *w;
             }

@@ -210,11 +210,13 @@ impl Correlator {
             return Ok(out);
         };
         let now_s = geo::secs(now);
+        // Pictures whose events hold identical inputs share one fusion (a pure function).
+        let mut memo = picture::FuseMemo::default();
         for dest in Nation::ALL {
             if env.releasable_to(dest)
                 && let Some(p) = self.pictures.get_mut(index(dest))
             {
-                p.apply(&report, now_s, &self.cfg, &mut out);
+                p.apply(&report, now_s, &self.cfg, &mut memo, &mut out);
             }
         }
         Ok(out)
@@ -316,6 +318,8 @@ impl Correlator {
                 pm.fixed_view_mut::<3, 3>(0, 0).copy_from(&c);
                 pm.fixed_view_mut::<3, 3>(3, 3)
                     .fill_diagonal(cfg.velocity_sigma_mps * cfg.velocity_sigma_mps);
+                // The information matrix is computed once here and shared by every picture.
+                let info = pm.cholesky().map(|c| c.inverse());
                 (
                     &p.track_id,
                     Body::Track {
@@ -324,6 +328,7 @@ impl Correlator {
                             x,
                             p: pm,
                             boost: p.flight_phase == trilink_schema::FlightPhase::Boost,
+                            info,
                         },
                         phase: p.flight_phase,
                     },

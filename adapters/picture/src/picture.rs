@@ -14,8 +14,8 @@ use trilink_schema::{
 use uuid::Uuid;
 
 use crate::fusion::{
-    Impact, Kin, Launch, M4, V4, chi2_gate, covariance_intersection, ellipse_of, mahalanobis2,
-    symmetrize,
+    Impact, Kin, Launch, M4, V4, chi2_gate, ci_with_information, covariance_intersection,
+    ellipse_of, mahalanobis2, symmetrize,
 };
 use crate::geo::{self, V3};
 use crate::{ChangeKind, Config, EventChange, EventView};
@@ -34,6 +34,7 @@ pub(crate) struct TrackKey {
 
 /// What one envelope says, parsed once for every destination's picture.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per envelope, never stored
 pub(crate) enum Body {
     Launch {
         est: Launch,
@@ -167,7 +168,14 @@ impl Picture {
     }
 
     /// Apply one report released to this destination.
-    pub fn apply(&mut self, r: &Report<'_>, now: f64, cfg: &Config, out: &mut Vec<EventChange>) {
+    pub fn apply(
+        &mut self,
+        r: &Report<'_>,
+        now: f64,
+        cfg: &Config,
+        memo: &mut FuseMemo,
+        out: &mut Vec<EventChange>,
+    ) {
         self.now = self.now.max(now);
         let tid = if let Some(t) = self.keys.get(&r.key) {
             *t
@@ -278,6 +286,9 @@ impl Picture {
             }
         }
         match track.event {
+            Some(eid) if what.kin && !what.launch && !what.impact && !what.state => {
+                self.refuse_kin(eid, cfg, memo, out);
+            }
             Some(eid) => self.refuse(eid, what, cfg, out),
             None => {
                 if track.cancelled {
@@ -559,6 +570,40 @@ impl Picture {
         self.change(ev, kind, out);
     }
 
+    /// The common case, a track update of a bound track: only the kinematics are re-fused,
+    /// through the memo shared by the destinations' pictures.
+    fn refuse_kin(
+        &mut self,
+        eid: u64,
+        cfg: &Config,
+        memo: &mut FuseMemo,
+        out: &mut Vec<EventChange>,
+    ) {
+        let Some(ev) = self.events.get(&eid) else {
+            return;
+        };
+        let inputs: Vec<KinInput> = ev
+            .members
+            .iter()
+            .filter_map(|m| self.tracks.get(m))
+            .filter(|t| !t.cancelled)
+            .filter_map(|t| t.kin.map(|k| (k, t.kin_at, t.phase)))
+            .collect();
+        let fused = if let Some((_, f)) = memo.0.iter().find(|(i, _)| *i == inputs) {
+            *f
+        } else {
+            let f = fuse_kin_inputs(&inputs, cfg);
+            memo.0.push((inputs, f));
+            f
+        };
+        if let Some(ev) = self.events.get_mut(&eid) {
+            ev.kin = fused;
+        }
+        if let Some(ev) = self.events.get(&eid) {
+            self.change(ev, ChangeKind::Updated, out);
+        }
+    }
+
     fn fuse(&mut self, eid: u64, what: Refuse, cfg: &Config) {
         let Some(ev) = self.events.get(&eid) else {
             return;
@@ -817,23 +862,55 @@ fn cross_distance(k: &Kin, l: &Launch, cfg: &Config) -> Option<f64> {
     mahalanobis2(&(back.pos() - l.x.fixed_rows::<3>(0)), &s)
 }
 
-fn fuse_kin(live: &[&NatTrack], cfg: &Config) -> Option<(Kin, DateTime<Utc>, FlightPhase)> {
-    let newest = live
+/// A member's kinematic input to fusion: state, its report time, its flight phase.
+type KinInput = (Kin, DateTime<Utc>, FlightPhase);
+
+/// Fusion results of one ingest, keyed by their exact inputs: destinations whose pictures
+/// hold the same contributions compute the fusion once.
+#[derive(Debug, Default)]
+pub(crate) struct FuseMemo(Vec<(Vec<KinInput>, Option<KinInput>)>);
+
+fn fuse_kin(live: &[&NatTrack], cfg: &Config) -> Option<KinInput> {
+    let inputs: Vec<KinInput> = live
         .iter()
-        .filter_map(|t| t.kin.map(|k| (k.t, t.kin_at, t.phase, k.boost)))
-        .max_by(|a, b| a.0.total_cmp(&b.0))?;
-    let (t0, at, phase, boost) = newest;
-    let items: Vec<_> = live
+        .filter_map(|t| t.kin.map(|k| (k, t.kin_at, t.phase)))
+        .collect();
+    fuse_kin_inputs(&inputs, cfg)
+}
+
+fn fuse_kin_inputs(inputs: &[KinInput], cfg: &Config) -> Option<KinInput> {
+    let (newest, at, phase) = inputs
         .iter()
-        .filter_map(|t| t.kin)
+        .max_by(|a, b| a.0.t.total_cmp(&b.0.t))
+        .copied()?;
+    let t0 = newest.t;
+    let items: Vec<_> = inputs
+        .iter()
+        .map(|(k, _, _)| k)
         .filter(|k| k.t >= t0 - cfg.fusion_window_s)
         .map(|k| {
             let p = k.predict(t0, cfg);
-            (p.x, p.p)
+            // An unpredicted state keeps its precomputed information matrix.
+            let info = if k.t.to_bits() == t0.to_bits() {
+                k.info
+            } else {
+                None
+            };
+            (p.x, p.p, info)
         })
         .collect();
-    let (x, p, _) = covariance_intersection(&items)?;
-    Some((Kin { t: t0, x, p, boost }, at, phase))
+    let (x, p, _) = ci_with_information(&items)?;
+    Some((
+        Kin {
+            t: t0,
+            x,
+            p,
+            boost: newest.boost,
+            info: None,
+        },
+        at,
+        phase,
+    ))
 }
 
 fn fuse_launch(live: &[&NatTrack]) -> Option<Launch> {
