@@ -84,6 +84,8 @@ struct NatTrack {
     ld_msg: Option<MessageId>,
     class: MissileClass,
     kin: Option<Kin>,
+    /// Message that gave `kin` (the memo key: one message parses to one state).
+    kin_msg: Option<MessageId>,
     kin_at: DateTime<Utc>,
     phase: FlightPhase,
     impact: Option<Impact>,
@@ -205,6 +207,7 @@ impl Picture {
                         ld_msg: None,
                         class: MissileClass::Unknown,
                         kin: None,
+                        kin_msg: None,
                         kin_at: r.observed_at,
                         phase: FlightPhase::Unknown,
                         impact: None,
@@ -235,6 +238,7 @@ impl Picture {
                 // Out-of-order reports older than the track's state are ignored.
                 if track.kin.is_none_or(|k| k.t <= kin.t) {
                     track.kin = Some(*kin);
+                    track.kin_msg = Some(r.msg);
                     track.kin_at = r.observed_at;
                     track.phase = *phase;
                     what.kin = true;
@@ -582,18 +586,23 @@ impl Picture {
         let Some(ev) = self.events.get(&eid) else {
             return;
         };
-        let inputs: Vec<KinInput> = ev
-            .members
-            .iter()
-            .filter_map(|m| self.tracks.get(m))
-            .filter(|t| !t.cancelled)
-            .filter_map(|t| t.kin.map(|k| (k, t.kin_at, t.phase)))
+        let live = || {
+            ev.members
+                .iter()
+                .filter_map(|m| self.tracks.get(m))
+                .filter(|t| !t.cancelled)
+        };
+        let key: Vec<MemoKey> = live()
+            .filter_map(|t| Some((t.kin_msg?, t.kin?.t.to_bits(), t.kin?.x.x.to_bits())))
             .collect();
-        let fused = if let Some((_, f)) = memo.0.iter().find(|(i, _)| *i == inputs) {
+        let fused = if let Some((_, f)) = memo.0.iter().find(|(k, _)| *k == key) {
             *f
         } else {
+            let inputs: Vec<KinInput> = live()
+                .filter_map(|t| t.kin.map(|k| (k, t.kin_at, t.phase)))
+                .collect();
             let f = fuse_kin_inputs(&inputs, cfg);
-            memo.0.push((inputs, f));
+            memo.0.push((key, f));
             f
         };
         if let Some(ev) = self.events.get_mut(&eid) {
@@ -865,10 +874,14 @@ fn cross_distance(k: &Kin, l: &Launch, cfg: &Config) -> Option<f64> {
 /// A member's kinematic input to fusion: state, its report time, its flight phase.
 type KinInput = (Kin, DateTime<Utc>, FlightPhase);
 
-/// Fusion results of one ingest, keyed by their exact inputs: destinations whose pictures
-/// hold the same contributions compute the fusion once.
+/// A member's fusion input as the memo knows it: the message its state came from, plus the
+/// state's time and first coordinate (so even a reused message id cannot alias two states).
+type MemoKey = (MessageId, u64, u64);
+
+/// Fusion results of one ingest, keyed by their inputs in member order: destinations whose
+/// pictures hold the same contributions compute the fusion once (it is a pure function).
 #[derive(Debug, Default)]
-pub(crate) struct FuseMemo(Vec<(Vec<KinInput>, Option<KinInput>)>);
+pub(crate) struct FuseMemo(Vec<(Vec<MemoKey>, Option<KinInput>)>);
 
 fn fuse_kin(live: &[&NatTrack], cfg: &Config) -> Option<KinInput> {
     let inputs: Vec<KinInput> = live
