@@ -391,6 +391,8 @@ pub enum Payload {
     Correction(Correction),
     /// See [`Status`].
     Status(Status),
+    /// See [`CommonEvent`]; published by the hub only.
+    CommonEvent(CommonEvent),
 }
 
 /// The kind of a payload without its data; its snake-case name is the subject token.
@@ -413,11 +415,26 @@ pub enum PayloadKind {
     Correction,
     /// `status`
     Status,
+    /// `common_event` (published by the hub's correlator, never by a national system)
+    CommonEvent,
 }
 
 impl PayloadKind {
     /// Every kind.
-    pub const ALL: [PayloadKind; 7] = [
+    pub const ALL: [PayloadKind; 8] = [
+        PayloadKind::LaunchDetection,
+        PayloadKind::TrackUpdate,
+        PayloadKind::ImpactPrediction,
+        PayloadKind::EventEnd,
+        PayloadKind::Cancel,
+        PayloadKind::Correction,
+        PayloadKind::Status,
+        PayloadKind::CommonEvent,
+    ];
+
+    /// The kinds a national system originates (every kind but `common_event`, which only the
+    /// hub's correlator publishes); the national formats carry these.
+    pub const NATIONAL: [PayloadKind; 7] = [
         PayloadKind::LaunchDetection,
         PayloadKind::TrackUpdate,
         PayloadKind::ImpactPrediction,
@@ -437,6 +454,7 @@ impl PayloadKind {
             PayloadKind::Cancel => "cancel",
             PayloadKind::Correction => "correction",
             PayloadKind::Status => "status",
+            PayloadKind::CommonEvent => "common_event",
         }
     }
 
@@ -463,6 +481,7 @@ impl Payload {
             Payload::Cancel(_) => PayloadKind::Cancel,
             Payload::Correction(_) => PayloadKind::Correction,
             Payload::Status(_) => PayloadKind::Status,
+            Payload::CommonEvent(_) => PayloadKind::CommonEvent,
         }
     }
 
@@ -475,7 +494,7 @@ impl Payload {
             Payload::EventEnd(p) => Some(&p.track_id),
             Payload::Cancel(p) => Some(&p.track_id),
             Payload::Correction(p) => Some(&p.track_id),
-            Payload::Status(_) => None,
+            Payload::Status(_) | Payload::CommonEvent(_) => None,
         }
     }
 
@@ -488,6 +507,11 @@ impl Payload {
             Payload::ImpactPrediction(p) => Some(p.impact_point),
             Payload::EventEnd(p) => p.final_point,
             Payload::Correction(p) => p.corrected_point,
+            Payload::CommonEvent(p) => p
+                .track
+                .as_ref()
+                .map(|t| t.position)
+                .or_else(|| p.launch.as_ref().map(|l| l.launch_point)),
             Payload::Cancel(_) | Payload::Status(_) => None,
         }
     }

@@ -371,7 +371,7 @@ impl Correlator {
                     class: p.corrected_missile_class,
                 },
             ),
-            Payload::Status(_) => return Ok(None),
+            Payload::Status(_) | Payload::CommonEvent(_) => return Ok(None),
         };
         Ok(Some(Report {
             key: TrackKey {

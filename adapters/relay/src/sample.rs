@@ -108,6 +108,28 @@ pub fn envelope(spec: &SampleSpec) -> Result<Envelope, TrackIdError> {
             uptime_s: 3600.0,
             detail: String::new(),
         }),
+        PayloadKind::CommonEvent => Payload::CommonEvent(trilink_schema::CommonEvent {
+            event_id: *trilink_schema::MessageId::derive(
+                spec.origin,
+                "sample-event",
+                &spec.seq.to_string(),
+            )
+            .as_uuid(),
+            state: trilink_schema::EventState::Active,
+            first_detected_by: spec.origin,
+            first_detected_at: t,
+            missile_class: MissileClass::Srbm,
+            contributors: vec![trilink_schema::Contributor {
+                origin: spec.origin,
+                track_id: track,
+                state: trilink_schema::ContributionState::Active,
+                last_report_at: t,
+            }],
+            launch: None,
+            track: None,
+            impact: None,
+            end: None,
+        }),
     };
     let mut env = Envelope::new(
         spec.origin,
