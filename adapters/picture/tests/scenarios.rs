@@ -1,7 +1,12 @@
 //! The correlator on the shipped scenarios: one event per missile per destination, never a
 //! missile split across events or two missiles in one event.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::float_cmp
+)] // test code: a panic is a failure; exact zeros are meant
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,4 +96,119 @@ fn shipped_scenarios_on_many_seeds() {
             check_one_event_per_object(&c, &g);
         }
     }
+}
+
+fn hard(name: &str) -> trilink_scenario::ScenarioConfig {
+    let (_, text) = trilink_scenario::HARD
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap();
+    trilink_scenario::ScenarioConfig::from_toml(text, name).unwrap()
+}
+
+#[test]
+fn hard_scenarios_one_event_per_object() {
+    for (name, _) in trilink_scenario::HARD {
+        for seed in 0..3 {
+            let g = trilink_scenario::generate(&hard(name), seed, start()).unwrap();
+            let mut c = Correlator::new(Config::default());
+            for r in &g.reports {
+                c.ingest(&r.envelope, r.emit_at).unwrap();
+                c.tick(r.emit_at);
+            }
+            check_one_event_per_object(&c, &g);
+        }
+    }
+}
+
+/// Track-quality metrics on the shipped and hard scenarios: ambiguity exactly 1, no spurious
+/// event, no change of the event an object is matched to, completeness ≥ 0.99, and the fused
+/// position error no worse than the best single nation's.
+#[test]
+fn metrics_on_shipped_and_hard_scenarios() {
+    use trilink_picture::metrics::{MetricsConfig, evaluate};
+    let mut cases: Vec<(String, trilink_scenario::ScenarioConfig)> =
+        ["single_launch", "salvo", "exercise_mixed"]
+            .into_iter()
+            .map(|n| (n.to_owned(), trilink_scenario::named(n).unwrap()))
+            .collect();
+    cases.extend(
+        trilink_scenario::HARD
+            .iter()
+            .map(|(n, _)| ((*n).to_owned(), hard(n))),
+    );
+    for (name, cfg) in cases {
+        let g = trilink_scenario::generate(&cfg, cfg.seed, start()).unwrap();
+        let reports: Vec<_> = g
+            .reports
+            .iter()
+            .map(|r| (r.envelope.clone(), r.emit_at))
+            .collect();
+        for dest in Nation::ALL {
+            let q = evaluate(
+                &g.truth,
+                &reports,
+                dest,
+                Config::default(),
+                MetricsConfig::default(),
+            )
+            .unwrap();
+            eprintln!("{name} {dest}: {q:?}");
+            assert!((q.ambiguity - 1.0).abs() < 1e-12, "{name} {dest}: {q:?}");
+            // A national false alarm is in the picture until its nation cancels it; nothing
+            // else may be spurious.
+            assert_eq!(q.spuriousness_unretracted, 0.0, "{name} {dest}: {q:?}");
+            if !name.contains("false_alarm") {
+                assert_eq!(q.spuriousness, 0.0, "{name} {dest}: {q:?}");
+            }
+            assert_eq!(q.track_id_changes, 0, "{name} {dest}: {q:?}");
+            assert!(q.completeness >= 0.99, "{name} {dest}: {q:?}");
+            // Paired with the best single nation at its own report instants, the fused track is
+            // no worse.
+            let best = q
+                .paired
+                .values()
+                .min_by(|a, b| a.national_rms_m.total_cmp(&b.national_rms_m))
+                .unwrap();
+            assert!(best.samples > 10, "{name} {dest}: {q:?}");
+            assert!(
+                best.fused_rms_m <= best.national_rms_m,
+                "{name} {dest}: fused {} vs best nation {}: {q:?}",
+                best.fused_rms_m,
+                best.national_rms_m
+            );
+        }
+    }
+}
+
+/// Every view is a valid `common_event` payload: wrapped in a hub envelope it passes the
+/// schema's validation (ellipse axes ordered, numbers in range, contributors listed).
+#[test]
+fn views_are_valid_common_event_payloads() {
+    let (c, g) = run("salvo", 5);
+    let now = g.reports.last().unwrap().emit_at;
+    let mut n = 0;
+    for dest in Nation::ALL {
+        for v in c.view_for(dest) {
+            let env = trilink_schema::Envelope::new(
+                Nation::Us,
+                trilink_schema::Source {
+                    system: "trilink-hub".into(),
+                    sensor: "correlator".into(),
+                    national_message_id: format!("{dest}-{}-{n}", v.event.event_id),
+                },
+                now,
+                now,
+                v.mode,
+                [dest, Nation::Us].into_iter().collect(),
+                trilink_schema::Payload::CommonEvent(v.event.clone()),
+            );
+            env.validate(&trilink_schema::ValidationContext::at(now))
+                .unwrap_or_else(|e| panic!("{dest}: {e}: {:#?}", v.event));
+            let back = trilink_schema::Envelope::from_json(&env.to_json().unwrap()).unwrap();
+            assert_eq!(back, env);
+            n += 1;
+        }
+    }
+    assert!(n >= 9, "{n}");
 }
