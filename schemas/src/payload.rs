@@ -391,8 +391,9 @@ pub enum Payload {
     Correction(Correction),
     /// See [`Status`].
     Status(Status),
-    /// See [`CommonEvent`]; published by the hub only.
-    CommonEvent(CommonEvent),
+    /// See [`CommonEvent`]; published by the hub only. Boxed: it is several times larger than
+    /// every other payload, and envelopes live inside many async state machines.
+    CommonEvent(Box<CommonEvent>),
 }
 
 /// The kind of a payload without its data; its snake-case name is the subject token.

@@ -201,7 +201,7 @@ fn views_are_valid_common_event_payloads() {
                 now,
                 v.mode,
                 [dest, Nation::Us].into_iter().collect(),
-                trilink_schema::Payload::CommonEvent(v.event.clone()),
+                trilink_schema::Payload::CommonEvent(Box::new(v.event.clone())),
             );
             env.validate(&trilink_schema::ValidationContext::at(now))
                 .unwrap_or_else(|e| panic!("{dest}: {e}: {:#?}", v.event));

@@ -108,7 +108,7 @@ pub fn envelope(spec: &SampleSpec) -> Result<Envelope, TrackIdError> {
             uptime_s: 3600.0,
             detail: String::new(),
         }),
-        PayloadKind::CommonEvent => Payload::CommonEvent(trilink_schema::CommonEvent {
+        PayloadKind::CommonEvent => Payload::CommonEvent(Box::new(trilink_schema::CommonEvent {
             event_id: *trilink_schema::MessageId::derive(
                 spec.origin,
                 "sample-event",
@@ -129,7 +129,7 @@ pub fn envelope(spec: &SampleSpec) -> Result<Envelope, TrackIdError> {
             track: None,
             impact: None,
             end: None,
-        }),
+        })),
     };
     let mut env = Envelope::new(
         spec.origin,

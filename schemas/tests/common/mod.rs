@@ -231,7 +231,7 @@ pub fn common_event() -> Envelope {
         "correlator",
         "picture-jp-000017",
         t(0, 3, 40, 0),
-        Payload::CommonEvent(CommonEvent {
+        Payload::CommonEvent(Box::new(CommonEvent {
             event_id: uuid::Uuid::from_u128(0x5b0e_2f4c_8a31_5d7e_9c02_41f6_aa83_1e57),
             state: EventState::Active,
             first_detected_by: Nation::Jp,
@@ -295,7 +295,7 @@ pub fn common_event() -> Envelope {
                 },
             }),
             end: None,
-        }),
+        })),
     );
     e.releasability = [Nation::Jp, Nation::Us].into_iter().collect();
     e
