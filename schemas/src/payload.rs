@@ -391,8 +391,9 @@ pub enum Payload {
     Correction(Correction),
     /// See [`Status`].
     Status(Status),
-    /// See [`CommonEvent`]; published by the hub only. Boxed: it is several times larger than
-    /// every other payload, and envelopes live inside many async state machines.
+    /// See [`CommonEvent`]; published by the hub only.
+    // Boxed: several times larger than every other payload, and envelopes live inside many
+    // async state machines (clippy's large_futures).
     CommonEvent(Box<CommonEvent>),
 }
 
