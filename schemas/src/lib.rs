@@ -40,9 +40,10 @@ pub use geo::{ErrorEllipse, GeoPoint, PositionUncertainty, VelocityEnu};
 pub use id::MessageId;
 pub use national::{Decoded, NationalCodec, NationalError};
 pub use payload::{
-    Cancel, ComponentState, Correction, EndReason, EventEnd, FlightPhase, ImpactPrediction,
-    LaunchDetection, MissileClass, Payload, PayloadKind, Status, TrackId, TrackIdError,
-    TrackUpdate,
+    Cancel, CommonEvent, ComponentState, ContributionState, Contributor, Correction, EndReason,
+    EventClose, EventEnd, EventState, FlightPhase, FusedImpact, FusedLaunch, FusedTrack,
+    ImpactPrediction, LaunchDetection, MissileClass, Payload, PayloadKind, Status, TrackId,
+    TrackIdError, TrackUpdate,
 };
 pub use replay::{ReplayRewrite, TimeMap};
 pub use subject::{OutItem, Subject, SubjectError, TrackKey, inbox_prefix};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorEllipse, GeoPoint, PositionUncertainty, VelocityEnu};
+use crate::{ErrorEllipse, GeoPoint, Nation, PositionUncertainty, VelocityEnu};
 
 /// A track identifier. It becomes a NATS subject token (`tl.out.<dest>.track_update.<origin>.<id>`), so
 /// it is restricted to 1–32 characters of `[A-Za-z0-9_-]`. Parsing accepts any string;
@@ -237,6 +237,142 @@ pub struct Status {
     pub detail: String,
 }
 
+/// Life-cycle state of a common event (see [`CommonEvent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventState {
+    /// At least one contribution is still live.
+    Active,
+    /// Every contribution that was not cancelled has ended (impact, lost, other).
+    Ended,
+    /// Every contributing nation cancelled its contribution (false alarm).
+    Cancelled,
+}
+
+/// State of one national track's contribution to a common event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionState {
+    /// Reporting.
+    Active,
+    /// No report for longer than the correlator's drop-out time; not fused any more.
+    Stale,
+    /// Its nation sent `event_end` for it.
+    Ended,
+    /// Its nation cancelled it; it no longer influences the event.
+    Cancelled,
+}
+
+/// One national track contributing to a common event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contributor {
+    /// The nation that reported the track.
+    pub origin: Nation,
+    /// The national track id.
+    pub track_id: TrackId,
+    /// State of this contribution.
+    pub state: ContributionState,
+    /// Observation time of its latest report (UTC).
+    pub last_report_at: DateTime<Utc>,
+}
+
+/// The fused launch estimate of a common event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FusedLaunch {
+    /// Fused launch time (UTC).
+    pub launch_time: DateTime<Utc>,
+    /// Fused launch point.
+    pub launch_point: GeoPoint,
+    /// One-sigma uncertainty of the fused launch point.
+    pub launch_point_uncertainty: PositionUncertainty,
+}
+
+/// The fused kinematic state of a common event at one time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FusedTrack {
+    /// Time of the fused state (UTC): the newest contributing report's time.
+    pub time: DateTime<Utc>,
+    /// Fused WGS84 position.
+    pub position: GeoPoint,
+    /// One-sigma uncertainty of the fused position (horizontal: the larger semi-axis).
+    pub position_uncertainty: PositionUncertainty,
+    /// Fused velocity, local east-north-up.
+    pub velocity: VelocityEnu,
+    /// Flight phase of the newest contributing report.
+    pub flight_phase: FlightPhase,
+}
+
+/// The fused impact prediction of a common event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FusedImpact {
+    /// Fused predicted impact time (UTC); may lie in the future.
+    pub impact_time: DateTime<Utc>,
+    /// Fused predicted impact point.
+    pub impact_point: GeoPoint,
+    /// Horizontal one-sigma error ellipse of the fused impact point.
+    pub error_ellipse: ErrorEllipse,
+}
+
+/// How a common event closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventClose {
+    /// When the last contribution ended (UTC).
+    pub time: DateTime<Utc>,
+    /// `impact` if any contributor reported an impact, otherwise the first reason reported.
+    pub reason: EndReason,
+    /// Final point, when a contributor gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_point: Option<GeoPoint>,
+}
+
+/// A common event: one physical object as the hub's correlator sees it, fused from the national
+/// tracks released to the destination this message goes to. Published by the hub only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommonEvent {
+    /// Stable event id (UUID v5 of the first contribution's message id; a replay reproduces it).
+    /// Its 32-digit simple form is a valid [`TrackId`] for national formats.
+    pub event_id: uuid::Uuid,
+    /// Life-cycle state.
+    pub state: EventState,
+    /// The nation whose report was observed first.
+    pub first_detected_by: Nation,
+    /// Observation time of that first report (UTC).
+    pub first_detected_at: DateTime<Utc>,
+    /// Assessed missile class (the first contributor's that is not `unknown`).
+    pub missile_class: MissileClass,
+    /// Contributing national tracks, in the order they joined (at most 16).
+    #[schemars(length(min = 1, max = 16))]
+    pub contributors: Vec<Contributor>,
+    /// Fused launch estimate, when a contributor reported the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<FusedLaunch>,
+    /// Fused track, when a contributor reported track updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<FusedTrack>,
+    /// Fused impact prediction, when a contributor predicted the impact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<FusedImpact>,
+    /// How the event closed, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<EventClose>,
+}
+
+impl CommonEvent {
+    /// Most contributors one event lists (kept equal to the JSON Schema's `maxItems`).
+    pub const MAX_CONTRIBUTORS: usize = 16;
+
+    /// The event id as a national track id (32 lower-case hex digits).
+    pub fn track_id(&self) -> TrackId {
+        TrackId(self.event_id.simple().to_string())
+    }
+}
+
 /// The payload, tagged by `kind` in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -255,6 +391,10 @@ pub enum Payload {
     Correction(Correction),
     /// See [`Status`].
     Status(Status),
+    /// See [`CommonEvent`]; published by the hub only.
+    // Boxed: several times larger than every other payload, and envelopes live inside many
+    // async state machines (clippy's large_futures).
+    CommonEvent(Box<CommonEvent>),
 }
 
 /// The kind of a payload without its data; its snake-case name is the subject token.
@@ -277,11 +417,26 @@ pub enum PayloadKind {
     Correction,
     /// `status`
     Status,
+    /// `common_event` (published by the hub's correlator, never by a national system)
+    CommonEvent,
 }
 
 impl PayloadKind {
     /// Every kind.
-    pub const ALL: [PayloadKind; 7] = [
+    pub const ALL: [PayloadKind; 8] = [
+        PayloadKind::LaunchDetection,
+        PayloadKind::TrackUpdate,
+        PayloadKind::ImpactPrediction,
+        PayloadKind::EventEnd,
+        PayloadKind::Cancel,
+        PayloadKind::Correction,
+        PayloadKind::Status,
+        PayloadKind::CommonEvent,
+    ];
+
+    /// The kinds a national system originates (every kind but `common_event`, which only the
+    /// hub's correlator publishes); the national formats carry these.
+    pub const NATIONAL: [PayloadKind; 7] = [
         PayloadKind::LaunchDetection,
         PayloadKind::TrackUpdate,
         PayloadKind::ImpactPrediction,
@@ -301,6 +456,7 @@ impl PayloadKind {
             PayloadKind::Cancel => "cancel",
             PayloadKind::Correction => "correction",
             PayloadKind::Status => "status",
+            PayloadKind::CommonEvent => "common_event",
         }
     }
 
@@ -327,6 +483,7 @@ impl Payload {
             Payload::Cancel(_) => PayloadKind::Cancel,
             Payload::Correction(_) => PayloadKind::Correction,
             Payload::Status(_) => PayloadKind::Status,
+            Payload::CommonEvent(_) => PayloadKind::CommonEvent,
         }
     }
 
@@ -339,7 +496,7 @@ impl Payload {
             Payload::EventEnd(p) => Some(&p.track_id),
             Payload::Cancel(p) => Some(&p.track_id),
             Payload::Correction(p) => Some(&p.track_id),
-            Payload::Status(_) => None,
+            Payload::Status(_) | Payload::CommonEvent(_) => None,
         }
     }
 
@@ -352,6 +509,11 @@ impl Payload {
             Payload::ImpactPrediction(p) => Some(p.impact_point),
             Payload::EventEnd(p) => p.final_point,
             Payload::Correction(p) => p.corrected_point,
+            Payload::CommonEvent(p) => p
+                .track
+                .as_ref()
+                .map(|t| t.position)
+                .or_else(|| p.launch.as_ref().map(|l| l.launch_point)),
             Payload::Cancel(_) | Payload::Status(_) => None,
         }
     }

@@ -147,6 +147,15 @@ pub enum ValidationError {
         /// The repeated id.
         id: MessageId,
     },
+    /// A common event lists no contributor, or more than
+    /// [`CommonEvent::MAX_CONTRIBUTORS`](crate::CommonEvent::MAX_CONTRIBUTORS).
+    #[error("a common event lists {count} contributors (1 ..= {max} allowed)")]
+    ContributorCount {
+        /// How many it lists.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
     /// An error ellipse's semi-minor axis is larger than its semi-major axis.
     #[error("{field}: semi_minor_m {minor} > semi_major_m {major}")]
     EllipseAxes {
@@ -189,11 +198,12 @@ impl ValidationError {
             Self::DuplicateReference { .. } => "duplicate_reference",
             Self::TooManyReferences { .. } => "too_many_references",
             Self::EllipseAxes { .. } => "ellipse_axes",
+            Self::ContributorCount { .. } => "contributor_count",
         }
     }
 
     /// Every reason code, for pre-registering metrics.
-    pub const CODES: [&'static str; 18] = [
+    pub const CODES: [&'static str; 19] = [
         "unsupported_schema_version",
         "non_finite",
         "out_of_range",
@@ -212,6 +222,7 @@ impl ValidationError {
         "duplicate_reference",
         "ellipse_axes",
         "too_many_references",
+        "contributor_count",
     ];
 }
 
@@ -416,8 +427,62 @@ impl Envelope {
                 }
                 Ok(())
             }
+            Payload::CommonEvent(p) => common_event(ctx, p),
         }
     }
+}
+
+fn common_event(ctx: &ValidationContext, p: &crate::CommonEvent) -> Result<(), ValidationError> {
+    let max = crate::CommonEvent::MAX_CONTRIBUTORS;
+    if p.contributors.is_empty() || p.contributors.len() > max {
+        return Err(ValidationError::ContributorCount {
+            count: p.contributors.len(),
+            max,
+        });
+    }
+    not_future(ctx, "payload.first_detected_at", p.first_detected_at)?;
+    for (i, c) in p.contributors.iter().enumerate() {
+        if !TrackId::is_valid(c.track_id.as_str()) {
+            return Err(ValidationError::InvalidTrackId {
+                field: format!("payload.contributors[{i}].track_id"),
+                value: c.track_id.as_str().to_owned(),
+            });
+        }
+        not_future(
+            ctx,
+            &format!("payload.contributors[{i}].last_report_at"),
+            c.last_report_at,
+        )?;
+    }
+    if let Some(l) = &p.launch {
+        not_future(ctx, "payload.launch.launch_time", l.launch_time)?;
+        point("payload.launch.launch_point", &l.launch_point)?;
+        uncertainty(
+            "payload.launch.launch_point_uncertainty",
+            &l.launch_point_uncertainty,
+        )?;
+    }
+    if let Some(t) = &p.track {
+        not_future(ctx, "payload.track.time", t.time)?;
+        point("payload.track.position", &t.position)?;
+        uncertainty(
+            "payload.track.position_uncertainty",
+            &t.position_uncertainty,
+        )?;
+        velocity("payload.track.velocity", &t.velocity)?;
+    }
+    if let Some(i) = &p.impact {
+        // impact_time is a prediction and may lie in the future.
+        point("payload.impact.impact_point", &i.impact_point)?;
+        ellipse("payload.impact.error_ellipse", &i.error_ellipse)?;
+    }
+    if let Some(e) = &p.end {
+        not_future(ctx, "payload.end.time", e.time)?;
+        if let Some(fp) = &e.final_point {
+            point("payload.end.final_point", fp)?;
+        }
+    }
+    Ok(())
 }
 
 // Field paths are built only when a rule fails: validation runs on every message, and

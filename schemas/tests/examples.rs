@@ -72,6 +72,7 @@ fn invalid_examples() -> Vec<Invalid> {
     let ip = to_value(&common::impact_prediction());
     let ca = to_value(&common::cancel());
     let st = to_value(&common::status());
+    let ce = to_value(&common::common_event());
     let cancel_id = common::cancel().message_id.to_string();
     let ref0 = common::launch_detection().message_id.to_string();
     let inv = |name, doc, reason, schema_rejects| Invalid {
@@ -228,6 +229,28 @@ fn invalid_examples() -> Vec<Invalid> {
             ),
             "ellipse_axes",
             false,
+        ),
+        inv(
+            "common_event_no_contributors",
+            set(ce.clone(), "/payload/contributors", json!([])),
+            "contributor_count",
+            true,
+        ),
+        inv(
+            "common_event_ellipse_axes",
+            set(
+                ce.clone(),
+                "/payload/impact/error_ellipse/semi_minor_m",
+                json!(12_000.0),
+            ),
+            "ellipse_axes",
+            false,
+        ),
+        inv(
+            "common_event_bad_contributor_track",
+            set(ce, "/payload/contributors/1/track_id", json!("US track 1")),
+            "invalid_track_id",
+            true,
         ),
         inv(
             "unknown_kind",

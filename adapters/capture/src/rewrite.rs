@@ -307,6 +307,24 @@ pub fn rewrite_envelope(env: &mut Envelope, rw: &Rewrite) -> Result<Mode, Rewrit
                 map(t, "payload.corrected_time")?;
             }
         }
+        Payload::CommonEvent(p) => {
+            map(&mut p.first_detected_at, "payload.first_detected_at")?;
+            for c in &mut p.contributors {
+                map(&mut c.last_report_at, "payload.contributors.last_report_at")?;
+            }
+            if let Some(l) = &mut p.launch {
+                map(&mut l.launch_time, "payload.launch.launch_time")?;
+            }
+            if let Some(k) = &mut p.track {
+                map(&mut k.time, "payload.track.time")?;
+            }
+            if let Some(i) = &mut p.impact {
+                map(&mut i.impact_time, "payload.impact.impact_time")?;
+            }
+            if let Some(e) = &mut p.end {
+                map(&mut e.time, "payload.end.time")?;
+            }
+        }
         Payload::Cancel(_) | Payload::Status(_) => {}
     }
     Ok(recorded)

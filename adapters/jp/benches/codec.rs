@@ -46,7 +46,7 @@ fn benches(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("decode_validate_translate");
         g.throughput(Throughput::Elements(1));
-        for kind in PayloadKind::ALL {
+        for kind in PayloadKind::NATIONAL {
             let (bytes, expected) = vector(kind.as_str());
             let ingested = expected.ingested_at;
             let mut ctx = ValidationContext::at(ingested + Duration::seconds(1));
@@ -67,7 +67,7 @@ fn benches(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("decode_only");
         g.throughput(Throughput::Elements(1));
-        for kind in PayloadKind::ALL {
+        for kind in PayloadKind::NATIONAL {
             let (bytes, _) = vector(kind.as_str());
             g.bench_function(kind.as_str(), |b| {
                 b.iter(|| decode_datagram(black_box(&bytes)).unwrap());
@@ -78,7 +78,7 @@ fn benches(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("validate_only");
         g.throughput(Throughput::Elements(1));
-        for kind in PayloadKind::ALL {
+        for kind in PayloadKind::NATIONAL {
             let (_, env) = vector(kind.as_str());
             let mut ctx = ValidationContext::at(env.ingested_at + Duration::seconds(1));
             ctx.check_message_id = false;
@@ -105,7 +105,7 @@ fn benches(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("encode");
         g.throughput(Throughput::Elements(1));
-        for kind in PayloadKind::ALL {
+        for kind in PayloadKind::NATIONAL {
             let (bytes, env) = vector(kind.as_str());
             let mut out = BytesMut::with_capacity(2048);
             g.bench_function(kind.as_str(), |b| {

@@ -72,7 +72,7 @@ fn measure(label: &str, mut f: impl FnMut()) {
 }
 
 fn main() {
-    for kind in PayloadKind::ALL {
+    for kind in PayloadKind::NATIONAL {
         let (bytes, env) = vector(kind.as_str());
         let ingested = env.ingested_at;
         let mut ctx = ValidationContext::at(ingested + Duration::seconds(1));

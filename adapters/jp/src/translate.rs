@@ -399,6 +399,12 @@ impl JpFrame {
                 )? as u64,
                 detail: text(&p.detail, limits::DETAIL, "payload.detail")?,
             }),
+            // The JP format has no common-event message yet (issue 15).
+            Payload::CommonEvent(_) => {
+                return Err(JpError::Unrepresentable {
+                    field: "payload.kind",
+                });
+            }
         };
         let rel = releasability_mask(&env.releasability);
         Ok(Self {

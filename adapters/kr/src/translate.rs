@@ -340,6 +340,13 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
             uptime_ms: scaled("payload.uptime_s", p.uptime_s, 1_000.0, limits::UPTIME_MS)?,
             detail: to_text("payload.detail", &p.detail, limits::FREE_TEXT, false)?,
         }),
+        // The KR format has no common-event sentence yet (issue 15).
+        Payload::CommonEvent(_) => {
+            return Err(KrError::Unrepresentable {
+                field: "payload.kind",
+                reason: "common_event has no KR sentence yet",
+            });
+        }
     };
     Ok(Sentence { header, body })
 }

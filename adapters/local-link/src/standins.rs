@@ -184,6 +184,7 @@ pub fn shift_times(env: &mut Envelope, delta: chrono::Duration) {
                 s(t);
             }
         }
-        Payload::Cancel(_) | Payload::Status(_) => {}
+        // Scenario reports never hold the hub's common events.
+        Payload::Cancel(_) | Payload::Status(_) | Payload::CommonEvent(_) => {}
     }
 }

@@ -80,8 +80,11 @@ pub mod reject_codes {
     pub const FORGED_PROVENANCE: &str = "forged_provenance";
     /// The envelope references (cancels, corrects, points at) a message of another origin.
     pub const FOREIGN_REFERENCE: &str = "foreign_reference";
+    /// A kind only the hub produces (`common_event`) arrived as a nation's input: no nation
+    /// may inject or forge the common picture.
+    pub const HUB_ONLY_KIND: &str = "hub_only_kind";
     /// Every relay-level code.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         BAD_SUBJECT,
         NOT_JSON,
         ORIGIN_MISMATCH,
@@ -90,6 +93,7 @@ pub mod reject_codes {
         SERIALIZE,
         FORGED_PROVENANCE,
         FOREIGN_REFERENCE,
+        HUB_ONLY_KIND,
     ];
 }
 
@@ -218,6 +222,15 @@ pub fn process(
         );
     }
     let kind = env.payload.kind();
+    if kind == PayloadKind::CommonEvent || subj_kind == PayloadKind::CommonEvent {
+        return Outcome::rejected(
+            id,
+            reject_codes::HUB_ONLY_KIND,
+            format!(
+                "{kind} is produced by the hub only; it never comes from a nation ({arrived_on})"
+            ),
+        );
+    }
     if kind != subj_kind {
         return Outcome::rejected(
             id,
@@ -466,6 +479,11 @@ action = "allow"
             "origin_mismatch"
         );
         assert_eq!(code(run("tl.in.jp.track_update", &e)), "kind_mismatch");
+        // The common picture is the hub's: a nation can neither inject one nor disguise one.
+        let ce = env(PayloadKind::CommonEvent, Mode::RealWorld, &Nation::ALL);
+        assert_eq!(code(run("tl.in.jp.common_event", &ce)), "hub_only_kind");
+        assert_eq!(code(run("tl.in.jp.launch_detection", &ce)), "hub_only_kind");
+        assert_eq!(code(run("tl.in.jp.common_event", &e)), "hub_only_kind");
         let o = process(
             "tl.in.jp.launch_detection",
             b"\xff\x00garbage",

@@ -41,6 +41,31 @@ pub const NAMED: [(&str, &str); 4] = [
     ),
 ];
 
+/// Scenarios that make association hard (for the hub correlator's metrics): (name, TOML text).
+/// Not part of [`NAMED`], so the demo and the shipped samples do not change.
+pub const HARD: [(&str, &str); 5] = [
+    (
+        "salvo_one_site",
+        include_str!("../scenarios/hard/salvo_one_site.toml"),
+    ),
+    (
+        "two_sites_close",
+        include_str!("../scenarios/hard/two_sites_close.toml"),
+    ),
+    (
+        "false_alarm_during_launch",
+        include_str!("../scenarios/hard/false_alarm_during_launch.toml"),
+    ),
+    (
+        "nation_drops_out",
+        include_str!("../scenarios/hard/nation_drops_out.toml"),
+    ),
+    (
+        "exercise_and_real_same_site",
+        include_str!("../scenarios/hard/exercise_and_real_same_site.toml"),
+    ),
+];
+
 /// Load a shipped scenario by name.
 pub fn named(name: &str) -> Result<ScenarioConfig, ConfigError> {
     match NAMED.iter().find(|(n, _)| *n == name) {

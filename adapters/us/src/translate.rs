@@ -414,6 +414,10 @@ pub fn to_national(
                 detail: p.detail.clone(),
             })
         }
+        // The US format has no common-event message yet (issue 15: a correlation family).
+        Payload::CommonEvent(_) => {
+            return Err(unrep("payload.kind", "common_event has no US message yet"));
+        }
     };
     let frame = UsFrame {
         simple,

@@ -412,6 +412,8 @@ proptest! {
                 Payload::Cancel(p) => p.reason = "r".repeat(257),
                 Payload::Correction(p) => p.corrected_point = Some(GeoPoint { lat_deg: 0.0, lon_deg: 0.0, alt_m: 2e7 }),
                 Payload::Status(p) => p.uptime_s = -1.0,
+                // Not carried at all: refused as unrepresentable as it is.
+                Payload::CommonEvent(_) => {}
             },
         }
         let err = UsCodec::default().to_national(&env).unwrap_err();
@@ -478,7 +480,8 @@ proptest! {
             }
             Payload::EventEnd(e) => e.final_point = Some(p),
             Payload::Correction(c) => c.corrected_point = Some(p),
-            Payload::Cancel(_) | Payload::Status(_) => {}
+            // `common::envelope()` generates national kinds only.
+            Payload::Cancel(_) | Payload::Status(_) | Payload::CommonEvent(_) => {}
         }
         let codec = UsCodec::default();
         let frame = match codec.to_national(&env) {

@@ -108,6 +108,24 @@ pub fn envelope(spec: &SampleSpec) -> Result<Envelope, TrackIdError> {
             uptime_s: 3600.0,
             detail: String::new(),
         }),
+        PayloadKind::CommonEvent => Payload::CommonEvent(Box::new(crate::CommonEvent {
+            event_id: *crate::MessageId::derive(spec.origin, "sample-event", &spec.seq.to_string())
+                .as_uuid(),
+            state: crate::EventState::Active,
+            first_detected_by: spec.origin,
+            first_detected_at: t,
+            missile_class: MissileClass::Srbm,
+            contributors: vec![crate::Contributor {
+                origin: spec.origin,
+                track_id: track,
+                state: crate::ContributionState::Active,
+                last_report_at: t,
+            }],
+            launch: None,
+            track: None,
+            impact: None,
+            end: None,
+        })),
     };
     let mut env = Envelope::new(
         spec.origin,

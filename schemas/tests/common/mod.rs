@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeZone, Utc};
 use trilink_schema::{
-    Cancel, ComponentState, Correction, EndReason, Envelope, ErrorEllipse, EventEnd, FlightPhase,
-    GeoPoint, Hop, ImpactPrediction, LaunchDetection, MessageId, MissileClass, Mode, Nation,
-    Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate, ValidationContext,
+    Cancel, CommonEvent, ComponentState, ContributionState, Contributor, Correction, EndReason,
+    Envelope, ErrorEllipse, EventEnd, EventState, FlightPhase, FusedImpact, FusedLaunch,
+    FusedTrack, GeoPoint, Hop, ImpactPrediction, LaunchDetection, MessageId, MissileClass, Mode,
+    Nation, Payload, PositionUncertainty, Source, Status, TrackId, TrackUpdate, ValidationContext,
     VelocityEnu,
 };
 
@@ -222,6 +223,84 @@ pub fn status() -> Envelope {
     e
 }
 
+/// The hub's view of one event for Japan: fused from JP's and the US's tracks.
+pub fn common_event() -> Envelope {
+    let mut e = env(
+        Nation::Us,
+        "trilink-hub",
+        "correlator",
+        "picture-jp-000017",
+        t(0, 3, 40, 0),
+        Payload::CommonEvent(Box::new(CommonEvent {
+            event_id: uuid::Uuid::from_u128(0x5b0e_2f4c_8a31_5d7e_9c02_41f6_aa83_1e57),
+            state: EventState::Active,
+            first_detected_by: Nation::Jp,
+            first_detected_at: t(0, 2, 5, 250_000),
+            missile_class: MissileClass::Mrbm,
+            contributors: vec![
+                Contributor {
+                    origin: Nation::Jp,
+                    track_id: track(),
+                    state: ContributionState::Active,
+                    last_report_at: t(0, 3, 39, 500_000),
+                },
+                Contributor {
+                    origin: Nation::Us,
+                    track_id: TrackId::new("US-tpy2kyoga-M1").unwrap(),
+                    state: ContributionState::Active,
+                    last_report_at: t(0, 3, 40, 0),
+                },
+            ],
+            launch: Some(FusedLaunch {
+                launch_time: t(0, 1, 40, 0),
+                launch_point: GeoPoint {
+                    lat_deg: 39.6612,
+                    lon_deg: 124.7031,
+                    alt_m: 12.0,
+                },
+                launch_point_uncertainty: PositionUncertainty {
+                    horizontal_m: 1_150.0,
+                    vertical_m: 1_150.0,
+                },
+            }),
+            track: Some(FusedTrack {
+                time: t(0, 3, 40, 0),
+                position: GeoPoint {
+                    lat_deg: 39.41,
+                    lon_deg: 127.95,
+                    alt_m: 265_000.0,
+                },
+                position_uncertainty: PositionUncertainty {
+                    horizontal_m: 158.0,
+                    vertical_m: 158.0,
+                },
+                velocity: VelocityEnu {
+                    east_mps: 2_480.0,
+                    north_mps: -210.0,
+                    up_mps: 310.0,
+                },
+                flight_phase: FlightPhase::Midcourse,
+            }),
+            impact: Some(FusedImpact {
+                impact_time: t(0, 9, 2, 0),
+                impact_point: GeoPoint {
+                    lat_deg: 38.9,
+                    lon_deg: 136.2,
+                    alt_m: 0.0,
+                },
+                error_ellipse: ErrorEllipse {
+                    semi_major_m: 9_800.0,
+                    semi_minor_m: 4_700.0,
+                    orientation_deg: 95.0,
+                },
+            }),
+            end: None,
+        })),
+    );
+    e.releasability = [Nation::Jp, Nation::Us].into_iter().collect();
+    e
+}
+
 /// One valid example per payload kind, with its file stem.
 pub fn valid_examples() -> Vec<(&'static str, Envelope)> {
     vec![
@@ -232,6 +311,7 @@ pub fn valid_examples() -> Vec<(&'static str, Envelope)> {
         ("cancel", cancel()),
         ("correction", correction()),
         ("status", status()),
+        ("common_event", common_event()),
     ]
 }
 
