@@ -123,7 +123,10 @@ impl RunningView {
 }
 
 /// Connect, subscribe and bind; then serve in a background task until `shutdown`.
-pub async fn start(config: ViewConfig, shutdown: CancellationToken) -> Result<RunningView, ViewError> {
+pub async fn start(
+    config: ViewConfig,
+    shutdown: CancellationToken,
+) -> Result<RunningView, ViewError> {
     let opts = async_nats::ConnectOptions::new();
     let opts = match &config.ca_file {
         Some(ca) => opts.add_root_certificates(ca.clone()).require_tls(true),
@@ -143,7 +146,10 @@ pub async fn start(config: ViewConfig, shutdown: CancellationToken) -> Result<Ru
             source,
         })?;
     let mut subs = Vec::new();
-    for subject in [Subject::output_filter(config.nation), "tl.status.>".to_owned()] {
+    for subject in [
+        Subject::output_filter(config.nation),
+        "tl.status.>".to_owned(),
+    ] {
         let sub = client
             .subscribe(subject.clone())
             .await

@@ -302,7 +302,8 @@ impl Picture {
                 if item.origin() != env.origin || kind != env.payload.kind() {
                     return Err(Rejected::Mismatch(subject.to_owned()));
                 }
-                self.on_output(&env, now).map(|t| vec![Update::Track(Box::new(t))])
+                self.on_output(&env, now)
+                    .map(|t| vec![Update::Track(Box::new(t))])
             }
             Subject::Status { site, component } => {
                 let Payload::Status(st) = &env.payload else {
@@ -349,7 +350,9 @@ impl Picture {
                 return Err(Rejected::Mismatch(format!("status {}", env.message_id)));
             }
         };
-        let latency_ms = (now - env.ingested_at).num_microseconds().unwrap_or(i64::MAX) as f64
+        let latency_ms = (now - env.ingested_at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX) as f64
             / 1000.0;
         if self.latencies.len() >= LATENCY_WINDOW {
             self.latencies.pop_front();
@@ -428,8 +431,8 @@ impl Picture {
     /// Mark components whose heartbeat is overdue as `stale`; returns the rows that changed.
     /// Call it regularly (a fraction of the heartbeat interval).
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Update> {
-        let limit = chrono::Duration::from_std(self.heartbeat_interval)
-            .unwrap_or(chrono::Duration::MAX);
+        let limit =
+            chrono::Duration::from_std(self.heartbeat_interval).unwrap_or(chrono::Duration::MAX);
         let mut changed = Vec::new();
         for row in self.health.values_mut() {
             if row.state != "stale" && now - row.last_seen > limit {
