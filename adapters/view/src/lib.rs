@@ -24,7 +24,7 @@ mod assets;
 pub mod server;
 pub mod state;
 
-pub use server::{RunningView, ViewConfig, ViewError, run, start};
+pub use server::{RunningView, ViewConfig, ViewError, nation_of_viewer, run, start};
 pub use state::{
     HealthRow, HealthSnapshot, LatencySummary, Picture, PictureSnapshot, Rejected, TrackView,
     Update,

@@ -308,3 +308,8 @@ async fn events(State(s): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
     Sse::new(futures::stream::once(async move { Ok(first) }).chain(rest))
         .keep_alive(KeepAlive::default())
 }
+
+/// The nation of a viewer user name `viewer-<nation>`.
+pub fn nation_of_viewer(user: &str) -> Option<Nation> {
+    user.strip_prefix("viewer-")?.parse().ok()
+}

@@ -33,13 +33,17 @@ use trilink_brokers::{Link, LinkOptions, Role, Site};
 use trilink_schema::{Mode, Nation};
 use trilink_view::ViewConfig;
 
-const HEARTBEAT: Duration = Duration::from_millis(1000);
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A test track: origin, mode, id, launch point and impact point (lat, lon).
+type TestTrack<'a> = (Nation, Mode, &'a str, (f64, f64), (f64, f64));
 
 /// chromedriver on a free loopback port, killed by PID when dropped.
 struct Driver {
     child: Child,
     url: String,
-    _profile: tempfile::TempDir,
+    /// Chromium's profile directory (`--user-data-dir`), removed after the driver stops.
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -77,7 +81,7 @@ async fn browser() -> (Driver, Client) {
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        _profile: profile,
+        profile,
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -95,7 +99,7 @@ async fn browser() -> (Driver, Client) {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1400,900",
-                format!("--user-data-dir={}", driver._profile.path().display()),
+                format!("--user-data-dir={}", driver.profile.path().display()),
             ]
         }
     });
@@ -313,7 +317,7 @@ async fn the_kr_view_in_a_real_browser() {
         c.flush().await.unwrap();
     }
 
-    let tracks: [(Nation, Mode, &str, (f64, f64), (f64, f64)); 2] = [
+    let tracks: [TestTrack<'_>; 2] = [
         (
             Nation::Kr,
             Mode::Exercise,

@@ -132,7 +132,7 @@ fn nothing_not_released_to_the_viewer_or_for_another_nation_is_taken() {
 
 #[test]
 fn a_component_whose_heartbeat_is_overdue_turns_stale_once() {
-    let mut p = Picture::new(Nation::Kr, Duration::from_millis(1000));
+    let mut p = Picture::new(Nation::Kr, Duration::from_secs(1));
     let t0 = Utc::now();
     let (s, b) = heartbeat(Nation::Kr, "adapter-kr", t0, 1);
     p.on_message(&s, &b, t0).unwrap();
