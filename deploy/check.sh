@@ -61,6 +61,11 @@ export PASS_ADAPTER_US=p$(openssl rand -hex 16) PASS_RELAY_JP=p$(openssl rand -h
 export PASS_RELAY_KR=p$(openssl rand -hex 16) PASS_RELAY_US=p$(openssl rand -hex 16)
 export PASS_ADMIN_JP=p$(openssl rand -hex 16) PASS_ADMIN_KR=p$(openssl rand -hex 16)
 export PASS_ADMIN_US=p$(openssl rand -hex 16) PASS_SYS=p$(openssl rand -hex 16)
+export PASS_VIEWER_JP=p$(openssl rand -hex 16) PASS_VIEWER_KR=p$(openssl rand -hex 16)
+export PASS_VIEWER_US=p$(openssl rand -hex 16)
+export PASS_ROUTE=p$(openssl rand -hex 16)
+export PASS_LEAF_JP_ADMIN=p$(openssl rand -hex 16) PASS_LEAF_JP_SYS=p$(openssl rand -hex 16)
+export PASS_LEAF_KR_ADMIN=p$(openssl rand -hex 16) PASS_LEAF_KR_SYS=p$(openssl rand -hex 16)
 export HUB_SERVER_NAME=hub-1
 export HUB_ROUTES='["tls://hub-2.example:6222", "tls://hub-3.example:6222"]'
 export HUB_LEAF_URLS='["tls://hub.example:7422"]'

@@ -638,6 +638,9 @@ pub enum Role {
     Admin(Site, Nation),
     /// The system account user on a server of `site`.
     System(Site),
+    /// A nation's read-only viewer (`trilink view`): JP and KR on their leaf, US on the hub.
+    /// Subscribes to what is released to the nation, status and its own inbox; publishes nothing.
+    Viewer(Nation),
 }
 
 /// How to connect as a role.
@@ -712,11 +715,12 @@ fn password_users(site: Site) -> &'static [&'static str] {
             "admin-kr",
             "admin-us",
             "adapter-us",
+            "viewer-us",
             "sys",
             "route",
         ],
-        Site::Jp => &["adapter-jp", "admin-jp", "sys"],
-        Site::Kr => &["adapter-kr", "admin-kr", "sys"],
+        Site::Jp => &["adapter-jp", "viewer-jp", "admin-jp", "sys"],
+        Site::Kr => &["adapter-kr", "viewer-kr", "admin-kr", "sys"],
     }
 }
 
@@ -1106,6 +1110,7 @@ impl Link {
                 (format!("admin-{n}"), site)
             }
             Role::System(site) => ("sys".to_owned(), site),
+            Role::Viewer(n) => (format!("viewer-{n}"), Site::home_of(n)),
         };
         let password = self
             .passwords
@@ -1252,6 +1257,7 @@ impl Link {
         for n in Nation::ALL {
             all.push(Role::Adapter(n));
             all.push(Role::Relay(n));
+            all.push(Role::Viewer(n));
             all.push(Role::Admin(Site::Hub, n));
         }
         all.push(Role::Admin(Site::Jp, Nation::Jp));

@@ -49,6 +49,13 @@ fn expected(role: Role, family: &str, n: Nation) -> (bool, bool) {
             "dlq" | "status" => (n == Nation::Us, false),
             _ => (false, false),
         },
+        // A nation's read-only viewer: hears what is released to it and every status its
+        // account sees; publishes nothing.
+        Role::Viewer(me) => match family {
+            "out" => (false, n == me),
+            "status" => (false, true),
+            _ => (false, false),
+        },
         _ => (true, true),
     }
 }
@@ -214,6 +221,9 @@ async fn permission_matrix(hub_nodes: usize) {
         (Role::Relay(Nation::Jp), Nation::Jp, Site::Hub),
         (Role::Relay(Nation::Kr), Nation::Kr, Site::Hub),
         (Role::Relay(Nation::Us), Nation::Us, Site::Hub),
+        (Role::Viewer(Nation::Jp), Nation::Jp, Site::Jp),
+        (Role::Viewer(Nation::Kr), Nation::Kr, Site::Kr),
+        (Role::Viewer(Nation::Us), Nation::Us, Site::Hub),
     ];
     let mut problems = Vec::new();
     for (role, account, site) in cases {

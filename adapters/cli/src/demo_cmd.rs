@@ -37,6 +37,13 @@ pub struct DemoArgs {
     /// Seconds to wait after the last report for deliveries to complete.
     #[arg(long, default_value_t = 20.0)]
     pub settle_s: f64,
+    /// Serve the browser view on this address (e.g. 127.0.0.1:8480) and print its URL; add
+    /// `--keep-running` to look at it after the scenario.
+    #[arg(long)]
+    pub view_listen: Option<std::net::SocketAddr>,
+    /// The nation whose read-only viewer the view connects as: jp, kr or us.
+    #[arg(long, default_value = "kr")]
+    pub view_nation: trilink_schema::Nation,
 }
 
 impl DemoArgs {
@@ -50,6 +57,8 @@ impl DemoArgs {
             quiet: self.quiet,
             refresh_s: self.refresh_s,
             settle_s: self.settle_s,
+            view_listen: self.view_listen,
+            view_nation: self.view_nation,
         }
     }
 }

@@ -4,9 +4,9 @@
 //! This crate is the edge: one module per command (`<name>_cmd`), each parsing its arguments
 //! and calling a library — `trilink-runtime` (adapter), `trilink-relay` (relay, policy),
 //! `trilink-replay` (replay, record), `trilink-local-link` (demo, bench, `policy test --live`),
-//! `trilink-scenario`, `trilink-brokers`, `trilink-schema` — then printing and choosing the exit
-//! code. It must not contain protocol, routing or transport logic, and no command module
-//! imports another.
+//! `trilink-view` (view), `trilink-scenario`, `trilink-brokers`, `trilink-schema` — then
+//! printing and choosing the exit code. It must not contain protocol, routing or transport
+//! logic, and no command module imports another.
 //!
 //! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem
 //! (invalid input, differences from expectations), `2` usage error (bad arguments or configuration).
@@ -27,6 +27,7 @@ mod relay_cmd;
 mod replay_cmd;
 mod scenario_cmd;
 mod schema_cmd;
+mod view_cmd;
 
 /// Exit code: the job ran and found a problem.
 pub const EXIT_PROBLEM: u8 = 1;
@@ -69,6 +70,8 @@ pub enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
+    /// Serve the live common-picture view of one nation in the browser (read-only viewer).
+    View(view_cmd::ViewArgs),
 }
 
 /// Run the parsed command line; returns the process exit code.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Broker(args) => broker_cmd::run(&args),
+        Command::View(args) => view_cmd::run(&args),
     }
 }
 

@@ -45,6 +45,11 @@ pub struct DemoOptions {
     pub refresh_s: f64,
     /// Seconds to wait after the last report for deliveries to complete.
     pub settle_s: f64,
+    /// Serve the browser view (`trilink-view`) of `view_nation` on this address (port 0: any
+    /// free port); its URL is printed. `None`: no view.
+    pub view_listen: Option<std::net::SocketAddr>,
+    /// The nation whose read-only viewer the view connects as.
+    pub view_nation: Nation,
 }
 
 /// Outcome of a demo run.
@@ -129,6 +134,36 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
     local.start_adapter_jp(jp_in, jp_out)?;
     local.start_adapter_kr()?;
     local.start_adapter_us(us_in, us_out)?;
+
+    // The browser view, as one nation's read-only viewer; it stops with the link.
+    let _view = match args.view_listen {
+        Some(listen) => {
+            let c = local
+                .link()
+                .credentials(Role::Viewer(args.view_nation))
+                .map_err(|e| failed!("viewer credentials: {e}"))?;
+            let view = trilink_view::start(
+                trilink_view::ViewConfig {
+                    nation: args.view_nation,
+                    nats_urls: c.urls,
+                    user: c.user,
+                    password: c.password,
+                    ca_file: c.ca_file,
+                    listen,
+                    heartbeat_interval: Duration::from_secs(2),
+                },
+                stop.clone(),
+            )
+            .await
+            .map_err(|e| failed!("view: {e}"))?;
+            say(
+                &out,
+                &format!("view ({} viewer): {}", args.view_nation, view.url()),
+            );
+            Some(view)
+        }
+        None => None,
+    };
 
     // National stand-ins: receivers first.
     let board: SharedBoard = Arc::new(Mutex::new(Board::default()));

@@ -1,0 +1,527 @@
+//! The view in a real headless Chromium (driven over WebDriver by `fantoccini`) against a real
+//! link (hub + JP and KR leaves, `trilink_brokers::Link`), as KR's read-only viewer:
+//! the page loads with no script errors, draws tracks as envelopes are published, marks
+//! exercise traffic (and not real-world traffic), shows a component going stale within one
+//! heartbeat interval of its missed heartbeat, and nothing not released to KR ever reaches the
+//! page or the SSE stream. Writes the screenshot `docs/view.png` and checks it is not blank.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian `chromium`,
+//! `chromium-driver`; `CHROMIUM` / `CHROMEDRIVER` override the paths).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use common::{envelope, heartbeat, impact, launch, out, point, update};
+use fantoccini::{Client, ClientBuilder};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use trilink_brokers::{Link, LinkOptions, Role, Site};
+use trilink_schema::{Mode, Nation};
+use trilink_view::ViewConfig;
+
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// A test track: origin, mode, id, launch point and impact point (lat, lon).
+type TestTrack<'a> = (Nation, Mode, &'a str, (f64, f64), (f64, f64));
+
+/// chromedriver on a free loopback port, killed by PID when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    /// Chromium's profile directory (`--user-data-dir`), removed after the driver stops.
+    profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser() -> (Driver, Client) {
+    let driver_bin =
+        std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    assert!(
+        PathBuf::from(&driver_bin).is_file() && PathBuf::from(&chromium).is_file(),
+        "{driver_bin} and {chromium} are needed: apt-get install -y chromium chromium-driver"
+    );
+    let port = free_port();
+    let child = Command::new(&driver_bin)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        profile,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,900",
+                format!("--user-data-dir={}", driver.profile.path().display()),
+            ]
+        }
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap();
+    (driver, client)
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.unwrap()
+}
+
+/// Poll `script` (returning a boolean) until true; the time it took.
+async fn until(c: &Client, script: &str, within: Duration) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        if js(c, script).await == Value::Bool(true) {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < within,
+            "not true within {within:?}: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> Value {
+    let client: HttpClient<HttpConnector, Empty<Bytes>> =
+        HttpClient::builder(TokioExecutor::new()).build_http();
+    let resp = client
+        .get(format!("http://{addr}{path}").parse().unwrap())
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Read the SSE stream into a string until `stop`.
+fn read_sse(addr: SocketAddr, stop: CancellationToken) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let client: HttpClient<HttpConnector, Empty<Bytes>> =
+            HttpClient::builder(TokioExecutor::new()).build_http();
+        let resp = client
+            .get(format!("http://{addr}/api/events").parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("text/event-stream")
+        );
+        let mut body = resp.into_body();
+        let mut text = String::new();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                f = body.frame() => match f {
+                    Some(Ok(f)) => if let Ok(d) = f.into_data() {
+                        text.push_str(&String::from_utf8_lossy(&d));
+                    },
+                    _ => break,
+                },
+            }
+        }
+        text
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kr_view_in_a_real_browser() {
+    let link = Link::start(LinkOptions::default()).await.unwrap();
+    let kr_leaf = link
+        .connect(Role::Admin(Site::Kr, Nation::Kr))
+        .await
+        .unwrap();
+    let jp_hub = link
+        .connect(Role::Admin(Site::Hub, Nation::Jp))
+        .await
+        .unwrap();
+    let us_hub = link
+        .connect(Role::Admin(Site::Hub, Nation::Us))
+        .await
+        .unwrap();
+    let creds = link.credentials(Role::Viewer(Nation::Kr)).unwrap();
+    let shutdown = CancellationToken::new();
+    let view = trilink_view::start(
+        ViewConfig {
+            nation: Nation::Kr,
+            nats_urls: creds.urls.clone(),
+            user: creds.user.clone(),
+            password: creds.password.clone(),
+            ca_file: creds.ca_file.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            heartbeat_interval: HEARTBEAT,
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let addr = view.addr;
+
+    // KR's adapter heartbeats every interval until told to stop.
+    let beats = CancellationToken::new();
+    let last_beat = Arc::new(Mutex::new(Instant::now()));
+    let hb = {
+        let (c, stop, last) = (kr_leaf.clone(), beats.clone(), last_beat.clone());
+        tokio::spawn(async move {
+            let mut seq = 0;
+            while !stop.is_cancelled() {
+                seq += 1;
+                let (s, b) = heartbeat(Nation::Kr, "adapter-kr", Utc::now(), seq);
+                c.publish(s, b.into()).await.unwrap();
+                c.flush().await.unwrap();
+                *last.lock().unwrap() = Instant::now();
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = tokio::time::sleep(HEARTBEAT) => {}
+                }
+            }
+        })
+    };
+
+    let sse_stop = CancellationToken::new();
+    let sse = read_sse(addr, sse_stop.clone());
+
+    let (_driver, b) = browser().await;
+    b.goto(&view.url()).await.unwrap();
+    until(
+        &b,
+        "return !!document.getElementById('tracks-layer') && document.getElementById('conn').textContent === 'live'",
+        Duration::from_secs(20),
+    )
+    .await;
+    until(
+        &b,
+        "return !!document.querySelector('[data-component=\"adapter-kr\"][data-state=\"ok\"]')",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Released to KR: an exercise track from KR's own system, a real-world one from JP.
+    // Not released to KR: on KR's output with JP-only releasability (a routing fault the view
+    // must still refuse), JP's and the US's outputs at the hub, and JP's output subject
+    // inside KR's account (the viewer user may not subscribe to it).
+    let t0 = Utc::now();
+    let forbidden = [
+        (
+            &kr_leaf,
+            out(
+                &envelope(
+                    Nation::Jp,
+                    Mode::RealWorld,
+                    &[],
+                    "s1",
+                    t0,
+                    update("SECRET-1", t0, point(38.0, 131.0, 9e4)),
+                ),
+                Nation::Kr,
+            ),
+        ),
+        (
+            &jp_hub,
+            out(
+                &envelope(
+                    Nation::Jp,
+                    Mode::RealWorld,
+                    &[],
+                    "s2",
+                    t0,
+                    update("SECRET-2", t0, point(38.0, 131.0, 9e4)),
+                ),
+                Nation::Jp,
+            ),
+        ),
+        (
+            &us_hub,
+            out(
+                &envelope(
+                    Nation::Us,
+                    Mode::RealWorld,
+                    &[],
+                    "s3",
+                    t0,
+                    update("SECRET-3", t0, point(38.0, 131.0, 9e4)),
+                ),
+                Nation::Us,
+            ),
+        ),
+        (
+            &kr_leaf,
+            out(
+                &envelope(
+                    Nation::Jp,
+                    Mode::RealWorld,
+                    &[Nation::Kr],
+                    "s4",
+                    t0,
+                    update("SECRET-4", t0, point(38.0, 131.0, 9e4)),
+                ),
+                Nation::Jp,
+            ),
+        ),
+    ];
+    for (c, (s, body)) in &forbidden {
+        c.publish(s.clone(), body.clone().into()).await.unwrap();
+        c.flush().await.unwrap();
+    }
+
+    let tracks: [TestTrack<'_>; 2] = [
+        (
+            Nation::Kr,
+            Mode::Exercise,
+            "EX-1",
+            (39.0, 125.7),
+            (40.6, 135.5),
+        ),
+        (
+            Nation::Jp,
+            Mode::RealWorld,
+            "RW-1",
+            (40.2, 127.9),
+            (37.9, 133.8),
+        ),
+    ];
+    for (origin, mode, id, from, _) in tracks {
+        let now = Utc::now();
+        let e = envelope(
+            origin,
+            mode,
+            &[Nation::Kr],
+            &format!("{id}-l"),
+            now,
+            launch(id, now, point(from.0, from.1, 0.0)),
+        );
+        let (s, body) = out(&e, Nation::Kr);
+        kr_leaf.publish(s, body.into()).await.unwrap();
+    }
+    for step in 1..=12 {
+        for (origin, mode, id, from, to) in tracks {
+            let f = f64::from(step) / 12.0;
+            let now = Utc::now();
+            let p = point(
+                from.0 + (to.0 - from.0) * f,
+                from.1 + (to.1 - from.1) * f,
+                400_000.0 * (std::f64::consts::PI * f).sin(),
+            );
+            let e = envelope(
+                origin,
+                mode,
+                &[Nation::Kr],
+                &format!("{id}-u{step}"),
+                now,
+                update(id, now, p),
+            );
+            let (s, body) = out(&e, Nation::Kr);
+            kr_leaf.publish(s, body.into()).await.unwrap();
+            if step == 4 {
+                let e = envelope(
+                    origin,
+                    mode,
+                    &[Nation::Kr],
+                    &format!("{id}-i"),
+                    now,
+                    impact(id, now, point(to.0, to.1, 0.0)),
+                );
+                let (s, body) = out(&e, Nation::Kr);
+                kr_leaf.publish(s, body.into()).await.unwrap();
+            }
+        }
+        kr_leaf.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Drawn, with the last point of each.
+    until(
+        &b,
+        "const a = document.querySelector('#tracks-layer [data-key=\"kr/EX-1\"]'), r = document.querySelector('#tracks-layer [data-key=\"jp/RW-1\"]');\
+         return !!a && !!r && !!a.querySelector('path.ellipse') && !!a.querySelector('path.launch') && !!r.querySelector('path.line') && \
+         document.querySelectorAll('#tracks tbody tr').length === 2 && [...document.querySelectorAll('#tracks tbody tr')].every(t => t.children[3].textContent === '14')",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Exercise traffic unmistakable, real-world never styled like it.
+    let marks = js(
+        &b,
+        "const a = document.querySelector('#tracks-layer [data-key=\"kr/EX-1\"]'), r = document.querySelector('#tracks-layer [data-key=\"jp/RW-1\"]');\
+         const banner = document.getElementById('mode-banner');\
+         return { ex_class: a.getAttribute('class'), rw_class: r.getAttribute('class'),\
+           ex_texts: [...a.querySelectorAll('text')].map(t => t.textContent),\
+           rw_texts: [...r.querySelectorAll('text')].map(t => t.textContent),\
+           ex_stroke: getComputedStyle(a.querySelector('path.line')).stroke,\
+           rw_stroke: getComputedStyle(r.querySelector('path.line')).stroke,\
+           ex_dash: getComputedStyle(a.querySelector('path.line')).strokeDasharray,\
+           rw_dash: getComputedStyle(r.querySelector('path.line')).strokeDasharray,\
+           banner: banner.textContent, banner_shown: banner.offsetHeight > 0 };",
+    )
+    .await;
+    println!("marks: {marks}");
+    assert!(marks["ex_class"].as_str().unwrap().contains("exercise"));
+    let ex_texts = marks["ex_texts"].as_array().unwrap();
+    assert!(ex_texts.len() >= 2, "symbol and impact labels");
+    assert!(
+        ex_texts
+            .iter()
+            .all(|t| t.as_str().unwrap().starts_with("EXERCISE"))
+    );
+    let rw_texts = marks["rw_texts"].as_array().unwrap();
+    assert!(!rw_texts.is_empty());
+    assert!(rw_texts.iter().all(|t| {
+        let t = t.as_str().unwrap();
+        t.starts_with("REAL WORLD") && !t.contains("EXERCISE") && !t.contains("TEST")
+    }));
+    assert!(!marks["rw_class"].as_str().unwrap().contains("exercise"));
+    assert_ne!(marks["ex_stroke"], marks["rw_stroke"]);
+    assert_ne!(marks["ex_dash"], marks["rw_dash"]);
+    assert!(marks["banner_shown"].as_bool().unwrap());
+    assert!(marks["banner"].as_str().unwrap().contains("EXERCISE"));
+
+    // Display latency measured in the page: Date.now() at drawing minus ingested_at.
+    let lat = js(&b, "return window.__trilink.latencies").await;
+    let mut lat: Vec<f64> = lat
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    assert!(lat.len() >= 28, "{}", lat.len());
+    let p50 = lat[lat.len() / 2];
+    let max = *lat.last().unwrap();
+    println!(
+        "page latency ingested_at -> drawn: n {} p50 {p50:.1} ms max {max:.1} ms",
+        lat.len()
+    );
+    assert!(p50 <= 250.0, "p50 {p50} ms over the 250 ms target");
+
+    // Screenshot, not blank: many colours, and the exercise magenta among them.
+    let png_bytes = b.screenshot().await.unwrap();
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/view.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    std::fs::write(&shot, &png_bytes).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = info.line_size / info.width as usize;
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(bpp).collect();
+    let colours: BTreeSet<&[u8]> = pixels.iter().copied().collect();
+    let magenta = pixels
+        .iter()
+        .filter(|p| p[0] > 230 && p[1] < 110 && p[2] > 230)
+        .count();
+    println!(
+        "screenshot {}x{}: {} colours, {magenta} exercise-magenta pixels -> {}",
+        info.width,
+        info.height,
+        colours.len(),
+        shot.display()
+    );
+    assert!(colours.len() > 50, "blank screenshot");
+    assert!(magenta > 50, "no exercise track visible in the screenshot");
+
+    // /api/picture: only the released tracks; the routing fault on KR's output refused.
+    let pic = http_get(addr, "/api/picture").await;
+    let keys: BTreeSet<&str> = pic["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, BTreeSet::from(["jp/RW-1", "kr/EX-1"]));
+    assert_eq!(pic["health"]["rejected"], json!(1), "{}", pic["health"]);
+    assert!(pic["events"].as_array().unwrap().is_empty());
+    let health = http_get(addr, "/api/health").await;
+    assert_eq!(health["latency"]["count"], json!(28));
+
+    // KR's adapter stops: stale on the page within one interval of the missed heartbeat.
+    beats.cancel();
+    hb.await.unwrap();
+    let last = *last_beat.lock().unwrap();
+    until(
+        &b,
+        "return !!document.querySelector('[data-component=\"adapter-kr\"][data-state=\"stale\"]') && document.querySelector('[data-site=\"kr\"]').dataset.state === 'bad'",
+        HEARTBEAT * 4,
+    )
+    .await;
+    let since_last = last.elapsed();
+    println!(
+        "adapter-kr stale on the page {since_last:?} after its last heartbeat (interval {HEARTBEAT:?})"
+    );
+    assert!(
+        since_last <= HEARTBEAT * 2,
+        "{since_last:?}: not within one interval of the missed heartbeat"
+    );
+
+    // No script errors on the page, ever.
+    let errors = js(&b, "return window.__trilink.errors").await;
+    assert_eq!(errors, json!([]), "page errors");
+
+    // The SSE stream carried the released tracks and nothing else.
+    sse_stop.cancel();
+    let text = sse.await.unwrap();
+    assert!(text.contains("event: picture"));
+    assert!(text.contains("\"kr/EX-1\"") && text.contains("\"jp/RW-1\""));
+    assert!(
+        !text.contains("SECRET"),
+        "SSE carried something not released to KR"
+    );
+    let page = b.source().await.unwrap();
+    assert!(!page.contains("SECRET"));
+
+    b.close().await.unwrap();
+    shutdown.cancel();
+    view.wait().await.unwrap();
+}
