@@ -60,17 +60,20 @@ pub enum ConfigError {
         message: String,
     },
     /// A key has the wrong type, is unknown or is missing.
-    #[error("{file}: key `{key}`: {message}")]
+    #[error("{}: key `{key}`: {message}", blame(file, set_by.as_deref()))]
     Field {
         /// The file.
         file: PathBuf,
         /// Dotted key path (`nats.max_in_flight`, `ingress[0].bind`).
         key: String,
-        /// What is wrong.
+        /// What is wrong (with the offending value when it is a plain value).
         message: String,
+        /// The environment variable that set this key (or the table holding it), when the
+        /// value came from the environment rather than the file.
+        set_by: Option<String>,
     },
     /// A key has a well-typed but invalid value.
-    #[error("{file}: key `{key}`: {message}")]
+    #[error("{}: key `{key}`: {message}", blame(file, set_by.as_deref()))]
     Invalid {
         /// The file.
         file: PathBuf,
@@ -78,6 +81,8 @@ pub enum ConfigError {
         key: String,
         /// What is wrong.
         message: String,
+        /// The environment variable that set this key, when it came from the environment.
+        set_by: Option<String>,
     },
 }
 
@@ -88,6 +93,67 @@ impl ConfigError {
             Self::Field { key, .. } | Self::Invalid { key, .. } => Some(key),
             _ => None,
         }
+    }
+}
+
+/// Where a bad value came from: the environment variable that set it, or the file.
+fn blame(file: &Path, set_by: Option<&str>) -> String {
+    match set_by {
+        Some(var) => format!("environment variable {var} (over {})", file.display()),
+        None => file.display().to_string(),
+    }
+}
+
+/// The key path an override sets, in the loader's error notation (`nats.password`,
+/// `ingress[0].bind`).
+fn dotted(parts: &[String]) -> String {
+    let mut out = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 && p.parse::<usize>().is_ok() {
+            out.push('[');
+            out.push_str(p);
+            out.push(']');
+        } else {
+            if i > 0 {
+                out.push('.');
+            }
+            out.push_str(p);
+        }
+    }
+    out
+}
+
+/// The override (variable) that set `key`, a table above it or a value below it.
+fn set_by<'a>(key: &str, applied: &'a [(String, String)]) -> Option<&'a str> {
+    let within = |outer: &str, inner: &str| {
+        inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    applied
+        .iter()
+        .rev()
+        .find(|(path, _)| within(path, key) || within(key, path))
+        .map(|(_, var)| var.as_str())
+}
+
+/// The plain value at `key` in the merged table, for the error message.
+fn value_at(table: &toml::Value, key: &str) -> Option<String> {
+    let mut cur = table;
+    for seg in key.split('.') {
+        let (name, idx) = match seg.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        cur = cur.get(name)?;
+        if let Some(i) = idx {
+            cur = cur.get(i)?;
+        }
+    }
+    match cur {
+        toml::Value::Table(_) | toml::Value::Array(_) => None,
+        v => Some(v.to_string()),
     }
 }
 
@@ -150,24 +216,34 @@ pub fn load_str<T: DeserializeOwned + Validate>(
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
         .collect();
     overrides.sort();
+    // (key path set, variable), to blame an error on the variable rather than the file.
+    let mut applied: Vec<(String, String)> = Vec::with_capacity(overrides.len());
     for (var, value) in &overrides {
-        apply_override(&mut table, var, value)?;
+        let path = apply_override(&mut table, var, value)?;
+        applied.push((path, var.clone()));
     }
     let value = toml::Value::Table(table);
-    let cfg: T = serde_path_to_error::deserialize(value).map_err(|e| {
+    let cfg: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let key = e.path().to_string();
+        let key = if key == "." {
+            String::from("(root)")
+        } else {
+            key
+        };
+        let mut message = first_line(&e.into_inner().to_string());
+        if let Some(v) = value_at(&value, &key) {
+            message = format!("{message} (value {v})");
+        }
         ConfigError::Field {
             file: file.to_owned(),
-            key: if key == "." {
-                String::from("(root)")
-            } else {
-                key
-            },
-            message: first_line(&e.into_inner().to_string()),
+            set_by: set_by(&key, &applied).map(str::to_owned),
+            key,
+            message,
         }
     })?;
     cfg.validate().map_err(|inv| ConfigError::Invalid {
         file: file.to_owned(),
+        set_by: set_by(&inv.key, &applied).map(str::to_owned),
         key: inv.key,
         message: inv.message,
     })?;
@@ -189,7 +265,8 @@ fn parse_env_value(raw: &str) -> toml::Value {
     }
 }
 
-fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<(), ConfigError> {
+/// Apply one `TRILINK__A__B=value` override; returns the key path it set.
+fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<String, ConfigError> {
     let env_err = |message: String| ConfigError::Env {
         var: var.to_owned(),
         message,
@@ -208,7 +285,7 @@ fn apply_override(table: &mut toml::Table, var: &str, raw: &str) -> Result<(), C
     if let toml::Value::Table(t) = root {
         *table = t;
     }
-    result
+    result.map(|()| dotted(&parts))
 }
 
 fn set_path(

@@ -175,6 +175,9 @@ mod tests {
         names
             .iter()
             .map(|p| Envelope::from_json(&std::fs::read(p).unwrap()).unwrap())
+            // The hub's common events never cross a national format (the relay refuses them
+            // from nations; no national encoding exists yet).
+            .filter(|e| e.payload.kind() != trilink_schema::PayloadKind::CommonEvent)
             .collect()
     }
 

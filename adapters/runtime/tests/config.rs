@@ -172,6 +172,32 @@ fn syntax_and_env_errors() {
     let err = load(MIN, env(&[("TRILINK____X", "1")])).unwrap_err();
     assert!(matches!(err, ConfigError::Env { .. }), "{err}");
 
+    // A typo or a bad value in an override is blamed on the variable, not the file
+    // (issue 18 item 6), and a plain bad value is shown.
+    let err = load(MIN, env(&[("TRILINK__NATS__PASSWROD", "x")])).unwrap_err();
+    assert_eq!(err.key(), Some("nats.passwrod"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("environment variable TRILINK__NATS__PASSWROD"),
+        "{err}"
+    );
+    let err = load(
+        MIN,
+        env(&[("TRILINK__NATS__CONNECT_TIMEOUT_MS", "\"soon\"")]),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::Field { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("environment variable TRILINK__NATS__CONNECT_TIMEOUT_MS"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("(value \"soon\")"), "{err}");
+    let in_file = MIN.replace("[nats]\n", "[nats]\nconnect_timeout_ms = \"soon\"\n");
+    let err = load(&in_file, no_env()).unwrap_err();
+    assert!(err.to_string().starts_with("site.toml"), "{err}");
+    assert!(err.to_string().contains("(value \"soon\")"), "{err}");
+
     let err = config::load::<AdapterConfig>(Path::new("/nonexistent/x.toml")).unwrap_err();
     assert!(matches!(err, ConfigError::Io { .. }));
     assert!(err.to_string().contains("/nonexistent/x.toml"));
