@@ -183,6 +183,22 @@ fn finite(field: &'static str, v: f64) -> Result<f64, PictureError> {
     }
 }
 
+/// The ECEF covariance of a position stated as horizontal and vertical one-sigma in its local
+/// east-north-up frame (each floored at `min_position_sigma_m`), with the ENU→ECEF rotation at
+/// that point.
+fn position_covariance(
+    cfg: &Config,
+    field: &'static str,
+    g: &trilink_schema::GeoPoint,
+    u: &trilink_schema::PositionUncertainty,
+) -> Result<(geo::M3, geo::M3), PictureError> {
+    let r = geo::enu_rotation(g);
+    let h = finite(field, u.horizontal_m)?.max(cfg.min_position_sigma_m);
+    let v = finite(field, u.vertical_m)?.max(cfg.min_position_sigma_m);
+    let c = r * geo::M3::from_diagonal(&geo::V3::new(h * h, h * h, v * v)) * r.transpose();
+    Ok((r, c))
+}
+
 impl Correlator {
     /// An empty correlator.
     pub fn new(cfg: Config) -> Self {
@@ -263,19 +279,12 @@ impl Correlator {
                 let g = &p.launch_point;
                 finite("payload.launch_point", g.lat_deg + g.lon_deg + g.alt_m)?;
                 let pos = geo::ecef(g);
-                let r = geo::enu_rotation(g);
-                let h = finite(
+                let (_, c) = position_covariance(
+                    cfg,
                     "payload.launch_point_uncertainty",
-                    p.launch_point_uncertainty.horizontal_m,
-                )?
-                .max(cfg.min_position_sigma_m);
-                let v = finite(
-                    "payload.launch_point_uncertainty",
-                    p.launch_point_uncertainty.vertical_m,
-                )?
-                .max(cfg.min_position_sigma_m);
-                let c =
-                    r * geo::M3::from_diagonal(&geo::V3::new(h * h, h * h, v * v)) * r.transpose();
+                    g,
+                    &p.launch_point_uncertainty,
+                )?;
                 let mut x = V4::zeros();
                 x.fixed_rows_mut::<3>(0).copy_from(&pos);
                 x.w = geo::secs(p.launch_time);
@@ -297,19 +306,12 @@ impl Correlator {
                     "payload.velocity",
                     p.velocity.east_mps + p.velocity.north_mps + p.velocity.up_mps,
                 )?;
-                let r = geo::enu_rotation(g);
-                let h = finite(
+                let (r, c) = position_covariance(
+                    cfg,
                     "payload.position_uncertainty",
-                    p.position_uncertainty.horizontal_m,
-                )?
-                .max(cfg.min_position_sigma_m);
-                let v = finite(
-                    "payload.position_uncertainty",
-                    p.position_uncertainty.vertical_m,
-                )?
-                .max(cfg.min_position_sigma_m);
-                let c =
-                    r * geo::M3::from_diagonal(&geo::V3::new(h * h, h * h, v * v)) * r.transpose();
+                    g,
+                    &p.position_uncertainty,
+                )?;
                 let mut x = V6::zeros();
                 x.fixed_rows_mut::<3>(0).copy_from(&geo::ecef(g));
                 x.fixed_rows_mut::<3>(3)
