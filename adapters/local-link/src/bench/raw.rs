@@ -1,5 +1,11 @@
 //! The benchmark's raw-NATS baseline path: no decoding, translation, validation or
-//! persistence. Benchmark subjects (`bench.*`) are captured by no stream.
+//! persistence.
+//!
+//! The leaf connections at the hub only carry the subjects a nation's leaf permissions allow
+//! (`broker-config/conf/hub-accounts.conf`), so the baseline travels on subjects inside them
+//! that no stream captures: `tl.status.jp.bench` from the JP leaf to the hub (status is never
+//! stored) and `tl.out.kr.bench` from the hub to the KR leaf (four tokens: the hub's `OUT_KR`
+//! captures six-token subjects only, and the KR leaf's `OUT_KR` only sources the hub's).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +26,11 @@ use super::measure::{
 };
 use crate::error::{Result, failed};
 use crate::standins;
+
+/// JP leaf → hub (JP account): allowed by `LEAF_JP`, stored by no stream.
+const RAW_IN: &str = "tl.status.jp.bench";
+/// Hub (KR account) → KR leaf: allowed by `LEAF_KR`, stored by no stream.
+const RAW_OUT: &str = "tl.out.kr.bench";
 
 /// The raw baseline: the same JP bytes over UDP → core NATS on the JP leaf → a forwarder at
 /// the hub into the KR account → a subscriber on the KR leaf → MQTT QoS 1 via mosquitto.
@@ -51,19 +62,16 @@ pub(crate) async fn raw_path(
         .map_err(|e| failed!("{e}"))?;
 
     // Hub forwarder: JP account → KR account.
-    let mut hub_sub = hub_jp
-        .subscribe("bench.raw.in")
-        .await
-        .map_err(|e| failed!("{e}"))?;
+    let mut hub_sub = hub_jp.subscribe(RAW_IN).await.map_err(|e| failed!("{e}"))?;
     let fwd = hub_kr.clone();
     tokio::spawn(async move {
         while let Some(m) = hub_sub.next().await {
-            let _ = fwd.publish("bench.raw.out", m.payload).await;
+            let _ = fwd.publish(RAW_OUT, m.payload).await;
         }
     });
     // KR side: leaf subscriber → MQTT.
     let mut kr_sub = kr_leaf
-        .subscribe("bench.raw.out")
+        .subscribe(RAW_OUT)
         .await
         .map_err(|e| failed!("{e}"))?;
     let opts = MqttClientOptions::new("bench-raw-kr-out", "127.0.0.1", mqtt_port)
@@ -86,7 +94,7 @@ pub(crate) async fn raw_path(
             tokio::select! {
                 () = s3.cancelled() => return,
                 r = udp_in.recv_from(&mut buf) => if let Ok((n, _)) = r {
-                    let _ = jp_pub.publish("bench.raw.in", Bytes::copy_from_slice(buf.get(..n).unwrap_or_default())).await;
+                    let _ = jp_pub.publish(RAW_IN, Bytes::copy_from_slice(buf.get(..n).unwrap_or_default())).await;
                 },
             }
         }

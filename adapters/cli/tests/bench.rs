@@ -1,0 +1,42 @@
+//! `trilink bench` measures something on both paths: the raw-NATS baseline and the trilink
+//! path each deliver every message offered at a low rate (a correctness check of the
+//! benchmark itself — figures are for BENCHMARKS.md, never asserted here).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
+
+use std::process::Command;
+
+#[test]
+fn both_paths_deliver_everything_offered_at_a_low_rate() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args([
+            "bench",
+            "--rate",
+            "100",
+            "--duration-s",
+            "2",
+            "--drain-s",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "bench failed:\n{out}\n{err}");
+    for path in ["raw-nats", "trilink"] {
+        let row: Vec<&str> = out
+            .lines()
+            .find(|l| {
+                let mut w = l.split_whitespace();
+                w.next() == Some(path) && w.next().is_some_and(|n| n.parse::<u64>().is_ok())
+            })
+            .unwrap_or_else(|| panic!("no {path} row in:\n{out}"))
+            .split_whitespace()
+            .collect();
+        // path sent recv dup ...
+        let (sent, recv, dup) = (row[1], row[2], row[3]);
+        assert_eq!(sent, "200", "{path} offered 100/s for 2 s:\n{out}");
+        assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
+        assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
+    }
+}
