@@ -49,16 +49,31 @@ impl Mosquitto {
     /// `<dir>/mosquitto.log`. Does not wait: see [`Mosquitto::wait_listening`]. `ports` are
     /// the listener ports of `body`, the first one being [`Mosquitto::port`].
     pub fn spawn(dir: &Path, body: &str, ports: &[u16]) -> Result<Self, LaunchError> {
-        let bin = find_mosquitto_bin()?;
+        Self::spawn_with(dir, "persistence false\n", body, ports)
+    }
+
+    fn spawn_with(
+        dir: &Path,
+        persistence: &str,
+        body: &str,
+        ports: &[u16],
+    ) -> Result<Self, LaunchError> {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!(
-                "persistence false\n{}\n",
+                "{persistence}{}\n",
                 body.replace("{{DIR}}", &dir.display().to_string())
             ),
         )
         .map_err(io(format!("writing {}", conf.display())))?;
+        Self::exec(dir, ports)
+    }
+
+    /// Run mosquitto on `<dir>/mosquitto.conf`, its output appended to `<dir>/mosquitto.log`.
+    fn exec(dir: &Path, ports: &[u16]) -> Result<Self, LaunchError> {
+        let bin = find_mosquitto_bin()?;
+        let conf = dir.join("mosquitto.conf");
         let log_path = dir.join("mosquitto.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -93,15 +108,66 @@ impl Mosquitto {
     /// The demo's national broker: one anonymous listener on a free port, a deep queue for
     /// offline subscribers, config and log in `dir`; returns once it accepts connections.
     pub async fn start(dir: &Path) -> Result<Self, LaunchError> {
+        Self::start_national(dir, "persistence false\n").await
+    }
+
+    /// [`Mosquitto::start`] with persistence: sessions, subscriptions and queued QoS 1
+    /// messages are kept in `<dir>/mosquitto-data/` across a [`Mosquitto::restart`], as a
+    /// national broker that must not lose warnings is configured.
+    pub async fn start_persistent(dir: &Path) -> Result<Self, LaunchError> {
+        let data = dir.join("mosquitto-data");
+        std::fs::create_dir_all(&data).map_err(io(format!("creating {}", data.display())))?;
+        // Started as root, mosquitto drops to the `mosquitto` user, which cannot write into
+        // our (0700) directory: it would keep nothing. `user` has no effect for other users.
+        let persistence = format!(
+            "user root\npersistence true\npersistence_location {}/\nautosave_interval 1\n",
+            data.display()
+        );
+        Self::start_national(dir, &persistence).await
+    }
+
+    async fn start_national(dir: &Path, persistence: &str) -> Result<Self, LaunchError> {
         let port = free_port()?;
         let body = format!("{}max_queued_messages 100000\n", anonymous_listener(port));
-        let mut m = Self::spawn(dir, &body, &[port])?;
+        let mut m = Self::spawn_with(dir, persistence, &body, &[port])?;
+        m.wait_accepting().await?;
+        Ok(m)
+    }
+
+    /// Stop the broker the way `systemctl restart` does (SIGTERM: a persistent broker writes
+    /// its database on the way out; SIGKILL after 10 s), start it again on the same
+    /// configuration and ports, and return once it accepts connections.
+    pub async fn restart(&mut self) -> Result<(), LaunchError> {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let fresh = Self::exec(&self.dir, &self.ports)?;
+        self.child = fresh.into_child();
+        self.wait_accepting().await
+    }
+
+    fn into_child(mut self) -> Option<Child> {
+        self.child.take()
+    }
+
+    /// Wait until the first listener accepts TCP connections.
+    async fn wait_accepting(&mut self) -> Result<(), LaunchError> {
+        let (port, dir) = (self.port(), self.dir.clone());
         let deadline = Instant::now() + LISTEN_TIMEOUT;
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
         {
-            m.check_alive()?;
+            self.check_alive()?;
             if Instant::now() > deadline {
                 return Err(LaunchError::Timeout {
                     what: format!(
@@ -113,7 +179,7 @@ impl Mosquitto {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(m)
+        Ok(())
     }
 
     /// Wait (blocking the thread) until every listener port accepts TCP connections.

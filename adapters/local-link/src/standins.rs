@@ -106,7 +106,8 @@ pub async fn us_receiver<C: NationalCodec + Clone + Send + Sync + 'static>(
     }
 }
 
-/// KR national system: an MQTT client on the KR broker subscribed to what adapter-kr delivers.
+/// KR national system: an MQTT client on the KR broker subscribed to what adapter-kr delivers
+/// (persistent session: the broker keeps what arrives while it reconnects).
 pub async fn kr_receiver<C: NationalCodec + Sync>(
     codec: C,
     mqtt: (String, u16),
@@ -115,7 +116,9 @@ pub async fn kr_receiver<C: NationalCodec + Sync>(
     out: Out,
     stop: CancellationToken,
 ) {
-    let opts = MqttClientOptions::new("kr-national-system-rx", mqtt.0, mqtt.1).capacity(256);
+    let opts = MqttClientOptions::new("kr-national-system-rx", mqtt.0, mqtt.1)
+        .capacity(256)
+        .persistent_session();
     let (client, mut incoming) = MqttClient::start(opts, &stop);
     let _ = client.subscribe(&topic).await;
     loop {
@@ -159,10 +162,11 @@ impl Sender {
     }
 }
 
-/// An MQTT publisher for the KR national system; its event loop runs until `stop`.
+/// An MQTT publisher for the KR national system (persistent session: unacknowledged publishes
+/// are sent again after a reconnect); its event loop runs until `stop`.
 #[allow(clippy::needless_pass_by_value)] // the token is the caller's to give away
 pub fn kr_sender(mqtt: (String, u16), topic: String, stop: CancellationToken) -> Sender {
-    let opts = MqttClientOptions::new("kr-national-system-tx", mqtt.0, mqtt.1);
+    let opts = MqttClientOptions::new("kr-national-system-tx", mqtt.0, mqtt.1).persistent_session();
     let (client, _incoming) = MqttClient::start(opts, &stop);
     Sender::Mqtt(client, topic)
 }

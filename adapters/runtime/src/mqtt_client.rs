@@ -35,6 +35,7 @@ pub struct MqttClientOptions {
     capacity: usize,
     retry_after: Duration,
     record_writes: bool,
+    persistent_session: bool,
 }
 
 impl MqttClientOptions {
@@ -50,7 +51,18 @@ impl MqttClientOptions {
             capacity: 1_024,
             retry_after: Duration::from_millis(200),
             record_writes: false,
+            persistent_session: false,
         }
+    }
+
+    /// Keep the session at the broker across disconnects (MQTT `clean_session = 0`): QoS 1
+    /// messages for this client are queued while it is away, and its unacknowledged publishes
+    /// are sent again after a reconnect — what a national system that must not lose warnings
+    /// does.
+    #[must_use]
+    pub fn persistent_session(mut self) -> Self {
+        self.persistent_session = true;
+        self
     }
 
     /// Requests (publishes, subscriptions) that can wait for the event loop, and incoming
@@ -164,6 +176,7 @@ impl MqttClient {
         let mut o = MqttOptions::new(opts.client_id, opts.host, opts.port);
         o.set_keep_alive(opts.keep_alive);
         o.set_max_packet_size(opts.max_packet, opts.max_packet);
+        o.set_clean_session(!opts.persistent_session);
         let (client, mut events) = AsyncClient::new(o, opts.capacity);
         let (tx, rx) = mpsc::channel(opts.capacity);
         let shared = Arc::new(Shared::default());

@@ -178,6 +178,17 @@ impl MqttSink {
                     }
                     Ok(_) => {}
                     Err(e) => {
+                        // The connection is gone: whatever was not PUBACKed fails now and the
+                        // egress sends it again. rumqttc would also resend it after the
+                        // reconnect — but only if the broker kept the session, and otherwise
+                        // drop it silently, leaving a waiter that never hears back and
+                        // pairing every later publish with the wrong waiter (found by
+                        // `link_kill::mosquitto_restart_mid_stream_delivers_exactly_once`).
+                        eventloop.pending.clear();
+                        if let Ok(mut tr) = t.lock() {
+                            tr.queued.clear();
+                            tr.by_pkid.clear();
+                        }
                         events::reconnect(site, &label, &e.to_string());
                         tokio::select! {
                             () = shutdown.cancelled() => return,
@@ -197,37 +208,45 @@ impl MqttSink {
     }
 
     /// Publish at QoS 1 and wait for the PUBACK.
+    ///
+    /// One publish is in flight at a time: the event loop pairs a waiter with the next
+    /// outgoing PUBLISH, and with at most one waiter a publish that a lost connection left
+    /// behind can never shift that pairing for good.
     pub async fn send(&self, frame: &[u8]) -> Result<(), TransportError> {
         let (tx, rx) = oneshot::channel();
-        {
-            // Queue order must equal publish order: the event loop pairs them FIFO.
-            let _order = self.order.lock().await;
-            if let Ok(mut tr) = self.track.lock() {
-                tr.queued.push_back(tx);
-            }
-            self.client
-                .publish(
-                    self.topic.clone(),
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    frame.to_vec(),
-                )
-                .await
-                .map_err(|e| TransportError::Mqtt {
-                    topic: self.topic.clone(),
-                    message: e.to_string(),
-                })?;
+        let _one_at_a_time = self.order.lock().await;
+        if let Ok(mut tr) = self.track.lock() {
+            tr.queued.push_back(tx);
         }
+        self.client
+            .publish(
+                self.topic.clone(),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                frame.to_vec(),
+            )
+            .await
+            .map_err(|e| TransportError::Mqtt {
+                topic: self.topic.clone(),
+                message: e.to_string(),
+            })?;
         match tokio::time::timeout(self.confirm_timeout, rx).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(TransportError::Mqtt {
                 topic: self.topic.clone(),
-                message: "publish tracking dropped".into(),
+                message: "connection lost before the broker's PUBACK".into(),
             }),
-            Err(_) => Err(TransportError::Timeout(
-                format!("mqtt publish {}", self.topic),
-                self.confirm_timeout,
-            )),
+            Err(_) => {
+                // Forget the waiter, so that the next send starts with none.
+                if let Ok(mut tr) = self.track.lock() {
+                    tr.queued.clear();
+                    tr.by_pkid.clear();
+                }
+                Err(TransportError::Timeout(
+                    format!("mqtt publish {}", self.topic),
+                    self.confirm_timeout,
+                ))
+            }
         }
     }
 }
