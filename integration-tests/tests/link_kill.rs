@@ -1,4 +1,5 @@
-//! Kill -9 of the relay or of an adapter in the middle of a stream of warnings, and restart:
+//! Kill -9 of the relay, an adapter, the hub, one node of the clustered hub or the KR leaf,
+//! and a restart of the KR national broker, in the middle of a stream of warnings:
 //! every message arrives exactly once at every destination it is released to, and each track's
 //! update after its launch detection (causal order per track, issue 14).
 //!
@@ -320,12 +321,13 @@ fn idx(n: Nation) -> usize {
 impl Harness {
     /// Start everything; with `gate_kr`, adapter-kr reaches its leaf through a [`Gate`].
     async fn start(gate_kr: bool) -> Harness {
-        Self::start_with(gate_kr, true).await
+        Self::start_with(gate_kr, true, 1).await
     }
 
     /// [`Harness::start`]; `persistent_mqtt: false` gives KR a national broker that forgets
     /// every session and queued message when it restarts.
-    async fn start_with(gate_kr: bool, persistent_mqtt: bool) -> Harness {
+    /// `hub_nodes`: 1, or 3 for the clustered hub (R3 streams).
+    async fn start_with(gate_kr: bool, persistent_mqtt: bool, hub_nodes: usize) -> Harness {
         trilink_integration_tests::init_tracing();
         // The durable consumers are made by the operations user from the stream plan: give
         // them the short ack wait too, so that what a killed process left unacknowledged (or
@@ -336,6 +338,7 @@ impl Harness {
         }
         let link = Link::start(LinkOptions {
             streams: Some(plan),
+            hub_nodes,
             ..LinkOptions::default()
         })
         .await
@@ -1143,7 +1146,7 @@ async fn mosquitto_restart_mid_stream_delivers_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_national_broker_that_forgets_sessions_does_not_stall_egress() {
     let dests = [Nation::Kr, Nation::Us];
-    let mut h = Harness::start_with(false, false).await;
+    let mut h = Harness::start_with(false, false, 1).await;
     let mut jp = h.jp_sender().await;
     h.probe(Nation::Jp, &dests, &mut jp).await;
     let (ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
@@ -1174,9 +1177,13 @@ async fn a_national_broker_that_forgets_sessions_does_not_stall_egress() {
 /// JP (UDP) → KR and US while the broker `server` is killed with SIGKILL mid-stream and
 /// restarted; then every message is delivered exactly once at both destinations and the named
 /// durables settle.
-async fn kill9_server_mid_stream(server: ServerId, settle: &[(Role, &str, &str)]) {
+async fn kill9_server_mid_stream(
+    hub_nodes: usize,
+    server: ServerId,
+    settle: &[(Role, &str, &str)],
+) {
     let dests = [Nation::Kr, Nation::Us];
-    let mut h = Harness::start(false).await;
+    let mut h = Harness::start_with(false, true, hub_nodes).await;
     let mut jp = h.jp_sender().await;
     let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
     let (mut ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
@@ -1206,6 +1213,7 @@ async fn kill9_server_mid_stream(server: ServerId, settle: &[(Role, &str, &str)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_hub_mid_stream_delivers_exactly_once() {
     kill9_server_mid_stream(
+        1,
         ServerId::hub(0),
         &[
             (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
@@ -1221,10 +1229,27 @@ async fn kill9_hub_mid_stream_delivers_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_kr_leaf_mid_stream_delivers_exactly_once() {
     kill9_server_mid_stream(
+        1,
         ServerId::KR,
         &[
             (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
             (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+        ],
+    )
+    .await;
+}
+
+/// One node of the 3-node hub killed while the relay, the adapters and both leaves run: the
+/// R3 streams keep a quorum, clients and leaves fail over to the other nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_one_node_of_the_clustered_hub_mid_stream_delivers_exactly_once() {
+    kill9_server_mid_stream(
+        3,
+        ServerId::hub(0),
+        &[
+            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
+            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
+            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
         ],
     )
     .await;
