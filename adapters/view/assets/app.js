@@ -162,6 +162,7 @@
 
   function render() {
     if (!layer) return;
+    const t0 = performance.now();
     const keys = state.all ? [...state.tracks.keys()] : [...state.dirty];
     if (state.all) { layer.textContent = ""; evLayer.textContent = ""; }
     for (const k of keys) { const t = state.tracks.get(k); if (t) drawItem(t); }
@@ -173,6 +174,9 @@
     renderTable();
     renderEvents();
     renderBanner();
+    // Render cost, read by the load benchmark (examples/load.rs).
+    T.renders.push(performance.now() - t0);
+    if (T.renders.length > 5000) T.renders.shift();
   }
   let scheduled = false;
   function schedule() { if (!scheduled) { scheduled = true; requestAnimationFrame(() => { scheduled = false; render(); }); } }
