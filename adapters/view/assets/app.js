@@ -354,9 +354,23 @@
     renderHealth();
   }
 
+  // Insert `add` (items with a time field `t`) into `into` in time order; keep the last `keep`.
+  function mergeByTime(into, add, keep) {
+    for (const f of add) {
+      let at = into.length;
+      const ft = Date.parse(f.t);
+      while (at > 0 && Date.parse(into[at - 1].t) > ft) at--;
+      into.splice(at, 0, f);
+    }
+    return into.length > keep ? into.slice(into.length - keep) : into;
+  }
+
+  // A live track update carries only its new point: append it to the points held.
   function onTrack(t) {
     T.latencies.push(Date.now() - t.last_ingested_ms);
     if (T.latencies.length > 5000) T.latencies.shift();
+    const old = state.tracks.get(t.key);
+    t.points = mergeByTime(old ? old.points : [], t.points, t.points_kept);
     state.tracks.set(t.key, t);
     state.dirty.add(t.key);
     if (t.event && state.events.has(t.event)) state.dirtyEvents.add(t.event); // its link moved
@@ -367,16 +381,7 @@
     T.latencies.push(Date.now() - e.last_ingested_ms);
     if (T.latencies.length > 5000) T.latencies.shift();
     const old = state.events.get(e.key);
-    let history = old ? old.history : [];
-    for (const f of e.history) {
-      // Keep time order whatever the arrival order.
-      let at = history.length;
-      const ft = Date.parse(f.t);
-      while (at > 0 && Date.parse(history[at - 1].t) > ft) at--;
-      history.splice(at, 0, f);
-    }
-    if (history.length > e.frames) history = history.slice(history.length - e.frames);
-    e.history = history;
+    e.history = mergeByTime(old ? old.history : [], e.history, e.frames);
     // A replayed position keeps pointing at the same frame.
     state.events.set(e.key, e);
     state.dirtyEvents.add(e.key);

@@ -42,7 +42,8 @@ pub const MAX_EVENTS: usize = 500;
 pub const MAX_FRAMES: usize = 1200;
 
 /// Version of the `/api/picture` shape; bumped when a field changes meaning.
-/// 2: `events` holds [`EventView`]s, tracks carry `event`, health carries `dead_letters`.
+/// 2: `events` holds [`EventView`]s, tracks carry `event` and `points_kept` (a live track
+/// update carries only its new point), health carries `dead_letters`.
 pub const PICTURE_VERSION: u32 = 2;
 
 /// Why a message was not taken into the picture.
@@ -117,8 +118,12 @@ pub struct TrackView {
     pub mode: Mode,
     /// Launch detection, if received.
     pub launch: Option<LaunchView>,
-    /// Track updates, oldest first.
+    /// Track updates, oldest first: every kept point in `/api/picture`; in a live update only
+    /// the point that update added, if any (the page inserts it in time order and keeps the
+    /// last `points_kept`), so an update's size does not grow with the track.
     pub points: Vec<TrackPoint>,
+    /// Points the view keeps for this track (at most [`MAX_POINTS`]).
+    pub points_kept: usize,
     /// Latest impact prediction.
     pub impact: Option<ImpactView>,
     /// Latest flight phase token.
@@ -608,7 +613,7 @@ impl Picture {
         for t in changed {
             if let Some(tv) = self.tracks.get_mut(&t) {
                 tv.event = self.track_event.get(&t).cloned();
-                out.push(Update::Track(Box::new(tv.clone())));
+                out.push(Update::Track(Box::new(tv.delta(None))));
             }
         }
         out
@@ -695,6 +700,7 @@ impl Picture {
             mode: env.mode,
             launch: None,
             points: Vec::new(),
+            points_kept: 0,
             impact: None,
             flight_phase: None,
             ended: None,
@@ -711,6 +717,7 @@ impl Picture {
         t.last_ingested_ms = env.ingested_at.timestamp_millis();
         t.last_latency_ms = latency_ms;
         t.updated_at = now;
+        let mut added = None;
         match &env.payload {
             Payload::LaunchDetection(p) => {
                 t.launch = Some(LaunchView {
@@ -729,10 +736,12 @@ impl Picture {
                 };
                 // Keep the polyline in time order whatever the arrival order.
                 let at = t.points.partition_point(|q| q.t <= pt.t);
-                t.points.insert(at, pt);
+                t.points.insert(at, pt.clone());
                 if t.points.len() > MAX_POINTS {
                     t.points.remove(0);
                 }
+                t.points_kept = t.points.len();
+                added = Some(pt);
                 t.flight_phase = Some(token(&p.flight_phase));
             }
             Payload::ImpactPrediction(p) => {
@@ -746,7 +755,7 @@ impl Picture {
             Payload::Cancel(p) => t.cancelled = Some(p.reason.clone()),
             Payload::Correction(_) | Payload::Status(_) | Payload::CommonEvent(_) => {}
         }
-        Ok(t.clone())
+        Ok(t.delta(added))
     }
 
     /// Mark components whose heartbeat is overdue as `stale`; returns the rows that changed.
@@ -832,6 +841,30 @@ impl EventView {
             updated_at: self.updated_at,
             frames: self.frames,
             history: Vec::new(),
+        }
+    }
+}
+
+impl TrackView {
+    /// A copy for a live update: every field but the polyline, of which only `added`.
+    fn delta(&self, added: Option<TrackPoint>) -> TrackView {
+        TrackView {
+            key: self.key.clone(),
+            origin: self.origin,
+            track_id: self.track_id.clone(),
+            mode: self.mode,
+            launch: self.launch.clone(),
+            points: added.into_iter().collect(),
+            points_kept: self.points_kept,
+            impact: self.impact.clone(),
+            flight_phase: self.flight_phase.clone(),
+            ended: self.ended.clone(),
+            cancelled: self.cancelled.clone(),
+            messages: self.messages,
+            last_ingested_ms: self.last_ingested_ms,
+            last_latency_ms: self.last_latency_ms,
+            updated_at: self.updated_at,
+            event: self.event.clone(),
         }
     }
 }
