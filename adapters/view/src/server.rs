@@ -87,6 +87,9 @@ pub enum ViewError {
 struct Shared {
     picture: Arc<Mutex<Picture>>,
     updates: broadcast::Sender<Arc<Update>>,
+    /// Cancelled at shutdown: live streams end then (a graceful shutdown waits for every open
+    /// connection, and a page's event stream would never close by itself).
+    stop: CancellationToken,
 }
 
 impl Shared {
@@ -178,6 +181,7 @@ pub async fn start(
             config.heartbeat_interval,
         ))),
         updates,
+        stop: shutdown.clone(),
     };
 
     // NATS -> picture -> live clients.
@@ -301,6 +305,7 @@ async fn events(State(s): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
     // Subscribe before the snapshot: nothing between the two is lost (a duplicate is harmless:
     // every update carries the whole track or row).
     let rx = s.updates.subscribe();
+    let s_stop = s.stop.clone();
     let first = picture_event(&s);
     let rest = futures::stream::unfold((rx, s), |(mut rx, s)| async move {
         let ev = match rx.recv().await {
@@ -322,8 +327,13 @@ async fn events(State(s): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
         };
         Some((Ok(ev), (rx, s)))
     });
-    Sse::new(futures::stream::once(async move { Ok(first) }).chain(rest))
-        .keep_alive(KeepAlive::default())
+    let stop = s_stop;
+    Sse::new(
+        futures::stream::once(async move { Ok(first) })
+            .chain(rest)
+            .take_until(stop.cancelled_owned()),
+    )
+    .keep_alive(KeepAlive::default())
 }
 
 /// The nation of a viewer user name `viewer-<nation>`.
