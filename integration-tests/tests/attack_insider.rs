@@ -875,8 +875,18 @@ fn the_threat_model_names_exactly_these_attacks() {
 /// own adapter's `tl.dlq.kr` and may not even subscribe to `tl.dlq.>` or another site's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_hears_its_own_sites_dead_letters_only() {
+    a_viewer_hears_its_own_sites_dead_letters_only_on(1).await;
+}
+
+/// [`a_viewer_hears_its_own_sites_dead_letters_only`] on the 3-node hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_hears_its_own_sites_dead_letters_only_on_the_clustered_hub() {
+    a_viewer_hears_its_own_sites_dead_letters_only_on(3).await;
+}
+
+async fn a_viewer_hears_its_own_sites_dead_letters_only_on(hub_nodes: usize) {
     use futures::StreamExt as _;
-    let link = link(1).await;
+    let link = link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let viewer_us = trilink_integration_tests::ProbeClient::connect(
         &link.credentials(Role::Viewer(Nation::Us)).unwrap(),
