@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use common::{common_out, envelope, heartbeat, impact, launch, out, point, update};
+use common::{
+    common_event, common_out, envelope, event_id, heartbeat, impact, launch, out, point, update,
+};
 use fantoccini::{Client, ClientBuilder};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -37,7 +39,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::{Link, LinkOptions, Role, Site};
-use trilink_schema::{Envelope, Mode, Nation, Payload, Source};
+use trilink_schema::{Envelope, EventState, Mode, Nation, Payload, Source};
 use trilink_view::ViewConfig;
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -435,6 +437,65 @@ async fn the_kr_view_in_a_real_browser() {
     assert!(marks["banner_shown"].as_bool().unwrap());
     assert!(marks["banner"].as_str().unwrap().contains("EXERCISE"));
 
+    // An exercise common event fusing KR's exercise track: drawn with exercise styling, linked
+    // to EX-1, labelled EXERCISE on every text; the real-world track stays unlinked and red.
+    let now = Utc::now();
+    let ev = envelope(
+        Nation::Us,
+        Mode::Exercise,
+        &[Nation::Kr],
+        "picture-kr-1",
+        now,
+        common_event(
+            event_id("ex-event"),
+            EventState::Active,
+            &[(Nation::Kr, "EX-1")],
+            now,
+            point(39.0, 125.7, 0.0),
+            point(40.4, 134.7, 30_000.0),
+            point(40.6, 135.5, 0.0),
+        ),
+    );
+    let (s, body) = common_out(&ev, Nation::Kr);
+    kr_leaf.publish(s, body.into()).await.unwrap();
+    kr_leaf.flush().await.unwrap();
+    let ev_key = event_id("ex-event").hyphenated().to_string();
+    until(
+        &b,
+        &format!(
+            "const g = document.querySelector('#events-layer g.evt[data-key=\"{ev_key}\"]');\
+             return !!g && !!g.querySelector('path.ellipse') && !!g.querySelector('line.link[data-track=\"kr/EX-1\"]') &&\
+               document.querySelector('#tracks-layer [data-key=\"kr/EX-1\"]').dataset.event === '{ev_key}';"
+        ),
+        Duration::from_secs(5),
+    )
+    .await;
+    let ev_marks = js(
+        &b,
+        &format!(
+            "const g = document.querySelector('#events-layer g.evt[data-key=\"{ev_key}\"]'), r = document.querySelector('#tracks-layer [data-key=\"jp/RW-1\"]');\
+             return {{ class: g.getAttribute('class'), texts: [...g.querySelectorAll('text')].map(t => t.textContent),\
+               trail_dash: getComputedStyle(g.querySelector('path.trail')).strokeDasharray,\
+               trail_stroke: getComputedStyle(g.querySelector('path.trail')).stroke,\
+               rw_stroke: getComputedStyle(r.querySelector('path.line')).stroke, rw_event: r.dataset.event || null,\
+               card: document.querySelector('#events .event[data-key=\"{ev_key}\"] .head').textContent }};"
+        ),
+    )
+    .await;
+    println!("event marks: {ev_marks}");
+    assert!(ev_marks["class"].as_str().unwrap().contains("exercise"));
+    let texts = ev_marks["texts"].as_array().unwrap();
+    assert!(texts.len() >= 2, "symbol and impact labels");
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.as_str().unwrap().starts_with("EXERCISE FUSED"))
+    );
+    assert_ne!(ev_marks["trail_dash"], json!("none"));
+    assert_ne!(ev_marks["trail_stroke"], ev_marks["rw_stroke"]);
+    assert_eq!(ev_marks["rw_event"], Value::Null);
+    assert!(ev_marks["card"].as_str().unwrap().starts_with("EXERCISE"));
+
     // Display latency measured in the page: Date.now() at drawing minus ingested_at.
     let lat = js(&b, "return window.__trilink.latencies").await;
     let mut lat: Vec<f64> = lat
@@ -444,7 +505,7 @@ async fn the_kr_view_in_a_real_browser() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     lat.sort_by(f64::total_cmp);
-    assert!(lat.len() >= 28, "{}", lat.len());
+    assert!(lat.len() >= 29, "{}", lat.len());
     let p50 = lat[lat.len() / 2];
     let max = *lat.last().unwrap();
     println!(
@@ -489,9 +550,15 @@ async fn the_kr_view_in_a_real_browser() {
         .collect();
     assert_eq!(keys, BTreeSet::from(["jp/RW-1", "kr/EX-1"]));
     assert_eq!(pic["health"]["rejected"], json!(1), "{}", pic["health"]);
-    assert!(pic["events"].as_array().unwrap().is_empty());
+    let events: Vec<&str> = pic["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec![ev_key.as_str()]);
     let health = http_get(addr, "/api/health").await;
-    assert_eq!(health["latency"]["count"], json!(28));
+    assert_eq!(health["latency"]["count"], json!(29));
 
     // KR's adapter stops: stale on the page within one interval of the missed heartbeat.
     beats.cancel();
