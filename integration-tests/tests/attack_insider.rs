@@ -866,3 +866,109 @@ fn the_threat_model_names_exactly_these_attacks() {
         "SECURITY.md names tests that do not exist: {untested:?}; attacks missing from it: {undocumented:?}"
     );
 }
+
+// ------------------------------------------------------------------------ viewer dead letters
+
+/// A nation's read-only viewer (`trilink view`) may count its own site's dead letters and no
+/// other's: `viewer-us` hears the relay's dead letters for US input (`tl.dlq.us` in the US
+/// account) but never those for JP input (`tl.dlq.us` in JP's account); `viewer-kr` hears its
+/// own adapter's `tl.dlq.kr` and may not even subscribe to `tl.dlq.>` or another site's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_hears_its_own_sites_dead_letters_only() {
+    a_viewer_hears_its_own_sites_dead_letters_only_on(1).await;
+}
+
+/// [`a_viewer_hears_its_own_sites_dead_letters_only`] on the 3-node hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_hears_its_own_sites_dead_letters_only_on_the_clustered_hub() {
+    a_viewer_hears_its_own_sites_dead_letters_only_on(3).await;
+}
+
+async fn a_viewer_hears_its_own_sites_dead_letters_only_on(hub_nodes: usize) {
+    use futures::StreamExt as _;
+    let link = link(hub_nodes).await;
+    let relay = start_relay(&link).await;
+    let viewer_us = trilink_integration_tests::ProbeClient::connect(
+        &link.credentials(Role::Viewer(Nation::Us)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let viewer_kr = trilink_integration_tests::ProbeClient::connect(
+        &link.credentials(Role::Viewer(Nation::Kr)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut us_dlq = viewer_us.client.subscribe("tl.dlq.us").await.unwrap();
+    let mut kr_dlq = viewer_kr.client.subscribe("tl.dlq.kr").await.unwrap();
+    let mut kr_all = viewer_kr.client.subscribe("tl.dlq.>").await.unwrap();
+    let mut kr_other = viewer_kr.client.subscribe("tl.dlq.jp").await.unwrap();
+    viewer_us.client.flush().await.unwrap();
+    viewer_kr.client.flush().await.unwrap();
+
+    // JP's input the relay refuses: dead-lettered inside JP's account.
+    adapter_js(&link, Nation::Jp)
+        .await
+        .publish("tl.in.jp.track_update", "JP-SECRET-GARBAGE".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let jp = wait_for(Duration::from_secs(20), || async {
+        let d = relay_dead_letters(&link, Nation::Jp).await;
+        (!d.is_empty()).then_some(d)
+    })
+    .await;
+    assert!(jp.is_some(), "the relay did not dead-letter JP's garbage");
+    // US's input the relay refuses: the US viewer hears it (the permission works).
+    adapter_js(&link, Nation::Us)
+        .await
+        .publish("tl.in.us.track_update", "US-GARBAGE".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(20), us_dlq.next())
+        .await
+        .expect("the US viewer hears the US dead letter")
+        .unwrap();
+    assert_eq!(m.payload.as_ref(), b"US-GARBAGE");
+    // KR's adapter dead-letters something at its site: the KR viewer hears it.
+    let kr_adapter = link.connect(Role::Adapter(Nation::Kr)).await.unwrap();
+    kr_adapter
+        .publish("tl.dlq.kr", "KR-OWN".into())
+        .await
+        .unwrap();
+    kr_adapter.flush().await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(20), kr_dlq.next())
+        .await
+        .expect("the KR viewer hears its own dead letter")
+        .unwrap();
+    assert_eq!(m.payload.as_ref(), b"KR-OWN");
+
+    // Nothing else, ever: JP's dead letter never reached the US viewer; the KR viewer's wider
+    // subscriptions were refused by the server.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let more = tokio::time::timeout(Duration::from_millis(200), us_dlq.next()).await;
+    assert!(
+        more.is_err(),
+        "the US viewer heard another dead letter: {more:?}"
+    );
+    for sub in [&mut kr_all, &mut kr_other] {
+        let got = tokio::time::timeout(Duration::from_millis(200), sub.next()).await;
+        assert!(
+            !matches!(got, Ok(Some(_))),
+            "the KR viewer heard a dead letter outside tl.dlq.kr"
+        );
+    }
+    assert!(
+        viewer_kr.violated("subscription", "tl.dlq.>"),
+        "{:?}",
+        viewer_kr.errors()
+    );
+    assert!(
+        viewer_kr.violated("subscription", "tl.dlq.jp"),
+        "{:?}",
+        viewer_kr.errors()
+    );
+    relay.stop().await;
+}

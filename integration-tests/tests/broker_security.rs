@@ -49,10 +49,10 @@ fn expected(role: Role, family: &str, n: Nation) -> (bool, bool) {
             "dlq" | "status" => (n == Nation::Us, false),
             _ => (false, false),
         },
-        // A nation's read-only viewer: hears what is released to it and every status its
-        // account sees; publishes nothing.
+        // A nation's read-only viewer: hears what is released to it, every status its
+        // account sees and its own site's dead letters (no other site's); publishes nothing.
         Role::Viewer(me) => match family {
-            "out" => (false, n == me),
+            "out" | "dlq" => (false, n == me),
             "status" => (false, true),
             _ => (false, false),
         },

@@ -63,6 +63,16 @@ pub struct TestArgs {
     /// With `--live`: seconds to wait for the relay to deliver everything.
     #[arg(long, default_value_t = 60.0)]
     pub settle_s: f64,
+    /// With `--live`: serve the browser view of the live link on this address and print its
+    /// URL; the link stays up `--view-hold-s` after the run (Ctrl-C ends it).
+    #[arg(long, requires = "live")]
+    pub view_listen: Option<std::net::SocketAddr>,
+    /// With `--view-listen`: the nation whose read-only viewer the view connects as.
+    #[arg(long, default_value = "kr")]
+    pub view_nation: trilink_schema::Nation,
+    /// With `--view-listen`: seconds to keep the link and the view up after the run.
+    #[arg(long, default_value_t = 300.0)]
+    pub view_hold_s: f64,
 }
 
 /// Run `trilink policy …`.
@@ -205,11 +215,26 @@ fn live(
         }
     };
     let settle = std::time::Duration::from_secs_f64(args.settle_s.max(1.0));
+    let announce = |url: &str| {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{url}");
+    };
+    let view = args.view_listen.map(|listen| {
+        (
+            trilink_local_link::policy_live::LiveView {
+                listen,
+                nation: args.view_nation,
+                hold: std::time::Duration::from_secs_f64(args.view_hold_s.clamp(0.0, 86_400.0)),
+            },
+            &announce as &trilink_local_link::policy_live::Announce,
+        )
+    });
     let live = match rt.block_on(trilink_local_link::policy_live::run_live(
         &args.policy,
         capture,
         expected_total,
         settle,
+        view,
     )) {
         Ok(l) => l,
         Err(e) => {
@@ -256,6 +281,9 @@ mod tests {
                 write_expect: None,
                 live: false,
                 settle_s: 60.0,
+                view_listen: None,
+                view_nation: trilink_schema::Nation::Kr,
+                view_hold_s: 0.0,
             }),
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());

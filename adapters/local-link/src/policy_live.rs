@@ -7,6 +7,8 @@
 //! published with JetStream on `tl.in.<origin>.<kind>` with its origin's adapter credentials
 //! (so it crosses the leaf for JP and KR exactly as in production), and an operations
 //! connection per account subscribes to `tl.out.>` and `tl.dlq.>` before anything is sent.
+//! With a [`LiveView`], one nation's browser view (`trilink-view`, as that nation's read-only
+//! viewer) is started on the link before anything is sent and kept open after the run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,6 +22,20 @@ use trilink_schema::{Envelope, Mode, Nation, PayloadKind, Subject, headers};
 
 use crate::LocalLink;
 use crate::error::{LinkError, Result, failed};
+
+/// The browser view to start on the live link (`trilink policy test --live --view-listen`).
+#[derive(Debug, Clone, Copy)]
+pub struct LiveView {
+    /// Where to serve the page.
+    pub listen: std::net::SocketAddr,
+    /// The nation whose read-only viewer it connects as.
+    pub nation: Nation,
+    /// How long to keep the link and the view up after the run (Ctrl-C ends it sooner).
+    pub hold: Duration,
+}
+
+/// Called with the view's URL once it serves.
+pub type Announce = dyn Fn(&str) + Sync;
 
 /// What the live link delivered: (origin, destination, kind, mode) → count, and dead letters
 /// by reason.
@@ -93,11 +109,38 @@ pub async fn run_live(
     capture: &str,
     expected_total: u64,
     settle: Duration,
+    view: Option<(LiveView, &Announce)>,
 ) -> Result<LiveResult> {
     Policy::load(policy_path).map_err(|e| LinkError::Usage(e.to_string()))?;
     let stop = CancellationToken::new();
     let mut local = LocalLink::start(&stop).await?;
     let link = local.link();
+
+    // The view first, so that it shows the whole run.
+    let view_hold = match view {
+        Some((v, announce)) => {
+            let c = link
+                .credentials(Role::Viewer(v.nation))
+                .map_err(|e| failed!("viewer credentials: {e}"))?;
+            let running = trilink_view::start(
+                trilink_view::ViewConfig {
+                    nation: v.nation,
+                    nats_urls: c.urls,
+                    user: c.user,
+                    password: c.password,
+                    ca_file: c.ca_file,
+                    listen: v.listen,
+                    heartbeat_interval: Duration::from_secs(2),
+                },
+                stop.clone(),
+            )
+            .await
+            .map_err(|e| failed!("view: {e}"))?;
+            announce(&format!("view ({} viewer): {}", v.nation, running.url()));
+            Some(v.hold)
+        }
+        None => None,
+    };
 
     // Observers: every output and dead letter in every account, subscribed before sending.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<async_nats::Message>();
@@ -202,6 +245,12 @@ pub async fn run_live(
         }
     }
     drop(observers);
+    if let Some(hold) = view_hold {
+        tokio::select! {
+            () = tokio::time::sleep(hold) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
     let _ = local.shutdown(Duration::from_secs(10)).await;
     Ok(live)
 }

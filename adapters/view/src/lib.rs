@@ -1,10 +1,12 @@
 //! `trilink view`: a live common-picture view in the browser (issue 16).
 //!
 //! The view connects to one site as that nation's **read-only viewer** user (`viewer-<n>`,
-//! whose broker permissions allow subscribing to `tl.out.<n>.>`, `tl.status.>` and its own
-//! inbox, and publishing nothing), keeps a [`Picture`] of what it receives — national tracks,
-//! launch points, impact predictions with their error ellipses, per-component link health and
-//! end-to-end latency — and serves it: a map page (static assets embedded in the binary,
+//! whose broker permissions allow subscribing to `tl.out.<n>.>`, `tl.status.>`, its own site's
+//! dead letters `tl.dlq.<n>` and its own inbox, and publishing nothing), keeps a [`Picture`] of
+//! what it receives — national tracks, launch points, impact predictions with their error
+//! ellipses, the hub's common events (fused track, launch point, impact ellipse, contributing
+//! national tracks, history for the per-event time slider), per-component link health, its
+//! site's dead-letter count and end-to-end latency — and serves it: a map page (static assets embedded in the binary,
 //! vendored map library and Natural Earth data, no network at run time), `/api/picture`,
 //! `/api/health` and live updates over server-sent events (`/api/events`).
 //!
@@ -26,6 +28,6 @@ pub mod state;
 
 pub use server::{RunningView, ViewConfig, ViewError, nation_of_viewer, run, start};
 pub use state::{
-    HealthRow, HealthSnapshot, LatencySummary, Picture, PictureSnapshot, Rejected, TrackView,
-    Update,
+    ContributorView, DeadLetterRow, EventFrame, EventView, FrameContributor, HealthRow,
+    HealthSnapshot, LatencySummary, Picture, PictureSnapshot, Rejected, TrackView, Update,
 };

@@ -7,7 +7,7 @@
 //! | `/assets/…` | its script, style, vendored libraries and map data (embedded) |
 //! | `/api/picture` | [`PictureSnapshot`](crate::PictureSnapshot) as JSON |
 //! | `/api/health` | [`HealthSnapshot`](crate::HealthSnapshot) as JSON |
-//! | `/api/events` | server-sent events: `picture` (the whole state) on connect and after a lag, then `track` and `health` updates |
+//! | `/api/events` | server-sent events: `picture` (the whole state) on connect and after a lag, then `track`, `event` (a common event with its new history frame), `health` and `dead_letters` updates |
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -87,6 +87,9 @@ pub enum ViewError {
 struct Shared {
     picture: Arc<Mutex<Picture>>,
     updates: broadcast::Sender<Arc<Update>>,
+    /// Cancelled at shutdown: live streams end then (a graceful shutdown waits for every open
+    /// connection, and a page's event stream would never close by itself).
+    stop: CancellationToken,
 }
 
 impl Shared {
@@ -149,6 +152,10 @@ pub async fn start(
     for subject in [
         Subject::output_filter(config.nation),
         "tl.status.>".to_owned(),
+        Subject::Dlq {
+            site: config.nation,
+        }
+        .to_string(),
     ] {
         let sub = client
             .subscribe(subject.clone())
@@ -174,6 +181,7 @@ pub async fn start(
             config.heartbeat_interval,
         ))),
         updates,
+        stop: shutdown.clone(),
     };
 
     // NATS -> picture -> live clients.
@@ -186,7 +194,18 @@ pub async fn start(
                 m = messages.next() => match m { Some(m) => m, None => break },
             };
             let now = Utc::now();
-            match feed.with(|p| p.on_message(msg.subject.as_str(), &msg.payload, now)) {
+            let subject = msg.subject.as_str();
+            let taken = if subject.starts_with("tl.dlq.") {
+                let reason = msg
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(trilink_schema::headers::DLQ_REASON))
+                    .map(|v| v.as_str().to_owned());
+                feed.with(|p| p.on_dead_letter(subject, reason.as_deref(), now))
+            } else {
+                feed.with(|p| p.on_message(subject, &msg.payload, now))
+            };
+            match taken {
                 Ok(changes) => {
                     for u in changes {
                         let _ = feed.updates.send(Arc::new(u));
@@ -286,6 +305,7 @@ async fn events(State(s): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
     // Subscribe before the snapshot: nothing between the two is lost (a duplicate is harmless:
     // every update carries the whole track or row).
     let rx = s.updates.subscribe();
+    let s_stop = s.stop.clone();
     let first = picture_event(&s);
     let rest = futures::stream::unfold((rx, s), |(mut rx, s)| async move {
         let ev = match rx.recv().await {
@@ -293,6 +313,8 @@ async fn events(State(s): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
                 let name = match u.as_ref() {
                     Update::Track(_) => "track",
                     Update::Health(_) => "health",
+                    Update::Event(_) => "event",
+                    Update::DeadLetters(_) => "dead_letters",
                 };
                 Event::default()
                     .event(name)
@@ -305,8 +327,13 @@ async fn events(State(s): State<Shared>) -> Sse<impl Stream<Item = Result<Event,
         };
         Some((Ok(ev), (rx, s)))
     });
-    Sse::new(futures::stream::once(async move { Ok(first) }).chain(rest))
-        .keep_alive(KeepAlive::default())
+    let stop = s_stop;
+    Sse::new(
+        futures::stream::once(async move { Ok(first) })
+            .chain(rest)
+            .take_until(stop.cancelled_owned()),
+    )
+    .keep_alive(KeepAlive::default())
 }
 
 /// The nation of a viewer user name `viewer-<nation>`.

@@ -20,7 +20,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use trilink_schema::{
-    ComponentState, Envelope, ErrorEllipse, GeoPoint, Mode, Nation, Payload, Subject,
+    CommonEvent, ComponentState, ContributionState, Envelope, ErrorEllipse, EventClose, EventState,
+    FusedImpact, FusedLaunch, FusedTrack, GeoPoint, Mode, Nation, Payload, Subject,
     ValidationContext,
 };
 
@@ -34,8 +35,16 @@ pub const MAX_TRACKS: usize = 2000;
 /// invent many).
 pub const MAX_HEALTH_ROWS: usize = 256;
 
+/// Most common events kept; the least recently updated one is dropped first.
+pub const MAX_EVENTS: usize = 500;
+/// Most history frames kept per common event (the time slider replays them); older ones are
+/// dropped first.
+pub const MAX_FRAMES: usize = 1200;
+
 /// Version of the `/api/picture` shape; bumped when a field changes meaning.
-pub const PICTURE_VERSION: u32 = 1;
+/// 2: `events` holds [`EventView`]s, tracks carry `event` and `points_kept` (a live track
+/// update carries only its new point), health carries `dead_letters`.
+pub const PICTURE_VERSION: u32 = 2;
 
 /// Why a message was not taken into the picture.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,8 +118,12 @@ pub struct TrackView {
     pub mode: Mode,
     /// Launch detection, if received.
     pub launch: Option<LaunchView>,
-    /// Track updates, oldest first.
+    /// Track updates, oldest first: every kept point in `/api/picture`; in a live update only
+    /// the point that update added, if any (the page inserts it in time order and keeps the
+    /// last `points_kept`), so an update's size does not grow with the track.
     pub points: Vec<TrackPoint>,
+    /// Points the view keeps for this track (at most [`MAX_POINTS`]).
+    pub points_kept: usize,
     /// Latest impact prediction.
     pub impact: Option<ImpactView>,
     /// Latest flight phase token.
@@ -128,6 +141,109 @@ pub struct TrackView {
     pub last_latency_ms: f64,
     /// When the view received the latest message.
     pub updated_at: DateTime<Utc>,
+    /// Key of the common event this track contributes to (as the latest common event
+    /// released to the viewer says), if any.
+    pub event: Option<String>,
+}
+
+/// One national track contributing to a common event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContributorView {
+    /// `<origin>/<track_id>`: the [`TrackView::key`] of the national track.
+    pub key: String,
+    /// Reporting nation.
+    pub origin: Nation,
+    /// National track id.
+    pub track_id: String,
+    /// State of its contribution.
+    pub state: ContributionState,
+    /// Observation time of its latest report.
+    pub last_report_at: DateTime<Utc>,
+}
+
+/// A contributor as one history frame saw it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FrameContributor {
+    /// [`ContributorView::key`].
+    pub key: String,
+    /// State of its contribution then.
+    pub state: ContributionState,
+}
+
+/// One received state of a common event: what the time slider replays.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventFrame {
+    /// Time of this state: the fused track's time, else the envelope's observation time.
+    pub t: DateTime<Utc>,
+    /// Life-cycle state then.
+    pub state: EventState,
+    /// Fused position then (the trail), if the event had a fused track.
+    pub position: Option<GeoPoint>,
+    /// Horizontal one-sigma of that position, metres.
+    pub sigma_m: Option<f64>,
+    /// Fused impact prediction then.
+    pub impact: Option<ImpactView>,
+    /// Contributors then.
+    pub contributors: Vec<FrameContributor>,
+}
+
+/// One common event (issue 15) as the view shows it: the hub's fused estimate of one physical
+/// object, built only from contributions released to the viewing nation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventView {
+    /// The event id (hyphenated UUID): unique in the picture.
+    pub key: String,
+    /// First eight hex digits of the id, for labels.
+    pub short: String,
+    /// Mode of the event (never mixed: every contribution has it).
+    pub mode: Mode,
+    /// Life-cycle state.
+    pub state: EventState,
+    /// Nation whose report was observed first.
+    pub first_detected_by: Nation,
+    /// Observation time of that report.
+    pub first_detected_at: DateTime<Utc>,
+    /// Assessed missile class (schema token).
+    pub missile_class: serde_json::Value,
+    /// Contributing national tracks.
+    pub contributors: Vec<ContributorView>,
+    /// Fused launch estimate.
+    pub launch: Option<FusedLaunch>,
+    /// Latest fused track.
+    pub track: Option<FusedTrack>,
+    /// Latest fused impact prediction with its error ellipse.
+    pub impact: Option<FusedImpact>,
+    /// How the event closed.
+    pub end: Option<EventClose>,
+    /// Common-event messages taken into this event.
+    pub messages: u64,
+    /// `ingested_at` of the latest message (ms since the epoch).
+    pub last_ingested_ms: i64,
+    /// End-to-end latency of the latest message, milliseconds.
+    pub last_latency_ms: f64,
+    /// When the view received the latest message.
+    pub updated_at: DateTime<Utc>,
+    /// Frames kept in the view (the history may be longer than what an update carries).
+    pub frames: usize,
+    /// History, oldest first: every frame in `/api/picture`; in a live update only the frame
+    /// that update added (the page appends it).
+    pub history: Vec<EventFrame>,
+}
+
+/// Dead letters of one site, as far as the viewer may see them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeadLetterRow {
+    /// Site (`tl.dlq.<site>`).
+    pub site: Nation,
+    /// Whether this viewer can see the site's dead letters at all: only its own site's (the
+    /// broker lets `viewer-<n>` hear `tl.dlq.<n>` and no other).
+    pub visible: bool,
+    /// Dead letters heard since the view started (0 when not visible).
+    pub count: u64,
+    /// When the latest one was heard.
+    pub last_at: Option<DateTime<Utc>>,
+    /// Its reason code (`Tl-Reason` header).
+    pub last_reason: Option<String>,
 }
 
 /// Health of one component at one site.
@@ -184,13 +300,15 @@ pub struct HealthSnapshot {
     pub rejected: u64,
     /// End-to-end latency.
     pub latency: LatencySummary,
+    /// Dead letters per site (JP, KR, US): counted for the viewer's own site only.
+    pub dead_letters: Vec<DeadLetterRow>,
 }
 
 /// `/api/picture`: the whole state.
 ///
-/// `events` is reserved for the common picture (issue 15: fused common events with their
-/// fused track, launch point and impact ellipse); it is empty until that feed exists. The page
-/// draws `tracks` and will draw `events` beside them with the same symbols.
+/// `events` holds the common picture (issue 15): fused common events with their fused track,
+/// launch point, impact ellipse, contributors and history, as released to the viewer. The page
+/// draws them beside the national `tracks`, with the same mode styling.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PictureSnapshot {
     /// Shape version ([`PICTURE_VERSION`]).
@@ -199,8 +317,8 @@ pub struct PictureSnapshot {
     pub viewer: Nation,
     /// National tracks, by key.
     pub tracks: Vec<TrackView>,
-    /// Common (fused) events: empty until the common picture is published.
-    pub events: Vec<serde_json::Value>,
+    /// Common (fused) events, by key, each with its whole history.
+    pub events: Vec<EventView>,
     /// Link health.
     pub health: HealthSnapshot,
 }
@@ -213,6 +331,10 @@ pub enum Update {
     Track(Box<TrackView>),
     /// A health row changed.
     Health(HealthRow),
+    /// A common event changed (its `history` holds only the new frame).
+    Event(Box<EventView>),
+    /// The viewer's own site's dead-letter count changed.
+    DeadLetters(DeadLetterRow),
 }
 
 /// The picture for one viewing nation.
@@ -221,6 +343,10 @@ pub struct Picture {
     viewer: Nation,
     heartbeat_interval: Duration,
     tracks: BTreeMap<String, TrackView>,
+    events: BTreeMap<String, EventView>,
+    /// National track key -> key of the event it contributes to.
+    track_event: BTreeMap<String, String>,
+    dead_letters: DeadLetterRow,
     health: BTreeMap<(Nation, String), HealthRow>,
     latencies: VecDeque<f64>,
     accepted: u64,
@@ -247,6 +373,15 @@ impl Picture {
             viewer,
             heartbeat_interval,
             tracks: BTreeMap::new(),
+            events: BTreeMap::new(),
+            track_event: BTreeMap::new(),
+            dead_letters: DeadLetterRow {
+                site: viewer,
+                visible: true,
+                count: 0,
+                last_at: None,
+                last_reason: None,
+            },
             health: BTreeMap::new(),
             latencies: VecDeque::new(),
             accepted: 0,
@@ -302,6 +437,9 @@ impl Picture {
                 if item.origin() != env.origin || kind != env.payload.kind() {
                     return Err(Rejected::Mismatch(subject.to_owned()));
                 }
+                if let Payload::CommonEvent(ev) = &env.payload {
+                    return Ok(self.on_common_event(&env, ev, now));
+                }
                 self.on_output(&env, now)
                     .map(|t| vec![Update::Track(Box::new(t))])
             }
@@ -338,6 +476,193 @@ impl Picture {
         }
     }
 
+    /// Record the end-to-end latency of `env` received at `now`; returns it in milliseconds.
+    fn record_latency(&mut self, env: &Envelope, now: DateTime<Utc>) -> f64 {
+        let latency_ms = (now - env.ingested_at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX) as f64
+            / 1000.0;
+        if self.latencies.len() >= LATENCY_WINDOW {
+            self.latencies.pop_front();
+        }
+        self.latencies.push_back(latency_ms);
+        latency_ms
+    }
+
+    /// A common event released to the viewer: replace its latest state, append a history
+    /// frame, and re-link the national tracks it names. Returns the event (with only the new
+    /// frame) and every national track whose link changed.
+    fn on_common_event(
+        &mut self,
+        env: &Envelope,
+        ev: &CommonEvent,
+        now: DateTime<Utc>,
+    ) -> Vec<Update> {
+        let latency_ms = self.record_latency(env, now);
+        let key = ev.event_id.hyphenated().to_string();
+        if !self.events.contains_key(&key)
+            && self.events.len() >= MAX_EVENTS
+            && let Some(oldest) = self
+                .events
+                .values()
+                .min_by_key(|e| e.updated_at)
+                .map(|e| e.key.clone())
+        {
+            self.events.remove(&oldest);
+            self.track_event.retain(|_, e| *e != oldest);
+        }
+        let contributors: Vec<ContributorView> = ev
+            .contributors
+            .iter()
+            .map(|c| ContributorView {
+                key: format!("{}/{}", c.origin, c.track_id),
+                origin: c.origin,
+                track_id: c.track_id.to_string(),
+                state: c.state,
+                last_report_at: c.last_report_at,
+            })
+            .collect();
+        let frame = EventFrame {
+            t: ev.track.as_ref().map_or(env.observed_at, |t| t.time),
+            state: ev.state,
+            position: ev.track.as_ref().map(|t| t.position),
+            sigma_m: ev
+                .track
+                .as_ref()
+                .map(|t| t.position_uncertainty.horizontal_m),
+            impact: ev.impact.as_ref().map(|i| ImpactView {
+                time: i.impact_time,
+                point: i.impact_point,
+                ellipse: i.error_ellipse,
+            }),
+            contributors: contributors
+                .iter()
+                .map(|c| FrameContributor {
+                    key: c.key.clone(),
+                    state: c.state,
+                })
+                .collect(),
+        };
+        let e = self.events.entry(key.clone()).or_insert_with(|| EventView {
+            short: ev.event_id.simple().to_string().chars().take(8).collect(),
+            key: key.clone(),
+            mode: env.mode,
+            state: ev.state,
+            first_detected_by: ev.first_detected_by,
+            first_detected_at: ev.first_detected_at,
+            missile_class: serde_json::Value::Null,
+            contributors: Vec::new(),
+            launch: None,
+            track: None,
+            impact: None,
+            end: None,
+            messages: 0,
+            last_ingested_ms: 0,
+            last_latency_ms: 0.0,
+            updated_at: now,
+            frames: 0,
+            history: Vec::new(),
+        });
+        e.mode = env.mode;
+        e.state = ev.state;
+        e.first_detected_by = ev.first_detected_by;
+        e.first_detected_at = ev.first_detected_at;
+        e.missile_class = token(&ev.missile_class);
+        e.contributors = contributors;
+        e.launch.clone_from(&ev.launch);
+        e.track.clone_from(&ev.track);
+        e.impact.clone_from(&ev.impact);
+        e.end.clone_from(&ev.end);
+        e.messages += 1;
+        e.last_ingested_ms = env.ingested_at.timestamp_millis();
+        e.last_latency_ms = latency_ms;
+        e.updated_at = now;
+        // History in time order whatever the arrival order.
+        let at = e.history.partition_point(|f| f.t <= frame.t);
+        e.history.insert(at, frame.clone());
+        if e.history.len() > MAX_FRAMES {
+            e.history.remove(0);
+        }
+        e.frames = e.history.len();
+        let mut live = e.clone_without_history();
+        live.history.push(frame);
+
+        // Re-link national tracks: those the event no longer names lose the link, those it
+        // names gain it.
+        let named: Vec<String> = live.contributors.iter().map(|c| c.key.clone()).collect();
+        let mut changed = Vec::new();
+        let before: Vec<String> = self
+            .track_event
+            .iter()
+            .filter(|(_, e)| **e == key)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for t in &before {
+            if !named.contains(t) {
+                self.track_event.remove(t);
+                changed.push(t.clone());
+            }
+        }
+        for t in named {
+            if self.track_event.get(&t) != Some(&key) {
+                self.track_event.insert(t.clone(), key.clone());
+                changed.push(t);
+            }
+        }
+        let mut out = vec![Update::Event(Box::new(live))];
+        for t in changed {
+            if let Some(tv) = self.tracks.get_mut(&t) {
+                tv.event = self.track_event.get(&t).cloned();
+                out.push(Update::Track(Box::new(tv.delta(None))));
+            }
+        }
+        out
+    }
+
+    /// A dead letter heard on `subject` (`tl.dlq.<site>`), with its `Tl-Reason` header.
+    /// Only the viewer's own site's dead letters are counted (the broker lets the viewer hear
+    /// no other); anything else is refused.
+    pub fn on_dead_letter(
+        &mut self,
+        subject: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Update>, Rejected> {
+        match Subject::parse(subject) {
+            Ok(Subject::Dlq { site }) if site == self.viewer => {
+                let d = &mut self.dead_letters;
+                d.count += 1;
+                d.last_at = Some(now);
+                d.last_reason = reason.map(|r| r.chars().take(64).collect());
+                Ok(vec![Update::DeadLetters(d.clone())])
+            }
+            _ => {
+                self.rejected += 1;
+                Err(Rejected::Subject(subject.to_owned()))
+            }
+        }
+    }
+
+    /// Dead-letter rows for every site: the viewer's own counted, the others marked invisible.
+    pub fn dead_letters(&self) -> Vec<DeadLetterRow> {
+        Nation::ALL
+            .into_iter()
+            .map(|n| {
+                if n == self.viewer {
+                    self.dead_letters.clone()
+                } else {
+                    DeadLetterRow {
+                        site: n,
+                        visible: false,
+                        count: 0,
+                        last_at: None,
+                        last_reason: None,
+                    }
+                }
+            })
+            .collect()
+    }
+
     fn on_output(&mut self, env: &Envelope, now: DateTime<Utc>) -> Result<TrackView, Rejected> {
         let track_id = match &env.payload {
             Payload::LaunchDetection(p) => &p.track_id,
@@ -349,22 +674,14 @@ impl Picture {
             Payload::Status(_) => {
                 return Err(Rejected::Mismatch(format!("status {}", env.message_id)));
             }
-            // Fused events are not drawn yet: the relay does not publish them (issue 15/16).
             Payload::CommonEvent(_) => {
                 return Err(Rejected::Mismatch(format!(
-                    "common_event {} (not drawn yet)",
+                    "common_event {}",
                     env.message_id
                 )));
             }
         };
-        let latency_ms = (now - env.ingested_at)
-            .num_microseconds()
-            .unwrap_or(i64::MAX) as f64
-            / 1000.0;
-        if self.latencies.len() >= LATENCY_WINDOW {
-            self.latencies.pop_front();
-        }
-        self.latencies.push_back(latency_ms);
+        let latency_ms = self.record_latency(env, now);
         let key = format!("{}/{}", env.origin, track_id);
         if !self.tracks.contains_key(&key)
             && self.tracks.len() >= MAX_TRACKS
@@ -383,6 +700,7 @@ impl Picture {
             mode: env.mode,
             launch: None,
             points: Vec::new(),
+            points_kept: 0,
             impact: None,
             flight_phase: None,
             ended: None,
@@ -391,12 +709,15 @@ impl Picture {
             last_ingested_ms: 0,
             last_latency_ms: 0.0,
             updated_at: now,
+            event: None,
         });
+        t.event = self.track_event.get(&t.key).cloned();
         t.mode = env.mode;
         t.messages += 1;
         t.last_ingested_ms = env.ingested_at.timestamp_millis();
         t.last_latency_ms = latency_ms;
         t.updated_at = now;
+        let mut added = None;
         match &env.payload {
             Payload::LaunchDetection(p) => {
                 t.launch = Some(LaunchView {
@@ -415,10 +736,12 @@ impl Picture {
                 };
                 // Keep the polyline in time order whatever the arrival order.
                 let at = t.points.partition_point(|q| q.t <= pt.t);
-                t.points.insert(at, pt);
+                t.points.insert(at, pt.clone());
                 if t.points.len() > MAX_POINTS {
                     t.points.remove(0);
                 }
+                t.points_kept = t.points.len();
+                added = Some(pt);
                 t.flight_phase = Some(token(&p.flight_phase));
             }
             Payload::ImpactPrediction(p) => {
@@ -432,7 +755,7 @@ impl Picture {
             Payload::Cancel(p) => t.cancelled = Some(p.reason.clone()),
             Payload::Correction(_) | Payload::Status(_) | Payload::CommonEvent(_) => {}
         }
-        Ok(t.clone())
+        Ok(t.delta(added))
     }
 
     /// Mark components whose heartbeat is overdue as `stale`; returns the rows that changed.
@@ -480,6 +803,7 @@ impl Picture {
             accepted: self.accepted,
             rejected: self.rejected,
             latency: self.latency(),
+            dead_letters: self.dead_letters(),
         }
     }
 
@@ -489,8 +813,58 @@ impl Picture {
             version: PICTURE_VERSION,
             viewer: self.viewer,
             tracks: self.tracks.values().cloned().collect(),
-            events: Vec::new(),
+            events: self.events.values().cloned().collect(),
             health: self.health(now),
+        }
+    }
+}
+
+impl EventView {
+    /// A copy without the history (what a live update carries besides its new frame).
+    fn clone_without_history(&self) -> EventView {
+        EventView {
+            key: self.key.clone(),
+            short: self.short.clone(),
+            mode: self.mode,
+            state: self.state,
+            first_detected_by: self.first_detected_by,
+            first_detected_at: self.first_detected_at,
+            missile_class: self.missile_class.clone(),
+            contributors: self.contributors.clone(),
+            launch: self.launch.clone(),
+            track: self.track.clone(),
+            impact: self.impact.clone(),
+            end: self.end.clone(),
+            messages: self.messages,
+            last_ingested_ms: self.last_ingested_ms,
+            last_latency_ms: self.last_latency_ms,
+            updated_at: self.updated_at,
+            frames: self.frames,
+            history: Vec::new(),
+        }
+    }
+}
+
+impl TrackView {
+    /// A copy for a live update: every field but the polyline, of which only `added`.
+    fn delta(&self, added: Option<TrackPoint>) -> TrackView {
+        TrackView {
+            key: self.key.clone(),
+            origin: self.origin,
+            track_id: self.track_id.clone(),
+            mode: self.mode,
+            launch: self.launch.clone(),
+            points: added.into_iter().collect(),
+            points_kept: self.points_kept,
+            impact: self.impact.clone(),
+            flight_phase: self.flight_phase.clone(),
+            ended: self.ended.clone(),
+            cancelled: self.cancelled.clone(),
+            messages: self.messages,
+            last_ingested_ms: self.last_ingested_ms,
+            last_latency_ms: self.last_latency_ms,
+            updated_at: self.updated_at,
+            event: self.event.clone(),
         }
     }
 }

@@ -5,6 +5,13 @@
 //! heartbeat interval of its missed heartbeat, and nothing not released to KR ever reaches the
 //! page or the SSE stream. Writes the screenshot `docs/view.png` and checks it is not blank.
 //!
+//! A second test feeds the demo's single launch and salvo through the hub's correlator
+//! (`trilink-picture`) and publishes what the relay publishes — the national envelopes and the
+//! `common_event`s of each destination's picture: the fused events appear with their ellipse,
+//! trail and links to their national tracks, the time slider replays an event, the KR viewer
+//! never receives an event or contributor not released to KR (JP's reports are made JP/US only),
+//! and the screenshots `docs/view-single-launch.png` and `docs/view-salvo.png` are not blank.
+//!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian `chromium`,
 //! `chromium-driver`; `CHROMIUM` / `CHROMEDRIVER` override the paths).
 
@@ -21,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use common::{envelope, heartbeat, impact, launch, out, point, update};
+use common::{
+    common_event, common_out, envelope, event_id, heartbeat, impact, launch, out, point, update,
+};
 use fantoccini::{Client, ClientBuilder};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -30,7 +39,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::{Link, LinkOptions, Role, Site};
-use trilink_schema::{Mode, Nation};
+use trilink_schema::{Envelope, EventState, Mode, Nation, Payload, Source};
 use trilink_view::ViewConfig;
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -428,6 +437,65 @@ async fn the_kr_view_in_a_real_browser() {
     assert!(marks["banner_shown"].as_bool().unwrap());
     assert!(marks["banner"].as_str().unwrap().contains("EXERCISE"));
 
+    // An exercise common event fusing KR's exercise track: drawn with exercise styling, linked
+    // to EX-1, labelled EXERCISE on every text; the real-world track stays unlinked and red.
+    let now = Utc::now();
+    let ev = envelope(
+        Nation::Us,
+        Mode::Exercise,
+        &[Nation::Kr],
+        "picture-kr-1",
+        now,
+        common_event(
+            event_id("ex-event"),
+            EventState::Active,
+            &[(Nation::Kr, "EX-1")],
+            now,
+            point(39.0, 125.7, 0.0),
+            point(40.4, 134.7, 30_000.0),
+            point(40.6, 135.5, 0.0),
+        ),
+    );
+    let (s, body) = common_out(&ev, Nation::Kr);
+    kr_leaf.publish(s, body.into()).await.unwrap();
+    kr_leaf.flush().await.unwrap();
+    let ev_key = event_id("ex-event").hyphenated().to_string();
+    until(
+        &b,
+        &format!(
+            "const g = document.querySelector('#events-layer g.evt[data-key=\"{ev_key}\"]');\
+             return !!g && !!g.querySelector('path.ellipse') && !!g.querySelector('line.link[data-track=\"kr/EX-1\"]') &&\
+               document.querySelector('#tracks-layer [data-key=\"kr/EX-1\"]').dataset.event === '{ev_key}';"
+        ),
+        Duration::from_secs(5),
+    )
+    .await;
+    let ev_marks = js(
+        &b,
+        &format!(
+            "const g = document.querySelector('#events-layer g.evt[data-key=\"{ev_key}\"]'), r = document.querySelector('#tracks-layer [data-key=\"jp/RW-1\"]');\
+             return {{ class: g.getAttribute('class'), texts: [...g.querySelectorAll('text')].map(t => t.textContent),\
+               trail_dash: getComputedStyle(g.querySelector('path.trail')).strokeDasharray,\
+               trail_stroke: getComputedStyle(g.querySelector('path.trail')).stroke,\
+               rw_stroke: getComputedStyle(r.querySelector('path.line')).stroke, rw_event: r.dataset.event || null,\
+               card: document.querySelector('#events .event[data-key=\"{ev_key}\"] .head').textContent }};"
+        ),
+    )
+    .await;
+    println!("event marks: {ev_marks}");
+    assert!(ev_marks["class"].as_str().unwrap().contains("exercise"));
+    let texts = ev_marks["texts"].as_array().unwrap();
+    assert!(texts.len() >= 2, "symbol and impact labels");
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.as_str().unwrap().starts_with("EXERCISE FUSED"))
+    );
+    assert_ne!(ev_marks["trail_dash"], json!("none"));
+    assert_ne!(ev_marks["trail_stroke"], ev_marks["rw_stroke"]);
+    assert_eq!(ev_marks["rw_event"], Value::Null);
+    assert!(ev_marks["card"].as_str().unwrap().starts_with("EXERCISE"));
+
     // Display latency measured in the page: Date.now() at drawing minus ingested_at.
     let lat = js(&b, "return window.__trilink.latencies").await;
     let mut lat: Vec<f64> = lat
@@ -437,7 +505,7 @@ async fn the_kr_view_in_a_real_browser() {
         .map(|v| v.as_f64().unwrap())
         .collect();
     lat.sort_by(f64::total_cmp);
-    assert!(lat.len() >= 28, "{}", lat.len());
+    assert!(lat.len() >= 29, "{}", lat.len());
     let p50 = lat[lat.len() / 2];
     let max = *lat.last().unwrap();
     println!(
@@ -482,9 +550,15 @@ async fn the_kr_view_in_a_real_browser() {
         .collect();
     assert_eq!(keys, BTreeSet::from(["jp/RW-1", "kr/EX-1"]));
     assert_eq!(pic["health"]["rejected"], json!(1), "{}", pic["health"]);
-    assert!(pic["events"].as_array().unwrap().is_empty());
+    let events: Vec<&str> = pic["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, vec![ev_key.as_str()]);
     let health = http_get(addr, "/api/health").await;
-    assert_eq!(health["latency"]["count"], json!(28));
+    assert_eq!(health["latency"]["count"], json!(29));
 
     // KR's adapter stops: stale on the page within one interval of the missed heartbeat.
     beats.cancel();
@@ -524,4 +598,410 @@ async fn the_kr_view_in_a_real_browser() {
     b.close().await.unwrap();
     shutdown.cancel();
     view.wait().await.unwrap();
+}
+
+/// Write a screenshot to `docs/<name>` and check it is not blank: many colours, and at least
+/// `min` pixels for which `pick` holds. Returns the file.
+async fn screenshot(b: &Client, name: &str, min: usize, pick: fn(&[u8]) -> bool) -> PathBuf {
+    let png_bytes = b.screenshot().await.unwrap();
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs")
+        .join(name);
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    std::fs::write(&shot, &png_bytes).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let bpp = info.line_size / info.width as usize;
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(bpp).collect();
+    let colours: BTreeSet<&[u8]> = pixels.iter().copied().collect();
+    let picked = pixels.iter().filter(|p| pick(p)).count();
+    println!(
+        "screenshot {name} {}x{}: {} colours, {picked} mode-coloured pixels -> {}",
+        info.width,
+        info.height,
+        colours.len(),
+        shot.display()
+    );
+    assert!(colours.len() > 50, "blank screenshot {name}");
+    assert!(
+        picked >= min,
+        "{name}: no fused event visible ({picked} pixels)"
+    );
+    shot
+}
+
+/// The `common_event` envelope the hub publishes to `dest` for one event view.
+fn hub_event(
+    v: &trilink_picture::EventView,
+    dest: Nation,
+    n: usize,
+    at: chrono::DateTime<Utc>,
+) -> Envelope {
+    Envelope::new(
+        Nation::Us,
+        Source {
+            system: "trilink-hub".to_owned(),
+            sensor: "correlator".to_owned(),
+            national_message_id: format!("picture-{dest}-{n:06}"),
+        },
+        at,
+        at,
+        v.mode,
+        [dest, Nation::Us].into_iter().collect(),
+        Payload::CommonEvent(Box::new(v.event.clone())),
+    )
+}
+
+/// Run `scenario` through the hub's correlator and publish what the relay would: to KR (on the
+/// KR leaf) the national envelopes released to KR and KR's picture; to JP (at the hub, JP's
+/// account) JP's picture; and, as a routing fault on KR's output, JP's picture with JP's
+/// releasability. JP's reports are made JP/US only. Returns KR's final picture and every JP
+/// track id (none may reach the KR viewer).
+async fn feed_scenario(
+    scenario: &str,
+    kr_leaf: &async_nats::Client,
+    jp_hub: &async_nats::Client,
+) -> Fed {
+    let cfg = trilink_scenario::named(scenario).unwrap();
+    let start = Utc::now() - chrono::Duration::minutes(30);
+    let mut g = trilink_scenario::generate(&cfg, 1, start).unwrap();
+    let mut jp_tracks = BTreeSet::new();
+    for r in &mut g.reports {
+        if r.envelope.origin == Nation::Jp {
+            r.envelope.releasability = [Nation::Jp, Nation::Us].into_iter().collect();
+            if let Some(t) = r.envelope.payload.track_id() {
+                jp_tracks.insert(t.to_string());
+            }
+        }
+    }
+    let mut c = trilink_picture::Correlator::new(trilink_picture::Config::default());
+    let mut n = 0;
+    let mut faults = 0;
+    let mut to_kr = 0;
+    // Up to mid-flight: the events are active, their impact ellipses ahead of them.
+    let upto = g.reports.len() * 3 / 5;
+    for (i, r) in g.reports.iter_mut().take(upto).enumerate() {
+        // Delivered now (the scenario's clock is in the past): `ingested_at` as the adapter
+        // would stamp it.
+        r.envelope.ingested_at = Utc::now();
+        let mut changes = c.ingest(&r.envelope, r.emit_at).unwrap();
+        changes.extend(c.tick(r.emit_at));
+        if r.envelope.releasable_to(Nation::Kr) {
+            let (s, body) = out(&r.envelope, Nation::Kr);
+            kr_leaf.publish(s, body.into()).await.unwrap();
+            to_kr += 1;
+        }
+        for ch in changes {
+            let Some(v) = c.event_view(ch.dest, ch.event_id) else {
+                continue;
+            };
+            n += 1;
+            let mut e = hub_event(&v, ch.dest, n, r.emit_at);
+            e.ingested_at = Utc::now();
+            match ch.dest {
+                Nation::Kr => {
+                    let (s, body) = common_out(&e, Nation::Kr);
+                    kr_leaf.publish(s, body.into()).await.unwrap();
+                    to_kr += 1;
+                }
+                Nation::Jp => {
+                    let (s, body) = common_out(&e, Nation::Jp);
+                    jp_hub.publish(s, body.into()).await.unwrap();
+                    // A routing fault: JP's picture on KR's output (the view must refuse it).
+                    if faults < 3 {
+                        faults += 1;
+                        let (s, body) = common_out(&e, Nation::Kr);
+                        kr_leaf.publish(s, body.into()).await.unwrap();
+                    }
+                }
+                Nation::Us => {}
+            }
+        }
+        if i % 10 == 0 {
+            kr_leaf.flush().await.unwrap();
+            jp_hub.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    kr_leaf.flush().await.unwrap();
+    jp_hub.flush().await.unwrap();
+    assert!(faults > 0, "JP's picture had no event");
+    Fed {
+        kr: c.view_for(Nation::Kr),
+        jp_tracks,
+        to_kr,
+        faults,
+    }
+}
+
+/// What [`feed_scenario`] published.
+struct Fed {
+    /// KR's final picture.
+    kr: Vec<trilink_picture::EventView>,
+    /// Every JP track id (none may reach the KR viewer).
+    jp_tracks: BTreeSet<String>,
+    /// Messages published to KR that are released to KR.
+    to_kr: u64,
+    /// JP's picture published on KR's output (routing faults the view must refuse).
+    faults: u64,
+}
+
+fn kr_view_config(link: &Link) -> ViewConfig {
+    let creds = link.credentials(Role::Viewer(Nation::Kr)).unwrap();
+    ViewConfig {
+        nation: Nation::Kr,
+        nats_urls: creds.urls.clone(),
+        user: creds.user.clone(),
+        password: creds.password.clone(),
+        ca_file: creds.ca_file.clone(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        heartbeat_interval: HEARTBEAT,
+    }
+}
+
+/// Check the page and the API against KR's picture after a scenario; returns the SSE text.
+async fn check_fused(
+    b: &Client,
+    addr: SocketAddr,
+    fed: &Fed,
+    sse: tokio::task::JoinHandle<String>,
+    sse_stop: &CancellationToken,
+) {
+    let (kr, jp_tracks) = (&fed.kr, &fed.jp_tracks);
+    assert!(!kr.is_empty());
+    let want: BTreeSet<String> = kr
+        .iter()
+        .map(|v| v.event.event_id.hyphenated().to_string())
+        .collect();
+    let ids = serde_json::to_string(&want).unwrap();
+    until(
+        b,
+        &format!(
+            "const want = {ids};\
+             const gs = [...document.querySelectorAll('#events-layer g.evt')];\
+             return gs.length === want.length && gs.every(g => want.includes(g.dataset.key) && !!g.querySelector('path.ellipse') && !!g.querySelector('path.fused') && !!g.querySelector('path.trail') && !!g.querySelector('path.launch') && g.querySelectorAll('line.link').length >= 1) &&\
+               document.querySelectorAll('#events .event').length === want.length;"
+        ),
+        Duration::from_secs(20),
+    )
+    .await;
+    // Every national track an event names (and the view holds) is linked to it, on the map and
+    // in the table.
+    let links = js(
+        b,
+        "return [...document.querySelectorAll('#tracks-layer g.trk')].map(g => [g.dataset.key, g.dataset.event || null, g.dataset.label]);",
+    )
+    .await;
+    println!("tracks: {links}");
+    for v in kr {
+        let key = v.event.event_id.hyphenated().to_string();
+        for c in &v.event.contributors {
+            let tk = format!("{}/{}", c.origin, c.track_id);
+            let row = links
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r[0] == json!(tk))
+                .unwrap_or_else(|| panic!("{tk} not drawn"));
+            assert_eq!(row[1], json!(key), "{tk} not linked to its event");
+            assert!(row[2].as_str().unwrap().contains("→ EV-"));
+        }
+    }
+    // Exercise/real-world styling of events follows their mode.
+    let marks = js(
+        b,
+        "return [...document.querySelectorAll('#events-layer g.evt')].map(g => [g.dataset.mode, g.getAttribute('class'), [...g.querySelectorAll('text')].map(t => t.textContent)]);",
+    )
+    .await;
+    for m in marks.as_array().unwrap() {
+        let (mode, class, texts) = (
+            m[0].as_str().unwrap(),
+            m[1].as_str().unwrap(),
+            m[2].as_array().unwrap(),
+        );
+        assert!(!texts.is_empty());
+        let label = match mode {
+            "exercise" => "EXERCISE",
+            "test" => "TEST",
+            _ => "REAL WORLD",
+        };
+        assert!(
+            texts.iter().all(|t| t.as_str().unwrap().starts_with(label)),
+            "{m}"
+        );
+        if mode == "real_world" {
+            assert!(
+                !class.contains("exercise") && !class.contains("test"),
+                "{m}"
+            );
+            assert!(
+                texts
+                    .iter()
+                    .all(|t| !t.as_str().unwrap().contains("EXERCISE"))
+            );
+        }
+    }
+
+    // /api/picture: every message released to KR taken, every routing fault refused (and
+    // nothing else); exactly KR's events with KR-released contributors; no JP track anywhere.
+    let t0 = Instant::now();
+    let pic = loop {
+        let pic = http_get(addr, "/api/picture").await;
+        if pic["health"]["accepted"] == json!(fed.to_kr) || t0.elapsed() > Duration::from_secs(10) {
+            break pic;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        pic["health"]["accepted"],
+        json!(fed.to_kr),
+        "{}",
+        pic["health"]
+    );
+    assert_eq!(
+        pic["health"]["rejected"],
+        json!(fed.faults),
+        "{}",
+        pic["health"]
+    );
+    let got: BTreeSet<String> = pic["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, want);
+    for e in pic["events"].as_array().unwrap() {
+        assert!(
+            e["impact"]["error_ellipse"]["semi_major_m"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+        assert!(e["history"].as_array().unwrap().len() >= 2);
+        for c in e["contributors"].as_array().unwrap() {
+            assert_ne!(
+                c["origin"],
+                json!("jp"),
+                "a JP contribution reached KR: {c}"
+            );
+        }
+    }
+    let text = pic.to_string();
+    for t in jp_tracks {
+        assert!(
+            !text.contains(t.as_str()),
+            "/api/picture names JP track {t}"
+        );
+    }
+
+    // The time slider replays the first event: at frame 1 the map shows two frames, then live.
+    let key = kr[0].event.event_id.hyphenated().to_string();
+    js(
+        b,
+        &format!(
+            "const s = document.querySelector('#events .event[data-key=\"{key}\"] .slider'); s.value = '1'; s.dispatchEvent(new Event('input')); return true;"
+        ),
+    )
+    .await;
+    until(
+        b,
+        &format!(
+            "const g = document.querySelector('#events-layer g.evt[data-key=\"{key}\"]'); return g.classList.contains('replay') && g.dataset.frames === '2' && document.querySelector('#events .event[data-key=\"{key}\"] .at').textContent.startsWith('REPLAY');"
+        ),
+        Duration::from_secs(3),
+    )
+    .await;
+    js(
+        b,
+        &format!(
+            "document.querySelector('#events .event[data-key=\"{key}\"] .live-btn').click(); return true;"
+        ),
+    )
+    .await;
+    until(
+        b,
+        &format!(
+            "const g = document.querySelector('#events-layer g.evt[data-key=\"{key}\"]'); return !g.classList.contains('replay') && Number(g.dataset.frames) > 2;"
+        ),
+        Duration::from_secs(3),
+    )
+    .await;
+
+    let errors = js(b, "return window.__trilink.errors").await;
+    assert_eq!(errors, json!([]), "page errors");
+    let page = b.source().await.unwrap();
+    sse_stop.cancel();
+    let sse_text = sse.await.unwrap();
+    assert!(
+        sse_text.contains("event: event"),
+        "no common event on the SSE stream"
+    );
+    for t in jp_tracks {
+        assert!(!sse_text.contains(t.as_str()), "SSE carried JP track {t}");
+        assert!(!page.contains(t.as_str()), "the page shows JP track {t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fused_events_of_the_single_launch_and_the_salvo_in_a_real_browser() {
+    let link = Link::start(LinkOptions::default()).await.unwrap();
+    let kr_leaf = link
+        .connect(Role::Admin(Site::Kr, Nation::Kr))
+        .await
+        .unwrap();
+    let jp_hub = link
+        .connect(Role::Admin(Site::Hub, Nation::Jp))
+        .await
+        .unwrap();
+    let (_driver, b) = browser().await;
+
+    for (scenario, shot) in [
+        ("single_launch", "view-single-launch.png"),
+        ("salvo", "view-salvo.png"),
+    ] {
+        // A fresh view per scenario (core subscriptions: it starts empty).
+        let shutdown = CancellationToken::new();
+        let view = trilink_view::start(kr_view_config(&link), shutdown.clone())
+            .await
+            .unwrap();
+        let sse_stop = CancellationToken::new();
+        let sse = read_sse(view.addr, sse_stop.clone());
+        b.goto(&view.url()).await.unwrap();
+        until(
+            &b,
+            "return !!document.getElementById('events-layer') && document.getElementById('conn').textContent === 'live'",
+            Duration::from_secs(20),
+        )
+        .await;
+        let fed = feed_scenario(scenario, &kr_leaf, &jp_hub).await;
+        println!(
+            "{scenario}: KR picture has {} events; {} messages to KR; {} JP tracks withheld from KR; {} routing faults",
+            fed.kr.len(),
+            fed.to_kr,
+            fed.jp_tracks.len(),
+            fed.faults
+        );
+        assert!(!fed.jp_tracks.is_empty());
+        check_fused(&b, view.addr, &fed, sse, &sse_stop).await;
+        // Real-world events: the red of real-world traffic must be on the screenshot.
+        screenshot(&b, shot, 200, |p| {
+            p[0] > 230 && p[1] > 50 && p[1] < 110 && p[2] < 80
+        })
+        .await;
+        // Stops promptly though the page (and its event stream) is still open.
+        shutdown.cancel();
+        let stopping = Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), view.wait())
+            .await
+            .expect("the view stops while a page is open")
+            .unwrap();
+        println!(
+            "view stopped in {:?} with the page open",
+            stopping.elapsed()
+        );
+    }
+    b.close().await.unwrap();
 }
