@@ -72,6 +72,7 @@ pub mod events;
 pub mod live;
 pub mod matrix;
 pub mod order;
+pub mod picture;
 pub mod policy;
 mod process;
 pub mod references;

@@ -156,7 +156,27 @@ async fn live_outputs_equal_offline_prediction_and_rejects_are_dead_lettered() {
     }
     assert!(predicted.len() > 10, "the sample should release something");
 
-    let outputs = read_stream(&js, "TL_OUT").await;
+    // The hub's common picture is published beside the national outputs; the offline
+    // prediction covers the national outputs, the picture is checked on its own below.
+    let (pictures, outputs): (Vec<_>, Vec<_>) = read_stream(&js, "TL_OUT")
+        .await
+        .into_iter()
+        .partition(|m| m.subject.contains(".common_event."));
+    assert!(!pictures.is_empty(), "no common_event published");
+    for m in &pictures {
+        let env = Envelope::from_json(&m.payload).unwrap();
+        let Subject::Out { dest, kind, .. } = Subject::parse(&m.subject).unwrap() else {
+            panic!("not an output subject: {}", m.subject);
+        };
+        assert_eq!(kind, trilink_schema::PayloadKind::CommonEvent);
+        assert_eq!(env.origin, Nation::Us);
+        assert!(env.releasable_to(dest));
+        assert_eq!(env.provenance.last().unwrap().component, "relay-test");
+        // Strict policy: KR is real-world only, for the picture too.
+        if dest == Nation::Kr {
+            assert_eq!(env.mode, Mode::RealWorld, "{} picture reached KR", env.mode);
+        }
+    }
     let live: BTreeSet<(String, String)> = outputs
         .iter()
         .map(|m| (m.subject.clone(), m.msg_id.clone().unwrap()))
@@ -384,7 +404,12 @@ async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once
     }
     // Let any redelivery (ack_wait 2 s) happen, then check nothing extra was stored.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let outputs = read_stream(&js, "TL_OUT").await;
+    let (pictures, outputs): (Vec<_>, Vec<_>) = read_stream(&js, "TL_OUT")
+        .await
+        .into_iter()
+        .partition(|m| m.subject.contains(".common_event."));
+    // The hub's common picture is published beside the national outputs (its own subjects).
+    assert!(!pictures.is_empty(), "no common_event published");
     let ids: BTreeSet<String> = outputs.iter().filter_map(|m| m.msg_id.clone()).collect();
     assert_eq!(
         outputs.len() as u64,
