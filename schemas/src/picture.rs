@@ -28,6 +28,10 @@ use crate::{
     MessageId, Payload, TrackUpdate,
 };
 
+/// `source.system` of every common-event envelope and of its national reports: how a national
+/// system (or a test) tells the common picture from national tracks.
+pub const PICTURE_SYSTEM: &str = "trilink-hub";
+
 /// Most bytes of the sensor field (every national format's limit).
 pub const SENSOR_MAX: usize = 64;
 

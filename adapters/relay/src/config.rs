@@ -18,6 +18,7 @@ use crate::process::RelayIdentity;
 /// tick_ms = 1000               # period of the correlator's tick (assignment, drop-out, expiry)
 /// rebuild_window_s = 900       # start-up: rebuild from the IN_* messages of this window (0: no rebuild)
 /// rebuild_max_messages = 100000  # ... at most this many (the newest)
+/// drop_after_s = 60            # a contribution silent this long (wall clock) is stale
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -30,6 +31,20 @@ pub struct PictureConfig {
     pub rebuild_window_s: u64,
     /// Most input messages read by the rebuild (1 ..= 10 000 000).
     pub rebuild_max_messages: usize,
+    /// A contribution with no report for this long (against the relay's clock) is stale; an
+    /// event whose contributions are all stale ends as lost (1 ..= 86 400 s). Replays whose
+    /// observation times lie in the past (the local link's demo) raise it.
+    pub drop_after_s: u64,
+}
+
+impl PictureConfig {
+    /// The correlator's tuning: [`trilink_picture::Config::default`] with these overrides.
+    pub fn correlator(&self) -> trilink_picture::Config {
+        trilink_picture::Config {
+            drop_after_s: self.drop_after_s as f64,
+            ..trilink_picture::Config::default()
+        }
+    }
 }
 
 impl Default for PictureConfig {
@@ -39,6 +54,7 @@ impl Default for PictureConfig {
             tick_ms: 1_000,
             rebuild_window_s: 900,
             rebuild_max_messages: 100_000,
+            drop_after_s: 60,
         }
     }
 }
@@ -280,6 +296,9 @@ impl RelayConfig {
                 "picture.rebuild_max_messages",
                 "must be 1 ..= 10000000".into(),
             );
+        }
+        if !(1..=86_400).contains(&self.picture.drop_after_s) {
+            return e("picture.drop_after_s", "must be 1 ..= 86400".into());
         }
         if !trilink_schema::Subject::is_valid_component(&self.component) {
             return e("component", "must be 1-64 of [a-z0-9_-]".into());

@@ -330,9 +330,17 @@ pub async fn run_with_control(
         refs: Mutex::new(ReferenceBook::default()),
     });
     let mut picture = if config.picture.enabled {
-        let mut stage = PictureStage::new(trilink_picture::Config::default());
+        // Boxed: the correlator and the rebuild would make the relay's future large.
+        let mut stage = Box::new(PictureStage::new(config.picture.correlator()));
         if config.picture.rebuild_window_s > 0 {
-            rebuild_picture(&config, &shared, &policy, &rebuild_from, &mut stage).await;
+            Box::pin(rebuild_picture(
+                &config,
+                &shared,
+                &policy,
+                &rebuild_from,
+                &mut stage,
+            ))
+            .await;
         }
         Some(stage)
     } else {

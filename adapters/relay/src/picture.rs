@@ -40,7 +40,7 @@ use crate::policy::{Decision, Policy, WithholdReason};
 use crate::process::{Output, RelayIdentity, output_msg_id};
 
 /// `source.system` of every common-event envelope.
-pub const PICTURE_SYSTEM: &str = "trilink-hub";
+pub const PICTURE_SYSTEM: &str = trilink_schema::picture::PICTURE_SYSTEM;
 /// `source.sensor` of every common-event envelope.
 pub const PICTURE_SENSOR: &str = "correlator";
 
