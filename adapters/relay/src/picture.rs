@@ -263,6 +263,61 @@ pub fn picture_outputs(
     out
 }
 
+/// One line of an offline picture timeline ([`timeline`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow {
+    /// The picture's time of the change (the input's `ingested_at`, never earlier than the
+    /// previous row's).
+    pub at: DateTime<Utc>,
+    /// What the live relay would do for this destination and event.
+    pub output: PictureOutput,
+    /// The destination's view of the event after the change.
+    pub view: EventView,
+}
+
+/// The common picture of a JSON Lines capture of envelopes, offline, as the live relay would
+/// build and route it (the engine behind a `trilink picture` command and `policy test`): every
+/// line goes through [`crate::process()`] validated at `now` (as `policy test` does), every
+/// accepted envelope into the correlator at its own `ingested_at` (time-consistent, whatever
+/// the capture's age), with a tick at every input; one row per published (or withheld) view,
+/// in order. Deterministic: the same capture gives the same rows and event ids.
+pub fn timeline(
+    text: &str,
+    policy: &Policy,
+    identity: &RelayIdentity,
+    now: DateTime<Utc>,
+    cfg: trilink_picture::Config,
+) -> Vec<TimelineRow> {
+    let mut stage = PictureStage::new(cfg);
+    let mut refs = crate::references::ReferenceBook::default();
+    let mut clock: Option<DateTime<Utc>> = None;
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let body = crate::matrix::capture_body(line);
+        let subject = match Envelope::from_json(&body) {
+            Ok(env) => Subject::input_for(&env).to_string(),
+            Err(_) => format!("tl.in.{}.status", Nation::Us),
+        };
+        let outcome = crate::process(&subject, &body, now, policy, identity, &refs);
+        if let Some((id, origin)) = outcome.accepted_origin() {
+            refs.record(id, origin, now);
+        }
+        let Some(env) = &outcome.envelope else {
+            continue;
+        };
+        let at = clock.map_or(env.ingested_at, |c| c.max(env.ingested_at));
+        clock = Some(at);
+        let mut changes = stage.tick(at);
+        changes.extend(stage.ingest(env, at).unwrap_or_default());
+        for output in stage.outputs(&changes, at, policy, identity) {
+            if let Some(view) = stage.correlator().event_view(output.dest, output.event_id) {
+                rows.push(TimelineRow { at, output, view });
+            }
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
@@ -472,5 +527,38 @@ destinations = ["kr"]
         changes.extend(dup);
         let out = stage.outputs(&changes, now(), &policy(""), &RelayIdentity::default());
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn offline_timeline_of_the_sample_capture_is_deterministic_and_released_only() {
+        let text = include_str!("../../../broker-config/policies/samples/capture.jsonl");
+        let policy = Policy::from_toml_str(include_str!(
+            "../../../broker-config/policies/strict-trilateral.toml"
+        ))
+        .unwrap();
+        let now = "2026-11-21T00:10:00Z".parse().unwrap();
+        let run = || {
+            timeline(
+                text,
+                &policy,
+                &RelayIdentity::default(),
+                now,
+                trilink_picture::Config::default(),
+            )
+        };
+        let rows = run();
+        assert!(!rows.is_empty(), "the sample capture makes a picture");
+        assert_eq!(rows, run(), "deterministic");
+        for r in &rows {
+            // Strict policy: KR accepts real-world only, for the picture too.
+            if r.output.dest == Nation::Kr && r.view.mode != Mode::RealWorld {
+                assert!(r.output.output.is_none(), "{r:?}");
+            }
+            if let Some(o) = &r.output.output {
+                let env = Envelope::from_json(&o.body).unwrap();
+                assert!(env.releasable_to(r.output.dest));
+            }
+        }
+        assert!(rows.windows(2).all(|w| w[0].at <= w[1].at), "in time order");
     }
 }
