@@ -143,7 +143,9 @@ pub async fn read_stream(js: &jetstream::Context, stream: &str) -> Result<Vec<St
                 payload: String::from_utf8_lossy(&m.payload).into_owned(),
             }),
             // Deleted (e.g. older track updates): skip.
-            Err(e) if e.to_string().contains("not found") => {}
+            Err(e)
+                if e.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound
+                    || e.to_string().contains("not found") => {}
             Err(e) => return Err(format!("{stream} seq {seq}: {e}")),
         }
     }

@@ -27,6 +27,7 @@ mod geo;
 mod id;
 pub mod national;
 mod payload;
+pub mod picture;
 pub mod replay;
 pub mod subject;
 #[cfg(feature = "testing")]

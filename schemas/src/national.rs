@@ -102,4 +102,17 @@ pub trait NationalCodec {
 
     /// Translate a common envelope into a national frame.
     fn to_national(&self, env: &Envelope) -> Result<Self::Frame, Self::Error>;
+
+    /// Translate a common envelope into the national frames that carry it, in sending order:
+    /// one frame ([`to_national`](Self::to_national)) for every national kind; for the hub's
+    /// `common_event`, the frames of the "common picture" reports of
+    /// [`crate::picture::common_event_reports`] (launch, track, impact, end or cancel of the
+    /// event id) — possibly none. A format that can say more (e.g. which national tracks an
+    /// event fuses) overrides this.
+    fn to_national_frames(&self, env: &Envelope) -> Result<Vec<Self::Frame>, Self::Error> {
+        match crate::picture::common_event_reports(env) {
+            Some(reports) => reports.iter().map(|e| self.to_national(e)).collect(),
+            None => Ok(vec![self.to_national(env)?]),
+        }
+    }
 }

@@ -369,7 +369,12 @@ impl CommonEvent {
 
     /// The event id as a national track id (32 lower-case hex digits).
     pub fn track_id(&self) -> TrackId {
-        TrackId(self.event_id.simple().to_string())
+        Self::track_id_of(self.event_id)
+    }
+
+    /// An event id as a national track id (32 lower-case hex digits).
+    pub fn track_id_of(event_id: uuid::Uuid) -> TrackId {
+        TrackId(event_id.simple().to_string())
     }
 }
 
@@ -445,6 +450,13 @@ impl PayloadKind {
         PayloadKind::Correction,
         PayloadKind::Status,
     ];
+
+    /// Whether an output subject of this kind names a track rather than a message, so that the
+    /// output stream keeps only the latest message per track: `track_update` (the national
+    /// track) and `common_event` (the hub's event, whose track id is its event id).
+    pub const fn keeps_latest(self) -> bool {
+        matches!(self, PayloadKind::TrackUpdate | PayloadKind::CommonEvent)
+    }
 
     /// Snake-case name, as used in JSON and subjects.
     pub const fn as_str(self) -> &'static str {

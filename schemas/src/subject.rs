@@ -25,7 +25,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Envelope, MessageId, Nation, PayloadKind, TrackId};
+use crate::{Envelope, MessageId, Nation, Payload, PayloadKind, TrackId};
 
 /// First token of every trilink subject.
 pub const PREFIX: &str = "tl";
@@ -49,8 +49,9 @@ pub enum Subject {
         /// Payload kind.
         kind: PayloadKind,
     },
-    /// `tl.out.<dest>.<kind>.<origin>.<message_id>` or
-    /// `tl.out.<dest>.track_update.<origin>.<track_id>`
+    /// `tl.out.<dest>.<kind>.<origin>.<message_id>`, or
+    /// `tl.out.<dest>.track_update.<origin>.<track_id>`, or
+    /// `tl.out.<dest>.common_event.us.<event id, 32 hex digits>`
     Out {
         /// Destination nation.
         dest: Nation,
@@ -86,7 +87,9 @@ pub struct TrackKey {
 /// What the last two tokens of an output subject name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OutItem {
-    /// A `track_update`'s track: the output stream keeps the latest message per track.
+    /// A `track_update`'s track, or a `common_event`'s event (origin `us`, the event id as a
+    /// track id): the output stream keeps the latest message per track
+    /// ([`PayloadKind::keeps_latest`]).
     Track(TrackKey),
     /// Any other message: its own subject, so the output stream keeps every one.
     Message {
@@ -210,15 +213,16 @@ impl Subject {
     /// The output subject for delivering `env` to `dest`.
     pub fn output_for(env: &Envelope, dest: Nation) -> Self {
         let kind = env.payload.kind();
-        let track = if kind == PayloadKind::TrackUpdate {
-            env.payload.track_id()
-        } else {
-            None
+        let track = match &env.payload {
+            Payload::TrackUpdate(p) => Some(p.track_id.clone()),
+            // The hub's common picture: latest per event, like a track of origin `us`.
+            Payload::CommonEvent(e) => Some(e.track_id()),
+            _ => None,
         };
         let item = match track {
             Some(id) => OutItem::Track(TrackKey {
                 origin: env.origin,
-                id: id.clone(),
+                id,
             }),
             None => OutItem::Message {
                 origin: env.origin,
@@ -287,7 +291,7 @@ impl Subject {
                     let dest = nation(d)?;
                     let kind = kind(k)?;
                     let origin = nation(o)?;
-                    let item = if kind == PayloadKind::TrackUpdate {
+                    let item = if kind.keeps_latest() {
                         let id = TrackId::new(*t).map_err(|e| SubjectError::BadTrack {
                             subject: owned(),
                             detail: e.to_string(),
@@ -377,7 +381,7 @@ mod tests {
         for n in Nation::ALL {
             for k in PayloadKind::ALL {
                 subjects.push(Subject::In { origin: n, kind: k });
-                let item = if k == PayloadKind::TrackUpdate {
+                let item = if k.keeps_latest() {
                     OutItem::Track(TrackKey {
                         origin: Nation::Us,
                         id: TrackId::new("T-0042").unwrap(),

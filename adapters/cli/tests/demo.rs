@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 fn processes_mentioning(needle: &str) -> Vec<String> {
@@ -19,6 +19,71 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// `FUSED <DEST> event=<id> <kind> <mode> contributors=<text>` lines: (dest, event, contributors).
+fn fused_lines(stdout: &str) -> Vec<(String, String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("FUSED "))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let dest = w.next().unwrap().to_owned();
+            let event = w.next().unwrap().strip_prefix("event=").unwrap().to_owned();
+            let contributors = l
+                .split_once("contributors=")
+                .map(|(_, c)| c.to_owned())
+                .unwrap();
+            (dest, event, contributors)
+        })
+        .collect()
+}
+
+/// The salvo's third missile is reported by the US sensor with releasability {us, jp}: that
+/// track must never reach KR's common picture — not in its contributors, and not through a
+/// fused event KR could not otherwise have — while JP's picture does fuse it (issue 15,
+/// releasability). Checked at the KR and JP national-system stand-ins.
+#[test]
+fn demo_common_picture_keeps_a_track_from_a_nation_it_is_not_released_to() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args([
+            "demo",
+            "--scenario",
+            "salvo",
+            "--speed",
+            "40",
+            "--settle-s",
+            "30",
+            "--refresh-s",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "demo failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        o.status.code()
+    );
+    let fused = fused_lines(&stdout);
+    let restricted = "us:US-tpy2kyoga-M3";
+    let kr: Vec<_> = fused.iter().filter(|(d, ..)| d == "KR").collect();
+    let jp: Vec<_> = fused.iter().filter(|(d, ..)| d == "JP").collect();
+    assert!(!kr.is_empty(), "KR received no common picture\n{stdout}");
+    for (_, event, contributors) in &kr {
+        assert!(
+            !contributors.contains(restricted),
+            "KR's event {event} names {restricted}: {contributors}"
+        );
+    }
+    assert!(
+        jp.iter().any(|(_, _, c)| c.contains(restricted)),
+        "JP's picture never fused {restricted} (positive control)\n{stdout}"
+    );
+    // One event per missile at JP (three missiles, all released to JP).
+    let jp_events: BTreeSet<&str> = jp.iter().map(|(_, e, _)| e.as_str()).collect();
+    assert_eq!(jp_events.len(), 3, "JP events {jp_events:?}\n{stdout}");
 }
 
 #[test]
@@ -96,6 +161,34 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
     for n in ["JP", "KR", "US"] {
         assert!(summary[n] > 0, "{n} received nothing");
     }
+
+    // The hub's common picture (issue 15): each national system received, in its own format,
+    // the one fused event of the one missile — under one event id across every update, the
+    // same id at every nation — fused from all three nations' tracks.
+    let fused = fused_lines(&stdout);
+    for n in ["JP", "KR", "US"] {
+        let events: BTreeSet<&str> = fused
+            .iter()
+            .filter(|(d, ..)| d == n)
+            .map(|(_, e, _)| e.as_str())
+            .collect();
+        assert_eq!(events.len(), 1, "{n}: fused events {events:?}\n{stdout}");
+        assert!(
+            stdout.contains(&format!("COMMON PICTURE {n}: 1 event(s)")),
+            "{n}\n{stdout}"
+        );
+        let last = fused
+            .iter()
+            .rev()
+            .find(|(d, ..)| d == n)
+            .map(|(_, _, c)| c.clone())
+            .unwrap();
+        for origin in ["jp:JP-", "kr:KR-", "us:US-"] {
+            assert!(last.contains(origin), "{n}: contributors {last}");
+        }
+    }
+    let ids: BTreeSet<&str> = fused.iter().map(|(_, e, _)| e.as_str()).collect();
+    assert_eq!(ids.len(), 1, "one event id at every nation: {ids:?}");
 
     // No process of this run is left behind.
     let work = stdout

@@ -40,6 +40,21 @@ impl Received {
     }
 }
 
+/// What one nation's stand-in received of the hub's common picture (issue 15): the reports of
+/// the "common picture" source (`trilink_schema::picture`), kept apart from national traffic.
+#[derive(Debug, Default, Clone)]
+pub struct Fused {
+    /// Reports received.
+    pub reports: u64,
+    /// Reports per kind.
+    pub by_kind: BTreeMap<PayloadKind, u64>,
+    /// Per event id (the reports' track id): the contributing tracks of its latest report, as
+    /// carried in the sensor field.
+    pub events: BTreeMap<String, String>,
+    /// Every contributor text seen, per event (to check what a nation may never see).
+    pub contributors_seen: BTreeMap<String, BTreeSet<String>>,
+}
+
 /// State shared by the stand-ins and the view.
 #[derive(Debug, Default)]
 pub struct Board {
@@ -68,6 +83,8 @@ pub struct Board {
     pub send_errors: u64,
     /// Every delivery per destination, in arrival order (for the causal-order check).
     pub arrivals: BTreeMap<Nation, Vec<MessageId>>,
+    /// The common picture each destination received (not counted in `received`).
+    pub fused: BTreeMap<Nation, Fused>,
 }
 
 /// Shared board handle.
@@ -83,6 +100,10 @@ fn lock(b: &SharedBoard) -> std::sync::MutexGuard<'_, Board> {
 
 /// Record a delivered message and print its line.
 pub(crate) fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
+    if env.source.system == trilink_schema::picture::PICTURE_SYSTEM {
+        deliver_fused(board, out, dest, env);
+        return;
+    }
     let now = Instant::now();
     let mut b = lock(board);
     let latency = b
@@ -126,6 +147,37 @@ pub(crate) fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelo
         "RECV {dest} <- {origin} {kind:<17} {mode:<10} track={track} latency={lat}",
         dest = dest.as_str().to_uppercase(),
         origin = env.origin.as_str().to_uppercase(),
+        kind = env.payload.kind().as_str(),
+        mode = env.mode.as_str(),
+    );
+}
+
+/// A report of the common picture: recorded apart and printed as a `FUSED` line.
+fn deliver_fused(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
+    let event = env
+        .payload
+        .track_id()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let contributors = env.source.sensor.clone();
+    {
+        let mut b = lock(board);
+        let f = b.fused.entry(dest).or_default();
+        f.reports += 1;
+        *f.by_kind.entry(env.payload.kind()).or_default() += 1;
+        f.events.insert(event.clone(), contributors.clone());
+        f.contributors_seen
+            .entry(event.clone())
+            .or_default()
+            .insert(contributors.clone());
+    }
+    let mut o = out
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _ = writeln!(
+        o,
+        "FUSED {dest} event={event} {kind:<17} {mode:<10} contributors={contributors}",
+        dest = dest.as_str().to_uppercase(),
         kind = env.payload.kind().as_str(),
         mode = env.mode.as_str(),
     );

@@ -18,7 +18,12 @@ fn creds(link: &Link, role: Role) -> Result<trilink_brokers::Credentials> {
 
 /// The demo's relay configuration: one connection per nation account at the hub (TLS).
 pub fn relay_config(link: &Link) -> Result<trilink_relay::RelayConfig> {
-    let mut text = String::from("component = \"relay-1\"\nstatus_interval_s = 2\n");
+    // The demo replays a scenario with observation times up to its length in the past
+    // (time-consistent at any speed, `demo::play`): contributions must not go stale against
+    // the relay's clock meanwhile.
+    let mut text = String::from(
+        "component = \"relay-1\"\nstatus_interval_s = 2\n[picture]\ndrop_after_s = 7200\n",
+    );
     for n in Nation::ALL {
         let c = creds(link, Role::Relay(n))?;
         let url = c.urls.first().cloned().unwrap_or_default();

@@ -43,6 +43,9 @@ pub type Announce = dyn Fn(&str) + Sync;
 pub struct LiveResult {
     /// Deliveries per cell.
     pub delivered: BTreeMap<(Nation, Nation, PayloadKind, Mode), u64>,
+    /// Common-event views (the hub's picture, issue 15) published per destination; not part
+    /// of the comparison with the offline matrix.
+    pub picture: BTreeMap<Nation, u64>,
     /// Dead letters per reason code.
     pub rejected: BTreeMap<String, u64>,
 }
@@ -227,8 +230,16 @@ pub async fn run_live(
         };
         match tokio::time::timeout(wait, rx.recv()).await {
             Ok(Some(m)) => {
-                seen += 1;
                 quiet_since = Instant::now();
+                // The hub's common picture is not in the offline delivery matrix: counted
+                // apart, and not toward the expected total.
+                if m.subject.as_str().contains(".common_event.") {
+                    if let Ok(Subject::Out { dest, .. }) = Subject::parse(m.subject.as_str()) {
+                        *live.picture.entry(dest).or_default() += 1;
+                    }
+                    continue;
+                }
+                seen += 1;
                 record(&mut live, &m);
             }
             Ok(None) => break,

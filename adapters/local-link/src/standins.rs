@@ -13,7 +13,7 @@ use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_schema::{Decoded, Envelope, NationalCodec};
 
 pub use crate::board::{
-    Board, Out, Received, SharedBoard, mark_sent, same_within_precision, send_failed,
+    Board, Fused, Out, Received, SharedBoard, mark_sent, same_within_precision, send_failed,
 };
 use crate::board::{deliver, undecodable};
 

@@ -10,6 +10,55 @@ use trilink_schema::Nation;
 use crate::live::RelayError;
 use crate::process::RelayIdentity;
 
+/// `[picture]`: the hub correlator ([`crate::picture`]).
+///
+/// ```toml
+/// [picture]
+/// enabled = true               # run the correlator and publish each destination's view
+/// tick_ms = 1000               # period of the correlator's tick (assignment, drop-out, expiry)
+/// rebuild_window_s = 900       # start-up: rebuild from the IN_* messages of this window (0: no rebuild)
+/// rebuild_max_messages = 100000  # ... at most this many (the newest)
+/// drop_after_s = 60            # a contribution silent this long (wall clock) is stale
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PictureConfig {
+    /// Run the correlator (default true).
+    pub enabled: bool,
+    /// Tick period, ms (100 ..= 60 000).
+    pub tick_ms: u64,
+    /// Start-up rebuild window, s (0 = no rebuild; at most 86 400).
+    pub rebuild_window_s: u64,
+    /// Most input messages read by the rebuild (1 ..= 10 000 000).
+    pub rebuild_max_messages: usize,
+    /// A contribution with no report for this long (against the relay's clock) is stale; an
+    /// event whose contributions are all stale ends as lost (1 ..= 86 400 s). Replays whose
+    /// observation times lie in the past (the local link's demo) raise it.
+    pub drop_after_s: u64,
+}
+
+impl PictureConfig {
+    /// The correlator's tuning: [`trilink_picture::Config::default`] with these overrides.
+    pub fn correlator(&self) -> trilink_picture::Config {
+        trilink_picture::Config {
+            drop_after_s: self.drop_after_s as f64,
+            ..trilink_picture::Config::default()
+        }
+    }
+}
+
+impl Default for PictureConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_ms: 1_000,
+            rebuild_window_s: 900,
+            rebuild_max_messages: 100_000,
+            drop_after_s: 60,
+        }
+    }
+}
+
 /// Relay configuration (TOML, unknown keys rejected).
 ///
 /// Two shapes:
@@ -85,6 +134,8 @@ pub struct RelayConfig {
     /// Seconds between `tl.status.<site>.<component>` heartbeats (core NATS, a `status`
     /// envelope); 0 disables them.
     pub status_interval_s: u64,
+    /// The common picture (issue 15): `[picture]`.
+    pub picture: PictureConfig,
     /// Per-nation accounts; empty for single-connection mode.
     #[serde(rename = "account")]
     pub accounts: Vec<AccountConfig>,
@@ -147,6 +198,7 @@ impl Default for RelayConfig {
             nak_delay_ms: 1_000,
             drain_timeout_ms: 5_000,
             status_interval_s: 10,
+            picture: PictureConfig::default(),
             accounts: Vec::new(),
         }
     }
@@ -232,6 +284,21 @@ impl RelayConfig {
         }
         if self.ack_wait_s == 0 {
             return e("ack_wait_s", "must be at least 1".into());
+        }
+        if !(100..=60_000).contains(&self.picture.tick_ms) {
+            return e("picture.tick_ms", "must be 100 ..= 60000".into());
+        }
+        if self.picture.rebuild_window_s > 86_400 {
+            return e("picture.rebuild_window_s", "must be 0 ..= 86400".into());
+        }
+        if !(1..=10_000_000).contains(&self.picture.rebuild_max_messages) {
+            return e(
+                "picture.rebuild_max_messages",
+                "must be 1 ..= 10000000".into(),
+            );
+        }
+        if !(1..=86_400).contains(&self.picture.drop_after_s) {
+            return e("picture.drop_after_s", "must be 1 ..= 86400".into());
         }
         if !trilink_schema::Subject::is_valid_component(&self.component) {
             return e("component", "must be 1-64 of [a-z0-9_-]".into());

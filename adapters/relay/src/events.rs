@@ -7,6 +7,12 @@
 //! `trilink_relay_deduplicated_total`, `trilink_relay_publish_errors_total`,
 //! `trilink_relay_policy_reloads_total`, `trilink_relay_policy_reload_failures_total`,
 //! histogram `trilink_relay_hop_latency_seconds{hop}`, gauge `trilink_relay_in_flight`.
+//!
+//! The common picture ([`crate::picture`]): `trilink_relay_picture_changes_total{change}`,
+//! `trilink_relay_picture_published_total{dest}`,
+//! `trilink_relay_picture_withheld_total{dest,reason}`,
+//! `trilink_relay_picture_errors_total{stage}` (`ingest`, `envelope`, `store`, `rebuild`),
+//! `trilink_relay_picture_rebuilt_messages_total`, gauge `trilink_relay_picture_events{dest}`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -36,6 +42,14 @@ pub struct RelayStats {
     pub reloads: AtomicU64,
     /// Failed policy reloads (old policy kept).
     pub reload_failures: AtomicU64,
+    /// Common-event publishes stored.
+    pub picture_published: AtomicU64,
+    /// Common-event publishes withheld by the policy.
+    pub picture_withheld: AtomicU64,
+    /// Picture errors (ingest, envelope, store, rebuild).
+    pub picture_errors: AtomicU64,
+    /// Input messages taken in by the start-up rebuild.
+    pub picture_rebuilt: AtomicU64,
     /// Whether the consumer is up.
     pub ready: AtomicBool,
 }
@@ -86,7 +100,32 @@ pub(crate) fn describe() {
         "trilink_relay_in_flight",
         "Inputs in flight or waiting behind an input about the same track"
     );
+    metrics::describe_counter!(
+        "trilink_relay_picture_changes_total",
+        "Changes of a destination's common picture, by change"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_picture_published_total",
+        "Common-event views stored for a destination"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_picture_withheld_total",
+        "Common-event views the policy withheld, by destination and reason"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_picture_errors_total",
+        "Picture errors by stage (ingest, envelope, store, rebuild)"
+    );
+    metrics::describe_counter!(
+        "trilink_relay_picture_rebuilt_messages_total",
+        "Input messages taken into the picture by the start-up rebuild"
+    );
+    metrics::describe_gauge!(
+        "trilink_relay_picture_events",
+        "Events in a destination's common picture"
+    );
     for name in [
+        "trilink_relay_picture_errors_total",
         "trilink_relay_received_total",
         "trilink_relay_publish_errors_total",
         "trilink_relay_policy_reloads_total",
@@ -177,4 +216,102 @@ pub(crate) fn policy_reload_failed(stats: &RelayStats, error: &str, kept: &str) 
 /// Inputs in flight plus those waiting behind an input about the same track.
 pub(crate) fn in_flight(n: usize) {
     metrics::gauge!("trilink_relay_in_flight").set(n as f64);
+}
+
+/// Changes of the common picture (one per destination and event), counted by kind.
+pub(crate) fn picture_changed(changes: &[trilink_picture::EventChange]) {
+    use trilink_picture::ChangeKind;
+    for c in changes {
+        let change = match c.kind {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Ended => "ended",
+            ChangeKind::Cancelled => "cancelled",
+        };
+        if c.kind != ChangeKind::Updated {
+            tracing::info!(dest = %c.dest, event = %c.event_id, change, "common event");
+        }
+        metrics::counter!("trilink_relay_picture_changes_total", "change" => change).increment(1);
+    }
+}
+
+/// How many events each destination's picture holds.
+pub(crate) fn picture_size(dest: Nation, events: usize) {
+    metrics::gauge!("trilink_relay_picture_events", "dest" => dest.as_str()).set(events as f64);
+}
+
+/// The correlator refused an accepted envelope (a non-finite number: should not happen after
+/// validation); the picture goes on without it.
+pub(crate) fn picture_ingest_failed(stats: &RelayStats, subject: &str, error: &str) {
+    tracing::error!(subject, error, "correlator refused an accepted envelope");
+    metrics::counter!("trilink_relay_picture_errors_total", "stage" => "ingest").increment(1);
+    add(&stats.picture_errors);
+}
+
+/// No valid envelope could be built for a view (a correlator defect); nothing is sent.
+pub(crate) fn picture_invalid(stats: &RelayStats, dest: Nation, event: &str, error: &str) {
+    tracing::error!(%dest, event, error, "common event view is not a valid envelope; not sent");
+    metrics::counter!("trilink_relay_picture_errors_total", "stage" => "envelope").increment(1);
+    add(&stats.picture_errors);
+}
+
+/// The policy withheld a destination's view of an event.
+pub(crate) fn picture_withheld(stats: &RelayStats, dest: Nation, reason: &WithholdReason) {
+    tracing::debug!(%dest, reason = reason.code(), "common event withheld");
+    metrics::counter!("trilink_relay_picture_withheld_total", "dest" => dest.as_str(), "reason" => reason.code())
+        .increment(1);
+    add(&stats.picture_withheld);
+}
+
+/// A destination's view of an event is stored (`duplicate`: JetStream already had it).
+pub(crate) fn picture_published(stats: &RelayStats, dest: Nation, duplicate: bool) {
+    metrics::counter!("trilink_relay_picture_published_total", "dest" => dest.as_str())
+        .increment(1);
+    if duplicate {
+        metrics::counter!("trilink_relay_deduplicated_total").increment(1);
+        add(&stats.deduplicated);
+    }
+    add(&stats.picture_published);
+}
+
+/// Storing a view failed; it is retried in place (later revisions of the event wait).
+pub(crate) fn picture_store_failed(stats: &RelayStats, subject: &str, error: &str) {
+    tracing::warn!(
+        subject,
+        error,
+        "common event store failed; retrying in place"
+    );
+    metrics::counter!("trilink_relay_picture_errors_total", "stage" => "store").increment(1);
+    add(&stats.picture_errors);
+}
+
+/// A view still unstored at shutdown is dropped (the next start-up rebuild republishes it).
+pub(crate) fn picture_dropped(subject: &str) {
+    tracing::warn!(
+        subject,
+        "shutdown: common event view not stored; the rebuild republishes it"
+    );
+}
+
+/// The start-up rebuild read `messages` inputs and holds `events` events (all destinations).
+pub(crate) fn picture_rebuilt(stats: &RelayStats, messages: u64, events: usize, ms: u128) {
+    tracing::info!(
+        messages,
+        events,
+        ms,
+        "common picture rebuilt from the input streams"
+    );
+    metrics::counter!("trilink_relay_picture_rebuilt_messages_total").increment(messages);
+    stats.picture_rebuilt.fetch_add(messages, Ordering::Relaxed);
+}
+
+/// The start-up rebuild could not read an input stream; the picture starts from what it has.
+pub(crate) fn picture_rebuild_failed(stats: &RelayStats, stream: &str, error: &str) {
+    tracing::warn!(
+        stream,
+        error,
+        "picture rebuild: cannot read the input stream"
+    );
+    metrics::counter!("trilink_relay_picture_errors_total", "stage" => "rebuild").increment(1);
+    add(&stats.picture_errors);
 }

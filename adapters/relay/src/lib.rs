@@ -11,6 +11,9 @@
 //!   [`Decision`]. Pure.
 //! - [`process`](process()): one input message → outputs, withheld destinations, or a reject.
 //!   Pure (time is passed in). The live relay and the offline policy test both call it.
+//! - [`picture`]: the common picture (issue 15): the correlator (`trilink-picture`) fed every
+//!   accepted input, and each destination's view of each changed event as a `common_event`
+//!   output on `tl.out.<dest>.common_event.us.<event id>`, routed by the same policy. Pure.
 //! - [`references`]: message id → origin of recently relayed messages, so that a nation can
 //!   cancel, correct or reference only its own messages. Pure, bounded.
 //! - [`matrix`]: the delivery matrix of a capture and expectation files (`trilink policy test`).
@@ -57,6 +60,10 @@
 //! bounds inclusive; `lon_min > lon_max` crosses the antimeridian; a message without a
 //! reference point (cancel, status) never matches a rule with an area.
 //!
+//! The hub's own `common_event` (origin `us`) is routed like any kind (`kinds =
+//! ["common_event"]` allows or denies the picture per destination), except that the origin
+//! echo does not apply to it: the US receives its own view.
+//!
 //! Decision order for each destination (see [`policy`]): origin echo → releasability (hard
 //! ceiling) → destination configured → mode accepted (hard) → rules in order → default deny.
 //! Withhold reasons: `origin_echo`, `not_releasable`, `destination_not_configured`,
@@ -72,6 +79,7 @@ pub mod events;
 pub mod live;
 pub mod matrix;
 pub mod order;
+pub mod picture;
 pub mod policy;
 mod process;
 pub mod references;

@@ -23,6 +23,29 @@
 //!   runtime's dead-letter format, its heartbeat (`trilink_runtime::status`), and, with
 //!   `create_streams`, the stream plan of `broker-config/streams.toml`.
 //!
+//! - **The common picture** (`[picture] enabled`, default on; [`crate::picture`]): every
+//!   input the pure step accepted (rejects and `status` excepted) goes into the correlator in
+//!   arrival order, with the time of its processing; a tick runs every `tick_ms`. Each change
+//!   of a destination's picture is published as a `common_event` on
+//!   `tl.out.<dest>.common_event.us.<event id>` (latest per event kept) under the policy. An
+//!   event's publishes are ordered by the [`OrderGate`] key `(us, event id)`; they are not
+//!   tied to the input that caused them (the input is acknowledged when its own outputs are
+//!   stored, as before). **A failed picture store is retried in place** with backoff, like an
+//!   input's outputs, so later revisions of that event wait behind it and none is lost or
+//!   reordered while the relay runs; a view still unstored at shutdown is dropped and logged.
+//! - **Restart:** the correlator's state lives in memory. At start-up, before consuming, the
+//!   relay rebuilds it from the hub's input streams: the messages of the last
+//!   `rebuild_window_s` (at most `rebuild_max_messages`, the newest), read with
+//!   `$JS.API.STREAM.MSG.GET`, merged across streams by the time the hub stored them and run
+//!   through the same pure step (with that time as "now"), so event ids come out as before.
+//!   It then republishes every destination's current view: a view that did not change since
+//!   it was stored reproduces its message id and JetStream drops it (duplicate window 120 s;
+//!   each adapter's delivery journal drops it later). Inputs the rebuild read are skipped by
+//!   the picture when the durable consumer redelivers them. Events older than the window are
+//!   not rebuilt: their next national report starts a new event with a new id (a destination
+//!   then sees a second event for the same object until the first one's last view ages out
+//!   of its system).
+//!
 //! What it reports (logs, metrics, [`RelayStats`]): [`crate::events`].
 
 use std::future::Future;
@@ -47,8 +70,9 @@ pub use crate::config::{AccountConfig, RelayConfig};
 use crate::events;
 pub use crate::events::RelayStats;
 use crate::order::OrderGate;
+use crate::picture::{PictureOutput, PictureStage};
 use crate::policy::{Policy, PolicyError};
-use crate::process::{Outcome, RelayIdentity, process, process_in_account};
+use crate::process::{Outcome, Output, RelayIdentity, process, process_in_account};
 use crate::references::ReferenceBook;
 
 /// Why the relay could not start or had to stop.
@@ -249,6 +273,7 @@ pub async fn run_with_control(
 
     let max_in_flight = config.max_in_flight;
     let mut streams = Vec::new();
+    let mut rebuild_from = Vec::new();
     for (i, stream_name, filter) in inputs {
         let Some(link) = links.get(i) else { continue };
         let input = link
@@ -256,6 +281,7 @@ pub async fn run_with_control(
             .get_stream(&stream_name)
             .await
             .map_err(|e| RelayError::JetStream(format!("input stream {stream_name}: {e}")))?;
+        rebuild_from.push((link.nation, input.clone()));
         let consumer = input
             .get_or_create_consumer(
                 &config.consumer,
@@ -303,6 +329,24 @@ pub async fn run_with_control(
         stats: control.stats.clone(),
         refs: Mutex::new(ReferenceBook::default()),
     });
+    let mut picture = if config.picture.enabled {
+        // Boxed: the correlator and the rebuild would make the relay's future large.
+        let mut stage = Box::new(PictureStage::new(config.picture.correlator()));
+        if config.picture.rebuild_window_s > 0 {
+            Box::pin(rebuild_picture(
+                &config,
+                &shared,
+                &policy,
+                &rebuild_from,
+                &mut stage,
+            ))
+            .await;
+        }
+        Some(stage)
+    } else {
+        None
+    };
+    drop(rebuild_from);
     control.stats.ready.store(true, Ordering::Release);
     control.ready.notify_waiters();
 
@@ -310,7 +354,7 @@ pub async fn run_with_control(
     // about the same track (per-track causal order, `order::OrderGate`). Both count against
     // `max_in_flight`.
     let mut inflight = FuturesUnordered::new();
-    let mut gate: OrderGate<Prepared> = OrderGate::default();
+    let mut gate: OrderGate<Work> = OrderGate::default();
     let stop = CancellationToken::new();
     let started = std::time::Instant::now();
     let boot = Utc::now().timestamp_nanos_opt().unwrap_or_default();
@@ -325,6 +369,29 @@ pub async fn run_with_control(
     // so it does not redeliver them behind our back.
     let mut keepalive = tokio::time::interval(Duration::from_secs(10));
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut picture_tick = tokio::time::interval(Duration::from_millis(config.picture.tick_ms));
+    picture_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After a rebuild: republish every destination's current view (unchanged ones are
+    // duplicates JetStream drops).
+    if let Some(stage) = &picture {
+        let changes = stage.all_events();
+        if !changes.is_empty() {
+            let now = Utc::now();
+            for w in picture_work(
+                &shared,
+                stage.outputs(&changes, now, &policy, &shared.identity),
+            ) {
+                let key = w.key.clone();
+                if let Some(w) = gate.admit(Some(&key), Work::Picture(w)) {
+                    inflight.push(execute(shared.clone(), w, stop.clone()));
+                }
+            }
+        }
+    }
+    // The rebuild's ids are skipped once; forget those never redelivered after a while.
+    let mut forget_rebuilt = Box::pin(tokio::time::sleep(Duration::from_secs(
+        config.ack_wait_s.saturating_mul(4).max(60),
+    )));
     tokio::pin!(shutdown);
     loop {
         events::in_flight(inflight.len() + gate.waiting());
@@ -344,11 +411,35 @@ pub async fn run_with_control(
                 }
             }
             _ = keepalive.tick(), if gate.waiting() > 0 => {
-                for p in gate.waiting_items() {
+                for p in gate.waiting_items().filter_map(Work::input) {
                     if let Err(e) = p.msg.ack_with(AckKind::Progress).await {
                         tracing::warn!(error = %e, "in-progress ack of a waiting input failed");
                     }
                 }
+            }
+            _ = picture_tick.tick(), if picture.is_some() => {
+                if let Some(stage) = &mut picture {
+                    let now = Utc::now();
+                    let changes = stage.tick(now);
+                    if !changes.is_empty() {
+                        events::picture_changed(&changes);
+                        for w in picture_work(&shared, stage.outputs(&changes, now, &policy, &shared.identity)) {
+                            let key = w.key.clone();
+                            if let Some(w) = gate.admit(Some(&key), Work::Picture(w)) {
+                                inflight.push(execute(shared.clone(), w, stop.clone()));
+                            }
+                        }
+                    }
+                    for dest in Nation::ALL {
+                        events::picture_size(dest, stage.correlator().membership(dest).len());
+                    }
+                }
+            }
+            () = &mut forget_rebuilt => {
+                if let Some(stage) = &mut picture {
+                    stage.forget_rebuilt();
+                }
+                forget_rebuilt.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
             }
             Some(key) = inflight.next(), if !inflight.is_empty() => {
                 let key: Option<trilink_schema::TrackKey> = key;
@@ -358,10 +449,31 @@ pub async fn run_with_control(
             }
             next = messages.next(), if inflight.len() + gate.waiting() < max_in_flight => match next {
                 Some((account, dlq_js, Ok(msg))) => {
-                    let p = prepare(&shared, &policy, account, dlq_js, msg);
+                    let now = Utc::now();
+                    let p = prepare(&shared, &policy, account, dlq_js, msg, now);
+                    let pictures = match (&mut picture, &p.outcome.envelope) {
+                        (Some(stage), Some(env)) => match stage.ingest(env, now) {
+                            Ok(changes) if changes.is_empty() => Vec::new(),
+                            Ok(changes) => {
+                                events::picture_changed(&changes);
+                                stage.outputs(&changes, now, &policy, &shared.identity)
+                            }
+                            Err(e) => {
+                                events::picture_ingest_failed(&shared.stats, &p.subject, &e.to_string());
+                                Vec::new()
+                            }
+                        },
+                        _ => Vec::new(),
+                    };
                     let key = p.outcome.track.clone();
-                    if let Some(p) = gate.admit(key.as_ref(), p) {
-                        inflight.push(execute(shared.clone(), p, stop.clone()));
+                    if let Some(w) = gate.admit(key.as_ref(), Work::Input(Box::new(p))) {
+                        inflight.push(execute(shared.clone(), w, stop.clone()));
+                    }
+                    for w in picture_work(&shared, pictures) {
+                        let key = w.key.clone();
+                        if let Some(w) = gate.admit(Some(&key), Work::Picture(w)) {
+                            inflight.push(execute(shared.clone(), w, stop.clone()));
+                        }
                     }
                 }
                 Some((_, _, Err(e))) => {
@@ -538,6 +650,46 @@ async fn create_single_streams(
     Ok(())
 }
 
+/// One unit of work behind the [`OrderGate`]: an input, or one destination's view of one
+/// event.
+enum Work {
+    Input(Box<Prepared>),
+    Picture(PictureJob),
+}
+
+/// A `common_event` to store (no input to acknowledge).
+struct PictureJob {
+    key: trilink_schema::TrackKey,
+    output: Output,
+}
+
+impl Work {
+    fn input(&self) -> Option<&Prepared> {
+        match self {
+            Work::Input(p) => Some(p),
+            Work::Picture(_) => None,
+        }
+    }
+}
+
+/// The picture outputs that are to be stored, as jobs; the rest is reported.
+fn picture_work(shared: &Shared, items: Vec<PictureOutput>) -> Vec<PictureJob> {
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        if let Some(e) = &it.invalid {
+            events::picture_invalid(&shared.stats, it.dest, &it.event_id.to_string(), e);
+        } else if let Some(reason) = &it.withheld {
+            events::picture_withheld(&shared.stats, it.dest, reason);
+        } else if let Some(output) = it.output {
+            out.push(PictureJob {
+                key: it.key,
+                output,
+            });
+        }
+    }
+    out
+}
+
 /// An input after the pure step: the decision is made, nothing is published yet.
 struct Prepared {
     msg: jetstream::Message,
@@ -554,8 +706,8 @@ fn prepare(
     account: Option<Nation>,
     dlq_js: jetstream::Context,
     msg: jetstream::Message,
+    now: chrono::DateTime<Utc>,
 ) -> Prepared {
-    let now = Utc::now();
     let subject = msg.subject.as_str().to_owned();
     let outcome = {
         let refs = shared.refs.lock().unwrap_or_else(PoisonError::into_inner);
@@ -604,9 +756,13 @@ fn prepare(
 /// the same track. Returns the input's order key when done.
 async fn execute(
     shared: Arc<Shared>,
-    p: Prepared,
+    w: Work,
     stop: CancellationToken,
 ) -> Option<trilink_schema::TrackKey> {
+    let p = match w {
+        Work::Input(p) => *p,
+        Work::Picture(job) => return execute_picture(shared, job, stop).await,
+    };
     let Prepared {
         msg,
         subject,
@@ -642,6 +798,130 @@ async fn execute(
         }
     }
     outcome.track
+}
+
+/// Store one destination's view of an event, retrying in place with backoff until it is
+/// stored or the relay stops (then it is dropped: the next start-up rebuild republishes the
+/// event). Returns the event's order key.
+async fn execute_picture(
+    shared: Arc<Shared>,
+    job: PictureJob,
+    stop: CancellationToken,
+) -> Option<trilink_schema::TrackKey> {
+    let PictureJob { key, output: o } = job;
+    let mut backoff = Backoff::new(
+        shared.nak_delay.max(Duration::from_millis(50)),
+        Duration::from_secs(5),
+    );
+    loop {
+        let attempt = async {
+            let js = shared
+                .output_js(o.dest)
+                .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
+            let mut h = async_nats::HeaderMap::new();
+            h.insert(headers::MSG_ID, o.msg_id.as_str());
+            h.insert(
+                headers::SCHEMA_VERSION,
+                trilink_schema::SCHEMA_VERSION.to_string().as_str(),
+            );
+            let ack = js
+                .publish_with_headers(o.subject.clone(), h, o.body.clone())
+                .await
+                .map_err(|e| format!("publish {}: {e}", o.subject))?;
+            ack.await
+                .map_err(|e| format!("{} not acknowledged: {e}", o.subject))
+        };
+        match attempt.await {
+            Ok(ack) => {
+                events::picture_published(&shared.stats, o.dest, ack.duplicate);
+                break;
+            }
+            Err(e) => events::picture_store_failed(&shared.stats, &o.subject, &e),
+        }
+        tokio::select! {
+            () = stop.cancelled() => {
+                events::picture_dropped(&o.subject);
+                break;
+            }
+            () = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+    }
+    Some(key)
+}
+
+/// Start-up rebuild of the common picture from the hub's input streams (see the module docs).
+/// Failures are reported and the picture starts from what could be read.
+async fn rebuild_picture(
+    config: &RelayConfig,
+    shared: &Shared,
+    policy: &Policy,
+    streams: &[(Option<Nation>, jetstream::stream::Stream)],
+    stage: &mut PictureStage,
+) {
+    let started = std::time::Instant::now();
+    let cutoff = Utc::now()
+        - chrono::Duration::seconds(i64::try_from(config.picture.rebuild_window_s).unwrap_or(0));
+    let max = config.picture.rebuild_max_messages;
+    // (stored at, stream index, sequence, account, subject, body)
+    let mut read = Vec::new();
+    for (si, (account, stream)) in streams.iter().enumerate() {
+        let name = stream.cached_info().config.name.clone();
+        let state = &stream.cached_info().state;
+        let (first, last) = (state.first_sequence, state.last_sequence);
+        let mut seq = last;
+        while seq >= first && seq > 0 && read.len() < max {
+            match stream.get_raw_message(seq).await {
+                Ok(m) => {
+                    let at = chrono::DateTime::<Utc>::from_timestamp_nanos(
+                        i64::try_from(m.time.unix_timestamp_nanos()).unwrap_or(0),
+                    );
+                    if at < cutoff {
+                        break;
+                    }
+                    read.push((at, si, seq, *account, m.subject.to_string(), m.payload));
+                }
+                Err(e)
+                    if e.kind()
+                        == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound => {}
+                Err(e) => {
+                    events::picture_rebuild_failed(&shared.stats, &name, &e.to_string());
+                    break;
+                }
+            }
+            seq -= 1;
+        }
+    }
+    read.sort_by_key(|a| (a.0, a.1, a.2));
+    let n = read.len() as u64;
+    for (at, _, _, account, subject, body) in read {
+        let outcome = {
+            let refs = shared.refs.lock().unwrap_or_else(PoisonError::into_inner);
+            match account {
+                Some(a) => {
+                    process_in_account(a, &subject, &body, at, policy, &shared.identity, &refs)
+                }
+                None => process(&subject, &body, at, policy, &shared.identity, &refs),
+            }
+        };
+        if let Some((id, origin)) = outcome.accepted_origin() {
+            shared
+                .refs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(id, origin, at);
+        }
+        if let Some(env) = &outcome.envelope
+            && let Err(e) = stage.rebuild(env, at)
+        {
+            events::picture_ingest_failed(&shared.stats, &subject, &e.to_string());
+        }
+    }
+    stage.tick(Utc::now());
+    let events: usize = Nation::ALL
+        .iter()
+        .map(|d| stage.correlator().membership(*d).len())
+        .sum();
+    events::picture_rebuilt(&shared.stats, n, events, started.elapsed().as_millis());
 }
 
 /// Publish the outputs (or the dead letter) and await every acknowledgement.
@@ -748,6 +1028,30 @@ mod tests {
         assert_eq!(cfg.accounts.len(), 3);
         assert_eq!(cfg.accounts[0].input_stream(), "IN_JP");
         assert_eq!(cfg.component, "relay-1");
+    }
+
+    #[test]
+    fn picture_section_defaults_on_and_is_validated() {
+        let cfg = RelayConfig::from_toml_str("", "t").unwrap();
+        assert!(cfg.picture.enabled);
+        assert_eq!(cfg.picture.tick_ms, 1_000);
+        let cfg = RelayConfig::from_toml_str("[picture]\nenabled = false\n", "t").unwrap();
+        assert!(!cfg.picture.enabled);
+        for (text, key) in [
+            ("[picture]\ntick_ms = 5\n", "picture.tick_ms"),
+            (
+                "[picture]\nrebuild_window_s = 999999\n",
+                "picture.rebuild_window_s",
+            ),
+            (
+                "[picture]\nrebuild_max_messages = 0\n",
+                "picture.rebuild_max_messages",
+            ),
+            ("[picture]\nenabeld = true\n", "enabeld"),
+        ] {
+            let err = RelayConfig::from_toml_str(text, "t").unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -283,8 +283,14 @@ impl Policy {
     }
 
     /// The decision for one destination. See the module docs for the order of checks.
+    ///
+    /// The origin-echo check does not apply to `common_event`: its origin `us` names the hub
+    /// as the picture's author, and each destination (the US too) receives its own view.
     pub fn decide_for(&self, env: &Envelope, dest: Nation) -> Decision {
-        if dest == env.origin && !self.echo_to_origin {
+        if dest == env.origin
+            && !self.echo_to_origin
+            && env.payload.kind() != PayloadKind::CommonEvent
+        {
             return Decision::Withhold(WithholdReason::OriginEcho);
         }
         if !env.releasable_to(dest) {

@@ -115,6 +115,9 @@ pub struct Outcome {
     /// The origin's track this message is about, when it has outputs: outputs of two inputs
     /// with the same key must be stored in arrival order ([`crate::order::OrderGate`]).
     pub track: Option<TrackKey>,
+    /// The accepted envelope (validated; with the relay hop and `relayed_at` when it has
+    /// outputs): what the live relay feeds its common picture ([`crate::picture`]).
+    pub envelope: Option<Box<Envelope>>,
 }
 
 impl Outcome {
@@ -136,6 +139,7 @@ impl Outcome {
             reject: Some(Reject { code, detail }),
             times: None,
             track: None,
+            envelope: None,
         }
     }
 }
@@ -334,6 +338,7 @@ pub fn process(
         reject: None,
         times: Some((env.ingested_at, env.observed_at)),
         track,
+        envelope: Some(Box::new(env)),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
 use chrono::Utc;
-use trilink_brokers::testing::{NatsServer, read_stream, start_nats_with, wait_until};
+use trilink_brokers::testing::{NatsServer, Stored, read_stream, start_nats_with, wait_until};
 use trilink_relay::{AccountConfig, RelayConfig, RelayControl};
 use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{GeoPoint, Mode, Nation, PayloadKind};
@@ -175,10 +175,30 @@ async fn per_account_relay_routes_between_accounts_and_dead_letters_spoofing() {
         .unwrap();
     }
     wait_until(15, "both inputs acked", || control.get(|s| &s.acked) == 2).await;
+    wait_until(15, "three views stored", || {
+        control.get(|s| &s.picture_published) == 3
+    })
+    .await;
 
-    let kr_out = read_stream(&kr, "OUT_KR").await;
-    let us_out = read_stream(&us, "OUT_US").await;
-    let jp_out = read_stream(&jp, "OUT_JP").await;
+    // The hub's common picture travels beside the national outputs: set it apart.
+    let national = |v: Vec<Stored>| -> (Vec<Stored>, Vec<Stored>) {
+        v.into_iter()
+            .partition(|m| !m.subject.contains(".common_event."))
+    };
+    let (kr_out, kr_pic) = national(read_stream(&kr, "OUT_KR").await);
+    let (us_out, us_pic) = national(read_stream(&us, "OUT_US").await);
+    let (jp_out, jp_pic) = national(read_stream(&jp, "OUT_JP").await);
+    // One event (the genuine launch), in every destination's own account, the spoof nowhere.
+    for (pic, dest) in [(&kr_pic, "kr"), (&us_pic, "us"), (&jp_pic, "jp")] {
+        assert_eq!(pic.len(), 1, "{dest}: {pic:?}");
+        assert!(
+            pic[0]
+                .subject
+                .starts_with(&format!("tl.out.{dest}.common_event.us.")),
+            "{}",
+            pic[0].subject
+        );
+    }
     assert_eq!(kr_out.len(), 1, "{kr_out:?}");
     assert_eq!(
         kr_out[0].subject,

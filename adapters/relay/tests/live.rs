@@ -156,7 +156,27 @@ async fn live_outputs_equal_offline_prediction_and_rejects_are_dead_lettered() {
     }
     assert!(predicted.len() > 10, "the sample should release something");
 
-    let outputs = read_stream(&js, "TL_OUT").await;
+    // The hub's common picture is published beside the national outputs; the offline
+    // prediction covers the national outputs, the picture is checked on its own below.
+    let (pictures, outputs): (Vec<_>, Vec<_>) = read_stream(&js, "TL_OUT")
+        .await
+        .into_iter()
+        .partition(|m| m.subject.contains(".common_event."));
+    assert!(!pictures.is_empty(), "no common_event published");
+    for m in &pictures {
+        let env = Envelope::from_json(&m.payload).unwrap();
+        let Subject::Out { dest, kind, .. } = Subject::parse(&m.subject).unwrap() else {
+            panic!("not an output subject: {}", m.subject);
+        };
+        assert_eq!(kind, trilink_schema::PayloadKind::CommonEvent);
+        assert_eq!(env.origin, Nation::Us);
+        assert!(env.releasable_to(dest));
+        assert_eq!(env.provenance.last().unwrap().component, "relay-test");
+        // Strict policy: KR is real-world only, for the picture too.
+        if dest == Nation::Kr {
+            assert_eq!(env.mode, Mode::RealWorld, "{} picture reached KR", env.mode);
+        }
+    }
     let live: BTreeSet<(String, String)> = outputs
         .iter()
         .map(|m| (m.subject.clone(), m.msg_id.clone().unwrap()))
@@ -384,7 +404,12 @@ async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once
     }
     // Let any redelivery (ack_wait 2 s) happen, then check nothing extra was stored.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let outputs = read_stream(&js, "TL_OUT").await;
+    let (pictures, outputs): (Vec<_>, Vec<_>) = read_stream(&js, "TL_OUT")
+        .await
+        .into_iter()
+        .partition(|m| m.subject.contains(".common_event."));
+    // The hub's common picture is published beside the national outputs (its own subjects).
+    assert!(!pictures.is_empty(), "no common_event published");
     let ids: BTreeSet<String> = outputs.iter().filter_map(|m| m.msg_id.clone()).collect();
     assert_eq!(
         outputs.len() as u64,
@@ -425,4 +450,94 @@ async fn relay_publishes_status_heartbeats() {
         .unwrap();
     assert_eq!(env.payload.kind(), PayloadKind::Status);
     relay.stop().await;
+}
+
+/// A relay restart loses the correlator's memory; the start-up rebuild from the input stream
+/// restores it: a report that arrives after the restart joins the event the first relay
+/// created (same event id, both reports among its contributors), and the rebuilt relay's
+/// republished views of unchanged events are duplicates, not new messages. (With
+/// `rebuild_window_s = 0` the second report starts a new event and this test fails.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_relay_rebuilds_the_picture_and_keeps_event_ids() {
+    let server = start_nats();
+    let policy_path = repo("broker-config/policies/default-trilateral.toml");
+    let cfg = config(&server);
+    let js = js_for(&server).await;
+    let report = |origin: Nation, kind: PayloadKind, seq: u64, age_s: i64| {
+        envelope(&SampleSpec {
+            origin,
+            kind,
+            mode: Mode::RealWorld,
+            releasability: Nation::ALL.into_iter().collect(),
+            seq,
+            observed_at: Utc::now() - chrono::Duration::seconds(age_s),
+            point: GeoPoint {
+                lat_deg: 39.0,
+                lon_deg: 125.7,
+                alt_m: 0.0,
+            },
+        })
+        .unwrap()
+    };
+    let events_in = |msgs: &[Stored]| -> BTreeSet<String> {
+        msgs.iter()
+            .filter(|m| m.subject.starts_with("tl.out.jp.common_event.us."))
+            .map(|m| m.subject.rsplit('.').next().unwrap().to_owned())
+            .collect()
+    };
+
+    let first = start_relay(cfg.clone(), &policy_path).await;
+    let ld = report(Nation::Us, PayloadKind::LaunchDetection, 1, 4);
+    publish(
+        &js,
+        &Subject::input_for(&ld).to_string(),
+        &ld.message_id.to_string(),
+        ld.to_json().unwrap(),
+    )
+    .await;
+    let c1 = first.control.clone();
+    wait_until(15, "first views stored", || {
+        c1.get(|s| &s.picture_published) >= 3
+    })
+    .await;
+    first.stop().await;
+    let before = events_in(&read_stream(&js, "TL_OUT").await);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let second = start_relay(cfg, &policy_path).await;
+    let c2 = second.control.clone();
+    assert_eq!(
+        c2.get(|s| &s.picture_rebuilt),
+        1,
+        "the rebuild read the input"
+    );
+    // Its republished views are the same messages (JetStream duplicates).
+    wait_until(15, "views republished", || c2.get(|s| &s.deduplicated) >= 3).await;
+    let kr_ld = report(Nation::Kr, PayloadKind::LaunchDetection, 2, 3);
+    publish(
+        &js,
+        &Subject::input_for(&kr_ld).to_string(),
+        &kr_ld.message_id.to_string(),
+        kr_ld.to_json().unwrap(),
+    )
+    .await;
+    wait_until(15, "the new report's views stored", || {
+        c2.get(|s| &s.picture_published) >= 6
+    })
+    .await;
+    second.stop().await;
+    let msgs = read_stream(&js, "TL_OUT").await;
+    let after = events_in(&msgs);
+    assert_eq!(after, before, "a new event id after the restart");
+    let latest = msgs
+        .iter()
+        .rev()
+        .find(|m| m.subject.starts_with("tl.out.jp.common_event.us."))
+        .unwrap();
+    let env = Envelope::from_json(&latest.payload).unwrap();
+    let trilink_schema::Payload::CommonEvent(ev) = env.payload else {
+        panic!("not a common event")
+    };
+    let origins: BTreeSet<Nation> = ev.contributors.iter().map(|c| c.origin).collect();
+    assert_eq!(origins, BTreeSet::from([Nation::Kr, Nation::Us]));
 }

@@ -916,8 +916,8 @@ impl<C: NationalCodec> EgressCtx<C> {
     async fn handle(&mut self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
         let subject = msg.subject.as_str();
         let body = msg.payload.clone();
-        let env = match prepare_egress(&*self.codec, &body, Utc::now(), &self.core, buf) {
-            Ok(p) => p.envelope,
+        let (env, frames) = match prepare_egress(&*self.codec, &body, Utc::now(), &self.core, buf) {
+            Ok(p) => (p.envelope, p.frames),
             Err(r) => {
                 self.dead_letter(r.code, &r.detail, subject, body).await;
                 return EgressOutcome::Rejected;
@@ -935,7 +935,16 @@ impl<C: NationalCodec> EgressCtx<C> {
             if done & bit != 0 {
                 continue;
             }
-            match sink.send(buf).await {
+            // Every frame of the message (a common event may be several, or none), in order;
+            // a sink that fails part-way gets all of them again on the retry.
+            let mut sent = Ok(());
+            for frame in &frames {
+                sent = sink.send(frame).await;
+                if sent.is_err() {
+                    break;
+                }
+            }
+            match sent {
                 Ok(()) => {
                     done |= bit;
                     events::delivered(C::NATION, label);

@@ -110,8 +110,10 @@ pub fn ingest_frame<C: NationalCodec>(
 pub struct Prepared {
     /// The envelope (its id de-duplicates deliveries; its times feed the hop metrics).
     pub envelope: Envelope,
-    /// The encoded national frame, as every output sends it.
-    pub frame: Bytes,
+    /// The encoded national frames, in sending order, as every output sends them: one for a
+    /// national kind; for the hub's `common_event`, the frames of its "common picture"
+    /// reports (`trilink_schema::picture`), possibly none.
+    pub frames: Vec<Bytes>,
 }
 
 /// Egress of one envelope body at `now`: JSON (`bad_json`), releasability to the codec's nation
@@ -141,16 +143,20 @@ pub fn prepare_egress<C: NationalCodec>(
     }
     env.validate(&ctx.validation(now))
         .map_err(|e| reject(e.code(), e.to_string()))?;
-    let frame = codec
-        .to_national(&env)
+    let national = codec
+        .to_national_frames(&env)
         .map_err(|e| Reject::codec("egress", &e))?;
-    buf.clear();
-    codec
-        .encode(&frame, buf)
-        .map_err(|e| Reject::codec("egress", &e))?;
+    let mut frames = Vec::with_capacity(national.len());
+    for frame in &national {
+        buf.clear();
+        codec
+            .encode(frame, buf)
+            .map_err(|e| Reject::codec("egress", &e))?;
+        frames.push(Bytes::copy_from_slice(buf));
+    }
     Ok(Prepared {
         envelope: env,
-        frame: Bytes::copy_from_slice(buf),
+        frames,
     })
 }
 
@@ -175,8 +181,8 @@ mod tests {
         names
             .iter()
             .map(|p| Envelope::from_json(&std::fs::read(p).unwrap()).unwrap())
-            // The hub's common events never cross a national format (the relay refuses them
-            // from nations; no national encoding exists yet).
+            // The hub's common events only go out (the relay refuses them from nations); they
+            // are several national frames: `common_event_reaches_every_nation_as_its_reports`.
             .filter(|e| e.payload.kind() != trilink_schema::PayloadKind::CommonEvent)
             .collect()
     }
@@ -241,8 +247,104 @@ mod tests {
             let mut buf = BytesMut::new();
             let p = prepare_egress(&us, &body, now, &ctx(), &mut buf).unwrap();
             assert_eq!(p.envelope, got);
-            assert_eq!(p.frame, raw, "egress encodes what ingress decoded");
+            assert_eq!(p.frames, vec![raw], "egress encodes what ingress decoded");
         }
+    }
+
+    /// A `common_event` from the hub goes out as the national frames of its "common picture"
+    /// reports (a track and an impact of the event id for the example), which each nation's
+    /// decoder reads back as those reports.
+    #[test]
+    fn common_event_reaches_every_nation_as_its_reports() {
+        fn check<C: NationalCodec>(codec: &C, body: &[u8], now: DateTime<Utc>) {
+            let mut buf = BytesMut::new();
+            let p = prepare_egress(codec, body, now, &ctx(), &mut buf).unwrap();
+            let want = trilink_schema::picture::common_event_reports(&p.envelope).unwrap();
+            assert_eq!(p.frames.len(), 2, "{}", C::NATION);
+            for (raw, want) in p.frames.iter().zip(&want) {
+                let frame = codec.decode_message(raw).unwrap();
+                let got = codec.to_common(&frame, now).unwrap();
+                assert_eq!(got.payload.kind(), want.payload.kind(), "{}", C::NATION);
+                assert_eq!(
+                    got.payload.track_id().unwrap().as_str(),
+                    "5b0e2f4c8a315d7e9c0241f6aa831e57",
+                    "{}: the event id is the track id",
+                    C::NATION
+                );
+                assert_eq!(got.origin, Nation::Us);
+                assert_eq!(got.source.sensor, "jp:JP-20261121-0007 us:US-tpy2kyoga-M1");
+                assert_eq!(got.message_id, want.message_id, "{}", C::NATION);
+            }
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/examples/valid");
+        let body = std::fs::read(format!("{dir}/common_event.json")).unwrap();
+        let mut env = Envelope::from_json(&body).unwrap();
+        let now = env.ingested_at + chrono::Duration::seconds(1);
+        env.releasability = Nation::ALL.into_iter().collect();
+        env.message_id = trilink_schema::MessageId::derive(
+            env.origin,
+            &env.source.system,
+            &env.source.national_message_id,
+        );
+        let body = env.to_json().unwrap();
+        check(&trilink_jp::JpCodec::new(), &body, now);
+        check(&trilink_kr::KrCodec, &body, now);
+        check(&trilink_us::UsCodec::new(), &body, now);
+    }
+
+    /// The committed "common picture" vectors `schemas/vectors/<n>/picture_*.{hex,json}`: the
+    /// frames each nation's egress sends for the example `common_event` (released to every
+    /// nation), and what its decoder reads from them. The nations' golden tests check the same
+    /// files as ordinary valid vectors. `TRILINK_WRITE_PICTURE_VECTORS=1` rewrites them.
+    #[test]
+    fn common_event_vectors_match() {
+        fn check<C: NationalCodec>(codec: &C, dir: &str, body: &[u8], now: DateTime<Utc>) {
+            let write = std::env::var_os("TRILINK_WRITE_PICTURE_VECTORS").is_some();
+            let mut buf = BytesMut::new();
+            let p = prepare_egress(codec, body, now, &ctx(), &mut buf).unwrap();
+            let reports = trilink_schema::picture::common_event_reports(&p.envelope).unwrap();
+            for (raw, report) in p.frames.iter().zip(&reports) {
+                let name = format!("picture_{}", report.payload.kind());
+                let hex_path = format!("{dir}/{}/{name}.hex", C::NATION);
+                let json_path = format!("{dir}/{}/{name}.json", C::NATION);
+                let decoded = codec
+                    .to_common(&codec.decode_message(raw).unwrap(), report.ingested_at)
+                    .unwrap();
+                let hex_text = format!(
+                    "# common_event example (schemas/examples/valid/common_event.json, released\n\
+                     # to jp, kr, us) as the {} report of the common picture; see the spec's\n\
+                     # \"Common picture\" section\n{}\n",
+                    report.payload.kind(),
+                    hex::encode(raw)
+                );
+                let json_text = serde_json::to_string_pretty(&decoded).unwrap() + "\n";
+                if write {
+                    std::fs::write(&hex_path, &hex_text).unwrap();
+                    std::fs::write(&json_path, &json_text).unwrap();
+                }
+                let committed: String = std::fs::read_to_string(&hex_path)
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.split('#').next().unwrap_or_default())
+                    .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+                    .collect();
+                assert_eq!(committed, hex::encode(raw), "{hex_path}");
+                let want = Envelope::from_json(&std::fs::read(&json_path).unwrap()).unwrap();
+                assert_eq!(decoded, want, "{json_path}");
+            }
+        }
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/vectors");
+        let ex = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../schemas/examples/valid/common_event.json"
+        );
+        let mut env = Envelope::from_json(&std::fs::read(ex).unwrap()).unwrap();
+        let now = env.ingested_at + chrono::Duration::seconds(1);
+        env.releasability = Nation::ALL.into_iter().collect();
+        let body = env.to_json().unwrap();
+        check(&trilink_jp::JpCodec::new(), dir, &body, now);
+        check(&trilink_kr::KrCodec, dir, &body, now);
+        check(&trilink_us::UsCodec::new(), dir, &body, now);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct DemoSummary {
     /// Released messages that never arrived (non-track messages, and the last update of each
     /// track).
     pub missing: Vec<(Nation, trilink_schema::MessageId)>,
+    /// The common picture each nation's stand-in received (issue 15).
+    pub fused: BTreeMap<Nation, standins::Fused>,
 }
 
 fn say(out: &Out, text: &str) {
@@ -268,6 +270,7 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
             mismatches: b.mismatches.clone(),
             order_violations,
             missing,
+            fused: b.fused.clone(),
         }
     };
     say(
@@ -303,6 +306,34 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
     for m in summary.order_violations.iter().take(20) {
         say(&out, &format!("ORDER {m}"));
     }
+    // The hub's common picture, as each national system received it.
+    for n in Nation::ALL {
+        let f = summary.fused.get(&n).cloned().unwrap_or_default();
+        let kinds: Vec<String> = f
+            .by_kind
+            .iter()
+            .map(|(k, c)| format!("{} {c}", k.as_str()))
+            .collect();
+        say(
+            &out,
+            &format!(
+                "COMMON PICTURE {}: {} event(s), {} report(s) ({})",
+                n.as_str().to_uppercase(),
+                f.events.len(),
+                f.reports,
+                kinds.join(", ")
+            ),
+        );
+        for (event, contributors) in &f.events {
+            say(
+                &out,
+                &format!(
+                    "COMMON EVENT {} {event} contributors={contributors}",
+                    n.as_str().to_uppercase()
+                ),
+            );
+        }
+    }
 
     // Clean shutdown: stop adapters and relay, then mosquitto and the brokers (by PID).
     for w in local.shutdown(Duration::from_secs(15)).await {
@@ -327,6 +358,18 @@ async fn play(
         return expected;
     };
     let t0 = Instant::now();
+    // Observation times keep the scenario's own spacing at any speed above 1, so that every
+    // report's position, velocity and time agree (the hub's correlator fuses by kinematics):
+    // one constant shift puts the last report at the time it is sent and every earlier one
+    // (length − offset)·(1 − 1/speed) before its send time — never in the future. At speed
+    // 1 or below each report is observed when it is sent.
+    let last = generated.reports.last().map_or(first, |r| r.emit_at);
+    let constant_shift = (args.speed > 1.0).then(|| {
+        let length = (last - first).to_std().unwrap_or_default();
+        let end =
+            Utc::now() + chrono::Duration::from_std(length.div_f64(args.speed)).unwrap_or_default();
+        end - last
+    });
     let mut last_view = Instant::now();
     let jp = trilink_jp::JpCodec;
     let kr = trilink_kr::KrCodec;
@@ -342,7 +385,10 @@ async fn play(
             () = tokio::time::sleep_until(due.into()) => {}
         }
         let mut env = report.envelope.clone();
-        standins::shift_times(&mut env, Utc::now() - report.emit_at);
+        standins::shift_times(
+            &mut env,
+            constant_shift.unwrap_or_else(|| Utc::now() - report.emit_at),
+        );
         env.ingested_at = Utc::now();
         for (dest, decision) in policy.decide(&env) {
             if decision.is_deliver() {
