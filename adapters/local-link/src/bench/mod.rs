@@ -121,8 +121,11 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         "bench-kr-national",
         trilink_kr::DELIVERY_TOPIC,
         move |payload| {
+            // The relay's common picture (on, as in production) reaches KR too, as reports of
+            // the hub's picture source: not the benchmark's messages.
             if let Ok(trilink_schema::Decoded::Frame { frame, .. }) = kr.decode(payload)
                 && let Ok(env) = kr.to_common(&frame, Utc::now())
+                && env.source.system != trilink_schema::picture::PICTURE_SYSTEM
             {
                 let key = id_key(&env.message_id);
                 note(&i2, &t2, key);
