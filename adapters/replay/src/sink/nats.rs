@@ -32,8 +32,11 @@ impl NatsSink {
         let url = t.url.as_str();
         let mut opts = async_nats::ConnectOptions::new().name("trilink-replay");
         if let (Some(u), Some(p)) = (&t.user, &t.password) {
+            // The broker lets each user subscribe to its own inbox only (`_INBOX_<user>`):
+            // JetStream acknowledgements come back there.
             opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
-                .name("trilink-replay");
+                .name("trilink-replay")
+                .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
         }
         let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
             .await
