@@ -43,7 +43,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::Invalid;
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Human-readable text.
@@ -54,7 +54,7 @@ pub enum LogFormat {
 }
 
 /// The `[telemetry]` section of every process's config.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// Address of the metrics/health listener (`127.0.0.1:9464`); none = no listener.
