@@ -8,8 +8,10 @@
 //! printing and choosing the exit code. It must not contain protocol, routing or transport
 //! logic, and no command module imports another.
 //!
-//! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem
-//! (invalid input, differences from expectations), `2` usage error (bad arguments or configuration).
+//! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem in what
+//! it examined (a checked file is invalid, differences from expectations, failed sends), `2`
+//! usage or configuration error (bad arguments, a file that cannot be read, a process started
+//! with an invalid configuration).
 
 #![forbid(unsafe_code)]
 

@@ -361,3 +361,44 @@ fn relay_check_and_print_config() {
         "{out}"
     );
 }
+
+#[test]
+fn exit_codes_agree_across_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_policy = write(
+        dir.path(),
+        "bad-policy.toml",
+        "name = \"x\"\nnot_a_key = 1\n",
+    );
+    let relay = write(dir.path(), "relay.toml", RELAY);
+    // An invalid policy: 1 for `policy check` and for `relay --check`.
+    let o = trilink(&["policy", "check", &bad_policy], &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let o = trilink(
+        &[
+            "relay",
+            "--check",
+            "--config",
+            &relay,
+            "--policy",
+            &bad_policy,
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    // A missing file: 2 for `policy check` and `schema check` alike.
+    let o = trilink(&["policy", "check", "/nonexistent/policy.toml"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    let o = trilink(&["schema", "check", "/nonexistent/message.json"], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(
+        err.contains("/nonexistent/message.json: cannot read"),
+        "{err}"
+    );
+    assert!(!out.contains("not_json"), "{out}");
+    // A file read and found invalid: 1.
+    let junk = write(dir.path(), "junk.json", "{ not json");
+    let o = trilink(&["schema", "check", &junk], &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+}
