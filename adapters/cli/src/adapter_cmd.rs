@@ -40,8 +40,9 @@ fn config_failure(e: &trilink_runtime::config::ConfigError, checking: bool) -> E
     }
 }
 
-/// Run an adapter until SIGINT/SIGTERM.
-pub fn run(args: &AdapterArgs) -> ExitCode {
+/// Run an adapter until SIGINT/SIGTERM; `log_json` (`--log-json` / `TRILINK_LOG_JSON`) wins
+/// over `telemetry.log_format`.
+pub fn run(args: &AdapterArgs, log_json: bool) -> ExitCode {
     let checking = args.check || args.print_config;
     let loaded = if args.print_config {
         trilink_runtime::config::explain::<AdapterConfig>(&args.config).map(|(c, settings)| {
@@ -55,7 +56,7 @@ pub fn run(args: &AdapterArgs) -> ExitCode {
     } else {
         trilink_runtime::config::load(&args.config)
     };
-    let config: AdapterConfig = match loaded {
+    let mut config: AdapterConfig = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("trilink adapter: {e}");
@@ -87,6 +88,10 @@ pub fn run(args: &AdapterArgs) -> ExitCode {
     if !problems.is_empty() {
         return ExitCode::from(EXIT_USAGE);
     }
+    if log_json {
+        config.telemetry.log_format = trilink_runtime::telemetry::LogFormat::Json;
+    }
+    let json_logs = config.telemetry.log_format == trilink_runtime::telemetry::LogFormat::Json;
     let rt = match crate::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -112,7 +117,11 @@ pub fn run(args: &AdapterArgs) -> ExitCode {
         };
         match result {
             Ok(summary) => {
-                eprintln!("trilink adapter {nation}: stopped: {summary:?}");
+                // JSON logs carry the summary in the "adapter stopped" event; a plain line
+                // would break a JSON Lines consumer.
+                if !json_logs {
+                    eprintln!("trilink adapter {nation}: stopped: {summary}");
+                }
                 if summary.drained {
                     ExitCode::SUCCESS
                 } else {

@@ -80,8 +80,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Schema(args) => schema_cmd::run(&args),
-        Command::Adapter(args) => adapter_cmd::run(&args),
-        Command::Relay(args) => relay_cmd::run(&args),
+        Command::Adapter(args) => adapter_cmd::run(&args, cli.log_json),
+        Command::Relay(args) => relay_cmd::run(&args, cli.log_json),
         Command::Replay(args) => replay_cmd::run(&args),
         Command::Record(args) => record_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),

@@ -31,13 +31,11 @@ pub struct RelayArgs {
     /// Log filter (tracing env-filter syntax; `RUST_LOG` wins when set).
     #[arg(long, default_value = "info")]
     pub log_filter: String,
-    /// Log as JSON lines.
-    #[arg(long)]
-    pub log_json: bool,
 }
 
-/// Run the relay until SIGINT/SIGTERM; SIGHUP reloads the policy.
-pub fn run(args: &RelayArgs) -> ExitCode {
+/// Run the relay until SIGINT/SIGTERM; SIGHUP reloads the policy. `log_json`: the global
+/// `--log-json` / `TRILINK_LOG_JSON`.
+pub fn run(args: &RelayArgs, log_json: bool) -> ExitCode {
     let checking = args.check || args.print_config;
     // Unreadable files are usage errors; a file read and found invalid is a problem found
     // when checking was the job, a configuration error when running.
@@ -98,7 +96,7 @@ pub fn run(args: &RelayArgs) -> ExitCode {
     };
     rt.block_on(async move {
         use trilink_runtime::telemetry;
-        let format = if args.log_json { telemetry::LogFormat::Json } else { telemetry::LogFormat::Text };
+        let format = if log_json { telemetry::LogFormat::Json } else { telemetry::LogFormat::Text };
         if let Err(e) = telemetry::init_logging(format, &args.log_filter) {
             eprintln!("trilink relay: {e}");
             return ExitCode::from(EXIT_USAGE);

@@ -376,6 +376,25 @@ pub struct RunSummary {
     pub drained: bool,
 }
 
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "published {}, ingress dead-lettered {}, delivered {}, egress dead-lettered {}, publish failures {}, {}",
+            self.published,
+            self.ingress_rejected,
+            self.delivered,
+            self.egress_rejected,
+            self.publish_failed,
+            if self.drained {
+                "drained"
+            } else {
+                "NOT drained (publishes still in flight at the drain timeout)"
+            }
+        )
+    }
+}
+
 /// Run an adapter until `shutdown` is cancelled, then drain and return a summary.
 pub async fn run<C>(
     config: AdapterConfig,
@@ -726,7 +745,15 @@ where
             let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
-        tracing::info!(?summary, "adapter stopped");
+        tracing::info!(
+            published = summary.published,
+            ingress_rejected = summary.ingress_rejected,
+            delivered = summary.delivered,
+            egress_rejected = summary.egress_rejected,
+            publish_failed = summary.publish_failed,
+            drained = summary.drained,
+            "adapter stopped"
+        );
         summary
     }
 }

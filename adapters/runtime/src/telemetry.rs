@@ -127,8 +127,10 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), TelemetryErro
         filter: filter.clone(),
         message: e.to_string(),
     })?;
+    // Colours only for a person at a terminal: a file, the journal or a pipe gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     // An already-installed subscriber is not an error worth failing a process for.
     let _ = match format {
