@@ -22,6 +22,7 @@ use clap::{Parser, Subcommand};
 mod adapter_cmd;
 mod bench_cmd;
 mod broker_cmd;
+mod decode_cmd;
 mod demo_cmd;
 mod policy_cmd;
 mod record_cmd;
@@ -72,6 +73,9 @@ pub enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
+    /// Decode national bytes (hex, a raw file or a pcap/pcapng capture) into envelopes (JSON
+    /// Lines), offline, with the error and byte offset of what does not decode.
+    Decode(decode_cmd::DecodeArgs),
     /// Serve the live common-picture view of one nation in the browser (read-only viewer).
     View(view_cmd::ViewArgs),
 }
@@ -90,6 +94,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Broker(args) => broker_cmd::run(&args),
         Command::View(args) => view_cmd::run(&args),
+        Command::Decode(args) => decode_cmd::run(&args),
     }
 }
 

@@ -52,6 +52,7 @@ pub mod adapter;
 pub mod check;
 pub mod config;
 pub mod core;
+pub mod inspect;
 pub mod journal;
 pub mod mqtt_client;
 pub mod nats;
