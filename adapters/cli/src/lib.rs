@@ -24,6 +24,7 @@ mod bench_cmd;
 mod broker_cmd;
 mod decode_cmd;
 mod demo_cmd;
+mod dlq_cmd;
 mod policy_cmd;
 mod record_cmd;
 mod relay_cmd;
@@ -73,6 +74,9 @@ pub enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
+    /// List or follow a site's dead letters: reason, detail, component, source and the
+    /// original bytes decoded where possible.
+    Dlq(dlq_cmd::DlqArgs),
     /// Decode national bytes (hex, a raw file or a pcap/pcapng capture) into envelopes (JSON
     /// Lines), offline, with the error and byte offset of what does not decode.
     Decode(decode_cmd::DecodeArgs),
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Broker(args) => broker_cmd::run(&args),
         Command::View(args) => view_cmd::run(&args),
         Command::Decode(args) => decode_cmd::run(&args),
+        Command::Dlq(args) => dlq_cmd::run(&args),
     }
 }
 

@@ -9,6 +9,23 @@ use crate::options::NatsTarget;
 /// Acknowledgements outstanding before the next publish waits for the oldest.
 pub const NATS_WINDOW: usize = 256;
 
+/// Connect (10 s at most) to `t` as `name`, with the user's own inbox prefix.
+pub async fn connect_client(t: &NatsTarget, name: &str) -> Result<async_nats::Client, String> {
+    let url = t.url.as_str();
+    let mut opts = async_nats::ConnectOptions::new().name(name);
+    if let (Some(u), Some(p)) = (&t.user, &t.password) {
+        // The broker lets each user subscribe to its own inbox only (`_INBOX_<user>`):
+        // JetStream acknowledgements come back there.
+        opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
+            .name(name)
+            .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
+    }
+    tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
+        .await
+        .map_err(|_| format!("connecting to NATS {url}: timed out after 10 s"))?
+        .map_err(|e| format!("connecting to NATS {url}: {e}"))
+}
+
 /// A JetStream publisher.
 pub struct NatsSink {
     pub(crate) js: async_nats::jetstream::Context,
@@ -29,19 +46,7 @@ impl NatsSink {
     /// Connect (10 s at most) to `target`.
     pub async fn connect(target: Option<&NatsTarget>) -> Result<Self, String> {
         let t = target.ok_or_else(|| "a JSON Lines capture needs --nats URL".to_owned())?;
-        let url = t.url.as_str();
-        let mut opts = async_nats::ConnectOptions::new().name("trilink-replay");
-        if let (Some(u), Some(p)) = (&t.user, &t.password) {
-            // The broker lets each user subscribe to its own inbox only (`_INBOX_<user>`):
-            // JetStream acknowledgements come back there.
-            opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
-                .name("trilink-replay")
-                .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
-        }
-        let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
-            .await
-            .map_err(|_| format!("connecting to NATS {url}: timed out after 10 s"))?
-            .map_err(|e| format!("connecting to NATS {url}: {e}"))?;
+        let client = connect_client(t, "trilink-replay").await?;
         let js = match &t.js_domain {
             Some(d) => async_nats::jetstream::with_domain(client, d),
             None => async_nats::jetstream::new(client),
