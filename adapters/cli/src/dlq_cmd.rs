@@ -50,16 +50,6 @@ pub struct DlqArgs {
     pub json: bool,
 }
 
-/// The password from `--password` / the environment or the first line of `--password-file`.
-pub fn password(inline: Option<&String>, file: Option<&PathBuf>) -> Result<Option<String>, String> {
-    match file {
-        Some(f) => std::fs::read_to_string(f)
-            .map(|t| Some(t.lines().next().unwrap_or_default().to_owned()))
-            .map_err(|e| format!("--password-file {}: {e}", f.display())),
-        None => Ok(inline.cloned()),
-    }
-}
-
 fn text(v: &serde_json::Value) -> String {
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("-").to_owned();
     let mut out = format!(
@@ -92,7 +82,7 @@ fn text(v: &serde_json::Value) -> String {
 /// Run `trilink dlq`: exit 0 after listing (also when there are none), 1 when the stream
 /// cannot be read, 2 on bad arguments.
 pub fn run(args: &DlqArgs) -> ExitCode {
-    let password = match password(args.password.as_ref(), args.password_file.as_ref()) {
+    let password = match crate::password(args.password.as_ref(), args.password_file.as_ref()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("trilink dlq: {e}");

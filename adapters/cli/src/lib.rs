@@ -110,3 +110,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         ExitCode::from(EXIT_PROBLEM)
     })
 }
+
+/// The password from `--password` / the environment or the first line of `--password-file`.
+fn password(
+    inline: Option<&String>,
+    file: Option<&std::path::PathBuf>,
+) -> Result<Option<String>, String> {
+    match file {
+        Some(f) => std::fs::read_to_string(f)
+            .map(|t| Some(t.lines().next().unwrap_or_default().to_owned()))
+            .map_err(|e| format!("--password-file {}: {e}", f.display())),
+        None => Ok(inline.cloned()),
+    }
+}

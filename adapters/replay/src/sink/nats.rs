@@ -31,6 +31,8 @@ pub struct NatsSink {
     pub(crate) js: async_nats::jetstream::Context,
     pub(crate) pending: VecDeque<async_nats::jetstream::context::PublishAckFuture>,
     pub(crate) failed: u64,
+    /// Why the first publish failed (the server's or the client's words), for the summary.
+    pub(crate) first_error: Option<String>,
 }
 
 impl std::fmt::Debug for NatsSink {
@@ -55,17 +57,31 @@ impl NatsSink {
             js,
             pending: VecDeque::new(),
             failed: 0,
+            first_error: None,
         })
     }
 
+    /// Count a failed publish and keep the first reason.
+    pub(crate) fn fail(&mut self, why: String) {
+        self.failed += 1;
+        self.first_error.get_or_insert(why);
+    }
+
     /// Wait (10 s each) for the outstanding acknowledgements; returns the failures.
-    pub async fn finish(mut self) -> u64 {
-        for ack in self.pending.drain(..) {
+    pub async fn finish(self) -> u64 {
+        self.finish_with_reason().await.0
+    }
+
+    /// [`Self::finish`], with the first failure's reason.
+    pub async fn finish_with_reason(mut self) -> (u64, Option<String>) {
+        let pending: Vec<_> = self.pending.drain(..).collect();
+        for ack in pending {
             match tokio::time::timeout(Duration::from_secs(10), ack).await {
                 Ok(Ok(_)) => {}
-                _ => self.failed += 1,
+                Ok(Err(e)) => self.fail(format!("JetStream did not store it: {e}")),
+                Err(_) => self.fail("no JetStream acknowledgement within 10 s".into()),
             }
         }
-        self.failed
+        (self.failed, self.first_error)
     }
 }
