@@ -74,11 +74,9 @@ pub enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
-    /// List or follow a site's dead letters: reason, detail, component, source and the
-    /// original bytes decoded where possible.
+    /// List or follow a site's dead letters: reason, detail, original bytes decoded.
     Dlq(dlq_cmd::DlqArgs),
-    /// Decode national bytes (hex, a raw file or a pcap/pcapng capture) into envelopes (JSON
-    /// Lines), offline, with the error and byte offset of what does not decode.
+    /// Decode national frames (hex, file or capture) into envelopes, offline.
     Decode(decode_cmd::DecodeArgs),
     /// Serve the live common-picture view of one nation in the browser (read-only viewer).
     View(view_cmd::ViewArgs),
