@@ -331,9 +331,15 @@ then :; else failures=$((failures + 1)); fi
 
 # ------------------------------------------------------------------ 7. trilink configs
 if [ -x "$trilink_bin" ]; then
+  # --check also reads the files a config names (certificates, state directory): stand in for
+  # the target host's /etc/trilink/certs/ca.pem and /var/lib/trilink with test copies.
+  test_ca="$root/adapters/runtime/tests/data/certs/valid-ca.pem"
   for n in jp kr us; do
+    ca_override=""
+    grep -q '^tls_ca' "$here/etc/trilink/adapter-$n.toml" && ca_override="TRILINK__NATS__TLS_CA=$test_ca"
     # the environment file's TRILINK__* lines, as systemd passes them
-    if out=$(env $(grep -h '^TRILINK__' "$here/etc/default/trilink-adapter-$n") \
+    if out=$(env $(grep -h '^TRILINK__' "$here/etc/default/trilink-adapter-$n") $ca_override \
+      TRILINK__EGRESS__STATE_DIR="$work/state-$n" \
       "$trilink_bin" adapter --check --config "$here/etc/trilink/adapter-$n.toml" 2>&1); then
       ok "trilink adapter --check adapter-$n.toml (+ /etc/default/trilink-adapter-$n)"
     else
@@ -345,7 +351,7 @@ if [ -x "$trilink_bin" ]; then
   else
     ok "adapter-jp.toml refused without TRILINK__NATS__PASSWORD ($out)"
   fi
-  if out=$("$trilink_bin" relay --check --config "$here/etc/trilink/relay.toml" \
+  if out=$(TRILINK__TLS_CA="$test_ca" "$trilink_bin" relay --check --config "$here/etc/trilink/relay.toml" \
     --policy "$root/broker-config/policies/default-trilateral.toml" 2>&1); then
     ok "trilink relay --check relay.toml + default-trilateral.toml"
   else

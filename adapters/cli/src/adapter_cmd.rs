@@ -18,28 +18,80 @@ pub struct AdapterArgs {
     /// keys). `[adapter] nation` selects the national codec: jp, kr or us.
     #[arg(long, short)]
     pub config: PathBuf,
-    /// Check the configuration and exit (0 valid, 2 invalid) without connecting anywhere.
+    /// Check the configuration and exit without connecting anywhere: syntax, URLs, ports,
+    /// files present and readable, certificates parse and are not expired, creds files well
+    /// formed. Exit 0 valid, 1 problems found (all listed), 2 file unreadable.
     #[arg(long)]
     pub check: bool,
+    /// Print the effective configuration (file, `TRILINK__*` overrides, defaults) with secrets
+    /// masked and where each value came from, then exit (with `--check`: check it too).
+    #[arg(long)]
+    pub print_config: bool,
 }
 
-/// Run an adapter until SIGINT/SIGTERM.
-pub fn run(args: &AdapterArgs) -> ExitCode {
-    let config: AdapterConfig = match trilink_runtime::config::load(&args.config) {
+/// Exit code for a configuration that could not be loaded: 2 (cannot run as asked), or 1 when
+/// checking it was the job and the file was read.
+fn config_failure(e: &trilink_runtime::config::ConfigError, checking: bool) -> ExitCode {
+    use trilink_runtime::config::ConfigError;
+    if checking && !matches!(e, ConfigError::Io { .. }) {
+        ExitCode::from(EXIT_PROBLEM)
+    } else {
+        ExitCode::from(EXIT_USAGE)
+    }
+}
+
+/// Run an adapter until SIGINT/SIGTERM; `log_json` (`--log-json` / `TRILINK_LOG_JSON`) wins
+/// over `telemetry.log_format`.
+pub fn run(args: &AdapterArgs, log_json: bool) -> ExitCode {
+    let checking = args.check || args.print_config;
+    let loaded = if args.print_config {
+        trilink_runtime::config::explain::<AdapterConfig>(&args.config).map(|(c, settings)| {
+            println!(
+                "# effective configuration of {} (secrets masked; # where each value came from)",
+                args.config.display()
+            );
+            print!("{}", trilink_runtime::config::settings_text(&settings));
+            c
+        })
+    } else {
+        trilink_runtime::config::load(&args.config)
+    };
+    let mut config: AdapterConfig = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("trilink adapter: {e}");
-            return ExitCode::from(EXIT_USAGE);
+            return config_failure(&e, checking);
         }
     };
-    if args.check {
-        println!(
-            "{}: valid adapter configuration for {}",
-            args.config.display(),
-            config.adapter.nation
-        );
+    let problems = config.check_offline(std::time::SystemTime::now());
+    for p in &problems {
+        eprintln!("trilink adapter: {}: {p}", args.config.display());
+    }
+    if checking {
+        if !problems.is_empty() {
+            eprintln!(
+                "trilink adapter: {}: {} problem(s) found",
+                args.config.display(),
+                problems.len()
+            );
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+        if args.check {
+            println!(
+                "{}: valid adapter configuration for {} (checked offline: syntax, URLs, ports, files, certificates; the network was not tried)",
+                args.config.display(),
+                config.adapter.nation
+            );
+        }
         return ExitCode::SUCCESS;
     }
+    if !problems.is_empty() {
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if log_json {
+        config.telemetry.log_format = trilink_runtime::telemetry::LogFormat::Json;
+    }
+    let json_logs = config.telemetry.log_format == trilink_runtime::telemetry::LogFormat::Json;
     let rt = match crate::runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -65,7 +117,11 @@ pub fn run(args: &AdapterArgs) -> ExitCode {
         };
         match result {
             Ok(summary) => {
-                eprintln!("trilink adapter {nation}: stopped: {summary:?}");
+                // JSON logs carry the summary in the "adapter stopped" event; a plain line
+                // would break a JSON Lines consumer.
+                if !json_logs {
+                    eprintln!("trilink adapter {nation}: stopped: {summary}");
+                }
                 if summary.drained {
                     ExitCode::SUCCESS
                 } else {

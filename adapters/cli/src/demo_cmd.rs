@@ -44,6 +44,13 @@ pub struct DemoArgs {
     /// The nation whose read-only viewer the view connects as: jp, kr or us.
     #[arg(long, default_value = "kr")]
     pub view_nation: trilink_schema::Nation,
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` of the relay and the adapters on
+    /// this address (port 0: a free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub metrics_listen: std::net::SocketAddr,
+    /// Do not serve metrics.
+    #[arg(long, conflicts_with = "metrics_listen")]
+    pub no_metrics: bool,
 }
 
 impl DemoArgs {
@@ -59,6 +66,7 @@ impl DemoArgs {
             settle_s: self.settle_s,
             view_listen: self.view_listen,
             view_nation: self.view_nation,
+            metrics_listen: (!self.no_metrics).then_some(self.metrics_listen),
         }
     }
 }

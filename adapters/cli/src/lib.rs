@@ -8,8 +8,10 @@
 //! printing and choosing the exit code. It must not contain protocol, routing or transport
 //! logic, and no command module imports another.
 //!
-//! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem
-//! (invalid input, differences from expectations), `2` usage error (bad arguments or configuration).
+//! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem in what
+//! it examined (a checked file is invalid, differences from expectations, failed sends), `2`
+//! usage or configuration error (bad arguments, a file that cannot be read, a process started
+//! with an invalid configuration).
 
 #![forbid(unsafe_code)]
 
@@ -20,7 +22,9 @@ use clap::{Parser, Subcommand};
 mod adapter_cmd;
 mod bench_cmd;
 mod broker_cmd;
+mod decode_cmd;
 mod demo_cmd;
+mod dlq_cmd;
 mod policy_cmd;
 mod record_cmd;
 mod relay_cmd;
@@ -70,6 +74,10 @@ pub enum Command {
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
+    /// List or follow a site's dead letters: reason, detail, original bytes decoded.
+    Dlq(dlq_cmd::DlqArgs),
+    /// Decode national frames (hex, file or capture) into envelopes, offline.
+    Decode(decode_cmd::DecodeArgs),
     /// Serve the live common-picture view of one nation in the browser (read-only viewer).
     View(view_cmd::ViewArgs),
 }
@@ -78,8 +86,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Schema(args) => schema_cmd::run(&args),
-        Command::Adapter(args) => adapter_cmd::run(&args),
-        Command::Relay(args) => relay_cmd::run(&args),
+        Command::Adapter(args) => adapter_cmd::run(&args, cli.log_json),
+        Command::Relay(args) => relay_cmd::run(&args, cli.log_json),
         Command::Replay(args) => replay_cmd::run(&args),
         Command::Record(args) => record_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),
@@ -88,6 +96,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => bench_cmd::run(&args),
         Command::Broker(args) => broker_cmd::run(&args),
         Command::View(args) => view_cmd::run(&args),
+        Command::Decode(args) => decode_cmd::run(&args),
+        Command::Dlq(args) => dlq_cmd::run(&args),
     }
 }
 
@@ -97,4 +107,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         eprintln!("trilink: cannot start the async runtime: {e}");
         ExitCode::from(EXIT_PROBLEM)
     })
+}
+
+/// The password from `--password` / the environment or the first line of `--password-file`.
+fn password(
+    inline: Option<&String>,
+    file: Option<&std::path::PathBuf>,
+) -> Result<Option<String>, String> {
+    match file {
+        Some(f) => std::fs::read_to_string(f)
+            .map(|t| Some(t.lines().next().unwrap_or_default().to_owned()))
+            .map_err(|e| format!("--password-file {}: {e}", f.display())),
+        None => Ok(inline.cloned()),
+    }
 }

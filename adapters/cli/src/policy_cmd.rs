@@ -97,6 +97,12 @@ pub fn run_to(args: &PolicyArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8
                 );
                 0
             }
+            // A file that cannot be read is a usage error; one read and found invalid is the
+            // problem this command looks for.
+            Err(e @ trilink_relay::PolicyError::Io { .. }) => {
+                let _ = writeln!(err, "{e}");
+                EXIT_USAGE
+            }
             Err(e) => {
                 let _ = writeln!(err, "{e}");
                 EXIT_PROBLEM

@@ -34,6 +34,10 @@ pub struct RecordArgs {
     /// NATS password.
     #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// Read the NATS password from this file (first line): unlike --password, it does not
+    /// show in `ps`.
+    #[arg(long, conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
     /// Listen for JP national output on UDP: PORT or HOST:PORT (default host 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub jp_udp: Option<String>,
@@ -58,14 +62,14 @@ pub struct RecordArgs {
 }
 
 impl RecordArgs {
-    fn options(&self) -> RecordOptions {
+    fn options(&self, password: Option<String>) -> RecordOptions {
         RecordOptions {
             out: self.out.clone(),
             subjects: self.subject.clone(),
             nats: self.nats.clone().map(|url| NatsTarget {
                 url,
                 user: self.user.clone(),
-                password: self.password.clone(),
+                password,
                 js_domain: None,
             }),
             jp_udp: self.jp_udp.clone(),
@@ -100,6 +104,13 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         eprintln!("trilink record: --duration must be a positive number of seconds");
         return ExitCode::from(EXIT_USAGE);
     }
+    let password = match crate::password(args.password.as_ref(), args.password_file.as_ref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("trilink record: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -123,7 +134,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
             });
         }
         let notice: Notice = Arc::new(|text: &str| eprintln!("trilink record: {text}"));
-        trilink_replay::record::record(&args.options(), &stop, &notice).await
+        trilink_replay::record::record(&args.options(password), &stop, &notice).await
     });
     match res {
         Ok(s) => {

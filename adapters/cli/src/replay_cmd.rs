@@ -51,6 +51,10 @@ pub struct ReplayArgs {
     /// NATS password.
     #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+    /// Read the NATS password from this file (first line): unlike --password, it does not
+    /// show in `ps`.
+    #[arg(long, conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
     /// JetStream domain to publish into (e.g. `hub`, `jp`); default: the account's own.
     #[arg(long)]
     pub js_domain: Option<String>,
@@ -125,6 +129,7 @@ fn parse_nation(s: &str) -> Result<Nation, String> {
 impl ReplayArgs {
     /// The replay these arguments ask for; `Err` is a usage error.
     fn options(&self) -> Result<ReplayOptions, String> {
+        let password = crate::password(self.password.as_ref(), self.password_file.as_ref())?;
         let speed = if self.max {
             Speed::Max
         } else {
@@ -153,7 +158,7 @@ impl ReplayArgs {
             nats: self.nats.clone().map(|url| NatsTarget {
                 url,
                 user: self.user.clone(),
-                password: self.password.clone(),
+                password: password.clone(),
                 js_domain: self.js_domain.clone(),
             }),
             speed,

@@ -134,10 +134,16 @@ fn check_files(now: Option<DateTime<Utc>>, files: &[PathBuf]) -> ExitCode {
     };
     let ctx = ValidationContext::at(now.unwrap_or_else(Utc::now));
     let mut bad = 0usize;
+    let mut unreadable = 0usize;
     for f in files {
         let outcome = match std::fs::read(f) {
             Ok(bytes) => checker.check(&bytes, &ctx),
-            Err(e) => CheckOutcome::NotJson(format!("cannot read: {e}")),
+            Err(e) => {
+                // Not a finding about the file's content: a usage error (exit 2).
+                unreadable += 1;
+                eprintln!("trilink schema check: {}: cannot read: {e}", f.display());
+                continue;
+            }
         };
         match outcome {
             CheckOutcome::Valid => println!("{}: valid", f.display()),
@@ -155,7 +161,9 @@ fn check_files(now: Option<DateTime<Utc>>, files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if bad == 0 {
+    if unreadable > 0 {
+        ExitCode::from(EXIT_USAGE)
+    } else if bad == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_PROBLEM)

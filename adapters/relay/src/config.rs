@@ -164,6 +164,42 @@ pub struct AccountConfig {
     pub input_stream: Option<String>,
 }
 
+/// A loader error as the relay reports it: where (file, or the variable that set the value),
+/// which key, what is wrong.
+fn config_error(e: trilink_runtime::config::ConfigError) -> RelayError {
+    use trilink_runtime::config::ConfigError;
+    let origin = e.origin();
+    match e {
+        ConfigError::Env { var, message } => RelayError::Config {
+            origin,
+            key: var,
+            message,
+        },
+        ConfigError::Field { key, message, .. } | ConfigError::Invalid { key, message, .. } => {
+            RelayError::Config {
+                origin,
+                key,
+                message,
+            }
+        }
+        ConfigError::Syntax { message, .. } => RelayError::Config {
+            origin,
+            key: ".".into(),
+            message: format!("invalid TOML: {message}"),
+        },
+        ConfigError::Io { source, .. } => RelayError::Config {
+            origin,
+            key: ".".into(),
+            message: format!("cannot read: {source}"),
+        },
+        other => RelayError::Config {
+            origin,
+            key: ".".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
 impl AccountConfig {
     /// The input stream name.
     pub fn input_stream(&self) -> String {
@@ -252,33 +288,21 @@ impl RelayConfig {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, RelayError> {
-        use trilink_runtime::config::{self, ConfigError};
-        config::load_str::<Self>(text, path, env).map_err(|e| {
-            let origin = path.display().to_string();
-            match e {
-                ConfigError::Env { var, message } => RelayError::Config {
-                    origin,
-                    key: var,
-                    message,
-                },
-                ConfigError::Field { key, message, .. }
-                | ConfigError::Invalid { key, message, .. } => RelayError::Config {
-                    origin,
-                    key,
-                    message,
-                },
-                other => RelayError::Config {
-                    origin,
-                    key: ".".into(),
-                    message: other.to_string(),
-                },
-            }
-        })
+        trilink_runtime::config::load_str::<Self>(text, path, env).map_err(config_error)
     }
 
     /// Semantic checks; on failure (dotted key, reason).
     pub fn check(&self) -> Result<(), (String, String)> {
         let e = |k: &str, m: String| Err((k.to_owned(), m));
+        let url = |k: &str, u: &str| {
+            trilink_runtime::check::nats_urls(k, u).map_err(|inv| (inv.key, inv.message))
+        };
+        url("nats_url", &self.nats_url)?;
+        for (i, a) in self.accounts.iter().enumerate() {
+            if let Some(u) = &a.nats_url {
+                url(&format!("account[{i}].nats_url"), u)?;
+            }
+        }
         if self.max_in_flight == 0 {
             return e("max_in_flight", "must be at least 1".into());
         }
@@ -336,6 +360,43 @@ impl RelayConfig {
             return e("user", "user and password go together".into());
         }
         Ok(())
+    }
+
+    /// Everything `--check` can verify beyond [`Self::check`] without the network: TLS files
+    /// parse (certificates inside their validity period at `now`) and creds files are well
+    /// formed. Every problem found (empty: all good).
+    pub fn check_offline(
+        &self,
+        now: std::time::SystemTime,
+    ) -> Vec<trilink_runtime::config::Invalid> {
+        use trilink_runtime::check;
+        let mut out = Vec::new();
+        if let Some(p) = &self.tls_ca {
+            out.extend(check::certificates("tls_ca", p, now).err());
+        }
+        if let Some(p) = &self.tls_cert {
+            out.extend(check::certificates("tls_cert", p, now).err());
+        }
+        if let Some(p) = &self.tls_key {
+            out.extend(check::private_key("tls_key", p).err());
+        }
+        if let Some(p) = &self.creds_file {
+            out.extend(check::creds_file("creds_file", p).err());
+        }
+        for (i, a) in self.accounts.iter().enumerate() {
+            if let Some(p) = &a.creds_file {
+                out.extend(check::creds_file(&format!("account[{i}].creds_file"), p).err());
+            }
+        }
+        out
+    }
+
+    /// Load like [`Self::load`] and list every effective setting with where it came from (file,
+    /// `TRILINK__*` variable, default), secrets masked.
+    pub fn explain(
+        path: &Path,
+    ) -> Result<(Self, Vec<trilink_runtime::config::Setting>), RelayError> {
+        trilink_runtime::config::explain::<Self>(path).map_err(config_error)
     }
 
     pub(crate) fn identity(&self) -> RelayIdentity {

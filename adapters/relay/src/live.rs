@@ -307,7 +307,7 @@ pub async fn run_with_control(
                 config.consumer
             ))
         })?;
-        tracing::info!(stream = %stream_name, consumer = %config.consumer, filter = %filter, account = ?link.nation, "relay consuming");
+        tracing::info!(stream = %stream_name, consumer = %config.consumer, filter = %filter, account = link.nation.map_or("all", Nation::as_str), "relay consuming");
         let account = link.nation;
         let dlq_js = link.js.clone();
         streams.push(messages.map(move |m| (account, dlq_js.clone(), m)).boxed());

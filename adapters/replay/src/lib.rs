@@ -44,6 +44,7 @@
 use std::sync::Arc;
 
 pub mod clock;
+pub mod dlq;
 pub mod load;
 pub mod options;
 pub mod pacer;

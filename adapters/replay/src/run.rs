@@ -72,11 +72,11 @@ pub async fn replay(
     let nations: BTreeSet<Nation> = loaded.messages.iter().map(|i| i.nation).collect();
     if loaded.format == "jsonl" {
         if !loaded.messages.is_empty() {
-            nats = Some(Sink::Nats(
+            nats = Some(Sink::Nats(Box::new(
                 NatsSink::connect(opts.nats.as_ref())
                     .await
                     .map_err(ReplayError::Nats)?,
-            ));
+            )));
         }
     } else {
         for n in &nations {
@@ -155,7 +155,11 @@ pub async fn replay(
     summary.interrupted = out.interrupted;
     summary.elapsed = out.elapsed;
     if let Some(s) = out.nats {
-        summary.failed += s.finish().await.0;
+        let (failed, why) = s.finish_with_reason().await;
+        summary.failed += failed;
+        if summary.failure_reason.is_none() {
+            summary.failure_reason = why;
+        }
     }
     let mut written: Vec<Instant> = Vec::new();
     for (_, s) in out.sinks {

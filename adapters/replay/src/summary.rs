@@ -29,6 +29,8 @@ pub struct ReplaySummary {
     pub sent: BTreeMap<Nation, u64>,
     /// Send failures (incl. missing acknowledgements).
     pub failed: u64,
+    /// Why the first failed send or publish failed, when one did.
+    pub failure_reason: Option<String>,
     /// Passes completed (or started, when stopped).
     pub passes: u64,
     /// Wall time of the sending.
@@ -74,6 +76,7 @@ impl ReplaySummary {
             "sent": self.sent_total(),
             "sent_by_nation": self.sent.iter().map(|(n, c)| (n.to_string(), *c)).collect::<BTreeMap<_, _>>(),
             "failed": self.failed,
+            "failure_reason": self.failure_reason,
             "passes": self.passes,
             "elapsed_s": self.elapsed.as_secs_f64(),
             "rate_per_s": self.rate(),
@@ -136,6 +139,9 @@ impl ReplaySummary {
                 ""
             }
         );
+        if let Some(why) = &self.failure_reason {
+            let _ = writeln!(s, "first failure: {why}");
+        }
         let _ = writeln!(
             s,
             "mode {} ({} recorded as real_world, {} sent as real_world), timestamps {}",

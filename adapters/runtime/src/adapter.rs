@@ -105,7 +105,7 @@ use crate::telemetry::{self, Health, TelemetryConfig, events};
 use crate::transport::{self, IngressConfig, OutputConfig, Received, Settle, Sink};
 
 /// The `[adapter]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdapterSection {
     /// The nation this adapter serves.
@@ -147,7 +147,7 @@ const fn d64() -> usize {
 }
 
 /// The `[egress]` section: where released messages come from and where they go.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
     /// JetStream stream holding `tl.out.<nation>.>`.
@@ -188,7 +188,7 @@ pub struct EgressConfig {
 }
 
 /// A whole adapter configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdapterConfig {
     /// Identity and tuning.
@@ -213,6 +213,42 @@ impl AdapterConfig {
             .component
             .clone()
             .unwrap_or_else(|| format!("adapter-{}", self.adapter.nation))
+    }
+}
+
+impl AdapterConfig {
+    /// Everything `--check` can verify beyond [`Validate`] without the network: the NATS TLS
+    /// and creds files, the MQTT endpoints' certificates inside their validity period at `now`,
+    /// the egress state directory. Every problem found (empty: all good).
+    pub fn check_offline(&self, now: std::time::SystemTime) -> Vec<Invalid> {
+        use crate::check;
+        let mut out = self.nats.check_files("nats", now);
+        let mqtt_tls = |key: String, m: &transport::MqttConfig, out: &mut Vec<Invalid>| {
+            if let Some(t) = &m.tls {
+                out.extend(
+                    check::certificates(&format!("{key}.tls.ca_file"), &t.ca_file, now).err(),
+                );
+                if let Some(c) = &t.cert_file {
+                    out.extend(check::certificates(&format!("{key}.tls.cert_file"), c, now).err());
+                }
+            }
+        };
+        for (i, ing) in self.ingress.iter().enumerate() {
+            if let transport::IngressConfig::Mqtt(m) = ing {
+                mqtt_tls(format!("ingress[{i}]"), m, &mut out);
+            }
+        }
+        if let Some(e) = &self.egress {
+            for (i, o) in e.outputs.iter().enumerate() {
+                if let transport::OutputConfig::Mqtt(m) = o {
+                    mqtt_tls(format!("egress.outputs[{i}]"), m, &mut out);
+                }
+            }
+            if let Some(d) = &e.state_dir {
+                out.extend(check::directory("egress.state_dir", d).err());
+            }
+        }
+        out
     }
 }
 
@@ -338,6 +374,25 @@ pub struct RunSummary {
     pub publish_failed: u64,
     /// Whether every in-flight publish was settled within the drain timeout.
     pub drained: bool,
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "published {}, ingress dead-lettered {}, delivered {}, egress dead-lettered {}, publish failures {}, {}",
+            self.published,
+            self.ingress_rejected,
+            self.delivered,
+            self.egress_rejected,
+            self.publish_failed,
+            if self.drained {
+                "drained"
+            } else {
+                "NOT drained (publishes still in flight at the drain timeout)"
+            }
+        )
+    }
 }
 
 /// Run an adapter until `shutdown` is cancelled, then drain and return a summary.
@@ -690,7 +745,15 @@ where
             let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
-        tracing::info!(?summary, "adapter stopped");
+        tracing::info!(
+            published = summary.published,
+            ingress_rejected = summary.ingress_rejected,
+            delivered = summary.delivered,
+            egress_rejected = summary.egress_rejected,
+            publish_failed = summary.publish_failed,
+            drained = summary.drained,
+            "adapter stopped"
+        );
         summary
     }
 }

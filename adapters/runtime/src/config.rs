@@ -24,6 +24,7 @@
 //! like an unknown key in the file (`deny_unknown_fields`), so a typo never passes silently.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -94,6 +95,18 @@ impl ConfigError {
             _ => None,
         }
     }
+
+    /// Where the problem is: the file, or the environment variable (over the file) that set
+    /// the bad value.
+    pub fn origin(&self) -> String {
+        match self {
+            Self::Io { file, .. } | Self::Syntax { file, .. } => file.display().to_string(),
+            Self::Env { var, .. } => format!("environment variable {var}"),
+            Self::Field { file, set_by, .. } | Self::Invalid { file, set_by, .. } => {
+                blame(file, set_by.as_deref())
+            }
+        }
+    }
 }
 
 /// Where a bad value came from: the environment variable that set it, or the file.
@@ -138,23 +151,48 @@ fn set_by<'a>(key: &str, applied: &'a [(String, String)]) -> Option<&'a str> {
         .map(|(_, var)| var.as_str())
 }
 
-/// The plain value at `key` in the merged table, for the error message.
-fn value_at(table: &toml::Value, key: &str) -> Option<String> {
+/// The node at a dotted key path (`nats.url`, `ingress[0].bind`).
+fn node_at<'a>(table: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
     let mut cur = table;
     for seg in key.split('.') {
         let (name, idx) = match seg.split_once('[') {
             Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
             None => (seg, None),
         };
-        cur = cur.get(name)?;
+        if !name.is_empty() {
+            cur = cur.get(name)?;
+        }
         if let Some(i) = idx {
             cur = cur.get(i)?;
         }
     }
-    match cur {
+    Some(cur)
+}
+
+/// The plain value at `key` in the merged table, for the error message.
+fn value_at(table: &toml::Value, key: &str) -> Option<String> {
+    match node_at(table, key)? {
         toml::Value::Table(_) | toml::Value::Array(_) => None,
         v => Some(v.to_string()),
     }
+}
+
+/// serde loses the path inside an internally tagged table (`[[ingress]]` with `type = …`):
+/// when the error is about a table and quotes one of its string values, the key of that value.
+fn field_quoted(table: &toml::Value, key: &str, message: &str) -> Option<String> {
+    let toml::Value::Table(t) = node_at(table, key)? else {
+        return None;
+    };
+    t.iter().find_map(|(k, v)| match v {
+        toml::Value::String(s) if message.contains(&format!("\"{s}\"")) => {
+            Some(if key == "(root)" {
+                k.clone()
+            } else {
+                format!("{key}.{k}")
+            })
+        }
+        _ => None,
+    })
 }
 
 /// A validation failure: which key and why. Returned by [`Validate::validate`]; the loader
@@ -205,12 +243,30 @@ pub fn load_str<T: DeserializeOwned + Validate>(
     file: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<T, ConfigError> {
+    load_parts(text, file, env).map(|l| l.config)
+}
+
+/// A loaded configuration with what [`explain`] needs to say where each value came from.
+struct Loaded<T> {
+    config: T,
+    /// The file as parsed, before overrides.
+    file_table: toml::Value,
+    /// (key path set, variable) of every override applied.
+    applied: Vec<(String, String)>,
+}
+
+fn load_parts<T: DeserializeOwned + Validate>(
+    text: &str,
+    file: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded<T>, ConfigError> {
     let mut table: toml::Table =
         text.parse()
             .map_err(|e: toml::de::Error| ConfigError::Syntax {
                 file: file.to_owned(),
                 message: e.to_string().trim_end().to_owned(),
             })?;
+    let file_table = toml::Value::Table(table.clone());
     let mut overrides: Vec<(String, String)> = env
         .into_iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX))
@@ -225,7 +281,7 @@ pub fn load_str<T: DeserializeOwned + Validate>(
     let value = toml::Value::Table(table);
     let cfg: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let key = e.path().to_string();
-        let key = if key == "." {
+        let mut key = if key == "." {
             String::from("(root)")
         } else {
             key
@@ -233,6 +289,8 @@ pub fn load_str<T: DeserializeOwned + Validate>(
         let mut message = first_line(&e.into_inner().to_string());
         if let Some(v) = value_at(&value, &key) {
             message = format!("{message} (value {v})");
+        } else if let Some(field) = field_quoted(&value, &key, &message) {
+            key = field;
         }
         ConfigError::Field {
             file: file.to_owned(),
@@ -247,7 +305,137 @@ pub fn load_str<T: DeserializeOwned + Validate>(
         key: inv.key,
         message: inv.message,
     })?;
-    Ok(cfg)
+    Ok(Loaded {
+        config: cfg,
+        file_table,
+        applied,
+    })
+}
+
+/// Where a setting's effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The configuration file.
+    File,
+    /// An environment override (the variable).
+    Env(String),
+    /// Not set: the built-in default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File => f.write_str("file"),
+            Source::Env(var) => write!(f, "env {var}"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// One effective setting: dotted key, value as TOML (secrets masked), where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// Dotted key path (`nats.url`, `ingress[0].bind`).
+    pub key: String,
+    /// The value as TOML; a secret is shown as `"****"`, a password inside a URL masked.
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// Keys whose values are secrets (never printed).
+pub const SECRET_KEYS: [&str; 4] = ["password", "nkey_seed", "token", "secret"];
+
+/// Load like [`load`] and list every effective setting (file, environment, defaults), secrets
+/// masked.
+pub fn explain<T: DeserializeOwned + Validate + serde::Serialize>(
+    path: &Path,
+) -> Result<(T, Vec<Setting>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
+    explain_str(&text, path, std::env::vars())
+}
+
+/// [`explain`] from text with an explicit environment.
+pub fn explain_str<T: DeserializeOwned + Validate + serde::Serialize>(
+    text: &str,
+    file: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(T, Vec<Setting>), ConfigError> {
+    let loaded: Loaded<T> = load_parts(text, file, env)?;
+    let effective = toml::Value::try_from(&loaded.config).map_err(|e| ConfigError::Invalid {
+        file: file.to_owned(),
+        key: "(root)".into(),
+        message: format!("cannot show the configuration: {e}"),
+        set_by: None,
+    })?;
+    let mut flat = Vec::new();
+    flatten("", &effective, &mut flat);
+    let settings = flat
+        .into_iter()
+        .map(|(key, v)| {
+            let source = match set_by(&key, &loaded.applied) {
+                Some(var) => Source::Env(var.to_owned()),
+                None if node_at(&loaded.file_table, &key).is_some() => Source::File,
+                None => Source::Default,
+            };
+            let last = key.rsplit('.').next().unwrap_or_default();
+            let value = match &v {
+                _ if SECRET_KEYS
+                    .iter()
+                    .any(|s| last == *s || last.ends_with(&format!("_{s}"))) =>
+                {
+                    "\"****\"".to_owned()
+                }
+                toml::Value::String(s) if last.ends_with("url") => {
+                    toml::Value::String(crate::check::mask_url(s)).to_string()
+                }
+                other => other.to_string(),
+            };
+            Setting { key, value, source }
+        })
+        .collect();
+    Ok((loaded.config, settings))
+}
+
+/// The settings as aligned `key = value  # source` lines.
+pub fn settings_text(settings: &[Setting]) -> String {
+    let width = settings
+        .iter()
+        .map(|s| s.key.len() + s.value.len() + 3)
+        .max()
+        .unwrap_or(0)
+        .min(72);
+    let mut out = String::new();
+    for s in settings {
+        let line = format!("{} = {}", s.key, s.value);
+        let _ = writeln!(out, "{line:<width$}  # {}", s.source);
+    }
+    out
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::Array(a) if a.iter().any(toml::Value::is_table) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), v, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
 }
 
 /// toml appends "in `section`" on a second line; the key path already says where.

@@ -1,7 +1,10 @@
 //! # trilink-runtime — what every trilink process shares
 //!
 //! - [`config`]: TOML + `TRILINK__SECTION__KEY` environment overrides + validation, errors
-//!   naming the file and the dotted key.
+//!   naming the file (or the overriding variable) and the dotted key; [`config::explain`] lists
+//!   the effective settings with their source, secrets masked (`--print-config`).
+//! - [`check`]: checks that need no network (`--check`): URL syntax, ports, files readable,
+//!   certificates parse and are inside their validity period, creds files and nkey seeds.
 //! - [`telemetry`]: `tracing` (text or JSON lines), Prometheus `/metrics`, `/healthz`,
 //!   `/readyz`, and [`telemetry::events`] — the one place things that happen are counted and
 //!   logged.
@@ -46,8 +49,10 @@
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod check;
 pub mod config;
 pub mod core;
+pub mod inspect;
 pub mod journal;
 pub mod mqtt_client;
 pub mod nats;

@@ -31,7 +31,7 @@ use crate::telemetry::events;
 use crate::transport::Backoff;
 
 /// The `[nats]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
     /// Server URL(s), comma-separated (`nats://127.0.0.1:4222`, `tls://leaf:7422`).
@@ -101,22 +101,7 @@ const fn d5u32() -> u32 {
 impl NatsConfig {
     /// Check values; `key` is the section's path (`nats`).
     pub fn validate(&self, key: &str) -> Result<(), Invalid> {
-        if self.url.trim().is_empty() {
-            return Err(Invalid::new(format!("{key}.url"), "must not be empty"));
-        }
-        for u in self.url.split(',') {
-            let u = u.trim();
-            let ok = ["nats://", "tls://", "ws://", "wss://"]
-                .iter()
-                .any(|p| u.starts_with(p))
-                || !u.contains("://");
-            if !ok {
-                return Err(Invalid::new(
-                    format!("{key}.url"),
-                    format!("{u:?}: scheme must be nats, tls, ws or wss"),
-                ));
-            }
-        }
+        crate::check::nats_urls(&format!("{key}.url"), &self.url)?;
         if self.user.is_some() != self.password.is_some() {
             return Err(Invalid::new(
                 format!("{key}.password"),
@@ -152,7 +137,33 @@ impl NatsConfig {
         if self.ack_timeout_ms == 0 {
             return Err(Invalid::new(format!("{key}.ack_timeout_ms"), "must be > 0"));
         }
+        if let Some(seed) = &self.nkey_seed {
+            crate::check::nkey_seed(&format!("{key}.nkey_seed"), seed)?;
+        }
         Ok(())
+    }
+}
+
+impl NatsConfig {
+    /// The checks that read files (`--check`): CA and client certificates parse and are valid
+    /// at `now`, the key parses, the creds file is well formed. Every problem found, with its
+    /// key (`key` is the section's path).
+    pub fn check_files(&self, key: &str, now: std::time::SystemTime) -> Vec<Invalid> {
+        use crate::check;
+        let mut out = Vec::new();
+        if let Some(p) = &self.tls_ca {
+            out.extend(check::certificates(&format!("{key}.tls_ca"), p, now).err());
+        }
+        if let Some(p) = &self.tls_cert {
+            out.extend(check::certificates(&format!("{key}.tls_cert"), p, now).err());
+        }
+        if let Some(p) = &self.tls_key {
+            out.extend(check::private_key(&format!("{key}.tls_key"), p).err());
+        }
+        if let Some(p) = &self.creds_file {
+            out.extend(check::creds_file(&format!("{key}.creds_file"), p).err());
+        }
+        out
     }
 }
 

@@ -43,7 +43,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::Invalid;
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Human-readable text.
@@ -54,7 +54,7 @@ pub enum LogFormat {
 }
 
 /// The `[telemetry]` section of every process's config.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// Address of the metrics/health listener (`127.0.0.1:9464`); none = no listener.
@@ -127,8 +127,10 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), TelemetryErro
         filter: filter.clone(),
         message: e.to_string(),
     })?;
+    // Colours only for a person at a terminal: a file, the journal or a pipe gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     // An already-installed subscriber is not an error worth failing a process for.
     let _ = match format {

@@ -35,7 +35,7 @@ use serde::Deserialize;
 use crate::config::Invalid;
 
 /// The `tls` table of a client endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientTlsConfig {
     /// Trust anchor(s) for the server: one or more PEM certificates (a CA bundle).

@@ -6,6 +6,7 @@
 //! ends with a summary and stops every process it started (also on cancellation). All ports
 //! are free loopback ports chosen at start-up.
 
+pub mod access;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,9 @@ pub struct DemoOptions {
     pub view_listen: Option<std::net::SocketAddr>,
     /// The nation whose read-only viewer the view connects as.
     pub view_nation: Nation,
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` of the relay and the adapters
+    /// on this address (port 0: any free port); its URL is printed. `None`: not served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Outcome of a demo run.
@@ -120,6 +124,21 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
     let mqtt_port = local.start_mosquitto().await?;
     let mqtt_addr = ("127.0.0.1".to_owned(), mqtt_port);
     let stop = local.stop_token().clone();
+
+    // Metrics of everything this process runs (relay and adapters share one recorder); the
+    // recorder goes in first so that the relay's and adapters' counters exist from start.
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let prom = trilink_runtime::telemetry::install_metrics().map_err(|e| failed!("{e}"))?;
+            let health = trilink_runtime::telemetry::Health::new();
+            health.set_ready(true);
+            let bound = trilink_runtime::telemetry::serve(addr, prom, health, stop.clone())
+                .await
+                .map_err(|e| failed!("metrics endpoint: {e}"))?;
+            Some(bound)
+        }
+        None => None,
+    };
 
     // Relay at the hub, one connection per nation account.
     local.start_relay(&policy_text)?;
@@ -216,6 +235,24 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
 
     // Give adapters a moment to subscribe and the KR clients to connect.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let link_file = match local.link().write_link_file() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            say(&out, &format!("warning: link.json not written: {e}"));
+            None
+        }
+    };
+    let ports = access::NationalPorts {
+        jp_in,
+        jp_out,
+        kr_mqtt: mqtt_port,
+        us_in,
+        us_out,
+    };
+    say(
+        &out,
+        access::text(local.link(), ports, metrics, link_file.as_deref()).trim_end(),
+    );
     say(
         &out,
         "link up: relay, adapter-jp (UDP), adapter-kr (MQTT), adapter-us (TCP); playing scenario ...",

@@ -25,6 +25,7 @@ pub(crate) async fn record_nats(
     let opts = match (&target.user, &target.password) {
         (Some(u), Some(p)) => {
             async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
+                .custom_inbox_prefix(trilink_schema::inbox_prefix(u))
         }
         _ => async_nats::ConnectOptions::new(),
     }

@@ -32,7 +32,7 @@ pub enum Sink {
     /// MQTT PUBLISH at QoS 1.
     Mqtt(MqttSink),
     /// JetStream publishes.
-    Nats(NatsSink),
+    Nats(Box<NatsSink>),
 }
 
 /// A message made ready for its sink before its due instant, so that only the hand-off is
@@ -145,9 +145,9 @@ impl Sink {
             (Sink::Nats(n), ReadyToSend::Nats { subject, msg }) => {
                 if n.pending.len() >= NATS_WINDOW
                     && let Some(ack) = n.pending.pop_front()
-                    && rt.block_on(async { ack.await }).is_err()
+                    && let Err(e) = rt.block_on(async { ack.await })
                 {
-                    n.failed += 1;
+                    n.fail(format!("JetStream did not store it: {e}"));
                 }
                 let ack = rt
                     .block_on(n.js.send_publish(subject, msg))
@@ -159,6 +159,15 @@ impl Sink {
         }
     }
 
+    /// Wait for outstanding acknowledgements: how many failed, and why the first one did
+    /// (NATS: the server's or the client's words).
+    pub async fn finish_with_reason(self) -> (u64, Option<String>) {
+        match self {
+            Sink::Nats(n) => (*n).finish_with_reason().await,
+            other => (other.finish().await.0, None),
+        }
+    }
+
     /// Wait for outstanding acknowledgements: how many failed or never came, and for MQTT
     /// when each PUBLISH was written to the broker connection.
     pub async fn finish(self) -> (u64, Vec<Instant>) {
@@ -166,7 +175,7 @@ impl Sink {
             Sink::Udp(..) => (0, Vec::new()),
             Sink::Tcp(s) => (u64::from(s.finish()), Vec::new()),
             Sink::Mqtt(m) => m.finish().await,
-            Sink::Nats(n) => (n.finish().await, Vec::new()),
+            Sink::Nats(n) => ((*n).finish().await, Vec::new()),
         }
     }
 

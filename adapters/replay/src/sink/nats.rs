@@ -9,11 +9,30 @@ use crate::options::NatsTarget;
 /// Acknowledgements outstanding before the next publish waits for the oldest.
 pub const NATS_WINDOW: usize = 256;
 
+/// Connect (10 s at most) to `t` as `name`, with the user's own inbox prefix.
+pub async fn connect_client(t: &NatsTarget, name: &str) -> Result<async_nats::Client, String> {
+    let url = t.url.as_str();
+    let mut opts = async_nats::ConnectOptions::new().name(name);
+    if let (Some(u), Some(p)) = (&t.user, &t.password) {
+        // The broker lets each user subscribe to its own inbox only (`_INBOX_<user>`):
+        // JetStream acknowledgements come back there.
+        opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
+            .name(name)
+            .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
+    }
+    tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
+        .await
+        .map_err(|_| format!("connecting to NATS {url}: timed out after 10 s"))?
+        .map_err(|e| format!("connecting to NATS {url}: {e}"))
+}
+
 /// A JetStream publisher.
 pub struct NatsSink {
     pub(crate) js: async_nats::jetstream::Context,
     pub(crate) pending: VecDeque<async_nats::jetstream::context::PublishAckFuture>,
     pub(crate) failed: u64,
+    /// Why the first publish failed (the server's or the client's words), for the summary.
+    pub(crate) first_error: Option<String>,
 }
 
 impl std::fmt::Debug for NatsSink {
@@ -29,16 +48,7 @@ impl NatsSink {
     /// Connect (10 s at most) to `target`.
     pub async fn connect(target: Option<&NatsTarget>) -> Result<Self, String> {
         let t = target.ok_or_else(|| "a JSON Lines capture needs --nats URL".to_owned())?;
-        let url = t.url.as_str();
-        let mut opts = async_nats::ConnectOptions::new().name("trilink-replay");
-        if let (Some(u), Some(p)) = (&t.user, &t.password) {
-            opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
-                .name("trilink-replay");
-        }
-        let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
-            .await
-            .map_err(|_| format!("connecting to NATS {url}: timed out after 10 s"))?
-            .map_err(|e| format!("connecting to NATS {url}: {e}"))?;
+        let client = connect_client(t, "trilink-replay").await?;
         let js = match &t.js_domain {
             Some(d) => async_nats::jetstream::with_domain(client, d),
             None => async_nats::jetstream::new(client),
@@ -47,17 +57,31 @@ impl NatsSink {
             js,
             pending: VecDeque::new(),
             failed: 0,
+            first_error: None,
         })
     }
 
+    /// Count a failed publish and keep the first reason.
+    pub(crate) fn fail(&mut self, why: String) {
+        self.failed += 1;
+        self.first_error.get_or_insert(why);
+    }
+
     /// Wait (10 s each) for the outstanding acknowledgements; returns the failures.
-    pub async fn finish(mut self) -> u64 {
-        for ack in self.pending.drain(..) {
+    pub async fn finish(self) -> u64 {
+        self.finish_with_reason().await.0
+    }
+
+    /// [`Self::finish`], with the first failure's reason.
+    pub async fn finish_with_reason(mut self) -> (u64, Option<String>) {
+        let pending: Vec<_> = self.pending.drain(..).collect();
+        for ack in pending {
             match tokio::time::timeout(Duration::from_secs(10), ack).await {
                 Ok(Ok(_)) => {}
-                _ => self.failed += 1,
+                Ok(Err(e)) => self.fail(format!("JetStream did not store it: {e}")),
+                Err(_) => self.fail("no JetStream acknowledgement within 10 s".into()),
             }
         }
-        self.failed
+        (self.failed, self.first_error)
     }
 }

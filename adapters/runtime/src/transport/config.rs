@@ -4,10 +4,11 @@
 use super::*;
 
 /// UDP receive socket.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UdpInConfig {
     /// Local address to bind (`0.0.0.0:7000`; use the group's port for multicast).
+    #[serde(deserialize_with = "socket_addr")]
     pub bind: SocketAddr,
     /// IPv4 multicast group to join.
     #[serde(default)]
@@ -21,10 +22,11 @@ pub struct UdpInConfig {
 }
 
 /// UDP send socket.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UdpOutConfig {
     /// Destination (unicast address or multicast group and port).
+    #[serde(deserialize_with = "socket_addr")]
     pub target: SocketAddr,
     /// Local address to bind (default `0.0.0.0:0`).
     #[serde(default)]
@@ -45,7 +47,7 @@ fn yes() -> bool {
 }
 
 /// MQTT endpoint (the national system's broker).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
     /// Broker host.
@@ -83,7 +85,7 @@ fn keep_alive() -> u64 {
 }
 
 /// Where national input comes from (`[[ingress]]` entries, tagged by `type`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IngressConfig {
     /// UDP datagrams, exactly one frame each (a datagram with anything after its frame is
@@ -92,11 +94,13 @@ pub enum IngressConfig {
     /// A TCP listener the national system connects to.
     TcpServer {
         /// Address to listen on.
+        #[serde(deserialize_with = "socket_addr")]
         bind: SocketAddr,
     },
     /// A TCP connection the adapter makes to the national system (reconnects with backoff).
     TcpClient {
         /// Address to connect to.
+        #[serde(deserialize_with = "socket_addr")]
         connect: SocketAddr,
     },
     /// An MQTT subscription (QoS 1).
@@ -104,7 +108,7 @@ pub enum IngressConfig {
 }
 
 /// Where national output goes (`[[egress.outputs]]` entries, tagged by `type`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutputConfig {
     /// UDP datagrams, one frame each.
@@ -112,18 +116,41 @@ pub enum OutputConfig {
     /// A TCP listener; frames go to every connected national client.
     TcpServer {
         /// Address to listen on.
+        #[serde(deserialize_with = "socket_addr")]
         bind: SocketAddr,
     },
     /// A TCP connection to the national system (connected on demand).
     TcpClient {
         /// Address to connect to.
+        #[serde(deserialize_with = "socket_addr")]
         connect: SocketAddr,
     },
     /// MQTT publish at QoS 1; a send succeeds on PUBACK.
     Mqtt(MqttConfig),
 }
 
+/// A socket address `IP:PORT`; the error quotes the value and says what is wrong with it (the
+/// loader then names the field holding that value).
+pub(crate) fn socket_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<SocketAddr>().map_err(|_| {
+        let why = match text.rsplit_once(':').map(|(_, p)| p.parse::<u64>()) {
+            Some(Ok(p)) if p > 65_535 => format!("port {p} is out of range 1-65535"),
+            Some(Ok(_)) => {
+                "expected IP:PORT with a numeric IP (e.g. 0.0.0.0:7000, [::1]:7000)".to_owned()
+            }
+            _ => "expected IP:PORT (e.g. 0.0.0.0:7000)".to_owned(),
+        };
+        serde::de::Error::custom(format!("invalid socket address \"{text}\": {why}"))
+    })
+}
+
+fn nonzero_port(key: &str, field: &str, addr: SocketAddr) -> Result<(), Invalid> {
+    crate::check::port(&format!("{key}.{field}"), addr.port())
+}
+
 fn check_mqtt(key: &str, m: &MqttConfig) -> Result<(), Invalid> {
+    crate::check::port(&format!("{key}.port"), m.port)?;
     if m.host.is_empty() {
         return Err(Invalid::new(format!("{key}.host"), "must not be empty"));
     }
@@ -161,7 +188,7 @@ impl IngressConfig {
                         format!("{g} is not an IPv4 multicast address"),
                     ));
                 }
-                Ok(())
+                nonzero_port(key, "bind", u.bind)
             }
             IngressConfig::Mqtt(m) => {
                 check_mqtt(key, m)?;
@@ -170,7 +197,8 @@ impl IngressConfig {
                 }
                 Ok(())
             }
-            IngressConfig::TcpServer { .. } | IngressConfig::TcpClient { .. } => Ok(()),
+            IngressConfig::TcpServer { bind } => nonzero_port(key, "bind", *bind),
+            IngressConfig::TcpClient { connect } => nonzero_port(key, "connect", *connect),
         }
     }
 
@@ -208,7 +236,8 @@ impl OutputConfig {
                 }
                 Ok(())
             }
-            OutputConfig::TcpServer { .. } | OutputConfig::TcpClient { .. } => Ok(()),
+            OutputConfig::TcpServer { bind } => nonzero_port(key, "bind", *bind),
+            OutputConfig::TcpClient { connect } => nonzero_port(key, "connect", *connect),
         }
     }
 
