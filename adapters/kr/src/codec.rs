@@ -16,8 +16,8 @@ use crate::fields::{
     write_references, write_releasability, write_text, write_time,
 };
 use crate::frame::{
-    Body, CancelBody, CorrectionBody, End, Header, Impact, Launch, Point, Sentence, SentenceType,
-    StatusBody, Track, limits,
+    CancelBody, CorrectionBody, End, Header, Impact, Launch, Point, Sentence, SentenceBody,
+    SentenceType, StatusBody, Track, limits,
 };
 
 /// Largest sentence, bytes from `$` to `\n` inclusive.
@@ -281,7 +281,7 @@ fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, K
         references: parse_references("references", f.next())?,
     };
     let body = match ty {
-        SentenceType::Lch => Body::Launch(Launch {
+        SentenceType::Lch => SentenceBody::Launch(Launch {
             track_id: parse_track_id("track_id", f.next())?,
             launch_time: parse_time("launch_time", f.next())?,
             point: parse_point(&mut f, ["lat", "lon", "alt"])?,
@@ -290,7 +290,7 @@ fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, K
             class: parse_enum("class", f.next(), &CLASSES)?,
             confidence_e4: parse_fixed("confidence", f.next(), 4, limits::CONF_E4)?,
         }),
-        SentenceType::Trk => Body::Track(Track {
+        SentenceType::Trk => SentenceBody::Track(Track {
             track_id: parse_track_id("track_id", f.next())?,
             time: parse_time("time", f.next())?,
             point: parse_point(&mut f, ["lat", "lon", "alt"])?,
@@ -302,7 +302,7 @@ fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, K
             quality: parse_fixed("quality", f.next(), 0, limits::QUALITY)? as u8,
             phase: parse_enum("phase", f.next(), &PHASES)?,
         }),
-        SentenceType::Imp => Body::Impact(Impact {
+        SentenceType::Imp => SentenceBody::Impact(Impact {
             track_id: parse_track_id("track_id", f.next())?,
             impact_time: parse_time("impact_time", f.next())?,
             point: parse_point(&mut f, ["lat", "lon", "alt"])?,
@@ -310,13 +310,13 @@ fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, K
             semi_minor_cm: parse_fixed("semi_minor", f.next(), 2, limits::AXIS_CM)?,
             orientation_mdeg: parse_fixed("orientation", f.next(), 3, limits::ORIENT_MDEG)?,
         }),
-        SentenceType::End => Body::End(End {
+        SentenceType::End => SentenceBody::End(End {
             track_id: parse_track_id("track_id", f.next())?,
             time: parse_time("time", f.next())?,
             reason: parse_enum("end_reason", f.next(), &END_REASONS)?,
             final_point: parse_opt_point(&mut f, ["lat", "lon", "alt"])?,
         }),
-        SentenceType::Can => Body::Cancel(CancelBody {
+        SentenceType::Can => SentenceBody::Cancel(CancelBody {
             track_id: parse_track_id("track_id", f.next())?,
             reason: parse_text("reason", f.next(), limits::FREE_TEXT, true)?,
         }),
@@ -336,7 +336,7 @@ fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, K
             } else {
                 Some(parse_enum("corrected_class", c, &CLASSES)?)
             };
-            Body::Correction(CorrectionBody {
+            SentenceBody::Correction(CorrectionBody {
                 track_id,
                 reason,
                 corrected_time,
@@ -344,7 +344,7 @@ fn parse_sentence(sentence: &[u8], sc: &Scan, star: usize) -> Result<Sentence, K
                 corrected_class,
             })
         }
-        SentenceType::Sta => Body::Status(StatusBody {
+        SentenceType::Sta => SentenceBody::Status(StatusBody {
             component: parse_text("component", f.next(), limits::SHORT_TEXT, true)?,
             state: parse_enum("state", f.next(), &STATES)?,
             uptime_ms: parse_fixed("uptime", f.next(), 3, limits::UPTIME_MS)?,
@@ -448,14 +448,14 @@ fn check_sentence(s: &Sentence) -> Result<(), KrError> {
         true,
     )?;
     match &s.body {
-        Body::Launch(b) => {
+        SentenceBody::Launch(b) => {
             check_track_id(&b.track_id)?;
             check_point(&b.point)?;
             check_range("unc_h", b.unc_h_cm, limits::UNC_CM)?;
             check_range("unc_v", b.unc_v_cm, limits::UNC_CM)?;
             check_range("confidence", b.confidence_e4, limits::CONF_E4)
         }
-        Body::Track(b) => {
+        SentenceBody::Track(b) => {
             check_track_id(&b.track_id)?;
             check_point(&b.point)?;
             check_range("unc_h", b.unc_h_cm, limits::UNC_CM)?;
@@ -465,27 +465,27 @@ fn check_sentence(s: &Sentence) -> Result<(), KrError> {
             check_range("vel_u", b.vel_u_cms, limits::VEL_CMS)?;
             check_range("quality", i64::from(b.quality), limits::QUALITY)
         }
-        Body::Impact(b) => {
+        SentenceBody::Impact(b) => {
             check_track_id(&b.track_id)?;
             check_point(&b.point)?;
             check_range("semi_major", b.semi_major_cm, limits::AXIS_CM)?;
             check_range("semi_minor", b.semi_minor_cm, limits::AXIS_CM)?;
             check_range("orientation", b.orientation_mdeg, limits::ORIENT_MDEG)
         }
-        Body::End(b) => {
+        SentenceBody::End(b) => {
             check_track_id(&b.track_id)?;
             b.final_point.as_ref().map_or(Ok(()), check_point)
         }
-        Body::Cancel(b) => {
+        SentenceBody::Cancel(b) => {
             check_track_id(&b.track_id)?;
             check_text("reason", &b.reason, limits::FREE_TEXT, true)
         }
-        Body::Correction(b) => {
+        SentenceBody::Correction(b) => {
             check_track_id(&b.track_id)?;
             check_text("reason", &b.reason, limits::FREE_TEXT, true)?;
             b.corrected_point.as_ref().map_or(Ok(()), check_point)
         }
-        Body::Status(b) => {
+        SentenceBody::Status(b) => {
             check_text("component", &b.component, limits::SHORT_TEXT, true)?;
             check_range("uptime", b.uptime_ms, limits::UPTIME_MS)?;
             check_text("detail", &b.detail, limits::FREE_TEXT, false)
@@ -536,7 +536,7 @@ fn write_body(out: &mut BytesMut, s: &Sentence) {
     write_references(out, &h.references);
     put_sep(out);
     match &s.body {
-        Body::Launch(b) => {
+        SentenceBody::Launch(b) => {
             out.put_slice(b.track_id.as_bytes());
             put_sep(out);
             write_time(out, b.launch_time);
@@ -551,7 +551,7 @@ fn write_body(out: &mut BytesMut, s: &Sentence) {
             put_sep(out);
             write_fixed(out, b.confidence_e4, 4);
         }
-        Body::Track(b) => {
+        SentenceBody::Track(b) => {
             out.put_slice(b.track_id.as_bytes());
             put_sep(out);
             write_time(out, b.time);
@@ -572,7 +572,7 @@ fn write_body(out: &mut BytesMut, s: &Sentence) {
             put_sep(out);
             out.put_slice(enum_code(b.phase, &PHASES).as_bytes());
         }
-        Body::Impact(b) => {
+        SentenceBody::Impact(b) => {
             out.put_slice(b.track_id.as_bytes());
             put_sep(out);
             write_time(out, b.impact_time);
@@ -585,7 +585,7 @@ fn write_body(out: &mut BytesMut, s: &Sentence) {
             put_sep(out);
             write_fixed(out, b.orientation_mdeg, 3);
         }
-        Body::End(b) => {
+        SentenceBody::End(b) => {
             out.put_slice(b.track_id.as_bytes());
             put_sep(out);
             write_time(out, b.time);
@@ -594,12 +594,12 @@ fn write_body(out: &mut BytesMut, s: &Sentence) {
             put_sep(out);
             write_opt_point(out, b.final_point.as_ref());
         }
-        Body::Cancel(b) => {
+        SentenceBody::Cancel(b) => {
             out.put_slice(b.track_id.as_bytes());
             put_sep(out);
             write_text(out, &b.reason);
         }
-        Body::Correction(b) => {
+        SentenceBody::Correction(b) => {
             out.put_slice(b.track_id.as_bytes());
             put_sep(out);
             write_text(out, &b.reason);
@@ -614,7 +614,7 @@ fn write_body(out: &mut BytesMut, s: &Sentence) {
                 out.put_slice(enum_code(c, &CLASSES).as_bytes());
             }
         }
-        Body::Status(b) => {
+        SentenceBody::Status(b) => {
             write_text(out, &b.component);
             put_sep(out);
             out.put_slice(enum_code(b.state, &STATES).as_bytes());

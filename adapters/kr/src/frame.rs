@@ -267,7 +267,7 @@ pub struct StatusBody {
 
 /// The type-specific part of a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Body {
+pub enum SentenceBody {
     /// `LCH`
     Launch(Launch),
     /// `TRK`
@@ -284,7 +284,7 @@ pub enum Body {
     Status(StatusBody),
 }
 
-impl Body {
+impl SentenceBody {
     /// The three-letter sentence type.
     pub const fn type_code(&self) -> &'static str {
         SentenceType::of(self).code()
@@ -332,15 +332,15 @@ impl SentenceType {
     pub const HEADER_FIELDS: usize = 11;
 
     /// The type of a body.
-    pub const fn of(body: &Body) -> Self {
+    pub const fn of(body: &SentenceBody) -> Self {
         match body {
-            Body::Launch(_) => Self::Lch,
-            Body::Track(_) => Self::Trk,
-            Body::Impact(_) => Self::Imp,
-            Body::End(_) => Self::End,
-            Body::Cancel(_) => Self::Can,
-            Body::Correction(_) => Self::Cor,
-            Body::Status(_) => Self::Sta,
+            SentenceBody::Launch(_) => Self::Lch,
+            SentenceBody::Track(_) => Self::Trk,
+            SentenceBody::Impact(_) => Self::Imp,
+            SentenceBody::End(_) => Self::End,
+            SentenceBody::Cancel(_) => Self::Can,
+            SentenceBody::Correction(_) => Self::Cor,
+            SentenceBody::Status(_) => Self::Sta,
         }
     }
 
@@ -409,5 +409,5 @@ pub struct Sentence {
     /// Common header fields.
     pub header: Header,
     /// Type-specific fields.
-    pub body: Body,
+    pub body: SentenceBody,
 }

@@ -41,7 +41,7 @@
 //!   strings instead of copying them (the adapter's hot path).
 //! - [`KrCodec::encode_envelope`]: `to_national` + `encode`.
 //! - [`SentenceType::mqtt_topic`]: the proposed national MQTT topic per sentence type
-//!   (`kr/warning/<kind>`, `kr/status`); [`Body::kind`] gives the common payload kind.
+//!   (`kr/warning/<kind>`, `kr/status`); [`SentenceBody::kind`] gives the common payload kind.
 //! - [`KrError`] with stable codes ([`KrError::CODES`], via [`NationalError::code`]).
 //!
 //! What this crate must **not** do: any I/O (no sockets, no MQTT client, no files, no
@@ -67,7 +67,7 @@ pub const DELIVERY_TOPIC: &str = "kr/warning/in";
 pub use codec::{CRC32, KrCodec, MAX_SENTENCE_LEN, SYNC, VERSION};
 pub use error::KrError;
 pub use frame::{
-    Body, CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
-    Sentence, SentenceType, StatusBody, Track,
+    CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
+    Sentence, SentenceBody, SentenceType, StatusBody, Track,
 };
 pub use trilink_schema::{Decoded, NationalCodec, NationalError};

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use trilink_schema::{Mode, ReplayRewrite, TimeMap};
 
-use crate::frame::{Body, KstTime, Sentence};
+use crate::frame::{KstTime, Sentence, SentenceBody};
 use crate::{KrCodec, KrError};
 
 fn remap(t: &mut KstTime, map: TimeMap<'_>, field: &'static str) -> Result<(), KrError> {
@@ -33,15 +33,15 @@ impl ReplayRewrite for KrCodec {
     ) -> Result<(), KrError> {
         remap(&mut frame.header.observed_at, map, "observed_at")?;
         match &mut frame.body {
-            Body::Launch(b) => remap(&mut b.launch_time, map, "payload.launch_time"),
-            Body::Track(b) => remap(&mut b.time, map, "payload.time"),
-            Body::Impact(b) => remap(&mut b.impact_time, map, "payload.impact_time"),
-            Body::End(b) => remap(&mut b.time, map, "payload.time"),
-            Body::Correction(b) => match &mut b.corrected_time {
+            SentenceBody::Launch(b) => remap(&mut b.launch_time, map, "payload.launch_time"),
+            SentenceBody::Track(b) => remap(&mut b.time, map, "payload.time"),
+            SentenceBody::Impact(b) => remap(&mut b.impact_time, map, "payload.impact_time"),
+            SentenceBody::End(b) => remap(&mut b.time, map, "payload.time"),
+            SentenceBody::Correction(b) => match &mut b.corrected_time {
                 Some(t) => remap(t, map, "payload.corrected_time"),
                 None => Ok(()),
             },
-            Body::Cancel(_) | Body::Status(_) => Ok(()),
+            SentenceBody::Cancel(_) | SentenceBody::Status(_) => Ok(()),
         }
     }
 }

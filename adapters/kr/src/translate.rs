@@ -13,8 +13,8 @@ use trilink_schema::{
 
 use crate::KrError;
 use crate::frame::{
-    Body, CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
-    Sentence, StatusBody, Track, limits,
+    CancelBody, CorrectionBody, End, Header, Impact, KstTime, Launch, Point, Releasability,
+    Sentence, SentenceBody, StatusBody, Track, limits,
 };
 
 fn scaled(field: &'static str, v: f64, scale: f64, (min, max): (i64, i64)) -> Result<i64, KrError> {
@@ -97,7 +97,7 @@ fn track_id(s: String) -> Result<TrackId, KrError> {
 pub(crate) fn into_common(s: Sentence, ingested_at: DateTime<Utc>) -> Result<Envelope, KrError> {
     let Sentence { header: h, body } = s;
     let payload = match body {
-        Body::Launch(b) => Payload::LaunchDetection(LaunchDetection {
+        SentenceBody::Launch(b) => Payload::LaunchDetection(LaunchDetection {
             track_id: track_id(b.track_id)?,
             launch_time: b.launch_time.to_utc(),
             launch_point: from_point(&b.point),
@@ -108,7 +108,7 @@ pub(crate) fn into_common(s: Sentence, ingested_at: DateTime<Utc>) -> Result<Env
             missile_class: b.class,
             confidence: b.confidence_e4 as f64 / 10_000.0,
         }),
-        Body::Track(b) => Payload::TrackUpdate(TrackUpdate {
+        SentenceBody::Track(b) => Payload::TrackUpdate(TrackUpdate {
             track_id: track_id(b.track_id)?,
             time: b.time.to_utc(),
             position: from_point(&b.point),
@@ -124,7 +124,7 @@ pub(crate) fn into_common(s: Sentence, ingested_at: DateTime<Utc>) -> Result<Env
             quality: b.quality,
             flight_phase: b.phase,
         }),
-        Body::Impact(b) => Payload::ImpactPrediction(ImpactPrediction {
+        SentenceBody::Impact(b) => Payload::ImpactPrediction(ImpactPrediction {
             track_id: track_id(b.track_id)?,
             impact_time: b.impact_time.to_utc(),
             impact_point: from_point(&b.point),
@@ -134,24 +134,24 @@ pub(crate) fn into_common(s: Sentence, ingested_at: DateTime<Utc>) -> Result<Env
                 orientation_deg: b.orientation_mdeg as f64 / 1_000.0,
             },
         }),
-        Body::End(b) => Payload::EventEnd(EventEnd {
+        SentenceBody::End(b) => Payload::EventEnd(EventEnd {
             track_id: track_id(b.track_id)?,
             time: b.time.to_utc(),
             reason: b.reason,
             final_point: b.final_point.as_ref().map(from_point),
         }),
-        Body::Cancel(b) => Payload::Cancel(Cancel {
+        SentenceBody::Cancel(b) => Payload::Cancel(Cancel {
             track_id: track_id(b.track_id)?,
             reason: b.reason,
         }),
-        Body::Correction(b) => Payload::Correction(Correction {
+        SentenceBody::Correction(b) => Payload::Correction(Correction {
             track_id: track_id(b.track_id)?,
             reason: b.reason,
             corrected_time: b.corrected_time.map(KstTime::to_utc),
             corrected_point: b.corrected_point.as_ref().map(from_point),
             corrected_missile_class: b.corrected_class,
         }),
-        Body::Status(b) => Payload::Status(Status {
+        SentenceBody::Status(b) => Payload::Status(Status {
             component: b.component,
             state: b.state,
             uptime_s: b.uptime_ms as f64 / 1_000.0,
@@ -215,7 +215,7 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
         references: env.references.clone(),
     };
     let body = match &env.payload {
-        Payload::LaunchDetection(p) => Body::Launch(Launch {
+        Payload::LaunchDetection(p) => SentenceBody::Launch(Launch {
             track_id: to_track_id(&p.track_id)?,
             launch_time: to_time("payload.launch_time", p.launch_time)?,
             point: to_point("payload.launch_point", &p.launch_point)?,
@@ -239,7 +239,7 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
                 limits::CONF_E4,
             )?,
         }),
-        Payload::TrackUpdate(p) => Body::Track(Track {
+        Payload::TrackUpdate(p) => SentenceBody::Track(Track {
             track_id: to_track_id(&p.track_id)?,
             time: to_time("payload.time", p.time)?,
             point: to_point("payload.position", &p.position)?,
@@ -283,7 +283,7 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
             },
             phase: p.flight_phase,
         }),
-        Payload::ImpactPrediction(p) => Body::Impact(Impact {
+        Payload::ImpactPrediction(p) => SentenceBody::Impact(Impact {
             track_id: to_track_id(&p.track_id)?,
             impact_time: to_time("payload.impact_time", p.impact_time)?,
             point: to_point("payload.impact_point", &p.impact_point)?,
@@ -306,7 +306,7 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
                 limits::ORIENT_MDEG,
             )?,
         }),
-        Payload::EventEnd(p) => Body::End(End {
+        Payload::EventEnd(p) => SentenceBody::End(End {
             track_id: to_track_id(&p.track_id)?,
             time: to_time("payload.time", p.time)?,
             reason: p.reason,
@@ -316,11 +316,11 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
                 .map(|fp| to_point("payload.final_point", fp))
                 .transpose()?,
         }),
-        Payload::Cancel(p) => Body::Cancel(CancelBody {
+        Payload::Cancel(p) => SentenceBody::Cancel(CancelBody {
             track_id: to_track_id(&p.track_id)?,
             reason: to_text("payload.reason", &p.reason, limits::FREE_TEXT, true)?,
         }),
-        Payload::Correction(p) => Body::Correction(CorrectionBody {
+        Payload::Correction(p) => SentenceBody::Correction(CorrectionBody {
             track_id: to_track_id(&p.track_id)?,
             reason: to_text("payload.reason", &p.reason, limits::FREE_TEXT, true)?,
             corrected_time: p
@@ -334,7 +334,7 @@ pub(crate) fn to_national(env: &Envelope) -> Result<Sentence, KrError> {
                 .transpose()?,
             corrected_class: p.corrected_missile_class,
         }),
-        Payload::Status(p) => Body::Status(StatusBody {
+        Payload::Status(p) => SentenceBody::Status(StatusBody {
             component: to_text("payload.component", &p.component, limits::SHORT_TEXT, true)?,
             state: p.state,
             uptime_ms: scaled("payload.uptime_s", p.uptime_s, 1_000.0, limits::UPTIME_MS)?,

@@ -5,8 +5,8 @@
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use trilink_kr::{
-    Body, CRC32, Decoded, KrCodec, KrError, MAX_SENTENCE_LEN, NationalCodec, NationalError,
-    Sentence,
+    CRC32, Decoded, KrCodec, KrError, MAX_SENTENCE_LEN, NationalCodec, NationalError, Sentence,
+    SentenceBody,
 };
 use trilink_schema::{Envelope, Payload};
 
@@ -37,7 +37,7 @@ fn crc_parameters() {
 
 #[test]
 fn good_sentence_decodes() {
-    assert!(matches!(good().body, Body::Launch(_)));
+    assert!(matches!(good().body, SentenceBody::Launch(_)));
 }
 
 #[test]
@@ -291,7 +291,7 @@ fn unrepresentable() {
 #[test]
 fn encode_refuses_frames_decode_would_reject() {
     let mut s = good();
-    if let Body::Launch(b) = &mut s.body {
+    if let SentenceBody::Launch(b) = &mut s.body {
         b.confidence_e4 = 10_001;
     }
     let mut out = BytesMut::new();

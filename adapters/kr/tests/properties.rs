@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use trilink_kr::frame::limits;
 use trilink_kr::{
-    Body, CancelBody, CorrectionBody, Decoded, End, Header, Impact, KrCodec, KrError, KstTime,
-    Launch, NationalCodec, NationalError, Point, Releasability, Sentence, StatusBody, Track,
+    CancelBody, CorrectionBody, Decoded, End, Header, Impact, KrCodec, KrError, KstTime, Launch,
+    NationalCodec, NationalError, Point, Releasability, Sentence, SentenceBody, StatusBody, Track,
 };
 use trilink_schema::{
     ComponentState, EndReason, Envelope, FlightPhase, MessageId, MissileClass, Mode, Nation,
@@ -117,7 +117,7 @@ fn header() -> impl Strategy<Value = Header> {
         )
 }
 
-fn body() -> impl Strategy<Value = Body> {
+fn body() -> impl Strategy<Value = SentenceBody> {
     prop_oneof![
         (
             track_id(),
@@ -129,7 +129,7 @@ fn body() -> impl Strategy<Value = Body> {
             range(limits::CONF_E4)
         )
             .prop_map(|(track_id, launch_time, point, h, v, class, c)| {
-                Body::Launch(Launch {
+                SentenceBody::Launch(Launch {
                     track_id,
                     launch_time,
                     point,
@@ -159,7 +159,7 @@ fn body() -> impl Strategy<Value = Body> {
         )
             .prop_map(
                 |(track_id, time, point, (h, v), (e, n, u), quality, phase)| {
-                    Body::Track(Track {
+                    SentenceBody::Track(Track {
                         track_id,
                         time,
                         point,
@@ -182,7 +182,7 @@ fn body() -> impl Strategy<Value = Body> {
             range(limits::ORIENT_MDEG)
         )
             .prop_map(|(track_id, impact_time, point, a, b, o)| {
-                Body::Impact(Impact {
+                SentenceBody::Impact(Impact {
                     track_id,
                     impact_time,
                     point,
@@ -198,7 +198,7 @@ fn body() -> impl Strategy<Value = Body> {
             proptest::option::of(point())
         )
             .prop_map(|(track_id, time, reason, final_point)| {
-                Body::End(End {
+                SentenceBody::End(End {
                     track_id,
                     time,
                     reason,
@@ -206,7 +206,7 @@ fn body() -> impl Strategy<Value = Body> {
                 })
             }),
         (track_id(), text(40))
-            .prop_map(|(track_id, reason)| Body::Cancel(CancelBody { track_id, reason })),
+            .prop_map(|(track_id, reason)| SentenceBody::Cancel(CancelBody { track_id, reason })),
         (
             track_id(),
             text(40),
@@ -215,7 +215,7 @@ fn body() -> impl Strategy<Value = Body> {
             proptest::option::of(class())
         )
             .prop_map(|(track_id, reason, t, p, c)| {
-                Body::Correction(CorrectionBody {
+                SentenceBody::Correction(CorrectionBody {
                     track_id,
                     reason,
                     corrected_time: t,
@@ -234,7 +234,7 @@ fn body() -> impl Strategy<Value = Body> {
             prop_oneof![Just(String::new()), text(40)]
         )
             .prop_map(|(component, state, uptime_ms, detail)| {
-                Body::Status(StatusBody {
+                SentenceBody::Status(StatusBody {
                     component,
                     state,
                     uptime_ms,

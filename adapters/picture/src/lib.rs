@@ -47,7 +47,7 @@ use uuid::Uuid;
 pub use fusion::{chi2_gate, covariance_intersection};
 
 use crate::fusion::{Kin, Launch, M4, M6, V4, V6};
-use crate::picture::{Body, Picture, Report, TrackKey};
+use crate::picture::{Picture, Report, ReportContent, TrackKey};
 
 /// Motion model used to predict states to a common time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +293,7 @@ impl Correlator {
                 pm.m44 = cfg.launch_time_sigma_s * cfg.launch_time_sigma_s;
                 (
                     &p.track_id,
-                    Body::Launch {
+                    ReportContent::Launch {
                         est: Launch { x, p: pm },
                         class: p.missile_class,
                     },
@@ -324,7 +324,7 @@ impl Correlator {
                 let info = pm.cholesky().map(|c| c.inverse());
                 (
                     &p.track_id,
-                    Body::Track {
+                    ReportContent::Track {
                         kin: Kin {
                             t: geo::secs(p.time),
                             x,
@@ -346,7 +346,7 @@ impl Correlator {
                 finite("payload.impact_point", g.lat_deg + g.lon_deg)?;
                 (
                     &p.track_id,
-                    Body::Impact(picture::impact_estimate(
+                    ReportContent::Impact(picture::impact_estimate(
                         g,
                         e.semi_major_m,
                         e.semi_minor_m,
@@ -358,16 +358,16 @@ impl Correlator {
             }
             Payload::EventEnd(p) => (
                 &p.track_id,
-                Body::End {
+                ReportContent::End {
                     time: p.time,
                     reason: p.reason,
                     point: p.final_point,
                 },
             ),
-            Payload::Cancel(p) => (&p.track_id, Body::Cancel),
+            Payload::Cancel(p) => (&p.track_id, ReportContent::Cancel),
             Payload::Correction(p) => (
                 &p.track_id,
-                Body::Correction {
+                ReportContent::Correction {
                     time: p.corrected_time.map(geo::secs),
                     point: p.corrected_point.as_ref().map(geo::ecef),
                     class: p.corrected_missile_class,

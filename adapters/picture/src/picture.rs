@@ -35,7 +35,7 @@ pub(crate) struct TrackKey {
 /// What one envelope says, parsed once for every destination's picture.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // built once per envelope, never stored
-pub(crate) enum Body {
+pub(crate) enum ReportContent {
     Launch {
         est: Launch,
         class: MissileClass,
@@ -66,7 +66,7 @@ pub(crate) struct Report<'a> {
     pub msg: MessageId,
     pub observed_at: DateTime<Utc>,
     pub references: &'a [MessageId],
-    pub body: Body,
+    pub body: ReportContent,
 }
 
 #[derive(Debug, Clone)]
@@ -185,7 +185,10 @@ impl Picture {
             {
                 // Only a launch detection or a track update starts a track; anything else
                 // about an unknown track (e.g. one never released here) changes nothing.
-                if !matches!(r.body, Body::Launch { .. } | Body::Track { .. }) {
+                if !matches!(
+                    r.body,
+                    ReportContent::Launch { .. } | ReportContent::Track { .. }
+                ) {
                     return;
                 }
                 let t = self.next_track;
@@ -226,7 +229,7 @@ impl Picture {
         track.last_at = track.last_at.max(r.observed_at);
         let mut what = Refuse::default();
         match &r.body {
-            Body::Launch { est, class } => {
+            ReportContent::Launch { est, class } => {
                 track.launch = Some(*est);
                 track.ld_msg = Some(r.msg);
                 if *class != MissileClass::Unknown || track.class == MissileClass::Unknown {
@@ -234,7 +237,7 @@ impl Picture {
                 }
                 what.launch = true;
             }
-            Body::Track { kin, phase } => {
+            ReportContent::Track { kin, phase } => {
                 // Out-of-order reports older than the track's state are ignored.
                 if track.kin.is_none_or(|k| k.t <= kin.t) {
                     track.kin = Some(*kin);
@@ -244,12 +247,12 @@ impl Picture {
                     what.kin = true;
                 }
             }
-            Body::Impact(imp) => {
+            ReportContent::Impact(imp) => {
                 track.impact = Some(*imp);
                 track.ip_msg = Some(r.msg);
                 what.impact = true;
             }
-            Body::End {
+            ReportContent::End {
                 time,
                 reason,
                 point,
@@ -257,11 +260,11 @@ impl Picture {
                 track.end = Some((*time, *reason, *point));
                 what.state = true;
             }
-            Body::Cancel => {
+            ReportContent::Cancel => {
                 track.cancelled = true;
                 what = Refuse::all();
             }
-            Body::Correction { time, point, class } => {
+            ReportContent::Correction { time, point, class } => {
                 let to_impact = track.ip_msg.is_some_and(|m| r.references.contains(&m))
                     && !track.ld_msg.is_some_and(|m| r.references.contains(&m));
                 if to_impact {

@@ -653,7 +653,7 @@ async fn create_single_streams(
 /// One unit of work behind the [`OrderGate`]: an input, or one destination's view of one
 /// event.
 enum Work {
-    Input(Box<Prepared>),
+    Input(Box<Decided>),
     Picture(PictureJob),
 }
 
@@ -664,7 +664,7 @@ struct PictureJob {
 }
 
 impl Work {
-    fn input(&self) -> Option<&Prepared> {
+    fn input(&self) -> Option<&Decided> {
         match self {
             Work::Input(p) => Some(p),
             Work::Picture(_) => None,
@@ -691,7 +691,7 @@ fn picture_work(shared: &Shared, items: Vec<PictureOutput>) -> Vec<PictureJob> {
 }
 
 /// An input after the pure step: the decision is made, nothing is published yet.
-struct Prepared {
+struct Decided {
     msg: jetstream::Message,
     subject: String,
     dlq_js: jetstream::Context,
@@ -707,7 +707,7 @@ fn prepare(
     dlq_js: jetstream::Context,
     msg: jetstream::Message,
     now: chrono::DateTime<Utc>,
-) -> Prepared {
+) -> Decided {
     let subject = msg.subject.as_str().to_owned();
     let outcome = {
         let refs = shared.refs.lock().unwrap_or_else(PoisonError::into_inner);
@@ -742,7 +742,7 @@ fn prepare(
             events::latency(now, ingested, observed);
         }
     }
-    Prepared {
+    Decided {
         msg,
         subject,
         dlq_js,
@@ -763,7 +763,7 @@ async fn execute(
         Work::Input(p) => *p,
         Work::Picture(job) => return execute_picture(shared, job, stop).await,
     };
-    let Prepared {
+    let Decided {
         msg,
         subject,
         dlq_js,

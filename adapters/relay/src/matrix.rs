@@ -28,10 +28,10 @@ pub struct RowKey {
     pub mode: Mode,
 }
 
-/// Counts for one cell.
+/// What happened to the messages of one cell (origin, kind, mode → destination).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Counts {
+pub struct CellCounts {
     /// Messages delivered.
     #[serde(default)]
     pub delivered: u64,
@@ -40,7 +40,7 @@ pub struct Counts {
     pub withheld: BTreeMap<String, u64>,
 }
 
-impl Counts {
+impl CellCounts {
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.delivered > 0 {
@@ -98,7 +98,7 @@ pub struct Matrix {
     /// Messages read.
     pub messages: u64,
     /// Cells.
-    pub cells: BTreeMap<RowKey, Counts>,
+    pub cells: BTreeMap<RowKey, CellCounts>,
     /// Rejected messages by reason code.
     pub rejected: BTreeMap<String, u64>,
     /// Each rejected message.
@@ -320,7 +320,7 @@ impl Matrix {
 
     /// Compare with expectations; `None` when equal, otherwise a readable diff.
     pub fn diff(&self, expected: &Expectations) -> Option<String> {
-        let mut want: BTreeMap<RowKey, Counts> = BTreeMap::new();
+        let mut want: BTreeMap<RowKey, CellCounts> = BTreeMap::new();
         for r in &expected.rows {
             let key = RowKey {
                 origin: r.origin,
@@ -334,7 +334,7 @@ impl Matrix {
                 *cell.withheld.entry(reason.clone()).or_default() += n;
             }
         }
-        let normal = |c: &Counts| Counts {
+        let normal = |c: &CellCounts| CellCounts {
             delivered: c.delivered,
             withheld: c
                 .withheld
@@ -346,7 +346,7 @@ impl Matrix {
         let mut keys: Vec<RowKey> = want.keys().chain(self.cells.keys()).copied().collect();
         keys.sort_unstable();
         keys.dedup();
-        let empty = Counts::default();
+        let empty = CellCounts::default();
         let mut out = String::new();
         let mut differing = 0usize;
         for k in keys {

@@ -114,35 +114,35 @@ pub struct AdapterSection {
     #[serde(default)]
     pub component: Option<String>,
     /// Heartbeat period, milliseconds (0 = no heartbeats).
-    #[serde(default = "d5000")]
+    #[serde(default = "five_seconds_ms")]
     pub heartbeat_interval_ms: u64,
     /// Time allowed to drain in-flight work on shutdown, milliseconds.
-    #[serde(default = "d5000")]
+    #[serde(default = "five_seconds_ms")]
     pub drain_timeout_ms: u64,
     /// Capacity of the queue between transports and the publisher.
-    #[serde(default = "d1024")]
+    #[serde(default = "up_to_1024")]
     pub channel_capacity: usize,
     /// Clock-skew tolerance for timestamps in the future, milliseconds.
-    #[serde(default = "d5000i")]
+    #[serde(default = "five_seconds_ms_signed")]
     pub future_tolerance_ms: i64,
 }
 
-const fn d5000() -> u64 {
+const fn five_seconds_ms() -> u64 {
     5_000
 }
-const fn d5000i() -> i64 {
+const fn five_seconds_ms_signed() -> i64 {
     5_000
 }
-const fn d1024() -> usize {
+const fn up_to_1024() -> usize {
     1_024
 }
-const fn d30000() -> u64 {
+const fn thirty_seconds_ms() -> u64 {
     30_000
 }
-const fn d1000() -> u64 {
+const fn one_second_ms() -> u64 {
     1_000
 }
-const fn d64() -> usize {
+const fn up_to_64() -> usize {
     64
 }
 
@@ -161,18 +161,18 @@ pub struct EgressConfig {
     #[serde(default)]
     pub js_domain: Option<String>,
     /// Redelivery after this long without an ack, milliseconds.
-    #[serde(default = "d30000")]
+    #[serde(default = "thirty_seconds_ms")]
     pub ack_wait_ms: u64,
     /// Maximum unacknowledged messages.
-    #[serde(default = "d1024")]
+    #[serde(default = "up_to_1024")]
     pub max_ack_pending: usize,
     /// Messages per pull request.
-    #[serde(default = "d64")]
+    #[serde(default = "up_to_64")]
     pub batch: usize,
     /// After a failed national send, milliseconds: the redelivery delay when some outputs took
     /// the message, and the first in-place retry delay (doubling to 5 s) when none did — the
     /// message is then held and retried so nothing behind it overtakes it.
-    #[serde(default = "d1000")]
+    #[serde(default = "one_second_ms")]
     pub nak_delay_ms: u64,
     /// National outputs; a message is acknowledged when every output accepted it.
     pub outputs: Vec<OutputConfig>,
@@ -466,7 +466,7 @@ struct Adapter<C> {
     sinks_token: CancellationToken,
     _sinks_guard: tokio_util::sync::DropGuard,
     /// The ingress and egress loops, whose counts make the [`RunSummary`].
-    tasks: JoinSet<Tally>,
+    tasks: JoinSet<TaskTotals>,
     /// For the heartbeat's uptime.
     started: Instant,
 }
@@ -588,7 +588,7 @@ where
         let sd = self.shutdown.clone();
         let batch = eg.batch;
         self.tasks
-            .spawn(async move { Tally::Egress(run_egress(consumer, ctx, batch, sd).await) });
+            .spawn(async move { TaskTotals::Egress(run_egress(consumer, ctx, batch, sd).await) });
         Ok(())
     }
 
@@ -634,7 +634,7 @@ where
             core: self.core_ctx(),
         };
         self.tasks
-            .spawn(async move { Tally::Ingress(run_ingress(rx, ictx).await) });
+            .spawn(async move { TaskTotals::Ingress(run_ingress(rx, ictx).await) });
         Ok(())
     }
 
@@ -719,11 +719,11 @@ where
         let mut summary = RunSummary::default();
         while let Some(joined) = self.tasks.join_next().await {
             match joined {
-                Ok(Tally::Ingress(t)) => {
+                Ok(TaskTotals::Ingress(t)) => {
                     summary.published = t.published;
                     summary.ingress_rejected = t.rejected;
                 }
-                Ok(Tally::Egress(t)) => {
+                Ok(TaskTotals::Egress(t)) => {
                     summary.delivered = t.delivered;
                     summary.egress_rejected = t.rejected;
                 }
@@ -758,13 +758,13 @@ where
     }
 }
 
-enum Tally {
-    Ingress(Counts),
+enum TaskTotals {
+    Ingress(IngressCounts),
     Egress(EgressCounts),
 }
 
 #[derive(Debug, Default)]
-struct Counts {
+struct IngressCounts {
     published: u64,
     rejected: u64,
 }
@@ -816,8 +816,8 @@ impl<C: NationalCodec> IngressCtx<C> {
 async fn run_ingress<C: NationalCodec>(
     mut rx: mpsc::Receiver<Received<C::Frame>>,
     ctx: IngressCtx<C>,
-) -> Counts {
-    let mut counts = Counts::default();
+) -> IngressCounts {
+    let mut counts = IngressCounts::default();
     while let Some(r) = rx.recv().await {
         let Received {
             transport,
@@ -869,7 +869,7 @@ struct EgressCtx<C> {
 
 /// Who delivered a message that is redelivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Seen {
+enum DeliveredBy {
     /// This process.
     ThisProcess,
     /// The process before a restart (the id came from the journal).
@@ -901,12 +901,12 @@ impl RecentIds {
         r
     }
 
-    fn seen(&self, id: &MessageId) -> Option<Seen> {
+    fn seen(&self, id: &MessageId) -> Option<DeliveredBy> {
         self.set.get(id).map(|&restored| {
             if restored {
-                Seen::BeforeRestart
+                DeliveredBy::BeforeRestart
             } else {
-                Seen::ThisProcess
+                DeliveredBy::ThisProcess
             }
         })
     }
@@ -987,7 +987,7 @@ impl<C: NationalCodec> EgressCtx<C> {
             }
         };
         if let Some(seen) = self.recent.seen(&env.message_id) {
-            events::egress_duplicate(C::NATION, subject, seen == Seen::BeforeRestart);
+            events::egress_duplicate(C::NATION, subject, seen == DeliveredBy::BeforeRestart);
             return EgressOutcome::Duplicate;
         }
         let seq = msg.info().map(|i| i.stream_sequence).ok();
@@ -1183,16 +1183,16 @@ mod tests {
         let o = Journal::open(d.path(), RecentIds::CAPACITY, false).unwrap();
         assert_eq!(o.records, 2);
         let mut r = RecentIds::restored(o.ids, o.journal);
-        assert_eq!(r.seen(&id(1)), Some(Seen::BeforeRestart));
-        assert_eq!(r.seen(&id(2)), Some(Seen::BeforeRestart));
+        assert_eq!(r.seen(&id(1)), Some(DeliveredBy::BeforeRestart));
+        assert_eq!(r.seen(&id(2)), Some(DeliveredBy::BeforeRestart));
         assert_eq!(r.seen(&id(3)), None);
         r.insert(id(3), Nation::Kr);
-        assert_eq!(r.seen(&id(3)), Some(Seen::ThisProcess));
+        assert_eq!(r.seen(&id(3)), Some(DeliveredBy::ThisProcess));
 
         // Without a journal nothing survives.
         let mut mem = RecentIds::default();
         mem.insert(id(1), Nation::Kr);
-        assert_eq!(mem.seen(&id(1)), Some(Seen::ThisProcess));
+        assert_eq!(mem.seen(&id(1)), Some(DeliveredBy::ThisProcess));
     }
 
     #[test]
@@ -1212,7 +1212,7 @@ mod tests {
         let want: Vec<MessageId> = (n - RecentIds::CAPACITY..n).map(id).collect();
         assert_eq!(o.ids, want);
         let r = RecentIds::restored(o.ids, o.journal);
-        assert_eq!(r.seen(&id(n - 1)), Some(Seen::BeforeRestart));
+        assert_eq!(r.seen(&id(n - 1)), Some(DeliveredBy::BeforeRestart));
         assert_eq!(r.seen(&id(n - RecentIds::CAPACITY - 1)), None);
     }
 }

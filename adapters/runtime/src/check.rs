@@ -133,19 +133,30 @@ pub fn readable_file(key: &str, path: &Path) -> Result<Vec<u8>, Invalid> {
     std::fs::read(path).map_err(|e| Invalid::new(key, format!("{shown}: cannot read: {e}")))
 }
 
-/// A directory that exists (or whose parent exists, so it can be created).
+/// A directory that exists, or that can be created: the adapter creates it and any missing
+/// parents (`create_dir_all`), so the nearest existing ancestor must be a directory.
 pub fn directory(key: &str, path: &Path) -> Result<(), Invalid> {
     let shown = path.display();
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(Invalid::new(key, format!("{shown}: not a directory"))),
-        Err(_) => match path.parent() {
-            Some(p) if p.as_os_str().is_empty() || p.is_dir() => Ok(()),
-            _ => Err(Invalid::new(
-                key,
-                format!("{shown}: neither it nor its parent directory exists"),
-            )),
-        },
+        Err(_) => {
+            let nearest = path
+                .ancestors()
+                .skip(1)
+                .find(|a| a.as_os_str().is_empty() || a.exists());
+            match nearest {
+                Some(a) if a.as_os_str().is_empty() || a.is_dir() => Ok(()),
+                Some(a) => Err(Invalid::new(
+                    key,
+                    format!(
+                        "{shown}: cannot be created, {} is not a directory",
+                        a.display()
+                    ),
+                )),
+                None => Err(Invalid::new(key, format!("{shown}: no existing parent"))),
+            }
+        }
     }
 }
 

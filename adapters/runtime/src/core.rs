@@ -7,7 +7,7 @@
 //!   decoded) → [`NationalCodec::to_common`] → origin check → validation → an [`Envelope`] to
 //!   publish, or a [`Reject`] with its stage and stable reason code for the dead letter.
 //! - **Egress** ([`prepare_egress`]): envelope JSON from the hub → releasability check →
-//!   validation → [`NationalCodec::to_national`] → encode → a [`Prepared`] frame to send, or a
+//!   validation → [`NationalCodec::to_national`] → encode → a [`ReadyToSend`] frame to send, or a
 //!   [`Reject`]. De-duplication, fan-out to the outputs and the journal stay in the I/O loop.
 
 use bytes::{Bytes, BytesMut};
@@ -107,7 +107,7 @@ pub fn ingest_frame<C: NationalCodec>(
 
 /// A message from the hub made ready for the national outputs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Prepared {
+pub struct ReadyToSend {
     /// The envelope (its id de-duplicates deliveries; its times feed the hop metrics).
     pub envelope: Envelope,
     /// The encoded national frames, in sending order, as every output sends them: one for a
@@ -126,7 +126,7 @@ pub fn prepare_egress<C: NationalCodec>(
     now: DateTime<Utc>,
     ctx: &CoreCtx,
     buf: &mut BytesMut,
-) -> Result<Prepared, Reject> {
+) -> Result<ReadyToSend, Reject> {
     let reject = |code: &'static str, detail: String| Reject {
         stage: "egress",
         code,
@@ -154,7 +154,7 @@ pub fn prepare_egress<C: NationalCodec>(
             .map_err(|e| Reject::codec("egress", &e))?;
         frames.push(Bytes::copy_from_slice(buf));
     }
-    Ok(Prepared {
+    Ok(ReadyToSend {
         envelope: env,
         frames,
     })

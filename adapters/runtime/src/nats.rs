@@ -72,29 +72,29 @@ pub struct NatsConfig {
     #[serde(default)]
     pub inbox_prefix: Option<String>,
     /// Initial connection timeout, milliseconds.
-    #[serde(default = "d5000")]
+    #[serde(default = "five_seconds_ms")]
     pub connect_timeout_ms: u64,
     /// Ceiling of the reconnect backoff, milliseconds.
-    #[serde(default = "d5000")]
+    #[serde(default = "five_seconds_ms")]
     pub reconnect_max_delay_ms: u64,
     /// Maximum publishes awaiting a JetStream ack (back-pressure beyond it).
-    #[serde(default = "d1024usize")]
+    #[serde(default = "up_to_1024")]
     pub max_in_flight: usize,
     /// How long to wait for one JetStream ack, milliseconds.
-    #[serde(default = "d5000")]
+    #[serde(default = "five_seconds_ms")]
     pub ack_timeout_ms: u64,
     /// Retries of a publish whose ack failed or timed out (same `Nats-Msg-Id`).
-    #[serde(default = "d5u32")]
+    #[serde(default = "five_retries")]
     pub publish_retries: u32,
 }
 
-const fn d5000() -> u64 {
+const fn five_seconds_ms() -> u64 {
     5_000
 }
-const fn d1024usize() -> usize {
+const fn up_to_1024() -> usize {
     1_024
 }
-const fn d5u32() -> u32 {
+const fn five_retries() -> u32 {
     5
 }
 

@@ -45,9 +45,9 @@ use trilink_schema::{Decoded, Envelope, Nation, NationalCodec};
 
 pub use error::UsError;
 pub use wire::{
-    Body, CancelBody, CorrectionBody, EcefCm, EcefVelMmps, EventEndBody, ImpactBody, LaunchBody,
-    Link16Header, MAX_FRAME_LEN, MIN_FRAME_LEN, SimpleHeader, StatusBody, TrackBody, UncertaintyCm,
-    UsFrame, UsMessage, simple_checksum,
+    CancelBody, CorrectionBody, EcefCm, EcefVelMmps, EventEndBody, ImpactBody, LaunchBody,
+    Link16Header, MAX_FRAME_LEN, MIN_FRAME_LEN, MessageBody, SimpleHeader, StatusBody, TrackBody,
+    UncertaintyCm, UsFrame, UsMessage, simple_checksum,
 };
 
 /// The US codec. Its configuration supplies the SIMPLE and Link 16 header values that

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use trilink_schema::{Mode, ReplayRewrite, TimeMap};
 
 use crate::gps::{gps_us_to_utc, utc_to_gps_us};
-use crate::wire::{Body, UsFrame};
+use crate::wire::{MessageBody, UsFrame};
 use crate::{UsCodec, UsError};
 
 fn remap(gps_us: &mut u64, map: TimeMap<'_>, field: &'static str) -> Result<(), UsError> {
@@ -40,15 +40,17 @@ impl ReplayRewrite for UsCodec {
         let m = &mut frame.message;
         remap(&mut m.observed_at_gps_us, map, "observed_at")?;
         match &mut m.body {
-            Body::LaunchDetection(b) => remap(&mut b.launch_time_gps_us, map, "launch_time"),
-            Body::TrackUpdate(b) => remap(&mut b.time_gps_us, map, "time"),
-            Body::ImpactPrediction(b) => remap(&mut b.impact_time_gps_us, map, "impact_time"),
-            Body::EventEnd(b) => remap(&mut b.time_gps_us, map, "time"),
-            Body::Correction(b) => match &mut b.corrected_time_gps_us {
+            MessageBody::LaunchDetection(b) => remap(&mut b.launch_time_gps_us, map, "launch_time"),
+            MessageBody::TrackUpdate(b) => remap(&mut b.time_gps_us, map, "time"),
+            MessageBody::ImpactPrediction(b) => {
+                remap(&mut b.impact_time_gps_us, map, "impact_time")
+            }
+            MessageBody::EventEnd(b) => remap(&mut b.time_gps_us, map, "time"),
+            MessageBody::Correction(b) => match &mut b.corrected_time_gps_us {
                 Some(t) => remap(t, map, "corrected_time"),
                 None => Ok(()),
             },
-            Body::Cancel(_) | Body::Status(_) => Ok(()),
+            MessageBody::Cancel(_) | MessageBody::Status(_) => Ok(()),
         }
     }
 }

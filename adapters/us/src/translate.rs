@@ -13,8 +13,8 @@ use crate::UsError;
 use crate::geo;
 use crate::gps;
 use crate::wire::{
-    Body, CancelBody, CorrectionBody, DISTANCE_CM_MAX, EcefCm, EcefVelMmps, EventEndBody,
-    ImpactBody, LaunchBody, Link16Header, SimpleHeader, StatusBody, TrackBody, UncertaintyCm,
+    CancelBody, CorrectionBody, DISTANCE_CM_MAX, EcefCm, EcefVelMmps, EventEndBody, ImpactBody,
+    LaunchBody, Link16Header, MessageBody, SimpleHeader, StatusBody, TrackBody, UncertaintyCm,
     UsFrame, UsMessage,
 };
 
@@ -98,7 +98,7 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
     let observed_at = time("observed_at", m.observed_at_gps_us)?;
     let message_id = MessageId::derive(m.origin, &m.system, &m.national_message_id);
     let payload = match m.body {
-        Body::LaunchDetection(b) => Payload::LaunchDetection(LaunchDetection {
+        MessageBody::LaunchDetection(b) => Payload::LaunchDetection(LaunchDetection {
             track_id: track_id(b.track_id)?,
             launch_time: time("launch_time", b.launch_time_gps_us)?,
             launch_point: point("launch_point", &b.launch_point)?,
@@ -106,7 +106,7 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
             missile_class: b.missile_class,
             confidence: f64::from(b.confidence_e9) / 1e9,
         }),
-        Body::TrackUpdate(b) => {
+        MessageBody::TrackUpdate(b) => {
             let track_id = track_id(b.track_id)?;
             let position = point("position", &b.position)?;
             let velocity = enu_velocity(&b.velocity, &position)?;
@@ -120,7 +120,7 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
                 flight_phase: b.flight_phase,
             })
         }
-        Body::ImpactPrediction(b) => Payload::ImpactPrediction(ImpactPrediction {
+        MessageBody::ImpactPrediction(b) => Payload::ImpactPrediction(ImpactPrediction {
             track_id: track_id(b.track_id)?,
             impact_time: time("impact_time", b.impact_time_gps_us)?,
             impact_point: point("impact_point", &b.impact_point)?,
@@ -130,7 +130,7 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
                 orientation_deg: f64::from(b.orientation_udeg) / 1e6,
             },
         }),
-        Body::EventEnd(b) => Payload::EventEnd(EventEnd {
+        MessageBody::EventEnd(b) => Payload::EventEnd(EventEnd {
             track_id: track_id(b.track_id)?,
             time: time("time", b.time_gps_us)?,
             reason: b.reason,
@@ -140,11 +140,11 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
                 .map(|p| point("final_point", p))
                 .transpose()?,
         }),
-        Body::Cancel(b) => Payload::Cancel(Cancel {
+        MessageBody::Cancel(b) => Payload::Cancel(Cancel {
             track_id: track_id(b.track_id)?,
             reason: b.reason,
         }),
-        Body::Correction(b) => Payload::Correction(Correction {
+        MessageBody::Correction(b) => Payload::Correction(Correction {
             track_id: track_id(b.track_id)?,
             reason: b.reason,
             corrected_time: b
@@ -158,7 +158,7 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
                 .transpose()?,
             corrected_missile_class: b.corrected_missile_class,
         }),
-        Body::Status(b) => Payload::Status(Status {
+        MessageBody::Status(b) => Payload::Status(Status {
             component: b.component,
             state: b.state,
             uptime_s: b.uptime_us as f64 / 1e6,
@@ -315,7 +315,7 @@ pub fn to_national(
             if !(p.confidence.is_finite() && (0.0..=1.0).contains(&p.confidence)) {
                 return Err(unrep("payload.confidence", "not finite or outside 0..=1"));
             }
-            Body::LaunchDetection(LaunchBody {
+            MessageBody::LaunchDetection(LaunchBody {
                 track_id: p.track_id.as_str().to_owned(),
                 missile_class: p.missile_class,
                 confidence_e9: (p.confidence * 1e9).round() as u32,
@@ -335,7 +335,7 @@ pub fn to_national(
             // grid point), so both ends use the same ENU frame; near the poles the frame turns
             // quickly with position.
             let (position, at) = ecef_decoded("payload.position", &p.position)?;
-            Body::TrackUpdate(TrackBody {
+            MessageBody::TrackUpdate(TrackBody {
                 track_id: p.track_id.as_str().to_owned(),
                 quality: p.quality,
                 flight_phase: p.flight_phase,
@@ -356,7 +356,7 @@ pub fn to_national(
                     "not finite or outside 0..=180",
                 ));
             }
-            Body::ImpactPrediction(ImpactBody {
+            MessageBody::ImpactPrediction(ImpactBody {
                 track_id: p.track_id.as_str().to_owned(),
                 impact_time_gps_us: gps_time("payload.impact_time", p.impact_time)?,
                 impact_point: ecef("payload.impact_point", &p.impact_point)?,
@@ -371,7 +371,7 @@ pub fn to_national(
                 orientation_udeg: (o * 1e6).round() as u32,
             })
         }
-        Payload::EventEnd(p) => Body::EventEnd(EventEndBody {
+        Payload::EventEnd(p) => MessageBody::EventEnd(EventEndBody {
             track_id: p.track_id.as_str().to_owned(),
             reason: p.reason,
             time_gps_us: gps_time("payload.time", p.time)?,
@@ -381,11 +381,11 @@ pub fn to_national(
                 .map(|fp| ecef("payload.final_point", fp))
                 .transpose()?,
         }),
-        Payload::Cancel(p) => Body::Cancel(CancelBody {
+        Payload::Cancel(p) => MessageBody::Cancel(CancelBody {
             track_id: p.track_id.as_str().to_owned(),
             reason: p.reason.clone(),
         }),
-        Payload::Correction(p) => Body::Correction(CorrectionBody {
+        Payload::Correction(p) => MessageBody::Correction(CorrectionBody {
             track_id: p.track_id.as_str().to_owned(),
             reason: p.reason.clone(),
             corrected_time_gps_us: p
@@ -407,7 +407,7 @@ pub fn to_national(
             if us >= crate::wire::UPTIME_US_LIMIT as f64 {
                 return Err(unrep("payload.uptime_s", "at or above 2^30 s"));
             }
-            Body::Status(StatusBody {
+            MessageBody::Status(StatusBody {
                 component: p.component.clone(),
                 state: p.state,
                 uptime_us: us as u64,

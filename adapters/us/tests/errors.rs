@@ -6,7 +6,9 @@ mod common;
 
 use chrono::Utc;
 use trilink_schema::{Envelope, NationalCodec, NationalError};
-use trilink_us::{Body, UsCodec, UsError, decode_datagram, decode_to_common, simple_checksum};
+use trilink_us::{
+    MessageBody, UsCodec, UsError, decode_datagram, decode_to_common, simple_checksum,
+};
 
 fn vector(name: &str) -> Vec<u8> {
     common::read_hex(&common::vectors_dir().join(format!("{name}.hex")))
@@ -185,7 +187,7 @@ fn field_out_of_range() {
     // ±12 000 m/s: the packet decodes, translation rejects it (spec §6, §9 step 18).
     let b = vector("field_out_of_range_velocity");
     let f = decode_datagram(&b).unwrap();
-    let Body::TrackUpdate(t) = &f.message.body else {
+    let MessageBody::TrackUpdate(t) = &f.message.body else {
         panic!("not a track update")
     };
     assert_eq!(t.velocity.x, 20_000_000);
@@ -241,7 +243,7 @@ fn bad_text() {
     );
     // An empty track id is valid text too, and likewise not a track id.
     let b = vector("bad_text_track_id_empty");
-    let Body::TrackUpdate(t) = decode_datagram(&b).unwrap().message.body else {
+    let MessageBody::TrackUpdate(t) = decode_datagram(&b).unwrap().message.body else {
         panic!("not a track update")
     };
     assert_eq!(t.track_id, "");
@@ -310,14 +312,14 @@ fn range_edge_rounding_is_refused_by_to_national() {
 fn distances_above_10_000_km_do_not_encode() {
     let codec = UsCodec::default();
     let mut f = decode_datagram(&vector("track_update")).unwrap();
-    let Body::TrackUpdate(t) = &mut f.message.body else {
+    let MessageBody::TrackUpdate(t) = &mut f.message.body else {
         panic!("not a track update")
     };
     t.uncertainty.vertical = trilink_us::wire::DISTANCE_CM_MAX;
     let mut out = bytes::BytesMut::new();
     codec.encode(&f, &mut out).unwrap();
     assert!(decode_to_common(&out, Utc::now()).is_ok());
-    let Body::TrackUpdate(t) = &mut f.message.body else {
+    let MessageBody::TrackUpdate(t) = &mut f.message.body else {
         unreachable!()
     };
     t.uncertainty.vertical = trilink_us::wire::DISTANCE_CM_MAX + 1;

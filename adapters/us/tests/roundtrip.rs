@@ -206,7 +206,7 @@ fn class() -> impl Strategy<Value = MissileClass> {
     })
 }
 
-fn body() -> impl Strategy<Value = Body> {
+fn body() -> impl Strategy<Value = MessageBody> {
     prop_oneof![
         (
             track(),
@@ -217,7 +217,7 @@ fn body() -> impl Strategy<Value = Body> {
             distances()
         )
             .prop_map(|(track_id, missile_class, confidence_e9, t, p, (h, v))| {
-                Body::LaunchDetection(LaunchBody {
+                MessageBody::LaunchDetection(LaunchBody {
                     track_id,
                     missile_class,
                     confidence_e9,
@@ -239,7 +239,7 @@ fn body() -> impl Strategy<Value = Body> {
             distances()
         )
             .prop_map(|(track_id, quality, ph, t, p, (vx, vy, vz), (h, v))| {
-                Body::TrackUpdate(TrackBody {
+                MessageBody::TrackUpdate(TrackBody {
                     track_id,
                     quality,
                     flight_phase: [
@@ -262,7 +262,7 @@ fn body() -> impl Strategy<Value = Body> {
                 })
             }),
         (track(), gps_time(), ecef(), distances(), 0u32..=180_000_000).prop_map(
-            |(track_id, t, p, (a, b), o)| Body::ImpactPrediction(ImpactBody {
+            |(track_id, t, p, (a, b), o)| MessageBody::ImpactPrediction(ImpactBody {
                 track_id,
                 impact_time_gps_us: t,
                 impact_point: p,
@@ -272,7 +272,7 @@ fn body() -> impl Strategy<Value = Body> {
             })
         ),
         (track(), 0u8..3, gps_time(), proptest::option::of(ecef())).prop_map(
-            |(track_id, r, t, p)| Body::EventEnd(EventEndBody {
+            |(track_id, r, t, p)| MessageBody::EventEnd(EventEndBody {
                 track_id,
                 reason: [EndReason::Impact, EndReason::Lost, EndReason::Other][usize::from(r)],
                 time_gps_us: t,
@@ -280,7 +280,7 @@ fn body() -> impl Strategy<Value = Body> {
             })
         ),
         (track(), text(80))
-            .prop_map(|(track_id, reason)| Body::Cancel(CancelBody { track_id, reason })),
+            .prop_map(|(track_id, reason)| MessageBody::Cancel(CancelBody { track_id, reason })),
         (
             track(),
             text(80),
@@ -288,15 +288,15 @@ fn body() -> impl Strategy<Value = Body> {
             proptest::option::of(ecef()),
             proptest::option::of(class())
         )
-            .prop_map(
-                |(track_id, reason, t, p, c)| Body::Correction(CorrectionBody {
+            .prop_map(|(track_id, reason, t, p, c)| MessageBody::Correction(
+                CorrectionBody {
                     track_id,
                     reason,
                     corrected_time_gps_us: t,
                     corrected_point: p,
                     corrected_missile_class: c,
-                })
-            ),
+                }
+            )),
         (
             text(32),
             0u8..3,
@@ -304,7 +304,7 @@ fn body() -> impl Strategy<Value = Body> {
             text(100)
         )
             .prop_map(|(component, s, up, detail)| {
-                Body::Status(StatusBody {
+                MessageBody::Status(StatusBody {
                     component,
                     state: [
                         ComponentState::Ok,

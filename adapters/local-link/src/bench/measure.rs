@@ -66,14 +66,14 @@ pub(crate) type Inflight = Arc<Mutex<HashMap<u64, Instant>>>;
 
 /// What arrived on one path: first copies with their latencies, and duplicates.
 #[derive(Debug, Default)]
-pub(crate) struct Tally {
+pub(crate) struct Arrivals {
     received: u64,
     duplicates: u64,
     last: Option<Instant>,
     latencies_ms: Vec<f64>,
 }
 
-pub(crate) fn note(inflight: &Inflight, tally: &Arc<Mutex<Tally>>, key: u64) {
+pub(crate) fn note(inflight: &Inflight, tally: &Arc<Mutex<Arrivals>>, key: u64) {
     let now = Instant::now();
     let sent = inflight
         .lock()
@@ -176,7 +176,7 @@ where
 }
 
 pub(crate) async fn collect(
-    tally: &Arc<Mutex<Tally>>,
+    tally: &Arc<Mutex<Arrivals>>,
     sent: u64,
     drain: Duration,
     start: Instant,

@@ -45,7 +45,7 @@ macro_rules! say {
 
 use cpu::{cpu_report, cpu_snapshot, processes, rss_kb};
 use hops::Hops;
-use measure::{Inflight, Tally, collect, drive, id_key, mqtt_subscriber, note, template};
+use measure::{Arrivals, Inflight, collect, drive, id_key, mqtt_subscriber, note, template};
 use raw::raw_path;
 
 /// What to offer and measure.
@@ -111,7 +111,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     let link = local.link();
 
     let inflight: Inflight = Arc::default();
-    let tally: Arc<Mutex<Tally>> = Arc::default();
+    let tally: Arc<Mutex<Arrivals>> = Arc::default();
     let kr = trilink_kr::KrCodec;
     let (i2, t2) = (inflight.clone(), tally.clone());
     let hops = Hops::default();
@@ -154,7 +154,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     *tally
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Tally::default();
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Arrivals::default();
     inflight
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -22,7 +22,7 @@ use trilink_schema::Nation;
 use super::BenchOptions;
 use super::cpu::{cpu_report, cpu_snapshot};
 use super::measure::{
-    Inflight, PathResult, Tally, collect, drive, mqtt_subscriber, note, template,
+    Arrivals, Inflight, PathResult, collect, drive, mqtt_subscriber, note, template,
 };
 use crate::error::{Result, failed};
 use crate::standins;
@@ -104,7 +104,7 @@ pub(crate) async fn raw_path(
     }
 
     let inflight: Inflight = Arc::default();
-    let tally: Arc<Mutex<Tally>> = Arc::default();
+    let tally: Arc<Mutex<Arrivals>> = Arc::default();
     let (i2, t2) = (inflight.clone(), tally.clone());
     let _rx = mqtt_subscriber(
         mqtt_port,

@@ -17,7 +17,7 @@ use super::RecordError;
 
 /// One thing heard on a national output.
 #[derive(Debug)]
-pub enum Heard {
+pub enum CapturedOutput {
     /// A UDP datagram or a TCP chunk, as received.
     Msg(CapturedMessage),
     /// An MQTT PUBLISH on the subscribed topic.
@@ -38,9 +38,14 @@ pub enum Heard {
 /// Placeholder publisher address of recorded MQTT PUBLISHes.
 pub const MQTT_PUBLISHER: ([u8; 4], u16) = ([127, 0, 0, 1], 49_152);
 
-/// A [`Heard::Msg`] received now.
-pub fn heard(transport: Transport, src: SocketAddr, dst: SocketAddr, bytes: Bytes) -> Heard {
-    Heard::Msg(CapturedMessage {
+/// A [`CapturedOutput::Msg`] received now.
+pub fn heard(
+    transport: Transport,
+    src: SocketAddr,
+    dst: SocketAddr,
+    bytes: Bytes,
+) -> CapturedOutput {
+    CapturedOutput::Msg(CapturedMessage {
         timestamp: Utc::now(),
         transport,
         src,
@@ -55,7 +60,7 @@ pub fn heard(transport: Transport, src: SocketAddr, dst: SocketAddr, bytes: Byte
 pub async fn udp_listener(
     sock: UdpSocket,
     local: SocketAddr,
-    tx: mpsc::Sender<Heard>,
+    tx: mpsc::Sender<CapturedOutput>,
     stop: CancellationToken,
 ) {
     let mut buf = vec![0_u8; 65_536];
@@ -71,7 +76,7 @@ pub async fn udp_listener(
                 local,
                 Bytes::copy_from_slice(buf.get(..n).unwrap_or_default()),
             ),
-            Err(e) => Heard::Failed(format!("UDP {local}: {e}")),
+            Err(e) => CapturedOutput::Failed(format!("UDP {local}: {e}")),
         };
         if tx.send(msg).await.is_err() {
             return;
@@ -83,7 +88,7 @@ pub async fn udp_listener(
 pub async fn tcp_listener(
     l: TcpListener,
     local: SocketAddr,
-    tx: mpsc::Sender<Heard>,
+    tx: mpsc::Sender<CapturedOutput>,
     stop: CancellationToken,
 ) {
     loop {
@@ -129,7 +134,7 @@ pub async fn mqtt_listener(
     port: u16,
     broker: SocketAddr,
     topic: String,
-    tx: mpsc::Sender<Heard>,
+    tx: mpsc::Sender<CapturedOutput>,
     stop: CancellationToken,
 ) -> Result<MqttClient, RecordError> {
     let opts = MqttClientOptions::new(
@@ -152,7 +157,7 @@ pub async fn mqtt_listener(
                 () = stop.cancelled() => return,
                 p = incoming.recv() => match p { Some(p) => p, None => return },
             };
-            let h = Heard::Mqtt {
+            let h = CapturedOutput::Mqtt {
                 ts: Utc::now(),
                 broker,
                 topic: p.topic,

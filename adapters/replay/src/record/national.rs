@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use trilink_capture::{CaptureDecoder, CaptureMap, Framing, PcapngWriter, Transport};
 use trilink_schema::{Decoded, Nation, NationalCodec};
 
-use super::listen::{Heard, MQTT_PUBLISHER, mqtt_listener, tcp_listener, udp_listener};
+use super::listen::{CapturedOutput, MQTT_PUBLISHER, mqtt_listener, tcp_listener, udp_listener};
 use super::{RecordError, RecordOptions, Recorded, create};
 use crate::Notice;
 use crate::target::{Target, parse_target};
@@ -34,7 +34,7 @@ pub(crate) async fn record_national(
     // Cancelled at the end to stop the listeners; a child so the caller's token is untouched.
     let own_stop = stop.child_token();
     let stop = &own_stop;
-    let (tx, mut rx) = mpsc::channel::<Heard>(4_096);
+    let (tx, mut rx) = mpsc::channel::<CapturedOutput>(4_096);
     let mut map = CaptureMap::new();
     let mut listening = Vec::new();
     for (nation, spec) in [(Nation::Jp, &args.jp_udp), (Nation::Us, &args.us_udp)] {
@@ -129,7 +129,7 @@ pub(crate) async fn record_national(
             h = rx.recv() => match h { Some(h) => h, None => break },
         };
         match heard {
-            Heard::Msg(m) => {
+            CapturedOutput::Msg(m) => {
                 w.message(&m)
                     .map_err(|e| RecordError::Failed(e.to_string()))?;
                 for r in decoder.push(&m) {
@@ -142,7 +142,7 @@ pub(crate) async fn record_national(
                     }
                 }
             }
-            Heard::Mqtt {
+            CapturedOutput::Mqtt {
                 ts,
                 broker,
                 topic,
@@ -160,7 +160,7 @@ pub(crate) async fn record_national(
                 *rec.messages.entry(Nation::Kr.to_string()).or_default() += ok;
                 rec.undecodable += bad;
             }
-            Heard::Failed(e) => return Err(RecordError::Failed(e)),
+            CapturedOutput::Failed(e) => return Err(RecordError::Failed(e)),
         }
         file.write_all(&w.drain())?;
         file.flush()?;

@@ -7,10 +7,10 @@
 use super::*;
 
 /// Read the body from `b` and this kind's texts from `a`.
-pub(super) fn read(_b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(_b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
     let reason = a.text("reason", FREE_TEXT_MAX, true)?;
-    Ok(Body::Cancel(CancelBody { track_id, reason }))
+    Ok(MessageBody::Cancel(CancelBody { track_id, reason }))
 }
 
 /// Write the body bytes (none).

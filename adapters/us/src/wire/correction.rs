@@ -7,7 +7,7 @@
 use super::*;
 
 /// Read the body from `b` and this kind's texts from `a`.
-pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let flags = b.u8()?;
     if flags > 7 {
         return Err(out_of_range("correction_flags", flags));
@@ -44,7 +44,7 @@ pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsErr
     };
     let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
     let reason = a.text("reason", FREE_TEXT_MAX, true)?;
-    Ok(Body::Correction(CorrectionBody {
+    Ok(MessageBody::Correction(CorrectionBody {
         track_id,
         reason,
         corrected_time_gps_us,

@@ -7,7 +7,7 @@
 use super::*;
 
 /// Read the body from `b` and this kind's texts from `a`.
-pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let reason = match b.u8()? {
         0 => EndReason::Impact,
         1 => EndReason::Lost,
@@ -30,7 +30,7 @@ pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsErr
         });
     };
     let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-    Ok(Body::EventEnd(EventEndBody {
+    Ok(MessageBody::EventEnd(EventEndBody {
         track_id,
         reason,
         time_gps_us,

@@ -8,7 +8,7 @@ use super::*;
 
 /// Read the body from `b` (the caller has read its point type byte, 2) and this kind's
 /// texts from `a`.
-pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let reserved = b.u8()?;
     if reserved != 0 {
         return Err(out_of_range("impact_reserved", reserved));
@@ -22,7 +22,7 @@ pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsErr
         return Err(out_of_range("orientation", orientation_udeg));
     }
     let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-    Ok(Body::ImpactPrediction(ImpactBody {
+    Ok(MessageBody::ImpactPrediction(ImpactBody {
         track_id,
         impact_time_gps_us,
         impact_point,

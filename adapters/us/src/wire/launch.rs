@@ -8,7 +8,7 @@ use super::*;
 
 /// Read the body from `b` (the caller has read its point type byte, 1) and this kind's
 /// texts from `a`.
-pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let missile_class = missile_class(b.u8()?, "missile_class")?;
     let confidence_e9 = b.u32()?;
     if confidence_e9 > 1_000_000_000 {
@@ -18,7 +18,7 @@ pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsErr
     let launch_point = b.ecef()?;
     let uncertainty = b.uncertainty()?;
     let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-    Ok(Body::LaunchDetection(LaunchBody {
+    Ok(MessageBody::LaunchDetection(LaunchBody {
         track_id,
         missile_class,
         confidence_e9,

@@ -270,7 +270,7 @@ pub struct StatusBody {
 
 /// The payload-specific part of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Body {
+pub enum MessageBody {
     /// J3.0 (point type 1).
     LaunchDetection(LaunchBody),
     /// J3.6.
@@ -287,27 +287,27 @@ pub enum Body {
     Status(StatusBody),
 }
 
-impl Body {
+impl MessageBody {
     /// Link 16 (label, sublabel) of the primary J-message.
     pub const fn j_label(&self) -> (u8, u8) {
         match self {
-            Body::LaunchDetection(_) | Body::ImpactPrediction(_) => (3, 0),
-            Body::TrackUpdate(_) => (3, 6),
-            Body::EventEnd(_) => (7, 0),
-            Body::Cancel(_) => (7, 1),
-            Body::Correction(_) => (7, 2),
-            Body::Status(_) => (13, 5),
+            MessageBody::LaunchDetection(_) | MessageBody::ImpactPrediction(_) => (3, 0),
+            MessageBody::TrackUpdate(_) => (3, 6),
+            MessageBody::EventEnd(_) => (7, 0),
+            MessageBody::Cancel(_) => (7, 1),
+            MessageBody::Correction(_) => (7, 2),
+            MessageBody::Status(_) => (13, 5),
         }
     }
 
     /// Number of continuation words of the primary J-message (its MLI).
     pub const fn mli(&self) -> u8 {
         match self {
-            Body::LaunchDetection(_) | Body::ImpactPrediction(_) => 5,
-            Body::TrackUpdate(_) => 6,
-            Body::EventEnd(_) | Body::Correction(_) => 3,
-            Body::Cancel(_) => 0,
-            Body::Status(_) => 2,
+            MessageBody::LaunchDetection(_) | MessageBody::ImpactPrediction(_) => 5,
+            MessageBody::TrackUpdate(_) => 6,
+            MessageBody::EventEnd(_) | MessageBody::Correction(_) => 3,
+            MessageBody::Cancel(_) => 0,
+            MessageBody::Status(_) => 2,
         }
     }
 }
@@ -332,7 +332,7 @@ pub struct UsMessage {
     /// Referenced message ids (UUID bytes, RFC 4122 order).
     pub references: Vec<[u8; 16]>,
     /// Payload.
-    pub body: Body,
+    pub body: MessageBody,
 }
 
 /// One decoded SIMPLE packet.
@@ -1005,15 +1005,15 @@ fn put_uncertainty(
     put_distance(w, field, u.vertical)
 }
 
-fn encode_body(body: &Body, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
+fn encode_body(body: &MessageBody, w: &mut Writer<MAX_BODY>) -> Result<(), UsError> {
     match body {
-        Body::LaunchDetection(p) => launch::write(p, w),
-        Body::TrackUpdate(p) => track::write(p, w),
-        Body::ImpactPrediction(p) => impact::write(p, w),
-        Body::EventEnd(p) => event_end::write(p, w),
-        Body::Cancel(p) => cancel::write(p, w),
-        Body::Correction(p) => correction::write(p, w),
-        Body::Status(p) => status::write(p, w),
+        MessageBody::LaunchDetection(p) => launch::write(p, w),
+        MessageBody::TrackUpdate(p) => track::write(p, w),
+        MessageBody::ImpactPrediction(p) => impact::write(p, w),
+        MessageBody::EventEnd(p) => event_end::write(p, w),
+        MessageBody::Cancel(p) => cancel::write(p, w),
+        MessageBody::Correction(p) => correction::write(p, w),
+        MessageBody::Status(p) => status::write(p, w),
     }
 }
 
@@ -1027,20 +1027,20 @@ fn encode_area(m: &UsMessage, w: &mut Writer<MAX_AREA>) -> Result<(), UsError> {
         false,
     )?;
     match &m.body {
-        Body::LaunchDetection(LaunchBody { track_id, .. })
-        | Body::TrackUpdate(TrackBody { track_id, .. })
-        | Body::ImpactPrediction(ImpactBody { track_id, .. })
-        | Body::EventEnd(EventEndBody { track_id, .. }) => {
+        MessageBody::LaunchDetection(LaunchBody { track_id, .. })
+        | MessageBody::TrackUpdate(TrackBody { track_id, .. })
+        | MessageBody::ImpactPrediction(ImpactBody { track_id, .. })
+        | MessageBody::EventEnd(EventEndBody { track_id, .. }) => {
             w.text("payload.track_id", track_id, TRACK_ID_MAX, false)?;
         }
-        Body::Cancel(CancelBody { track_id, reason })
-        | Body::Correction(CorrectionBody {
+        MessageBody::Cancel(CancelBody { track_id, reason })
+        | MessageBody::Correction(CorrectionBody {
             track_id, reason, ..
         }) => {
             w.text("payload.track_id", track_id, TRACK_ID_MAX, false)?;
             w.text("payload.reason", reason, FREE_TEXT_MAX, true)?;
         }
-        Body::Status(s) => {
+        MessageBody::Status(s) => {
             w.text("payload.component", &s.component, COMPONENT_MAX, false)?;
             w.text("payload.detail", &s.detail, FREE_TEXT_MAX, true)?;
         }

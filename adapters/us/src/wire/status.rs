@@ -7,7 +7,7 @@
 use super::*;
 
 /// Read the body from `b` and this kind's texts from `a`.
-pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let state = match b.u8()? {
         0 => ComponentState::Ok,
         1 => ComponentState::Degraded,
@@ -27,7 +27,7 @@ pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsErr
     }
     let component = a.text("component", COMPONENT_MAX, false)?;
     let detail = a.text("detail", FREE_TEXT_MAX, true)?;
-    Ok(Body::Status(StatusBody {
+    Ok(MessageBody::Status(StatusBody {
         component,
         state,
         uptime_us,

@@ -7,7 +7,7 @@
 use super::*;
 
 /// Read the body from `b` and this kind's texts from `a`.
-pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsError> {
+pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<MessageBody, UsError> {
     let quality = b.u8()?;
     if quality > 15 {
         return Err(out_of_range("quality", quality));
@@ -24,7 +24,7 @@ pub(super) fn read(b: &mut Reader<'_>, a: &mut Reader<'_>) -> Result<Body, UsErr
     let velocity = b.velocity()?;
     let uncertainty = b.uncertainty()?;
     let track_id = a.text("track_id", TRACK_ID_MAX, false)?;
-    Ok(Body::TrackUpdate(TrackBody {
+    Ok(MessageBody::TrackUpdate(TrackBody {
         track_id,
         quality,
         flight_phase,

@@ -2,7 +2,7 @@
 //! examples used in `schemas/national/jp.md`).
 //!
 //! ```text
-//! cargo run -p trilink-jp --example gen_vectors -- schemas/vectors/jp
+//! cargo run -p trilink-jp --example jp_gen_vectors -- schemas/vectors/jp
 //! ```
 //!
 //! The vectors are committed; the golden tests read the files, not this program. The

@@ -1,6 +1,6 @@
 //! Generates the KR test vectors in `schemas/vectors/kr/`.
 //!
-//! Run from the workspace root: `cargo run -p trilink-kr --example gen_vectors`.
+//! Run from the workspace root: `cargo run -p trilink-kr --example kr_gen_vectors`.
 //! The files are committed; the golden tests read the files, not this program.
 
 use std::fmt::Write as _;
@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use trilink_kr::{
-    Body, CRC32, CancelBody, CorrectionBody, End, Header, Impact, KrCodec, KrError, KstTime,
-    Launch, NationalCodec, NationalError, Point, Releasability, Sentence, StatusBody, Track,
+    CRC32, CancelBody, CorrectionBody, End, Header, Impact, KrCodec, KrError, KstTime, Launch,
+    NationalCodec, NationalError, Point, Releasability, Sentence, SentenceBody, StatusBody, Track,
 };
 use trilink_schema::{
     ComponentState, EndReason, Envelope, FlightPhase, MessageId, MissileClass, Mode, Nation,
@@ -196,7 +196,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:45:12.123456Z",
             vec![],
         )?,
-        body: Body::Launch(Launch {
+        body: SentenceBody::Launch(Launch {
             track_id: "KR-T0001".into(),
             launch_time: t("2026-11-21T00:44:58.500000Z")?,
             // 39°01'47.1234"N 125°45'12.5678"E, 35.50 m
@@ -229,7 +229,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:46:00.000001Z",
             vec![lch_id],
         )?,
-        body: Body::Track(Track {
+        body: SentenceBody::Track(Track {
             track_id: "KR-T0001".into(),
             time: t("2026-11-21T00:45:59.999999Z")?,
             point: Point {
@@ -264,7 +264,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:46:30.000000Z",
             vec![trk_id],
         )?,
-        body: Body::Impact(Impact {
+        body: SentenceBody::Impact(Impact {
             track_id: "KR-T0001".into(),
             impact_time: t("2026-11-21T00:52:10.250000Z")?,
             point: Point {
@@ -295,7 +295,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:52:11.000000Z",
             vec![],
         )?,
-        body: Body::End(End {
+        body: SentenceBody::End(End {
             track_id: "KR-T0001".into(),
             time: t("2026-11-21T00:52:10.900000Z")?,
             reason: EndReason::Impact,
@@ -324,7 +324,7 @@ fn main() -> Res<()> {
             "2026-11-21T15:00:00.000000Z",
             vec![],
         )?,
-        body: Body::End(End {
+        body: SentenceBody::End(End {
             track_id: "KR-T0100".into(),
             time: t("2026-11-21T14:59:59.000000Z")?,
             reason: EndReason::Lost,
@@ -349,7 +349,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:47:00.000000Z",
             vec![lch_id, trk_id],
         )?,
-        body: Body::Cancel(CancelBody {
+        body: SentenceBody::Cancel(CancelBody {
             track_id: "KR-T0001".into(),
             reason: "false alarm, sensor artefact; 50% sure".into(),
         }),
@@ -372,7 +372,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:47:30.000000Z",
             vec![lch_id],
         )?,
-        body: Body::Correction(CorrectionBody {
+        body: SentenceBody::Correction(CorrectionBody {
             track_id: "KR-T0001".into(),
             reason: "launch point refined".into(),
             corrected_time: Some(t("2026-11-21T00:44:57.750000Z")?),
@@ -402,7 +402,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:48:00.000000Z",
             vec![lch_id],
         )?,
-        body: Body::Correction(CorrectionBody {
+        body: SentenceBody::Correction(CorrectionBody {
             track_id: "KR-T0001".into(),
             reason: "class only".into(),
             corrected_time: None,
@@ -428,7 +428,7 @@ fn main() -> Res<()> {
             "2026-11-21T00:50:00.000000Z",
             vec![],
         )?,
-        body: Body::Status(StatusBody {
+        body: SentenceBody::Status(StatusBody {
             component: "adapter-kr".into(),
             state: ComponentState::Degraded,
             uptime_ms: 86_400_123,
@@ -453,7 +453,7 @@ fn main() -> Res<()> {
             "2026-11-20T23:59:59.999999Z",
             vec![],
         )?,
-        body: Body::Track(Track {
+        body: SentenceBody::Track(Track {
             track_id: "JP_0042".into(),
             time: t("2026-11-20T23:59:59.999999Z")?,
             point: Point {
@@ -488,7 +488,7 @@ fn main() -> Res<()> {
             "1970-01-01T00:00:00.000000Z",
             vec![],
         )?,
-        body: Body::Status(StatusBody {
+        body: SentenceBody::Status(StatusBody {
             component: "relay^1\\x$y*z".into(),
             state: ComponentState::Ok,
             uptime_ms: 0,
