@@ -67,11 +67,16 @@ impl Mosquitto {
             ),
         )
         .map_err(io(format!("writing {}", conf.display())))?;
-        Self::exec(dir, ports)
+        Ok(Mosquitto {
+            child: Some(Self::exec(dir)?),
+            ports: ports.to_vec(),
+            dir: dir.to_owned(),
+            temp: None,
+        })
     }
 
     /// Run mosquitto on `<dir>/mosquitto.conf`, its output appended to `<dir>/mosquitto.log`.
-    fn exec(dir: &Path, ports: &[u16]) -> Result<Self, LaunchError> {
+    fn exec(dir: &Path) -> Result<Child, LaunchError> {
         let bin = find_mosquitto_bin()?;
         let conf = dir.join("mosquitto.conf");
         let log_path = dir.join("mosquitto.log");
@@ -89,12 +94,7 @@ impl Mosquitto {
             .spawn()
             .map_err(io(format!("starting {}", bin.display())))?;
         tracing::info!(pid = child.id(), "mosquitto started");
-        Ok(Mosquitto {
-            child: Some(child),
-            ports: ports.to_vec(),
-            dir: dir.to_owned(),
-            temp: None,
-        })
+        Ok(child)
     }
 
     /// [`Mosquitto::spawn`] in a temporary directory of its own, removed on drop.
@@ -150,13 +150,8 @@ impl Mosquitto {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let fresh = Self::exec(&self.dir, &self.ports)?;
-        self.child = fresh.into_child();
+        self.child = Some(Self::exec(&self.dir)?);
         self.wait_accepting().await
-    }
-
-    fn into_child(mut self) -> Option<Child> {
-        self.child.take()
     }
 
     /// Wait until the first listener accepts TCP connections.
