@@ -13,7 +13,7 @@ command -v nats-server >/dev/null 2>&1 || [ -n "${NATS_SERVER_BIN:-}" ] || need+
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
-# the view's browser test (adapters/view/tests/browser.rs): headless Chromium over WebDriver
+# the view's browser test (adapters/tools/view/tests/browser.rs): headless Chromium over WebDriver
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
-# promtool evaluates the shipped alert expressions (adapters/cli/tests/relay_metrics.rs). Only
+# promtool evaluates the shipped alert expressions (adapters/tools/cli/tests/relay_metrics.rs). Only
 # the binary is taken from Debian's prometheus package (installing the package would start a
 # Prometheus server on the machine).
 prom_dir=.tmp/promtool

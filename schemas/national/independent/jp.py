@@ -1,6 +1,6 @@
 """Independent decoder for the JP reference format (schemas/national/jp.md), stdlib only.
 
-Written only from jp.md; never from adapters/jp. `decode(frame, ingested_at)` takes one
+Written only from jp.md; never from adapters/national/jp. `decode(frame, ingested_at)` takes one
 whole UDP datagram and returns the common-schema envelope as a JSON-compatible dict, or
 raises `DecodeError` whose `.code` is the spec's error code (section 10).
 """

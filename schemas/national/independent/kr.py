@@ -1,6 +1,6 @@
 """Independent decoder for the KR reference format `$TLKR` (schemas/national/kr.md), stdlib only.
 
-Written only from kr.md; never from adapters/kr. `decode(payload, ingested_at)` takes one
+Written only from kr.md; never from adapters/national/kr. `decode(payload, ingested_at)` takes one
 whole MQTT payload and returns the common-schema envelope as a JSON-compatible dict, or
 raises `DecodeError` whose `.code` is the spec's error code (section 9).
 """

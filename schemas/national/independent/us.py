@@ -1,7 +1,7 @@
 """Independent decoder for the US reference format: SIMPLE packets carrying J-words
 (schemas/national/us.md), Python standard library only.
 
-Written only from us.md; never from adapters/us. `decode(packet, ingested_at)` takes one
+Written only from us.md; never from adapters/national/us. `decode(packet, ingested_at)` takes one
 whole UDP datagram and returns the common-schema envelope as a JSON-compatible dict, or
 raises `DecodeError` whose `.code` is the spec's error code (section 9). ECEF -> geodetic is
 implemented here from the WGS84 constants of section 6 (no pyproj, no map_3d).

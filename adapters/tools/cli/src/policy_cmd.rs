@@ -1,0 +1,362 @@
+//! `trilink policy test`: run a capture through the routing policy offline, print the delivery
+//! matrix, compare it with an expectations file. The routing logic lives in `trilink-relay`
+//! (the same `process` the live relay runs); this module only reads files and prints.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use trilink_relay::{Expectations, Matrix, Policy, RelayIdentity};
+
+use crate::{EXIT_PROBLEM, EXIT_USAGE};
+
+/// `trilink policy <action>`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: PolicyAction,
+}
+
+/// Policy actions.
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Run a JSON Lines capture of envelopes through a policy offline and print who would
+    /// receive what. Exit 0 when it matches `--expect` (or without `--expect`), 1 when it
+    /// differs, 2 on usage errors (unreadable or invalid policy, capture or expectations).
+    Test(TestArgs),
+    /// Validate a policy file; exit 0 when valid, 1 when not (the error names the bad key).
+    Check {
+        /// Routing policy (TOML).
+        policy: PathBuf,
+    },
+}
+
+/// `trilink policy test` arguments.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Routing policy (TOML).
+    #[arg(long, short)]
+    pub policy: PathBuf,
+    /// Capture: JSON Lines, one envelope per line.
+    #[arg(long, short)]
+    pub capture: PathBuf,
+    /// Expectations file (TOML): exit 1 with a diff when the matrix differs.
+    #[arg(long, short)]
+    pub expect: Option<PathBuf>,
+    /// Print the matrix as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Validate timestamps as of this instant (RFC 3339) instead of now.
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
+    /// Write the matrix as an expectations file (to review and commit).
+    #[arg(long)]
+    pub write_expect: Option<PathBuf>,
+    /// Also run the capture through real brokers and the real relay (started on free loopback
+    /// ports), record what each nation received, and exit 1 if it differs from the offline
+    /// prediction.
+    #[arg(long)]
+    pub live: bool,
+    /// With `--live`: seconds to wait for the relay to deliver everything.
+    #[arg(long, default_value_t = 60.0)]
+    pub settle_s: f64,
+    /// With `--live`: serve the browser view of the live link on this address and print its
+    /// URL; the link stays up `--view-hold-s` after the run (Ctrl-C ends it).
+    #[arg(long, requires = "live")]
+    pub view_listen: Option<std::net::SocketAddr>,
+    /// With `--view-listen`: the nation whose read-only viewer the view connects as.
+    #[arg(long, default_value = "kr")]
+    pub view_nation: trilink_schema::Nation,
+    /// With `--view-listen`: seconds to keep the link and the view up after the run.
+    #[arg(long, default_value_t = 300.0)]
+    pub view_hold_s: f64,
+}
+
+/// Run `trilink policy …`.
+pub fn run(args: &PolicyArgs) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    ExitCode::from(run_to(args, &mut out, &mut err))
+}
+
+/// Run with explicit output streams; returns the exit code.
+pub fn run_to(args: &PolicyArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match &args.action {
+        PolicyAction::Check { policy } => match Policy::load(policy) {
+            Ok(p) => {
+                let _ = writeln!(
+                    out,
+                    "{}: valid (policy {:?}, {} destinations, {} rules)",
+                    policy.display(),
+                    p.name,
+                    p.destinations.len(),
+                    p.rules.len()
+                );
+                0
+            }
+            // A file that cannot be read is a usage error; one read and found invalid is the
+            // problem this command looks for.
+            Err(e @ trilink_relay::PolicyError::Io { .. }) => {
+                let _ = writeln!(err, "{e}");
+                EXIT_USAGE
+            }
+            Err(e) => {
+                let _ = writeln!(err, "{e}");
+                EXIT_PROBLEM
+            }
+        },
+        PolicyAction::Test(t) => test(t, out, err),
+    }
+}
+
+fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let policy = match Policy::load(&args.policy) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(err, "trilink policy test: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let capture = match std::fs::read_to_string(&args.capture) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "trilink policy test: cannot read capture {}: {e}",
+                args.capture.display()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let expectations = match &args.expect {
+        None => None,
+        Some(path) => match Expectations::load(path) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let _ = writeln!(err, "trilink policy test: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let now = args.now.unwrap_or_else(Utc::now);
+    let matrix = Matrix::from_capture(&capture, &policy, now, &RelayIdentity::default());
+
+    if args.json {
+        let mut doc = matrix.to_json(&policy.name);
+        if let (Some(exp), Some(obj)) = (&expectations, doc.as_object_mut()) {
+            let diff = matrix.diff(exp);
+            obj.insert("matches_expectations".into(), diff.is_none().into());
+            obj.insert(
+                "diff".into(),
+                diff.map_or(serde_json::Value::Null, Into::into),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
+    } else {
+        let _ = write!(out, "{}", matrix.render_table(&policy.name));
+    }
+
+    if let Some(path) = &args.write_expect {
+        let text = match matrix.to_expectations().to_toml_string() {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(err, "trilink policy test: cannot render expectations: {e}");
+                return EXIT_PROBLEM;
+            }
+        };
+        if let Err(e) = std::fs::write(path, text) {
+            let _ = writeln!(
+                err,
+                "trilink policy test: cannot write {}: {e}",
+                path.display()
+            );
+            return EXIT_USAGE;
+        }
+        let _ = writeln!(err, "wrote {}", path.display());
+    }
+
+    let live_code = if args.live {
+        live(args, &capture, &matrix, out, err)
+    } else {
+        0
+    };
+    if live_code != 0 {
+        return live_code;
+    }
+    match expectations.map(|e| matrix.diff(&e)) {
+        None => 0,
+        Some(None) => {
+            let _ = writeln!(err, "delivery matrix matches the expectations");
+            0
+        }
+        Some(Some(diff)) => {
+            let _ = write!(err, "{diff}");
+            EXIT_PROBLEM
+        }
+    }
+}
+
+fn live(
+    args: &TestArgs,
+    capture: &str,
+    matrix: &Matrix,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let offline = trilink_local_link::policy_live::predicted(matrix);
+    let expected_total: u64 =
+        offline.delivered.values().sum::<u64>() + offline.rejected.values().sum::<u64>();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(err, "trilink policy test --live: {e}");
+            return EXIT_PROBLEM;
+        }
+    };
+    let settle = std::time::Duration::from_secs_f64(args.settle_s.max(1.0));
+    let announce = |url: &str| {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{url}");
+    };
+    let view = args.view_listen.map(|listen| {
+        (
+            trilink_local_link::policy_live::LiveView {
+                listen,
+                nation: args.view_nation,
+                hold: std::time::Duration::from_secs_f64(args.view_hold_s.clamp(0.0, 86_400.0)),
+            },
+            &announce as &trilink_local_link::policy_live::Announce,
+        )
+    });
+    let live = match rt.block_on(trilink_local_link::policy_live::run_live(
+        &args.policy,
+        capture,
+        expected_total,
+        settle,
+        view,
+    )) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "trilink policy test --live: {e}");
+            return EXIT_PROBLEM;
+        }
+    };
+    let diffs = trilink_local_link::policy_live::differences(&offline, &live);
+    let delivered: u64 = live.delivered.values().sum();
+    let rejected: u64 = live.rejected.values().sum();
+    if diffs.is_empty() {
+        let _ = writeln!(
+            out,
+            "live: {delivered} deliveries and {rejected} dead letters, identical to the offline prediction"
+        );
+        0
+    } else {
+        let _ = writeln!(err, "live result differs from the offline prediction:");
+        for d in diffs {
+            let _ = writeln!(err, "  {d}");
+        }
+        EXIT_PROBLEM
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(path: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../..")
+            .join(path)
+    }
+
+    fn run_test(policy: &str, expect: Option<PathBuf>, json: bool) -> (u8, String, String) {
+        let args = PolicyArgs {
+            action: PolicyAction::Test(TestArgs {
+                policy: repo(policy),
+                capture: repo("broker-config/policies/samples/capture.jsonl"),
+                expect,
+                json,
+                now: "2026-11-21T00:00:00Z".parse().ok(),
+                write_expect: None,
+                live: false,
+                settle_s: 60.0,
+                view_listen: None,
+                view_nation: trilink_schema::Nation::Kr,
+                view_hold_s: 0.0,
+            }),
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run_to(&args, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn shipped_expectations_match() {
+        for name in ["default-trilateral", "strict-trilateral"] {
+            let (code, out, err) = run_test(
+                &format!("broker-config/policies/{name}.toml"),
+                Some(repo(&format!(
+                    "broker-config/policies/samples/{name}.expect.toml"
+                ))),
+                false,
+            );
+            assert_eq!(code, 0, "{name}\n{out}\n{err}");
+            assert!(out.contains("origin dest"), "{out}");
+        }
+    }
+
+    #[test]
+    fn wrong_expectations_fail_with_readable_diff() {
+        let (code, _out, err) = run_test(
+            "broker-config/policies/strict-trilateral.toml",
+            Some(repo("broker-config/policies/samples/wrong.expect.toml")),
+            false,
+        );
+        assert_eq!(code, EXIT_PROBLEM, "{err}");
+        assert!(
+            err.contains("delivery matrix differs from expectations"),
+            "{err}"
+        );
+        // The deliberate error: expects KR to receive the JP track that JP released to the US only.
+        assert!(err.contains("jp -> kr  track_update  real_world"), "{err}");
+        assert!(err.contains("expected: delivered 1"), "{err}");
+        assert!(err.contains("actual:   withheld not_releasable 1"), "{err}");
+    }
+
+    #[test]
+    fn json_output_parses_and_reports_mismatch() {
+        let (code, out, _err) = run_test(
+            "broker-config/policies/strict-trilateral.toml",
+            Some(repo("broker-config/policies/samples/wrong.expect.toml")),
+            true,
+        );
+        assert_eq!(code, EXIT_PROBLEM);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["policy"], "strict-trilateral");
+        assert_eq!(v["matches_expectations"], false);
+        assert!(v["rows"].as_array().unwrap().len() > 5);
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        let (code, _, err) = run_test("broker-config/policies/does-not-exist.toml", None, false);
+        assert_eq!(code, EXIT_USAGE, "{err}");
+        let (code, _, err) = run_test(
+            "broker-config/policies/strict-trilateral.toml",
+            Some(repo("broker-config/policies/samples/missing.expect.toml")),
+            false,
+        );
+        assert_eq!(code, EXIT_USAGE, "{err}");
+    }
+}

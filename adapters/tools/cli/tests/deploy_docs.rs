@@ -1,0 +1,101 @@
+//! deploy/ says what the binary does: every `deploy/README.md ("Section")` reference in deploy/
+//! names a section that exists; none of the claims the binary disproves is back (the relay
+//! "exports no metrics", takes "no TRILINK__ overrides", installs "no log subscriber"); and the
+//! overrides `/etc/default/trilink-relay` documents reach the relay's configuration.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn deploy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../deploy")
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, out);
+        } else if std::fs::read_to_string(&p).is_ok() {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn section_references_resolve_and_disproved_claims_stay_out() {
+    let readme = std::fs::read_to_string(deploy().join("README.md")).unwrap();
+    let headings: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.trim_start_matches('#').strip_prefix(' '))
+        .collect();
+    let mut all = Vec::new();
+    files(&deploy(), &mut all);
+    let mut refs = 0;
+    for f in &all {
+        let text = std::fs::read_to_string(f).unwrap().replace("\n#", " ");
+        for marker in ["deploy/README.md (\"", "deploy/README.md, \""] {
+            for (i, _) in text.match_indices(marker) {
+                let rest = &text[i + marker.len()..];
+                let name = rest.split('"').next().unwrap();
+                refs += 1;
+                assert!(
+                    headings
+                        .iter()
+                        .any(|h| h.trim() == name || h.starts_with(&format!("{name} ("))),
+                    "{}: refers to deploy/README.md section {name:?}, which does not exist",
+                    f.display()
+                );
+            }
+        }
+        let lower = std::fs::read_to_string(f).unwrap().to_lowercase();
+        for claim in [
+            "exports no metrics",
+            "no metrics port",
+            "takes no `trilink__",
+            "does not take trilink__",
+            "install a log subscriber yet",
+            "has no environment overrides",
+            "takes no environment overrides",
+        ] {
+            assert!(
+                !lower.contains(claim),
+                "{}: says {claim:?}, which the binary disproves",
+                f.display()
+            );
+        }
+    }
+    assert!(refs >= 3, "only {refs} section references found");
+    assert!(readme.contains("\n## Checking a configuration\n"));
+}
+
+#[test]
+fn relay_overrides_documented_in_the_environment_file_take_effect() {
+    let env_file = std::fs::read_to_string(deploy().join("etc/default/trilink-relay")).unwrap();
+    let var = "TRILINK__ACCOUNT__0__PASSWORD";
+    assert!(env_file.contains(var), "{env_file}");
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args(["relay", "--print-config", "--config"])
+        .arg(deploy().join("etc/trilink/relay.toml"))
+        .arg("--policy")
+        .arg(deploy().join("../broker-config/policies/default-trilateral.toml"))
+        .env(var, "from-the-environment")
+        .env("TRILINK__NATS_URL", "nats://hub.example:4222")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("account[0].password = \"****\"")
+                && l.ends_with(&format!("# env {var}"))),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("nats_url = \"nats://hub.example:4222\"")
+                && l.ends_with("# env TRILINK__NATS_URL")),
+        "{out}"
+    );
+}
