@@ -21,6 +21,33 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
     found
 }
 
+/// `trilink demo --scenario <scenario>` at 40× (settling up to 30 s); asserts that it
+/// succeeded and returns its standard output.
+fn run_demo(scenario: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args([
+            "demo",
+            "--scenario",
+            scenario,
+            "--speed",
+            "40",
+            "--settle-s",
+            "30",
+            "--refresh-s",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "demo failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        o.status.code()
+    );
+    stdout
+}
+
 /// `FUSED <DEST> event=<id> <kind> <mode> contributors=<text>` lines: (dest, event, contributors).
 fn fused_lines(stdout: &str) -> Vec<(String, String, String)> {
     stdout
@@ -45,27 +72,7 @@ fn fused_lines(stdout: &str) -> Vec<(String, String, String)> {
 /// releasability). Checked at the KR and JP national-system stand-ins.
 #[test]
 fn demo_common_picture_keeps_a_track_from_a_nation_it_is_not_released_to() {
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args([
-            "demo",
-            "--scenario",
-            "salvo",
-            "--speed",
-            "40",
-            "--settle-s",
-            "30",
-            "--refresh-s",
-            "5",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success(),
-        "demo failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        o.status.code()
-    );
+    let stdout = run_demo("salvo");
     let fused = fused_lines(&stdout);
     let restricted = "us:US-tpy2kyoga-M3";
     let kr: Vec<_> = fused.iter().filter(|(d, ..)| d == "KR").collect();
@@ -88,27 +95,7 @@ fn demo_common_picture_keeps_a_track_from_a_nation_it_is_not_released_to() {
 
 #[test]
 fn demo_summary_matches_what_the_stand_ins_printed() {
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args([
-            "demo",
-            "--scenario",
-            "single_launch",
-            "--speed",
-            "40",
-            "--settle-s",
-            "30",
-            "--refresh-s",
-            "5",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success(),
-        "demo failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        o.status.code()
-    );
+    let stdout = run_demo("single_launch");
     assert!(
         stdout.contains("SUMMARY (every nation received what the policy releases to it)"),
         "{stdout}"
