@@ -28,8 +28,9 @@ pub struct PictureArgs {
     /// beside it, else the national default ports).
     #[arg(long)]
     pub map: Option<PathBuf>,
-    /// Routing policy (TOML): build each destination's picture from what is released to it
-    /// and show only the views the relay would publish. Without it: the hub's whole picture.
+    /// Routing policy (TOML): each destination's picture, built (like the live relay's) from
+    /// the contributions whose releasability includes it, showing only the views the relay
+    /// would publish. Without it: the hub's whole picture.
     #[arg(long, short)]
     pub policy: Option<PathBuf>,
     /// Show only this destination's picture (needs --policy).

@@ -8,9 +8,12 @@
 //! [`OfflineOptions::tick`] of capture time in between. Two scopes ([`Scope`]):
 //!
 //! - [`Scope::Policy`]: one picture per destination, built only from the contributions
-//!   released to it, and **only the views the policy lets the relay publish** (a view the
-//!   policy withholds — mode ceiling, a rule on `common_event` — is counted, not shown). This
-//!   is what each nation would receive from the live relay.
+//!   released to it (the envelope's releasability, as the live relay's correlator does), and
+//!   **only the views the policy lets the relay publish** (a view the policy withholds — mode
+//!   ceiling, a rule on `common_event` — is counted, not shown). This is what each nation
+//!   would receive from the live relay. As there, a rule that withholds a national message
+//!   from D (e.g. `impact_prediction` outside D's area) does not keep that message out of D's
+//!   picture: only releasability does.
 //! - [`Scope::Hub`]: no policy — the hub's whole picture, every accepted contribution whatever
 //!   its releasability (what no single nation receives).
 //!
@@ -577,8 +580,8 @@ impl OfflinePicture {
     fn scope_text(&self) -> String {
         match &self.policy {
             Some(name) => format!(
-                "policy {name}: each destination's picture from the contributions released to \
-                 it, as the relay would publish it"
+                "policy {name}: each destination's picture from the contributions releasable \
+                 to it, only the views the relay would publish"
             ),
             None => "no policy: the hub's whole picture (every accepted contribution, \
                      releasability and routing not applied)"
