@@ -13,7 +13,10 @@
 //! - **spuriousness**: share of (event, instant) pairs of live events matched to no object;
 //! - **positional RMS** of the fused tracks, and of each nation's own track updates, against
 //!   truth at their times;
-//! - **track-id changes**: how often the event matched to an object changes.
+//! - **track-id changes**: how often the event matched to an object changes;
+//! - **time to association**: for each national track released to D, the time from its first
+//!   report to the first instant it is a member of an event in D's picture (a track that starts
+//!   an event is associated at once; one the correlator holds back as ambiguous waits).
 //!
 //! Pure: no clock, no I/O; `now` is each report's emit time.
 
@@ -67,6 +70,21 @@ pub struct Quality {
     pub track_id_changes: usize,
     /// Instants evaluated (one per report).
     pub instants: usize,
+    /// Time from each national track's first report to its association, per nation.
+    pub association: BTreeMap<Nation, Association>,
+}
+
+/// Time from first report to association of one nation's tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Association {
+    /// Tracks associated with an event.
+    pub tracks: usize,
+    /// Mean time from a track's first report to its association, s.
+    pub mean_s: f64,
+    /// Longest such time, s.
+    pub max_s: f64,
+    /// Tracks reported but never associated by the end of the reports.
+    pub unassociated: usize,
 }
 
 /// Paired RMS errors of a nation's own track and of the fused track at the same instants.
@@ -187,11 +205,40 @@ pub fn evaluate(
     let mut last_event: BTreeMap<String, Uuid> = BTreeMap::new();
     // An object counts from the first report about it released to `dest`.
     let mut first_seen: BTreeMap<String, f64> = BTreeMap::new();
+    // National track → instant of its first report released to `dest`; and the delays.
+    let mut unassociated: BTreeMap<(Nation, String), f64> = BTreeMap::new();
+    let mut delays: BTreeMap<Nation, Vec<f64>> = BTreeMap::new();
+    let mut associated: BTreeSet<(Nation, String)> = BTreeSet::new();
 
     for (env, now) in reports {
         c.ingest(env, *now)?;
         c.tick(*now);
         let t_now = geo::secs(*now);
+        if env.releasable_to(dest)
+            && matches!(
+                env.payload,
+                Payload::LaunchDetection(_)
+                    | Payload::TrackUpdate(_)
+                    | Payload::ImpactPrediction(_)
+            )
+            && let Some(id) = env.payload.track_id()
+        {
+            let key = (env.origin, id.as_str().to_owned());
+            if !associated.contains(&key) {
+                unassociated.entry(key).or_insert(t_now);
+            }
+        }
+        if !unassociated.is_empty() {
+            for (_, members) in c.membership(dest) {
+                for (origin, id) in members {
+                    let key = (origin, id.as_str().to_owned());
+                    if let Some(since) = unassociated.remove(&key) {
+                        delays.entry(origin).or_default().push(t_now - since);
+                        associated.insert(key);
+                    }
+                }
+            }
+        }
         if env.releasable_to(dest) {
             if let Payload::TrackUpdate(p) = &env.payload {
                 let pos = geo::ecef(&p.position);
@@ -314,6 +361,22 @@ pub fn evaluate(
         unretracted as f64 / live_events as f64
     };
     q.fused_rms_m = rms(fused_sq, fused_n);
+    for n in delays.keys().chain(unassociated.keys().map(|(n, _)| n)) {
+        let d = delays.get(n).map(Vec::as_slice).unwrap_or_default();
+        q.association.insert(
+            *n,
+            Association {
+                tracks: d.len(),
+                mean_s: if d.is_empty() {
+                    f64::NAN
+                } else {
+                    d.iter().sum::<f64>() / d.len() as f64
+                },
+                max_s: d.iter().copied().fold(0.0, f64::max),
+                unassociated: unassociated.keys().filter(|(o, _)| o == n).count(),
+            },
+        );
+    }
     q.national_rms_m = nat.into_iter().map(|(n, (s, k))| (n, rms(s, k))).collect();
     q.paired = pairs
         .into_iter()

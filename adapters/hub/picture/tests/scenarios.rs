@@ -163,6 +163,17 @@ fn metrics_on_shipped_and_hard_scenarios() {
             }
             assert_eq!(q.track_id_changes, 0, "{name} {dest}: {q:?}");
             assert!(q.completeness >= 0.99, "{name} {dest}: {q:?}");
+            // Every national track released to `dest` joins an event, within the time an
+            // ambiguous track may wait for kinematics (plus one report interval).
+            assert!(!q.association.is_empty(), "{name} {dest}: {q:?}");
+            for (n, a) in &q.association {
+                assert_eq!(a.unassociated, 0, "{name} {dest} {n}: {q:?}");
+                assert!(a.tracks > 0, "{name} {dest} {n}: {q:?}");
+                assert!(
+                    a.max_s <= Config::default().pending_timeout_s + 1.0,
+                    "{name} {dest} {n}: {q:?}"
+                );
+            }
             // Paired with the best single nation at its own report instants, the fused track is
             // no worse.
             let best = q

@@ -13,7 +13,10 @@
 //!   Pure (time is passed in). The live relay and the offline policy test both call it.
 //! - [`picture`]: the common picture (issue 15): the correlator (`trilink-picture`) fed every
 //!   accepted input, and each destination's view of each changed event as a `common_event`
-//!   output on `tl.out.<dest>.common_event.us.<event id>`, routed by the same policy. Pure.
+//!   output on `tl.out.<dest>.common_event.us.<event id>`, routed by the same policy;
+//!   [`picture::offline`]: the same picture built from a capture (per destination under a
+//!   policy, or the hub's whole picture), with timelines and track-quality metrics, for
+//!   `trilink picture` and `trilink policy test`. Pure.
 //! - [`references`]: message id → origin of recently relayed messages, so that a nation can
 //!   cancel, correct or reference only its own messages. Pure, bounded.
 //! - [`matrix`]: the delivery matrix of a capture and expectation files (`trilink policy test`).

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use trilink_local_link::bench::BenchOptions;
+use trilink_local_link::bench::{BenchOptions, PictureSwitch};
 use trilink_local_link::standins::Out;
 
 use crate::EXIT_PROBLEM;
@@ -29,6 +29,11 @@ pub struct BenchArgs {
     /// consumers, which add load: use the plain run's figures as the benchmark).
     #[arg(long)]
     pub hops: bool,
+    /// The hub's common picture: `both` measures the trilink path with the relay's correlator
+    /// off, then on, in the same run (to show the relay's latency with and without it); `on`
+    /// (as in production) or `off` measures one phase.
+    #[arg(long, default_value = "both")]
+    pub picture: PictureSwitch,
 }
 
 /// Run `trilink bench` (blocking; builds its own runtime); the report goes to stdout.
@@ -39,6 +44,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         drain_s: args.drain_s,
         no_baseline: args.no_baseline,
         hops: args.hops,
+        picture: args.picture,
     };
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     match tokio::runtime::Runtime::new()

@@ -3,7 +3,7 @@
 //!
 //! This crate is the edge: one module per command (`<name>_cmd`), each parsing its arguments
 //! and calling a library — `trilink-runtime` (adapter), `trilink-relay` (relay, policy),
-//! `trilink-replay` (replay, record), `trilink-local-link` (demo, bench, `policy test --live`),
+//! `trilink-replay` (replay, record, capture loading for picture), `trilink-local-link` (demo, bench, `policy test --live`),
 //! `trilink-view` (view), `trilink-scenario`, `trilink-brokers`, `trilink-schema` — then
 //! printing and choosing the exit code. It must not contain protocol, routing or transport
 //! logic, and no command module imports another.
@@ -25,6 +25,7 @@ mod broker_cmd;
 mod decode_cmd;
 mod demo_cmd;
 mod dlq_cmd;
+mod picture_cmd;
 mod policy_cmd;
 mod record_cmd;
 mod relay_cmd;
@@ -64,6 +65,9 @@ pub enum Command {
     Record(record_cmd::RecordArgs),
     /// Test a routing policy against a capture, offline or through the live link.
     Policy(policy_cmd::PolicyArgs),
+    /// The hub's common picture of a capture, offline: event timeline per destination under a
+    /// policy (or the hub's whole picture), track-quality metrics against scenario truth.
+    Picture(picture_cmd::PictureArgs),
     /// Generate a launch scenario: national-format reports plus ground truth.
     Scenario(scenario_cmd::ScenarioArgs),
     /// Run the live three-nation demo: brokers, relay, adapters and national stand-ins.
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => replay_cmd::run(&args),
         Command::Record(args) => record_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),
+        Command::Picture(args) => picture_cmd::run(&args),
         Command::Scenario(args) => scenario_cmd::run(&args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(&args),

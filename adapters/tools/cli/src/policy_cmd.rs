@@ -1,6 +1,8 @@
 //! `trilink policy test`: run a capture through the routing policy offline, print the delivery
-//! matrix, compare it with an expectations file. The routing logic lives in `trilink-relay`
-//! (the same `process` the live relay runs); this module only reads files and prints.
+//! matrix and, next to it, each destination's common picture (the hub's `common_event` views
+//! under the policy), compare the matrix with an expectations file. The routing logic lives in
+//! `trilink-relay` (the same `process` and correlator the live relay runs); this module only
+//! reads files and prints.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use trilink_relay::picture::offline::{self, OfflineInput, OfflineOptions, Scope};
 use trilink_relay::{Expectations, Matrix, Policy, RelayIdentity};
 
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
@@ -143,9 +146,25 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     };
     let now = args.now.unwrap_or_else(Utc::now);
     let matrix = Matrix::from_capture(&capture, &policy, now, &RelayIdentity::default());
+    // The picture per destination, taken in as the matrix takes the capture: validated as of
+    // the same instant, each envelope on its own input subject.
+    let inputs: Vec<OfflineInput> = OfflineInput::from_jsonl(&capture)
+        .into_iter()
+        .map(|i| OfflineInput { subject: None, ..i })
+        .collect();
+    let picture = offline::build(
+        &inputs,
+        &OfflineOptions {
+            validate_at: Some(now),
+            ..OfflineOptions::new(Scope::Policy(&policy))
+        },
+    );
 
     if args.json {
         let mut doc = matrix.to_json(&policy.name);
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("picture".into(), offline::compact_json(&picture));
+        }
         if let (Some(exp), Some(obj)) = (&expectations, doc.as_object_mut()) {
             let diff = matrix.diff(exp);
             obj.insert("matches_expectations".into(), diff.is_none().into());
@@ -161,6 +180,7 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         );
     } else {
         let _ = write!(out, "{}", matrix.render_table(&policy.name));
+        let _ = write!(out, "\n{}", offline::render_compact(&picture));
     }
 
     if let Some(path) = &args.write_expect {
@@ -346,6 +366,50 @@ mod tests {
         assert_eq!(v["policy"], "strict-trilateral");
         assert_eq!(v["matches_expectations"], false);
         assert!(v["rows"].as_array().unwrap().len() > 5);
+    }
+
+    #[test]
+    fn the_picture_per_destination_is_shown_next_to_the_matrix() {
+        let (code, out, err) =
+            run_test("broker-config/policies/strict-trilateral.toml", None, false);
+        assert_eq!(code, 0, "{err}");
+        let (matrix, picture) = out
+            .split_once("common picture per destination")
+            .expect("a picture section after the matrix");
+        assert!(matrix.contains("origin dest"), "{out}");
+        let section = |from: &str, to: Option<&str>| -> String {
+            let rest = picture.split_once(from).unwrap().1;
+            to.map_or(rest, |t| rest.split_once(t).unwrap().0)
+                .to_owned()
+        };
+        let jp = section("  jp: ", Some("  kr: "));
+        let kr = section("  kr: ", Some("  us: "));
+        let us = section("  us: ", None);
+        // KR accepts real-world only (strict policy): the exercise events are withheld from it,
+        // counted, not shown; JP's second track, released to JP and the US only, is not in
+        // KR's picture but is in theirs.
+        assert!(
+            kr.starts_with(
+                "1 event(s); views withheld by the policy: 2 mode_not_accepted:exercise"
+            ),
+            "{kr}"
+        );
+        assert!(!kr.contains("exercise "), "{kr}");
+        assert!(!kr.contains("jp-2"), "{kr}");
+        assert!(
+            jp.contains("jp jp-2") && us.contains("jp jp-2"),
+            "{picture}"
+        );
+        assert!(jp.starts_with("4 event(s)"), "{jp}");
+
+        let (code, out, _) = run_test("broker-config/policies/strict-trilateral.toml", None, true);
+        assert_eq!(code, 0);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let kr = &v["picture"]["kr"];
+        assert_eq!(kr["events"].as_array().unwrap().len(), 1, "{kr}");
+        assert_eq!(kr["withheld"]["mode_not_accepted:exercise"], 2, "{kr}");
+        assert_eq!(kr["events"][0]["contributors"][0], "jp:jp-1", "{kr}");
+        assert_eq!(v["picture"]["us"]["events"].as_array().unwrap().len(), 4);
     }
 
     #[test]

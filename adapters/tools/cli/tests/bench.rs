@@ -1,6 +1,8 @@
-//! `trilink bench` measures something on both paths: the raw-NATS baseline and the trilink
-//! path each deliver every message offered at a low rate (a correctness check of the
-//! benchmark itself — figures are for BENCHMARKS.md, never asserted here).
+//! `trilink bench` measures something on every path: the raw-NATS baseline and the trilink
+//! path, with the relay's common picture off and then on, each deliver every message offered
+//! at a low rate (a correctness check of the benchmark itself — figures are for BENCHMARKS.md,
+//! never asserted here), and the picture switch reaches the relay: the hub's common-picture
+//! reports reach KR in the picture-on phase only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
@@ -23,7 +25,7 @@ fn both_paths_deliver_everything_offered_at_a_low_rate() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "bench failed:\n{out}\n{err}");
-    for path in ["raw-nats", "trilink"] {
+    for path in ["raw-nats", "trilink/pic-off", "trilink/pic-on"] {
         let row: Vec<&str> = out
             .lines()
             .find(|l| {
@@ -41,4 +43,27 @@ fn both_paths_deliver_everything_offered_at_a_low_rate() {
         assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
         assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
     }
+    // "common-picture reports at KR (not benchmark messages): trilink/pic-off 0, trilink/pic-on N"
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("common-picture reports at KR"))
+        .unwrap_or_else(|| panic!("no picture report count in:\n{out}"));
+    let count = |phase: &str| -> u64 {
+        line.split(", ")
+            .find_map(|p| p.rsplit_once(&format!("{phase} ")).map(|(_, n)| n))
+            .unwrap_or_else(|| panic!("{phase} in {line}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        count("trilink/pic-off"),
+        0,
+        "picture off, yet picture reports: {line}"
+    );
+    assert!(
+        count("trilink/pic-on") > 0,
+        "picture on, no picture report: {line}\n{out}"
+    );
+    assert!(out.contains("picture on / off: p50 latency ratio"), "{out}");
 }

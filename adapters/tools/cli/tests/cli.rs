@@ -26,7 +26,8 @@ fn top_level_help_lists_every_job() {
     assert!(o.status.success());
     let text = stdout(&o);
     for job in [
-        "adapter", "relay", "replay", "record", "policy", "scenario", "demo", "bench", "schema",
+        "adapter", "relay", "replay", "record", "policy", "picture", "scenario", "demo", "bench",
+        "schema",
     ] {
         assert!(text.contains(job), "--help does not mention {job}:\n{text}");
     }
@@ -119,7 +120,7 @@ fn schema_write_writes_the_same_schema() {
 /// exits 2 and says why on standard error.
 #[test]
 fn no_job_succeeds_silently() {
-    for job in ["adapter", "relay", "replay", "record", "policy"] {
+    for job in ["adapter", "relay", "replay", "record", "policy", "picture"] {
         let o = trilink(&[job]);
         assert_eq!(
             o.status.code(),

@@ -25,6 +25,22 @@ pub fn free_udp_port() -> Result<u16> {
     trilink_brokers::free_udp_port().map_err(|e| failed!("{e}"))
 }
 
+/// A relay started with [`LocalLink::start_relay_run`].
+#[derive(Debug)]
+pub struct RelayRun {
+    stop: CancellationToken,
+    finished: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl RelayRun {
+    /// Stop this relay and wait until it has (at most `within`); false when it did not stop
+    /// in time.
+    pub async fn stop(self, within: Duration) -> bool {
+        self.stop.cancel();
+        tokio::time::timeout(within, self.finished).await.is_ok()
+    }
+}
+
 /// The running pieces of a local link.
 #[derive(Debug)]
 pub struct LocalLink {
@@ -107,6 +123,34 @@ impl LocalLink {
                 .map_err(|e| failed!("relay: {e}"))
         });
         Ok(())
+    }
+
+    /// Start the relay with `policy_text` and its configuration changed by `tune`; unlike
+    /// [`start_relay`](Self::start_relay) it can be stopped alone ([`RelayRun::stop`]), so
+    /// that another relay (another configuration) can take over the same link.
+    pub fn start_relay_run(
+        &mut self,
+        policy_text: &str,
+        tune: impl FnOnce(&mut trilink_relay::RelayConfig),
+    ) -> Result<RelayRun> {
+        let path = self.link.dir().join("policy.toml");
+        std::fs::write(&path, policy_text).map_err(|source| crate::LinkError::Io {
+            what: format!("writing {}", path.display()),
+            source,
+        })?;
+        let mut relay_cfg = configs::relay_config(&self.link)?;
+        tune(&mut relay_cfg);
+        let stop = self.stop.child_token();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let own = stop.clone();
+        self.tasks.spawn(async move {
+            let r = trilink_relay::live::run(relay_cfg, path, async move { own.cancelled().await })
+                .await
+                .map_err(|e| failed!("relay: {e}"));
+            let _ = done.send(());
+            r
+        });
+        Ok(RelayRun { stop, finished })
     }
 
     /// Start adapter-jp: UDP in on `ingress`, UDP out to `national`.

@@ -16,7 +16,8 @@
 //!   Records whose subject is not a trilink subject are rejected and counted.
 //!
 //! One file per job: [`load`](mod@load) reads and decodes the capture completely before the first send
-//! (a bad capture sends nothing) and rewrites every message once up front ([`rewrite`]:
+//! (a bad capture sends nothing; [`load_envelopes`] reads one as envelopes for offline jobs such
+//! as `trilink picture`) and rewrites every message once up front ([`rewrite`]:
 //! `--mode`, `--timestamps`, the real-world refusal); [`sink`] holds the four transports;
 //! [`clock`] is the sending thread, which prepares each message ahead, waits with the
 //! [`pacer::Pacer`] (OS sleep to 100 µs before its due instant, busy-wait the rest) and hands
@@ -58,7 +59,7 @@ pub mod summary;
 pub mod target;
 
 pub use clock::Progress;
-pub use load::{LoadedCapture, load};
+pub use load::{CapturedEnvelope, EnvelopeCapture, LoadedCapture, load, load_envelopes};
 pub use options::{
     DEFAULT_RT_PRIORITY, DEFAULT_SPIN_US, ModeArg, NatsTarget, ReplayOptions, Selection, TimeSpec,
     TimestampsArg, parse_kind, parse_time,

@@ -3,7 +3,7 @@
 //! envelopes; the selection applied; every selected message rewritten once up front to learn
 //! the mode it goes out with.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -102,12 +102,16 @@ fn resolve_window(opts: &ReplayOptions, first: Option<DateTime<Utc>>) -> ReplayF
 /// The capture map for a pcap/pcapng: `map`, `<stem>.map.toml`, `capture-map.toml` beside
 /// the capture, or [`trilink_capture::national_map`]; with the name of where it came from.
 pub fn load_map(opts: &ReplayOptions) -> Result<(CaptureMap, String), String> {
-    let beside = |name: String| opts.capture.with_file_name(name);
-    let candidates: Vec<PathBuf> = if let Some(p) = &opts.map {
-        vec![p.clone()]
+    find_map(&opts.capture, opts.map.as_deref())
+}
+
+/// [`load_map`] for a capture at `capture` and an optional explicit `map`.
+pub fn find_map(capture: &Path, map: Option<&Path>) -> Result<(CaptureMap, String), String> {
+    let beside = |name: String| capture.with_file_name(name);
+    let candidates: Vec<PathBuf> = if let Some(p) = map {
+        vec![p.to_path_buf()]
     } else {
-        let stem = opts
-            .capture
+        let stem = capture
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -117,7 +121,7 @@ pub fn load_map(opts: &ReplayOptions) -> Result<(CaptureMap, String), String> {
         ]
     };
     for p in candidates {
-        if opts.map.is_none() && !p.is_file() {
+        if map.is_none() && !p.is_file() {
             continue;
         }
         let text =
@@ -291,5 +295,132 @@ fn load_national(
             Err(e) => out.reject(format!("{file}: undecodable frame: {e}")),
         }
     }
+    Ok(out)
+}
+
+/// One message of a capture as a common envelope, for offline processing (`trilink picture`).
+#[derive(Debug, Clone)]
+pub struct CapturedEnvelope {
+    /// Capture time (`None` for a bare envelope line: its `ingested_at` stands for it).
+    pub at: Option<DateTime<Utc>>,
+    /// Recorded subject (JSON Lines records only).
+    pub subject: Option<String>,
+    /// The envelope's JSON (as recorded; a national frame's translation).
+    pub body: Vec<u8>,
+}
+
+/// A capture read as envelopes ([`load_envelopes`]).
+#[derive(Debug, Default)]
+pub struct EnvelopeCapture {
+    /// `pcapng`, `pcap`, `jsonl` (records) or `jsonl-envelopes` (bare envelopes).
+    pub format: &'static str,
+    /// Where the capture map came from (pcap/pcapng).
+    pub map: Option<String>,
+    /// The messages, in capture order.
+    pub messages: Vec<CapturedEnvelope>,
+    /// National frames that did not decode.
+    pub undecodable: u64,
+    /// Packets on no mapped flow.
+    pub unmapped: u64,
+    /// The first few reasons for undecodable frames.
+    pub first_problems: Vec<String>,
+}
+
+/// Read a whole capture as envelopes, offline: pcap/pcapng through its capture map
+/// ([`find_map`]) and the national codecs (each frame translated at its capture timestamp),
+/// JSON Lines of `{"ts", "subject", "envelope"}` records (strict), or JSON Lines of bare
+/// envelopes (each line kept as it is: the caller's validation judges it). An error is a
+/// capture that cannot be read at all (unknown format, broken container, bad record line).
+pub fn load_envelopes(
+    capture: &Path,
+    map: Option<&Path>,
+    data: &[u8],
+) -> Result<EnvelopeCapture, String> {
+    let file = capture.display().to_string();
+    let format = CaptureFormat::detect(&file, data).map_err(|e| e.to_string())?;
+    if format == CaptureFormat::Jsonl {
+        let text = std::str::from_utf8(data).map_err(|e| format!("{file}: not UTF-8: {e}"))?;
+        let records = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .is_some_and(|v| v.get("ts").is_some() && v.get("subject").is_some());
+        if !records {
+            return Ok(EnvelopeCapture {
+                format: "jsonl-envelopes",
+                messages: text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| CapturedEnvelope {
+                        at: None,
+                        subject: None,
+                        body: l.as_bytes().to_vec(),
+                    })
+                    .collect(),
+                ..EnvelopeCapture::default()
+            });
+        }
+        let mut out = EnvelopeCapture {
+            format: "jsonl",
+            ..EnvelopeCapture::default()
+        };
+        for r in JsonlReader::new(&file, data) {
+            let r = r.map_err(|e| e.to_string())?;
+            let body = serde_json::to_vec(&r.envelope).map_err(|e| format!("{file}: {e}"))?;
+            out.messages.push(CapturedEnvelope {
+                at: Some(r.ts),
+                subject: Some(r.subject),
+                body,
+            });
+        }
+        return Ok(out);
+    }
+    let (map, map_name) = find_map(capture, map)?;
+    let mut decoder = CaptureDecoder::new(map)
+        .with_codec(trilink_jp::JpCodec)
+        .with_codec(trilink_kr::KrCodec)
+        .with_codec(trilink_us::UsCodec::default());
+    let mut decoded = Vec::new();
+    for m in CaptureReader::new(&file, data) {
+        let m = m.map_err(|e| e.to_string())?;
+        decoded.extend(decoder.push(&m));
+    }
+    decoded.extend(decoder.finish());
+    let mut out = EnvelopeCapture {
+        format: if format == CaptureFormat::Pcap {
+            "pcap"
+        } else {
+            "pcapng"
+        },
+        map: Some(map_name),
+        unmapped: decoder.unmapped(),
+        ..EnvelopeCapture::default()
+    };
+    for r in decoded {
+        match r {
+            Ok(r) => match serde_json::to_vec(&r.envelope) {
+                Ok(body) => out.messages.push(CapturedEnvelope {
+                    at: Some(r.timestamp),
+                    subject: None,
+                    body,
+                }),
+                Err(e) => {
+                    out.undecodable += 1;
+                    if out.first_problems.len() < 5 {
+                        out.first_problems.push(format!("{file}: {e}"));
+                    }
+                }
+            },
+            Err(e) => {
+                out.undecodable += 1;
+                if out.first_problems.len() < 5 {
+                    out.first_problems
+                        .push(format!("{file}: undecodable frame: {e}"));
+                }
+            }
+        }
+    }
+    // Frames complete in file order per flow; the relay would receive them in time order.
+    out.messages.sort_by_key(|m| m.at);
     Ok(out)
 }

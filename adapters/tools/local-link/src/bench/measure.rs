@@ -49,7 +49,7 @@ impl PathResult {
     }
     pub(crate) fn row(&self, name: &str) -> String {
         format!(
-            "{name:<8} {:>8} {:>8} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            "{name:<15} {:>8} {:>8} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             self.sent,
             self.received,
             self.duplicates,

@@ -12,6 +12,14 @@
 //! account → a subscriber on the KR leaf → MQTT QoS 1 via mosquitto → the same kind of
 //! subscriber. No decoding, translation, validation or persistence. Benchmark subjects
 //! (`bench.*`) are captured by no stream.
+//!
+//! The hub's common picture ([`PictureSwitch`], `trilink bench --picture both|on|off`, default
+//! `both`): the trilink path is measured with the relay's correlator off, then on, in the same
+//! run — same servers, same adapters; the relay is restarted between the phases with
+//! `[picture] enabled` switched and no start-up rebuild (`rebuild_window_s = 0`, so the second
+//! relay does not first read the first phase's inputs back). Off runs first, so no picture
+//! report of the on phase can reach KR during the off phase. The common-picture reports that
+//! reach KR are counted per phase (not benchmark messages): 0 with the picture off.
 
 mod cpu;
 mod hops;
@@ -20,6 +28,7 @@ mod raw;
 
 pub use measure::PathResult;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +57,68 @@ use hops::Hops;
 use measure::{Arrivals, Inflight, collect, drive, id_key, mqtt_subscriber, note, template};
 use raw::raw_path;
 
+/// Which relay configurations the trilink path is measured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PictureSwitch {
+    /// The correlator off, then on, in the same run (the default).
+    #[default]
+    Both,
+    /// The correlator on only (as in production).
+    On,
+    /// The correlator off only.
+    Off,
+}
+
+impl PictureSwitch {
+    /// The phases, in the order they run: `false` = picture off.
+    pub fn phases(self) -> Vec<bool> {
+        match self {
+            Self::Both => vec![false, true],
+            Self::On => vec![true],
+            Self::Off => vec![false],
+        }
+    }
+}
+
+impl std::str::FromStr for PictureSwitch {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "both" => Ok(Self::Both),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            other => Err(format!("{other:?}: expected both, on or off")),
+        }
+    }
+}
+
+impl std::fmt::Display for PictureSwitch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Both => "both",
+            Self::On => "on",
+            Self::Off => "off",
+        })
+    }
+}
+
+/// The benchmark relay's configuration for one phase: the correlator on or off, and no
+/// start-up rebuild of the picture (a relay restarted between phases must not first read the
+/// previous phase's inputs back).
+pub fn relay_for_phase(cfg: &mut trilink_relay::RelayConfig, picture: bool) {
+    cfg.picture.enabled = picture;
+    cfg.picture.rebuild_window_s = 0;
+}
+
+/// The name of a phase's row in the report.
+pub fn phase_name(picture: bool) -> &'static str {
+    if picture {
+        "trilink/pic-on"
+    } else {
+        "trilink/pic-off"
+    }
+}
+
 /// What to offer and measure.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -62,6 +133,17 @@ pub struct BenchOptions {
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     pub hops: bool,
+    /// The relay's common picture off, on, or both in turn.
+    pub picture: PictureSwitch,
+}
+
+/// One measured phase of the trilink path.
+struct Phase {
+    picture: bool,
+    result: PathResult,
+    cpu: String,
+    picture_reports: u64,
+    hops: Option<String>,
 }
 
 /// Run the benchmark; its report goes to `out` as it is measured.
@@ -102,18 +184,17 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         )
     };
 
-    // --- trilink path ---
-    local.start_relay(DEFAULT_POLICY)?;
+    // --- trilink path, once per picture phase ---
     let jp_in = free_udp_port()?;
     let jp_out = free_udp_port()?;
     local.start_adapter_jp(jp_in, jp_out)?;
     local.start_adapter_kr()?;
-    let link = local.link();
 
     let inflight: Inflight = Arc::default();
     let tally: Arc<Mutex<Arrivals>> = Arc::default();
+    let picture_reports = Arc::new(AtomicU64::new(0));
     let kr = trilink_kr::KrCodec;
-    let (i2, t2) = (inflight.clone(), tally.clone());
+    let (i2, t2, p2) = (inflight.clone(), tally.clone(), picture_reports.clone());
     let hops = Hops::default();
     let hops_rx = args.hops.then(|| hops.clone());
     let _rx = mqtt_subscriber(
@@ -121,65 +202,96 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         "bench-kr-national",
         trilink_kr::DELIVERY_TOPIC,
         move |payload| {
-            // The relay's common picture (on, as in production) reaches KR too, as reports of
-            // the hub's picture source: not the benchmark's messages.
-            if let Ok(trilink_schema::Decoded::Frame { frame, .. }) = kr.decode(payload)
-                && let Ok(env) = kr.to_common(&frame, Utc::now())
-                && env.source.system != trilink_schema::picture::PICTURE_SYSTEM
-            {
-                let key = id_key(&env.message_id);
-                note(&i2, &t2, key);
-                if let Some(h) = &hops_rx {
-                    h.received(key);
-                }
+            let Ok(trilink_schema::Decoded::Frame { frame, .. }) = kr.decode(payload) else {
+                return;
+            };
+            let Ok(env) = kr.to_common(&frame, Utc::now()) else {
+                return;
+            };
+            // The relay's common picture reaches KR too, as reports of the hub's picture
+            // source: counted apart, not the benchmark's messages.
+            if env.source.system == trilink_schema::picture::PICTURE_SYSTEM {
+                p2.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let key = id_key(&env.message_id);
+            note(&i2, &t2, key);
+            if let Some(h) = &hops_rx {
+                h.received(key);
             }
         },
         stop.clone(),
     );
     if args.hops {
-        hops.start_probes(link, &stop).await?;
+        hops.start_probes(local.link(), &stop).await?;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
 
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     let target = std::net::SocketAddr::from(([127, 0, 0, 1], jp_in));
     let jp = trilink_jp::JpCodec;
-    let run = format!("bench{}", Utc::now().format("%Y%m%d%H%M%S%f"));
-    // Warm-up: a few messages through the whole path before measuring.
-    for i in 0..20 {
-        if let Ok(b) = standins::encode(&jp, &template(&format!("{run}w"), i)) {
-            let _ = socket.send_to(&b, target).await;
+    let mut phases = Vec::new();
+    for picture in args.picture.phases() {
+        let relay = local.start_relay_run(DEFAULT_POLICY, |c| relay_for_phase(c, picture))?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let run = format!(
+            "bench{}{}",
+            Utc::now().format("%Y%m%d%H%M%S%f"),
+            if picture { "p" } else { "n" }
+        );
+        // Warm-up: a few messages through the whole path before measuring.
+        for i in 0..20 {
+            if let Ok(b) = standins::encode(&jp, &template(&format!("{run}w"), i)) {
+                let _ = socket.send_to(&b, target).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        *tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arrivals::default();
+        inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        hops.clear();
+        let reports_before = picture_reports.load(Ordering::Relaxed);
+
+        let procs = processes(local.link(), mqtt_pid);
+        let cpu_before = cpu_snapshot(&procs);
+        let start = Instant::now();
+        let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
+            let env = template(&run, i);
+            let key = id_key(&env.message_id);
+            if args.hops {
+                hops.sent(key);
+            }
+            let bytes = standins::encode(&jp, &env);
+            let socket = &socket;
+            (key, async move {
+                let Ok(b) = bytes else { return false };
+                socket.send_to(&b, target).await.is_ok()
+            })
+        })
+        .await;
+        let result = collect(&tally, sent, drain, start, send_s).await;
+        let cpu = cpu_report(&procs, &cpu_before, &cpu_snapshot(&procs), result.received);
+        phases.push(Phase {
+            picture,
+            result,
+            cpu,
+            picture_reports: picture_reports.load(Ordering::Relaxed) - reports_before,
+            hops: args
+                .hops
+                .then(|| hops.report().trim_end_matches('\n').to_owned()),
+        });
+        if !relay.stop(Duration::from_secs(15)).await {
+            say!(
+                out,
+                "note: the {} relay did not stop within 15 s",
+                phase_name(picture)
+            );
         }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    *tally
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Arrivals::default();
-    inflight
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clear();
-    hops.clear();
-
-    let procs = processes(link, mqtt_pid);
-    let cpu_before = cpu_snapshot(&procs);
-    let start = Instant::now();
-    let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
-        let env = template(&run, i);
-        let key = id_key(&env.message_id);
-        if args.hops {
-            hops.sent(key);
-        }
-        let bytes = standins::encode(&jp, &env);
-        let socket = &socket;
-        (key, async move {
-            let Ok(b) = bytes else { return false };
-            socket.send_to(&b, target).await.is_ok()
-        })
-    })
-    .await;
-    let trilink = collect(&tally, sent, drain, start, send_s).await;
-    let trilink_cpu = cpu_report(&procs, &cpu_before, &cpu_snapshot(&procs), trilink.received);
+    let link = local.link();
 
     // Memory of every server and of this process (relay + both adapters run in it).
     let mut mem = Vec::new();
@@ -200,7 +312,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
 
     say!(
         out,
-        "{:<8} {:>8} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "{:<15} {:>8} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>8}",
         "path",
         "sent",
         "recv",
@@ -214,35 +326,100 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     if let Some(b) = &baseline {
         say!(out, "{}", b.row("raw-nats"));
     }
-    say!(out, "{}", trilink.row("trilink"));
+    for p in &phases {
+        say!(out, "{}", p.result.row(phase_name(p.picture)));
+    }
     if let Some(b) = &baseline {
-        let ratio = if b.throughput() > 0.0 {
-            trilink.throughput() / b.throughput()
-        } else {
-            f64::NAN
-        };
+        for p in &phases {
+            let ratio = if b.throughput() > 0.0 {
+                p.result.throughput() / b.throughput()
+            } else {
+                f64::NAN
+            };
+            say!(
+                out,
+                "throughput ratio {} / raw-nats: {ratio:.2}; p99 latency ratio: {:.2}",
+                phase_name(p.picture),
+                p.result.pct(99.0) / b.pct(99.0)
+            );
+        }
+    }
+    if let [off, on] = phases.as_slice() {
         say!(
             out,
-            "throughput ratio trilink / raw-nats: {ratio:.2}; p99 latency ratio: {:.2}",
-            trilink.pct(99.0) / b.pct(99.0)
+            "picture on / off: p50 latency ratio {:.2}, p99 latency ratio {:.2}, throughput ratio {:.2}",
+            on.result.pct(50.0) / off.result.pct(50.0),
+            on.result.pct(99.0) / off.result.pct(99.0),
+            on.result.throughput() / off.result.throughput()
         );
     }
     if let Some(b) = &baseline {
         say!(out, "raw-nats {}", b.cpu);
     }
-    say!(out, "trilink  {trilink_cpu}");
-    if args.hops {
-        say!(out, "{}", hops.report().trim_end_matches('\n'));
+    for p in &phases {
+        say!(out, "{} {}", phase_name(p.picture), p.cpu);
     }
+    let reports: Vec<String> = phases
+        .iter()
+        .map(|p| format!("{} {}", phase_name(p.picture), p.picture_reports))
+        .collect();
     say!(
         out,
-        "loss: trilink {} of {}; RSS after run: {}",
-        trilink.sent.saturating_sub(trilink.received),
-        trilink.sent,
+        "common-picture reports at KR (not benchmark messages): {}",
+        reports.join(", ")
+    );
+    for p in &phases {
+        if let Some(h) = &p.hops {
+            say!(out, "{}:\n{h}", phase_name(p.picture));
+        }
+    }
+    let losses: Vec<String> = phases
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} of {}",
+                phase_name(p.picture),
+                p.result.sent.saturating_sub(p.result.received),
+                p.result.sent
+            )
+        })
+        .collect();
+    say!(
+        out,
+        "loss: {}; RSS after run: {}",
+        losses.join(", "),
         mem.join(", ")
     );
 
     stop.cancel();
     let _ = local.shutdown(Duration::from_secs(15)).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_picture_switch_reaches_the_relay_config() {
+        let base = trilink_relay::RelayConfig::default();
+        assert!(base.picture.enabled, "the relay's picture is on by default");
+        assert!(base.picture.rebuild_window_s > 0);
+        for (switch, phases) in [
+            (PictureSwitch::Both, vec![false, true]),
+            (PictureSwitch::On, vec![true]),
+            (PictureSwitch::Off, vec![false]),
+        ] {
+            assert_eq!(switch.phases(), phases);
+            assert_eq!(switch.to_string().parse::<PictureSwitch>(), Ok(switch));
+            for picture in phases {
+                let mut cfg = base.clone();
+                relay_for_phase(&mut cfg, picture);
+                assert_eq!(cfg.picture.enabled, picture, "{switch}");
+                assert_eq!(cfg.picture.rebuild_window_s, 0, "no rebuild between phases");
+            }
+        }
+        assert_eq!(PictureSwitch::default(), PictureSwitch::Both);
+        assert!("maybe".parse::<PictureSwitch>().is_err());
+    }
 }

@@ -23,6 +23,10 @@
 //!   destination). The origin-echo check does not apply: `us` is the hub as author, not a
 //!   contributor echoed back.
 //!
+//! [`offline`]: the same picture built from a capture, per destination under a policy or the
+//! hub's whole picture, with life-cycle timelines and track-quality metrics (`trilink
+//! picture`, `trilink policy test`).
+//!
 //! No I/O, no clock, no tokio.
 
 use std::collections::{HashMap, HashSet};
@@ -35,6 +39,8 @@ use trilink_schema::{
     ValidationContext,
 };
 use uuid::Uuid;
+
+pub mod offline;
 
 use crate::policy::{Decision, Policy, WithholdReason};
 use crate::process::{Output, RelayIdentity, output_msg_id};
@@ -531,9 +537,9 @@ destinations = ["kr"]
 
     #[test]
     fn offline_timeline_of_the_sample_capture_is_deterministic_and_released_only() {
-        let text = include_str!("../../../../broker-config/policies/samples/capture.jsonl");
+        let text = include_str!("../../../../../broker-config/policies/samples/capture.jsonl");
         let policy = Policy::from_toml_str(include_str!(
-            "../../../../broker-config/policies/strict-trilateral.toml"
+            "../../../../../broker-config/policies/strict-trilateral.toml"
         ))
         .unwrap();
         let now = "2026-11-21T00:10:00Z".parse().unwrap();
