@@ -11,6 +11,7 @@
 //! The common picture ([`crate::picture`]): `trilink_relay_picture_changes_total{change}`,
 //! `trilink_relay_picture_published_total{dest}`,
 //! `trilink_relay_picture_withheld_total{dest,reason}`,
+//! `trilink_relay_picture_coalesced_total` (views replaced by a newer one before stored),
 //! `trilink_relay_picture_errors_total{stage}` (`ingest`, `envelope`, `store`, `rebuild`),
 //! `trilink_relay_picture_rebuilt_messages_total`, gauge `trilink_relay_picture_events{dest}`.
 
@@ -46,6 +47,9 @@ pub struct RelayStats {
     pub picture_published: AtomicU64,
     /// Common-event publishes withheld by the policy.
     pub picture_withheld: AtomicU64,
+    /// Common-event views replaced by a newer view of the same event for the same
+    /// destination while waiting to be stored (never stored).
+    pub picture_coalesced: AtomicU64,
     /// Picture errors (ingest, envelope, store, rebuild).
     pub picture_errors: AtomicU64,
     /// Input messages taken in by the start-up rebuild.
@@ -113,6 +117,10 @@ pub(crate) fn describe() {
         "Common-event views the policy withheld, by destination and reason"
     );
     metrics::describe_counter!(
+        "trilink_relay_picture_coalesced_total",
+        "Common-event views replaced by a newer view of the same event and destination before they were stored"
+    );
+    metrics::describe_counter!(
         "trilink_relay_picture_errors_total",
         "Picture errors by stage (ingest, envelope, store, rebuild)"
     );
@@ -126,6 +134,7 @@ pub(crate) fn describe() {
     );
     for name in [
         "trilink_relay_picture_errors_total",
+        "trilink_relay_picture_coalesced_total",
         "trilink_relay_received_total",
         "trilink_relay_publish_errors_total",
         "trilink_relay_policy_reloads_total",
@@ -261,6 +270,14 @@ pub(crate) fn picture_withheld(stats: &RelayStats, dest: Nation, reason: &Withho
     metrics::counter!("trilink_relay_picture_withheld_total", "dest" => dest.as_str(), "reason" => reason.code())
         .increment(1);
     add(&stats.picture_withheld);
+}
+
+/// A newer view of an event for a destination replaced one still waiting to be stored
+/// (only the newest view is stored; OUT keeps the latest per event anyway).
+pub(crate) fn picture_coalesced(stats: &RelayStats) {
+    tracing::trace!("common event view coalesced");
+    metrics::counter!("trilink_relay_picture_coalesced_total").increment(1);
+    add(&stats.picture_coalesced);
 }
 
 /// A destination's view of an event is stored (`duplicate`: JetStream already had it).

@@ -69,7 +69,7 @@ use trilink_schema::{ComponentState, Nation, Subject, headers};
 pub use crate::config::{AccountConfig, RelayConfig};
 use crate::events;
 pub use crate::events::RelayStats;
-use crate::order::OrderGate;
+use crate::order::{Admission, OrderGate};
 use crate::picture::{PictureOutput, PictureStage};
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, Output, RelayIdentity, process, process_in_account};
@@ -451,8 +451,8 @@ pub async fn run_with_control(
                 Some((account, dlq_js, Ok(msg))) => {
                     let now = Utc::now();
                     let p = prepare(&shared, &policy, account, dlq_js, msg, now);
-                    let pictures = match (&mut picture, &p.outcome.envelope) {
-                        (Some(stage), Some(env)) => match stage.ingest(env, now) {
+                    let pictures = match (&mut picture, p.outcome.picture_input()) {
+                        (Some(stage), Some(env)) => match stage.ingest(&env, now) {
                             Ok(changes) if changes.is_empty() => Vec::new(),
                             Ok(changes) => {
                                 events::picture_changed(&changes);
@@ -471,8 +471,12 @@ pub async fn run_with_control(
                     }
                     for w in picture_work(&shared, pictures) {
                         let key = w.key.clone();
-                        if let Some(w) = gate.admit(Some(&key), Work::Picture(w)) {
-                            inflight.push(execute(shared.clone(), w, stop.clone()));
+                        // Only the newest view of an event per destination is worth storing
+                        // (OUT keeps the latest per event): a newer one replaces one waiting.
+                        match gate.admit_coalescing(&key, Work::Picture(w), Work::same_picture) {
+                            Admission::Runs(w) => inflight.push(execute(shared.clone(), w, stop.clone())),
+                            Admission::Waits => {}
+                            Admission::Replaced => events::picture_coalesced(&shared.stats),
                         }
                     }
                 }
@@ -664,6 +668,11 @@ struct PictureJob {
 }
 
 impl Work {
+    /// Two `common_event` views for the same output subject (destination and event).
+    fn same_picture(a: &Self, b: &Self) -> bool {
+        matches!((a, b), (Work::Picture(a), Work::Picture(b)) if a.output.subject == b.output.subject)
+    }
+
     fn input(&self) -> Option<&Decided> {
         match self {
             Work::Input(p) => Some(p),
@@ -910,8 +919,8 @@ async fn rebuild_picture(
                 .unwrap_or_else(PoisonError::into_inner)
                 .record(id, origin, at);
         }
-        if let Some(env) = &outcome.envelope
-            && let Err(e) = stage.rebuild(env, at)
+        if let Some(env) = outcome.picture_input()
+            && let Err(e) = stage.rebuild(&env, at)
         {
             events::picture_ingest_failed(&shared.stats, &subject, &e.to_string());
         }

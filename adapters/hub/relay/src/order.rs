@@ -6,6 +6,11 @@
 //! once unless an earlier input with the same [`TrackKey`] is still running; then it waits
 //! and starts when that one finishes, in arrival order. Inputs without a key (rejects, status)
 //! never wait. Pure data structure: no clock, no I/O.
+//!
+//! [`OrderGate::admit_coalescing`] is for items where only the newest of a kind matters (the
+//! relay's `common_event` views: the output stream keeps the latest view per destination and
+//! event anyway): a newer item replaces a waiting one of the same kind in its place, so at
+//! most one item per kind waits behind a running one, however fast the picture changes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -17,6 +22,17 @@ pub struct OrderGate<T> {
     /// Keys with a running item, and the items waiting behind it (arrival order).
     keys: HashMap<TrackKey, VecDeque<T>>,
     waiting: usize,
+}
+
+/// What [`OrderGate::admit_coalescing`] did with an item.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission<T> {
+    /// It may start now.
+    Runs(T),
+    /// It waits behind the running item with its key.
+    Waits,
+    /// It replaced an older waiting item of the same kind (which will not run).
+    Replaced,
 }
 
 impl<T> Default for OrderGate<T> {
@@ -42,6 +58,28 @@ impl<T> OrderGate<T> {
         } else {
             self.keys.insert(key.clone(), VecDeque::new());
             Some(item)
+        }
+    }
+
+    /// Like [`OrderGate::admit`], but when an item waiting behind the running one with the
+    /// same key is `same` as this one, this one takes its place (the older one never runs).
+    pub fn admit_coalescing(
+        &mut self,
+        key: &TrackKey,
+        item: T,
+        same: impl Fn(&T, &T) -> bool,
+    ) -> Admission<T> {
+        if let Some(queue) = self.keys.get_mut(key) {
+            if let Some(slot) = queue.iter_mut().find(|w| same(w, &item)) {
+                *slot = item;
+                return Admission::Replaced;
+            }
+            queue.push_back(item);
+            self.waiting += 1;
+            Admission::Waits
+        } else {
+            self.keys.insert(key.clone(), VecDeque::new());
+            Admission::Runs(item)
         }
     }
 
@@ -107,6 +145,31 @@ mod tests {
         assert_eq!(g.waiting(), 0);
         assert_eq!(g.running_keys(), 2);
         assert_eq!(g.admit(Some(&a), 7), Some(7), "key released");
+    }
+
+    #[test]
+    fn a_newer_item_of_the_same_kind_replaces_the_waiting_one_in_its_place() {
+        let mut g = OrderGate::default();
+        let e = key(Nation::Us, "EVENT");
+        // (destination, revision): same kind = same destination.
+        let same = |a: &(char, u32), b: &(char, u32)| a.0 == b.0;
+        assert_eq!(
+            g.admit_coalescing(&e, ('k', 1), same),
+            Admission::Runs(('k', 1))
+        );
+        assert_eq!(g.admit_coalescing(&e, ('k', 2), same), Admission::Waits);
+        assert_eq!(g.admit_coalescing(&e, ('j', 2), same), Admission::Waits);
+        assert_eq!(g.admit_coalescing(&e, ('k', 3), same), Admission::Replaced);
+        assert_eq!(g.admit_coalescing(&e, ('k', 4), same), Admission::Replaced);
+        assert_eq!(g.waiting(), 2);
+        assert_eq!(
+            g.finish(Some(&e)),
+            Some(('k', 4)),
+            "the newest, in the older one's place"
+        );
+        assert_eq!(g.finish(Some(&e)), Some(('j', 2)));
+        assert_eq!(g.finish(Some(&e)), None);
+        assert_eq!(g.waiting(), 0);
     }
 
     proptest! {

@@ -130,6 +130,23 @@ impl Outcome {
         }
     }
 
+    /// The accepted envelope as the common picture may use it: its releasability narrowed to
+    /// its origin and the destinations the policy delivered it to. A message the policy
+    /// withholds from a destination (a rule, a mode ceiling) must not shape that
+    /// destination's picture either: an impact prediction denied to KR must not move the
+    /// fused impact KR receives. Every feeder of the picture (live, start-up rebuild,
+    /// offline) takes its input from here.
+    pub fn picture_input(&self) -> Option<Envelope> {
+        let env = self.envelope.as_deref()?;
+        let delivered: std::collections::BTreeSet<Nation> =
+            self.outputs.iter().map(|o| o.dest).collect();
+        let mut env = env.clone();
+        let origin = env.origin;
+        env.releasability
+            .retain(|n| *n == origin || delivered.contains(n));
+        Some(env)
+    }
+
     fn rejected(message_id: Option<MessageId>, code: &'static str, detail: String) -> Self {
         Self {
             message_id,

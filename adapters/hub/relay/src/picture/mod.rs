@@ -308,13 +308,13 @@ pub fn timeline(
         if let Some((id, origin)) = outcome.accepted_origin() {
             refs.record(id, origin, now);
         }
-        let Some(env) = &outcome.envelope else {
+        let Some(env) = outcome.picture_input() else {
             continue;
         };
         let at = clock.map_or(env.ingested_at, |c| c.max(env.ingested_at));
         clock = Some(at);
         let mut changes = stage.tick(at);
-        changes.extend(stage.ingest(env, at).unwrap_or_default());
+        changes.extend(stage.ingest(&env, at).unwrap_or_default());
         for output in stage.outputs(&changes, at, policy, identity) {
             if let Some(view) = stage.correlator().event_view(output.dest, output.event_id) {
                 rows.push(TimelineRow { at, output, view });
@@ -533,6 +533,52 @@ destinations = ["kr"]
         changes.extend(dup);
         let out = stage.outputs(&changes, now(), &policy(""), &RelayIdentity::default());
         assert_eq!(out.len(), 3);
+    }
+
+    /// A message the policy withholds from KR (here: every launch detection) must not shape
+    /// KR's picture, though its releasability includes KR. Control: fed as released
+    /// (releasability only, the old feed), the same input does make an event for KR.
+    #[test]
+    fn a_message_the_policy_withholds_from_a_destination_never_shapes_its_picture() {
+        let p = policy(
+            r#"
+[[rule]]
+name = "no-launch-to-kr"
+action = "deny"
+kinds = ["launch_detection"]
+destinations = ["kr"]
+"#,
+        );
+        let e = env(Nation::Jp, PayloadKind::LaunchDetection, &Nation::ALL, 1);
+        let subject = Subject::input_for(&e).to_string();
+        let outcome = crate::process(
+            &subject,
+            &e.to_json().unwrap(),
+            now(),
+            &p,
+            &RelayIdentity::default(),
+            &crate::references::ReferenceBook::default(),
+        );
+        assert!(
+            outcome.withheld.iter().any(|(d, _)| *d == Nation::Kr),
+            "{outcome:?}"
+        );
+        let input = outcome.picture_input().unwrap();
+        assert_eq!(
+            input.releasability,
+            [Nation::Jp, Nation::Us]
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+        );
+        let mut stage = PictureStage::new(trilink_picture::Config::default());
+        let out = run(&mut stage, &input, &p);
+        assert!(out.iter().all(|o| o.dest != Nation::Kr), "{out:?}");
+        assert!(out.iter().any(|o| o.dest == Nation::Us));
+        assert!(stage.correlator().view_for(Nation::Kr).is_empty());
+
+        let mut control = PictureStage::new(trilink_picture::Config::default());
+        run(&mut control, outcome.envelope.as_deref().unwrap(), &p);
+        assert!(!control.correlator().view_for(Nation::Kr).is_empty());
     }
 
     #[test]

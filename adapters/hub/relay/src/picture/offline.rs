@@ -7,13 +7,13 @@
 //! correlator at its capture time, with the relay's periodic tick every
 //! [`OfflineOptions::tick`] of capture time in between. Two scopes ([`Scope`]):
 //!
-//! - [`Scope::Policy`]: one picture per destination, built only from the contributions
-//!   released to it (the envelope's releasability, as the live relay's correlator does), and
-//!   **only the views the policy lets the relay publish** (a view the policy withholds — mode
-//!   ceiling, a rule on `common_event` — is counted, not shown). This is what each nation
-//!   would receive from the live relay. As there, a rule that withholds a national message
-//!   from D (e.g. `impact_prediction` outside D's area) does not keep that message out of D's
-//!   picture: only releasability does.
+//! - [`Scope::Policy`]: one picture per destination, built only from the contributions the
+//!   relay delivered to it ([`crate::process::Outcome::picture_input`], as the live relay's
+//!   correlator does: releasability and the policy's rules both apply, so an
+//!   `impact_prediction` the policy denies to D never moves D's fused impact), and **only the
+//!   views the policy lets the relay publish** (a view the policy withholds — mode ceiling, a
+//!   rule on `common_event` — is counted, not shown). This is what each nation would receive
+//!   from the live relay.
 //! - [`Scope::Hub`]: no policy — the hub's whole picture, every accepted contribution whatever
 //!   its releasability (what no single nation receives).
 //!
@@ -337,10 +337,9 @@ pub fn build(inputs: &[OfflineInput], opts: &OfflineOptions<'_>) -> OfflinePictu
                 detail: r.detail.clone(),
             });
         }
-        let Some(env) = outcome.envelope else {
+        let Some(mut env) = outcome.picture_input() else {
             continue;
         };
-        let mut env = *env;
         if hub {
             env.releasability = Nation::ALL.into_iter().collect();
         }

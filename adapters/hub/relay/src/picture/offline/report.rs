@@ -62,8 +62,8 @@ impl OfflinePicture {
     fn scope_text(&self) -> String {
         match &self.policy {
             Some(name) => format!(
-                "policy {name}: each destination's picture from the contributions releasable \
-                 to it, only the views the relay would publish"
+                "policy {name}: each destination's picture from the contributions the relay \
+                 delivers to it, only the views the relay would publish"
             ),
             None => "no policy: the hub's whole picture (every accepted contribution, \
                      releasability and routing not applied)"
