@@ -19,6 +19,7 @@ use crate::process::RelayIdentity;
 /// rebuild_window_s = 900       # start-up: rebuild from the IN_* messages of this window (0: no rebuild)
 /// rebuild_max_messages = 100000  # ... at most this many (the newest)
 /// drop_after_s = 60            # a contribution silent this long (wall clock) is stale
+/// min_update_interval_ms = 250 # publish an event's updated view at most this often per destination (0: every change)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,6 +36,10 @@ pub struct PictureConfig {
     /// event whose contributions are all stale ends as lost (1 ..= 86 400 s). Replays whose
     /// observation times lie in the past (the local link's demo) raise it.
     pub drop_after_s: u64,
+    /// An event's updated view is published to a destination at most this often, ms
+    /// (0 ..= 60 000; 0 = every change). Creation, end and cancellation go at once
+    /// ([`crate::picture::ViewPacer`]).
+    pub min_update_interval_ms: u64,
 }
 
 impl PictureConfig {
@@ -55,6 +60,7 @@ impl Default for PictureConfig {
             rebuild_window_s: 900,
             rebuild_max_messages: 100_000,
             drop_after_s: 60,
+            min_update_interval_ms: 250,
         }
     }
 }
@@ -319,6 +325,12 @@ impl RelayConfig {
             return e(
                 "picture.rebuild_max_messages",
                 "must be 1 ..= 10000000".into(),
+            );
+        }
+        if self.picture.min_update_interval_ms > 60_000 {
+            return e(
+                "picture.min_update_interval_ms",
+                "must be 0 ..= 60000".into(),
             );
         }
         if !(1..=86_400).contains(&self.picture.drop_after_s) {

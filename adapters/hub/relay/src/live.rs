@@ -70,7 +70,7 @@ pub use crate::config::{AccountConfig, RelayConfig};
 use crate::events;
 pub use crate::events::RelayStats;
 use crate::order::{Admission, OrderGate};
-use crate::picture::{PictureOutput, PictureStage};
+use crate::picture::{PictureOutput, PictureStage, ViewPacer};
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, Output, RelayIdentity, process, process_in_account};
 use crate::references::ReferenceBook;
@@ -371,6 +371,13 @@ pub async fn run_with_control(
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut picture_tick = tokio::time::interval(Duration::from_millis(config.picture.tick_ms));
     picture_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Held picture updates are published when their interval has passed (checked every
+    // quarter interval, at least every 10 ms).
+    let mut pacer = ViewPacer::new(Duration::from_millis(config.picture.min_update_interval_ms));
+    let mut pace_tick = tokio::time::interval(Duration::from_millis(
+        (config.picture.min_update_interval_ms / 4).max(10),
+    ));
+    pace_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // After a rebuild: republish every destination's current view (unchanged ones are
     // duplicates JetStream drops).
     if let Some(stage) = &picture {
@@ -421,17 +428,29 @@ pub async fn run_with_control(
                 if let Some(stage) = &mut picture {
                     let now = Utc::now();
                     let changes = stage.tick(now);
+                    events::picture_changed(&changes);
+                    let mut changes = pacer.offer(changes, now);
+                    changes.extend(pacer.due(now));
                     if !changes.is_empty() {
-                        events::picture_changed(&changes);
-                        for w in picture_work(&shared, stage.outputs(&changes, now, &policy, &shared.identity)) {
-                            let key = w.key.clone();
-                            if let Some(w) = gate.admit(Some(&key), Work::Picture(w)) {
-                                inflight.push(execute(shared.clone(), w, stop.clone()));
-                            }
+                        let outputs = stage.outputs(&changes, now, &policy, &shared.identity);
+                        for w in admit_pictures(&shared, &mut gate, outputs) {
+                            inflight.push(execute(shared.clone(), w, stop.clone()));
                         }
                     }
                     for dest in Nation::ALL {
                         events::picture_size(dest, stage.correlator().membership(dest).len());
+                    }
+                }
+            }
+            _ = pace_tick.tick(), if picture.is_some() && pacer.held() > 0 => {
+                if let Some(stage) = &picture {
+                    let now = Utc::now();
+                    let changes = pacer.due(now);
+                    if !changes.is_empty() {
+                        let outputs = stage.outputs(&changes, now, &policy, &shared.identity);
+                        for w in admit_pictures(&shared, &mut gate, outputs) {
+                            inflight.push(execute(shared.clone(), w, stop.clone()));
+                        }
                     }
                 }
             }
@@ -456,6 +475,7 @@ pub async fn run_with_control(
                             Ok(changes) if changes.is_empty() => Vec::new(),
                             Ok(changes) => {
                                 events::picture_changed(&changes);
+                                let changes = pacer.offer(changes, now);
                                 stage.outputs(&changes, now, &policy, &shared.identity)
                             }
                             Err(e) => {
@@ -469,15 +489,8 @@ pub async fn run_with_control(
                     if let Some(w) = gate.admit(key.as_ref(), Work::Input(Box::new(p))) {
                         inflight.push(execute(shared.clone(), w, stop.clone()));
                     }
-                    for w in picture_work(&shared, pictures) {
-                        let key = w.key.clone();
-                        // Only the newest view of an event per destination is worth storing
-                        // (OUT keeps the latest per event): a newer one replaces one waiting.
-                        match gate.admit_coalescing(&key, Work::Picture(w), Work::same_picture) {
-                            Admission::Runs(w) => inflight.push(execute(shared.clone(), w, stop.clone())),
-                            Admission::Waits => {}
-                            Admission::Replaced => events::picture_coalesced(&shared.stats),
-                        }
+                    for w in admit_pictures(&shared, &mut gate, pictures) {
+                        inflight.push(execute(shared.clone(), w, stop.clone()));
                     }
                 }
                 Some((_, _, Err(e))) => {
@@ -682,6 +695,26 @@ impl Work {
 }
 
 /// The picture outputs that are to be stored, as jobs; the rest is reported.
+/// Admit `common_event` outputs to the order gate; returns the work that may start now. Only
+/// the newest view of an event per destination is worth storing (OUT keeps the latest per
+/// event): a newer one replaces one still waiting.
+fn admit_pictures(
+    shared: &Shared,
+    gate: &mut OrderGate<Work>,
+    outputs: Vec<PictureOutput>,
+) -> Vec<Work> {
+    let mut run = Vec::new();
+    for w in picture_work(shared, outputs) {
+        let key = w.key.clone();
+        match gate.admit_coalescing(&key, Work::Picture(w), Work::same_picture) {
+            Admission::Runs(w) => run.push(w),
+            Admission::Waits => {}
+            Admission::Replaced => events::picture_coalesced(&shared.stats),
+        }
+    }
+    run
+}
+
 fn picture_work(shared: &Shared, items: Vec<PictureOutput>) -> Vec<PictureJob> {
     let mut out = Vec::with_capacity(items.len());
     for it in items {

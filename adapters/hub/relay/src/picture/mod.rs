@@ -163,6 +163,93 @@ impl PictureStage {
     }
 }
 
+/// Paces the publishing of `Updated` views (issue 15/17): a destination's view of an event
+/// is published at once when it is created, ends or is cancelled, and when it was last
+/// published at least `min_interval` ago; an update inside that interval is held and
+/// published (as the view current then) when the interval has passed ([`ViewPacer::due`]).
+/// A national system so receives each event's fused state at most every `min_interval`
+/// however fast national tracks update (a 200 Hz single-track stream made 200 views per
+/// second per destination, flooding the national links). Pure: time passed in.
+#[derive(Debug, Clone, Default)]
+pub struct ViewPacer {
+    min_interval: chrono::Duration,
+    last: HashMap<(Nation, Uuid), DateTime<Utc>>,
+    /// Held views, in the order they were first held (no repeats).
+    held: Vec<(Nation, Uuid)>,
+}
+
+impl ViewPacer {
+    /// A pacer publishing a view at most every `min_interval` (zero: every change).
+    pub fn new(min_interval: std::time::Duration) -> Self {
+        Self {
+            min_interval: chrono::Duration::from_std(min_interval)
+                .unwrap_or(chrono::Duration::zero()),
+            ..Self::default()
+        }
+    }
+
+    /// The changes to publish now; `Updated` changes inside the interval are held.
+    pub fn offer(&mut self, changes: Vec<EventChange>, now: DateTime<Utc>) -> Vec<EventChange> {
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            let key = (c.dest, c.event_id);
+            match c.kind {
+                ChangeKind::Updated => {
+                    let recent = self
+                        .last
+                        .get(&key)
+                        .is_some_and(|t| now - *t < self.min_interval);
+                    if recent {
+                        if !self.held.contains(&key) {
+                            self.held.push(key);
+                        }
+                    } else {
+                        self.last.insert(key, now);
+                        self.held.retain(|h| *h != key);
+                        out.push(c);
+                    }
+                }
+                ChangeKind::Created => {
+                    self.last.insert(key, now);
+                    self.held.retain(|h| *h != key);
+                    out.push(c);
+                }
+                ChangeKind::Ended | ChangeKind::Cancelled => {
+                    self.last.remove(&key);
+                    self.held.retain(|h| *h != key);
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Held views whose interval has passed, as `Updated` changes (published as current).
+    pub fn due(&mut self, now: DateTime<Utc>) -> Vec<EventChange> {
+        let mut out = Vec::new();
+        let last = &mut self.last;
+        let min = self.min_interval;
+        self.held.retain(|key| {
+            let ready = last.get(key).is_none_or(|t| now - *t >= min);
+            if ready {
+                last.insert(*key, now);
+                out.push(EventChange {
+                    dest: key.0,
+                    event_id: key.1,
+                    kind: ChangeKind::Updated,
+                });
+            }
+            !ready
+        });
+        out
+    }
+
+    /// Views held now.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+}
+
 /// The order key of an event's publishes: `(us, event id as a track id)`.
 pub fn event_key(event_id: Uuid) -> TrackKey {
     TrackKey {
@@ -579,6 +666,39 @@ destinations = ["kr"]
         let mut control = PictureStage::new(trilink_picture::Config::default());
         run(&mut control, outcome.envelope.as_deref().unwrap(), &p);
         assert!(!control.correlator().view_for(Nation::Kr).is_empty());
+    }
+
+    #[test]
+    fn updates_are_paced_creation_and_end_are_not() {
+        let t0 = now();
+        let ms = |n: i64| t0 + Duration::milliseconds(n);
+        let ev = Uuid::from_u128(7);
+        let ch = |kind| EventChange {
+            dest: Nation::Kr,
+            event_id: ev,
+            kind,
+        };
+        let mut p = ViewPacer::new(std::time::Duration::from_millis(250));
+        assert_eq!(p.offer(vec![ch(ChangeKind::Created)], ms(0)).len(), 1);
+        // Updates inside 250 ms are held, once.
+        assert!(p.offer(vec![ch(ChangeKind::Updated)], ms(10)).is_empty());
+        assert!(p.offer(vec![ch(ChangeKind::Updated)], ms(20)).is_empty());
+        assert_eq!(p.held(), 1);
+        assert!(p.due(ms(200)).is_empty(), "not yet");
+        assert_eq!(p.due(ms(250)), vec![ch(ChangeKind::Updated)]);
+        assert_eq!(p.held(), 0);
+        // An update long after the last publish goes at once.
+        assert_eq!(p.offer(vec![ch(ChangeKind::Updated)], ms(600)).len(), 1);
+        // An end goes at once and drops what was held.
+        assert!(p.offer(vec![ch(ChangeKind::Updated)], ms(610)).is_empty());
+        assert_eq!(p.offer(vec![ch(ChangeKind::Ended)], ms(620)).len(), 1);
+        assert_eq!(p.held(), 0);
+        assert!(p.due(ms(10_000)).is_empty());
+        // Other destinations are paced apart; zero interval passes everything.
+        let mut z = ViewPacer::new(std::time::Duration::ZERO);
+        for i in 0..5 {
+            assert_eq!(z.offer(vec![ch(ChangeKind::Updated)], ms(i)).len(), 1);
+        }
     }
 
     #[test]
