@@ -7,10 +7,8 @@ mod support;
 use proptest::prelude::*;
 use support::{addr, ts};
 use trilink_capture::{
-    CaptureDecoder, CaptureFormat, CaptureMap, CapturedMessage, Framing, PcapngWriter, Transport,
-    read_messages,
+    CaptureDecoder, CaptureFormat, CapturedMessage, PcapngWriter, Transport, read_messages,
 };
-use trilink_schema::Nation;
 
 fn small_capture() -> Vec<u8> {
     let mut w = PcapngWriter::new().unwrap();
@@ -159,13 +157,6 @@ fn undeclared_interface_is_corrupt() {
     assert!(e.to_string().contains("interface id 9"), "{e}");
 }
 
-fn map() -> CaptureMap {
-    CaptureMap::new()
-        .with(Nation::Jp, Transport::Udp, 5500, Framing::Datagram)
-        .with(Nation::Kr, Transport::Tcp, 1883, Framing::Mqtt)
-        .with(Nation::Us, Transport::Tcp, 5601, Framing::Stream)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -186,7 +177,7 @@ proptest! {
             data[i.index(n)] = b;
         }
         if let Ok((msgs, _)) = read_messages("mutated", &data) {
-            let mut dec = CaptureDecoder::new(map())
+            let mut dec = CaptureDecoder::new(support::national_map())
                 .with_codec(trilink_jp::JpCodec)
                 .with_codec(trilink_kr::KrCodec)
                 .with_codec(trilink_us::UsCodec::new());
@@ -199,7 +190,7 @@ proptest! {
 
     #[test]
     fn random_stream_bytes_through_decoders_never_panic(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 1..6)) {
-        let mut dec = CaptureDecoder::new(map())
+        let mut dec = CaptureDecoder::new(support::national_map())
             .with_codec(trilink_jp::JpCodec)
             .with_codec(trilink_kr::KrCodec)
             .with_codec(trilink_us::UsCodec::new());
