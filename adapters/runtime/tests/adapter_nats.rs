@@ -436,10 +436,8 @@ target = "{target}"
         let cfg = load_config(&toml, "us.toml", &env).unwrap();
         spawn_adapter(cfg, TestCodec::<Us>::default())
     };
-    let publish = |env: Envelope| {
-        async move {
-            publish_envelope(js, "tl.out.us.launch_detection", &env).await;
-        }
+    let publish = |env: Envelope| async move {
+        publish_envelope(js, "tl.out.us.launch_detection", &env).await;
     };
     let mut buf = vec![0_u8; 8192];
     let mut recv = async |within: Duration| -> Option<Envelope> {

@@ -292,6 +292,14 @@ pub async fn national_mqtt_with(
     (client, rx, driver)
 }
 
+/// Publish `payload` on `topic` with QoS 1 (queued for the client's event loop).
+pub async fn mqtt_publish(client: &rumqttc::AsyncClient, topic: &str, payload: impl Into<Vec<u8>>) {
+    client
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+        .await
+        .unwrap();
+}
+
 /// Connect to 127.0.0.1:`port`, retrying every 50 ms until something listens there.
 pub async fn connect_retrying(port: u16) -> tokio::net::TcpStream {
     loop {
