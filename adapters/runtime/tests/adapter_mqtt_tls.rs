@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{MqttOptions, TlsConfiguration, Transport};
 use trilink_runtime::adapter::{self, AdapterConfig, AdapterError};
-use trilink_runtime::config::{self, ConfigError};
+use trilink_runtime::config::ConfigError;
 use trilink_runtime::transport::{IngressConfig, OutputConfig, TransportError};
 use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, headers};
 
@@ -68,13 +68,18 @@ fn start_tls_mosquitto(certs: &Path, plain: Option<u16>) -> Mosquitto {
     start_mosquitto_conf(&ports, &body)
 }
 
-/// A national MQTT client over TLS (rumqttc's own PEM loading, not the adapter's code).
-fn national_tls(
+/// A national MQTT client over TLS (rumqttc's own PEM loading, not the adapter's code),
+/// subscribed to `kr/sys/in`: every publish it receives arrives on the channel.
+async fn national_tls(
     id: &str,
     port: u16,
     certs: &Path,
     client: &str,
-) -> (AsyncClient, rumqttc::EventLoop) {
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    tokio::task::JoinHandle<()>,
+) {
     let read = |f: &str| std::fs::read(certs.join(f)).unwrap();
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(10));
@@ -87,29 +92,7 @@ fn national_tls(
             read(&format!("{client}-key.pem")),
         )),
     }));
-    AsyncClient::new(opts, 64)
-}
-
-/// Drive a national client's event loop; publishes received go to the returned channel.
-fn drive(
-    mut el: rumqttc::EventLoop,
-) -> (
-    tokio::task::JoinHandle<()>,
-    tokio::sync::mpsc::Receiver<bytes::Bytes>,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let h = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload).await;
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    (h, rx)
+    national_mqtt_with(opts, 64, Some("kr/sys/in")).await
 }
 
 /// Every log line of this test process. Every test here that runs an adapter calls it first,
@@ -146,22 +129,11 @@ impl Write for LogWriter {
 /// Value of `trilink_reconnects_total` for `transport` (0 when absent).
 fn reconnects(metrics: &str, transport: &str) -> u64 {
     let label = format!("transport=\"{transport}\"");
-    metrics
-        .lines()
-        .filter(|l| l.starts_with("trilink_reconnects_total{") && l.contains(&label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
+    metric_sum(metrics, "trilink_reconnects_total", &label) as u64
 }
 
 fn load(text: &str, env: &[(&str, &str)]) -> Result<AdapterConfig, ConfigError> {
-    config::load_str(
-        text,
-        Path::new("kr.toml"),
-        env.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>(),
-    )
+    load_config(text, "kr.toml", env)
 }
 
 // ----------------------------------------------------------------------------------------
@@ -172,19 +144,9 @@ fn load(text: &str, env: &[(&str, &str)]) -> Result<AdapterConfig, ConfigError> 
 async fn kr_mqtt_tls_round_trip_with_mutual_tls() {
     captured_logs();
     let (_keep, certs) = certs();
-    let nats = start_nats();
+    let hub = Hub::start(&[TL_IN, TL_DLQ, TL_OUT_KR]).await;
+    let (url, js) = (&hub.url, &hub.js);
     let mosq = start_tls_mosquitto(&certs, None);
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(
-        &js,
-        &[
-            ("TL_IN", "tl.in.>"),
-            ("TL_DLQ", "tl.dlq.>"),
-            ("TL_OUT_KR", "tl.out.kr.>"),
-        ],
-    )
-    .await;
 
     let c = certs.display();
     // Ingress verifies the broker against the host (127.0.0.1, an IP SAN); egress against
@@ -225,38 +187,24 @@ server_name = "localhost"
 "#,
         port = mosq.port()
     );
-    let cfg = load(&toml, &[]).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
+    let adapter = spawn_adapter(load(&toml, &[]).unwrap(), TestCodec::<Kr>::default());
 
     // The KR national system: a TLS client of the same broker with its own certificate.
-    let (national, el) = national_tls("kr-national", mosq.port(), &certs, "leaf-jp");
-    let (driver, mut rx) = drive(el);
-    national
-        .subscribe("kr/sys/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let (national, mut rx, driver) =
+        national_tls("kr-national", mosq.port(), &certs, "leaf-jp").await;
 
     // Ingress over TLS: publish until the adapter's subscription is in place.
     let env = launch(Nation::Kr, "kr-tls-1", &[Nation::Kr, Nation::Jp]);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        national
-            .publish("kr/sys/out", QoS::AtLeastOnce, false, frame_for(&env))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let n = stream_count(&js, "TL_IN").await;
-        if n >= 1 {
-            assert_eq!(n, 1, "retransmissions must be de-duplicated");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "MQTT/TLS input never reached JetStream"
-        );
-    }
-    let m = raw_message(&js, "TL_IN", 1).await;
+    send_until_stored(
+        js,
+        1,
+        WAIT,
+        Duration::from_millis(200),
+        "MQTT/TLS input",
+        || mqtt_publish(&national, "kr/sys/out", frame_for(&env)),
+    )
+    .await;
+    let m = raw_message(js, "TL_IN", 1).await;
     assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
@@ -265,7 +213,7 @@ server_name = "localhost"
 
     // Egress over TLS: a JP message released to KR reaches the national TLS subscriber.
     let from_jp = launch(Nation::Jp, "jp-tls-1", &[Nation::Jp, Nation::Kr]);
-    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
+    publish_envelope(js, "tl.out.kr.launch_detection", &from_jp).await;
     let payload = tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("nothing delivered over MQTT/TLS")
@@ -276,12 +224,7 @@ server_name = "localhost"
     let frame: Envelope = frame;
     assert_eq!(frame.message_id, from_jp.message_id);
 
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert!(summary.published >= 1, "{summary:?}");
     assert_eq!(summary.delivered, 1, "{summary:?}");
     driver.abort();
@@ -310,21 +253,11 @@ async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
     let logs = captured_logs();
     let prom = trilink_runtime::telemetry::install_metrics().unwrap();
     let (_keep, certs) = certs();
-    let nats = start_nats();
+    let hub = Hub::start(&[TL_IN, TL_DLQ, TL_OUT_KR]).await;
+    let (url, js) = (&hub.url, &hub.js);
     let plain_port = free_port();
     let mosq = start_tls_mosquitto(&certs, Some(plain_port));
     let tls_port = mosq.port();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(
-        &js,
-        &[
-            ("TL_IN", "tl.in.>"),
-            ("TL_DLQ", "tl.dlq.>"),
-            ("TL_OUT_KR", "tl.out.kr.>"),
-        ],
-    )
-    .await;
 
     let c = certs.display();
     let good = format!(
@@ -408,18 +341,11 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
         )
         .unwrap();
     }
-    let cfg = load(&toml, &[]).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
+    let adapter = spawn_adapter(load(&toml, &[]).unwrap(), TestCodec::<Kr>::default());
 
-    let (national, el) = national_tls("kr-national", tls_port, &certs, "leaf-jp");
-    let (driver, mut rx) = drive(el);
-    national
-        .subscribe("kr/sys/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let (national, mut rx, driver) = national_tls("kr-national", tls_port, &certs, "leaf-jp").await;
     let from_jp = launch(Nation::Jp, "jp-tls-2", &[Nation::Jp, Nation::Kr]);
-    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
+    publish_envelope(js, "tl.out.kr.launch_detection", &from_jp).await;
 
     // Publish a distinct message on every topic until the control arrived and every broken
     // endpoint (and the broken output) has failed at least twice.
@@ -432,20 +358,14 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
     labels.push("mqtt:kr/sys/in".into());
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        national
-            .publish("kr/ok", QoS::AtLeastOnce, false, frame_for(&control))
-            .await
-            .unwrap();
+        mqtt_publish(&national, "kr/ok", frame_for(&control)).await;
         for (topic, env) in &per_topic {
-            national
-                .publish(*topic, QoS::AtLeastOnce, false, frame_for(env))
-                .await
-                .unwrap();
+            mqtt_publish(&national, topic, frame_for(env)).await;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let metrics = prom.render();
         let failing = labels.iter().all(|l| reconnects(&metrics, l) >= 2);
-        if failing && stream_count(&js, "TL_IN").await >= 1 {
+        if failing && stream_count(js, "TL_IN").await >= 1 {
             break;
         }
         assert!(
@@ -460,8 +380,8 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
     }
     // Once more on every topic, then only the control's message is stored.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(stream_count(&js, "TL_IN").await, 1);
-    let m = raw_message(&js, "TL_IN", 1).await;
+    assert_eq!(stream_count(js, "TL_IN").await, 1);
+    let m = raw_message(js, "TL_IN", 1).await;
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
         control.message_id.to_string()
@@ -472,12 +392,7 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
         "an output that does not trust the broker delivered"
     );
 
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert_eq!(summary.delivered, 0, "{summary:?}");
     assert!(summary.published >= 1, "{summary:?}");
     driver.abort();
