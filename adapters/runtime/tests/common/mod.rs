@@ -235,9 +235,37 @@ impl RunningAdapter {
     }
 }
 
+/// Cancel `token` (shared by `runs`) and the summary of each, in order, as
+/// [`RunningAdapter::join`].
+pub async fn stop_all(
+    token: &CancellationToken,
+    runs: impl IntoIterator<Item = RunningAdapter>,
+    within: Duration,
+) -> Vec<RunSummary> {
+    token.cancel();
+    let mut summaries = Vec::new();
+    for r in runs {
+        summaries.push(r.join(within).await);
+    }
+    summaries
+}
+
 // ----------------------------------------------------------------------------------------
 // National systems
 // ----------------------------------------------------------------------------------------
+
+/// `nation`'s vector `<vector>.json` with current times: observed 1.5 s and ingested 1 s ago,
+/// a launch 30 s ago (a message the adapter accepts as fresh).
+pub fn fresh_vector(nation: &str, vector: &str) -> Envelope {
+    let mut env = vector_envelope(nation, vector);
+    let now = Utc::now();
+    env.observed_at = now - chrono::Duration::milliseconds(1500);
+    env.ingested_at = now - chrono::Duration::milliseconds(1000);
+    if let Payload::LaunchDetection(l) = &mut env.payload {
+        l.launch_time = now - chrono::Duration::seconds(30);
+    }
+    env
+}
 
 /// A national system's MQTT client on the broker at 127.0.0.1:`port` (packets up to
 /// `max_packet` bytes, keep-alive `keep_alive` if given), subscribed to `subscribe` if given.
