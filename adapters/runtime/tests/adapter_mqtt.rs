@@ -19,35 +19,16 @@ async fn kr_mqtt_adapter_both_directions() {
     let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
 
-    let toml = format!(
-        r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-
-[[egress.outputs]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-out"
-topic = "kr/sys/in"
-"#,
-        port = mosq.port()
-    );
+    let toml = adapter_toml("kr", url, "")
+        + &mqtt_toml("ingress", mosq.port(), "trilink-kr-in", "kr/sys/out", "")
+        + &egress_toml("kr", "")
+        + &mqtt_toml(
+            "egress.outputs",
+            mosq.port(),
+            "trilink-kr-out",
+            "kr/sys/in",
+            "",
+        );
     let adapter = spawn_adapter(adapter_config(&toml, "kr.toml"), TestCodec::<Kr>::default());
 
     // The "KR national system": an MQTT client on the same broker.
@@ -127,28 +108,16 @@ async fn kr_mqtt_input_unacked_until_stored_is_redelivered_after_restart() {
     let hub = Hub::start(&[]).await;
     let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-drain_timeout_ms = 3000
-
-[nats]
-url = "{url}"
-publish_retries = 1
-ack_timeout_ms = 500
-
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-persistent_session = true
-"#,
-        port = mosq.port()
-    );
+    // Lines right after the head are [nats] settings.
+    let toml = adapter_toml("kr", url, "drain_timeout_ms = 3000")
+        + "publish_retries = 1\nack_timeout_ms = 500\n"
+        + &mqtt_toml(
+            "ingress",
+            mosq.port(),
+            "trilink-kr-in",
+            "kr/sys/out",
+            "persistent_session = true",
+        );
     let cfg = adapter_config(&toml, "kr.toml");
 
     let (national, _rx, driver) =

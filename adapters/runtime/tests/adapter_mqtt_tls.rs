@@ -151,42 +151,24 @@ async fn kr_mqtt_tls_round_trip_with_mutual_tls() {
     let c = certs.display();
     // Ingress verifies the broker against the host (127.0.0.1, an IP SAN); egress against
     // `server_name = "localhost"` (a DNS SAN of the same certificate).
-    let toml = format!(
+    let port = mosq.port();
+    let ingress_tls = format!(
+        r#"tls = {{ ca_file = "{c}/ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}"#
+    );
+    let egress_tls = format!(
         r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-tls = {{ ca_file = "{c}/ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}
-
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-
-[[egress.outputs]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-out"
-topic = "kr/sys/in"
-
 [egress.outputs.tls]
 ca_file = "{c}/ca.pem"
 cert_file = "{c}/leaf-kr.pem"
 key_file = "{c}/leaf-kr-key.pem"
 server_name = "localhost"
-"#,
-        port = mosq.port()
+"#
     );
+    let toml = adapter_toml("kr", url, "")
+        + &mqtt_toml("ingress", port, "trilink-kr-in", "kr/sys/out", &ingress_tls)
+        + &egress_toml("kr", "")
+        + &mqtt_toml("egress.outputs", port, "trilink-kr-out", "kr/sys/in", "")
+        + &egress_tls;
     let adapter = spawn_adapter(load(&toml, &[]).unwrap(), TestCodec::<Kr>::default());
 
     // The KR national system: a TLS client of the same broker with its own certificate.
@@ -305,41 +287,24 @@ async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
             "server certificate not valid for server_name",
         ),
     ];
-    let mut toml = format!(
-        r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-drain_timeout_ms = 1000
-
-[nats]
-url = "{url}"
-
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-nak_delay_ms = 200
-
-[[egress.outputs]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {tls_port}
-client_id = "kr-out-rogue-ca"
-topic = "kr/sys/in"
-tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}
-"#
+    let rogue_output_tls = format!(
+        r#"tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}"#
     );
+    let mut toml = adapter_toml("kr", url, "drain_timeout_ms = 1000")
+        + &egress_toml("kr", "nak_delay_ms = 200")
+        + &mqtt_toml(
+            "egress.outputs",
+            tls_port,
+            "kr-out-rogue-ca",
+            "kr/sys/in",
+            &rogue_output_tls,
+        );
     for (id, topic, port, tls, _) in broken
         .iter()
         .map(|(i, t, p, s, w)| (*i, *t, *p, s.as_str(), *w))
         .chain([("kr-control", "kr/ok", tls_port, good.as_str(), "")])
     {
-        write!(
-            toml,
-            "\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-             client_id = \"{id}\"\ntopic = \"{topic}\"\ntls = {{ {tls} }}\n"
-        )
-        .unwrap();
+        toml += &mqtt_toml("ingress", port, id, topic, &format!("tls = {{ {tls} }}"));
     }
     let adapter = spawn_adapter(load(&toml, &[]).unwrap(), TestCodec::<Kr>::default());
 

@@ -19,6 +19,15 @@ use trilink_schema::{Envelope, Nation, headers};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A `tcp_client` output to `addr`.
+fn tcp_client_toml(addr: &str) -> String {
+    endpoint_toml(
+        "egress.outputs",
+        "tcp_client",
+        &format!("connect = \"{addr}\""),
+    )
+}
+
 /// The hub with the streams of the JP and US adapters (two-minute de-duplication window).
 async fn hub() -> Hub {
     Hub::start_like(
@@ -54,32 +63,13 @@ async fn jp_udp_adapter_end_to_end() {
     let national_out = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let out_addr = national_out.local_addr().unwrap();
     let http_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "jp"
-heartbeat_interval_ms = 200
-
-[telemetry]
-listen = "127.0.0.1:{http_port}"
-
-[nats]
-url = "nats://127.0.0.1:1"
-
-[[ingress]]
-type = "udp"
-bind = "127.0.0.1:{in_port}"
-
-[egress]
-stream = "TL_OUT_JP"
-durable = "adapter-jp"
-nak_delay_ms = 200
-
-[[egress.outputs]]
-type = "udp"
-target = "{out_addr}"
-"#
-    );
+    // Heartbeats every 200 ms; a NATS URL that the environment overrides.
+    let toml = "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 200\n\n[nats]\nurl = \"nats://127.0.0.1:1\"\n"
+        .to_owned()
+        + &telemetry_toml(http_port)
+        + &endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{in_port}\""))
+        + &egress_toml("jp", "nak_delay_ms = 200")
+        + &endpoint_toml("egress.outputs", "udp", &format!("target = \"{out_addr}\""));
     // The NATS URL comes from the environment override, exercising the scheme.
     let cfg = load_config(&toml, "jp.toml", &[("TRILINK__NATS__URL", url)]).unwrap();
     assert_eq!(&cfg.nats.url, url);
@@ -245,29 +235,14 @@ async fn us_tcp_adapter_streams_and_acks_only_after_send() {
 
     let in_port = free_port();
     let out_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[[ingress]]
-type = "tcp_server"
-bind = "127.0.0.1:{in_port}"
-
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-nak_delay_ms = 100
-
-[[egress.outputs]]
-type = "tcp_client"
-connect = "127.0.0.1:{out_port}"
-"#
-    );
+    let toml = adapter_toml("us", url, "")
+        + &endpoint_toml(
+            "ingress",
+            "tcp_server",
+            &format!("bind = \"127.0.0.1:{in_port}\""),
+        )
+        + &egress_toml("us", "nak_delay_ms = 100")
+        + &tcp_client_toml(&format!("127.0.0.1:{out_port}"));
     let adapter = spawn_adapter(adapter_config(&toml, "us.toml"), TestCodec::<Us>::default());
 
     // Ingress over one TCP stream: frames split across writes, garbage in between, and an
@@ -348,25 +323,10 @@ async fn partial_egress_failure_retries_only_the_failed_output() {
     let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up_addr = up.local_addr().unwrap();
     let down_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-[nats]
-url = "{url}"
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-nak_delay_ms = 100
-[[egress.outputs]]
-type = "tcp_client"
-connect = "{up_addr}"
-[[egress.outputs]]
-type = "tcp_client"
-connect = "127.0.0.1:{down_port}"
-"#
-    );
+    let toml = adapter_toml("us", url, "")
+        + &egress_toml("us", "nak_delay_ms = 100")
+        + &tcp_client_toml(&up_addr.to_string())
+        + &tcp_client_toml(&format!("127.0.0.1:{down_port}"));
     let adapter = spawn_adapter(adapter_config(&toml, "us.toml"), TestCodec::<Us>::default());
 
     let env = launch(Nation::Jp, "jp-partial", &[Nation::Jp, Nation::Us]);
@@ -412,23 +372,9 @@ async fn egress_journal_suppresses_redelivery_after_a_restart() {
     let state_dir = state.path().join("adapter-us");
     let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let target = national.local_addr().unwrap();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-[nats]
-url = "{url}"
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-state_dir = "{}"
-[[egress.outputs]]
-type = "udp"
-target = "{target}"
-"#,
-        state_dir.display()
-    );
+    let toml = adapter_toml("us", url, "")
+        + &egress_toml("us", &format!("state_dir = \"{}\"", state_dir.display()))
+        + &endpoint_toml("egress.outputs", "udp", &format!("target = \"{target}\""));
     // The second process also flushes every append (`state_fsync`).
     let start = |fsync: bool| {
         let fsync = fsync.to_string();
@@ -537,25 +483,9 @@ async fn egress_keeps_stream_order_while_the_national_side_is_down() {
     let hub = hub().await;
     let (url, js) = (&hub.url, &hub.js);
     let out_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-nak_delay_ms = 50
-
-[[egress.outputs]]
-type = "tcp_client"
-connect = "127.0.0.1:{out_port}"
-"#
-    );
+    let toml = adapter_toml("us", url, "")
+        + &egress_toml("us", "nak_delay_ms = 50")
+        + &tcp_client_toml(&format!("127.0.0.1:{out_port}"));
     let adapter = spawn_adapter(adapter_config(&toml, "us.toml"), TestCodec::<Us>::default());
 
     let n_msgs = 30;

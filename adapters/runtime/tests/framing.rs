@@ -202,29 +202,22 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
     let (jp_port, us_port, us_tcp) = (free_udp_port(), free_udp_port(), free_port());
-    let head = |n: &str| {
-        format!("[adapter]\nnation = \"{n}\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n")
-    };
-    let jp_cfg = adapter_config(
-        &format!(
-            "{}[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{jp_port}\"\n",
-            head("jp")
-        ),
-        "jp.toml",
-    );
+    let udp_in =
+        |port: u16| endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{port}\""));
+    let jp_cfg = adapter_config(&(adapter_toml("jp", url, "") + &udp_in(jp_port)), "jp.toml");
     let kr_cfg = adapter_config(
-        &format!(
-            "{}[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n",
-            head("kr"),
-            mosq.port()
-        ),
+        &(adapter_toml("kr", url, "")
+            + &mqtt_toml("ingress", mosq.port(), "trilink-kr-in", "kr/warning/#", "")),
         "kr.toml",
     );
     let us_cfg = adapter_config(
-        &format!(
-            "{}[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{us_port}\"\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{us_tcp}\"\n",
-            head("us")
-        ),
+        &(adapter_toml("us", url, "")
+            + &udp_in(us_port)
+            + &endpoint_toml(
+                "ingress",
+                "tcp_server",
+                &format!("bind = \"127.0.0.1:{us_tcp}\""),
+            )),
         "us.toml",
     );
     let token = trilink_runtime::CancellationToken::new();
@@ -357,12 +350,14 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
     let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
     let kr_cfg = adapter_config(
-        &format!(
-            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
-             [[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\n\
-             topic = \"kr/warning/#\"\npersistent_session = true\n",
-            mosq.port()
-        ),
+        &(adapter_toml("kr", url, "")
+            + &mqtt_toml(
+                "ingress",
+                mosq.port(),
+                "trilink-kr-in",
+                "kr/warning/#",
+                "persistent_session = true",
+            )),
         "kr.toml",
     );
     let adapter = spawn_adapter(kr_cfg, KrCodec);
@@ -420,11 +415,9 @@ async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
     let url = nats.url();
     let (mqtt_port, http_port) = (free_port(), free_port());
     let kr_cfg = adapter_config(
-        &format!(
-            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[telemetry]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\n\
-             client_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n"
-        ),
+        &(adapter_toml("kr", &url, "")
+            + &telemetry_toml(http_port)
+            + &mqtt_toml("ingress", mqtt_port, "trilink-kr-in", "kr/warning/#", "")),
         "kr.toml",
     );
     let adapter = spawn_adapter(kr_cfg, KrCodec);
@@ -479,10 +472,13 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
     let url = &hub.url;
     let (udp_port, http_port) = (free_udp_port(), free_port());
     let jp_cfg = adapter_config(
-        &format!(
-            "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 0\n[telemetry]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{udp_port}\"\nrecv_buffer = 4096\n"
-        ),
+        &(adapter_toml("jp", url, "")
+            + &telemetry_toml(http_port)
+            + &endpoint_toml(
+                "ingress",
+                "udp",
+                &format!("bind = \"127.0.0.1:{udp_port}\"\nrecv_buffer = 4096"),
+            )),
         "jp.toml",
     );
     let adapter = spawn_adapter(jp_cfg, JpCodec::new());
@@ -559,12 +555,12 @@ async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
     let port = free_udp_port();
     let group = std::net::Ipv4Addr::new(239, 255, 42, 9);
     let adapter_cfg = |component: &str| {
+        let ingress = format!(
+            "bind = \"0.0.0.0:{port}\"\nmulticast_group = \"{group}\"\nmulticast_interface = \"127.0.0.1\""
+        );
         adapter_config(
-            &format!(
-                "[adapter]\nnation = \"jp\"\ncomponent = \"{component}\"\nheartbeat_interval_ms = 0\n\
-                 [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"udp\"\nbind = \"0.0.0.0:{port}\"\n\
-                 multicast_group = \"{group}\"\nmulticast_interface = \"127.0.0.1\"\n"
-            ),
+            &(adapter_toml("jp", url, &format!("component = \"{component}\""))
+                + &endpoint_toml("ingress", "udp", &ingress)),
             "jp.toml",
         )
     };

@@ -69,28 +69,30 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
     let us_out = free_port();
     let token = trilink_runtime::CancellationToken::new();
     let jp = adapter_config(
-        &format!(
-            "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
-             [[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{jp_port}\"\n"
-        ),
+        &(adapter_toml("jp", url, "")
+            + &endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{jp_port}\""))),
         "jp.toml",
     );
     let kr = adapter_config(
-        &format!(
-            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
-             [egress]\nstream = \"TL_OUT_KR\"\ndurable = \"adapter-kr\"\n\
-             [[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\n\
-             client_id = \"trilink-kr-out\"\ntopic = \"kr/c2/in\"\n",
-            mosq.port()
-        ),
+        &(adapter_toml("kr", url, "")
+            + &egress_toml("kr", "")
+            + &mqtt_toml(
+                "egress.outputs",
+                mosq.port(),
+                "trilink-kr-out",
+                "kr/c2/in",
+                "",
+            )),
         "kr.toml",
     );
     let us = adapter_config(
-        &format!(
-            "[adapter]\nnation = \"us\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
-             [egress]\nstream = \"TL_OUT_US\"\ndurable = \"adapter-us\"\nnak_delay_ms = 200\n\
-             [[egress.outputs]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{us_out}\"\n"
-        ),
+        &(adapter_toml("us", url, "")
+            + &egress_toml("us", "nak_delay_ms = 200")
+            + &endpoint_toml(
+                "egress.outputs",
+                "tcp_server",
+                &format!("bind = \"127.0.0.1:{us_out}\""),
+            )),
         "us.toml",
     );
     let runs = [

@@ -162,6 +162,43 @@ pub async fn wait_consumer(
 // A running adapter
 // ----------------------------------------------------------------------------------------
 
+/// The head of a test adapter's configuration: `[adapter]` of `nation` without heartbeats and
+/// with the `extra` lines, then `[nats]` at `url`. The text ends inside `[nats]` (`key = value`
+/// lines appended directly are NATS settings); the `*_toml` helpers below append tables.
+pub fn adapter_toml(nation: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[adapter]\nnation = \"{nation}\"\nheartbeat_interval_ms = 0\n{extra}\n\n[nats]\nurl = \"{url}\"\n"
+    )
+}
+
+/// `[telemetry]` listening on 127.0.0.1:`port`.
+pub fn telemetry_toml(port: u16) -> String {
+    format!("\n[telemetry]\nlisten = \"127.0.0.1:{port}\"\n")
+}
+
+/// `[egress]` consuming `TL_OUT_<NATION>` as durable `adapter-<nation>`, with the `extra` lines.
+pub fn egress_toml(nation: &str, extra: &str) -> String {
+    let stream = format!("TL_OUT_{}", nation.to_uppercase());
+    format!("\n[egress]\nstream = \"{stream}\"\ndurable = \"adapter-{nation}\"\n{extra}\n")
+}
+
+/// One `[[<table>]]` (`ingress` or `egress.outputs`) of type `kind` with the `lines`.
+pub fn endpoint_toml(table: &str, kind: &str, lines: &str) -> String {
+    format!("\n[[{table}]]\ntype = \"{kind}\"\n{lines}\n")
+}
+
+/// An MQTT endpoint (`table` as in [`endpoint_toml`]) on the broker at 127.0.0.1:`port`, as
+/// `client_id` on `topic`, with the `extra` lines.
+pub fn mqtt_toml(table: &str, port: u16, client_id: &str, topic: &str, extra: &str) -> String {
+    endpoint_toml(
+        table,
+        "mqtt",
+        &format!(
+            "host = \"127.0.0.1\"\nport = {port}\nclient_id = \"{client_id}\"\ntopic = \"{topic}\"\n{extra}"
+        ),
+    )
+}
+
 /// The adapter configuration `text` as file `name` (e.g. `kr.toml`) with the environment
 /// overrides `env`.
 pub fn load_config(
