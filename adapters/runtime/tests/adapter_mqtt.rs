@@ -43,21 +43,7 @@ async fn kr_mqtt_adapter_both_directions() {
 
     // Ingress: publish until the adapter's subscription is in place and the message lands.
     let env = launch(Nation::Kr, "kr-1", &[Nation::Kr, Nation::Jp]);
-    send_until_stored(
-        js,
-        1,
-        WAIT,
-        Duration::from_millis(200),
-        "MQTT input",
-        || mqtt_publish(&national, "kr/sys/out", frame_for(&env)),
-    )
-    .await;
-    let m = raw_message(js, "TL_IN", 1).await;
-    assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
-    assert_eq!(
-        m.headers.get(headers::MSG_ID).unwrap().as_str(),
-        env.message_id.to_string()
-    );
+    kr_publish_until_stored(js, &national, &env, WAIT, "MQTT input").await;
 
     // Garbage over MQTT is dead-lettered.
     mqtt_publish(&national, "kr/sys/out", b"$GARBAGE*00".to_vec()).await;

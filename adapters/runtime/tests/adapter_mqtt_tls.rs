@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use common::*;
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
-use trilink_runtime::adapter::{self, AdapterConfig, AdapterError};
+use trilink_runtime::adapter::{AdapterConfig, AdapterError};
 use trilink_runtime::config::ConfigError;
 use trilink_runtime::transport::{IngressConfig, OutputConfig, TransportError};
 use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, headers};
@@ -177,21 +177,7 @@ server_name = "localhost"
 
     // Ingress over TLS: publish until the adapter's subscription is in place.
     let env = launch(Nation::Kr, "kr-tls-1", &[Nation::Kr, Nation::Jp]);
-    send_until_stored(
-        js,
-        1,
-        WAIT,
-        Duration::from_millis(200),
-        "MQTT/TLS input",
-        || mqtt_publish(&national, "kr/sys/out", frame_for(&env)),
-    )
-    .await;
-    let m = raw_message(js, "TL_IN", 1).await;
-    assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
-    assert_eq!(
-        m.headers.get(headers::MSG_ID).unwrap().as_str(),
-        env.message_id.to_string()
-    );
+    kr_publish_until_stored(js, &national, &env, WAIT, "MQTT/TLS input").await;
 
     // Egress over TLS: a JP message released to KR reaches the national TLS subscriber.
     let from_jp = launch(Nation::Jp, "jp-tls-1", &[Nation::Jp, Nation::Kr]);
@@ -401,32 +387,16 @@ async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
 // Configuration
 // ----------------------------------------------------------------------------------------
 
+/// A KR adapter with an MQTT ingress on 127.0.0.1:8883 followed by `tls_lines` and an MQTT
+/// output to `kr-broker:8883` followed by `out_tls_lines`.
 fn tls_config(tls_lines: &str, out_tls_lines: &str) -> String {
-    format!(
-        r#"
-[adapter]
-nation = "kr"
-[nats]
-url = "nats://127.0.0.1:4222"
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = 8883
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-{tls_lines}
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-[[egress.outputs]]
-type = "mqtt"
-host = "kr-broker"
-port = 8883
-client_id = "trilink-kr-out"
-topic = "kr/sys/in"
-{out_tls_lines}
-"#
-    )
+    let output = format!(
+        "host = \"kr-broker\"\nport = 8883\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/sys/in\"\n{out_tls_lines}"
+    );
+    "[adapter]\nnation = \"kr\"\n[nats]\nurl = \"nats://127.0.0.1:4222\"\n".to_owned()
+        + &mqtt_toml("ingress", 8883, "trilink-kr-in", "kr/sys/out", tls_lines)
+        + &egress_toml("kr", "")
+        + &endpoint_toml("egress.outputs", "mqtt", &output)
 }
 
 #[test]
@@ -597,36 +567,17 @@ async fn tls_files_gone_at_start_stop_the_adapter() {
     let scratch = tempfile::tempdir().unwrap();
     let ca = scratch.path().join("ca.pem");
     std::fs::copy(certs.join("ca.pem"), &ca).unwrap();
-    let text = format!(
-        r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-[nats]
-url = "nats://127.0.0.1:{port}"
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = 8883
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-tls = {{ ca_file = "{ca}" }}
-"#,
-        port = nats.port(),
-        ca = ca.display()
-    );
+    let text = adapter_toml("kr", &format!("nats://127.0.0.1:{}", nats.port()), "")
+        + &mqtt_toml(
+            "ingress",
+            8883,
+            "trilink-kr-in",
+            "kr/sys/out",
+            &format!("tls = {{ ca_file = \"{}\" }}", ca.display()),
+        );
     let cfg = load(&text, &[]).unwrap();
     std::fs::remove_file(&ca).unwrap();
-    let r = tokio::time::timeout(
-        WAIT,
-        adapter::run(
-            cfg,
-            TestCodec::<Kr>::default(),
-            trilink_runtime::CancellationToken::new(),
-        ),
-    )
-    .await
-    .unwrap();
+    let r = run_to_end(cfg, TestCodec::<Kr>::default(), WAIT).await;
     let Err(AdapterError::Transport(TransportError::Tls { endpoint, source })) = r else {
         panic!("expected a TLS error, got {r:?}");
     };

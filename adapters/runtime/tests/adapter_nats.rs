@@ -281,13 +281,7 @@ async fn us_tcp_adapter_streams_and_acks_only_after_send() {
     assert!(info.num_redelivered >= 1 || info.num_ack_pending + info.num_pending as usize >= 1);
 
     // Bring the national receiver up: the frame arrives, then the ack.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", out_port))
-        .await
-        .unwrap();
-    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let mut sock = accept_on(out_port, WAIT).await;
     let mut dec = stream_decoder(TestCodec::<Us>::default());
     let frame = next_frame(&mut dec, &mut sock, WAIT, "egress connection closed").await;
     assert_eq!(frame.message_id, env.message_id);
@@ -331,22 +325,13 @@ async fn partial_egress_failure_retries_only_the_failed_output() {
 
     let env = launch(Nation::Jp, "jp-partial", &[Nation::Jp, Nation::Us]);
     publish_envelope(js, "tl.out.us.launch_detection", &env).await;
-    let (mut a, _) = tokio::time::timeout(WAIT, up.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let mut a = accept_within(&up, WAIT).await;
     let mut dec_a = stream_decoder(TestCodec::<Us>::default());
     let first = next_frame(&mut dec_a, &mut a, WAIT, "the healthy output closed").await;
     assert_eq!(first.message_id, env.message_id);
     // Let a few retries towards the dead output happen, then bring it up.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let down = tokio::net::TcpListener::bind(("127.0.0.1", down_port))
-        .await
-        .unwrap();
-    let (mut b, _) = tokio::time::timeout(WAIT, down.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let mut b = accept_on(down_port, WAIT).await;
     let mut dec_b = stream_decoder(TestCodec::<Us>::default());
     let second = next_frame(&mut dec_b, &mut b, WAIT, "the recovered output closed").await;
     assert_eq!(second.message_id, env.message_id);
@@ -452,17 +437,9 @@ async fn egress_journal_suppresses_redelivery_after_a_restart() {
         &[("TRILINK__EGRESS__STATE_DIR", &foreign_dir)],
     )
     .unwrap();
-    let r = tokio::time::timeout(
-        WAIT,
-        adapter::run(
-            cfg,
-            TestCodec::<Us>::default(),
-            trilink_runtime::CancellationToken::new(),
-        ),
-    )
-    .await
-    .unwrap();
-    let err = r.unwrap_err();
+    let err = run_to_end(cfg, TestCodec::<Us>::default(), WAIT)
+        .await
+        .unwrap_err();
     assert!(matches!(err, adapter::AdapterError::Journal(_)), "{err:?}");
     assert!(
         err.to_string().contains("not a trilink egress journal"),
@@ -497,13 +474,7 @@ async fn egress_keeps_stream_order_while_the_national_side_is_down() {
     }
     // Several retry rounds with the receiver down.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", out_port))
-        .await
-        .unwrap();
-    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
+    let mut sock = accept_on(out_port, WAIT).await;
     let mut dec = stream_decoder(TestCodec::<Us>::default());
     let mut got = Vec::new();
     while got.len() < n_msgs {

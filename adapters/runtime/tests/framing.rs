@@ -182,6 +182,20 @@ where
     send_until_stored(js, want, WAIT, Duration::from_millis(150), "probe", send).await;
 }
 
+/// [`probe`] with datagram `frame` from `national` to 127.0.0.1:`port`.
+async fn udp_probe(
+    js: &jetstream::Context,
+    want: u64,
+    national: &tokio::net::UdpSocket,
+    frame: &[u8],
+    port: u16,
+) {
+    probe(js, want, || async {
+        national.send_to(frame, ("127.0.0.1", port)).await.unwrap();
+    })
+    .await;
+}
+
 async fn national_ids(js: &jetstream::Context) -> Vec<String> {
     let mut ids = Vec::new();
     for seq in 1..=stream_count(js, "TL_IN").await {
@@ -234,19 +248,16 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     // ---- JP over UDP.
     let jp = JpCodec::new();
     let probe_jp = fresh(&jp, "jp", "launch_detection", "20261121-000900");
-    probe(js, 1, || async {
-        national
-            .send_to(&probe_jp, ("127.0.0.1", jp_port))
-            .await
-            .unwrap();
-    })
-    .await;
-    let a = fresh(&jp, "jp", "launch_detection", "20261121-000901");
-    let b = fresh(&jp, "jp", "launch_detection", "20261121-000902");
-    let c = fresh(&jp, "jp", "launch_detection", "20261121-000903");
-    let mut bad = fresh(&jp, "jp", "launch_detection", "20261121-000904");
+    udp_probe(js, 1, &national, &probe_jp, jp_port).await;
+    let [a, b, c, mut bad, ok] = [
+        "20261121-000901",
+        "20261121-000902",
+        "20261121-000903",
+        "20261121-000904",
+        "20261121-000905",
+    ]
+    .map(|nid| fresh(&jp, "jp", "launch_detection", nid));
     *bad.last_mut().unwrap() ^= 1;
-    let ok = fresh(&jp, "jp", "launch_detection", "20261121-000905");
     let jp_bad = [
         ([a.as_slice(), &garbage].concat(), "trailing_bytes"),
         ([b.as_slice(), &c].concat(), "trailing_bytes"),
@@ -268,10 +279,13 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         mqtt_publish(&kr_sys, "kr/warning/launch_detection", probe_kr.clone())
     })
     .await;
-    let a = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0901");
-    let b = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0902");
-    let c = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0903");
-    let ok = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0904");
+    let [a, b, c, ok] = [
+        "KAMD-20261121-0901",
+        "KAMD-20261121-0902",
+        "KAMD-20261121-0903",
+        "KAMD-20261121-0904",
+    ]
+    .map(|nid| fresh(&kr, "kr", "lch_exercise", nid));
     let kr_bad = [
         ([a.as_slice(), &b].concat(), "trailing_data"),
         ([c.as_slice(), &garbage].concat(), "trailing_data"),
@@ -285,16 +299,13 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     // ---- US over UDP (one packet per datagram) and TCP (a stream).
     let us = UsCodec::new();
     let probe_us = fresh(&us, "us", "launch_detection", "C2-20261121-000900");
-    probe(js, 5, || async {
-        national
-            .send_to(&probe_us, ("127.0.0.1", us_port))
-            .await
-            .unwrap();
-    })
-    .await;
-    let a = fresh(&us, "us", "launch_detection", "C2-20261121-000901");
-    let b = fresh(&us, "us", "launch_detection", "C2-20261121-000902");
-    let ok = fresh(&us, "us", "launch_detection", "C2-20261121-000903");
+    udp_probe(js, 5, &national, &probe_us, us_port).await;
+    let [a, b, ok] = [
+        "C2-20261121-000901",
+        "C2-20261121-000902",
+        "C2-20261121-000903",
+    ]
+    .map(|nid| fresh(&us, "us", "launch_detection", nid));
     let us_bad = [([a.as_slice(), &b].concat(), "trailing_bytes")];
     national
         .send_to(&us_bad[0].0, ("127.0.0.1", us_port))

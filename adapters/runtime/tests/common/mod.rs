@@ -220,6 +220,21 @@ pub fn adapter_config(text: &str, name: &str) -> AdapterConfig {
     load_config(text, name, &[]).unwrap()
 }
 
+/// `adapter::run` of `cfg` with `codec` in this task, never cancelled: what it returns when it
+/// stops by itself (a start-up error), within `within`.
+pub async fn run_to_end<C>(
+    cfg: AdapterConfig,
+    codec: C,
+    within: Duration,
+) -> Result<RunSummary, AdapterError>
+where
+    C: NationalCodec + Send + Sync + 'static,
+{
+    tokio::time::timeout(within, adapter::run(cfg, codec, CancellationToken::new()))
+        .await
+        .unwrap()
+}
+
 /// `adapter::run` in its own task.
 pub struct RunningAdapter {
     pub token: CancellationToken,
@@ -373,6 +388,51 @@ pub async fn connect_retrying(port: u16) -> tokio::net::TcpStream {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// Listen on 127.0.0.1:`port` and accept the first connection within `within`.
+pub async fn accept_on(port: u16, within: Duration) -> tokio::net::TcpStream {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    accept_within(&listener, within).await
+}
+
+/// The first connection to `listener` within `within`.
+pub async fn accept_within(
+    listener: &tokio::net::TcpListener,
+    within: Duration,
+) -> tokio::net::TcpStream {
+    let (sock, _) = tokio::time::timeout(within, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    sock
+}
+
+/// The KR national system publishes `env`'s test frame on `kr/sys/out` (repeating it every
+/// 200 ms until stored, as [`send_until_stored`] with `what`): it is `TL_IN`'s only message,
+/// on `tl.in.kr.launch_detection`, with the envelope's id as `Nats-Msg-Id`.
+pub async fn kr_publish_until_stored(
+    js: &jetstream::Context,
+    national: &rumqttc::AsyncClient,
+    env: &Envelope,
+    within: Duration,
+    what: &str,
+) {
+    send_until_stored(js, 1, within, Duration::from_millis(200), what, || {
+        mqtt_publish(national, "kr/sys/out", frame_for(env))
+    })
+    .await;
+    let m = raw_message(js, "TL_IN", 1).await;
+    assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
+    assert_eq!(
+        m.headers
+            .get(trilink_schema::headers::MSG_ID)
+            .unwrap()
+            .as_str(),
+        env.message_id.to_string()
+    );
 }
 
 /// A stream decoder over `codec`.
