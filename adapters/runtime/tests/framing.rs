@@ -33,6 +33,16 @@ fn fresh<C: NationalCodec>(codec: &C, nation: &str, vector: &str, nid: &str) -> 
     encode_national(codec, &env)
 }
 
+/// `N` frames as [`fresh`] with national ids `<prefix>1` … `<prefix>N`.
+fn numbered<C: NationalCodec, const N: usize>(
+    codec: &C,
+    nation: &str,
+    vector: &str,
+    prefix: &str,
+) -> [Vec<u8>; N] {
+    std::array::from_fn(|i| fresh(codec, nation, vector, &format!("{prefix}{}", i + 1)))
+}
+
 fn code<F>(item: &transport::StreamItem<F>) -> &'static str {
     match item {
         Ok(_) => "ok",
@@ -196,6 +206,22 @@ async fn udp_probe(
     .await;
 }
 
+/// Where the KR national system publishes its sentences.
+const KR_TOPIC: &str = "kr/warning/launch_detection";
+
+/// [`probe`] with `frame` published by `national` on [`KR_TOPIC`].
+async fn mqtt_probe(
+    js: &jetstream::Context,
+    want: u64,
+    national: &rumqttc::AsyncClient,
+    frame: &[u8],
+) {
+    probe(js, want, || {
+        mqtt_publish(national, KR_TOPIC, frame.to_vec())
+    })
+    .await;
+}
+
 async fn national_ids(js: &jetstream::Context) -> Vec<String> {
     let mut ids = Vec::new();
     for seq in 1..=stream_count(js, "TL_IN").await {
@@ -249,14 +275,7 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     let jp = JpCodec::new();
     let probe_jp = fresh(&jp, "jp", "launch_detection", "20261121-000900");
     udp_probe(js, 1, &national, &probe_jp, jp_port).await;
-    let [a, b, c, mut bad, ok] = [
-        "20261121-000901",
-        "20261121-000902",
-        "20261121-000903",
-        "20261121-000904",
-        "20261121-000905",
-    ]
-    .map(|nid| fresh(&jp, "jp", "launch_detection", nid));
+    let [a, b, c, mut bad, ok] = numbered(&jp, "jp", "launch_detection", "20261121-00090");
     *bad.last_mut().unwrap() ^= 1;
     let jp_bad = [
         ([a.as_slice(), &garbage].concat(), "trailing_bytes"),
@@ -275,23 +294,14 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     let (kr_sys, _rx, driver) =
         national_mqtt("kr-national", mosq.port(), 1 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0900");
-    probe(js, 3, || {
-        mqtt_publish(&kr_sys, "kr/warning/launch_detection", probe_kr.clone())
-    })
-    .await;
-    let [a, b, c, ok] = [
-        "KAMD-20261121-0901",
-        "KAMD-20261121-0902",
-        "KAMD-20261121-0903",
-        "KAMD-20261121-0904",
-    ]
-    .map(|nid| fresh(&kr, "kr", "lch_exercise", nid));
+    mqtt_probe(js, 3, &kr_sys, &probe_kr).await;
+    let [a, b, c, ok] = numbered(&kr, "kr", "lch_exercise", "KAMD-20261121-090");
     let kr_bad = [
         ([a.as_slice(), &b].concat(), "trailing_data"),
         ([c.as_slice(), &garbage].concat(), "trailing_data"),
     ];
     for p in kr_bad.iter().map(|(p, _)| p.clone()).chain([ok]) {
-        mqtt_publish(&kr_sys, "kr/warning/launch_detection", p).await;
+        mqtt_publish(&kr_sys, KR_TOPIC, p).await;
     }
     wait_count(js, "TL_DLQ", 5, WAIT).await;
     wait_count(js, "TL_IN", 4, WAIT).await;
@@ -300,12 +310,7 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     let us = UsCodec::new();
     let probe_us = fresh(&us, "us", "launch_detection", "C2-20261121-000900");
     udp_probe(js, 5, &national, &probe_us, us_port).await;
-    let [a, b, ok] = [
-        "C2-20261121-000901",
-        "C2-20261121-000902",
-        "C2-20261121-000903",
-    ]
-    .map(|nid| fresh(&us, "us", "launch_detection", nid));
+    let [a, b, ok] = numbered(&us, "us", "launch_detection", "C2-20261121-00090");
     let us_bad = [([a.as_slice(), &b].concat(), "trailing_bytes")];
     national
         .send_to(&us_bad[0].0, ("127.0.0.1", us_port))
@@ -376,18 +381,15 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
     let (kr_sys, _rx, driver) =
         national_mqtt("kr-national", mosq.port(), 4 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0800");
-    probe(js, 1, || {
-        mqtt_publish(&kr_sys, "kr/warning/launch_detection", probe_kr.clone())
-    })
-    .await;
+    mqtt_probe(js, 1, &kr_sys, &probe_kr).await;
     let huge: Vec<u8> = std::iter::once(b'$')
         .chain((0..1_048_681_u32).map(|i| b'A' + (i % 26) as u8))
         .collect();
     assert_eq!(huge.len(), 1_048_682);
-    mqtt_publish(&kr_sys, "kr/warning/launch_detection", huge.clone()).await;
+    mqtt_publish(&kr_sys, KR_TOPIC, huge.clone()).await;
     for i in 1..=4 {
         let p = fresh(&kr, "kr", "lch_exercise", &format!("KAMD-20261121-080{i}"));
-        mqtt_publish(&kr_sys, "kr/warning/launch_detection", p).await;
+        mqtt_publish(&kr_sys, KR_TOPIC, p).await;
     }
     wait_count(js, "TL_IN", 5, WAIT).await;
     wait_count(js, "TL_DLQ", 1, WAIT).await;
