@@ -11,9 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::io::{Read, Write};
 use std::marker::PhantomData;
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -458,56 +456,6 @@ pub async fn next_frame<C: NationalCodec>(
             break item.unwrap().0;
         }
     }
-}
-
-// ----------------------------------------------------------------------------------------
-// Telemetry over HTTP
-// ----------------------------------------------------------------------------------------
-
-/// Plain HTTP GET returning (status code, body).
-pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (code, body)
-}
-
-/// [`http_get`] from async code (on the blocking pool).
-pub async fn http_get_async(addr: SocketAddr, path: &str) -> (u16, String) {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || http_get(addr, &path))
-        .await
-        .unwrap()
-}
-
-/// [`http_get`] from async code, `None` while nothing answers at `addr`.
-pub async fn try_http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| http_get(addr, &path)).ok())
-        .await
-        .unwrap()
-}
-
-/// The sum of the samples of metric `name` whose line contains `label` (`""`: every sample) in
-/// Prometheus text; 0 when there is none.
-pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter(|l| l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 // ----------------------------------------------------------------------------------------
