@@ -38,14 +38,6 @@ const WAIT: Duration = Duration::from_secs(15);
 // Helpers
 // ----------------------------------------------------------------------------------------
 
-/// Throwaway certificates (dev CA, server cert for localhost/127.0.0.1, client certs, rogue CA).
-fn certs() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    trilink_brokers::launcher::make_dev_certs(&certs).unwrap();
-    (dir, certs)
-}
-
 /// mosquitto with a mutual-TLS listener (returned port) and, if `plain`, a plaintext listener
 /// (second port).
 fn start_tls_mosquitto(certs: &Path, plain: Option<u16>) -> Mosquitto {
@@ -143,7 +135,7 @@ fn load(text: &str, env: &[(&str, &str)]) -> Result<AdapterConfig, ConfigError> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kr_mqtt_tls_round_trip_with_mutual_tls() {
     captured_logs();
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let hub = Hub::start(&[TL_IN, TL_DLQ, TL_OUT_KR]).await;
     let (url, js) = (&hub.url, &hub.js);
     let mosq = start_tls_mosquitto(&certs, None);
@@ -220,7 +212,7 @@ server_name = "localhost"
 async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
     let logs = captured_logs();
     let prom = trilink_runtime::telemetry::install_metrics().unwrap();
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let hub = Hub::start(&[TL_IN, TL_DLQ, TL_OUT_KR]).await;
     let (url, js) = (&hub.url, &hub.js);
     let plain_port = free_port();
@@ -401,7 +393,7 @@ fn tls_config(tls_lines: &str, out_tls_lines: &str) -> String {
 
 #[test]
 fn tls_table_loads_and_environment_overrides_reach_it() {
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let c = certs.display();
     let text = tls_config(
         &format!(
@@ -452,7 +444,7 @@ fn tls_table_loads_and_environment_overrides_reach_it() {
 
 #[test]
 fn tls_config_errors_name_the_key() {
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let c = certs.display();
     let not_pem = certs.join("not-pem.txt");
     std::fs::write(&not_pem, "this is not PEM\n").unwrap();
@@ -562,7 +554,7 @@ fn tls_config_errors_name_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_files_gone_at_start_stop_the_adapter() {
     captured_logs();
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let nats = start_nats();
     let scratch = tempfile::tempdir().unwrap();
     let ca = scratch.path().join("ca.pem");

@@ -304,6 +304,17 @@ pub async fn stop_all(
 // National systems
 // ----------------------------------------------------------------------------------------
 
+/// Throwaway certificates from the project's `make-dev-certs.sh` (dev CA `ca.pem`, server
+/// certificate `hub.pem` for localhost/127.0.0.1, client certificates `leaf-kr`, `leaf-jp`, a
+/// rogue CA and a client certificate signed by it) in the returned folder, which lives as
+/// long as the returned directory.
+pub fn dev_certs() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    trilink_brokers::launcher::make_dev_certs(&certs).unwrap();
+    (dir, certs)
+}
+
 /// `nation`'s vector `<vector>.json` with current times: observed 1.5 s and ingested 1 s ago,
 /// a launch 30 s ago (a message the adapter accepts as fresh).
 pub fn fresh_vector(nation: &str, vector: &str) -> Envelope {
