@@ -122,13 +122,18 @@ fn foreign_files_are_rejected_with_their_magic() {
     );
 }
 
+/// Offset of the first EPB of a pcapng written by `PcapngWriter`: the first block after SHB
+/// and IDB, found by walking their lengths.
+fn first_epb(pcapng: &[u8]) -> usize {
+    let shb = u32::from_le_bytes(pcapng[4..8].try_into().unwrap()) as usize;
+    let idb = u32::from_le_bytes(pcapng[shb + 4..shb + 8].try_into().unwrap()) as usize;
+    shb + idb
+}
+
 #[test]
 fn corrupt_block_length_names_the_block_offset() {
     let mut full = small_capture();
-    // the first block after SHB and IDB is the first EPB; find it by walking lengths
-    let shb = u32::from_le_bytes(full[4..8].try_into().unwrap()) as usize;
-    let idb = u32::from_le_bytes(full[shb + 4..shb + 8].try_into().unwrap()) as usize;
-    let epb = shb + idb;
+    let epb = first_epb(&full);
     full[epb + 4] = 0x03; // length no longer a multiple of 4
     let e = read_messages("c.pcapng", &full).unwrap_err();
     assert_eq!(e.code(), "corrupt");
@@ -148,9 +153,7 @@ fn corrupt_pcap_record_length_is_an_error_not_an_allocation() {
 #[test]
 fn undeclared_interface_is_corrupt() {
     let mut full = small_capture();
-    let shb = u32::from_le_bytes(full[4..8].try_into().unwrap()) as usize;
-    let idb = u32::from_le_bytes(full[shb + 4..shb + 8].try_into().unwrap()) as usize;
-    let epb = shb + idb;
+    let epb = first_epb(&full);
     full[epb + 8] = 9; // interface id 9
     let e = read_messages("i.pcapng", &full).unwrap_err();
     assert_eq!(e.code(), "corrupt");
