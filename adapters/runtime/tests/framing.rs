@@ -244,21 +244,21 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     let (jp_port, us_port, us_tcp) = (free_udp_port(), free_udp_port(), free_port());
     let udp_in =
         |port: u16| endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{port}\""));
-    let jp_cfg = adapter_config(&(adapter_toml("jp", url, "") + &udp_in(jp_port)), "jp.toml");
-    let kr_cfg = adapter_config(
-        &(adapter_toml("kr", url, "")
-            + &mqtt_toml("ingress", mosq.port(), "trilink-kr-in", "kr/warning/#", "")),
-        "kr.toml",
+    let jp_cfg = adapter_with("jp", url, &udp_in(jp_port));
+    let kr_cfg = adapter_with(
+        "kr",
+        url,
+        &mqtt_toml("ingress", mosq.port(), "trilink-kr-in", "kr/warning/#", ""),
     );
-    let us_cfg = adapter_config(
-        &(adapter_toml("us", url, "")
-            + &udp_in(us_port)
+    let us_cfg = adapter_with(
+        "us",
+        url,
+        &(udp_in(us_port)
             + &endpoint_toml(
                 "ingress",
                 "tcp_server",
                 &format!("bind = \"127.0.0.1:{us_tcp}\""),
             )),
-        "us.toml",
     );
     let token = trilink_runtime::CancellationToken::new();
     let runs = [
@@ -365,16 +365,16 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
     let hub = Hub::start(&[TL_IN, TL_DLQ]).await;
     let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
-    let kr_cfg = adapter_config(
-        &(adapter_toml("kr", url, "")
-            + &mqtt_toml(
-                "ingress",
-                mosq.port(),
-                "trilink-kr-in",
-                "kr/warning/#",
-                "persistent_session = true",
-            )),
-        "kr.toml",
+    let kr_cfg = adapter_with(
+        "kr",
+        url,
+        &mqtt_toml(
+            "ingress",
+            mosq.port(),
+            "trilink-kr-in",
+            "kr/warning/#",
+            "persistent_session = true",
+        ),
     );
     let adapter = spawn_adapter(kr_cfg, KrCodec);
     let kr = KrCodec;
@@ -427,11 +427,11 @@ async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
     let nats = start_nats();
     let url = nats.url();
     let (mqtt_port, http_port) = (free_port(), free_port());
-    let kr_cfg = adapter_config(
-        &(adapter_toml("kr", &url, "")
-            + &telemetry_toml(http_port)
+    let kr_cfg = adapter_with(
+        "kr",
+        &url,
+        &(telemetry_toml(http_port)
             + &mqtt_toml("ingress", mqtt_port, "trilink-kr-in", "kr/warning/#", "")),
-        "kr.toml",
     );
     let adapter = spawn_adapter(kr_cfg, KrCodec);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
@@ -484,15 +484,15 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
     let hub = Hub::start(&[TL_IN, TL_DLQ]).await;
     let url = &hub.url;
     let (udp_port, http_port) = (free_udp_port(), free_port());
-    let jp_cfg = adapter_config(
-        &(adapter_toml("jp", url, "")
-            + &telemetry_toml(http_port)
+    let jp_cfg = adapter_with(
+        "jp",
+        url,
+        &(telemetry_toml(http_port)
             + &endpoint_toml(
                 "ingress",
                 "udp",
                 &format!("bind = \"127.0.0.1:{udp_port}\"\nrecv_buffer = 4096"),
             )),
-        "jp.toml",
     );
     let adapter = spawn_adapter(jp_cfg, JpCodec::new());
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();

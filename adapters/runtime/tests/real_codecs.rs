@@ -68,14 +68,15 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
     let jp_port = free_udp_port();
     let us_out = free_port();
     let token = trilink_runtime::CancellationToken::new();
-    let jp = adapter_config(
-        &(adapter_toml("jp", url, "")
-            + &endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{jp_port}\""))),
-        "jp.toml",
+    let jp = adapter_with(
+        "jp",
+        url,
+        &endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{jp_port}\"")),
     );
-    let kr = adapter_config(
-        &(adapter_toml("kr", url, "")
-            + &egress_toml("kr", "")
+    let kr = adapter_with(
+        "kr",
+        url,
+        &(egress_toml("kr", "")
             + &mqtt_toml(
                 "egress.outputs",
                 mosq.port(),
@@ -83,17 +84,16 @@ async fn jp_frame_reaches_kr_over_mqtt_and_us_over_tcp() {
                 "kr/c2/in",
                 "",
             )),
-        "kr.toml",
     );
-    let us = adapter_config(
-        &(adapter_toml("us", url, "")
-            + &egress_toml("us", "nak_delay_ms = 200")
+    let us = adapter_with(
+        "us",
+        url,
+        &(egress_toml("us", "nak_delay_ms = 200")
             + &endpoint_toml(
                 "egress.outputs",
                 "tcp_server",
                 &format!("bind = \"127.0.0.1:{us_out}\""),
             )),
-        "us.toml",
     );
     let runs = [
         spawn_adapter_on(&token, jp, JpCodec::new()),

@@ -218,17 +218,24 @@ pub fn adapter_config(text: &str, name: &str) -> AdapterConfig {
     load_config(text, name, &[]).unwrap()
 }
 
+/// The configuration [`adapter_toml`] of `nation` at `url` (no extra `[adapter]` lines)
+/// followed by `rest`, as file `<nation>.toml`.
+pub fn adapter_with(nation: &str, url: &str, rest: &str) -> AdapterConfig {
+    adapter_config(
+        &(adapter_toml(nation, url, "") + rest),
+        &format!("{nation}.toml"),
+    )
+}
+
 /// `adapter::run` of `cfg` with `codec` in this task, never cancelled: what it returns when it
 /// stops by itself (a start-up error), within `within`.
-pub async fn run_to_end<C>(
+pub async fn run_to_end<C: NationalCodec + Send + Sync + 'static>(
     cfg: AdapterConfig,
     codec: C,
     within: Duration,
-) -> Result<RunSummary, AdapterError>
-where
-    C: NationalCodec + Send + Sync + 'static,
-{
-    tokio::time::timeout(within, adapter::run(cfg, codec, CancellationToken::new()))
+) -> Result<RunSummary, AdapterError> {
+    let never = CancellationToken::new();
+    tokio::time::timeout(within, adapter::run(cfg, codec, never))
         .await
         .unwrap()
 }
