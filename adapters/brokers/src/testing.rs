@@ -3,14 +3,16 @@
 //! Every broker here is a real process started by this crate ([`NatsServer`] through the
 //! link's own [`crate::ServerProcess`], [`Mosquitto`]) on ports from [`crate::free_port_for`],
 //! killed by PID on drop. On top of them: stream setup, counting and waiting with a deadline,
-//! reading stored and dead-lettered messages back. Helpers panic with what they saw (they
-//! are for tests); a wait never turns a timeout into a pass.
+//! reading stored and dead-lettered messages back; GET on a component's telemetry port and
+//! sums over its Prometheus text. Helpers panic with what they saw (they are for tests); a
+//! wait never turns a timeout into a pass.
 //!
 //! Crates use it as a dev-dependency: `trilink-brokers = { workspace = true, features =
 //! ["testing"] }`. Nothing outside tests, examples and benches may enable the feature.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, message::StreamMessage, stream};
@@ -238,4 +240,58 @@ pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+// ----------------------------------------------------------------------------------------
+// Telemetry over HTTP (an adapter's or the relay's `/metrics`, `/readyz`, …)
+// ----------------------------------------------------------------------------------------
+
+/// Plain HTTP GET of `path` at `addr`: (status code, body); panics when nothing answers.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (code, body)
+}
+
+/// [`http_get`] from async code (on the blocking pool).
+pub async fn http_get_async(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || http_get(addr, &path))
+        .await
+        .unwrap()
+}
+
+/// [`http_get`] from async code, `None` while nothing answers at `addr`.
+pub async fn try_http_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| http_get(addr, &path)).ok())
+        .await
+        .unwrap()
+}
+
+/// The sum of the samples of metric `name` whose line contains `label` (`""`: every sample) in
+/// Prometheus text; 0 when there is none.
+pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter(|l| l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

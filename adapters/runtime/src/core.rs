@@ -171,20 +171,11 @@ mod tests {
 
     use super::*;
 
+    /// The valid examples but the hub's common events: those only go out (the relay refuses
+    /// them from nations); they are several national frames:
+    /// `common_event_reaches_every_nation_as_its_reports`.
     fn examples() -> Vec<Envelope> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/examples/valid");
-        let mut names: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| Envelope::from_json(&std::fs::read(p).unwrap()).unwrap())
-            // The hub's common events only go out (the relay refuses them from nations); they
-            // are several national frames: `common_event_reaches_every_nation_as_its_reports`.
-            .filter(|e| e.payload.kind() != trilink_schema::PayloadKind::CommonEvent)
-            .collect()
+        trilink_schema::testing::files::national_examples()
     }
 
     fn ctx() -> CoreCtx {
@@ -194,10 +185,7 @@ mod tests {
     }
 
     fn encode<C: NationalCodec>(c: &C, e: &Envelope) -> Bytes {
-        let frame = c.to_national(e).unwrap();
-        let mut out = BytesMut::new();
-        c.encode(&frame, &mut out).unwrap();
-        out.freeze()
+        Bytes::from(trilink_schema::testing::encode_national(c, e))
     }
 
     /// An example re-issued by `origin`, observed just before `now`, released to `rel`.

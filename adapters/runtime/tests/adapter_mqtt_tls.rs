@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::*;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use trilink_runtime::adapter::{self, AdapterConfig, AdapterError};
-use trilink_runtime::config::{self, ConfigError};
+use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+use trilink_runtime::adapter::{AdapterConfig, AdapterError};
+use trilink_runtime::config::ConfigError;
 use trilink_runtime::transport::{IngressConfig, OutputConfig, TransportError};
 use trilink_schema::{Decoded, Envelope, Nation, NationalCodec, headers};
 
@@ -37,14 +37,6 @@ const WAIT: Duration = Duration::from_secs(15);
 // ----------------------------------------------------------------------------------------
 // Helpers
 // ----------------------------------------------------------------------------------------
-
-/// Throwaway certificates (dev CA, server cert for localhost/127.0.0.1, client certs, rogue CA).
-fn certs() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    trilink_brokers::launcher::make_dev_certs(&certs).unwrap();
-    (dir, certs)
-}
 
 /// mosquitto with a mutual-TLS listener (returned port) and, if `plain`, a plaintext listener
 /// (second port).
@@ -68,13 +60,18 @@ fn start_tls_mosquitto(certs: &Path, plain: Option<u16>) -> Mosquitto {
     start_mosquitto_conf(&ports, &body)
 }
 
-/// A national MQTT client over TLS (rumqttc's own PEM loading, not the adapter's code).
-fn national_tls(
+/// A national MQTT client over TLS (rumqttc's own PEM loading, not the adapter's code),
+/// subscribed to `kr/sys/in`: every publish it receives arrives on the channel.
+async fn national_tls(
     id: &str,
     port: u16,
     certs: &Path,
     client: &str,
-) -> (AsyncClient, rumqttc::EventLoop) {
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    tokio::task::JoinHandle<()>,
+) {
     let read = |f: &str| std::fs::read(certs.join(f)).unwrap();
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(10));
@@ -87,29 +84,7 @@ fn national_tls(
             read(&format!("{client}-key.pem")),
         )),
     }));
-    AsyncClient::new(opts, 64)
-}
-
-/// Drive a national client's event loop; publishes received go to the returned channel.
-fn drive(
-    mut el: rumqttc::EventLoop,
-) -> (
-    tokio::task::JoinHandle<()>,
-    tokio::sync::mpsc::Receiver<bytes::Bytes>,
-) {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let h = tokio::spawn(async move {
-        loop {
-            match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let _ = tx.send(p.payload).await;
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    });
-    (h, rx)
+    national_mqtt_with(opts, 64, Some("kr/sys/in")).await
 }
 
 /// Every log line of this test process. Every test here that runs an adapter calls it first,
@@ -146,22 +121,11 @@ impl Write for LogWriter {
 /// Value of `trilink_reconnects_total` for `transport` (0 when absent).
 fn reconnects(metrics: &str, transport: &str) -> u64 {
     let label = format!("transport=\"{transport}\"");
-    metrics
-        .lines()
-        .filter(|l| l.starts_with("trilink_reconnects_total{") && l.contains(&label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
+    metric_sum(metrics, "trilink_reconnects_total", &label) as u64
 }
 
 fn load(text: &str, env: &[(&str, &str)]) -> Result<AdapterConfig, ConfigError> {
-    config::load_str(
-        text,
-        Path::new("kr.toml"),
-        env.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>(),
-    )
+    load_config(text, "kr.toml", env)
 }
 
 // ----------------------------------------------------------------------------------------
@@ -171,101 +135,45 @@ fn load(text: &str, env: &[(&str, &str)]) -> Result<AdapterConfig, ConfigError> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kr_mqtt_tls_round_trip_with_mutual_tls() {
     captured_logs();
-    let (_keep, certs) = certs();
-    let nats = start_nats();
+    let (_keep, certs) = dev_certs();
+    let hub = Hub::start(&[TL_IN, TL_DLQ, TL_OUT_KR]).await;
+    let (url, js) = (&hub.url, &hub.js);
     let mosq = start_tls_mosquitto(&certs, None);
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(
-        &js,
-        &[
-            ("TL_IN", "tl.in.>"),
-            ("TL_DLQ", "tl.dlq.>"),
-            ("TL_OUT_KR", "tl.out.kr.>"),
-        ],
-    )
-    .await;
 
     let c = certs.display();
     // Ingress verifies the broker against the host (127.0.0.1, an IP SAN); egress against
     // `server_name = "localhost"` (a DNS SAN of the same certificate).
-    let toml = format!(
+    let port = mosq.port();
+    let ingress_tls = format!(
+        r#"tls = {{ ca_file = "{c}/ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}"#
+    );
+    let egress_tls = format!(
         r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-tls = {{ ca_file = "{c}/ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}
-
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-
-[[egress.outputs]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {port}
-client_id = "trilink-kr-out"
-topic = "kr/sys/in"
-
 [egress.outputs.tls]
 ca_file = "{c}/ca.pem"
 cert_file = "{c}/leaf-kr.pem"
 key_file = "{c}/leaf-kr-key.pem"
 server_name = "localhost"
-"#,
-        port = mosq.port()
+"#
     );
-    let cfg = load(&toml, &[]).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
+    let toml = adapter_toml("kr", url, "")
+        + &mqtt_toml("ingress", port, "trilink-kr-in", "kr/sys/out", &ingress_tls)
+        + &egress_toml("kr", "")
+        + &mqtt_toml("egress.outputs", port, "trilink-kr-out", "kr/sys/in", "")
+        + &egress_tls;
+    let adapter = spawn_adapter(load(&toml, &[]).unwrap(), TestCodec::<Kr>::default());
 
     // The KR national system: a TLS client of the same broker with its own certificate.
-    let (national, el) = national_tls("kr-national", mosq.port(), &certs, "leaf-jp");
-    let (driver, mut rx) = drive(el);
-    national
-        .subscribe("kr/sys/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let (national, mut rx, driver) =
+        national_tls("kr-national", mosq.port(), &certs, "leaf-jp").await;
 
     // Ingress over TLS: publish until the adapter's subscription is in place.
     let env = launch(Nation::Kr, "kr-tls-1", &[Nation::Kr, Nation::Jp]);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        national
-            .publish("kr/sys/out", QoS::AtLeastOnce, false, frame_for(&env))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let n = stream_count(&js, "TL_IN").await;
-        if n >= 1 {
-            assert_eq!(n, 1, "retransmissions must be de-duplicated");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "MQTT/TLS input never reached JetStream"
-        );
-    }
-    let m = raw_message(&js, "TL_IN", 1).await;
-    assert_eq!(m.subject.as_str(), "tl.in.kr.launch_detection");
-    assert_eq!(
-        m.headers.get(headers::MSG_ID).unwrap().as_str(),
-        env.message_id.to_string()
-    );
+    kr_publish_until_stored(js, &national, &env, WAIT, "MQTT/TLS input").await;
 
     // Egress over TLS: a JP message released to KR reaches the national TLS subscriber.
     let from_jp = launch(Nation::Jp, "jp-tls-1", &[Nation::Jp, Nation::Kr]);
-    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
+    publish_envelope(js, "tl.out.kr.launch_detection", &from_jp).await;
     let payload = tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("nothing delivered over MQTT/TLS")
@@ -276,12 +184,7 @@ server_name = "localhost"
     let frame: Envelope = frame;
     assert_eq!(frame.message_id, from_jp.message_id);
 
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert!(summary.published >= 1, "{summary:?}");
     assert_eq!(summary.delivered, 1, "{summary:?}");
     driver.abort();
@@ -309,22 +212,12 @@ server_name = "localhost"
 async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
     let logs = captured_logs();
     let prom = trilink_runtime::telemetry::install_metrics().unwrap();
-    let (_keep, certs) = certs();
-    let nats = start_nats();
+    let (_keep, certs) = dev_certs();
+    let hub = Hub::start(&[TL_IN, TL_DLQ, TL_OUT_KR]).await;
+    let (url, js) = (&hub.url, &hub.js);
     let plain_port = free_port();
     let mosq = start_tls_mosquitto(&certs, Some(plain_port));
     let tls_port = mosq.port();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(
-        &js,
-        &[
-            ("TL_IN", "tl.in.>"),
-            ("TL_DLQ", "tl.dlq.>"),
-            ("TL_OUT_KR", "tl.out.kr.>"),
-        ],
-    )
-    .await;
 
     let c = certs.display();
     let good = format!(
@@ -372,54 +265,30 @@ async fn kr_mqtt_tls_refusals_never_connect_and_never_fall_back() {
             "server certificate not valid for server_name",
         ),
     ];
-    let mut toml = format!(
-        r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-drain_timeout_ms = 1000
-
-[nats]
-url = "{url}"
-
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-nak_delay_ms = 200
-
-[[egress.outputs]]
-type = "mqtt"
-host = "127.0.0.1"
-port = {tls_port}
-client_id = "kr-out-rogue-ca"
-topic = "kr/sys/in"
-tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}
-"#
+    let rogue_output_tls = format!(
+        r#"tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file = "{c}/leaf-kr-key.pem" }}"#
     );
+    let mut toml = adapter_toml("kr", url, "drain_timeout_ms = 1000")
+        + &egress_toml("kr", "nak_delay_ms = 200")
+        + &mqtt_toml(
+            "egress.outputs",
+            tls_port,
+            "kr-out-rogue-ca",
+            "kr/sys/in",
+            &rogue_output_tls,
+        );
     for (id, topic, port, tls, _) in broken
         .iter()
         .map(|(i, t, p, s, w)| (*i, *t, *p, s.as_str(), *w))
         .chain([("kr-control", "kr/ok", tls_port, good.as_str(), "")])
     {
-        write!(
-            toml,
-            "\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-             client_id = \"{id}\"\ntopic = \"{topic}\"\ntls = {{ {tls} }}\n"
-        )
-        .unwrap();
+        toml += &mqtt_toml("ingress", port, id, topic, &format!("tls = {{ {tls} }}"));
     }
-    let cfg = load(&toml, &[]).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Kr>::default(), token.clone()));
+    let adapter = spawn_adapter(load(&toml, &[]).unwrap(), TestCodec::<Kr>::default());
 
-    let (national, el) = national_tls("kr-national", tls_port, &certs, "leaf-jp");
-    let (driver, mut rx) = drive(el);
-    national
-        .subscribe("kr/sys/in", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let (national, mut rx, driver) = national_tls("kr-national", tls_port, &certs, "leaf-jp").await;
     let from_jp = launch(Nation::Jp, "jp-tls-2", &[Nation::Jp, Nation::Kr]);
-    publish_envelope(&js, "tl.out.kr.launch_detection", &from_jp).await;
+    publish_envelope(js, "tl.out.kr.launch_detection", &from_jp).await;
 
     // Publish a distinct message on every topic until the control arrived and every broken
     // endpoint (and the broken output) has failed at least twice.
@@ -432,20 +301,14 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
     labels.push("mqtt:kr/sys/in".into());
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        national
-            .publish("kr/ok", QoS::AtLeastOnce, false, frame_for(&control))
-            .await
-            .unwrap();
+        mqtt_publish(&national, "kr/ok", frame_for(&control)).await;
         for (topic, env) in &per_topic {
-            national
-                .publish(*topic, QoS::AtLeastOnce, false, frame_for(env))
-                .await
-                .unwrap();
+            mqtt_publish(&national, topic, frame_for(env)).await;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         let metrics = prom.render();
         let failing = labels.iter().all(|l| reconnects(&metrics, l) >= 2);
-        if failing && stream_count(&js, "TL_IN").await >= 1 {
+        if failing && stream_count(js, "TL_IN").await >= 1 {
             break;
         }
         assert!(
@@ -460,8 +323,8 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
     }
     // Once more on every topic, then only the control's message is stored.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(stream_count(&js, "TL_IN").await, 1);
-    let m = raw_message(&js, "TL_IN", 1).await;
+    assert_eq!(stream_count(js, "TL_IN").await, 1);
+    let m = raw_message(js, "TL_IN", 1).await;
     assert_eq!(
         m.headers.get(headers::MSG_ID).unwrap().as_str(),
         control.message_id.to_string()
@@ -472,12 +335,7 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
         "an output that does not trust the broker delivered"
     );
 
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert_eq!(summary.delivered, 0, "{summary:?}");
     assert!(summary.published >= 1, "{summary:?}");
     driver.abort();
@@ -521,37 +379,21 @@ tls = {{ ca_file = "{c}/rogue-ca.pem", cert_file = "{c}/leaf-kr.pem", key_file =
 // Configuration
 // ----------------------------------------------------------------------------------------
 
+/// A KR adapter with an MQTT ingress on 127.0.0.1:8883 followed by `tls_lines` and an MQTT
+/// output to `kr-broker:8883` followed by `out_tls_lines`.
 fn tls_config(tls_lines: &str, out_tls_lines: &str) -> String {
-    format!(
-        r#"
-[adapter]
-nation = "kr"
-[nats]
-url = "nats://127.0.0.1:4222"
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = 8883
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-{tls_lines}
-[egress]
-stream = "TL_OUT_KR"
-durable = "adapter-kr"
-[[egress.outputs]]
-type = "mqtt"
-host = "kr-broker"
-port = 8883
-client_id = "trilink-kr-out"
-topic = "kr/sys/in"
-{out_tls_lines}
-"#
-    )
+    let output = format!(
+        "host = \"kr-broker\"\nport = 8883\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/sys/in\"\n{out_tls_lines}"
+    );
+    "[adapter]\nnation = \"kr\"\n[nats]\nurl = \"nats://127.0.0.1:4222\"\n".to_owned()
+        + &mqtt_toml("ingress", 8883, "trilink-kr-in", "kr/sys/out", tls_lines)
+        + &egress_toml("kr", "")
+        + &endpoint_toml("egress.outputs", "mqtt", &output)
 }
 
 #[test]
 fn tls_table_loads_and_environment_overrides_reach_it() {
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let c = certs.display();
     let text = tls_config(
         &format!(
@@ -602,7 +444,7 @@ fn tls_table_loads_and_environment_overrides_reach_it() {
 
 #[test]
 fn tls_config_errors_name_the_key() {
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let c = certs.display();
     let not_pem = certs.join("not-pem.txt");
     std::fs::write(&not_pem, "this is not PEM\n").unwrap();
@@ -712,41 +554,22 @@ fn tls_config_errors_name_the_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_files_gone_at_start_stop_the_adapter() {
     captured_logs();
-    let (_keep, certs) = certs();
+    let (_keep, certs) = dev_certs();
     let nats = start_nats();
     let scratch = tempfile::tempdir().unwrap();
     let ca = scratch.path().join("ca.pem");
     std::fs::copy(certs.join("ca.pem"), &ca).unwrap();
-    let text = format!(
-        r#"
-[adapter]
-nation = "kr"
-heartbeat_interval_ms = 0
-[nats]
-url = "nats://127.0.0.1:{port}"
-[[ingress]]
-type = "mqtt"
-host = "127.0.0.1"
-port = 8883
-client_id = "trilink-kr-in"
-topic = "kr/sys/out"
-tls = {{ ca_file = "{ca}" }}
-"#,
-        port = nats.port(),
-        ca = ca.display()
-    );
+    let text = adapter_toml("kr", &format!("nats://127.0.0.1:{}", nats.port()), "")
+        + &mqtt_toml(
+            "ingress",
+            8883,
+            "trilink-kr-in",
+            "kr/sys/out",
+            &format!("tls = {{ ca_file = \"{}\" }}", ca.display()),
+        );
     let cfg = load(&text, &[]).unwrap();
     std::fs::remove_file(&ca).unwrap();
-    let r = tokio::time::timeout(
-        WAIT,
-        adapter::run(
-            cfg,
-            TestCodec::<Kr>::default(),
-            trilink_runtime::CancellationToken::new(),
-        ),
-    )
-    .await
-    .unwrap();
+    let r = run_to_end(cfg, TestCodec::<Kr>::default(), WAIT).await;
     let Err(AdapterError::Transport(TransportError::Tls { endpoint, source })) = r else {
         panic!("expected a TLS error, got {r:?}");
     };

@@ -8,45 +8,42 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::stream;
 use common::*;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use trilink_runtime::adapter::{self, AdapterConfig};
-use trilink_runtime::config;
+use trilink_runtime::adapter;
 use trilink_schema::{Envelope, Nation, headers};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn streams(js: &jetstream::Context) {
-    create_streams_like(
-        js,
-        &[
-            ("TL_IN", "tl.in.>"),
-            ("TL_DLQ", "tl.dlq.>"),
-            ("TL_OUT_JP", "tl.out.jp.>"),
-            ("TL_OUT_US", "tl.out.us.>"),
-        ],
+/// A `tcp_client` output to `addr`.
+fn tcp_client_toml(addr: &str) -> String {
+    endpoint_toml(
+        "egress.outputs",
+        "tcp_client",
+        &format!("connect = \"{addr}\""),
+    )
+}
+
+/// The hub with the streams of the JP and US adapters (two-minute de-duplication window).
+async fn hub() -> Hub {
+    Hub::start_like(
+        &[TL_IN, TL_DLQ, TL_OUT_JP, TL_OUT_US],
         &stream::Config {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         },
     )
-    .await;
+    .await
 }
 
 async fn wait_ready(addr: SocketAddr) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let r = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(|| http_get(addr, "/readyz")).ok()
-        })
-        .await
-        .unwrap();
-        if let Some((200, _)) = r {
+        if let Some((200, _)) = try_http_get(addr, "/readyz").await {
             return;
         }
         assert!(
@@ -59,49 +56,26 @@ async fn wait_ready(addr: SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jp_udp_adapter_end_to_end() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (client, js) = connect_js(&url).await;
-    streams(&js).await;
+    let hub = hub().await;
+    let (url, js) = (&hub.url, &hub.js);
 
     let in_port = free_udp_port();
     let national_out = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let out_addr = national_out.local_addr().unwrap();
     let http_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "jp"
-heartbeat_interval_ms = 200
-
-[telemetry]
-listen = "127.0.0.1:{http_port}"
-
-[nats]
-url = "nats://127.0.0.1:1"
-
-[[ingress]]
-type = "udp"
-bind = "127.0.0.1:{in_port}"
-
-[egress]
-stream = "TL_OUT_JP"
-durable = "adapter-jp"
-nak_delay_ms = 200
-
-[[egress.outputs]]
-type = "udp"
-target = "{out_addr}"
-"#
-    );
+    // Heartbeats every 200 ms; a NATS URL that the environment overrides.
+    let toml = "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 200\n\n[nats]\nurl = \"nats://127.0.0.1:1\"\n"
+        .to_owned()
+        + &telemetry_toml(http_port)
+        + &endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{in_port}\""))
+        + &egress_toml("jp", "nak_delay_ms = 200")
+        + &endpoint_toml("egress.outputs", "udp", &format!("target = \"{out_addr}\""));
     // The NATS URL comes from the environment override, exercising the scheme.
-    let env = vec![("TRILINK__NATS__URL".to_owned(), url.clone())];
-    let cfg: AdapterConfig = config::load_str(&toml, Path::new("jp.toml"), env).unwrap();
-    assert_eq!(cfg.nats.url, url);
+    let cfg = load_config(&toml, "jp.toml", &[("TRILINK__NATS__URL", url)]).unwrap();
+    assert_eq!(&cfg.nats.url, url);
 
-    let mut status = client.subscribe("tl.status.jp.>").await.unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Jp>::default(), token.clone()));
+    let mut status = hub.client.subscribe("tl.status.jp.>").await.unwrap();
+    let adapter = spawn_adapter(cfg, TestCodec::<Jp>::default());
     let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
     wait_ready(http).await;
 
@@ -111,8 +85,8 @@ target = "{out_addr}"
     // 1. A valid frame is published on tl.in.jp.launch_detection with Nats-Msg-Id.
     let env1 = launch(Nation::Jp, "jp-1", &[Nation::Jp, Nation::Us]);
     national.send_to(&frame_for(&env1), &target).await.unwrap();
-    wait_count(&js, "TL_IN", 1, WAIT).await;
-    let m = raw_message(&js, "TL_IN", 1).await;
+    wait_count(js, "TL_IN", 1, WAIT).await;
+    let m = raw_message(js, "TL_IN", 1).await;
     assert_eq!(m.subject.as_str(), "tl.in.jp.launch_detection");
     assert_eq!(header(&m, headers::MSG_ID), env1.message_id.to_string());
     let got = Envelope::from_json(&m.payload).unwrap();
@@ -147,7 +121,7 @@ target = "{out_addr}"
         .await
         .unwrap();
 
-    wait_count(&js, "TL_DLQ", 5, WAIT).await;
+    wait_count(js, "TL_DLQ", 5, WAIT).await;
     let expect = [
         ("bad_sync", garbage.clone()),
         ("bad_checksum", bad_ck.clone()),
@@ -156,7 +130,7 @@ target = "{out_addr}"
         ("out_of_range", frame_for(&invalid)),
     ];
     for (i, (reason, body)) in expect.iter().enumerate() {
-        let m = raw_message(&js, "TL_DLQ", i as u64 + 1).await;
+        let m = raw_message(js, "TL_DLQ", i as u64 + 1).await;
         assert_eq!(m.subject.as_str(), "tl.dlq.jp");
         assert_eq!(header(&m, headers::DLQ_REASON), *reason, "dlq #{i}");
         assert_eq!(header(&m, headers::DLQ_COMPONENT), "adapter-jp");
@@ -168,17 +142,17 @@ target = "{out_addr}"
         assert_eq!(m.payload.as_ref(), body.as_slice(), "dlq #{i} body");
     }
     // Still exactly one input message: the duplicate and every reject were kept out.
-    assert_eq!(stream_count(&js, "TL_IN").await, 1);
+    assert_eq!(stream_count(js, "TL_IN").await, 1);
 
     // 6. The adapter kept running: another valid frame still goes through.
     let env5 = launch(Nation::Jp, "jp-5", &[Nation::Jp]);
     national.send_to(&frame_for(&env5), &target).await.unwrap();
-    wait_count(&js, "TL_IN", 2, WAIT).await;
+    wait_count(js, "TL_IN", 2, WAIT).await;
 
     // 7. Egress: a KR message released to JP arrives as a national frame on UDP.
     let mut from_kr = launch(Nation::Kr, "kr-7", &[Nation::Kr, Nation::Jp]);
     from_kr.relayed_at = Some(chrono::Utc::now());
-    publish_envelope(&js, "tl.out.jp.launch_detection", &from_kr).await;
+    publish_envelope(js, "tl.out.jp.launch_detection", &from_kr).await;
     let mut buf = vec![0_u8; 8192];
     let (n, _) = tokio::time::timeout(WAIT, national_out.recv_from(&mut buf))
         .await
@@ -197,9 +171,9 @@ target = "{out_addr}"
 
     // 8. Egress of a message not releasable to JP is dead-lettered, not delivered.
     let us_only = launch(Nation::Us, "us-8", &[Nation::Us]);
-    publish_envelope(&js, "tl.out.jp.launch_detection", &us_only).await;
-    wait_count(&js, "TL_DLQ", 6, WAIT).await;
-    let m = raw_message(&js, "TL_DLQ", 6).await;
+    publish_envelope(js, "tl.out.jp.launch_detection", &us_only).await;
+    wait_count(js, "TL_DLQ", 6, WAIT).await;
+    let m = raw_message(js, "TL_DLQ", 6).await;
     assert_eq!(header(&m, headers::DLQ_REASON), "not_releasable");
     assert!(
         tokio::time::timeout(Duration::from_millis(300), national_out.recv_from(&mut buf))
@@ -218,25 +192,16 @@ target = "{out_addr}"
     assert!(matches!(hb.payload, trilink_schema::Payload::Status(_)));
 
     // 10. Metrics are exposed and count what happened.
-    let (code, body) = tokio::task::spawn_blocking(move || http_get(http, "/metrics"))
-        .await
-        .unwrap();
+    let (code, body) = http_get_async(http, "/metrics").await;
     assert_eq!(code, 200);
     assert!(body.contains("trilink_rejected_total"), "{body}");
     assert!(body.contains(r#"reason="origin_mismatch""#), "{body}");
     assert!(body.contains("trilink_delivered_total"), "{body}");
-    let (code, _) = tokio::task::spawn_blocking(move || http_get(http, "/healthz"))
-        .await
-        .unwrap();
+    let (code, _) = http_get_async(http, "/healthz").await;
     assert_eq!(code, 200);
 
     // 11. Graceful shutdown drains and reports.
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert!(summary.drained);
     assert_eq!(summary.published, 3, "{summary:?}"); // env1 twice (one deduplicated) + env5
     assert_eq!(summary.ingress_rejected, 5, "{summary:?}");
@@ -258,63 +223,31 @@ target = "{out_addr}"
     .await;
     assert_eq!(down, Ok(true), "no final `down` heartbeat");
     // The consumer acknowledged both egress messages.
-    let mut c: jetstream::consumer::PullConsumer = js
-        .get_stream("TL_OUT_JP")
-        .await
-        .unwrap()
-        .get_consumer("adapter-jp")
-        .await
-        .unwrap();
-    let info = c.info().await.unwrap();
+    let info = consumer_info(js, "TL_OUT_JP", "adapter-jp").await;
     assert_eq!(info.num_ack_pending, 0);
     assert_eq!(info.num_pending, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn us_tcp_adapter_streams_and_acks_only_after_send() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    streams(&js).await;
+    let hub = hub().await;
+    let (url, js) = (&hub.url, &hub.js);
 
     let in_port = free_port();
     let out_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[[ingress]]
-type = "tcp_server"
-bind = "127.0.0.1:{in_port}"
-
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-nak_delay_ms = 100
-
-[[egress.outputs]]
-type = "tcp_client"
-connect = "127.0.0.1:{out_port}"
-"#
-    );
-    let cfg: AdapterConfig =
-        config::load_str(&toml, Path::new("us.toml"), Vec::<(String, String)>::new()).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+    let toml = adapter_toml("us", url, "")
+        + &endpoint_toml(
+            "ingress",
+            "tcp_server",
+            &format!("bind = \"127.0.0.1:{in_port}\""),
+        )
+        + &egress_toml("us", "nak_delay_ms = 100")
+        + &tcp_client_toml(&format!("127.0.0.1:{out_port}"));
+    let adapter = spawn_adapter(adapter_config(&toml, "us.toml"), TestCodec::<Us>::default());
 
     // Ingress over one TCP stream: frames split across writes, garbage in between, and an
     // oversize header; the decoder resyncs and the connection stays up.
-    let mut conn = loop {
-        match tokio::net::TcpStream::connect(("127.0.0.1", in_port)).await {
-            Ok(c) => break c,
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let mut conn = connect_retrying(in_port).await;
     let a = frame_for(&launch(Nation::Us, "us-a", &[Nation::Us]));
     let b = frame_for(&launch(Nation::Us, "us-b", &[Nation::Us, Nation::Jp]));
     let mut stream_bytes = Vec::new();
@@ -328,26 +261,19 @@ connect = "127.0.0.1:{out_port}"
         conn.write_all(chunk).await.unwrap();
         conn.flush().await.unwrap();
     }
-    wait_count(&js, "TL_IN", 2, WAIT).await;
-    wait_count(&js, "TL_DLQ", 2, WAIT).await;
-    let r1 = raw_message(&js, "TL_DLQ", 1).await;
-    let r2 = raw_message(&js, "TL_DLQ", 2).await;
+    wait_count(js, "TL_IN", 2, WAIT).await;
+    wait_count(js, "TL_DLQ", 2, WAIT).await;
+    let r1 = raw_message(js, "TL_DLQ", 1).await;
+    let r2 = raw_message(js, "TL_DLQ", 2).await;
     assert_eq!(header(&r1, headers::DLQ_REASON), "bad_sync");
     assert_eq!(r1.payload.as_ref(), b"junk!");
     assert_eq!(header(&r2, headers::DLQ_REASON), "oversize");
 
     // Egress with the national receiver down: the message must stay unacknowledged.
     let env = launch(Nation::Jp, "jp-9", &[Nation::Jp, Nation::Us]);
-    publish_envelope(&js, "tl.out.us.launch_detection", &env).await;
+    publish_envelope(js, "tl.out.us.launch_detection", &env).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let mut c: jetstream::consumer::PullConsumer = js
-        .get_stream("TL_OUT_US")
-        .await
-        .unwrap()
-        .get_consumer("adapter-us")
-        .await
-        .unwrap();
-    let info = c.info().await.unwrap();
+    let info = consumer_info(js, "TL_OUT_US", "adapter-us").await;
     assert_eq!(
         info.ack_floor.stream_sequence, 0,
         "acknowledged although the national send failed"
@@ -355,38 +281,18 @@ connect = "127.0.0.1:{out_port}"
     assert!(info.num_redelivered >= 1 || info.num_ack_pending + info.num_pending as usize >= 1);
 
     // Bring the national receiver up: the frame arrives, then the ack.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", out_port))
-        .await
-        .unwrap();
-    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let codec = std::sync::Arc::new(TestCodec::<Us>::default());
-    let mut dec = trilink_runtime::transport::StreamDecoder::new(codec);
-    let frame = loop {
-        let n = tokio::time::timeout(WAIT, dec.read_buf(&mut sock))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "egress connection closed");
-        if let Some(item) = dec.next_item() {
-            break item.unwrap().0;
-        }
-    };
+    let mut sock = accept_on(out_port, WAIT).await;
+    let mut dec = stream_decoder(TestCodec::<Us>::default());
+    let frame = next_frame(&mut dec, &mut sock, WAIT, "egress connection closed").await;
     assert_eq!(frame.message_id, env.message_id);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let info = c.info().await.unwrap();
-        if info.ack_floor.stream_sequence == 1 && info.num_ack_pending == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never acknowledged: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_consumer(
+        js,
+        ("TL_OUT_US", "adapter-us"),
+        WAIT,
+        "never acknowledged",
+        |info| info.ack_floor.stream_sequence == 1 && info.num_ack_pending == 0,
+    )
+    .await;
     let mut rest = Vec::new();
     let _ = tokio::time::timeout(Duration::from_millis(200), sock.read_buf(&mut rest)).await;
     assert!(
@@ -394,12 +300,7 @@ connect = "127.0.0.1:{out_port}"
         "no duplicate after the ack"
     );
 
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert_eq!(summary.published, 2);
     assert_eq!(summary.ingress_rejected, 2);
     assert_eq!(summary.delivered, 1);
@@ -410,77 +311,29 @@ connect = "127.0.0.1:{out_port}"
 /// failed one: the output that accepted it does not get it twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_egress_failure_retries_only_the_failed_output() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    streams(&js).await;
+    let hub = hub().await;
+    let (url, js) = (&hub.url, &hub.js);
 
     let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up_addr = up.local_addr().unwrap();
     let down_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-[nats]
-url = "{url}"
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-nak_delay_ms = 100
-[[egress.outputs]]
-type = "tcp_client"
-connect = "{up_addr}"
-[[egress.outputs]]
-type = "tcp_client"
-connect = "127.0.0.1:{down_port}"
-"#
-    );
-    let cfg: AdapterConfig =
-        config::load_str(&toml, Path::new("us.toml"), Vec::<(String, String)>::new()).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+    let toml = adapter_toml("us", url, "")
+        + &egress_toml("us", "nak_delay_ms = 100")
+        + &tcp_client_toml(&up_addr.to_string())
+        + &tcp_client_toml(&format!("127.0.0.1:{down_port}"));
+    let adapter = spawn_adapter(adapter_config(&toml, "us.toml"), TestCodec::<Us>::default());
 
     let env = launch(Nation::Jp, "jp-partial", &[Nation::Jp, Nation::Us]);
-    publish_envelope(&js, "tl.out.us.launch_detection", &env).await;
-    let (mut a, _) = tokio::time::timeout(WAIT, up.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let codec = std::sync::Arc::new(TestCodec::<Us>::default());
-    let mut dec_a = trilink_runtime::transport::StreamDecoder::new(codec.clone());
-    let first = loop {
-        let n = tokio::time::timeout(WAIT, dec_a.read_buf(&mut a))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        if let Some(item) = dec_a.next_item() {
-            break item.unwrap().0;
-        }
-    };
+    publish_envelope(js, "tl.out.us.launch_detection", &env).await;
+    let mut a = accept_within(&up, WAIT).await;
+    let mut dec_a = stream_decoder(TestCodec::<Us>::default());
+    let first = next_frame(&mut dec_a, &mut a, WAIT, "the healthy output closed").await;
     assert_eq!(first.message_id, env.message_id);
     // Let a few retries towards the dead output happen, then bring it up.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let down = tokio::net::TcpListener::bind(("127.0.0.1", down_port))
-        .await
-        .unwrap();
-    let (mut b, _) = tokio::time::timeout(WAIT, down.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut dec_b = trilink_runtime::transport::StreamDecoder::new(codec);
-    let second = loop {
-        let n = tokio::time::timeout(WAIT, dec_b.read_buf(&mut b))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        if let Some(item) = dec_b.next_item() {
-            break item.unwrap().0;
-        }
-    };
+    let mut b = accept_on(down_port, WAIT).await;
+    let mut dec_b = stream_decoder(TestCodec::<Us>::default());
+    let second = next_frame(&mut dec_b, &mut b, WAIT, "the recovered output closed").await;
     assert_eq!(second.message_id, env.message_id);
     // The first output received it exactly once.
     let extra = tokio::time::timeout(Duration::from_millis(500), dec_a.read_buf(&mut a)).await;
@@ -488,12 +341,7 @@ connect = "127.0.0.1:{down_port}"
         extra.is_err() && dec_a.buffered() == 0,
         "the healthy output received the message again"
     );
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert_eq!(summary.delivered, 1, "{summary:?}");
 }
 
@@ -503,44 +351,24 @@ connect = "127.0.0.1:{down_port}"
 /// sent. A foreign file in the state directory stops the adapter with a typed error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_journal_suppresses_redelivery_after_a_restart() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    streams(&js).await;
+    let hub = hub().await;
+    let (url, js) = (&hub.url, &hub.js);
     let state = tempfile::tempdir().unwrap();
     let state_dir = state.path().join("adapter-us");
     let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let target = national.local_addr().unwrap();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-[nats]
-url = "{url}"
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-state_dir = "{}"
-[[egress.outputs]]
-type = "udp"
-target = "{target}"
-"#,
-        state_dir.display()
-    );
+    let toml = adapter_toml("us", url, "")
+        + &egress_toml("us", &format!("state_dir = \"{}\"", state_dir.display()))
+        + &endpoint_toml("egress.outputs", "udp", &format!("target = \"{target}\""));
     // The second process also flushes every append (`state_fsync`).
     let start = |fsync: bool| {
-        let env = vec![("TRILINK__EGRESS__STATE_FSYNC".to_owned(), fsync.to_string())];
-        let cfg: AdapterConfig = config::load_str(&toml, Path::new("us.toml"), env).unwrap();
-        let token = trilink_runtime::CancellationToken::new();
-        let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
-        (token, run)
+        let fsync = fsync.to_string();
+        let env = [("TRILINK__EGRESS__STATE_FSYNC", fsync.as_str())];
+        let cfg = load_config(&toml, "us.toml", &env).unwrap();
+        spawn_adapter(cfg, TestCodec::<Us>::default())
     };
-    let publish = |env: Envelope| {
-        let js = js.clone();
-        async move {
-            publish_envelope(&js, "tl.out.us.launch_detection", &env).await;
-        }
+    let publish = |env: Envelope| async move {
+        publish_envelope(js, "tl.out.us.launch_detection", &env).await;
     };
     let mut buf = vec![0_u8; 8192];
     let mut recv = async |within: Duration| -> Option<Envelope> {
@@ -552,39 +380,23 @@ target = "{target}"
         Some(Envelope::from_json(body).unwrap())
     };
     let acked = async |floor: u64| {
-        let mut c: jetstream::consumer::PullConsumer = js
-            .get_stream("TL_OUT_US")
-            .await
-            .unwrap()
-            .get_consumer("adapter-us")
-            .await
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let info = c.info().await.unwrap();
-            if info.ack_floor.stream_sequence == floor && info.num_ack_pending == 0 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not acknowledged up to {floor}: {info:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        wait_consumer(
+            js,
+            ("TL_OUT_US", "adapter-us"),
+            WAIT,
+            &format!("not acknowledged up to {floor}"),
+            |info| info.ack_floor.stream_sequence == floor && info.num_ack_pending == 0,
+        )
+        .await;
     };
 
     // First process: delivers A and journals it.
     let a = launch(Nation::Jp, "jp-journal-a", &[Nation::Jp, Nation::Us]);
-    let (token, run) = start(false);
+    let adapter = start(false);
     publish(a.clone()).await;
     assert_eq!(recv(WAIT).await.unwrap().message_id, a.message_id);
     acked(1).await;
-    token.cancel();
-    let s = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let s = adapter.stop(WAIT).await;
     assert_eq!(s.delivered, 1, "{s:?}");
     let journaled =
         trilink_runtime::journal::read_ids(&state_dir.join(trilink_runtime::journal::FILE_NAME))
@@ -595,7 +407,7 @@ target = "{target}"
     let b = launch(Nation::Jp, "jp-journal-b", &[Nation::Jp, Nation::Us]);
     publish(a.clone()).await;
     publish(b.clone()).await;
-    let (token, run) = start(true);
+    let adapter = start(true);
     let got = recv(WAIT).await.unwrap();
     assert_eq!(got.message_id, b.message_id, "A was delivered again");
     acked(3).await;
@@ -603,12 +415,7 @@ target = "{target}"
         recv(Duration::from_millis(300)).await.is_none(),
         "a second frame arrived"
     );
-    token.cancel();
-    let s = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let s = adapter.stop(WAIT).await;
     assert_eq!(s.delivered, 1, "{s:?}");
     let journaled =
         trilink_runtime::journal::read_ids(&state_dir.join(trilink_runtime::journal::FILE_NAME))
@@ -623,26 +430,16 @@ target = "{target}"
         b"not a journal at all",
     )
     .unwrap();
-    let cfg: AdapterConfig = config::load_str(
+    let foreign_dir = foreign.display().to_string();
+    let cfg = load_config(
         &toml,
-        Path::new("us.toml"),
-        vec![(
-            "TRILINK__EGRESS__STATE_DIR".to_owned(),
-            foreign.display().to_string(),
-        )],
+        "us.toml",
+        &[("TRILINK__EGRESS__STATE_DIR", &foreign_dir)],
     )
     .unwrap();
-    let r = tokio::time::timeout(
-        WAIT,
-        adapter::run(
-            cfg,
-            TestCodec::<Us>::default(),
-            trilink_runtime::CancellationToken::new(),
-        ),
-    )
-    .await
-    .unwrap();
-    let err = r.unwrap_err();
+    let err = run_to_end(cfg, TestCodec::<Us>::default(), WAIT)
+        .await
+        .unwrap_err();
     assert!(matches!(err, adapter::AdapterError::Journal(_)), "{err:?}");
     assert!(
         err.to_string().contains("not a trilink egress journal"),
@@ -660,57 +457,25 @@ target = "{target}"
 /// as soon as the receiver came back.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn egress_keeps_stream_order_while_the_national_side_is_down() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    streams(&js).await;
+    let hub = hub().await;
+    let (url, js) = (&hub.url, &hub.js);
     let out_port = free_port();
-    let toml = format!(
-        r#"
-[adapter]
-nation = "us"
-heartbeat_interval_ms = 0
-
-[nats]
-url = "{url}"
-
-[egress]
-stream = "TL_OUT_US"
-durable = "adapter-us"
-nak_delay_ms = 50
-
-[[egress.outputs]]
-type = "tcp_client"
-connect = "127.0.0.1:{out_port}"
-"#
-    );
-    let cfg: AdapterConfig =
-        config::load_str(&toml, Path::new("us.toml"), Vec::<(String, String)>::new()).unwrap();
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(cfg, TestCodec::<Us>::default(), token.clone()));
+    let toml = adapter_toml("us", url, "")
+        + &egress_toml("us", "nak_delay_ms = 50")
+        + &tcp_client_toml(&format!("127.0.0.1:{out_port}"));
+    let adapter = spawn_adapter(adapter_config(&toml, "us.toml"), TestCodec::<Us>::default());
 
     let n_msgs = 30;
     let mut want = Vec::new();
     for i in 0..n_msgs {
         let env = launch(Nation::Jp, &format!("order-{i}"), &[Nation::Jp, Nation::Us]);
         want.push(env.message_id);
-        js.publish("tl.out.us.launch_detection", env.to_json().unwrap().into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        publish_envelope(js, "tl.out.us.launch_detection", &env).await;
     }
     // Several retry rounds with the receiver down.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", out_port))
-        .await
-        .unwrap();
-    let (mut sock, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let codec = std::sync::Arc::new(TestCodec::<Us>::default());
-    let mut dec = trilink_runtime::transport::StreamDecoder::new(codec);
+    let mut sock = accept_on(out_port, WAIT).await;
+    let mut dec = stream_decoder(TestCodec::<Us>::default());
     let mut got = Vec::new();
     while got.len() < n_msgs {
         while let Some(item) = dec.next_item() {
@@ -726,10 +491,5 @@ connect = "127.0.0.1:{out_port}"
         assert!(n > 0, "egress connection closed after {} frames", got.len());
     }
     assert_eq!(got, want, "delivered out of stream order");
-    token.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    adapter.stop(WAIT).await;
 }

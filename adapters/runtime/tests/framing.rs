@@ -10,59 +10,37 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use bytes::{Bytes, BytesMut};
-use chrono::{Duration as ChronoDuration, Utc};
+use bytes::Bytes;
 use common::*;
-use rumqttc::QoS;
 use tokio::io::AsyncWriteExt;
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
-use trilink_runtime::adapter::{self, AdapterConfig};
-use trilink_runtime::config;
 use trilink_runtime::transport::{self, Received, UdpInConfig, decode_message};
-use trilink_schema::{Envelope, NationalCodec, Payload};
+use trilink_schema::{Envelope, Nation, NationalCodec};
 use trilink_us::UsCodec;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-fn vectors(nation: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../schemas/vectors/{nation}"))
-}
-
-fn hex(nation: &str, name: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(vectors(nation).join(format!("{name}.hex"))).unwrap();
-    let digits: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// A launch detection from `nation`'s vector, with current times and national id `nid`,
 /// encoded by `codec`: a frame the adapter accepts and publishes.
 fn fresh<C: NationalCodec>(codec: &C, nation: &str, vector: &str, nid: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(vectors(nation).join(format!("{vector}.json"))).unwrap();
-    let mut env: Envelope = serde_json::from_str(&text).unwrap();
-    let now = Utc::now();
-    env.observed_at = now - ChronoDuration::milliseconds(1500);
-    env.ingested_at = now - ChronoDuration::milliseconds(1000);
+    let mut env = fresh_vector(nation, vector);
     nid.clone_into(&mut env.source.national_message_id);
-    if let Payload::LaunchDetection(l) = &mut env.payload {
-        l.launch_time = now - ChronoDuration::seconds(30);
-    }
-    let frame = codec.to_national(&env).unwrap();
-    let mut out = BytesMut::new();
-    codec.encode(&frame, &mut out).unwrap();
-    out.to_vec()
+    encode_national(codec, &env)
+}
+
+/// `N` frames as [`fresh`] with national ids `<prefix>1` … `<prefix>N`.
+fn numbered<C: NationalCodec, const N: usize>(
+    codec: &C,
+    nation: &str,
+    vector: &str,
+    prefix: &str,
+) -> [Vec<u8>; N] {
+    std::array::from_fn(|i| fresh(codec, nation, vector, &format!("{prefix}{}", i + 1)))
 }
 
 fn code<F>(item: &transport::StreamItem<F>) -> &'static str {
@@ -83,65 +61,52 @@ fn one_frame_per_message_with_the_real_codecs() {
     let jp = JpCodec::new();
     let kr = KrCodec;
     let us = UsCodec::new();
-    let (jl, jt) = (hex("jp", "launch_detection"), hex("jp", "track_update"));
-    let (kl, kt) = (hex("kr", "lch_exercise"), hex("kr", "trk_exercise"));
-    let (ul, us_) = (hex("us", "launch_detection"), hex("us", "status"));
+    let (jl, jt) = (
+        vector_hex("jp", "launch_detection"),
+        vector_hex("jp", "track_update"),
+    );
+    let (kl, kt) = (
+        vector_hex("kr", "lch_exercise"),
+        vector_hex("kr", "trk_exercise"),
+    );
+    let (ul, us_) = (
+        vector_hex("us", "launch_detection"),
+        vector_hex("us", "status"),
+    );
     let garbage: Vec<u8> = (0..100_u8).map(|i| i.wrapping_mul(37)).collect();
-    let cases: Vec<(Vec<u8>, &str, Decoder<'_>)> = vec![
-        (
-            jl.clone(),
-            "ok",
-            Box::new(|m| strip(decode_message(&jp, m))),
-        ),
+    // Decodes one message with the nation's real codec (the frame type erased).
+    let decode = |nation: Nation, m: &Bytes| match nation {
+        Nation::Jp => strip(decode_message(&jp, m)),
+        Nation::Kr => strip(decode_message(&kr, m)),
+        Nation::Us => strip(decode_message(&us, m)),
+    };
+    let cases: Vec<(Vec<u8>, &str, Nation)> = vec![
+        (jl.clone(), "ok", Nation::Jp),
         (
             [jl.as_slice(), &garbage].concat(),
             "trailing_bytes",
-            Box::new(|m| strip(decode_message(&jp, m))),
+            Nation::Jp,
         ),
-        (
-            [jl.as_slice(), &jt].concat(),
-            "trailing_bytes",
-            Box::new(|m| strip(decode_message(&jp, m))),
-        ),
-        (
-            kl.clone(),
-            "ok",
-            Box::new(|m| strip(decode_message(&kr, m))),
-        ),
-        (
-            [kl.as_slice(), &kt].concat(),
-            "trailing_data",
-            Box::new(|m| strip(decode_message(&kr, m))),
-        ),
+        ([jl.as_slice(), &jt].concat(), "trailing_bytes", Nation::Jp),
+        (kl.clone(), "ok", Nation::Kr),
+        ([kl.as_slice(), &kt].concat(), "trailing_data", Nation::Kr),
         (
             [kl.as_slice(), &garbage].concat(),
             "trailing_data",
-            Box::new(|m| strip(decode_message(&kr, m))),
+            Nation::Kr,
         ),
+        (ul.clone(), "ok", Nation::Us),
+        ([ul.as_slice(), &us_].concat(), "trailing_bytes", Nation::Us),
         (
-            ul.clone(),
-            "ok",
-            Box::new(|m| strip(decode_message(&us, m))),
-        ),
-        (
-            [ul.as_slice(), &us_].concat(),
-            "trailing_bytes",
-            Box::new(|m| strip(decode_message(&us, m))),
-        ),
-        (
-            hex("us", "truncated_three_bytes"),
+            vector_hex("us", "truncated_three_bytes"),
             "truncated",
-            Box::new(|m| strip(decode_message(&us, m))),
+            Nation::Us,
         ),
-        (
-            Vec::new(),
-            "truncated",
-            Box::new(|m| strip(decode_message(&us, m))),
-        ),
+        (Vec::new(), "truncated", Nation::Us),
     ];
-    for (i, (bytes, want, decode)) in cases.iter().enumerate() {
+    for (i, (bytes, want, nation)) in cases.iter().enumerate() {
         let msg = Bytes::from(bytes.clone());
-        let item = decode(&msg);
+        let item = decode(*nation, &msg);
         assert_eq!(code(&item), *want, "case {i}");
         // The item always carries the whole message: the dead letter holds what arrived.
         assert_eq!(raw(&item), bytes.as_slice(), "case {i}");
@@ -152,9 +117,6 @@ fn one_frame_per_message_with_the_real_codecs() {
     assert_eq!(items.len(), 2);
     assert!(items.iter().all(Result::is_ok));
 }
-
-/// Decodes one message with one of the real codecs (the frame type erased).
-type Decoder<'a> = Box<dyn Fn(&Bytes) -> transport::StreamItem<()> + 'a>;
 
 fn strip<F>(item: transport::StreamItem<F>) -> transport::StreamItem<()> {
     item.map(|(_, raw)| ((), raw))
@@ -179,12 +141,18 @@ async fn udp_ingress_delivers_one_item_per_datagram_and_keeps_going() {
         tx,
         token.clone(),
     ));
-    let (jl, jt) = (hex("jp", "launch_detection"), hex("jp", "track_update"));
+    let (jl, jt) = (
+        vector_hex("jp", "launch_detection"),
+        vector_hex("jp", "track_update"),
+    );
     let garbage = vec![0xA5_u8; 100];
     let sent = [
         ([jl.as_slice(), &garbage].concat(), "trailing_bytes"),
         ([jl.as_slice(), &jt].concat(), "trailing_bytes"),
-        (hex("jp", "bad_checksum_trailing_frame"), "bad_checksum"),
+        (
+            vector_hex("jp", "bad_checksum_trailing_frame"),
+            "bad_checksum",
+        ),
         (jt.clone(), "ok"),
     ];
     let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -216,29 +184,48 @@ async fn udp_ingress_delivers_one_item_per_datagram_and_keeps_going() {
 
 /// Repeat `send` until the stream TL_IN holds `want` messages (the adapter's socket or
 /// subscription may not be up yet; JetStream de-duplicates the repeats).
-async fn probe<F, Fut>(js: &jetstream::Context, want: u64, mut send: F)
+async fn probe<F, Fut>(js: &jetstream::Context, want: u64, send: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while stream_count(js, "TL_IN").await < want {
-        send().await;
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "probe never published"
-        );
-    }
-    assert_eq!(stream_count(js, "TL_IN").await, want);
+    send_until_stored(js, want, WAIT, Duration::from_millis(150), "probe", send).await;
+}
+
+/// [`probe`] with datagram `frame` from `national` to 127.0.0.1:`port`.
+async fn udp_probe(
+    js: &jetstream::Context,
+    want: u64,
+    national: &tokio::net::UdpSocket,
+    frame: &[u8],
+    port: u16,
+) {
+    probe(js, want, || async {
+        national.send_to(frame, ("127.0.0.1", port)).await.unwrap();
+    })
+    .await;
+}
+
+/// Where the KR national system publishes its sentences.
+const KR_TOPIC: &str = "kr/warning/launch_detection";
+
+/// [`probe`] with `frame` published by `national` on [`KR_TOPIC`].
+async fn mqtt_probe(
+    js: &jetstream::Context,
+    want: u64,
+    national: &rumqttc::AsyncClient,
+    frame: &[u8],
+) {
+    probe(js, want, || {
+        mqtt_publish(national, KR_TOPIC, frame.to_vec())
+    })
+    .await;
 }
 
 async fn national_ids(js: &jetstream::Context) -> Vec<String> {
-    let n = stream_count(js, "TL_IN").await;
-    let s = js.get_stream("TL_IN").await.unwrap();
     let mut ids = Vec::new();
-    for seq in 1..=n {
-        let m = s.get_raw_message(seq).await.unwrap();
+    for seq in 1..=stream_count(js, "TL_IN").await {
+        let m = raw_message(js, "TL_IN", seq).await;
         ids.push(
             Envelope::from_json(&m.payload)
                 .unwrap()
@@ -249,48 +236,35 @@ async fn national_ids(js: &jetstream::Context) -> Vec<String> {
     ids
 }
 
-fn cfg(text: &str, name: &str) -> AdapterConfig {
-    config::load_str(text, Path::new(name), Vec::<(String, String)>::new()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
-    let nats = start_nats();
+    let hub = Hub::start(&[TL_IN, TL_DLQ]).await;
+    let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
     let (jp_port, us_port, us_tcp) = (free_udp_port(), free_udp_port(), free_port());
-    let head = |n: &str| {
-        format!("[adapter]\nnation = \"{n}\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n")
-    };
-    let jp_cfg = cfg(
-        &format!(
-            "{}[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{jp_port}\"\n",
-            head("jp")
-        ),
-        "jp.toml",
+    let udp_in =
+        |port: u16| endpoint_toml("ingress", "udp", &format!("bind = \"127.0.0.1:{port}\""));
+    let jp_cfg = adapter_with("jp", url, &udp_in(jp_port));
+    let kr_cfg = adapter_with(
+        "kr",
+        url,
+        &mqtt_toml("ingress", mosq.port(), "trilink-kr-in", "kr/warning/#", ""),
     );
-    let kr_cfg = cfg(
-        &format!(
-            "{}[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n",
-            head("kr"),
-            mosq.port()
-        ),
-        "kr.toml",
-    );
-    let us_cfg = cfg(
-        &format!(
-            "{}[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{us_port}\"\n[[ingress]]\ntype = \"tcp_server\"\nbind = \"127.0.0.1:{us_tcp}\"\n",
-            head("us")
-        ),
-        "us.toml",
+    let us_cfg = adapter_with(
+        "us",
+        url,
+        &(udp_in(us_port)
+            + &endpoint_toml(
+                "ingress",
+                "tcp_server",
+                &format!("bind = \"127.0.0.1:{us_tcp}\""),
+            )),
     );
     let token = trilink_runtime::CancellationToken::new();
     let runs = [
-        tokio::spawn(adapter::run(jp_cfg, JpCodec::new(), token.clone())),
-        tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone())),
-        tokio::spawn(adapter::run(us_cfg, UsCodec::new(), token.clone())),
+        spawn_adapter_on(&token, jp_cfg, JpCodec::new()),
+        spawn_adapter_on(&token, kr_cfg, KrCodec),
+        spawn_adapter_on(&token, us_cfg, UsCodec::new()),
     ];
     let national = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let garbage: Vec<u8> = (0..100_u8)
@@ -300,18 +274,9 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
     // ---- JP over UDP.
     let jp = JpCodec::new();
     let probe_jp = fresh(&jp, "jp", "launch_detection", "20261121-000900");
-    probe(&js, 1, || {
-        national
-            .send_to(&probe_jp, ("127.0.0.1", jp_port))
-            .map_unit()
-    })
-    .await;
-    let a = fresh(&jp, "jp", "launch_detection", "20261121-000901");
-    let b = fresh(&jp, "jp", "launch_detection", "20261121-000902");
-    let c = fresh(&jp, "jp", "launch_detection", "20261121-000903");
-    let mut bad = fresh(&jp, "jp", "launch_detection", "20261121-000904");
+    udp_probe(js, 1, &national, &probe_jp, jp_port).await;
+    let [a, b, c, mut bad, ok] = numbered(&jp, "jp", "launch_detection", "20261121-00090");
     *bad.last_mut().unwrap() ^= 1;
-    let ok = fresh(&jp, "jp", "launch_detection", "20261121-000905");
     let jp_bad = [
         ([a.as_slice(), &garbage].concat(), "trailing_bytes"),
         ([b.as_slice(), &c].concat(), "trailing_bytes"),
@@ -321,70 +286,44 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         national.send_to(d, ("127.0.0.1", jp_port)).await.unwrap();
     }
     national.send_to(&ok, ("127.0.0.1", jp_port)).await.unwrap();
-    wait_count(&js, "TL_DLQ", 3, WAIT).await;
-    wait_count(&js, "TL_IN", 2, WAIT).await;
+    wait_count(js, "TL_DLQ", 3, WAIT).await;
+    wait_count(js, "TL_IN", 2, WAIT).await;
 
     // ---- KR over MQTT.
     let kr = KrCodec;
     let (kr_sys, _rx, driver) =
         national_mqtt("kr-national", mosq.port(), 1 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0900");
-    probe(&js, 3, || {
-        let (s, p) = (kr_sys.clone(), probe_kr.clone());
-        async move {
-            s.publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
-                .await
-                .unwrap();
-        }
-    })
-    .await;
-    let a = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0901");
-    let b = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0902");
-    let c = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0903");
-    let ok = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0904");
+    mqtt_probe(js, 3, &kr_sys, &probe_kr).await;
+    let [a, b, c, ok] = numbered(&kr, "kr", "lch_exercise", "KAMD-20261121-090");
     let kr_bad = [
         ([a.as_slice(), &b].concat(), "trailing_data"),
         ([c.as_slice(), &garbage].concat(), "trailing_data"),
     ];
     for p in kr_bad.iter().map(|(p, _)| p.clone()).chain([ok]) {
-        kr_sys
-            .publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
-            .await
-            .unwrap();
+        mqtt_publish(&kr_sys, KR_TOPIC, p).await;
     }
-    wait_count(&js, "TL_DLQ", 5, WAIT).await;
-    wait_count(&js, "TL_IN", 4, WAIT).await;
+    wait_count(js, "TL_DLQ", 5, WAIT).await;
+    wait_count(js, "TL_IN", 4, WAIT).await;
 
     // ---- US over UDP (one packet per datagram) and TCP (a stream).
     let us = UsCodec::new();
     let probe_us = fresh(&us, "us", "launch_detection", "C2-20261121-000900");
-    probe(&js, 5, || {
-        national
-            .send_to(&probe_us, ("127.0.0.1", us_port))
-            .map_unit()
-    })
-    .await;
-    let a = fresh(&us, "us", "launch_detection", "C2-20261121-000901");
-    let b = fresh(&us, "us", "launch_detection", "C2-20261121-000902");
-    let ok = fresh(&us, "us", "launch_detection", "C2-20261121-000903");
+    udp_probe(js, 5, &national, &probe_us, us_port).await;
+    let [a, b, ok] = numbered(&us, "us", "launch_detection", "C2-20261121-00090");
     let us_bad = [([a.as_slice(), &b].concat(), "trailing_bytes")];
     national
         .send_to(&us_bad[0].0, ("127.0.0.1", us_port))
         .await
         .unwrap();
     national.send_to(&ok, ("127.0.0.1", us_port)).await.unwrap();
-    wait_count(&js, "TL_DLQ", 6, WAIT).await;
-    wait_count(&js, "TL_IN", 6, WAIT).await;
+    wait_count(js, "TL_DLQ", 6, WAIT).await;
+    wait_count(js, "TL_IN", 6, WAIT).await;
     let d = fresh(&us, "us", "launch_detection", "C2-20261121-000904");
     let e = fresh(&us, "us", "launch_detection", "C2-20261121-000905");
-    let mut tcp = loop {
-        match tokio::net::TcpStream::connect(("127.0.0.1", us_tcp)).await {
-            Ok(s) => break s,
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let mut tcp = connect_retrying(us_tcp).await;
     tcp.write_all(&[d.as_slice(), &e].concat()).await.unwrap();
-    wait_count(&js, "TL_IN", 8, WAIT).await;
+    wait_count(js, "TL_IN", 8, WAIT).await;
 
     // Every rejected message is dead-lettered whole, with the spec's reason, in order.
     let expected = jp_bad
@@ -393,13 +332,13 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
         .chain(kr_bad.iter().map(|(m, r)| ("tl.dlq.kr", m, r)))
         .chain(us_bad.iter().map(|(m, r)| ("tl.dlq.us", m, r)));
     for (i, (subject, body, reason)) in expected.enumerate() {
-        let (s, r, b) = dead_letter(&js, i as u64 + 1).await;
+        let (s, r, b) = dead_letter(js, i as u64 + 1).await;
         assert_eq!((s.as_str(), r.as_str()), (subject, *reason), "dlq #{i}");
         assert_eq!(b, *body, "dlq #{i}: the whole message");
     }
     // Nothing from a rejected message was published; what followed each one was.
     assert_eq!(
-        national_ids(&js).await,
+        national_ids(js).await,
         [
             "20261121-000900",
             "20261121-000905",
@@ -411,29 +350,10 @@ async fn adapters_dead_letter_whole_messages_with_the_specs_reason() {
             "C2-20261121-000905",
         ]
     );
-    token.cancel();
-    for r in runs {
-        let summary = tokio::time::timeout(WAIT, r)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+    for summary in stop_all(&token, runs, WAIT).await {
         assert!(summary.drained, "{summary:?}");
     }
     driver.abort();
-}
-
-trait MapUnit {
-    fn map_unit(self) -> impl std::future::Future<Output = ()>;
-}
-
-impl<F, T> MapUnit for F
-where
-    F: std::future::Future<Output = std::io::Result<T>>,
-{
-    async fn map_unit(self) {
-        self.await.unwrap();
-    }
 }
 
 /// The poison pill of issue 14: one KR publish of 1 048 682 bytes (beyond any MQTT client's
@@ -442,65 +362,45 @@ where
 /// and acknowledged; the four behind it are delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
-    let nats = start_nats();
+    let hub = Hub::start(&[TL_IN, TL_DLQ]).await;
+    let (url, js) = (&hub.url, &hub.js);
     let mosq = start_mosquitto();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
-    let kr_cfg = cfg(
-        &format!(
-            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[nats]\nurl = \"{url}\"\n\
-             [[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"trilink-kr-in\"\n\
-             topic = \"kr/warning/#\"\npersistent_session = true\n",
-            mosq.port()
+    let kr_cfg = adapter_with(
+        "kr",
+        url,
+        &mqtt_toml(
+            "ingress",
+            mosq.port(),
+            "trilink-kr-in",
+            "kr/warning/#",
+            "persistent_session = true",
         ),
-        "kr.toml",
     );
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone()));
+    let adapter = spawn_adapter(kr_cfg, KrCodec);
     let kr = KrCodec;
     let (kr_sys, _rx, driver) =
         national_mqtt("kr-national", mosq.port(), 4 << 20, None, None).await;
     let probe_kr = fresh(&kr, "kr", "lch_exercise", "KAMD-20261121-0800");
-    probe(&js, 1, || {
-        let (s, p) = (kr_sys.clone(), probe_kr.clone());
-        async move {
-            s.publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
-                .await
-                .unwrap();
-        }
-    })
-    .await;
+    mqtt_probe(js, 1, &kr_sys, &probe_kr).await;
     let huge: Vec<u8> = std::iter::once(b'$')
         .chain((0..1_048_681_u32).map(|i| b'A' + (i % 26) as u8))
         .collect();
     assert_eq!(huge.len(), 1_048_682);
-    kr_sys
-        .publish(
-            "kr/warning/launch_detection",
-            QoS::AtLeastOnce,
-            false,
-            huge.clone(),
-        )
-        .await
-        .unwrap();
+    mqtt_publish(&kr_sys, KR_TOPIC, huge.clone()).await;
     for i in 1..=4 {
         let p = fresh(&kr, "kr", "lch_exercise", &format!("KAMD-20261121-080{i}"));
-        kr_sys
-            .publish("kr/warning/launch_detection", QoS::AtLeastOnce, false, p)
-            .await
-            .unwrap();
+        mqtt_publish(&kr_sys, KR_TOPIC, p).await;
     }
-    wait_count(&js, "TL_IN", 5, WAIT).await;
-    wait_count(&js, "TL_DLQ", 1, WAIT).await;
-    let (subject, reason, body) = dead_letter(&js, 1).await;
+    wait_count(js, "TL_IN", 5, WAIT).await;
+    wait_count(js, "TL_DLQ", 1, WAIT).await;
+    let (subject, reason, body) = dead_letter(js, 1).await;
     assert_eq!(
         (subject.as_str(), reason.as_str()),
         ("tl.dlq.kr", "oversize")
     );
     assert_eq!(body, huge[..trilink_runtime::transport::OVERSIZE_KEEP]);
     assert_eq!(
-        national_ids(&js).await,
+        national_ids(js).await,
         [
             "KAMD-20261121-0800",
             "KAMD-20261121-0801",
@@ -509,23 +409,14 @@ async fn an_oversize_kr_publish_is_dead_lettered_and_blocks_nothing() {
             "KAMD-20261121-0804",
         ]
     );
-    token.cancel();
-    let summary = tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let summary = adapter.stop(WAIT).await;
     assert!(summary.drained, "{summary:?}");
     driver.abort();
 }
 
 /// `/readyz` on the adapter's telemetry port: (status, body); (0, "") while it is not listening.
 async fn readyz(addr: std::net::SocketAddr) -> (u16, String) {
-    tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(|| http_get(addr, "/readyz")).unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default()
+    try_http_get(addr, "/readyz").await.unwrap_or_default()
 }
 
 /// An ingress that keeps failing (here: the KR broker is not there) turns `/readyz` red with
@@ -536,16 +427,13 @@ async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
     let nats = start_nats();
     let url = nats.url();
     let (mqtt_port, http_port) = (free_port(), free_port());
-    let kr_cfg = cfg(
-        &format!(
-            "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 0\n[telemetry]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\n\
-             client_id = \"trilink-kr-in\"\ntopic = \"kr/warning/#\"\n"
-        ),
-        "kr.toml",
+    let kr_cfg = adapter_with(
+        "kr",
+        &url,
+        &(telemetry_toml(http_port)
+            + &mqtt_toml("ingress", mqtt_port, "trilink-kr-in", "kr/warning/#", "")),
     );
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(kr_cfg, KrCodec, token.clone()));
+    let adapter = spawn_adapter(kr_cfg, KrCodec);
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let body = loop {
@@ -562,9 +450,7 @@ async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(body.contains("mqtt:kr/warning/#"), "{body}");
-    let (_, metrics) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
-        .await
-        .unwrap();
+    let (_, metrics) = http_get_async(addr, "/metrics").await;
     assert!(
         metrics
             .lines()
@@ -587,16 +473,7 @@ async fn a_stuck_ingress_turns_readyz_red_until_it_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    token.cancel();
-    let _ = tokio::time::timeout(WAIT, run).await;
-}
-
-/// The value of the first sample of `name` in Prometheus text (0 when absent).
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    adapter.stop_unchecked(WAIT).await;
 }
 
 /// A UDP flood into a small receive buffer: what the kernel drops is counted, so every
@@ -604,29 +481,23 @@ fn metric(text: &str, name: &str) -> f64 {
 /// kernel drop — none disappears silently.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams(&js, &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")]).await;
+    let hub = Hub::start(&[TL_IN, TL_DLQ]).await;
+    let url = &hub.url;
     let (udp_port, http_port) = (free_udp_port(), free_port());
-    let jp_cfg = cfg(
-        &format!(
-            "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 0\n[telemetry]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{udp_port}\"\nrecv_buffer = 4096\n"
-        ),
-        "jp.toml",
+    let jp_cfg = adapter_with(
+        "jp",
+        url,
+        &(telemetry_toml(http_port)
+            + &endpoint_toml(
+                "ingress",
+                "udp",
+                &format!("bind = \"127.0.0.1:{udp_port}\"\nrecv_buffer = 4096"),
+            )),
     );
-    let token = trilink_runtime::CancellationToken::new();
-    let run = tokio::spawn(adapter::run(jp_cfg, JpCodec::new(), token.clone()));
+    let adapter = spawn_adapter(jp_cfg, JpCodec::new());
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
-    let get_metrics = move || async move {
-        tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(|| http_get(addr, "/metrics")).unwrap_or_default()
-        })
-        .await
-        .unwrap_or_default()
-        .1
-    };
+    let get_metrics =
+        move || async move { try_http_get(addr, "/metrics").await.unwrap_or_default().1 };
     // Wait for the ingress (one probe datagram received).
     let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -637,7 +508,7 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
             .send_to(&[0x55; 200], ("127.0.0.1", udp_port))
             .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let r = metric(&get_metrics().await, "trilink_received_total") as u64;
+        let r = metric_sum(&get_metrics().await, "trilink_received_total", "") as u64;
         if r >= 1 {
             break r;
         }
@@ -659,8 +530,8 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
     let (received, dropped) = loop {
         let m = get_metrics().await;
         let (r, d) = (
-            metric(&m, "trilink_received_total") as u64,
-            metric(&m, "trilink_udp_kernel_drops_total") as u64,
+            metric_sum(&m, "trilink_received_total", "") as u64,
+            metric_sum(&m, "trilink_udp_kernel_drops_total", "") as u64,
         );
         if r + d >= sent || tokio::time::Instant::now() >= deadline {
             break (r, d);
@@ -676,8 +547,7 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
         sent,
         "received {received} + dropped {dropped}"
     );
-    token.cancel();
-    let _ = tokio::time::timeout(WAIT, run).await;
+    adapter.stop_unchecked(WAIT).await;
 }
 
 /// The redundant adapter pair: two JP adapters on the same multicast group both publish every
@@ -686,41 +556,30 @@ async fn udp_datagrams_dropped_by_the_kernel_are_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
     use trilink_runtime::transport::{OutputConfig, Sink, UdpOutConfig};
-    let nats = start_nats();
-    let url = nats.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams_like(
-        &js,
-        &[("TL_IN", "tl.in.>"), ("TL_DLQ", "tl.dlq.>")],
+    let hub = Hub::start_like(
+        &[TL_IN, TL_DLQ],
         &stream::Config {
             duplicate_window: Duration::from_secs(600),
             ..Default::default()
         },
     )
     .await;
+    let (url, js) = (&hub.url, &hub.js);
     let port = free_udp_port();
     let group = std::net::Ipv4Addr::new(239, 255, 42, 9);
     let adapter_cfg = |component: &str| {
-        cfg(
-            &format!(
-                "[adapter]\nnation = \"jp\"\ncomponent = \"{component}\"\nheartbeat_interval_ms = 0\n\
-                 [nats]\nurl = \"{url}\"\n[[ingress]]\ntype = \"udp\"\nbind = \"0.0.0.0:{port}\"\n\
-                 multicast_group = \"{group}\"\nmulticast_interface = \"127.0.0.1\"\n"
-            ),
+        let ingress = format!(
+            "bind = \"0.0.0.0:{port}\"\nmulticast_group = \"{group}\"\nmulticast_interface = \"127.0.0.1\""
+        );
+        adapter_config(
+            &(adapter_toml("jp", url, &format!("component = \"{component}\""))
+                + &endpoint_toml("ingress", "udp", &ingress)),
             "jp.toml",
         )
     };
     let token = trilink_runtime::CancellationToken::new();
-    let a = tokio::spawn(adapter::run(
-        adapter_cfg("adapter-jp-a"),
-        JpCodec::new(),
-        token.clone(),
-    ));
-    let b = tokio::spawn(adapter::run(
-        adapter_cfg("adapter-jp-b"),
-        JpCodec::new(),
-        token.clone(),
-    ));
+    let a = spawn_adapter_on(&token, adapter_cfg("adapter-jp-a"), JpCodec::new());
+    let b = spawn_adapter_on(&token, adapter_cfg("adapter-jp-b"), JpCodec::new());
     let sink = Sink::open(
         &OutputConfig::Udp(UdpOutConfig {
             target: std::net::SocketAddr::from((group, port)),
@@ -736,7 +595,7 @@ async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
     .unwrap();
     let jp = JpCodec::new();
     let probe_frame = fresh(&jp, "jp", "launch_detection", "20261121-100000");
-    probe(&js, 1, || {
+    probe(js, 1, || {
         let (s, f) = (&sink, probe_frame.clone());
         async move { s.send(&f).await.unwrap() }
     })
@@ -749,15 +608,15 @@ async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
         if i == n / 2
             && let Some(a) = a.take()
         {
-            a.abort(); // adapter-jp-a dies mid-stream
+            a.task.abort(); // adapter-jp-a dies mid-stream
         }
         let f = fresh(&jp, "jp", "launch_detection", &format!("20261121-1{i:05}"));
         sink.send(&f).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    wait_count(&js, "TL_IN", u64::from(n) + 1, WAIT).await;
+    wait_count(js, "TL_IN", u64::from(n) + 1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let ids = national_ids(&js).await;
+    let ids = national_ids(js).await;
     assert_eq!(ids.len(), n as usize + 1, "stored exactly once each");
     let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!(distinct.len(), ids.len(), "a duplicate was stored");
@@ -767,6 +626,5 @@ async fn a_redundant_adapter_pair_loses_and_duplicates_nothing_when_one_dies() {
             "frame {i} lost"
         );
     }
-    token.cancel();
-    let _ = tokio::time::timeout(WAIT, b).await;
+    b.stop_unchecked(WAIT).await;
 }

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use trilink_runtime::config::{Validate, load_str};
@@ -85,18 +84,8 @@ fn auth_options_are_validated() {
 /// a client certificate from the dev CA is accepted; none, or one from another CA, is refused.
 #[tokio::test]
 async fn mutual_tls_client_certificate() {
-    let certs = tempfile::tempdir().unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../broker-config/make-dev-certs.sh");
-    let ok = Command::new("sh")
-        .arg(&script)
-        .arg(certs.path())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "make-dev-certs.sh failed");
-    let p = |f: &str| certs.path().join(f).display().to_string();
+    let (_keep, certs) = common::dev_certs();
+    let p = |f: &str| certs.join(f).display().to_string();
 
     let server = common::start_nats_with(&format!(
         "listen: 127.0.0.1:{{{{PORT}}}}\n\

@@ -25,11 +25,9 @@ fn signal(pid: u32, sig: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_flight_is_bounded_and_drains() {
-    let nats = start_nats();
-    let url = nats.url();
-    let (client, js) = connect_js(&url).await;
-    create_streams(&js, &[("TL_IN", "tl.in.>")]).await;
-    let pjs = trilink_runtime::nats::jetstream(&client, None, Duration::from_secs(20));
+    let hub = Hub::start(&[TL_IN]).await;
+    let (nats, js) = (&hub.nats, &hub.js);
+    let pjs = trilink_runtime::nats::jetstream(&hub.client, None, Duration::from_secs(20));
     let publisher = Publisher::new(pjs, Nation::Jp, 4, 0);
 
     signal(nats.pid().unwrap(), "-STOP");
@@ -61,6 +59,6 @@ async fn in_flight_is_bounded_and_drains() {
     assert!(publisher.drain(Duration::from_secs(10)).await);
     assert_eq!(publisher.in_flight(), 0);
     assert_eq!(publisher.failed(), 0);
-    let n = stream_count(&js, "TL_IN").await;
+    let n = stream_count(js, "TL_IN").await;
     assert_eq!(n, 5);
 }

@@ -7,10 +7,8 @@ mod support;
 use proptest::prelude::*;
 use support::{addr, ts};
 use trilink_capture::{
-    CaptureDecoder, CaptureFormat, CaptureMap, CapturedMessage, Framing, PcapngWriter, Transport,
-    read_messages,
+    CaptureDecoder, CaptureFormat, CapturedMessage, PcapngWriter, Transport, read_messages,
 };
-use trilink_schema::Nation;
 
 fn small_capture() -> Vec<u8> {
     let mut w = PcapngWriter::new().unwrap();
@@ -124,13 +122,18 @@ fn foreign_files_are_rejected_with_their_magic() {
     );
 }
 
+/// Offset of the first EPB of a pcapng written by `PcapngWriter`: the first block after SHB
+/// and IDB, found by walking their lengths.
+fn first_epb(pcapng: &[u8]) -> usize {
+    let shb = u32::from_le_bytes(pcapng[4..8].try_into().unwrap()) as usize;
+    let idb = u32::from_le_bytes(pcapng[shb + 4..shb + 8].try_into().unwrap()) as usize;
+    shb + idb
+}
+
 #[test]
 fn corrupt_block_length_names_the_block_offset() {
     let mut full = small_capture();
-    // the first block after SHB and IDB is the first EPB; find it by walking lengths
-    let shb = u32::from_le_bytes(full[4..8].try_into().unwrap()) as usize;
-    let idb = u32::from_le_bytes(full[shb + 4..shb + 8].try_into().unwrap()) as usize;
-    let epb = shb + idb;
+    let epb = first_epb(&full);
     full[epb + 4] = 0x03; // length no longer a multiple of 4
     let e = read_messages("c.pcapng", &full).unwrap_err();
     assert_eq!(e.code(), "corrupt");
@@ -150,20 +153,11 @@ fn corrupt_pcap_record_length_is_an_error_not_an_allocation() {
 #[test]
 fn undeclared_interface_is_corrupt() {
     let mut full = small_capture();
-    let shb = u32::from_le_bytes(full[4..8].try_into().unwrap()) as usize;
-    let idb = u32::from_le_bytes(full[shb + 4..shb + 8].try_into().unwrap()) as usize;
-    let epb = shb + idb;
+    let epb = first_epb(&full);
     full[epb + 8] = 9; // interface id 9
     let e = read_messages("i.pcapng", &full).unwrap_err();
     assert_eq!(e.code(), "corrupt");
     assert!(e.to_string().contains("interface id 9"), "{e}");
-}
-
-fn map() -> CaptureMap {
-    CaptureMap::new()
-        .with(Nation::Jp, Transport::Udp, 5500, Framing::Datagram)
-        .with(Nation::Kr, Transport::Tcp, 1883, Framing::Mqtt)
-        .with(Nation::Us, Transport::Tcp, 5601, Framing::Stream)
 }
 
 proptest! {
@@ -186,7 +180,7 @@ proptest! {
             data[i.index(n)] = b;
         }
         if let Ok((msgs, _)) = read_messages("mutated", &data) {
-            let mut dec = CaptureDecoder::new(map())
+            let mut dec = CaptureDecoder::new(support::national_map())
                 .with_codec(trilink_jp::JpCodec)
                 .with_codec(trilink_kr::KrCodec)
                 .with_codec(trilink_us::UsCodec::new());
@@ -199,7 +193,7 @@ proptest! {
 
     #[test]
     fn random_stream_bytes_through_decoders_never_panic(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 1..6)) {
-        let mut dec = CaptureDecoder::new(map())
+        let mut dec = CaptureDecoder::new(support::national_map())
             .with_codec(trilink_jp::JpCodec)
             .with_codec(trilink_kr::KrCodec)
             .with_codec(trilink_us::UsCodec::new());

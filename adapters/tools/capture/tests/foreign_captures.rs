@@ -7,10 +7,11 @@ mod support;
 
 use std::path::PathBuf;
 
-use bytes::BytesMut;
 use trilink_capture::{CaptureDecoder, CaptureMap, Framing, Transport, read_file, read_messages};
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
+use trilink_schema::testing::encode_national;
+use trilink_schema::testing::files::national_examples;
 use trilink_schema::{Envelope, Nation, NationalCodec};
 use trilink_us::UsCodec;
 
@@ -26,28 +27,8 @@ fn frames(nation: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn examples() -> Vec<Envelope> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../schemas/examples/valid"
-    );
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|p| Envelope::from_json(&std::fs::read(p).unwrap()).unwrap())
-        // The hub's common events are not carried by the national formats.
-        .filter(|e| e.payload.kind() != trilink_schema::PayloadKind::CommonEvent)
-        .collect()
-}
-
 fn encode<C: NationalCodec>(c: &C, e: &Envelope) -> String {
-    let mut out = BytesMut::new();
-    c.encode(&c.to_national(e).unwrap(), &mut out).unwrap();
-    hex::encode(out)
+    hex::encode(encode_national(c, e))
 }
 
 /// Writes frames-{jp,kr,us}.hex for the capture script.
@@ -55,7 +36,7 @@ fn encode<C: NationalCodec>(c: &C, e: &Envelope) -> String {
 #[ignore = "generator for tests/data/make_foreign_captures.sh"]
 fn dump_frames() {
     let dir = PathBuf::from(std::env::var("TRILINK_DUMP_DIR").unwrap());
-    let envs = examples();
+    let envs = national_examples();
     let lines =
         |f: &dyn Fn(&Envelope) -> String| envs.iter().map(f).collect::<Vec<_>>().join("\n") + "\n";
     std::fs::write(dir.join("frames-jp.hex"), lines(&|e| encode(&JpCodec, e))).unwrap();
@@ -109,7 +90,7 @@ fn foreign_captures_yield_exact_bytes_in_order() {
 
 #[test]
 fn foreign_captures_decode_with_the_national_codecs() {
-    let envs = examples();
+    let envs = national_examples();
     let (jp, kr, us) = (frames("jp"), frames("kr"), frames("us"));
     for name in FILES {
         let bytes = read_file(&data(name)).unwrap();
@@ -193,7 +174,7 @@ fn decoded_frames_written_back_decode_identically() {
         out
     };
     let first = decode_all("sll2", &read_file(&data(FILES[0])).unwrap());
-    assert_eq!(first.len(), 3 * examples().len());
+    assert_eq!(first.len(), 3 * national_examples().len());
     let mut w = trilink_capture::PcapngWriter::new().unwrap();
     for r in &first {
         w.record(r).unwrap();

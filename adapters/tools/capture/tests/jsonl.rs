@@ -5,25 +5,13 @@ mod support;
 
 use support::ts;
 use trilink_capture::{JsonlRecord, read_jsonl, write_jsonl};
-use trilink_schema::Envelope;
+use trilink_schema::testing::files::valid_examples;
 
 fn records() -> Vec<JsonlRecord> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../schemas/examples/valid"
-    );
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
-    names
-        .iter()
+    valid_examples()
+        .into_iter()
         .enumerate()
-        .map(|(i, p)| {
-            let e = Envelope::from_json(&std::fs::read(p).unwrap()).unwrap();
-            JsonlRecord::input(ts(1_790_000_000 + i as i64, 123_456_789), e)
-        })
+        .map(|(i, e)| JsonlRecord::input(ts(1_790_000_000 + i as i64, 123_456_789), e))
         .collect()
 }
 

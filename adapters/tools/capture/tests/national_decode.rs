@@ -4,52 +4,25 @@
 
 mod support;
 
-use bytes::BytesMut;
 use support::{addr, ts};
 use trilink_capture::{
     CaptureDecoder, CaptureMap, Framing, PcapngWriter, Transport, read_messages,
 };
 use trilink_jp::JpCodec;
 use trilink_kr::KrCodec;
-use trilink_schema::{Envelope, Nation, NationalCodec};
+use trilink_schema::Nation;
+use trilink_schema::testing::encode_national;
+use trilink_schema::testing::files::national_examples;
 use trilink_us::UsCodec;
 
-fn examples() -> Vec<Envelope> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../schemas/examples/valid"
-    );
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|p| Envelope::from_json(&std::fs::read(p).unwrap()).unwrap())
-        // The hub's common events are not carried by the national formats.
-        .filter(|e| e.payload.kind() != trilink_schema::PayloadKind::CommonEvent)
-        .collect()
-}
-
-fn encode<C: NationalCodec>(c: &C, e: &Envelope) -> Vec<u8> {
-    let frame = c.to_national(e).unwrap();
-    let mut out = BytesMut::new();
-    c.encode(&frame, &mut out).unwrap();
-    out.to_vec()
-}
-
+/// The standard map and US over UDP (one packet per datagram).
 fn map() -> CaptureMap {
-    CaptureMap::new()
-        .with(Nation::Jp, Transport::Udp, 5500, Framing::Datagram)
-        .with(Nation::Kr, Transport::Tcp, 1883, Framing::Mqtt)
-        .with(Nation::Us, Transport::Tcp, 5601, Framing::Stream)
-        .with(Nation::Us, Transport::Udp, 5602, Framing::Datagram)
+    support::national_map().with(Nation::Us, Transport::Udp, 5602, Framing::Datagram)
 }
 
 #[test]
 fn real_codecs_decode_from_a_written_capture() {
-    let envs = examples();
+    let envs = national_examples();
     assert!(envs.len() >= 7);
     let mut w = PcapngWriter::new().unwrap();
     let (jp_s, jp_d) = (addr("10.1.0.5:40000"), addr("10.1.0.9:5500"));
@@ -61,14 +34,14 @@ fn real_codecs_decode_from_a_written_capture() {
     let mut us_stream = Vec::new();
     for (i, e) in envs.iter().enumerate() {
         let base = 1_790_000_000 + i as i64;
-        let jp = encode(&JpCodec, e);
+        let jp = encode_national(&JpCodec, e);
         w.udp(ts(base, 1), jp_s, jp_d, &jp).unwrap();
         expect.push((Nation::Jp, e.message_id, jp, ts(base, 1)));
-        let kr = encode(&KrCodec, e);
+        let kr = encode_national(&KrCodec, e);
         w.mqtt_publish(ts(base, 2), kr_c, kr_b, "kr/kamd/out", &kr)
             .unwrap();
         expect.push((Nation::Kr, e.message_id, kr, ts(base, 2)));
-        let us = encode(&UsCodec::new(), e);
+        let us = encode_national(&UsCodec::new(), e);
         w.udp(ts(base, 3), us_u, us_ud, &us).unwrap();
         expect.push((Nation::Us, e.message_id, us.clone(), ts(base, 3)));
         us_stream.push(us);
@@ -133,14 +106,14 @@ fn real_codecs_decode_from_a_written_capture() {
 
 #[test]
 fn corrupted_frames_are_reported_and_decoding_continues() {
-    let envs = examples();
+    let envs = national_examples();
     let mut w = PcapngWriter::new().unwrap();
     let (us_c, us_s) = (addr("10.3.0.7:51000"), addr("10.3.0.9:5601"));
-    let good0 = encode(&UsCodec::new(), &envs[0]);
-    let mut bad = encode(&UsCodec::new(), &envs[1]);
+    let good0 = encode_national(&UsCodec::new(), &envs[0]);
+    let mut bad = encode_national(&UsCodec::new(), &envs[1]);
     let last = bad.len() - 1;
     bad[last] ^= 0xff; // break the checksum
-    let good2 = encode(&UsCodec::new(), &envs[2]);
+    let good2 = encode_national(&UsCodec::new(), &envs[2]);
     w.tcp(
         ts(1_790_000_000, 0),
         us_c,
@@ -200,9 +173,12 @@ fn corrupted_frames_are_reported_and_decoding_continues() {
 /// while the same two frames in two datagrams both decode.
 #[test]
 fn a_us_datagram_with_two_frames_is_rejected_whole() {
-    let envs = examples();
+    let envs = national_examples();
     let us = UsCodec::new();
-    let (a, b) = (encode(&us, &envs[0]), encode(&us, &envs[1]));
+    let (a, b) = (
+        encode_national(&us, &envs[0]),
+        encode_national(&us, &envs[1]),
+    );
     let (src, dst) = (addr("10.3.0.7:51001"), addr("10.3.0.9:5602"));
     let mut w = PcapngWriter::new().unwrap();
     w.udp(

@@ -7,9 +7,20 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, TimeZone, Utc};
+use trilink_capture::{CaptureMap, Framing, Transport};
+use trilink_schema::Nation;
 
 pub fn ts(sec: i64, nanos: u32) -> DateTime<Utc> {
     Utc.timestamp_opt(sec, nanos).single().unwrap()
+}
+
+/// The capture map of the national links on their standard ports: JP over UDP, KR over MQTT
+/// (TCP), US SIMPLE over a TCP stream.
+pub fn national_map() -> CaptureMap {
+    CaptureMap::new()
+        .with(Nation::Jp, Transport::Udp, 5500, Framing::Datagram)
+        .with(Nation::Kr, Transport::Tcp, 1883, Framing::Mqtt)
+        .with(Nation::Us, Transport::Tcp, 5601, Framing::Stream)
 }
 
 pub fn addr(s: &str) -> SocketAddr {
