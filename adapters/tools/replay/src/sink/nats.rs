@@ -20,6 +20,9 @@ pub async fn connect_client(t: &NatsTarget, name: &str) -> Result<async_nats::Cl
             .name(name)
             .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
     }
+    if let Some(ca) = &t.ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
     tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
         .await
         .map_err(|_| format!("connecting to NATS {url}: timed out after 10 s"))?
@@ -67,19 +70,19 @@ impl NatsSink {
         self.first_error.get_or_insert(why);
     }
 
-    /// Wait (10 s each) for the outstanding acknowledgements; returns the failures.
-    pub async fn finish(self) -> u64 {
-        self.finish_with_reason().await.0
-    }
-
-    /// [`Self::finish`], with the first failure's reason.
-    pub async fn finish_with_reason(mut self) -> (u64, Option<String>) {
+    /// Wait (at most `patience` in all) for the outstanding acknowledgements: the failures,
+    /// and the first one's reason.
+    pub async fn finish_with_reason(mut self, patience: Duration) -> (u64, Option<String>) {
+        let deadline = tokio::time::Instant::now() + patience;
         let pending: Vec<_> = self.pending.drain(..).collect();
         for ack in pending {
-            match tokio::time::timeout(Duration::from_secs(10), ack).await {
+            match tokio::time::timeout_at(deadline, ack).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => self.fail(format!("JetStream did not store it: {e}")),
-                Err(_) => self.fail("no JetStream acknowledgement within 10 s".into()),
+                Err(_) => self.fail(format!(
+                    "no JetStream acknowledgement within {:.1} s",
+                    patience.as_secs_f64()
+                )),
             }
         }
         (self.failed, self.first_error)
