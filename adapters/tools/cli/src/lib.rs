@@ -11,7 +11,7 @@
 //! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem in what
 //! it examined (a checked file is invalid, differences from expectations, failed sends), `2`
 //! usage or configuration error (bad arguments, a file that cannot be read, a process started
-//! with an invalid configuration).
+//! with an invalid configuration); `130` a replay stopped by Ctrl-C.
 
 #![forbid(unsafe_code)]
 
