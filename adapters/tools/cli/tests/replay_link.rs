@@ -207,6 +207,43 @@ fn replay_reports_dead_letters_by_reason_and_shows_in_the_view() {
         "{text}"
     );
 
+    // The US site is the hub (TLS-only): the same through --dlq-ca-file as viewer-us.
+    let hub_line = find("hub (US node");
+    let hub = url_of(hub_line.clone());
+    let ca = hub_line.rsplit_once("CA ").unwrap().1.trim().to_owned();
+    let viewer_us = dir.path().join("viewer-us");
+    std::fs::write(&viewer_us, password("viewer-us") + "\n").unwrap();
+    let us_in = find("US  in  tcp://127.0.0.1:")
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .arg("replay")
+        .arg(&capture)
+        .args(["--nation", "us", "--us", &us_in, "--max", "--json"])
+        .args(["--timestamps", "as-recorded", "--rt-priority", "0"])
+        .args(["--dlq-nats", &hub, "--dlq-ca-file", &ca])
+        .arg("--dlq-password-file")
+        .arg(&viewer_us)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let us_sent = v["sent"].as_u64().unwrap();
+    assert!(us_sent >= 1, "{out}");
+    assert_eq!(
+        v["dead_lettered_by_reason"],
+        serde_json::json!({ "future_timestamp": us_sent }),
+        "{out}\n{err}"
+    );
+    assert_eq!(v["dead_letters_watched"]["subject"], "tl.dlq.us", "{out}");
+
     // The shipped sample, retimed (default): accepted, and shown in KR's view.
     let mut replay = Command::new(env!("CARGO_BIN_EXE_trilink"))
         .arg("replay")
@@ -297,5 +334,24 @@ fn replay_reports_dead_letters_by_reason_and_shows_in_the_view() {
         Some(0),
         "{summary}\n{}",
         err_lines.join("\n")
+    );
+}
+
+/// A dead-letter watch covers one site: a replay sending to several nations must say which.
+#[test]
+fn a_dead_letter_watch_over_several_nations_needs_a_site() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .arg("replay")
+        .arg(repo().join("adapters/tools/scenario/samples/single_launch/national.pcapng"))
+        .args(["--jp", "udp://127.0.0.1:9", "--us", "tcp://127.0.0.1:9"])
+        .args(["--dlq-nats", "nats://127.0.0.1:9"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("sends to jp, us") && err.contains("--dlq-site"),
+        "{err}"
     );
 }
