@@ -495,6 +495,10 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                 return ExitCode::from(EXIT_INTERRUPTED);
             }
             Some(Ok(summary)) => {
+                let watch_error = summary
+                    .dead_letters
+                    .as_ref()
+                    .and_then(|d| d.server_error.clone());
                 if args.json {
                     println!("{}", summary.to_json(&args.capture, &speed_text));
                 } else {
@@ -507,9 +511,13 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                     || summary.rejected > 0
                     || summary.sent_total() == 0
                     || summary.dead_lettered() > 0
+                    || watch_error.is_some()
                 {
                     if summary.sent_total() == 0 {
                         eprintln!("trilink replay: nothing was sent");
+                    }
+                    if let Some(e) = &watch_error {
+                        eprintln!("trilink replay: the dead-letter watch was refused by the server: {e}");
                     }
                     if summary.dead_lettered() > 0 {
                         eprintln!(

@@ -207,6 +207,34 @@ fn replay_reports_dead_letters_by_reason_and_shows_in_the_view() {
         "{text}"
     );
 
+    // A watch the server refuses (viewer-jp may not hear KR's dead letters) stops the replay
+    // before anything is sent, instead of reporting "nothing dead-lettered".
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .arg("replay")
+        .arg(&capture)
+        .args([
+            "--nation",
+            "jp",
+            "--jp",
+            &jp_in,
+            "--max",
+            "--rt-priority",
+            "0",
+        ])
+        .args(watch)
+        .args(["--dlq-site", "kr", "--dlq-user", "viewer-jp"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("Permissions Violation"), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
     // The US site is the hub (TLS-only): the same through --dlq-ca-file as viewer-us.
     let hub_line = find("hub (US node");
     let hub = url_of(hub_line.clone());

@@ -101,6 +101,9 @@ impl ReplaySummary {
                 for (reason, detail) in &d.first_detail {
                     let _ = write!(t, "\n  first {reason}: {detail}");
                 }
+                if let Some(e) = &d.server_error {
+                    let _ = write!(t, "\n  the watch may have missed dead letters: the server said: {e}");
+                }
                 t
             }
         }
@@ -138,6 +141,7 @@ impl ReplaySummary {
                 "subject": d.subject,
                 "other": d.other,
                 "settled_s": d.settled.as_secs_f64(),
+                "server_error": d.server_error,
                 "first_detail": d.first_detail,
             })),
             "timing_error_ms": self.timing.map(|t| serde_json::json!({

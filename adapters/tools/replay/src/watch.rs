@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use trilink_schema::{Nation, headers};
 
 use crate::options::DeadLetterWatch;
+use crate::sink::nats::{ServerErrors, connect_client_with};
 
 /// The digest a sent message is remembered by (bodies are compared by it).
 pub fn digest(body: &[u8]) -> u64 {
@@ -38,6 +39,9 @@ pub struct DeadLetterReport {
     pub other: u64,
     /// How long it listened after the last send.
     pub settled: Duration,
+    /// The server's error on the watching connection, if it said one (then dead letters may
+    /// have gone unheard).
+    pub server_error: Option<String>,
 }
 
 impl DeadLetterReport {
@@ -70,6 +74,11 @@ pub struct Watcher {
     spec: DeadLetterWatch,
     done: CancellationToken,
     task: tokio::task::JoinHandle<Vec<Heard>>,
+    errors: ServerErrors,
+}
+
+fn first_error(errors: &ServerErrors) -> Option<String> {
+    errors.lock().ok().and_then(|e| e.clone())
 }
 
 impl Watcher {
@@ -81,9 +90,11 @@ impl Watcher {
             "dead-letter watch on {} at {}",
             spec.subject, spec.target.url
         );
+        let errors = ServerErrors::default();
         let connect = async {
             let client =
-                crate::sink::nats::connect_client(&spec.target, "trilink-replay-dlq").await?;
+                connect_client_with(&spec.target, "trilink-replay-dlq", Some(errors.clone()))
+                    .await?;
             let sub = client
                 .subscribe(spec.subject.clone())
                 .await
@@ -98,6 +109,12 @@ impl Watcher {
             r = connect => r.map_err(|e| format!("{what}: {e}"))?,
             () = stop.cancelled() => return Err(format!("{what}: interrupted while connecting")),
         };
+        // The server answers a refused subscription with -ERR before the flush's PONG; the
+        // client hands it to the event callback a moment later.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(e) = first_error(&errors) {
+            return Err(format!("{what}: {e}"));
+        }
         let done = CancellationToken::new();
         let until = done.clone();
         let task = tokio::spawn(async move {
@@ -127,6 +144,7 @@ impl Watcher {
             spec: spec.clone(),
             done,
             task,
+            errors,
         })
     }
 
@@ -147,6 +165,7 @@ impl Watcher {
         report.site = Some(self.spec.site);
         report.subject = self.spec.subject;
         report.settled = settled;
+        report.server_error = first_error(&self.errors);
         report
     }
 }
