@@ -59,7 +59,7 @@ pub enum Command {
     /// Run the hub relay: validate, check origin, apply routing policy, fan out.
     Relay(relay_cmd::RelayArgs),
     /// Replay a capture (pcapng of national traffic, or JSON Lines of envelopes) into a link.
-    Replay(replay_cmd::ReplayArgs),
+    Replay(Box<replay_cmd::ReplayArgs>),
     /// Record subjects or national outputs to pcapng / JSON Lines.
     Record(record_cmd::RecordArgs),
     /// Test a routing policy against a capture, offline or through the live link.

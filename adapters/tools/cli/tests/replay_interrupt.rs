@@ -163,10 +163,10 @@ fn ctrl_c_stops_a_replay_whose_mqtt_broker_stopped_answering() {
         "--max",
         "--loop",
     ]);
-    std::thread::sleep(Duration::from_millis(1_000));
+    std::thread::sleep(Duration::from_secs(1));
     // The broker freezes mid-replay: PUBACKs stop, the client's queue fills, publishes wait.
     signal(broker.pid(), "-STOP");
-    let r = interrupt(child, Duration::from_millis(2_000));
+    let r = interrupt(child, Duration::from_secs(2));
     signal(broker.pid(), "-CONT");
     drop(broker);
     assert_interrupted("MQTT broker stopped", &r, Duration::from_secs(3));

@@ -98,7 +98,10 @@ fn replay_reports_dead_letters_by_reason_and_shows_in_the_view() {
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(l) => lines.push(l),
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-            Err(_) => panic!("the demo did not reach keep-running\n{}", lines.join("\n")),
+            Err(e) => panic!(
+                "the demo did not reach keep-running ({e})\n{}",
+                lines.join("\n")
+            ),
         }
     }
     let find = |prefix: &str| -> String {
