@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use trilink_brokers::testing::start_mosquitto;
+use trilink_brokers::testing::{create_streams, start_mosquitto, start_nats};
 
 fn sample(name: &str, file: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -135,10 +135,19 @@ fn ctrl_c_stops_a_replay_connecting_to_a_nats_server_that_never_answers() {
 fn ctrl_c_stops_a_replay_whose_tcp_peer_stopped_reading() {
     let (port, _server) = silent_server();
     let target = format!("tcp://127.0.0.1:{port}");
-    // The salvo, flat out, again and again: the peer's receive buffer and ours fill up, and
-    // the next write blocks.
+    // The whole salvo (the shipped sample is cut to 60 messages), flat out, again and again:
+    // within a second the peer's receive buffer and ours are full and the next write blocks
+    // (checked: the binary before this test stayed blocked in the write after SIGINT).
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args(["scenario", "--name", "salvo", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let capture = dir.path().join("national.pcapng");
     let child = spawn_replay(&[
-        &sample("salvo", "national.pcapng"),
+        capture.to_str().unwrap(),
         "--nation",
         "us",
         "--us",
@@ -193,4 +202,33 @@ fn ctrl_c_stops_a_long_paced_replay_with_a_summary() {
     let v: serde_json::Value = serde_json::from_str(r.2.trim()).unwrap();
     assert_eq!(v["interrupted"], true, "{}", r.2);
     assert!(v["sent"].as_u64().unwrap() >= 1, "{}", r.2);
+}
+
+#[test]
+fn ctrl_c_stops_a_replay_whose_nats_server_stopped_answering() {
+    let nats = start_nats();
+    let url = nats.url();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+        create_streams(&js, &[("TL_IN", "tl.in.>")]).await;
+    });
+    let child = spawn_replay(&[
+        &sample("salvo", "reports.jsonl"),
+        "--nats",
+        &url,
+        "--max",
+        "--loop",
+    ]);
+    std::thread::sleep(Duration::from_secs(1));
+    // The server freezes mid-replay: acknowledgements stop, publishes and the window wait.
+    let pid = nats.pid().unwrap();
+    signal(pid, "-STOP");
+    let r = interrupt(child, Duration::from_secs(2));
+    signal(pid, "-CONT");
+    drop(nats);
+    assert_interrupted("NATS server stopped", &r, Duration::from_secs(3));
 }
