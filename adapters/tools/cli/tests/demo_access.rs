@@ -1,6 +1,7 @@
 //! `trilink demo --keep-running` as an operator uses it from a second terminal: the access
 //! block names every server, user, national port and the metrics URL; the replay and record
-//! commands it prints work exactly as printed; `/metrics` shows the relay and the adapters;
+//! commands it prints work exactly as printed (a replay that watches adapter-jp's dead letters
+//! and serves KR's view among them); `/metrics` shows the relay and the adapters;
 //! Ctrl-C (SIGINT) stops everything.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
@@ -163,6 +164,25 @@ fn keep_running_prints_how_to_reach_it_and_the_printed_commands_work() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    // JP's part with the dead-letter watch (viewer-jp's password file) and KR's view.
+    let watched = find(
+        "trilink replay adapters/tools/scenario/samples/single_launch/national.pcapng --nation jp",
+    );
+    assert!(
+        watched.contains("--dlq-nats nats://127.0.0.1:"),
+        "{watched}"
+    );
+    let o = run_printed(&watched);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{watched}\n{out}\n{err}");
+    assert!(
+        out.contains("dead-lettered 0: nothing this replay sent was rejected at jp"),
+        "{out}"
+    );
+    assert!(err.contains("view (kr viewer): http://127.0.0.1:"), "{err}");
     let jp_envelopes = find("TRILINK_NATS_PASSWORD=");
     assert!(jp_envelopes.contains("--nation jp"), "{jp_envelopes}");
     let o = run_printed(&jp_envelopes);
