@@ -145,7 +145,8 @@ pub struct ReplayArgs {
     /// Dead-letter subject (default tl.dlq.<site>).
     #[arg(long, help_heading = "What the link did with it")]
     pub dlq_subject: Option<String>,
-    /// Seconds to keep watching after the last send.
+    /// After the last send, keep watching until no dead letter has come for this many seconds
+    /// (at most 15 times as long while they keep coming).
     #[arg(
         long,
         default_value_t = 2.0,

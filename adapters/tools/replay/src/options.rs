@@ -135,8 +135,9 @@ pub struct DeadLetterWatch {
     pub site: Nation,
     /// The subject (`tl.dlq.<site>` unless told otherwise).
     pub subject: String,
-    /// How long to keep listening after the last send (the adapters reject within
-    /// milliseconds; the relay later).
+    /// Keep listening after the last send until no dead letter has come for this long (the
+    /// adapters reject within milliseconds, later under load; at most
+    /// [`crate::watch::MAX_SETTLE_ROUNDS`] times this).
     pub settle: Duration,
 }
 

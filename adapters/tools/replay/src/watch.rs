@@ -1,12 +1,14 @@
 //! What the link did with what a replay sent: a core NATS subscription to a site's dead-letter
-//! subject ([`DeadLetterWatch`]), made before the first send and kept until a settle time after
-//! the last one. A dead letter is the replay's when its body is exactly the bytes of a message
+//! subject ([`DeadLetterWatch`]), made before the first send and kept after the last one until
+//! no dead letter has come for a settle time. A dead letter is the replay's when its body is exactly the bytes of a message
 //! the replay sent (national frame, MQTT payload, envelope: the rejecting component keeps the
 //! original bytes, `trilink_runtime::nats::dead_letter`); the others on the subject in that time
 //! are counted apart. [`DeadLetterReport`] holds the counts per `Tl-Reason`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -75,7 +77,13 @@ pub struct Watcher {
     done: CancellationToken,
     task: tokio::task::JoinHandle<Vec<Heard>>,
     errors: ServerErrors,
+    /// Dead letters heard so far (any, the replay's or not).
+    heard: Arc<AtomicU64>,
 }
+
+/// A watch ends after a settle time without a dead letter, or after this many settle times
+/// while they keep coming (a site under load rejects late; a busy site never goes quiet).
+pub const MAX_SETTLE_ROUNDS: u32 = 15;
 
 fn first_error(errors: &ServerErrors) -> Option<String> {
     errors.lock().ok().and_then(|e| e.clone())
@@ -117,6 +125,8 @@ impl Watcher {
         }
         let done = CancellationToken::new();
         let until = done.clone();
+        let heard_count = Arc::new(AtomicU64::new(0));
+        let counter = heard_count.clone();
         let task = tokio::spawn(async move {
             let mut heard = Vec::new();
             loop {
@@ -136,6 +146,7 @@ impl Watcher {
                     detail: header(headers::DLQ_DETAIL),
                     digest: digest(&m.payload),
                 });
+                counter.fetch_add(1, Ordering::Relaxed);
             }
             drop(client);
             heard
@@ -145,17 +156,26 @@ impl Watcher {
             done,
             task,
             errors,
+            heard: heard_count,
         })
     }
 
-    /// Keep listening for the settle time (none when `stop` is cancelled: an interrupted
-    /// replay reports what was heard so far), then count what was heard against `sent`.
+    /// Keep listening until no dead letter has come for the settle time (at most
+    /// [`MAX_SETTLE_ROUNDS`] settle times; none when `stop` is cancelled: an interrupted replay
+    /// reports what was heard so far), then count what was heard against `sent`.
     pub async fn finish(self, sent: &HashSet<u64>, stop: &CancellationToken) -> DeadLetterReport {
         let started = Instant::now();
-        if !stop.is_cancelled() {
+        for _ in 0..MAX_SETTLE_ROUNDS {
+            if stop.is_cancelled() {
+                break;
+            }
+            let before = self.heard.load(Ordering::Relaxed);
             tokio::select! {
                 () = tokio::time::sleep(self.spec.settle) => {}
                 () = stop.cancelled() => {}
+            }
+            if self.heard.load(Ordering::Relaxed) == before {
+                break;
             }
         }
         let settled = started.elapsed();
