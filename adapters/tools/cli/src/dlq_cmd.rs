@@ -36,6 +36,10 @@ pub struct DlqArgs {
     /// JetStream domain of the stream (e.g. `jp`, `hub`).
     #[arg(long)]
     pub js_domain: Option<String>,
+    /// CA certificate to verify the server with (TLS is then required; the hub's client port
+    /// is TLS-only).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     /// Stream name (default `DLQ_<SITE>`).
     #[arg(long)]
     pub stream: Option<String>,
@@ -95,6 +99,7 @@ pub fn run(args: &DlqArgs) -> ExitCode {
             user: args.user.clone(),
             password,
             js_domain: args.js_domain.clone(),
+            ca_file: args.ca_file.clone(),
         },
         stream: args
             .stream

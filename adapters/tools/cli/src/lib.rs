@@ -11,7 +11,7 @@
 //! Exit codes that scripts can trust: `0` success, `1` the job ran and found a problem in what
 //! it examined (a checked file is invalid, differences from expectations, failed sends), `2`
 //! usage or configuration error (bad arguments, a file that cannot be read, a process started
-//! with an invalid configuration).
+//! with an invalid configuration); `130` a replay stopped by Ctrl-C.
 
 #![forbid(unsafe_code)]
 
@@ -60,7 +60,7 @@ pub enum Command {
     /// Run the hub relay: validate, check origin, apply routing policy, fan out.
     Relay(relay_cmd::RelayArgs),
     /// Replay a capture (pcapng of national traffic, or JSON Lines of envelopes) into a link.
-    Replay(replay_cmd::ReplayArgs),
+    Replay(Box<replay_cmd::ReplayArgs>),
     /// Record subjects or national outputs to pcapng / JSON Lines.
     Record(record_cmd::RecordArgs),
     /// Test a routing policy against a capture, offline or through the live link.

@@ -38,6 +38,10 @@ pub struct RecordArgs {
     /// show in `ps`.
     #[arg(long, conflicts_with = "password")]
     pub password_file: Option<PathBuf>,
+    /// CA certificate to verify the NATS server with (TLS is then required; the hub's client
+    /// port is TLS-only).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     /// Listen for JP national output on UDP: PORT or HOST:PORT (default host 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub jp_udp: Option<String>,
@@ -71,6 +75,7 @@ impl RecordArgs {
                 user: self.user.clone(),
                 password,
                 js_domain: None,
+                ca_file: self.ca_file.clone(),
             }),
             jp_udp: self.jp_udp.clone(),
             us_tcp: self.us_tcp.clone(),

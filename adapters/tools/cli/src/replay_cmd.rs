@@ -2,7 +2,7 @@
 //! or flat out. The replay itself is `trilink_replay` (loading, pacing, the clock thread, the
 //! sinks, the summary); this module parses the arguments, shows progress and prints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,9 +15,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 use trilink_capture::{CaptureFormat, Speed};
 use trilink_replay::{
-    DEFAULT_RT_PRIORITY, DEFAULT_SPIN_US, ModeArg, NatsTarget, Notice, Progress, ReplayOptions,
-    Selection, TimeSpec, TimestampsArg, parse_kind, parse_target, parse_time, raise_to_realtime,
-    real_world_refusal,
+    DEFAULT_RT_PRIORITY, DEFAULT_SPIN_US, DeadLetterWatch, ModeArg, NatsTarget, Notice, Progress,
+    ReplayOptions, Selection, TimeSpec, TimestampsArg, parse_kind, parse_target, parse_time,
+    raise_to_realtime, real_world_refusal,
 };
 use trilink_schema::{Nation, PayloadKind};
 
@@ -58,6 +58,10 @@ pub struct ReplayArgs {
     /// JetStream domain to publish into (e.g. `hub`, `jp`); default: the account's own.
     #[arg(long)]
     pub js_domain: Option<String>,
+    /// CA certificate to verify the NATS server with (TLS is then required; the hub's client
+    /// port is TLS-only).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
     /// Pace relative to the recording (1 = recorded pace, 10 = ten times faster).
     #[arg(long, default_value_t = 1.0, conflicts_with = "max")]
     pub speed: f64,
@@ -120,7 +124,65 @@ pub struct ReplayArgs {
     /// clock thread waited for a CPU, involuntary context switches): a diagnostic.
     #[arg(long, value_name = "CSV", hide = true)]
     pub timing_trace: Option<PathBuf>,
+    /// Watch the site's dead letters for what this replay sends, and report them (exit 1 when
+    /// any was dead-lettered): NATS URL of the site's server — its leaf for JP and KR, the
+    /// hub for the US (with --dlq-ca-file). Subscribed before the first send.
+    #[arg(long, value_name = "URL", help_heading = "What the link did with it")]
+    pub dlq_nats: Option<String>,
+    /// The site whose dead letters are watched (default: the one nation this replay sends to).
+    #[arg(long, value_parser = parse_nation, help_heading = "What the link did with it")]
+    pub dlq_site: Option<Nation>,
+    /// User for the dead-letter watch (default with --dlq-password-file: the site's read-only
+    /// viewer, viewer-<site>, which may subscribe to its own site's dead letters).
+    #[arg(long, help_heading = "What the link did with it")]
+    pub dlq_user: Option<String>,
+    /// File holding that user's password (first line).
+    #[arg(long, help_heading = "What the link did with it")]
+    pub dlq_password_file: Option<PathBuf>,
+    /// CA certificate to verify the site's server with (TLS required; the hub is TLS-only).
+    #[arg(long, help_heading = "What the link did with it")]
+    pub dlq_ca_file: Option<PathBuf>,
+    /// Dead-letter subject (default tl.dlq.<site>).
+    #[arg(long, help_heading = "What the link did with it")]
+    pub dlq_subject: Option<String>,
+    /// After the last send, keep watching until no dead letter has come for this many seconds
+    /// (at most 15 times as long while they keep coming).
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        help_heading = "What the link did with it"
+    )]
+    pub dlq_settle_s: f64,
+    /// Serve the live view (`trilink view`) of the destination nation while replaying, on
+    /// this address (port 0: a free one); its URL is printed.
+    #[arg(long, value_name = "ADDR", help_heading = "Live view")]
+    pub view_listen: Option<std::net::SocketAddr>,
+    /// The nation whose read-only viewer the view connects as (default: from --view-user).
+    #[arg(long, value_parser = parse_nation, help_heading = "Live view")]
+    pub view_nation: Option<Nation>,
+    /// NATS URL(s) of that nation's site: its leaf for JP/KR, the hub for the US.
+    #[arg(long, value_name = "URL", help_heading = "Live view")]
+    pub view_nats: Vec<String>,
+    /// The viewer user, viewer-<nation> (default from --view-nation).
+    #[arg(long, help_heading = "Live view")]
+    pub view_user: Option<String>,
+    /// File holding the viewer's password (first line).
+    #[arg(long, help_heading = "Live view")]
+    pub view_password_file: Option<PathBuf>,
+    /// CA certificate to verify the viewer's server with (the hub is TLS-only).
+    #[arg(long, help_heading = "Live view")]
+    pub view_ca_file: Option<PathBuf>,
+    /// Seconds to keep serving the view after the replay (Ctrl-C ends it sooner).
+    #[arg(long, default_value_t = 60.0, help_heading = "Live view")]
+    pub view_hold_s: f64,
 }
+
+/// Exit code of a replay stopped by Ctrl-C (SIGINT), as shells report a process ended by it.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// After Ctrl-C, how long the replay may take to wind down (outstanding acknowledgements,
+/// dead letters heard so far) before it stops without waiting.
+const WIND_DOWN: Duration = Duration::from_secs(3);
 
 fn parse_nation(s: &str) -> Result<Nation, String> {
     s.parse::<Nation>().map_err(|e| e.to_string())
@@ -160,6 +222,7 @@ impl ReplayArgs {
                 user: self.user.clone(),
                 password: password.clone(),
                 js_domain: self.js_domain.clone(),
+                ca_file: self.ca_file.clone(),
             }),
             speed,
             loops: self.loops,
@@ -169,7 +232,104 @@ impl ReplayArgs {
             rt_priority: self.rt_priority,
             spin: Duration::from_micros(self.spin_us),
             timing_trace: self.timing_trace.clone(),
+            dead_letters: None,
         })
+    }
+
+    /// The dead-letter watch asked for, once the nations sent to (`sent_to`) are known; `Err`
+    /// is a usage error.
+    fn dead_letter_watch(
+        &self,
+        sent_to: &BTreeSet<Nation>,
+    ) -> Result<Option<DeadLetterWatch>, String> {
+        let Some(url) = &self.dlq_nats else {
+            return Ok(None);
+        };
+        let site = match (self.dlq_site, sent_to.len(), sent_to.first()) {
+            (Some(s), ..) => s,
+            (None, 1, Some(n)) => *n,
+            _ => {
+                return Err(format!(
+                    "--dlq-nats: this replay sends to {}; say whose dead letters to watch with --dlq-site",
+                    if sent_to.is_empty() {
+                        "no nation".to_owned()
+                    } else {
+                        sent_to
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ));
+            }
+        };
+        let password = crate::password(None, self.dlq_password_file.as_ref())
+            .map_err(|e| e.replace("--password-file", "--dlq-password-file"))?;
+        let user = self
+            .dlq_user
+            .clone()
+            .or_else(|| password.as_ref().map(|_| format!("viewer-{site}")));
+        if !self.dlq_settle_s.is_finite() || !(0.0..=3_600.0).contains(&self.dlq_settle_s) {
+            return Err("--dlq-settle-s: between 0 and 3600".into());
+        }
+        Ok(Some(DeadLetterWatch {
+            target: NatsTarget {
+                url: url.clone(),
+                user,
+                password,
+                js_domain: None,
+                ca_file: self.dlq_ca_file.clone(),
+            },
+            site,
+            subject: self
+                .dlq_subject
+                .clone()
+                .unwrap_or_else(|| format!("tl.dlq.{site}")),
+            settle: Duration::from_secs_f64(self.dlq_settle_s),
+        }))
+    }
+
+    /// The view asked for (`--view-listen`); `Err` is a usage error.
+    fn view_config(&self) -> Result<Option<trilink_view::ViewConfig>, String> {
+        let Some(listen) = self.view_listen else {
+            return Ok(None);
+        };
+        let nation = match (self.view_nation, &self.view_user) {
+            (Some(n), _) => n,
+            (None, Some(u)) => trilink_view::nation_of_viewer(u).ok_or_else(|| {
+                format!("--view-user must be viewer-jp, viewer-kr or viewer-us, not {u:?}")
+            })?,
+            (None, None) => return Err("--view-listen needs --view-nation or --view-user".into()),
+        };
+        let user = self
+            .view_user
+            .clone()
+            .unwrap_or_else(|| format!("viewer-{nation}"));
+        if trilink_view::nation_of_viewer(&user) != Some(nation) {
+            return Err(format!(
+                "--view-user {user:?} is not the viewer of {nation} (viewer-{nation})"
+            ));
+        }
+        if self.view_nats.is_empty() {
+            return Err(format!(
+                "--view-listen needs --view-nats URL ({nation}'s site: its leaf, or the hub for the US)"
+            ));
+        }
+        let Some(file) = &self.view_password_file else {
+            return Err("--view-listen needs --view-password-file".into());
+        };
+        let password = crate::password(None, Some(file))
+            .map_err(|e| e.replace("--password-file", "--view-password-file"))?
+            .unwrap_or_default();
+        Ok(Some(trilink_view::ViewConfig {
+            nation,
+            nats_urls: self.view_nats.clone(),
+            user,
+            password,
+            ca_file: self.view_ca_file.clone(),
+            listen,
+            heartbeat_interval: Duration::from_secs(5),
+        }))
     }
 }
 
@@ -190,7 +350,7 @@ fn progress_bar(args: &ReplayArgs, per_pass: u64) -> ProgressBar {
 
 /// Run `trilink replay` (blocking; builds its own runtime).
 pub fn run(args: &ReplayArgs) -> ExitCode {
-    let opts = match args.options() {
+    let (mut opts, view) = match args.options().and_then(|o| Ok((o, args.view_config()?))) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("trilink replay: {e}");
@@ -230,6 +390,19 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         eprintln!("trilink replay: {}", real_world_refusal(loaded.real_world));
         return ExitCode::from(EXIT_USAGE);
     }
+    let sent_to: BTreeSet<Nation> = loaded
+        .messages
+        .iter()
+        .map(|m| m.nation)
+        .filter(|n| is_jsonl || opts.targets.contains_key(n))
+        .collect();
+    opts.dead_letters = match args.dead_letter_watch(&sent_to) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("trilink replay: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     for p in &loaded.first_problems {
         eprintln!("trilink replay: {p}");
     }
@@ -259,14 +432,38 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         Arc::new(move |text: &str| bar.suspend(|| eprintln!("trilink replay: {text}")))
     };
     let progress = Arc::new(Progress::default());
-    let result = rt.block_on(async {
+    let speed_text = opts.speed_text();
+    let code = rt.block_on(async {
         let stop = CancellationToken::new();
         let on_signal = stop.clone();
+        // Ctrl-C: stop (the summary says interrupted); a second Ctrl-C: exit at once.
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 on_signal.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("trilink replay: interrupted twice; exiting without a summary");
+                    std::process::exit(i32::from(EXIT_INTERRUPTED));
+                }
             }
         });
+        // The view first, so that it shows the whole replay.
+        let view_stop = stop.child_token();
+        let running_view = match view {
+            Some(config) => {
+                let nation = config.nation;
+                match trilink_view::start(config, view_stop.clone()).await {
+                    Ok(v) => {
+                        notice(&format!("view ({nation} viewer): {}", v.url()));
+                        Some(v)
+                    }
+                    Err(e) => {
+                        eprintln!("trilink replay: view: {e}");
+                        return ExitCode::from(EXIT_PROBLEM);
+                    }
+                }
+            }
+            None => None,
+        };
         let ticker = (!bar.is_hidden()).then(|| {
             let (bar, progress) = (bar.clone(), progress.clone());
             tokio::spawn(async move {
@@ -278,33 +475,86 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                 }
             })
         });
-        let out = trilink_replay::replay(&opts, loaded, &stop, &notice, &progress).await;
+        // After Ctrl-C the replay winds down (its own waits all end at the stop request);
+        // should anything still hold it, it is given up after WIND_DOWN.
+        let result = tokio::select! {
+            r = trilink_replay::replay(&opts, loaded, &stop, &notice, &progress) => Some(r),
+            () = async { stop.cancelled().await; tokio::time::sleep(WIND_DOWN).await } => None,
+        };
         if let Some(t) = ticker {
             t.abort();
         }
         bar.finish_and_clear();
-        out
-    });
-    let speed_text = opts.speed_text();
-    match result {
-        Ok(summary) => {
-            if args.json {
-                println!("{}", summary.to_json(&args.capture, &speed_text));
-            } else {
-                print!("{}", summary.to_text(&args.capture, &speed_text));
+        let code = match result {
+            None => {
+                println!(
+                    "replay {file} ({speed_text}): interrupted; stopped without waiting for the link {:.0} s after Ctrl-C ({} message(s) of pass {} handed over; no summary)",
+                    WIND_DOWN.as_secs_f64(),
+                    progress.done_in_pass.load(Ordering::Relaxed),
+                    progress.pass.load(Ordering::Relaxed),
+                );
+                return ExitCode::from(EXIT_INTERRUPTED);
             }
-            if summary.failed > 0 || summary.rejected > 0 || summary.sent_total() == 0 {
-                if summary.sent_total() == 0 {
-                    eprintln!("trilink replay: nothing was sent");
+            Some(Ok(summary)) => {
+                let watch_error = summary
+                    .dead_letters
+                    .as_ref()
+                    .and_then(|d| d.server_error.clone());
+                if args.json {
+                    println!("{}", summary.to_json(&args.capture, &speed_text));
+                } else {
+                    print!("{}", summary.to_text(&args.capture, &speed_text));
                 }
-                ExitCode::from(EXIT_PROBLEM)
-            } else {
-                ExitCode::SUCCESS
+                if summary.interrupted {
+                    eprintln!("trilink replay: interrupted (Ctrl-C)");
+                    ExitCode::from(EXIT_INTERRUPTED)
+                } else if summary.failed > 0
+                    || summary.rejected > 0
+                    || summary.sent_total() == 0
+                    || summary.dead_lettered() > 0
+                    || watch_error.is_some()
+                {
+                    if summary.sent_total() == 0 {
+                        eprintln!("trilink replay: nothing was sent");
+                    }
+                    if let Some(e) = &watch_error {
+                        eprintln!("trilink replay: the dead-letter watch was refused by the server: {e}");
+                    }
+                    if summary.dead_lettered() > 0 {
+                        eprintln!(
+                            "trilink replay: {} of what was sent was dead-lettered",
+                            summary.dead_lettered()
+                        );
+                    }
+                    ExitCode::from(EXIT_PROBLEM)
+                } else {
+                    ExitCode::SUCCESS
+                }
             }
+            Some(Err(e)) => {
+                eprintln!("trilink replay: {e}");
+                ExitCode::from(EXIT_PROBLEM)
+            }
+        };
+        if let Some(v) = running_view {
+            if !stop.is_cancelled() && args.view_hold_s > 0.0 {
+                let hold = Duration::from_secs_f64(args.view_hold_s.clamp(0.0, 86_400.0));
+                eprintln!(
+                    "trilink replay: view kept for {:.0} s at {} (Ctrl-C ends it)",
+                    hold.as_secs_f64(),
+                    v.url()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(hold) => {}
+                    () = stop.cancelled() => {}
+                }
+            }
+            view_stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), v.wait()).await;
         }
-        Err(e) => {
-            eprintln!("trilink replay: {e}");
-            ExitCode::from(EXIT_PROBLEM)
-        }
-    }
+        code
+    });
+    // An interrupted replay may leave the clock thread inside a send: do not wait for it.
+    rt.shutdown_background();
+    code
 }

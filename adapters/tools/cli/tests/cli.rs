@@ -158,3 +158,22 @@ fn scenario_writes_reports_and_truth() {
     let o = trilink(&["scenario", "--name", "nope"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A dead-letter watch covers one site: a replay sending to several nations must say which.
+#[test]
+fn a_dead_letter_watch_over_several_nations_needs_a_site() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .arg("replay")
+        .arg(repo().join("adapters/tools/scenario/samples/single_launch/national.pcapng"))
+        .args(["--jp", "udp://127.0.0.1:9", "--us", "tcp://127.0.0.1:9"])
+        .args(["--dlq-nats", "nats://127.0.0.1:9"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("sends to jp, us") && err.contains("--dlq-site"),
+        "{err}"
+    );
+}

@@ -2,7 +2,7 @@
 //! [`Pacer`] (sleep, then a bounded spin), hand it to its sink, and record the timing error =
 //! the instant the send call returned − the due instant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,8 @@ pub struct ClockJob {
     pub trace: bool,
     /// `--mode`/`--timestamps` rewriting, applied pass by pass (`None`: send as loaded).
     pub rewriter: Option<MessageRewriter>,
+    /// Remember a digest of every body sent (to find them among dead letters).
+    pub digests: bool,
 }
 
 /// The wall-clock time of a (near) monotonic instant.
@@ -67,6 +69,8 @@ pub struct ClockOutcome {
     /// Due instants of the MQTT publishes, in order (paced replays only).
     pub mqtt_due: Vec<Instant>,
     pub trace: Vec<String>,
+    /// [`crate::watch::digest`] of every body sent (with [`ClockJob::digests`]).
+    pub sent_digests: HashSet<u64>,
 }
 
 /// Sending position, read by the progress bar ticker.
@@ -95,6 +99,7 @@ pub fn run_clock(
         loops,
         trace,
         rewriter,
+        digests,
     } = job;
     let mut out = ClockOutcome {
         sinks: BTreeMap::new(),
@@ -108,6 +113,7 @@ pub fn run_clock(
         timing: TimingErrors::new(),
         mqtt_due: Vec::new(),
         trace: Vec::new(),
+        sent_digests: HashSet::new(),
     };
     if trace {
         out.trace.push(TRACE_HEADER.to_owned());
@@ -198,7 +204,12 @@ pub fn run_clock(
                 ));
             }
             match res {
-                Ok(()) => *out.sent.entry(item.nation).or_default() += 1,
+                Ok(()) => {
+                    *out.sent.entry(item.nation).or_default() += 1;
+                    if digests {
+                        out.sent_digests.insert(crate::watch::digest(item.body()));
+                    }
+                }
                 Err(e) => {
                     out.failed += 1;
                     if failures_shown < 5 {
@@ -302,6 +313,7 @@ mod tests {
             loops: Some(2),
             trace: true,
             rewriter: None,
+            digests: true,
         };
         let progress = Progress::default();
         let out = run_clock(
@@ -324,6 +336,12 @@ mod tests {
         assert_eq!(timing.count, 2 * n);
         assert_eq!(timing.early, 0, "a frame went out before its due instant");
         assert_eq!(out.trace.len(), 1 + 2 * n);
+        assert_eq!(
+            out.sent_digests.len(),
+            n,
+            "one digest per distinct frame sent"
+        );
+        assert!(out.sent_digests.contains(&crate::watch::digest(b"frame 0")));
         assert_eq!(progress.done_in_pass.load(Ordering::Relaxed), n as u64);
         // what arrived, per receiver, in order
         let mut buf = [0_u8; 64];
@@ -370,6 +388,7 @@ mod tests {
             loops: None,
             trace: false,
             rewriter: None,
+            digests: false,
         };
         let out = run_clock(job, rt.handle(), &stop, &Progress::default(), &quiet());
         assert!(out.interrupted);

@@ -29,6 +29,14 @@
 //! [`schedstat`] reads the per-thread counters of `--timing-trace`; [`summary`] formats the
 //! result; [`run`] ties them together.
 //!
+//! What the link did with what was sent ([`watch`], with [`ReplayOptions::dead_letters`]): a
+//! subscription to the site's dead-letter subject made before the first send; the summary
+//! counts the dead letters whose body is a message the replay sent, per `Tl-Reason`.
+//!
+//! A stop request (the caller's `stop` token: Ctrl-C) ends every wait — connecting, pacing,
+//! a TCP peer that stopped reading, an MQTT broker or NATS server that stopped answering — and
+//! the summary says `interrupted`.
+//!
 //! ## Record ([`record::record`])
 //!
 //! Subjects of a link to JSON Lines, or national outputs (UDP, TCP, MQTT) to pcapng with a
@@ -57,18 +65,20 @@ pub mod schedstat;
 pub mod sink;
 pub mod summary;
 pub mod target;
+pub mod watch;
 
 pub use clock::Progress;
 pub use load::{CapturedEnvelope, EnvelopeCapture, LoadedCapture, load, load_envelopes};
 pub use options::{
-    DEFAULT_RT_PRIORITY, DEFAULT_SPIN_US, ModeArg, NatsTarget, ReplayOptions, Selection, TimeSpec,
-    TimestampsArg, parse_kind, parse_time,
+    DEFAULT_RT_PRIORITY, DEFAULT_SPIN_US, DeadLetterWatch, ModeArg, NatsTarget, ReplayOptions,
+    Selection, TimeSpec, TimestampsArg, parse_kind, parse_time,
 };
 pub use realtime::{ClockScheduling, raise_to_realtime};
 pub use rewrite::real_world_refusal;
 pub use run::{ReplayError, replay, replay_file};
 pub use summary::ReplaySummary;
 pub use target::{Target, parse_target};
+pub use watch::DeadLetterReport;
 
 /// Where a replay or recording tells a person what they should know while it runs (the
 /// command prints each line on stderr, prefixed with its name).

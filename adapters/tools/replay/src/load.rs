@@ -51,6 +51,17 @@ pub enum Content {
     },
 }
 
+impl ReplayMessage {
+    /// The bytes sent: the national frame (datagram, TCP frame or MQTT payload) or the
+    /// envelope's serialization.
+    pub fn body(&self) -> &[u8] {
+        match &self.content {
+            Content::National { raw, .. } => raw,
+            Content::Envelope { body, .. } => body,
+        }
+    }
+}
+
 /// What was loaded from the capture.
 #[derive(Debug, Default)]
 pub struct LoadedCapture {

@@ -50,6 +50,8 @@ pub struct ReplayOptions {
     pub spin: Duration,
     /// Write one CSV line per send here (a diagnostic).
     pub timing_trace: Option<PathBuf>,
+    /// Watch a site's dead letters for what this replay sends (`None`: not observed).
+    pub dead_letters: Option<DeadLetterWatch>,
 }
 
 impl ReplayOptions {
@@ -70,6 +72,7 @@ impl ReplayOptions {
             rt_priority: DEFAULT_RT_PRIORITY,
             spin: Pacer::DEFAULT_SPIN,
             timing_trace: None,
+            dead_letters: None,
         }
     }
 
@@ -116,6 +119,26 @@ pub struct NatsTarget {
     pub password: Option<String>,
     /// JetStream domain to publish into; `None`: the account's own.
     pub js_domain: Option<String>,
+    /// CA certificate to verify the server with (TLS is then required: the hub's client port
+    /// is TLS-only); `None`: plain or as the URL says.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Where a replay watches for dead letters of what it sends (`--dlq-nats …`): a site's
+/// dead-letter subject, read as a core NATS subscription made before the first send (the
+/// site's read-only viewer `viewer-<n>` may subscribe to `tl.dlq.<n>`; an operations user may too).
+#[derive(Debug, Clone)]
+pub struct DeadLetterWatch {
+    /// The site's server and a user allowed to subscribe to `subject`.
+    pub target: NatsTarget,
+    /// The site (whose adapter rejects what the replay sends it).
+    pub site: Nation,
+    /// The subject (`tl.dlq.<site>` unless told otherwise).
+    pub subject: String,
+    /// Keep listening after the last send until no dead letter has come for this long (the
+    /// adapters reject within milliseconds, later under load; at most
+    /// [`crate::watch::MAX_SETTLE_ROUNDS`] times this).
+    pub settle: Duration,
 }
 
 /// A time-window bound.

@@ -17,8 +17,9 @@ use crate::options::ReplayOptions;
 use crate::pacer::Pacer;
 use crate::realtime::{ClockScheduling, raise_to_realtime};
 use crate::rewrite::real_world_refusal;
-use crate::sink::{NatsSink, Sink, connect_target};
+use crate::sink::{FINISH_PATIENCE, FINISH_PATIENCE_STOPPED, NatsSink, Sink, connect_target};
 use crate::summary::ReplaySummary;
+use crate::watch::Watcher;
 
 /// Read and load `opts.capture`, then [`replay`] it: what `trilink replay` does, on the
 /// caller's tokio runtime (for tests and benchmarks; timing is best on a current-thread
@@ -66,28 +67,43 @@ pub async fn replay(
         ..ReplaySummary::default()
     };
     let rewriter = message_rewriter(opts, &loaded.messages);
+    // Every wait before the first send (the dead-letter watch, the targets) ends at a stop
+    // request: the replay then ends as interrupted, having sent nothing.
+    let interrupted = |mut summary: ReplaySummary| {
+        summary.interrupted = true;
+        Ok(summary)
+    };
+    // The dead-letter watch first: then nothing the replay sends can be rejected unheard.
+    let watcher = match &opts.dead_letters {
+        Some(spec) => match Watcher::start(spec, stop).await {
+            Ok(w) => Some(w),
+            Err(_) if stop.is_cancelled() => return interrupted(summary),
+            Err(e) => return Err(ReplayError::Watch(e)),
+        },
+        None => None,
+    };
     // Connect the sinks needed.
     let mut sinks: BTreeMap<Nation, Sink> = BTreeMap::new();
     let mut nats: Option<Sink> = None;
     let nations: BTreeSet<Nation> = loaded.messages.iter().map(|i| i.nation).collect();
     if loaded.format == "jsonl" {
         if !loaded.messages.is_empty() {
-            nats = Some(Sink::Nats(Box::new(
-                NatsSink::connect(opts.nats.as_ref())
-                    .await
-                    .map_err(ReplayError::Nats)?,
-            )));
+            let sink = tokio::select! {
+                s = NatsSink::connect(opts.nats.as_ref()) => s.map_err(ReplayError::Nats)?,
+                () = stop.cancelled() => return interrupted(summary),
+            };
+            nats = Some(Sink::Nats(Box::new(sink)));
         }
     } else {
         for n in &nations {
             if let Some(t) = opts.targets.get(n) {
-                let sink =
-                    connect_target(t, notice)
-                        .await
-                        .map_err(|message| ReplayError::Target {
-                            nation: *n,
-                            message,
-                        })?;
+                let sink = tokio::select! {
+                    s = connect_target(t, notice) => s.map_err(|message| ReplayError::Target {
+                        nation: *n,
+                        message,
+                    })?,
+                    () = stop.cancelled() => return interrupted(summary),
+                };
                 sinks.insert(*n, sink);
             }
         }
@@ -112,6 +128,7 @@ pub async fn replay(
         loops: opts.loops,
         trace: opts.timing_trace.is_some(),
         rewriter,
+        digests: watcher.is_some(),
     };
     // The sending runs on its own OS thread, paced by sleeping and spinning there; this
     // runtime keeps the MQTT/NATS connections (and the caller's progress display and Ctrl-C).
@@ -154,8 +171,14 @@ pub async fn replay(
     summary.passes = out.passes;
     summary.interrupted = out.interrupted;
     summary.elapsed = out.elapsed;
+    // Acknowledgements still outstanding: waited for, but not long after a stop request.
+    let patience = if stop.is_cancelled() {
+        FINISH_PATIENCE_STOPPED
+    } else {
+        FINISH_PATIENCE
+    };
     if let Some(s) = out.nats {
-        let (failed, why) = s.finish_with_reason().await;
+        let (failed, why) = s.finish_with_reason(patience).await;
         summary.failed += failed;
         if summary.failure_reason.is_none() {
             summary.failure_reason = why;
@@ -164,9 +187,12 @@ pub async fn replay(
     let mut written: Vec<Instant> = Vec::new();
     for (_, s) in out.sinks {
         summary.reconnects += s.reconnects();
-        let (failed, writes) = s.finish().await;
+        let (failed, writes) = s.finish(patience).await;
         summary.failed += failed;
         written.extend(writes);
+    }
+    if let Some(w) = watcher {
+        summary.dead_letters = Some(w.finish(&out.sent_digests, stop).await);
     }
     summary.timing = out.timing.summary();
     // MQTT: the timing error above is the hand-off to the client's queue; also report when
@@ -215,6 +241,9 @@ pub enum ReplayError {
     /// The NATS server could not be reached.
     #[error("{0}")]
     Nats(String),
+    /// The dead-letter watch could not be set up; nothing was sent.
+    #[error("{0}")]
+    Watch(String),
     /// The clock thread could not be started or ended without a result.
     #[error("{0}")]
     Clock(String),

@@ -9,6 +9,7 @@ use trilink_capture::TimingSummary;
 use trilink_schema::Nation;
 
 use crate::realtime::ClockScheduling;
+use crate::watch::DeadLetterReport;
 
 /// Result of a replay.
 #[derive(Debug, Clone, Default)]
@@ -54,12 +55,58 @@ pub struct ReplaySummary {
     pub real_world: u64,
     /// TCP reconnections (a target's connection broke and was made again).
     pub reconnects: u64,
+    /// What the watched site dead-lettered of what was sent; `None`: not observed (no
+    /// `--dlq-nats`).
+    pub dead_letters: Option<DeadLetterReport>,
 }
 
 impl ReplaySummary {
     /// Total sent.
     pub fn sent_total(&self) -> u64 {
         self.sent.values().sum()
+    }
+
+    /// Sent messages dead-lettered at the watched site (0 when not observed).
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_letters
+            .as_ref()
+            .map_or(0, DeadLetterReport::total)
+    }
+
+    /// The dead-letter line of the text summary.
+    fn dead_letter_text(&self) -> String {
+        match &self.dead_letters {
+            None => "dead letters: not observed (give --dlq-nats and a user allowed to read the site's dead letters, e.g. its viewer)".into(),
+            Some(d) => {
+                let site = d.site.map(|n| n.to_string()).unwrap_or_default();
+                let other = if d.other > 0 {
+                    format!("; {} other dead letter(s) on {} meanwhile (not from this replay)", d.other, d.subject)
+                } else {
+                    String::new()
+                };
+                let mut t = if d.total() == 0 {
+                    format!(
+                        "dead-lettered 0: nothing this replay sent was rejected at {site} ({} watched until {:.1} s after the last send){other}",
+                        d.subject,
+                        d.settled.as_secs_f64()
+                    )
+                } else {
+                    format!(
+                        "dead-lettered {}: {} (at {site}, {}){other}",
+                        d.total(),
+                        d.reasons_text(),
+                        d.subject
+                    )
+                };
+                for (reason, detail) in &d.first_detail {
+                    let _ = write!(t, "\n  first {reason}: {detail}");
+                }
+                if let Some(e) = &d.server_error {
+                    let _ = write!(t, "\n  the watch may have missed dead letters: the server said: {e}");
+                }
+                t
+            }
+        }
     }
 
     pub fn to_json(&self, capture: &Path, speed: &str) -> serde_json::Value {
@@ -87,6 +134,16 @@ impl ReplaySummary {
             "recorded_real_world": self.recorded_real_world,
             "real_world": self.real_world,
             "reconnects": self.reconnects,
+            "dead_lettered": self.dead_letters.as_ref().map(DeadLetterReport::total),
+            "dead_lettered_by_reason": self.dead_letters.as_ref().map(|d| &d.by_reason),
+            "dead_letters_watched": self.dead_letters.as_ref().map(|d| serde_json::json!({
+                "site": d.site.map(|n| n.to_string()),
+                "subject": d.subject,
+                "other": d.other,
+                "settled_s": d.settled.as_secs_f64(),
+                "server_error": d.server_error,
+                "first_detail": d.first_detail,
+            })),
             "timing_error_ms": self.timing.map(|t| serde_json::json!({
                 "count": t.count, "p50": ms(t.p50), "p90": ms(t.p90), "p99": ms(t.p99),
                 "max": ms(t.max), "early": t.early,
@@ -142,6 +199,7 @@ impl ReplaySummary {
         if let Some(why) = &self.failure_reason {
             let _ = writeln!(s, "first failure: {why}");
         }
+        let _ = writeln!(s, "{}", self.dead_letter_text());
         let _ = writeln!(
             s,
             "mode {} ({} recorded as real_world, {} sent as real_world), timestamps {}",

@@ -2,9 +2,10 @@
 //! its users and passwords, the national ports and topics, the metrics URL, the link file, and
 //! ready-to-paste `trilink replay` / `trilink record` / `trilink view` commands.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use trilink_brokers::{Link, Role, Site};
 use trilink_schema::Nation;
@@ -46,14 +47,40 @@ fn site_roles(site: Site) -> Vec<Role> {
     }
 }
 
+/// Write each nation's viewer password into `<link dir>/viewer-<n>.pass` (mode 0600), for
+/// the printed commands that take a password file (`trilink replay --dlq-password-file`,
+/// `--view-password-file`, `trilink view --password-file`).
+pub fn write_viewer_password_files(link: &Link) -> std::io::Result<BTreeMap<Nation, PathBuf>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut files = BTreeMap::new();
+    for n in Nation::ALL {
+        let c = link
+            .credentials(Role::Viewer(n))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = link.dir().join(format!("{}.pass", c.user));
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        writeln!(f, "{}", c.password)?;
+        files.insert(n, path);
+    }
+    Ok(files)
+}
+
 /// The access block the demo prints once the link is up. `link_file` is the written
 /// `link.json` (same URLs and passwords, machine-readable); `metrics` the bound address of the
-/// metrics endpoint, when there is one.
+/// metrics endpoint, when there is one; `viewer_pass` the viewers' password files
+/// ([`write_viewer_password_files`]; empty: the replay-with-watch command is not printed).
 pub fn text(
     link: &Link,
     ports: NationalPorts,
     metrics: Option<SocketAddr>,
     link_file: Option<&Path>,
+    viewer_pass: &BTreeMap<Nation, PathBuf>,
 ) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "=== how to reach this demo (all on 127.0.0.1) ===");
@@ -120,6 +147,20 @@ pub fn text(
         "  trilink replay adapters/tools/scenario/samples/single_launch/national.pcapng --jp udp://127.0.0.1:{} --kr mqtt://127.0.0.1:{} --us tcp://127.0.0.1:{} --speed 10",
         ports.jp_in, ports.kr_mqtt, ports.us_in
     );
+    if let (Some(jp_pass), Some(kr_pass), Some(jp_leaf), Some(kr_leaf)) = (
+        viewer_pass.get(&Nation::Jp),
+        viewer_pass.get(&Nation::Kr),
+        link.urls(Site::Jp).first(),
+        link.urls(Site::Kr).first(),
+    ) {
+        let _ = writeln!(
+            o,
+            "replay JP's part, report what adapter-jp dead-lettered of it (exit 1 if anything) and serve KR's view meanwhile:\n  trilink replay adapters/tools/scenario/samples/single_launch/national.pcapng --nation jp --jp udp://127.0.0.1:{} --speed 10 --dlq-nats {jp_leaf} --dlq-password-file {} --view-listen 127.0.0.1:0 --view-nats {kr_leaf} --view-user viewer-kr --view-password-file {} --view-hold-s 0",
+            ports.jp_in,
+            jp_pass.display(),
+            kr_pass.display()
+        );
+    }
     for (n, site) in [(Nation::Jp, Site::Jp), (Nation::Kr, Site::Kr)] {
         if let (Ok(c), Some(url)) = (
             link.credentials(Role::Adapter(n)),

@@ -242,6 +242,16 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
             None
         }
     };
+    let viewer_pass = match access::write_viewer_password_files(local.link()) {
+        Ok(f) => f,
+        Err(e) => {
+            say(
+                &out,
+                &format!("warning: viewer password files not written: {e}"),
+            );
+            BTreeMap::new()
+        }
+    };
     let ports = access::NationalPorts {
         jp_in,
         jp_out,
@@ -251,7 +261,14 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
     };
     say(
         &out,
-        access::text(local.link(), ports, metrics, link_file.as_deref()).trim_end(),
+        access::text(
+            local.link(),
+            ports,
+            metrics,
+            link_file.as_deref(),
+            &viewer_pass,
+        )
+        .trim_end(),
     );
     say(
         &out,

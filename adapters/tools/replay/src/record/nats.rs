@@ -1,7 +1,7 @@
 //! Recording NATS subjects to JSON Lines of envelopes.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use futures::StreamExt;
@@ -22,20 +22,10 @@ pub(crate) async fn record_nats(
         .as_ref()
         .ok_or_else(|| RecordError::Usage("--subject needs --nats URL".into()))?;
     let url = target.url.as_str();
-    let opts = match (&target.user, &target.password) {
-        (Some(u), Some(p)) => {
-            async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
-                .custom_inbox_prefix(trilink_schema::inbox_prefix(u))
-        }
-        _ => async_nats::ConnectOptions::new(),
-    }
-    .name("trilink-record");
-    let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
-        .await
-        .map_err(|_| {
-            RecordError::Failed(format!("connecting to NATS {url}: timed out after 10 s"))
-        })?
-        .map_err(|e| RecordError::Failed(format!("connecting to NATS {url}: {e}")))?;
+    let client = tokio::select! {
+        c = crate::sink::nats::connect_client(target, "trilink-record") => c.map_err(RecordError::Failed)?,
+        () = stop.cancelled() => return Err(RecordError::Failed(format!("interrupted while connecting to NATS {url}"))),
+    };
     let mut subs = Vec::new();
     for s in &args.subjects {
         subs.push(

@@ -22,6 +22,15 @@ pub use mqtt::MqttSink;
 pub use nats::{NATS_WINDOW, NatsSink};
 pub use tcp::TcpSink;
 
+/// A send's error when a stop request (Ctrl-C) ended it.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// How long [`Sink::finish`] waits for outstanding acknowledgements: after a normal end, and
+/// after a stop request (Ctrl-C must end the replay within seconds).
+pub const FINISH_PATIENCE: Duration = Duration::from_secs(10);
+/// See [`FINISH_PATIENCE`].
+pub const FINISH_PATIENCE_STOPPED: Duration = Duration::from_millis(500);
+
 /// A connected sender.
 #[derive(Debug)]
 pub enum Sink {
@@ -139,19 +148,39 @@ impl Sink {
                 s.send_to(&raw, *to).map(drop).map_err(|e| e.to_string())
             }
             (Sink::Tcp(s), ReadyToSend::Raw(raw)) => s.send(&raw, &|| stop.is_cancelled()),
-            (Sink::Mqtt(m), ReadyToSend::Mqtt { topic, payload }) => rt
-                .block_on(m.client.publish(topic, payload))
-                .map_err(|e| e.to_string()),
+            // The client's queue is full when the broker stopped answering: a publish then
+            // waits, but never past a stop request (Ctrl-C).
+            (Sink::Mqtt(m), ReadyToSend::Mqtt { topic, payload }) => rt.block_on(async {
+                tokio::select! {
+                    r = m.client.publish(topic, payload) => r.map_err(|e| e.to_string()),
+                    () = stop.cancelled() => Err(INTERRUPTED.into()),
+                }
+            }),
             (Sink::Nats(n), ReadyToSend::Nats { subject, msg }) => {
                 if n.pending.len() >= NATS_WINDOW
                     && let Some(ack) = n.pending.pop_front()
-                    && let Err(e) = rt.block_on(async { ack.await })
                 {
-                    n.fail(format!("JetStream did not store it: {e}"));
+                    let acked = rt.block_on(async {
+                        tokio::select! {
+                            r = ack => Some(r),
+                            () = stop.cancelled() => None,
+                        }
+                    });
+                    match acked {
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => n.fail(format!("JetStream did not store it: {e}")),
+                        None => {
+                            n.fail("no JetStream acknowledgement before the stop request".into());
+                            return Err(INTERRUPTED.into());
+                        }
+                    }
                 }
-                let ack = rt
-                    .block_on(n.js.send_publish(subject, msg))
-                    .map_err(|e| e.to_string())?;
+                let ack = rt.block_on(async {
+                    tokio::select! {
+                        r = n.js.send_publish(subject, msg) => r.map_err(|e| e.to_string()),
+                        () = stop.cancelled() => Err(INTERRUPTED.to_owned()),
+                    }
+                })?;
                 n.pending.push_back(ack);
                 Ok(())
             }
@@ -159,23 +188,23 @@ impl Sink {
         }
     }
 
-    /// Wait for outstanding acknowledgements: how many failed, and why the first one did
-    /// (NATS: the server's or the client's words).
-    pub async fn finish_with_reason(self) -> (u64, Option<String>) {
+    /// Wait (at most `patience`) for outstanding acknowledgements: how many failed, and why
+    /// the first one did (NATS: the server's or the client's words).
+    pub async fn finish_with_reason(self, patience: Duration) -> (u64, Option<String>) {
         match self {
-            Sink::Nats(n) => (*n).finish_with_reason().await,
-            other => (other.finish().await.0, None),
+            Sink::Nats(n) => (*n).finish_with_reason(patience).await,
+            other => (other.finish(patience).await.0, None),
         }
     }
 
-    /// Wait for outstanding acknowledgements: how many failed or never came, and for MQTT
-    /// when each PUBLISH was written to the broker connection.
-    pub async fn finish(self) -> (u64, Vec<Instant>) {
+    /// Wait (at most `patience`) for outstanding acknowledgements: how many failed or never
+    /// came, and for MQTT when each PUBLISH was written to the broker connection.
+    pub async fn finish(self, patience: Duration) -> (u64, Vec<Instant>) {
         match self {
             Sink::Udp(..) => (0, Vec::new()),
             Sink::Tcp(s) => (u64::from(s.finish()), Vec::new()),
-            Sink::Mqtt(m) => m.finish().await,
-            Sink::Nats(n) => ((*n).finish().await, Vec::new()),
+            Sink::Mqtt(m) => m.finish(patience).await,
+            Sink::Nats(n) => ((*n).finish_with_reason(patience).await.0, Vec::new()),
         }
     }
 

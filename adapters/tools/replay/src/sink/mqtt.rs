@@ -39,12 +39,13 @@ impl MqttSink {
         })
     }
 
-    /// Wait up to 10 s for the outstanding PUBACKs and disconnect: how many never came, and
-    /// when each PUBLISH was written to the connection.
-    pub async fn finish(self) -> (u64, Vec<Instant>) {
-        let missing = self.client.wait_acked(Duration::from_secs(10)).await;
+    /// Wait up to `patience` for the outstanding PUBACKs and disconnect: how many never came,
+    /// and when each PUBLISH was written to the connection.
+    pub async fn finish(self, patience: Duration) -> (u64, Vec<Instant>) {
+        let missing = self.client.wait_acked(patience).await;
         let writes = self.client.writes();
-        self.client.disconnect().await;
+        // A broker that stopped answering does not hold the disconnect up.
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.client.disconnect()).await;
         self.stop.cancel();
         (missing, writes)
     }

@@ -11,14 +11,43 @@ pub const NATS_WINDOW: usize = 256;
 
 /// Connect (10 s at most) to `t` as `name`, with the user's own inbox prefix.
 pub async fn connect_client(t: &NatsTarget, name: &str) -> Result<async_nats::Client, String> {
+    connect_client_with(t, name, None).await
+}
+
+/// Where a connection's server errors (`-ERR`, e.g. a refused subscription: `Permissions
+/// Violation for Subscription to …`) are kept: the first one.
+pub type ServerErrors = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
+/// [`connect_client`], keeping the server's first error in `errors` (a refused subscription is
+/// only said asynchronously).
+pub async fn connect_client_with(
+    t: &NatsTarget,
+    name: &str,
+    errors: Option<ServerErrors>,
+) -> Result<async_nats::Client, String> {
     let url = t.url.as_str();
-    let mut opts = async_nats::ConnectOptions::new().name(name);
+    let mut opts = async_nats::ConnectOptions::new();
     if let (Some(u), Some(p)) = (&t.user, &t.password) {
         // The broker lets each user subscribe to its own inbox only (`_INBOX_<user>`):
         // JetStream acknowledgements come back there.
         opts = async_nats::ConnectOptions::with_user_and_password(u.clone(), p.clone())
-            .name(name)
             .custom_inbox_prefix(trilink_schema::inbox_prefix(u));
+    }
+    opts = opts.name(name);
+    if let Some(ca) = &t.ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let Some(errors) = errors {
+        opts = opts.event_callback(move |ev| {
+            let errors = errors.clone();
+            async move {
+                if let async_nats::Event::ServerError(e) = ev
+                    && let Ok(mut first) = errors.lock()
+                {
+                    first.get_or_insert_with(|| e.to_string());
+                }
+            }
+        });
     }
     tokio::time::timeout(Duration::from_secs(10), opts.connect(url))
         .await
@@ -67,19 +96,19 @@ impl NatsSink {
         self.first_error.get_or_insert(why);
     }
 
-    /// Wait (10 s each) for the outstanding acknowledgements; returns the failures.
-    pub async fn finish(self) -> u64 {
-        self.finish_with_reason().await.0
-    }
-
-    /// [`Self::finish`], with the first failure's reason.
-    pub async fn finish_with_reason(mut self) -> (u64, Option<String>) {
+    /// Wait (at most `patience` in all) for the outstanding acknowledgements: the failures,
+    /// and the first one's reason.
+    pub async fn finish_with_reason(mut self, patience: Duration) -> (u64, Option<String>) {
+        let deadline = tokio::time::Instant::now() + patience;
         let pending: Vec<_> = self.pending.drain(..).collect();
         for ack in pending {
-            match tokio::time::timeout(Duration::from_secs(10), ack).await {
+            match tokio::time::timeout_at(deadline, ack).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => self.fail(format!("JetStream did not store it: {e}")),
-                Err(_) => self.fail("no JetStream acknowledgement within 10 s".into()),
+                Err(_) => self.fail(format!(
+                    "no JetStream acknowledgement within {:.1} s",
+                    patience.as_secs_f64()
+                )),
             }
         }
         (self.failed, self.first_error)

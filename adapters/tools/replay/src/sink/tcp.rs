@@ -32,10 +32,51 @@ pub struct TcpSink {
     down: bool,
 }
 
+/// A blocked write (the peer stopped reading) returns after this long to look at stop
+/// requests, then goes on.
+const WRITE_SLICE: Duration = Duration::from_millis(100);
+
 fn open(addr: SocketAddr) -> std::io::Result<TcpStream> {
     let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
     s.set_nodelay(true)?;
+    s.set_write_timeout(Some(WRITE_SLICE))?;
     Ok(s)
+}
+
+/// Why a frame was not written whole.
+enum WriteFailed {
+    /// The connection broke.
+    Io(std::io::Error),
+    /// A stop request came while the peer was not reading.
+    Stopped,
+}
+
+/// Write all of `frame`; a write that blocks (the peer stopped reading) is retried in
+/// [`WRITE_SLICE`]s until it goes through or `stopped()`.
+fn write_frame(
+    s: &mut TcpStream,
+    mut frame: &[u8],
+    stopped: &dyn Fn() -> bool,
+) -> Result<(), WriteFailed> {
+    use std::io::ErrorKind;
+    while !frame.is_empty() {
+        match s.write(frame) {
+            Ok(0) => return Err(WriteFailed::Io(ErrorKind::WriteZero.into())),
+            Ok(n) => frame = frame.get(n..).unwrap_or_default(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                if stopped() {
+                    return Err(WriteFailed::Stopped);
+                }
+            }
+            Err(e) => return Err(WriteFailed::Io(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Whether the peer has closed (or reset) the connection: a non-blocking peek sees EOF or an
@@ -67,6 +108,11 @@ impl TcpSink {
     /// Wrap a connected stream (blocking); reconnections and write failures are told to
     /// `notice`.
     pub fn new(addr: SocketAddr, stream: TcpStream, notice: Notice) -> Self {
+        if let Err(e) = stream.set_write_timeout(Some(WRITE_SLICE)) {
+            notice(&format!(
+                "tcp://{addr}: no write timeout ({e}); a stop request may wait for the peer"
+            ));
+        }
         Self {
             addr,
             notice,
@@ -108,7 +154,11 @@ impl TcpSink {
                         self.down = true;
                         return Err(format!("tcp://{} unreachable: {e}", self.addr));
                     }
-                    std::thread::sleep(wait);
+                    // in short naps, so that a stop request is seen at once
+                    let until = Instant::now() + wait;
+                    while Instant::now() < until && !stopped() {
+                        std::thread::sleep(FIRST_BACKOFF.min(until - Instant::now()));
+                    }
                     wait = (wait * 2).min(MAX_BACKOFF);
                 }
             }
@@ -128,9 +178,10 @@ impl TcpSink {
             let Some(s) = self.stream.as_mut() else {
                 continue;
             };
-            match s.write_all(frame) {
+            match write_frame(s, frame, stopped) {
                 Ok(()) => return Ok(()),
-                Err(e) => {
+                Err(WriteFailed::Stopped) => return Err(super::INTERRUPTED.into()),
+                Err(WriteFailed::Io(e)) => {
                     (self.notice)(&format!(
                         "tcp://{}: {e}; reconnecting to resend the frame",
                         self.addr
