@@ -27,7 +27,10 @@ fn frames(nation: &str) -> Vec<Vec<u8>> {
 }
 
 fn examples() -> Vec<Envelope> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../schemas/examples/valid");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../schemas/examples/valid"
+    );
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -8,7 +8,10 @@ use trilink_capture::{JsonlRecord, read_jsonl, write_jsonl};
 use trilink_schema::Envelope;
 
 fn records() -> Vec<JsonlRecord> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../schemas/examples/valid");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../schemas/examples/valid"
+    );
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -15,7 +15,10 @@ use trilink_schema::{Envelope, Nation, NationalCodec};
 use trilink_us::UsCodec;
 
 fn examples() -> Vec<Envelope> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../schemas/examples/valid");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../schemas/examples/valid"
+    );
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -154,7 +154,8 @@ fn keep_running_prints_how_to_reach_it_and_the_printed_commands_work() {
         .to_owned();
 
     // The printed commands, exactly as printed.
-    let national = find("trilink replay adapters/tools/scenario/samples/single_launch/national.pcapng");
+    let national =
+        find("trilink replay adapters/tools/scenario/samples/single_launch/national.pcapng");
     let o = run_printed(&national);
     assert!(
         o.status.success(),
