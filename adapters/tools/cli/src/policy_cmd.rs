@@ -41,7 +41,9 @@ pub struct TestArgs {
     #[arg(long, short)]
     pub policy: PathBuf,
     /// Capture: JSON Lines, one envelope per line.
-    #[arg(long, short)]
+    // `-c` was this flag's short form; kept as a hidden alias (`-c` is `--config` in every
+    // other command).
+    #[arg(long, short_alias = 'c')]
     pub capture: PathBuf,
     /// Expectations file (TOML): exit 1 with a diff when a cell it names differs. A cell is
     /// `"jp -> kr  track_update  real_world" = { delivered = 1 }`; cells it does not name are
