@@ -365,46 +365,6 @@ impl Matrix {
         })
     }
 
-    /// A fixed-width table for terminals.
-    pub fn render_table(&self, policy_name: &str) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "policy {policy_name:?}: {} messages, {} rejected",
-            self.messages,
-            self.rejects.len()
-        );
-        let _ = writeln!(
-            s,
-            "{:<6} {:<4} {:<18} {:<10} {:>9}  withheld (reason count)",
-            "origin", "dest", "kind", "mode", "delivered"
-        );
-        for row in self.rows() {
-            let withheld = if row.withheld.is_empty() {
-                "-".to_owned()
-            } else {
-                row.withheld
-                    .iter()
-                    .map(|(r, n)| format!("{r} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let _ = writeln!(
-                s,
-                "{:<6} {:<4} {:<18} {:<10} {:>9}  {withheld}",
-                row.origin.as_str(),
-                row.destination.as_str(),
-                row.kind.as_str(),
-                row.mode.as_str(),
-                row.delivered
-            );
-        }
-        for r in &self.rejects {
-            let _ = writeln!(s, "rejected line {}: {} ({})", r.line, r.code, r.detail);
-        }
-        s
-    }
-
     /// Compare with expectations, over the cells `scope` says; `None` when equal, otherwise a
     /// readable diff naming each differing cell as an expectations file names it.
     pub fn diff(&self, expected: &Expectations, scope: ExpectScope) -> Option<String> {

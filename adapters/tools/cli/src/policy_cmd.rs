@@ -174,7 +174,7 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             serde_json::to_string_pretty(&doc).unwrap_or_default()
         );
     } else {
-        let _ = write!(out, "{}", matrix.render_table(&policy.name));
+        let _ = write!(out, "{}", render_table(&matrix, &policy.name));
     }
 
     if let Some(path) = &args.write_expect {
@@ -235,6 +235,56 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             EXIT_PROBLEM
         }
     }
+}
+
+/// The matrix for terminals: a heading line, one table row per non-empty cell, then one line
+/// per rejected capture line.
+fn render_table(matrix: &Matrix, policy_name: &str) -> String {
+    use std::fmt::Write as _;
+
+    use comfy_table::{CellAlignment, Table, presets};
+    let mut s = format!(
+        "policy {policy_name:?}: {} messages, {} rejected\n",
+        matrix.messages,
+        matrix.rejects.len()
+    );
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_header([
+        "origin",
+        "dest",
+        "kind",
+        "mode",
+        "delivered",
+        "withheld",
+    ]);
+    for row in matrix.rows() {
+        let withheld = if row.withheld.is_empty() {
+            "-".to_owned()
+        } else {
+            row.withheld
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        table.add_row([
+            row.origin.as_str().to_owned(),
+            row.destination.as_str().to_owned(),
+            row.kind.as_str().to_owned(),
+            row.mode.as_str().to_owned(),
+            row.delivered.to_string(),
+            withheld,
+        ]);
+    }
+    if let Some(c) = table.column_mut(4) {
+        c.set_cell_alignment(CellAlignment::Right);
+    }
+    s.push_str(&table.to_string());
+    s.push('\n');
+    for r in &matrix.rejects {
+        let _ = writeln!(s, "rejected line {}: {} ({})", r.line, r.code, r.detail);
+    }
+    s
 }
 
 fn live(
@@ -357,7 +407,24 @@ mod tests {
                 false,
             );
             assert_eq!(code, 0, "{name}\n{out}\n{err}");
-            assert!(out.contains("origin dest"), "{out}");
+            assert!(out.contains("│ origin ┆ dest ┆ kind "), "{out}");
+            // One table row per non-empty cell, columns in header order.
+            let rows: Vec<Vec<&str>> = out
+                .lines()
+                .filter(|l| l.starts_with("│ ") && !l.starts_with("│ origin "))
+                .map(|l| {
+                    l.split(['│', '┆'])
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                })
+                .collect();
+            assert!(rows.len() > 20, "{out}");
+            assert!(
+                rows.iter()
+                    .any(|r| r[..] == ["jp", "kr", "launch_detection", "real_world", "1", "-"]),
+                "{out}"
+            );
         }
     }
 

@@ -206,6 +206,19 @@ fn scenario_writes_reports_and_truth() {
     assert_eq!(lines.len(), 4, "launch, two track updates, cancel");
     assert_eq!(lines[3]["envelope"]["payload"]["kind"], "cancel");
     assert_eq!(lines[0]["subject"], "tl.in.jp.launch_detection");
+    // The summary table counts reports per origin, kind and mode.
+    let out = stdout(&o);
+    let row = |kind: &str, n: usize| {
+        out.lines().any(|l| {
+            let cells: Vec<&str> = l
+                .split(['│', '┆'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            cells == ["jp", kind, "real_world", &n.to_string()]
+        })
+    };
+    assert!(row("track_update", 2) && row("cancel", 1), "{out}");
     let o = trilink(&["scenario", "--name", "nope"]);
     assert_eq!(o.status.code(), Some(2));
 }
