@@ -198,23 +198,22 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         ));
     }
 
-    say!(
-        out,
-        "{:<8} {:>8} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>8}",
-        "path",
-        "sent",
-        "recv",
-        "dup",
-        "recv/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms"
-    );
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header([
+            "path", "sent", "recv", "dup", "recv/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+        ]);
     if let Some(b) = &baseline {
-        say!(out, "{}", b.row("raw-nats"));
+        table.add_row(b.row("raw-nats"));
     }
-    say!(out, "{}", trilink.row("trilink"));
+    table.add_row(trilink.row("trilink"));
+    for i in 1..9 {
+        if let Some(c) = table.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    say!(out, "{table}");
     if let Some(b) = &baseline {
         let ratio = if b.throughput() > 0.0 {
             trilink.throughput() / b.throughput()
