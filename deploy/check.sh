@@ -7,7 +7,9 @@
 #  2. `nats-server -t` accepts each of them (with the environment the systemd units provide)
 #  3. live: a hub and the JP and KR leaves started from those configs (ports moved to free loopback
 #     ports, certificates from deploy/make-certs.sh) form both mutual-TLS leaf links, bound to the
-#     JP and KR accounts; a hub certificate without the leaves' hub name is refused
+#     JP and KR accounts; a hub certificate without the leaves' hub name is refused; the stream
+#     initialisation of compose (streams-* services) and Kubernetes (Job trilink-streams-hub, the
+#     sites' "streams" init containers) runs as written against them
 #  4. `systemd-analyze verify` reports nothing for the units (binary paths pointed at this build)
 #  5. compose, Kubernetes and Prometheus files are valid YAML; the Grafana dashboard is valid JSON
 #  6. every trilink_* metric used by the dashboard and the alerts exists in the code
@@ -164,6 +166,68 @@ r=$(login "${leaf_ports[0]}" adapter-jp wrong-password)
 [ "$r" != PONG ] && ok "live: wrong password refused ($r)" || fail "live: wrong password accepted"
 r=$(login "$hub_client" relay-kr "$PASS_RELAY_KR")
 [ "$r" = PONG ] && ok "live: relay-kr logs in on the hub" || fail "live: relay-kr login: $r"
+# The stream initialisation of compose (streams-* services) and Kubernetes (Job
+# trilink-streams-hub, the sites' "streams" init containers), run as written — entrypoint,
+# command, arguments and password variables — against these servers (host names and the CA
+# path moved to this run's); each must report its streams ready.
+if PATH="$(dirname "$trilink_bin"):$PATH" python3 - "$here" "$work/certs/ca.pem" "$hub_client" \
+    "${leaf_ports[0]}" "${leaf_ports[1]}" <<'EOF'
+import os, pathlib, re, subprocess, sys, yaml
+here, ca, hub, leaf_jp, leaf_kr = pathlib.Path(sys.argv[1]), *sys.argv[2:]
+hosts = {"hub:4222": f"localhost:{hub}", "trilink-nats-hub:4222": f"localhost:{hub}",
+         "leaf-jp:4222": f"127.0.0.1:{leaf_jp}", "leaf-kr:4222": f"127.0.0.1:{leaf_kr}"}
+def move(a, site=None):
+    a = a.replace("/etc/trilink/certs/ca.pem", ca)
+    if site and a == "nats://127.0.0.1:4222":  # a site pod's leaf on the pod's loopback
+        return f"nats://127.0.0.1:{leaf_jp if site == 'jp' else leaf_kr}"
+    for h, to in hosts.items():
+        a = a.replace("nats://" + h, "nats://" + to)
+    return a
+runs = []  # (name, argv, env)
+compose = yaml.safe_load((here / "compose.yaml").read_text())
+for name, svc in compose["services"].items():
+    if not name.startswith("streams-"):
+        continue
+    argv = [a.replace("$$", "$") for a in svc["entrypoint"] + svc["command"]]
+    env = {}
+    for k, v in svc.get("environment", {}).items():
+        m = re.fullmatch(r"\$\{([A-Z_]+)(:\?.*)?\}", v)
+        env[k] = os.environ[m.group(1)] if m else v
+    runs.append((f"compose {name}", [move(a) for a in argv], env))
+for f in sorted((here / "k8s").glob("*.yaml")):
+    for d in yaml.safe_load_all(f.read_text()):
+        if not d or d["kind"] not in ("Job", "StatefulSet", "Deployment"):
+            continue
+        pod = d["spec"]["template"]["spec"]
+        for c in pod["containers"] + pod.get("initContainers", []):
+            args = c.get("args", [])
+            cmd = [a.replace("$$", "$") for a in c.get("command", ["trilink"])]
+            if "streams" not in args and not any("broker streams" in a for a in cmd):
+                continue
+            site = args[args.index("--site") + 1] if "--site" in args else None
+            env = {e["name"]: os.environ[e["valueFrom"]["secretKeyRef"]["key"]]
+                   for e in c.get("env", []) if "valueFrom" in e}
+            runs.append((f"k8s {f.name}/{c['name']}", [move(a, site) for a in cmd + args], env))
+bad = 0
+for name, argv, env in runs:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TRILINK_")}
+    full.update(env)
+    r = subprocess.run(argv, env=full, capture_output=True, text=True, timeout=120)
+    ok = r.returncode == 0 and "streams ready" in r.stdout
+    bad += 0 if ok else 1
+    print(("ok   " if ok else "FAIL ") + f"live: {name}: {(r.stdout + r.stderr).strip()[:160]}")
+for kind in ("compose", "k8s"):
+    got = sum(1 for name, _, _ in runs if name.startswith(kind))
+    if got != 5:  # the hub's three accounts and the two leaves
+        bad += 1
+        print(f"FAIL live: {got} {kind} stream initialisations found, want 5")
+sys.exit(1 if bad else 0)
+EOF
+then
+  ok "live: compose and Kubernetes stream initialisation creates every site's streams"
+else
+  fail "live: compose or Kubernetes stream initialisation"
+fi
 # A leaf whose hub URL name is not in the hub certificate must not link.
 c=$(free_port) m=$(free_port)
 localize leaf-jp "$work/certs-wrong" "$c" "$m" | sed "s#$work/data/nats-leaf-jp#$work/data/wrong#" \
@@ -241,7 +305,7 @@ for f in sorted((here / "k8s").glob("*.yaml")):
     for d in yaml.safe_load_all(f.read_text()):
         if not d:
             continue
-        if d["kind"] in ("Deployment", "StatefulSet"):
+        if d["kind"] in ("Deployment", "StatefulSet", "Job"):
             workloads.append((f.name, d))
         elif d["kind"] == "Service":
             services.append((f.name, d))
@@ -249,7 +313,7 @@ k8s_bad = []
 for fname, d in workloads:
     spec = d["spec"]
     labels = spec["template"]["metadata"]["labels"]
-    if not set(spec["selector"]["matchLabels"].items()) <= set(labels.items()):
+    if "selector" in spec and not set(spec["selector"]["matchLabels"].items()) <= set(labels.items()):
         k8s_bad.append(f"{fname}: selector does not match template labels")
     pod = spec["template"]["spec"]
     vols = {v["name"] for v in pod.get("volumes", [])}
@@ -258,7 +322,7 @@ for fname, d in workloads:
         ref = (v.get("configMap") or {}).get("name") or (v.get("secret") or {}).get("secretName")
         if ref and ref not in created:
             k8s_bad.append(f"{fname}: volume {v['name']} uses {ref}, which config.sh does not create")
-    for c in pod["containers"]:
+    for c in pod["containers"] + pod.get("initContainers", []):
         ports = {p["name"] for p in c.get("ports", [])}
         for m in c.get("volumeMounts", []):
             if m["name"] not in vols:
@@ -316,7 +380,7 @@ for r in rules:
     used |= set(re.findall(r"\btrilink_[a-z_]+", r["expr"]))
     desc = r.get("annotations", {}).get("description", "")
     report(len(desc) > 40 and "summary" in r.get("annotations", {}), f"alert {r['alert']}: summary + description")
-code = "".join(p.read_text() for p in (root / "adapters").glob("*/src/**/*.rs"))
+code = "".join(p.read_text() for p in (root / "adapters").glob("**/src/**/*.rs"))
 defined = set(re.findall(r'"(trilink_[a-z_]+)"', code))
 def base(m):
     for suf in ("_bucket", "_sum", "_count"):

@@ -94,7 +94,7 @@ pub use live::{
     AccountConfig, RelayConfig, RelayControl, RelayError, RelayStats, run, run_with_control,
     run_with_sighup,
 };
-pub use matrix::{Expectations, Matrix, MatrixError, capture_body};
+pub use matrix::{ExpectScope, Expectations, Matrix, MatrixError, RowKey, capture_body};
 pub use policy::{Action, Area, Decision, Destination, Policy, PolicyError, Rule, WithholdReason};
 pub use process::{
     Outcome, Output, Reject, RelayIdentity, output_msg_id, process, process_in_account,

@@ -107,29 +107,110 @@ pub struct Matrix {
 
 /// The expectations file: what a capture must produce under a policy.
 ///
+/// The compact form, one line per cell (what `trilink policy test --write-expect` writes):
+///
 /// ```toml
-/// [[row]]
-/// origin = "jp"
-/// destination = "kr"
-/// kind = "launch_detection"
-/// mode = "real_world"
-/// delivered = 1
-/// withheld = { "denied_by_rule:no-status" = 0 }
+/// [cells]
+/// "jp -> kr  launch_detection   real_world" = { delivered = 1 }
+/// "jp -> jp  launch_detection   real_world" = { withheld = { origin_echo = 1 } }
+/// "jp -> kr  track_update       real_world" = { withheld = { not_releasable = 1 } }
 ///
 /// [rejected]
 /// origin_mismatch = 1
 /// ```
 ///
-/// Cells not listed are expected to be empty (nothing delivered, nothing withheld).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A cell is named `"<origin> -> <destination>  <kind>  <mode>"` (spacing is free), exactly as
+/// a diff prints it. A named cell is asserted whole: a count it does not list is expected to
+/// be 0. How much of the matrix a file asserts is the caller's choice ([`ExpectScope`]): only
+/// the cells and reject codes it names, or the whole matrix (cells not named expected empty,
+/// reject codes not named expected 0).
+///
+/// The long form of earlier versions, one `[[row]]` table per cell with `origin`,
+/// `destination`, `kind`, `mode`, `delivered` and `withheld`, is still read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expectations {
     /// Expected cells.
-    #[serde(default, rename = "row")]
-    pub rows: Vec<Row>,
+    pub cells: BTreeMap<RowKey, CellCounts>,
     /// Expected rejects by reason code.
-    #[serde(default)]
     pub rejected: BTreeMap<String, u64>,
+}
+
+/// How much of the matrix an expectations file asserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectScope {
+    /// Only the cells and reject codes the file names (`trilink policy test --expect`).
+    Named,
+    /// The whole matrix: cells not named must be empty, reject codes not named must be 0
+    /// (`--strict`).
+    Whole,
+}
+
+/// The file as written: compact `[cells]` and/or long `[[row]]` tables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectationsFile {
+    #[serde(default)]
+    cells: BTreeMap<String, CellCounts>,
+    #[serde(default, rename = "row")]
+    rows: Vec<Row>,
+    #[serde(default)]
+    rejected: BTreeMap<String, u64>,
+}
+
+impl RowKey {
+    /// The cell's name in expectations files and diffs: `jp -> kr  track_update  real_world`.
+    pub fn name(self) -> String {
+        format!(
+            "{} -> {}  {}  {}",
+            self.origin, self.destination, self.kind, self.mode
+        )
+    }
+
+    /// The name with the kind padded, so that a column of names lines up.
+    fn padded_name(self) -> String {
+        format!(
+            "{} -> {}  {:<17}  {}",
+            self.origin,
+            self.destination,
+            self.kind.as_str(),
+            self.mode.as_str()
+        )
+    }
+
+    /// Parse a cell name (`jp -> kr  track_update  real_world`; spacing is free).
+    pub fn parse_name(name: &str) -> Result<Self, String> {
+        let spaced = name.replace("->", " -> ");
+        let words: Vec<&str> = spaced.split_whitespace().collect();
+        let [origin, "->", destination, kind, mode] = words.as_slice() else {
+            return Err(format!(
+                "cell {name:?} is not \"<origin> -> <destination>  <kind>  <mode>\" \
+                 (e.g. \"jp -> kr  track_update  real_world\")"
+            ));
+        };
+        let nation = |s: &str| {
+            s.parse::<Nation>()
+                .map_err(|e| format!("cell {name:?}: {e}"))
+        };
+        Ok(RowKey {
+            origin: nation(origin)?,
+            destination: nation(destination)?,
+            kind: PayloadKind::parse(kind).ok_or_else(|| {
+                format!(
+                    "cell {name:?}: unknown kind {kind:?} (expected one of {})",
+                    PayloadKind::ALL.map(PayloadKind::as_str).join(", ")
+                )
+            })?,
+            mode: Mode::ALL
+                .into_iter()
+                .find(|m| m.as_str() == *mode)
+                .ok_or_else(|| {
+                    format!(
+                        "cell {name:?}: unknown mode {mode:?} (expected one of {})",
+                        Mode::ALL.map(Mode::as_str).join(", ")
+                    )
+                })?,
+        })
+    }
 }
 
 /// Why a capture or expectations file cannot be used.
@@ -259,11 +340,17 @@ impl Matrix {
             .collect()
     }
 
-    /// The matrix as an expectations file (to bootstrap one from a reviewed run).
+    /// The matrix as an expectations file (to bootstrap one from a reviewed run): every
+    /// non-empty cell and every reject code.
     pub fn to_expectations(&self) -> Expectations {
         Expectations {
-            rows: self.rows(),
-            rejected: self.rejected.clone(),
+            cells: self
+                .cells
+                .iter()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(k, c)| (*k, normal(c)))
+                .collect(),
+            rejected: nonzero(&self.rejected),
         }
     }
 
@@ -278,101 +365,48 @@ impl Matrix {
         })
     }
 
-    /// A fixed-width table for terminals.
-    pub fn render_table(&self, policy_name: &str) -> String {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "policy {policy_name:?}: {} messages, {} rejected",
-            self.messages,
-            self.rejects.len()
-        );
-        let _ = writeln!(
-            s,
-            "{:<6} {:<4} {:<18} {:<10} {:>9}  withheld (reason count)",
-            "origin", "dest", "kind", "mode", "delivered"
-        );
-        for row in self.rows() {
-            let withheld = if row.withheld.is_empty() {
-                "-".to_owned()
-            } else {
-                row.withheld
-                    .iter()
-                    .map(|(r, n)| format!("{r} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let _ = writeln!(
-                s,
-                "{:<6} {:<4} {:<18} {:<10} {:>9}  {withheld}",
-                row.origin.as_str(),
-                row.destination.as_str(),
-                row.kind.as_str(),
-                row.mode.as_str(),
-                row.delivered
-            );
-        }
-        for r in &self.rejects {
-            let _ = writeln!(s, "rejected line {}: {} ({})", r.line, r.code, r.detail);
-        }
-        s
-    }
-
-    /// Compare with expectations; `None` when equal, otherwise a readable diff.
-    pub fn diff(&self, expected: &Expectations) -> Option<String> {
-        let mut want: BTreeMap<RowKey, CellCounts> = BTreeMap::new();
-        for r in &expected.rows {
-            let key = RowKey {
-                origin: r.origin,
-                destination: r.destination,
-                kind: r.kind,
-                mode: r.mode,
-            };
-            let cell = want.entry(key).or_default();
-            cell.delivered += r.delivered;
-            for (reason, n) in &r.withheld {
-                *cell.withheld.entry(reason.clone()).or_default() += n;
-            }
-        }
-        let normal = |c: &CellCounts| CellCounts {
-            delivered: c.delivered,
-            withheld: c
-                .withheld
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| (k.clone(), *n))
+    /// Compare with expectations, over the cells `scope` says; `None` when equal, otherwise a
+    /// readable diff naming each differing cell as an expectations file names it.
+    pub fn diff(&self, expected: &Expectations, scope: ExpectScope) -> Option<String> {
+        let mut keys: Vec<RowKey> = match scope {
+            ExpectScope::Named => expected.cells.keys().copied().collect(),
+            ExpectScope::Whole => expected
+                .cells
+                .keys()
+                .chain(self.cells.keys())
+                .copied()
                 .collect(),
         };
-        let mut keys: Vec<RowKey> = want.keys().chain(self.cells.keys()).copied().collect();
         keys.sort_unstable();
         keys.dedup();
         let empty = CellCounts::default();
         let mut out = String::new();
         let mut differing = 0usize;
         for k in keys {
-            let w = normal(want.get(&k).unwrap_or(&empty));
+            let w = normal(expected.cells.get(&k).unwrap_or(&empty));
             let g = normal(self.cells.get(&k).unwrap_or(&empty));
             if w != g {
                 differing += 1;
                 let _ = writeln!(
                     out,
-                    "  {} -> {}  {}  {}\n      expected: {}\n      actual:   {}",
-                    k.origin,
-                    k.destination,
-                    k.kind,
-                    k.mode,
+                    "  {}\n      expected: {}\n      actual:   {}",
+                    k.name(),
                     w.describe(),
                     g.describe()
                 );
             }
         }
-        let nz = |m: &BTreeMap<String, u64>| -> BTreeMap<String, u64> {
-            m.iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| (k.clone(), *n))
-                .collect()
+        let (wr, gr) = match scope {
+            ExpectScope::Whole => (nonzero(&expected.rejected), nonzero(&self.rejected)),
+            ExpectScope::Named => (
+                expected.rejected.clone(),
+                expected
+                    .rejected
+                    .keys()
+                    .map(|code| (code.clone(), self.rejected.get(code).copied().unwrap_or(0)))
+                    .collect(),
+            ),
         };
-        let (wr, gr) = (nz(&expected.rejected), nz(&self.rejected));
         if wr != gr {
             differing += 1;
             let fmt = |m: &BTreeMap<String, u64>| {
@@ -396,6 +430,44 @@ impl Matrix {
             format!("delivery matrix differs from expectations in {differing} place(s):\n{out}")
         })
     }
+
+    /// Non-empty cells (what `--strict` asserts besides the rejects).
+    pub fn non_empty_cells(&self) -> usize {
+        self.cells.values().filter(|c| !c.is_empty()).count()
+    }
+}
+
+/// A cell without zero withheld counts (absent and 0 mean the same).
+fn normal(c: &CellCounts) -> CellCounts {
+    CellCounts {
+        delivered: c.delivered,
+        withheld: nonzero(&c.withheld),
+    }
+}
+
+fn nonzero(m: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    m.iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (k.clone(), *n))
+        .collect()
+}
+
+/// A TOML key: bare when it may be, otherwise a quoted basic string.
+fn toml_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        key.to_owned()
+    } else {
+        toml_string(key)
+    }
+}
+
+/// A TOML basic string (JSON string escapes are valid TOML escapes).
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
 }
 
 impl Expectations {
@@ -417,17 +489,77 @@ impl Expectations {
         };
         let de = toml::Deserializer::parse(text)
             .map_err(|e| err(".".into(), e.to_string().trim_end().to_owned()))?;
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let file: ExpectationsFile = serde_path_to_error::deserialize(de).map_err(|e| {
             err(
                 e.path().to_string(),
                 e.inner().to_string().trim_end().to_owned(),
             )
+        })?;
+        let mut cells = BTreeMap::new();
+        for (name, counts) in file.cells {
+            let key = RowKey::parse_name(&name).map_err(|m| err(format!("cells.{name:?}"), m))?;
+            if cells.insert(key, counts).is_some() {
+                return Err(err(
+                    format!("cells.{name:?}"),
+                    format!("cell {} is named twice", key.name()),
+                ));
+            }
+        }
+        for (i, r) in file.rows.into_iter().enumerate() {
+            let key = RowKey {
+                origin: r.origin,
+                destination: r.destination,
+                kind: r.kind,
+                mode: r.mode,
+            };
+            let counts = CellCounts {
+                delivered: r.delivered,
+                withheld: r.withheld,
+            };
+            if cells.insert(key, counts).is_some() {
+                return Err(err(
+                    format!("row[{i}]"),
+                    format!("cell {} is named twice", key.name()),
+                ));
+            }
+        }
+        Ok(Expectations {
+            cells,
+            rejected: file.rejected,
         })
     }
 
-    /// Render as TOML.
-    pub fn to_toml_string(&self) -> Result<String, toml::ser::Error> {
-        toml::to_string(self)
+    /// Render in the compact form: one line per cell, in matrix order, then the reject codes.
+    pub fn to_toml_string(&self) -> String {
+        let mut s = String::from("[cells]\n");
+        for (k, c) in &self.cells {
+            let mut parts = Vec::new();
+            if c.delivered > 0 || c.withheld.is_empty() {
+                parts.push(format!("delivered = {}", c.delivered));
+            }
+            if !c.withheld.is_empty() {
+                let w: Vec<String> = c
+                    .withheld
+                    .iter()
+                    .map(|(r, n)| format!("{} = {n}", toml_key(r)))
+                    .collect();
+                parts.push(format!("withheld = {{ {} }}", w.join(", ")));
+            }
+            // Quoted names are at most 41 characters: pad so the `=` line up.
+            let _ = writeln!(
+                s,
+                "{:<41} = {{ {} }}",
+                toml_string(&k.padded_name()),
+                parts.join(", ")
+            );
+        }
+        if !self.rejected.is_empty() {
+            s.push_str("\n[rejected]\n");
+            for (code, n) in &self.rejected {
+                let _ = writeln!(s, "{} = {n}", toml_key(code));
+            }
+        }
+        s
     }
 }
 
@@ -460,5 +592,102 @@ mod capture_line_tests {
         assert!(a.rows().iter().any(|r| r.delivered > 0));
         // Something that is neither stays not_json.
         assert_eq!(capture_body("{\"hello\":1}").as_ref(), b"{\"hello\":1}");
+    }
+}
+
+#[cfg(test)]
+mod expectations_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+    use super::*;
+
+    fn sample_matrix() -> Matrix {
+        let policy = Policy::from_toml_str(include_str!(
+            "../../../../broker-config/policies/default-trilateral.toml"
+        ))
+        .unwrap();
+        let capture = include_str!("../../../../broker-config/policies/samples/capture.jsonl");
+        Matrix::from_capture(
+            capture,
+            &policy,
+            "2026-11-21T00:00:00Z".parse().unwrap(),
+            &RelayIdentity::default(),
+        )
+    }
+
+    #[test]
+    fn compact_form_round_trips() {
+        let m = sample_matrix();
+        let exp = m.to_expectations();
+        let text = exp.to_toml_string();
+        let back = Expectations::from_toml_str(&text, "written").unwrap();
+        assert_eq!(back, exp, "{text}");
+        assert_eq!(m.diff(&back, ExpectScope::Whole), None);
+        assert_eq!(m.diff(&back, ExpectScope::Named), None);
+        assert_eq!(back.cells.len(), m.non_empty_cells());
+        // One line per cell plus the section headers and the reject codes.
+        assert_eq!(
+            text.lines().count(),
+            1 + m.non_empty_cells() + 2 + m.rejected.len(),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_form_is_still_read() {
+        let long = "[[row]]\norigin = \"jp\"\ndestination = \"kr\"\nkind = \"cancel\"\n\
+                    mode = \"real_world\"\ndelivered = 1\n\n[[row]]\norigin = \"jp\"\n\
+                    destination = \"jp\"\nkind = \"cancel\"\nmode = \"real_world\"\n\
+                    delivered = 0\n\n[row.withheld]\norigin_echo = 1\n\n[rejected]\nnot_json = 1\n";
+        let compact = "[cells]\n\"jp -> kr  cancel  real_world\" = { delivered = 1 }\n\
+                       \"jp->jp cancel real_world\" = { withheld = { origin_echo = 1 } }\n\
+                       [rejected]\nnot_json = 1\n";
+        let a = Expectations::from_toml_str(long, "long").unwrap();
+        let b = Expectations::from_toml_str(compact, "compact").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.cells.len(), 2);
+        assert_eq!(sample_matrix().diff(&a, ExpectScope::Named), None);
+        assert!(sample_matrix().diff(&a, ExpectScope::Whole).is_some());
+    }
+
+    #[test]
+    fn named_reject_codes_only_are_asserted_without_strict() {
+        let m = sample_matrix();
+        let one = Expectations::from_toml_str("[rejected]\nnot_json = 1\n", "x").unwrap();
+        assert_eq!(m.diff(&one, ExpectScope::Named), None);
+        let wrong = Expectations::from_toml_str("[rejected]\norigin_mismatch = 1\n", "x").unwrap();
+        let diff = m.diff(&wrong, ExpectScope::Named).unwrap();
+        assert!(diff.contains("in 1 place(s)"), "{diff}");
+        assert!(diff.contains("expected: origin_mismatch 1"), "{diff}");
+        assert!(diff.contains("actual:   origin_mismatch 0"), "{diff}");
+    }
+
+    #[test]
+    fn a_cell_named_twice_or_misnamed_is_an_error_naming_it() {
+        let twice = "[cells]\n\"jp -> kr  cancel  real_world\" = { delivered = 1 }\n\
+                     \"jp->kr cancel real_world\" = { delivered = 1 }\n";
+        let e = Expectations::from_toml_str(twice, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("named twice"), "{e}");
+        for (bad, says) in [
+            (
+                "jp kr cancel real_world",
+                "is not \"<origin> -> <destination>",
+            ),
+            ("jp -> xx  cancel  real_world", "unknown nation \"xx\""),
+            ("jp -> kr  cancel  realworld", "unknown mode \"realworld\""),
+        ] {
+            let text = format!("[cells]\n{bad:?} = {{ delivered = 1 }}\n");
+            let e = Expectations::from_toml_str(&text, "f")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{e}");
+            assert!(e.contains(&format!("cells.{bad:?}")), "{e}");
+        }
+        let typo = "[cells]\n\"jp -> kr  cancel  real_world\" = { delivred = 1 }\n";
+        let e = Expectations::from_toml_str(typo, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("delivred"), "{e}");
     }
 }

@@ -40,9 +40,11 @@ pub enum BrokerAction {
     /// `broker-config/streams.toml` (built in) on a running server: what a production start-up
     /// runs once per site and account, with that account's operations user.
     Streams {
-        /// Server URL (e.g. nats://hub.example:4222).
-        #[arg(long)]
-        url: String,
+        /// NATS URL of the server (e.g. nats://hub.example:4222).
+        // `--url` was this flag's name; kept as a hidden alias (the URL flag is `--nats` in
+        // every command).
+        #[arg(long, alias = "url", env = "TRILINK_NATS_URL")]
+        nats: String,
         /// Site the server is: hub, jp or kr.
         #[arg(long)]
         site: String,
@@ -52,9 +54,18 @@ pub enum BrokerAction {
         /// User (the account's operations user).
         #[arg(long, env = "TRILINK_BROKER_USER")]
         user: String,
-        /// Password.
-        #[arg(long, env = "TRILINK_BROKER_PASSWORD", hide_env_values = true)]
-        password: String,
+        /// Password (prefer --password-file or the environment: a command line is visible
+        /// to every user of the machine in `ps`).
+        #[arg(
+            long,
+            env = "TRILINK_BROKER_PASSWORD",
+            hide_env_values = true,
+            required_unless_present = "password_file"
+        )]
+        password: Option<String>,
+        /// Read the password from this file (first line).
+        #[arg(long, conflicts_with = "password")]
+        password_file: Option<PathBuf>,
         /// Stream replicas (3 on the clustered hub).
         #[arg(long, default_value_t = 1)]
         replicas: usize,
@@ -74,22 +85,36 @@ pub enum BrokerAction {
 pub fn run(args: &BrokerArgs) -> ExitCode {
     match &args.action {
         BrokerAction::Streams {
-            url,
+            nats,
             site,
             account,
             user,
             password,
+            password_file,
             replicas,
             tls_ca,
-        } => streams(
-            url,
-            site,
-            account,
-            user,
-            password,
-            *replicas,
-            tls_ca.as_deref(),
-        ),
+        } => {
+            let password = match crate::password(password.as_ref(), password_file.as_ref()) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    eprintln!("trilink broker streams: give --password-file or --password");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+                Err(e) => {
+                    eprintln!("trilink broker streams: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            streams(
+                nats,
+                site,
+                account,
+                user,
+                &password,
+                *replicas,
+                tls_ca.as_deref(),
+            )
+        }
         BrokerAction::Up { dir, hub_nodes } => {
             if *hub_nodes == 2 {
                 eprintln!("trilink broker up: --hub-nodes must be 1 or 3");

@@ -17,7 +17,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod adapter_cmd;
 mod bench_cmd;
@@ -32,6 +32,7 @@ mod relay_cmd;
 mod replay_cmd;
 mod scenario_cmd;
 mod schema_cmd;
+mod shell_cmd;
 mod view_cmd;
 
 /// Exit code: the job ran and found a problem.
@@ -84,6 +85,10 @@ pub enum Command {
     Decode(decode_cmd::DecodeArgs),
     /// Serve the live common-picture view of one nation in the browser (read-only viewer).
     View(view_cmd::ViewArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(shell_cmd::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man(shell_cmd::ManArgs),
 }
 
 /// Run the parsed command line; returns the process exit code.
@@ -103,6 +108,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::View(args) => view_cmd::run(&args),
         Command::Decode(args) => decode_cmd::run(&args),
         Command::Dlq(args) => dlq_cmd::run(&args),
+        Command::Completions(args) => shell_cmd::completions(&args, Cli::command()),
+        Command::Man(args) => shell_cmd::man(&args, Cli::command()),
     }
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use trilink_relay::picture::offline::{self, OfflineInput, OfflineOptions, Scope};
-use trilink_relay::{Expectations, Matrix, Policy, RelayIdentity};
+use trilink_relay::{ExpectScope, Expectations, Matrix, Policy, RelayIdentity};
 
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
 
@@ -44,18 +44,27 @@ pub struct TestArgs {
     #[arg(long, short)]
     pub policy: PathBuf,
     /// Capture: JSON Lines, one envelope per line.
-    #[arg(long, short)]
+    // `-c` was this flag's short form; kept as a hidden alias (`-c` is `--config` in every
+    // other command).
+    #[arg(long, short_alias = 'c')]
     pub capture: PathBuf,
-    /// Expectations file (TOML): exit 1 with a diff when the matrix differs.
+    /// Expectations file (TOML): exit 1 with a diff when a cell it names differs. A cell is
+    /// `"jp -> kr  track_update  real_world" = { delivered = 1 }`; cells it does not name are
+    /// not asserted (see `--strict`).
     #[arg(long, short)]
     pub expect: Option<PathBuf>,
+    /// With `--expect`: assert the whole matrix — cells the file does not name must be empty
+    /// and reject codes it does not name must be 0.
+    #[arg(long, requires = "expect")]
+    pub strict: bool,
     /// Print the matrix as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Validate timestamps as of this instant (RFC 3339) instead of now.
     #[arg(long)]
     pub now: Option<DateTime<Utc>>,
-    /// Write the matrix as an expectations file (to review and commit).
+    /// Write the matrix as an expectations file (to review and commit): one line per cell
+    /// that received or withheld something, then the reject codes.
     #[arg(long)]
     pub write_expect: Option<PathBuf>,
     /// Also run the capture through real brokers and the real relay (started on free loopback
@@ -159,6 +168,11 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             ..OfflineOptions::new(Scope::Policy(&policy))
         },
     );
+    let scope = if args.strict {
+        ExpectScope::Whole
+    } else {
+        ExpectScope::Named
+    };
 
     if args.json {
         let mut doc = matrix.to_json(&policy.name);
@@ -166,7 +180,7 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             obj.insert("picture".into(), offline::compact_json(&picture));
         }
         if let (Some(exp), Some(obj)) = (&expectations, doc.as_object_mut()) {
-            let diff = matrix.diff(exp);
+            let diff = matrix.diff(exp, scope);
             obj.insert("matches_expectations".into(), diff.is_none().into());
             obj.insert(
                 "diff".into(),
@@ -179,18 +193,24 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             serde_json::to_string_pretty(&doc).unwrap_or_default()
         );
     } else {
-        let _ = write!(out, "{}", matrix.render_table(&policy.name));
+        let _ = write!(out, "{}", render_table(&matrix, &policy.name));
         let _ = write!(out, "\n{}", offline::render_compact(&picture));
     }
 
     if let Some(path) = &args.write_expect {
-        let text = match matrix.to_expectations().to_toml_string() {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = writeln!(err, "trilink policy test: cannot render expectations: {e}");
-                return EXIT_PROBLEM;
-            }
-        };
+        let text = format!(
+            "# Expectations for `trilink policy test --expect` (written by --write-expect):\n\
+             # policy {:?}, capture {}: {} messages, {} rejected.\n\
+             # A named cell is asserted whole; cells not named are asserted only with --strict.\n\n{}",
+            policy.name,
+            args.capture.file_name().map_or_else(
+                || args.capture.display().to_string(),
+                |f| f.to_string_lossy().into_owned()
+            ),
+            matrix.messages,
+            matrix.rejects.len(),
+            matrix.to_expectations().to_toml_string()
+        );
         if let Err(e) = std::fs::write(path, text) {
             let _ = writeln!(
                 err,
@@ -210,17 +230,81 @@ fn test(args: &TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     if live_code != 0 {
         return live_code;
     }
-    match expectations.map(|e| matrix.diff(&e)) {
-        None => 0,
-        Some(None) => {
-            let _ = writeln!(err, "delivery matrix matches the expectations");
+    let Some(expectations) = expectations else {
+        return 0;
+    };
+    match matrix.diff(&expectations, scope) {
+        None => {
+            let asserted = match scope {
+                ExpectScope::Whole => format!(
+                    "the whole matrix: {} non-empty cells (--strict)",
+                    matrix.non_empty_cells()
+                ),
+                ExpectScope::Named => format!(
+                    "{} named cell(s) and {} reject code(s) of {} non-empty cells; --strict asserts all",
+                    expectations.cells.len(),
+                    expectations.rejected.len(),
+                    matrix.non_empty_cells()
+                ),
+            };
+            let _ = writeln!(err, "delivery matrix matches the expectations ({asserted})");
             0
         }
-        Some(Some(diff)) => {
+        Some(diff) => {
             let _ = write!(err, "{diff}");
             EXIT_PROBLEM
         }
     }
+}
+
+/// The matrix for terminals: a heading line, one table row per non-empty cell, then one line
+/// per rejected capture line.
+fn render_table(matrix: &Matrix, policy_name: &str) -> String {
+    use std::fmt::Write as _;
+
+    use comfy_table::{CellAlignment, Table, presets};
+    let mut s = format!(
+        "policy {policy_name:?}: {} messages, {} rejected\n",
+        matrix.messages,
+        matrix.rejects.len()
+    );
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_header([
+        "origin",
+        "dest",
+        "kind",
+        "mode",
+        "delivered",
+        "withheld",
+    ]);
+    for row in matrix.rows() {
+        let withheld = if row.withheld.is_empty() {
+            "-".to_owned()
+        } else {
+            row.withheld
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        table.add_row([
+            row.origin.as_str().to_owned(),
+            row.destination.as_str().to_owned(),
+            row.kind.as_str().to_owned(),
+            row.mode.as_str().to_owned(),
+            row.delivered.to_string(),
+            withheld,
+        ]);
+    }
+    if let Some(c) = table.column_mut(4) {
+        c.set_cell_alignment(CellAlignment::Right);
+    }
+    s.push_str(&table.to_string());
+    s.push('\n');
+    for r in &matrix.rejects {
+        let _ = writeln!(s, "rejected line {}: {} ({})", r.line, r.code, r.detail);
+    }
+    s
 }
 
 fn live(
@@ -297,14 +381,25 @@ mod tests {
     }
 
     fn run_test(policy: &str, expect: Option<PathBuf>, json: bool) -> (u8, String, String) {
+        run_test_with(policy, expect, json, true, None)
+    }
+
+    fn run_test_with(
+        policy: &str,
+        expect: Option<PathBuf>,
+        json: bool,
+        strict: bool,
+        write_expect: Option<PathBuf>,
+    ) -> (u8, String, String) {
         let args = PolicyArgs {
             action: PolicyAction::Test(TestArgs {
                 policy: repo(policy),
                 capture: repo("broker-config/policies/samples/capture.jsonl"),
                 expect,
+                strict,
                 json,
                 now: "2026-11-21T00:00:00Z".parse().ok(),
-                write_expect: None,
+                write_expect,
                 live: false,
                 settle_s: 60.0,
                 view_listen: None,
@@ -332,7 +427,24 @@ mod tests {
                 false,
             );
             assert_eq!(code, 0, "{name}\n{out}\n{err}");
-            assert!(out.contains("origin dest"), "{out}");
+            assert!(out.contains("│ origin ┆ dest ┆ kind "), "{out}");
+            // One table row per non-empty cell, columns in header order.
+            let rows: Vec<Vec<&str>> = out
+                .lines()
+                .filter(|l| l.starts_with("│ ") && !l.starts_with("│ origin "))
+                .map(|l| {
+                    l.split(['│', '┆'])
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                })
+                .collect();
+            assert!(rows.len() > 20, "{out}");
+            assert!(
+                rows.iter()
+                    .any(|r| r[..] == ["jp", "kr", "launch_detection", "real_world", "1", "-"]),
+                "{out}"
+            );
         }
     }
 
@@ -366,6 +478,122 @@ mod tests {
         assert_eq!(v["policy"], "strict-trilateral");
         assert_eq!(v["matches_expectations"], false);
         assert!(v["rows"].as_array().unwrap().len() > 5);
+    }
+
+    /// An expectations file naming one cell asserts that cell only; a wrong one-cell file gives
+    /// a one-cell diff, and `--strict` asserts the whole matrix.
+    #[test]
+    fn partial_expectations_assert_only_the_named_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.expect.toml");
+        let policy = "broker-config/policies/strict-trilateral.toml";
+        std::fs::write(
+            &one,
+            "[cells]\n\"jp -> us  track_update  real_world\" = { delivered = 1 }\n",
+        )
+        .unwrap();
+        let (code, _, err) = run_test_with(policy, Some(one.clone()), false, false, None);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains("matches the expectations (1 named cell(s)"),
+            "{err}"
+        );
+        // The same file as the whole matrix: every other non-empty cell differs.
+        let (code, _, err) = run_test_with(policy, Some(one.clone()), false, true, None);
+        assert_eq!(code, EXIT_PROBLEM, "{err}");
+        assert!(
+            !err.contains("differs from expectations in 1 place(s)"),
+            "{err}"
+        );
+        // One wrong cell: a one-cell diff naming it.
+        std::fs::write(
+            &one,
+            "[cells]\n\"jp->kr track_update real_world\" = { delivered = 1 }\n",
+        )
+        .unwrap();
+        let (code, _, err) = run_test_with(policy, Some(one), false, false, None);
+        assert_eq!(code, EXIT_PROBLEM, "{err}");
+        assert!(
+            err.contains("differs from expectations in 1 place(s)"),
+            "{err}"
+        );
+        assert!(err.contains("jp -> kr  track_update  real_world"), "{err}");
+        assert!(err.contains("actual:   withheld not_releasable 1"), "{err}");
+    }
+
+    /// `--write-expect` writes the compact form; it passes when read back (partial and strict)
+    /// and fails under a changed policy, naming the cell.
+    #[test]
+    fn written_expectations_round_trip_and_catch_a_policy_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("written.expect.toml");
+        let (code, _, err) = run_test_with(
+            "broker-config/policies/default-trilateral.toml",
+            None,
+            false,
+            false,
+            Some(path.clone()),
+        );
+        assert_eq!(code, 0, "{err}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let messages =
+            std::fs::read_to_string(repo("broker-config/policies/samples/capture.jsonl"))
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count();
+        let cells = text.lines().filter(|l| l.starts_with('"')).count();
+        // One line per non-empty cell: at most three destinations per message.
+        assert!(cells > 0 && cells <= 3 * messages, "{cells} cells\n{text}");
+        assert!(text.lines().count() < cells + 15, "{text}");
+        assert!(!text.contains("[[row]]"), "{text}");
+        for strict in [false, true] {
+            let (code, _, err) = run_test_with(
+                "broker-config/policies/default-trilateral.toml",
+                Some(path.clone()),
+                false,
+                strict,
+                None,
+            );
+            assert_eq!(code, 0, "strict {strict}: {err}\n{text}");
+        }
+        let (code, _, err) = run_test_with(
+            "broker-config/policies/strict-trilateral.toml",
+            Some(path),
+            false,
+            false,
+            None,
+        );
+        assert_eq!(code, EXIT_PROBLEM, "{err}");
+        // strict-trilateral accepts no exercise traffic at KR.
+        assert!(
+            err.contains("jp -> kr  launch_detection  exercise"),
+            "{err}"
+        );
+        assert!(
+            err.contains("actual:   withheld mode_not_accepted:exercise 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_cell_names_are_usage_errors_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.expect.toml");
+        std::fs::write(
+            &path,
+            "[cells]\n\"jp -> kr  trak_update  real_world\" = { delivered = 1 }\n",
+        )
+        .unwrap();
+        let (code, _, err) = run_test_with(
+            "broker-config/policies/default-trilateral.toml",
+            Some(path),
+            false,
+            false,
+            None,
+        );
+        assert_eq!(code, EXIT_USAGE, "{err}");
+        assert!(err.contains("unknown kind \"trak_update\""), "{err}");
     }
 
     #[test]

@@ -213,8 +213,15 @@ fn print_summary(g: &Generated) {
         g.reports.len(),
         g.truth.len()
     );
-    println!("{:6} {:18} {:10} {:>6}", "origin", "kind", "mode", "count");
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(["origin", "kind", "mode", "count"]);
     for ((o, k, m), n) in counts {
-        println!("{o:6} {k:18} {m:10} {n:>6}");
+        table.add_row([o, k, m, n.to_string()]);
     }
+    if let Some(c) = table.column_mut(3) {
+        c.set_cell_alignment(comfy_table::CellAlignment::Right);
+    }
+    println!("{table}");
 }

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use jsonschema::ValidationError;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
 use trilink_schema::{Envelope, ValidationContext};
 
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
@@ -79,8 +82,19 @@ impl Checker {
             Ok(v) => v,
             Err(e) => return CheckOutcome::NotJson(e.to_string()),
         };
-        if let Some(err) = self.validator.iter_errors(&value).next() {
-            return CheckOutcome::SchemaRejects(format!("{}: {}", err.instance_path(), err));
+        let mut errors: Vec<String> = self
+            .validator
+            .iter_errors(&value)
+            .map(|e| explain(&e))
+            .collect();
+        if !errors.is_empty() {
+            const SHOWN: usize = 5;
+            if errors.len() > SHOWN {
+                let more = errors.len() - SHOWN;
+                errors.truncate(SHOWN);
+                errors.push(format!("and {more} more"));
+            }
+            return CheckOutcome::SchemaRejects(errors.join("; "));
         }
         let env: Envelope = match serde_json::from_value(value) {
             Ok(e) => e,
@@ -94,6 +108,115 @@ impl Checker {
                 message: e.to_string(),
             },
         }
+    }
+}
+
+/// Instances longer than this (as JSON) are not quoted in messages: a message names the field,
+/// it does not repeat the document.
+const QUOTE_MAX: usize = 60;
+
+/// One JSON Schema error as `<path>: <what is wrong>`, naming the innermost field at fault.
+///
+/// A `oneOf`/`anyOf` failure ("not valid under any of the schemas") is explained by the branch
+/// that was meant: tagged unions (the payload, by `kind`) are resolved by the branch whose tag
+/// matched; when no branch's tag or constant matches, the message lists the allowed values.
+fn explain(err: &ValidationError<'_>) -> String {
+    let path = location(err);
+    let (ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context }) =
+        err.kind()
+    else {
+        return leaf(err);
+    };
+    // A branch's tag mismatch: a const/enum error one level below (`/payload/kind`), or at the
+    // value itself for a union of constants (`mode`).
+    let tag_errors = |branch: &[ValidationError<'static>]| -> Vec<(String, Vec<Value>)> {
+        branch
+            .iter()
+            .filter_map(|e| {
+                let at = location(e);
+                let is_tag = at == path
+                    || at
+                        .strip_prefix(path.trim_end_matches('/'))
+                        .is_some_and(|rest| rest.matches('/').count() == 1);
+                match e.kind() {
+                    ValidationErrorKind::Constant { expected_value } if is_tag => {
+                        Some((at, vec![expected_value.as_ref().clone()]))
+                    }
+                    ValidationErrorKind::Enum { options } if is_tag => {
+                        Some((at, options.as_array().cloned().unwrap_or_default()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    };
+    let mut untagged: Vec<&Vec<ValidationError<'static>>> = context
+        .iter()
+        .filter(|b| !b.is_empty() && tag_errors(b).is_empty())
+        .collect();
+    if untagged.is_empty() {
+        // No branch's tag matched: say which values the tag may take.
+        let mut at = path.clone();
+        let mut allowed: Vec<String> = Vec::new();
+        for b in context {
+            for (p, values) in tag_errors(b) {
+                at = p;
+                for v in values {
+                    let v = v.to_string();
+                    if !allowed.contains(&v) {
+                        allowed.push(v);
+                    }
+                }
+            }
+        }
+        let actual = value_at(err.instance(), &path, &at);
+        return match actual {
+            Some(v) if !allowed.is_empty() => {
+                format!("{at}: {} is not one of {}", quote(&v), allowed.join(", "))
+            }
+            _ => leaf(err),
+        };
+    }
+    untagged.sort_by_key(|b| b.len());
+    match untagged.first() {
+        Some(branch) => branch
+            .iter()
+            .take(3)
+            .map(explain)
+            .collect::<Vec<_>>()
+            .join("; "),
+        None => leaf(err),
+    }
+}
+
+/// A plain error with its location, the value quoted only when short.
+fn leaf(err: &ValidationError<'_>) -> String {
+    let path = location(err);
+    if err.instance().to_string().len() <= QUOTE_MAX {
+        format!("{path}: {err}")
+    } else {
+        format!("{path}: {}", err.masked_with("the value"))
+    }
+}
+
+/// The JSON Pointer of the error's instance; `/` for the document itself.
+fn location(err: &ValidationError<'_>) -> String {
+    let p = err.instance_path().to_string();
+    if p.is_empty() { "/".to_owned() } else { p }
+}
+
+/// The value at pointer `at`, given the `instance` found at pointer `base`.
+fn value_at(instance: &Value, base: &str, at: &str) -> Option<Value> {
+    let rest = at.strip_prefix(base.trim_end_matches('/')).unwrap_or("");
+    instance.pointer(rest).cloned()
+}
+
+fn quote(v: &Value) -> String {
+    let t = v.to_string();
+    if t.len() <= QUOTE_MAX {
+        t
+    } else {
+        "the value".to_owned()
     }
 }
 

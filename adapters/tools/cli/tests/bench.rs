@@ -26,17 +26,24 @@ fn both_paths_deliver_everything_offered_at_a_low_rate() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "bench failed:\n{out}\n{err}");
     for path in ["raw-nats", "trilink/pic-off", "trilink/pic-on"] {
-        let row: Vec<&str> = out
+        // Table cells, between `│` / `┆` borders.
+        let cells = |l: &str| -> Vec<String> {
+            l.split(['│', '┆'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let row: Vec<String> = out
             .lines()
-            .find(|l| {
-                let mut w = l.split_whitespace();
-                w.next() == Some(path) && w.next().is_some_and(|n| n.parse::<u64>().is_ok())
+            .map(cells)
+            .find(|c| {
+                c.first().is_some_and(|p| p == path)
+                    && c.get(1).is_some_and(|n| n.parse::<u64>().is_ok())
             })
-            .unwrap_or_else(|| panic!("no {path} row in:\n{out}"))
-            .split_whitespace()
-            .collect();
+            .unwrap_or_else(|| panic!("no {path} row in:\n{out}"));
         // path sent recv dup ...
-        let (sent, recv, dup) = (row[1], row[2], row[3]);
+        let (sent, recv, dup) = (&row[1], &row[2], &row[3]);
         // About 200 (100/s for 2 s); a loaded machine may send a few fewer in the time.
         let n: u64 = sent.parse().unwrap();
         assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");

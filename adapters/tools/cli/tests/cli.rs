@@ -107,6 +107,58 @@ fn schema_check_accepts_valid_and_names_each_invalid_reason() {
     }
 }
 
+/// A document the JSON Schema rejects is explained by the field at fault, not by "not valid
+/// under any of the schemas listed in the 'oneOf'" followed by the payload.
+#[test]
+fn schema_check_names_the_failing_field_without_dumping_the_payload() {
+    let inv = repo().join("schemas/examples/invalid");
+    for (name, says) in [
+        (
+            "confidence_out_of_range",
+            "/payload/confidence: 1.5 is greater than the maximum of 1",
+        ),
+        (
+            "lat_out_of_range",
+            "/payload/position/lat_deg: 95.0 is greater than the maximum of 90",
+        ),
+        (
+            "bad_mode",
+            "/mode: \"drill\" is not one of \"real_world\", \"exercise\", \"test\"",
+        ),
+        (
+            "unknown_kind",
+            "/payload/kind: \"nuclear_detonation\" is not one of \"launch_detection\"",
+        ),
+        (
+            "unknown_field",
+            "/payload: Additional properties are not allowed ('warhead'",
+        ),
+        (
+            "common_event_bad_contributor_track",
+            "/payload/contributors/1/track_id: \"US track 1\" does not match",
+        ),
+        (
+            "too_many_references",
+            "/references: the value has more than 16 items",
+        ),
+    ] {
+        let file = inv.join(format!("{name}.json"));
+        let o = trilink(&[
+            "schema",
+            "check",
+            "--now=2026-11-21T00:10:00Z",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let out = stdout(&o);
+        assert!(out.contains(says), "{name}: expected {says:?} in {out}");
+        assert!(!out.contains("oneOf"), "{name}: {out}");
+        // No document or payload quoted back.
+        assert!(!out.contains("{\""), "{name}: {out}");
+        assert!(out.lines().count() == 1 && out.len() < 300, "{name}: {out}");
+    }
+}
+
 #[test]
 fn schema_write_writes_the_same_schema() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,6 +207,19 @@ fn scenario_writes_reports_and_truth() {
     assert_eq!(lines.len(), 4, "launch, two track updates, cancel");
     assert_eq!(lines[3]["envelope"]["payload"]["kind"], "cancel");
     assert_eq!(lines[0]["subject"], "tl.in.jp.launch_detection");
+    // The summary table counts reports per origin, kind and mode.
+    let out = stdout(&o);
+    let row = |kind: &str, n: usize| {
+        out.lines().any(|l| {
+            let cells: Vec<&str> = l
+                .split(['│', '┆'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            cells == ["jp", kind, "real_world", &n.to_string()]
+        })
+    };
+    assert!(row("track_update", 2) && row("cancel", 1), "{out}");
     let o = trilink(&["scenario", "--name", "nope"]);
     assert_eq!(o.status.code(), Some(2));
 }

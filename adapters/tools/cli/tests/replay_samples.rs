@@ -138,6 +138,7 @@ fn policy_test(name: &str, expect: &Path) -> Output {
         "2026-11-21T00:02:10Z",
         "--expect",
         expect.to_str().unwrap(),
+        "--strict",
     ])
 }
 
@@ -161,7 +162,7 @@ fn policy_test_fails_on_a_wrong_sample_expectation() {
         std::fs::read_to_string(sample("false_alarm").join("default-trilateral.expect.toml"))
             .unwrap();
     // false_alarm: JP's cancel reaches KR once; claim it did not.
-    let marker = "destination = \"kr\"\nkind = \"cancel\"\nmode = \"real_world\"\ndelivered = 1";
+    let marker = "\"jp -> kr  cancel             real_world\" = { delivered = 1 }";
     assert!(text.contains(marker), "{text}");
     let wrong = text.replace(marker, &marker.replace("delivered = 1", "delivered = 0"));
     let dir = tempfile::tempdir().unwrap();
@@ -171,4 +172,5 @@ fn policy_test_fails_on_a_wrong_sample_expectation() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("jp -> kr  cancel"), "{err}");
+    assert!(err.contains("in 1 place(s)"), "{err}");
 }

@@ -47,18 +47,22 @@ impl PathResult {
             0.0
         }
     }
-    pub(crate) fn row(&self, name: &str) -> String {
-        format!(
-            "{name:<15} {:>8} {:>8} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-            self.sent,
-            self.received,
-            self.duplicates,
-            self.throughput(),
-            self.pct(50.0),
-            self.pct(90.0),
-            self.pct(99.0),
-            self.latencies_ms.last().copied().unwrap_or(f64::NAN)
-        )
+    /// The table cells of this path: name, sent, recv, dup, recv/s, p50, p90, p99, max (ms).
+    pub(crate) fn row(&self, name: &str) -> Vec<String> {
+        vec![
+            name.to_owned(),
+            self.sent.to_string(),
+            self.received.to_string(),
+            self.duplicates.to_string(),
+            format!("{:.0}", self.throughput()),
+            format!("{:.2}", self.pct(50.0)),
+            format!("{:.2}", self.pct(90.0)),
+            format!("{:.2}", self.pct(99.0)),
+            format!(
+                "{:.2}",
+                self.latencies_ms.last().copied().unwrap_or(f64::NAN)
+            ),
+        ]
     }
 }
 

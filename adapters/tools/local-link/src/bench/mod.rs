@@ -310,25 +310,24 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         ));
     }
 
-    say!(
-        out,
-        "{:<15} {:>8} {:>8} {:>5} {:>10} {:>8} {:>8} {:>8} {:>8}",
-        "path",
-        "sent",
-        "recv",
-        "dup",
-        "recv/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms"
-    );
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header([
+            "path", "sent", "recv", "dup", "recv/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+        ]);
     if let Some(b) = &baseline {
-        say!(out, "{}", b.row("raw-nats"));
+        table.add_row(b.row("raw-nats"));
     }
     for p in &phases {
-        say!(out, "{}", p.result.row(phase_name(p.picture)));
+        table.add_row(p.result.row(phase_name(p.picture)));
     }
+    for i in 1..9 {
+        if let Some(c) = table.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    say!(out, "{table}");
     if let Some(b) = &baseline {
         for p in &phases {
             let ratio = if b.throughput() > 0.0 {

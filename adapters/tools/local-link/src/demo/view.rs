@@ -2,7 +2,6 @@
 //! final summary. The numbers come from the same board the stand-ins print from.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use trilink_schema::{Nation, PayloadKind};
 
@@ -72,44 +71,53 @@ fn ms(v: Option<f64>) -> String {
 
 /// Render the table (also the summary body).
 pub fn table(rows: &[NationRow]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{:<6} {:>6} {:>8} {:>8} {:>6} {:>6} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>5}",
-        "nation",
-        "sent",
-        "expected",
-        "received",
-        "alerts",
-        "tracks",
-        "impacts",
-        "cancels",
-        "exer/test",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "dlq"
-    );
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header([
+            "nation",
+            "sent",
+            "expected",
+            "received",
+            "alerts",
+            "tracks",
+            "impacts",
+            "cancels",
+            "exer/test",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "dlq",
+        ]);
     for r in rows {
-        let _ = writeln!(
-            s,
-            "{:<6} {:>6} {:>8} {:>8} {:>6} {:>6} {:>7} {:>7} {:>9} {:>7} {:>7} {:>7} {:>5}",
+        t.add_row([
             r.nation.as_str().to_uppercase(),
-            r.sent,
-            r.expected,
-            r.received,
-            r.alerts,
-            r.tracks,
-            r.impact_predictions,
-            r.cancels,
-            r.not_real_world,
+            r.sent.to_string(),
+            r.expected.to_string(),
+            r.received.to_string(),
+            r.alerts.to_string(),
+            r.tracks.to_string(),
+            r.impact_predictions.to_string(),
+            r.cancels.to_string(),
+            r.not_real_world.to_string(),
             ms(r.latency_ms[0]),
             ms(r.latency_ms[1]),
             ms(r.latency_ms[2]),
-            r.dead_letters,
-        );
+            r.dead_letters.to_string(),
+        ]);
     }
-    s
+    for i in 1..13 {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    format!("{t}\n")
+}
+
+/// The cells of a table row printed by [`table`] (or any whitespace-separated line).
+fn cells(line: &str) -> Vec<&str> {
+    line.split(|c: char| c.is_whitespace() || c == '│' || c == '┆')
+        .filter(|c| !c.is_empty())
+        .collect()
 }
 
 /// Start of the summary line that accounts for `received < expected`.
@@ -165,7 +173,7 @@ fn parse_summary_column(text: &str, column: usize) -> BTreeMap<String, u64> {
         if !in_summary {
             continue;
         }
-        let cols: Vec<&str> = line.split_whitespace().collect();
+        let cols = cells(line);
         if let (Some(n), Some(v)) = (cols.first(), cols.get(column))
             && ["JP", "KR", "US"].contains(n)
             && let Ok(v) = v.parse()
@@ -174,4 +182,56 @@ fn parse_summary_column(text: &str, column: usize) -> BTreeMap<String, u64> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+    use super::*;
+
+    fn row(nation: Nation, expected: u64, received: u64) -> NationRow {
+        NationRow {
+            nation,
+            sent: 4,
+            expected,
+            received,
+            superseded: expected - received,
+            alerts: 1,
+            tracks: 1,
+            impact_predictions: 0,
+            cancels: 1,
+            not_real_world: 0,
+            latency_ms: [Some(1.25), Some(2.5), None],
+            dead_letters: 0,
+        }
+    }
+
+    /// The summary table reads back: the demo test compares its columns with the RECV lines.
+    #[test]
+    fn summary_table_parses_back() {
+        let rows = [
+            row(Nation::Jp, 12, 11),
+            row(Nation::Kr, 7, 7),
+            row(Nation::Us, 30, 28),
+        ];
+        let text = format!("SUMMARY\n{}", table(&rows));
+        assert!(
+            text.contains("│ nation ┆ sent ┆ expected ┆ received"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1.2") && text.contains("2.5") && text.contains(" - "),
+            "{text}"
+        );
+        let received = parse_summary_received(&text);
+        let expected = parse_summary_expected(&text);
+        assert_eq!(received.len(), 3, "{text}");
+        for r in &rows {
+            let n = r.nation.as_str().to_uppercase();
+            assert_eq!(received[&n], r.received, "{text}");
+            assert_eq!(expected[&n], r.expected, "{text}");
+        }
+        let line = superseded_line(&rows);
+        assert_eq!(parse_superseded(&line)["US"], 2);
+    }
 }
