@@ -22,15 +22,15 @@ use crate::EXIT_USAGE;
 pub struct PictureArgs {
     /// Capture: pcapng/pcap of national traffic (decoded with its capture map and the national
     /// codecs), or JSON Lines (`{"ts","subject","envelope"}` records or bare envelopes).
-    #[arg(long, short)]
+    #[arg(long)]
     pub capture: PathBuf,
     /// Capture map of a pcap/pcapng (default: `<capture>.map.toml` or `capture-map.toml`
     /// beside it, else the national default ports).
     #[arg(long)]
     pub map: Option<PathBuf>,
     /// Routing policy (TOML): each destination's picture, built (like the live relay's) from
-    /// the contributions whose releasability includes it, showing only the views the relay
-    /// would publish. Without it: the hub's whole picture.
+    /// the contributions the relay delivers to it (releasability and the policy's rules),
+    /// showing only the views the relay would publish. Without it: the hub's whole picture.
     #[arg(long, short)]
     pub policy: Option<PathBuf>,
     /// Show only this destination's picture (needs --policy).

@@ -61,14 +61,16 @@ fn a_short_flag_means_one_long_flag_in_every_command() {
     assert_eq!(seen.get(&'c').map(|(l, _)| l.as_str()), Some("config"));
 }
 
-/// Every command that takes a NATS URL calls the flag `--nats`.
+/// Every command that takes a NATS URL calls the flag `--nats` (or `--<purpose>-nats` for a
+/// second connection, as replay's `--dlq-nats` and `--view-nats`).
 #[test]
 fn the_nats_url_flag_is_nats_everywhere() {
     fn walk(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
         for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
             let long = arg.get_long().unwrap_or_default();
             let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
-            if long == "url" || (help.contains("NATS URL") && long != "nats") {
+            let nats = long == "nats" || long.ends_with("-nats");
+            if long == "url" || long.ends_with("-url") || (help.contains("NATS URL") && !nats) {
                 found.push(format!("{path} --{long}"));
             }
         }

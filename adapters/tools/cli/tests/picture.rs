@@ -121,7 +121,7 @@ fn single_launch_sample_is_one_event_per_destination_fused_from_all_three() {
     // The readable form.
     let o = trilink(&[
         "picture",
-        "-c",
+        "--capture",
         &pcap,
         "-p",
         &policy("default-trilateral"),
@@ -145,7 +145,7 @@ fn single_launch_sample_is_one_event_per_destination_fused_from_all_three() {
 
 #[test]
 fn without_a_policy_it_is_the_hubs_whole_picture_and_says_so() {
-    let o = trilink(&["picture", "-c", &sample("salvo", "envelopes.jsonl")]);
+    let o = trilink(&["picture", "--capture", &sample("salvo", "envelopes.jsonl")]);
     assert_eq!(o.status.code(), Some(0));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
@@ -230,7 +230,7 @@ fn full_scenarios_one_event_per_object_and_the_targets_met() {
         // The readable metrics.
         let o = trilink(&[
             "picture",
-            "-c",
+            "--capture",
             d.join("reports.jsonl").to_str().unwrap(),
             "-p",
             &policy("default-trilateral"),
@@ -285,7 +285,10 @@ fn a_kr_track_not_released_to_jp_is_not_in_jps_picture() {
 #[test]
 fn exit_codes() {
     let ok = sample("false_alarm", "envelopes.jsonl");
-    assert_eq!(trilink(&["picture", "-c", &ok]).status.code(), Some(0));
+    assert_eq!(
+        trilink(&["picture", "--capture", &ok]).status.code(),
+        Some(0)
+    );
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.bin");
     std::fs::write(&junk, b"this is not a capture").unwrap();
@@ -294,13 +297,25 @@ fn exit_codes() {
     let missing = dir.path().join("missing").display().to_string();
     let default = policy("default-trilateral");
     let cases: Vec<Vec<&str>> = vec![
-        vec!["picture", "-c", &missing],
-        vec!["picture", "-c", junk.to_str().unwrap()],
-        vec!["picture", "-c", &ok, "--dest", "jp"], // --dest needs --policy
-        vec!["picture", "-c", &ok, "-p", &default, "--dest", "xx"],
-        vec!["picture", "-c", &ok, "-p", bad_policy.to_str().unwrap()],
-        vec!["picture", "-c", &ok, "--truth", &missing],
-        vec!["picture", "-c", &ok, "--truth", junk.to_str().unwrap()],
+        vec!["picture", "--capture", &missing],
+        vec!["picture", "--capture", junk.to_str().unwrap()],
+        vec!["picture", "--capture", &ok, "--dest", "jp"], // --dest needs --policy
+        vec!["picture", "--capture", &ok, "-p", &default, "--dest", "xx"],
+        vec![
+            "picture",
+            "--capture",
+            &ok,
+            "-p",
+            bad_policy.to_str().unwrap(),
+        ],
+        vec!["picture", "--capture", &ok, "--truth", &missing],
+        vec![
+            "picture",
+            "--capture",
+            &ok,
+            "--truth",
+            junk.to_str().unwrap(),
+        ],
         vec!["picture"],
     ];
     for args in cases {
