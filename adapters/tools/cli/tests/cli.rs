@@ -43,6 +43,8 @@ fn every_subcommand_explains_itself() {
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| l.starts_with("  "))
+        // A command's name sits at two spaces; a wrapped description is indented further.
+        .filter(|l| !l.starts_with("   "))
         .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
         .filter(|j| j != "help")
         .collect();
