@@ -12,6 +12,12 @@
 //! never receives an event or contributor not released to KR (JP's reports are made JP/US only),
 //! and the screenshots `docs/view-single-launch.png` and `docs/view-salvo.png` are not blank.
 //!
+//! A third takes the common events from the real relay: `trilink demo`'s whole link
+//! (`trilink_local_link::demo`) plays the single launch and serves KR's view; the page shows the
+//! one fused event KR's national system received, from all three nations, with its launch point
+//! and impact ellipse, marked in the mode it was published in, and `/api/picture` agrees;
+//! screenshot `docs/view-demo.png`.
+//!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian `chromium`,
 //! `chromium-driver`; `CHROMIUM` / `CHROMEDRIVER` override the paths).
 
@@ -39,6 +45,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::{Link, LinkOptions, Role, Site};
+use trilink_local_link::demo::{DemoOptions, DemoSummary};
 use trilink_schema::{Envelope, EventState, Mode, Nation, Payload, Source};
 use trilink_view::ViewConfig;
 
@@ -1004,4 +1011,300 @@ async fn fused_events_of_the_single_launch_and_the_salvo_in_a_real_browser() {
         );
     }
     b.close().await.unwrap();
+}
+
+/// Every process whose command line mentions `needle` (the demo's work directory).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmd.contains(needle) {
+            found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// Wait until the demo's output has a line for which `pick` gives a value.
+async fn demo_line<T>(
+    out: &Mutex<Vec<u8>>,
+    demo: &tokio::task::JoinHandle<trilink_local_link::error::Result<DemoSummary>>,
+    within: Duration,
+    pick: impl Fn(&str) -> Option<T>,
+) -> T {
+    let t0 = Instant::now();
+    loop {
+        let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+        if let Some(v) = text.lines().find_map(&pick) {
+            return v;
+        }
+        assert!(
+            !demo.is_finished() && t0.elapsed() < within,
+            "the demo did not print the line within {within:?}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The common events come from the real relay: `trilink demo`'s link (brokers, relay with the
+/// common picture on, adapters, national stand-ins; `trilink_local_link::demo`) plays the single
+/// launch at ×40 and serves KR's view. The page shows exactly the one fused event KR's national
+/// system received (its `FUSED KR` lines), fused from all three nations' tracks, with its
+/// launch point and impact ellipse; its mode is marked as the relay published it (the single
+/// launch is real-world: no exercise banner, REAL WORLD on every label); `/api/picture` agrees
+/// with the page. Writes the screenshot `docs/view-demo.png` (not blank, the event's mode colour
+/// on it). Every process of the link is stopped by PID (none left behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relays_common_event_of_the_demo_in_a_real_browser() {
+    let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let shutdown = CancellationToken::new();
+    let demo = tokio::spawn(trilink_local_link::demo::run(
+        DemoOptions {
+            scenario: "single_launch".to_owned(),
+            speed: 40.0,
+            seed: None,
+            policy: None,
+            keep_running: true,
+            quiet: false,
+            refresh_s: 5.0,
+            settle_s: 30.0,
+            view_listen: Some("127.0.0.1:0".parse().unwrap()),
+            view_nation: Nation::Kr,
+            metrics_listen: None,
+        },
+        shutdown.clone(),
+        out.clone(),
+    ));
+    let url = demo_line(&out, &demo, Duration::from_secs(60), |l| {
+        l.strip_prefix("view (kr viewer): ").map(str::to_owned)
+    })
+    .await;
+    let work = demo_line(&out, &demo, Duration::from_secs(5), |l| {
+        l.strip_prefix("work dir: ").map(|w| w.trim().to_owned())
+    })
+    .await;
+    let addr: SocketAddr = url
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let (driver, b) = browser().await;
+    b.goto(&url).await.unwrap();
+    until(
+        &b,
+        "return !!document.getElementById('events-layer') && document.getElementById('conn').textContent === 'live'",
+        Duration::from_secs(20),
+    )
+    .await;
+    demo_line(&out, &demo, Duration::from_secs(120), |l| {
+        l.starts_with("scenario done; link keeps running")
+            .then_some(())
+    })
+    .await;
+
+    // What KR's national system received of the common picture: one event, all three nations.
+    let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+    let fused: Vec<(String, String, String)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("FUSED KR "))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let event = w[0].strip_prefix("event=").unwrap().to_owned();
+            let contributors = l.split_once("contributors=").unwrap().1.trim().to_owned();
+            (event, w[2].to_owned(), contributors)
+        })
+        .collect();
+    let events: BTreeSet<&str> = fused.iter().map(|(e, ..)| e.as_str()).collect();
+    assert_eq!(events.len(), 1, "FUSED KR events {events:?}\n{text}");
+    let (event, mode, contributors) = fused.last().unwrap().clone();
+    println!(
+        "FUSED KR (last of {}): {event} {mode} {contributors}",
+        fused.len()
+    );
+    let want_contributors: BTreeSet<String> = contributors
+        .split_whitespace()
+        .map(|c| c.replacen(':', "/", 1))
+        .collect();
+    for origin in ["jp/JP-", "kr/KR-", "us/US-"] {
+        assert!(
+            want_contributors.iter().any(|c| c.starts_with(origin)),
+            "no {origin} contributor: {contributors}"
+        );
+    }
+
+    // The page: exactly that one event, its launch point and impact ellipse drawn, its card
+    // naming the same three contributors.
+    until(
+        &b,
+        &format!(
+            "const gs = [...document.querySelectorAll('#events-layer g.evt')];\
+             return gs.length === 1 && gs[0].dataset.key.replaceAll('-', '') === '{event}' &&\
+               !!gs[0].querySelector('path.ellipse') && !!gs[0].querySelector('path.launch') && !!gs[0].querySelector('path.impact') &&\
+               document.querySelectorAll('#events .event').length === 1 &&\
+               document.querySelectorAll('#events .event li[data-track]').length === {};",
+            want_contributors.len()
+        ),
+        Duration::from_secs(20),
+    )
+    .await;
+    let page = js(
+        &b,
+        "const g = document.querySelector('#events-layer g.evt'), card = document.querySelector('#events .event');\
+         return { key: g.dataset.key, mode: g.dataset.mode, state: g.dataset.state, class: g.getAttribute('class'),\
+           texts: [...g.querySelectorAll('text')].map(t => t.textContent),\
+           links: [...g.querySelectorAll('line.link')].map(l => l.dataset.track),\
+           card_tracks: [...card.querySelectorAll('li[data-track]')].map(li => li.dataset.track),\
+           head: card.querySelector('.head').textContent, impact: card.querySelector('.impact-text').textContent,\
+           banner: document.getElementById('mode-banner').className, banner_text: document.getElementById('mode-banner').textContent,\
+           tracks: [...document.querySelectorAll('#tracks-layer g.trk')].map(t => [t.dataset.key, t.dataset.label, t.dataset.event || null]) };",
+    )
+    .await;
+    println!("page: {page}");
+    let key = page["key"].as_str().unwrap().to_owned();
+    let card_tracks: BTreeSet<String> = page["card_tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(card_tracks, want_contributors);
+    let links: BTreeSet<String> = page["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !links.is_empty() && links.is_subset(&want_contributors),
+        "{links:?}"
+    );
+
+    // Marked as the relay published it: exercise gets the banner and EXERCISE on every label;
+    // real-world gets neither.
+    assert_eq!(page["mode"], json!(mode));
+    let (label, banner) = match mode.as_str() {
+        "exercise" => ("EXERCISE", true),
+        "test" => ("TEST", true),
+        _ => ("REAL WORLD", false),
+    };
+    let texts = page["texts"].as_array().unwrap();
+    assert!(texts.len() >= 2, "symbol and impact labels: {texts:?}");
+    for t in texts {
+        assert!(t.as_str().unwrap().starts_with(label), "{t}");
+    }
+    assert!(page["head"].as_str().unwrap().starts_with(label));
+    let tracks = page["tracks"].as_array().unwrap();
+    assert!(!tracks.is_empty());
+    for t in tracks {
+        assert!(t[1].as_str().unwrap().starts_with(label), "{t}");
+    }
+    if banner {
+        assert!(
+            page["class"].as_str().unwrap().contains(mode.as_str())
+                && !page["banner"].as_str().unwrap().contains("hidden")
+                && page["banner_text"].as_str().unwrap().contains(label),
+            "{page}"
+        );
+    } else {
+        assert!(
+            page["banner"].as_str().unwrap().contains("hidden")
+                && !page["class"].as_str().unwrap().contains("exercise")
+                && !page.to_string().contains("EXERCISE"),
+            "real-world traffic styled like exercise: {page}"
+        );
+    }
+
+    // /api/picture agrees with the page.
+    let pic = http_get(addr, "/api/picture").await;
+    let evs = pic["events"].as_array().unwrap();
+    assert_eq!(evs.len(), 1, "{}", pic["events"]);
+    let e = &evs[0];
+    assert_eq!(e["key"], json!(key));
+    assert_eq!(e["mode"], page["mode"]);
+    assert_eq!(e["state"], page["state"]);
+    assert!(
+        page["head"]
+            .as_str()
+            .unwrap()
+            .contains(&e["state"].as_str().unwrap().to_uppercase())
+    );
+    let api_contributors: BTreeSet<String> = e["contributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(api_contributors, want_contributors);
+    let ip = &e["impact"]["impact_point"];
+    let impact_text = format!(
+        "impact {:.2}°, {:.2}°",
+        ip["lat_deg"].as_f64().unwrap(),
+        ip["lon_deg"].as_f64().unwrap()
+    );
+    assert!(
+        page["impact"].as_str().unwrap().starts_with(&impact_text),
+        "page {} vs API {impact_text}",
+        page["impact"]
+    );
+    assert!(
+        e["impact"]["error_ellipse"]["semi_major_m"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    // The fused launch point is the scenario's launch site (39.66° N, 124.70° E).
+    let lp = &e["launch"]["launch_point"];
+    let (lat, lon) = (
+        lp["lat_deg"].as_f64().unwrap(),
+        lp["lon_deg"].as_f64().unwrap(),
+    );
+    println!("fused launch point {lat:.3}, {lon:.3}; {impact_text}");
+    assert!(
+        (lat - 39.66).abs() < 0.3 && (lon - 124.70).abs() < 0.3,
+        "{lat}, {lon}"
+    );
+    let api_tracks: BTreeSet<&str> = pic["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    let page_tracks: BTreeSet<&str> = tracks.iter().map(|t| t[0].as_str().unwrap()).collect();
+    assert_eq!(page_tracks, api_tracks);
+    assert!(pic["health"]["accepted"].as_u64().unwrap() > 0);
+    assert_eq!(pic["health"]["rejected"], json!(0), "{}", pic["health"]);
+
+    let errors = js(&b, "return window.__trilink.errors").await;
+    assert_eq!(errors, json!([]), "page errors");
+    // The demo as its user sees it (README); the event's mode colour must be on it.
+    let pick: fn(&[u8]) -> bool = if banner {
+        |p| p[0] > 230 && p[1] < 110 && p[2] > 230
+    } else {
+        |p| p[0] > 230 && p[1] > 50 && p[1] < 110 && p[2] < 80
+    };
+    screenshot(&b, "view-demo.png", 200, pick).await;
+    b.close().await.unwrap();
+    drop(driver);
+
+    // Stop the link; the demo's summary agrees, and no process of it is left behind.
+    shutdown.cancel();
+    let summary = tokio::time::timeout(Duration::from_secs(60), demo)
+        .await
+        .expect("the demo stops")
+        .unwrap()
+        .unwrap();
+    let kr = summary.fused.get(&Nation::Kr).cloned().unwrap_or_default();
+    assert_eq!(
+        kr.events.keys().collect::<Vec<_>>(),
+        vec![&event],
+        "{:?}",
+        kr.events
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = processes_mentioning(&work);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
 }
