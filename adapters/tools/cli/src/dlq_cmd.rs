@@ -3,7 +3,6 @@
 //! `trilink_replay::dlq`; this module parses the arguments and prints.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -23,23 +22,12 @@ pub struct DlqArgs {
     /// NATS URL (the server holding the stream: the site's leaf, or the hub for US).
     #[arg(long, env = "TRILINK_NATS_URL")]
     pub nats: String,
-    /// NATS user (an operations or relay user of the account).
-    #[arg(long, env = "TRILINK_NATS_USER")]
-    pub user: Option<String>,
-    /// NATS password (prefer --password-file or the environment: a command line is visible
-    /// to every user of the machine in `ps`).
-    #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// Read the NATS password from this file (first line).
-    #[arg(long, conflicts_with = "password")]
-    pub password_file: Option<PathBuf>,
+    /// NATS login.
+    #[command(flatten)]
+    pub login: crate::NatsLogin,
     /// JetStream domain of the stream (e.g. `jp`, `hub`).
     #[arg(long)]
     pub js_domain: Option<String>,
-    /// CA certificate to verify the server with (TLS is then required; the hub's client port
-    /// is TLS-only).
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
     /// Stream name (default `DLQ_<SITE>`).
     #[arg(long)]
     pub stream: Option<String>,
@@ -86,7 +74,7 @@ fn text(v: &serde_json::Value) -> String {
 /// Run `trilink dlq`: exit 0 after listing (also when there are none), 1 when the stream
 /// cannot be read, 2 on bad arguments.
 pub fn run(args: &DlqArgs) -> ExitCode {
-    let password = match crate::password(args.password.as_ref(), args.password_file.as_ref()) {
+    let password = match args.login.password() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("trilink dlq: {e}");
@@ -96,10 +84,10 @@ pub fn run(args: &DlqArgs) -> ExitCode {
     let opts = DlqOptions {
         target: NatsTarget {
             url: args.nats.clone(),
-            user: args.user.clone(),
+            user: args.login.user.clone(),
             password,
             js_domain: args.js_domain.clone(),
-            ca_file: args.ca_file.clone(),
+            ca_file: args.login.ca_file.clone(),
         },
         stream: args
             .stream

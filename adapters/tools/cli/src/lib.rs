@@ -121,6 +121,33 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     })
 }
 
+/// The NATS login of every command that connects as a user (`record`, `replay`, `dlq`): one
+/// definition, so the flags, their environment variables and their help agree everywhere.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsLogin {
+    /// NATS user.
+    #[arg(long, env = "TRILINK_NATS_USER")]
+    pub user: Option<String>,
+    /// NATS password (prefer --password-file or the environment: a command line is visible
+    /// to every user of the machine in `ps`).
+    #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Read the NATS password from this file (first line).
+    #[arg(long, conflicts_with = "password")]
+    pub password_file: Option<std::path::PathBuf>,
+    /// CA certificate to verify the NATS server with (TLS is then required; the hub's client
+    /// port is TLS-only).
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl NatsLogin {
+    /// The password: `--password-file`'s first line, else `--password` / the environment.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        password(self.password.as_ref(), self.password_file.as_ref())
+    }
+}
+
 /// The password from `--password` / the environment or the first line of `--password-file`.
 fn password(
     inline: Option<&String>,

@@ -28,20 +28,9 @@ pub struct RecordArgs {
     /// NATS URL.
     #[arg(long, env = "TRILINK_NATS_URL")]
     pub nats: Option<String>,
-    /// NATS user.
-    #[arg(long, env = "TRILINK_NATS_USER")]
-    pub user: Option<String>,
-    /// NATS password.
-    #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// Read the NATS password from this file (first line): unlike --password, it does not
-    /// show in `ps`.
-    #[arg(long, conflicts_with = "password")]
-    pub password_file: Option<PathBuf>,
-    /// CA certificate to verify the NATS server with (TLS is then required; the hub's client
-    /// port is TLS-only).
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
+    /// NATS login.
+    #[command(flatten)]
+    pub login: crate::NatsLogin,
     /// Listen for JP national output on UDP: PORT or HOST:PORT (default host 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub jp_udp: Option<String>,
@@ -72,10 +61,10 @@ impl RecordArgs {
             subjects: self.subject.clone(),
             nats: self.nats.clone().map(|url| NatsTarget {
                 url,
-                user: self.user.clone(),
+                user: self.login.user.clone(),
                 password,
                 js_domain: None,
-                ca_file: self.ca_file.clone(),
+                ca_file: self.login.ca_file.clone(),
             }),
             jp_udp: self.jp_udp.clone(),
             us_tcp: self.us_tcp.clone(),
@@ -109,7 +98,7 @@ pub fn run(args: &RecordArgs) -> ExitCode {
         eprintln!("trilink record: --duration must be a positive number of seconds");
         return ExitCode::from(EXIT_USAGE);
     }
-    let password = match crate::password(args.password.as_ref(), args.password_file.as_ref()) {
+    let password = match args.login.password() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("trilink record: {e}");

@@ -45,23 +45,12 @@ pub struct ReplayArgs {
     /// NATS URL for JSON Lines captures (published with JetStream).
     #[arg(long, env = "TRILINK_NATS_URL")]
     pub nats: Option<String>,
-    /// NATS user.
-    #[arg(long, env = "TRILINK_NATS_USER")]
-    pub user: Option<String>,
-    /// NATS password.
-    #[arg(long, env = "TRILINK_NATS_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// Read the NATS password from this file (first line): unlike --password, it does not
-    /// show in `ps`.
-    #[arg(long, conflicts_with = "password")]
-    pub password_file: Option<PathBuf>,
+    /// NATS login.
+    #[command(flatten)]
+    pub login: crate::NatsLogin,
     /// JetStream domain to publish into (e.g. `hub`, `jp`); default: the account's own.
     #[arg(long)]
     pub js_domain: Option<String>,
-    /// CA certificate to verify the NATS server with (TLS is then required; the hub's client
-    /// port is TLS-only).
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
     /// Pace relative to the recording (1 = recorded pace, 10 = ten times faster).
     #[arg(long, default_value_t = 1.0, conflicts_with = "max")]
     pub speed: f64,
@@ -191,7 +180,7 @@ fn parse_nation(s: &str) -> Result<Nation, String> {
 impl ReplayArgs {
     /// The replay these arguments ask for; `Err` is a usage error.
     fn options(&self) -> Result<ReplayOptions, String> {
-        let password = crate::password(self.password.as_ref(), self.password_file.as_ref())?;
+        let password = self.login.password()?;
         let speed = if self.max {
             Speed::Max
         } else {
@@ -219,10 +208,10 @@ impl ReplayArgs {
             targets,
             nats: self.nats.clone().map(|url| NatsTarget {
                 url,
-                user: self.user.clone(),
+                user: self.login.user.clone(),
                 password: password.clone(),
                 js_domain: self.js_domain.clone(),
-                ca_file: self.ca_file.clone(),
+                ca_file: self.login.ca_file.clone(),
             }),
             speed,
             loops: self.loops,
