@@ -1,0 +1,336 @@
+//! The Lua dissectors in `deploy/wireshark/` against the shipped sample captures: `tshark -X
+//! lua_script:…` must decode every national frame of every sample (as many frames as
+//! `trilink decode` reports, no malformed packet, no expert error, checksums correct) and show
+//! the same message type, track id, position and time as trilink's own decode of the same
+//! frames.
+//!
+//! Without tshark on PATH the tests print a loud SKIP, unless `TRILINK_REQUIRE_TSHARK=1` (CI),
+//! where they fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const SAMPLES: [&str; 4] = ["single_launch", "salvo", "false_alarm", "exercise_mixed"];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+fn capture(sample: &str) -> PathBuf {
+    repo()
+        .join("adapters/tools/scenario/samples")
+        .join(sample)
+        .join("national.pcapng")
+}
+
+fn script(name: &str) -> PathBuf {
+    repo().join("deploy/wireshark").join(name)
+}
+
+/// False (after a loud message) when tshark is missing and not required.
+fn tshark_available() -> bool {
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("TRILINK_REQUIRE_TSHARK").as_deref() != Ok("1"),
+            "tshark is required (TRILINK_REQUIRE_TSHARK=1) but was not found on PATH"
+        );
+        eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+        eprintln!("!!! SKIPPED: tshark not found; the Wireshark dissector test did not run");
+        eprintln!("!!! (set TRILINK_REQUIRE_TSHARK=1 to make this a failure)");
+        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+    }
+    found
+}
+
+/// `trilink decode <capture>`: the decoded records of one nation, in capture order.
+fn trilink_decode(sample: &str, nation: &str) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .arg("decode")
+        .arg(capture(sample))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "trilink decode {sample}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for r in &records {
+        assert!(
+            r.get("envelope").is_some(),
+            "{sample}: trilink could not decode a frame: {r}"
+        );
+    }
+    records
+        .into_iter()
+        .filter(|r| r["nation"] == nation)
+        .collect()
+}
+
+/// `tshark -X lua_script:<script> -r <capture> -Y <filter> -T fields -e …`: one row per
+/// displayed packet, split on `|`.
+fn tshark_fields(
+    script_name: &str,
+    sample: &str,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-X")
+        .arg(format!("lua_script:{}", script(script_name).display()))
+        .arg("-r")
+        .arg(capture(sample))
+        .args([
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-E",
+            "occurrence=a",
+        ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tshark failed: {stderr}");
+    assert!(
+        !stderr.contains("Lua: Error") && !stderr.contains("lua_script"),
+        "tshark reported a Lua problem: {stderr}"
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split('|').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Microseconds since JST midnight of an RFC 3339 UTC instant `YYYY-MM-DDTHH:MM:SS[.f]Z`.
+fn jst_tod_us(rfc3339: &str) -> u64 {
+    let t = rfc3339.strip_suffix('Z').expect("UTC instant");
+    let time = &t[11..];
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut parts = hms.split(':').map(|p| p.parse::<u64>().unwrap());
+    let (h, m, s) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let mut micros = format!("{frac:0<6}");
+    micros.truncate(6);
+    let us = ((h * 60 + m) * 60 + s) * 1_000_000 + micros.parse::<u64>().unwrap();
+    (us + 9 * 3_600_000_000) % 86_400_000_000
+}
+
+fn payload_point(payload: &Value) -> Option<(&'static str, &Value)> {
+    match payload["kind"].as_str().unwrap() {
+        "launch_detection" => Some(("launch_", &payload["launch_point"])),
+        "track_update" => Some(("", &payload["position"])),
+        "impact_prediction" => Some(("impact_", &payload["impact_point"])),
+        _ => None,
+    }
+}
+
+fn payload_time(payload: &Value) -> Option<(&'static str, &str)> {
+    let kind = payload["kind"].as_str().unwrap();
+    let (field, key) = match kind {
+        "launch_detection" => ("launch_tod", "launch_time"),
+        "track_update" => ("track_tod", "time"),
+        "impact_prediction" => ("impact_tod", "impact_time"),
+        "event_end" => ("end_tod", "time"),
+        _ => return None,
+    };
+    Some((field, payload[key].as_str().unwrap()))
+}
+
+#[test]
+fn jp_dissector_decodes_every_sample_frame_like_trilink() {
+    if !tshark_available() {
+        return;
+    }
+    let fields = [
+        "frame.time_epoch",
+        "_ws.malformed",
+        "_ws.expert.severity",
+        "trilink_jp.error",
+        "trilink_jp.crc.status",
+        "trilink_jp.msg_type",
+        "trilink_jp.track_id",
+        "trilink_jp.national_message_id",
+        "trilink_jp.observed_tod",
+        "trilink_jp.origin",
+        "trilink_jp.system",
+    ];
+    let mut total = 0;
+    for sample in SAMPLES {
+        let expected = trilink_decode(sample, "jp");
+        assert!(!expected.is_empty(), "{sample}: no JP frames in the sample");
+        let udp = tshark_fields(
+            "trilink_jp.lua",
+            sample,
+            "udp.dstport == 5500",
+            &["frame.number"],
+        );
+        assert_eq!(
+            udp.len(),
+            expected.len(),
+            "{sample}: JP datagrams vs trilink decode"
+        );
+        let rows = tshark_fields("trilink_jp.lua", sample, "trilink_jp", &fields);
+        assert_eq!(
+            rows.len(),
+            expected.len(),
+            "{sample}: frames decoded by trilink_jp.lua vs trilink decode"
+        );
+        for (row, rec) in rows.iter().zip(&expected) {
+            let env = &rec["envelope"];
+            let payload = &env["payload"];
+            let ctx = format!("{sample} {}", env["source"]["national_message_id"]);
+            assert_eq!(row.len(), fields.len(), "{ctx}: {row:?}");
+            assert_eq!(row[1], "", "{ctx}: malformed");
+            assert_eq!(row[2], "", "{ctx}: expert info");
+            assert_eq!(row[3], "", "{ctx}: decode error");
+            assert_eq!(row[4], "1", "{ctx}: CRC not shown as correct");
+            let kinds = [
+                "launch_detection",
+                "track_update",
+                "impact_prediction",
+                "event_end",
+                "cancel",
+                "correction",
+                "status",
+            ];
+            let mt: usize = row[5].parse().unwrap();
+            assert_eq!(kinds[mt - 1], payload["kind"], "{ctx}: message type");
+            let tid = payload
+                .get("track_id")
+                .or(payload.get("component"))
+                .and_then(Value::as_str)
+                .unwrap();
+            assert_eq!(row[6], tid, "{ctx}: track id");
+            assert_eq!(
+                row[7], env["source"]["national_message_id"],
+                "{ctx}: national message id"
+            );
+            assert_eq!(
+                row[8].parse::<u64>().unwrap(),
+                jst_tod_us(env["observed_at"].as_str().unwrap()),
+                "{ctx}: observed_tod"
+            );
+            assert_eq!(row[9], "1", "{ctx}: origin");
+            assert_eq!(row[10], env["source"]["system"], "{ctx}: system");
+            // the capture timestamp trilink used is the packet's
+            let ts = rec["timestamp"].as_str().unwrap();
+            let epoch: f64 = row[0].parse().unwrap();
+            let frac_us = ((epoch.fract() * 1e6).round() as u64) % 1_000_000;
+            assert_eq!(frac_us, jst_tod_us(ts) % 1_000_000, "{ctx}: capture time");
+            total += 1;
+        }
+        // per-kind position and time, from the kind's own spec fields (one tshark run)
+        let kind_fields: Vec<String> = ["launch_", "", "impact_"]
+            .iter()
+            .flat_map(|p| ["lat", "lon", "alt"].map(|a| format!("trilink_jp.{p}{a}")))
+            .chain(
+                ["launch_tod", "track_tod", "impact_tod", "end_tod"]
+                    .map(|t| format!("trilink_jp.{t}")),
+            )
+            .collect();
+        let refs: Vec<&str> = kind_fields.iter().map(String::as_str).collect();
+        let all = tshark_fields("trilink_jp.lua", sample, "trilink_jp", &refs);
+        assert_eq!(all.len(), expected.len());
+        for (i, (row, rec)) in all.iter().zip(&expected).enumerate() {
+            let payload = &rec["envelope"]["payload"];
+            let col = |name: &str| {
+                let k = kind_fields.iter().position(|f| f == name).unwrap();
+                row[k].as_str()
+            };
+            if let Some((prefix, point)) = payload_point(payload) {
+                let get = |axis: &str| {
+                    col(&format!("trilink_jp.{prefix}{axis}"))
+                        .parse::<i64>()
+                        .unwrap() as f64
+                };
+                // the spec's decode is a correctly rounded division: exactly equal
+                assert_eq!(
+                    get("lat") / 1e7,
+                    point["lat_deg"].as_f64().unwrap(),
+                    "{sample} #{i}: lat"
+                );
+                assert_eq!(
+                    get("lon") / 1e7,
+                    point["lon_deg"].as_f64().unwrap(),
+                    "{sample} #{i}: lon"
+                );
+                assert_eq!(
+                    get("alt") / 100.0,
+                    point["alt_m"].as_f64().unwrap(),
+                    "{sample} #{i}: alt"
+                );
+            }
+            if let Some((field, time)) = payload_time(payload) {
+                assert_eq!(
+                    col(&format!("trilink_jp.{field}")).parse::<u64>().unwrap(),
+                    jst_tod_us(time),
+                    "{sample} #{i}: {field}"
+                );
+            }
+        }
+    }
+    eprintln!("trilink_jp.lua decoded {total} JP frames like trilink");
+}
+
+#[test]
+fn jp_dissector_reports_a_bad_checksum() {
+    if !tshark_available() {
+        return;
+    }
+    // A copy of a sample with the last CRC byte of the first JP datagram flipped.
+    let bytes = std::fs::read(capture("false_alarm")).unwrap();
+    let expected = trilink_decode("false_alarm", "jp");
+    let first = &expected[0];
+    let rec_off = first["file_offset"].as_u64().unwrap() as usize;
+    let len = first["length"].as_u64().unwrap() as usize;
+    let mut bad = bytes.clone();
+    // the frame inside the pcapng record: its sync word followed by its own length
+    let len_be = (len as u16).to_be_bytes();
+    let off = (rec_off..bytes.len() - 6)
+        .find(|&p| &bytes[p..p + 2] == b"JP" && bytes[p + 4..p + 6] == len_be)
+        .expect("the JP frame in the capture");
+    bad[off + len - 1] ^= 0x40;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.pcapng");
+    std::fs::write(&path, &bad).unwrap();
+    let out = Command::new("tshark")
+        .arg("-X")
+        .arg(format!("lua_script:{}", script("trilink_jp.lua").display()))
+        .arg("-r")
+        .arg(&path)
+        .args(["-Y", "trilink_jp", "-T", "fields", "-E", "separator=|"])
+        .args(["-e", "trilink_jp.crc.status", "-e", "trilink_jp.error"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first_line = stdout.lines().next().unwrap();
+    assert_eq!(
+        first_line, "0|bad_checksum",
+        "tshark missed a bad CRC:\n{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("1|")).count(),
+        expected.len() - 1
+    );
+}
