@@ -8,6 +8,7 @@
 //! where they fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
+#![allow(clippy::float_cmp)] // JP fixed point decodes by a correctly rounded division: equal exactly
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
