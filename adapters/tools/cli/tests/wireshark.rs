@@ -335,3 +335,143 @@ fn jp_dissector_reports_a_bad_checksum() {
         expected.len() - 1
     );
 }
+
+/// An RFC 3339 UTC instant written as the KR format's TIME (`YYYYMMDDThhmmss.ffffff+0900`).
+fn kst_time(rfc3339: &str) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    let kst = t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap());
+    kst.format("%Y%m%dT%H%M%S%.6f+0900").to_string()
+}
+
+#[test]
+fn kr_dissector_decodes_every_sample_sentence_like_trilink() {
+    if !tshark_available() {
+        return;
+    }
+    let fields = [
+        "_ws.malformed",
+        "_ws.expert.severity",
+        "trilink_kr.error",
+        "trilink_kr.checksum.status",
+        "trilink_kr.kind",
+        "trilink_kr.track_id",
+        "trilink_kr.national_id",
+        "trilink_kr.observed",
+        "trilink_kr.system",
+        "trilink_kr.lat_deg",
+        "trilink_kr.lon_deg",
+        "trilink_kr.alt",
+        "trilink_kr.launch_time",
+        "trilink_kr.time",
+        "trilink_kr.impact_time",
+        "mqtt.topic",
+    ];
+    let mut total = 0;
+    for sample in SAMPLES {
+        let expected = trilink_decode(sample, "kr");
+        let publishes = tshark_fields(
+            "trilink_kr.lua",
+            sample,
+            "mqtt.msgtype == 3",
+            &["frame.number"],
+        );
+        assert_eq!(
+            publishes.len(),
+            expected.len(),
+            "{sample}: KR publishes vs trilink decode"
+        );
+        let rows = tshark_fields("trilink_kr.lua", sample, "trilink_kr", &fields);
+        assert_eq!(
+            rows.len(),
+            expected.len(),
+            "{sample}: sentences decoded by trilink_kr.lua vs trilink decode"
+        );
+        for (row, rec) in rows.iter().zip(&expected) {
+            let env = &rec["envelope"];
+            let payload = &env["payload"];
+            let ctx = format!("{sample} {}", env["source"]["national_message_id"]);
+            assert_eq!(row.len(), fields.len(), "{ctx}: {row:?}");
+            assert_eq!(row[0], "", "{ctx}: malformed");
+            assert_eq!(row[1], "", "{ctx}: expert info");
+            assert_eq!(row[2], "", "{ctx}: decode error");
+            assert_eq!(row[3], "1", "{ctx}: checksum not shown as correct");
+            assert_eq!(row[4], payload["kind"], "{ctx}: message type");
+            if let Some(tid) = payload.get("track_id") {
+                assert_eq!(row[5], *tid, "{ctx}: track id");
+            }
+            assert_eq!(
+                row[6], env["source"]["national_message_id"],
+                "{ctx}: national id"
+            );
+            assert_eq!(
+                row[7],
+                kst_time(env["observed_at"].as_str().unwrap()),
+                "{ctx}: observed"
+            );
+            assert_eq!(row[8], env["source"]["system"], "{ctx}: system");
+            assert_eq!(row[15], rec["topic"], "{ctx}: topic");
+            if let Some((_, point)) = payload_point(payload) {
+                // the format's resolution is 0.0001″ ≈ 2.8e-8°; tshark prints 15 digits
+                for (col, key) in [(9, "lat_deg"), (10, "lon_deg")] {
+                    let shown: f64 = row[col].parse().unwrap();
+                    let want = point[key].as_f64().unwrap();
+                    assert!(
+                        (shown - want).abs() < 1e-9,
+                        "{ctx}: {key} {shown} vs {want}"
+                    );
+                }
+                let alt: f64 = row[11].parse().unwrap();
+                assert!(
+                    (alt - point["alt_m"].as_f64().unwrap()).abs() < 0.005,
+                    "{ctx}: alt"
+                );
+            }
+            if let Some((jp_field, time)) = payload_time(payload) {
+                let col = match jp_field {
+                    "launch_tod" => 12,
+                    "impact_tod" => 14,
+                    _ => 13,
+                };
+                assert_eq!(row[col], kst_time(time), "{ctx}: {jp_field} time");
+            }
+            total += 1;
+        }
+    }
+    assert!(total > 0, "no KR sentences in the samples");
+    eprintln!("trilink_kr.lua decoded {total} KR sentences like trilink");
+}
+
+#[test]
+fn kr_dissector_reports_a_bad_checksum() {
+    if !tshark_available() {
+        return;
+    }
+    // Change one digit of the first sentence's written CRC (MQTT and TCP stay well-formed).
+    let bytes = std::fs::read(capture("single_launch")).unwrap();
+    let start = bytes
+        .windows(6)
+        .position(|w| w == b"$TLKR,")
+        .expect("a KR sentence");
+    let lf = start + bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+    let digit = lf - 2;
+    let mut bad = bytes.clone();
+    bad[digit] = if bad[digit] == b'0' { b'1' } else { b'0' };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.pcapng");
+    std::fs::write(&path, &bad).unwrap();
+    let out = Command::new("tshark")
+        .arg("-X")
+        .arg(format!("lua_script:{}", script("trilink_kr.lua").display()))
+        .arg("-r")
+        .arg(&path)
+        .args(["-Y", "trilink_kr", "-T", "fields", "-E", "separator=|"])
+        .args(["-e", "trilink_kr.checksum.status", "-e", "trilink_kr.error"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        "0|bad_checksum",
+        "tshark missed a bad checksum:\n{stdout}"
+    );
+}
