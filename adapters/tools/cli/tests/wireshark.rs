@@ -475,3 +475,63 @@ fn kr_dissector_reports_a_bad_checksum() {
         "tshark missed a bad checksum:\n{stdout}"
     );
 }
+
+/// The (label, sublabel) of the initial J-word that carries a payload kind (us.md §5).
+fn j_label(kind: &str) -> &'static str {
+    match kind {
+        "launch_detection" | "impact_prediction" => "3|0",
+        "track_update" => "3|6",
+        "event_end" => "7|0",
+        "cancel" => "7|1",
+        "correction" => "7|2",
+        "status" => "13|5",
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+#[test]
+fn us_heuristic_hands_every_sample_packet_to_wiresharks_simple_dissector() {
+    if !tshark_available() {
+        return;
+    }
+    let fields = [
+        "_ws.malformed",
+        "_ws.expert",
+        "simple.checksum.status",
+        "simple.packet_type",
+        "link16.label",
+        "link16.sublabel",
+        "tcp.dstport",
+    ];
+    let mut total = 0;
+    for sample in SAMPLES {
+        let expected = trilink_decode(sample, "us");
+        let rows = tshark_fields("trilink_us.lua", sample, "simple", &fields);
+        assert_eq!(
+            rows.len(),
+            expected.len(),
+            "{sample}: SIMPLE packets found by trilink_us.lua vs trilink decode"
+        );
+        for (row, rec) in rows.iter().zip(&expected) {
+            let env = &rec["envelope"];
+            let ctx = format!("{sample} {}", env["source"]["national_message_id"]);
+            assert_eq!(row.len(), fields.len(), "{ctx}: {row:?}");
+            assert_eq!(row[0], "", "{ctx}: malformed");
+            assert_eq!(row[1], "", "{ctx}: expert info");
+            assert_eq!(row[2], "1", "{ctx}: SIMPLE checksum not Good");
+            assert_eq!(row[3], "1", "{ctx}: packet type not Link 16");
+            // the first J-word is the message's initial word
+            let label = row[4].split(',').next().unwrap();
+            let sublabel = row[5].split(',').next().unwrap();
+            assert_eq!(
+                format!("{label}|{sublabel}"),
+                j_label(env["payload"]["kind"].as_str().unwrap()),
+                "{ctx}: message type"
+            );
+            assert_eq!(row[6], "5601", "{ctx}: port");
+            total += 1;
+        }
+    }
+    assert!(total > 0, "no US packets in the samples");
+    eprintln!("trilink_us.lua found {total} US SIMPLE packets like trilink");
+}
