@@ -125,6 +125,33 @@ local function crc16(tvb, offset, len)
     return crc
 end
 
+-- strict UTF-8 check (no overlongs, no surrogates, ≤ U+10FFFF)
+local function valid_utf8(s)
+    local i, n = 1, #s
+    while i <= n do
+        local c = s:byte(i)
+        local len, lo, hi = 0, 0x80, 0xBF
+        if c < 0x80 then len = 1
+        elseif c >= 0xC2 and c <= 0xDF then len = 2
+        elseif c >= 0xE0 and c <= 0xEF then
+            len = 3
+            if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+        elseif c >= 0xF0 and c <= 0xF4 then
+            len = 4
+            if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+        else return false end
+        if i + len - 1 > n then return false end
+        for k = 1, len - 1 do
+            local b = s:byte(i + k)
+            if k == 1 then
+                if b < lo or b > hi then return false end
+            elseif b < 0x80 or b > 0xBF then return false end
+        end
+        i = i + len
+    end
+    return true
+end
+
 local US_PER_DAY = 86400000000
 local function tod_text(v)
     -- v: UInt64 (µs since JST midnight)
@@ -185,10 +212,16 @@ function Cursor:text(tree, pf, lensize, limit, name)
     end
     if not self:need(lensize + n) then return nil end
     local r = self.tvb(self.off, lensize + n)
-    local s = n > 0 and self.tvb(self.off + lensize, n):string(ENC_UTF_8) or ""
+    local raw = n > 0 and self.tvb(self.off + lensize, n):raw() or ""
+    local ok = valid_utf8(raw)
+    local s = ok and raw or (n > 0 and self.tvb(self.off + lensize, n):string(ENC_UTF_8) or "")
     local item = tree:add(pf, r, s)
     item:add(lensize == 1 and pf_len8 or pf_len16, lr)
     self.off = self.off + lensize + n
+    if not ok then
+        self:fail("bad_text", name .. " is not UTF-8")
+        return nil
+    end
     return s
 end
 

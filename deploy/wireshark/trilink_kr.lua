@@ -79,6 +79,33 @@ local function crc32(s)
     return bit32.bxor(crc, 0xFFFFFFFF)
 end
 
+-- strict UTF-8 check (no overlongs, no surrogates, ≤ U+10FFFF)
+local function valid_utf8(s)
+    local i, n = 1, #s
+    while i <= n do
+        local c = s:byte(i)
+        local len, lo, hi = 0, 0x80, 0xBF
+        if c < 0x80 then len = 1
+        elseif c >= 0xC2 and c <= 0xDF then len = 2
+        elseif c >= 0xE0 and c <= 0xEF then
+            len = 3
+            if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+        elseif c >= 0xF0 and c <= 0xF4 then
+            len = 4
+            if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+        else return false end
+        if i + len - 1 > n then return false end
+        for k = 1, len - 1 do
+            local b = s:byte(i + k)
+            if k == 1 then
+                if b < lo or b > hi then return false end
+            elseif b < 0x80 or b > 0xBF then return false end
+        end
+        i = i + len
+    end
+    return true
+end
+
 -- days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil)
 local function days_from_civil(y, m, d)
     if m <= 2 then y = y - 1 end
@@ -177,6 +204,7 @@ local function parse_text(max, required)
         end
         local t = table.concat(out)
         if #t > max then return nil, "field_out_of_range", "text longer than " .. max end
+        if not valid_utf8(t) then return nil, "bad_text", "not UTF-8" end
         return t, t
     end
 end
@@ -386,3 +414,6 @@ local function heuristic(tvb, pinfo, tree)
 end
 
 kr:register_heuristic("mqtt.topic", heuristic)
+-- Decode As… (udp.port / tcp.port → trilink_kr) for sentences outside MQTT (one per payload)
+DissectorTable.get("udp.port"):add_for_decode_as(kr)
+DissectorTable.get("tcp.port"):add_for_decode_as(kr)

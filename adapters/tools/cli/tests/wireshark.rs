@@ -2,7 +2,7 @@
 //! lua_script:…` must decode every national frame of every sample (as many frames as
 //! `trilink decode` reports, no malformed packet, no expert error, checksums correct) and show
 //! the same message type, track id, position and time as trilink's own decode of the same
-//! frames.
+//! frames, and reports every JP/KR test vector with the error code its spec gives.
 //!
 //! Without tshark on PATH the tests print a loud SKIP, unless `TRILINK_REQUIRE_TSHARK=1` (CI),
 //! where they fail.
@@ -534,4 +534,160 @@ fn us_heuristic_hands_every_sample_packet_to_wiresharks_simple_dissector() {
     }
     assert!(total > 0, "no US packets in the samples");
     eprintln!("trilink_us.lua found {total} US SIMPLE packets like trilink");
+}
+
+/// Every `.hex` vector of a nation with its expected decode error (`None` for a valid vector).
+fn vectors(nation: &str) -> Vec<(String, Vec<u8>, Option<String>)> {
+    let dir = repo().join("schemas/vectors").join(nation);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".hex").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.hex"))).unwrap();
+            // hex digits outside `#` comments, spaced or not
+            let digits: Vec<u8> = text
+                .lines()
+                .flat_map(|l| l.split('#').next().unwrap_or("").bytes())
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            let bytes = digits
+                .chunks(2)
+                .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+                .collect();
+            let error = std::fs::read_to_string(dir.join(format!("{name}.error")))
+                .ok()
+                .map(|e| e.trim().to_owned());
+            (name, bytes, error)
+        })
+        .collect()
+}
+
+/// A pcap (LINKTYPE_RAW, IPv4) with each payload as one UDP datagram to `port`.
+fn udp_pcap(path: &Path, port: u16, payloads: &[&[u8]]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4_u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65_535u32.to_le_bytes());
+    out.extend_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
+    for (i, p) in payloads.iter().enumerate() {
+        let udp_len = 8 + p.len();
+        let ip_len = 20 + udp_len;
+        let mut pkt = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        pkt[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        let sum: u32 = pkt
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+        pkt[10..12].copy_from_slice(&sum.to_be_bytes());
+        pkt.extend_from_slice(&40_000u16.to_be_bytes());
+        pkt.extend_from_slice(&port.to_be_bytes());
+        pkt.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        pkt.extend_from_slice(&[0, 0]); // no UDP checksum
+        pkt.extend_from_slice(p);
+        out.extend_from_slice(&(i as u32 + 1).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+        out.extend_from_slice(&pkt);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Runs the spec's test vectors through a dissector as UDP datagrams: a valid vector shows no
+/// error and a Good checksum, an invalid one the spec's error code (the sync errors are not
+/// claimed by the dissector at all).
+fn check_vectors(nation: &str, script_name: &str, proto: &str, extra: &[&str]) -> usize {
+    let vecs = vectors(nation);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vectors.pcap");
+    let payloads: Vec<&[u8]> = vecs.iter().map(|(_, b, _)| b.as_slice()).collect();
+    udp_pcap(&path, 5500, &payloads);
+    let out = Command::new("tshark")
+        .arg("-X")
+        .arg(format!("lua_script:{}", script(script_name).display()))
+        .arg("-r")
+        .arg(&path)
+        .args(extra)
+        .args(["-T", "fields", "-E", "separator=|", "-E", "occurrence=f"])
+        .args(["-e", "frame.protocols", "-e", &format!("{proto}.error")])
+        .args([
+            "-e",
+            &format!(
+                "{proto}.{}",
+                if proto == "trilink_jp" {
+                    "crc.status"
+                } else {
+                    "checksum.status"
+                }
+            ),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("Lua"),
+        "tshark: {stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), vecs.len(), "one line per vector:\n{stdout}");
+    for (line, (name, _, error)) in lines.iter().zip(&vecs) {
+        let f: Vec<&str> = line.split('|').collect();
+        let claimed = f[0].split(':').any(|p| p == proto);
+        match error.as_deref() {
+            Some("bad_sync") => assert!(
+                !claimed,
+                "{nation} {name}: claimed a frame with a bad sync: {line}"
+            ),
+            Some(code) => {
+                assert!(claimed, "{nation} {name}: not dissected: {line}");
+                assert_eq!(f[1], code, "{nation} {name}: error code: {line}");
+            }
+            None => {
+                assert!(claimed, "{nation} {name}: not dissected: {line}");
+                assert_eq!(
+                    f[1], "",
+                    "{nation} {name}: a valid vector shows an error: {line}"
+                );
+                assert_eq!(f[2], "1", "{nation} {name}: checksum not Good: {line}");
+            }
+        }
+    }
+    vecs.len()
+}
+
+#[test]
+fn jp_dissector_reports_every_vector_as_the_spec_says() {
+    if !tshark_available() {
+        return;
+    }
+    let n = check_vectors("jp", "trilink_jp.lua", "trilink_jp", &[]);
+    eprintln!("trilink_jp.lua: {n} JP vectors as the spec says");
+}
+
+#[test]
+fn kr_dissector_reports_every_vector_as_the_spec_says() {
+    if !tshark_available() {
+        return;
+    }
+    let n = check_vectors(
+        "kr",
+        "trilink_kr.lua",
+        "trilink_kr",
+        &["-d", "udp.port==5500,trilink_kr"],
+    );
+    eprintln!("trilink_kr.lua: {n} KR vectors as the spec says");
 }
