@@ -476,6 +476,16 @@ fn kr_dissector_reports_a_bad_checksum() {
     );
 }
 
+/// GPS microseconds (us.md §6) of an RFC 3339 instant after 2017-01-01 (GPS − UTC = 18 s).
+fn gps_us(rfc3339: &str) -> i64 {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    assert!(
+        t.timestamp() >= 1_483_228_800,
+        "leap-second table beyond this test"
+    );
+    (t.timestamp() - 315_964_800 + 18) * 1_000_000 + i64::from(t.timestamp_subsec_micros())
+}
+
 /// The (label, sublabel) of the initial J-word that carries a payload kind (us.md §5).
 fn j_label(kind: &str) -> &'static str {
     match kind {
@@ -490,7 +500,7 @@ fn j_label(kind: &str) -> &'static str {
 }
 
 #[test]
-fn us_heuristic_hands_every_sample_packet_to_wiresharks_simple_dissector() {
+fn us_dissector_decodes_every_sample_packet_like_trilink() {
     if !tshark_available() {
         return;
     }
@@ -502,6 +512,15 @@ fn us_heuristic_hands_every_sample_packet_to_wiresharks_simple_dissector() {
         "link16.label",
         "link16.sublabel",
         "tcp.dstport",
+        "trilink_us.kind",
+        "trilink_us.track_id",
+        "trilink_us.national_message_id",
+        "trilink_us.observed",
+        "trilink_us.time",
+        "trilink_us.lat_deg",
+        "trilink_us.lon_deg",
+        "trilink_us.alt_m",
+        "trilink_us.system",
     ];
     let mut total = 0;
     for sample in SAMPLES {
@@ -529,6 +548,40 @@ fn us_heuristic_hands_every_sample_packet_to_wiresharks_simple_dissector() {
                 "{ctx}: message type"
             );
             assert_eq!(row[6], "5601", "{ctx}: port");
+            let payload = &env["payload"];
+            assert_eq!(row[7], payload["kind"], "{ctx}: kind");
+            if let Some(tid) = payload.get("track_id") {
+                assert_eq!(row[8], *tid, "{ctx}: track id");
+            }
+            assert_eq!(
+                row[9], env["source"]["national_message_id"],
+                "{ctx}: national id"
+            );
+            assert_eq!(row[15], env["source"]["system"], "{ctx}: system");
+            assert_eq!(
+                row[10].parse::<i64>().unwrap(),
+                gps_us(env["observed_at"].as_str().unwrap()),
+                "{ctx}: observed_at"
+            );
+            if let Some((_, time)) = payload_time(payload) {
+                assert_eq!(
+                    row[11].parse::<i64>().unwrap(),
+                    gps_us(time),
+                    "{ctx}: payload time"
+                );
+            }
+            if let Some((_, point)) = payload_point(payload) {
+                // centimetre ECEF: tshark prints 15 digits; 1e-9° is ~0.1 mm
+                for (col, key, tol) in [
+                    (12, "lat_deg", 1e-9),
+                    (13, "lon_deg", 1e-9),
+                    (14, "alt_m", 1e-3),
+                ] {
+                    let shown: f64 = row[col].parse().unwrap();
+                    let want = point[key].as_f64().unwrap();
+                    assert!((shown - want).abs() < tol, "{ctx}: {key} {shown} vs {want}");
+                }
+            }
             total += 1;
         }
     }
