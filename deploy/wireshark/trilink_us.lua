@@ -10,9 +10,11 @@
 -- to tcp.port/udp.port from Lua makes Wireshark warn that it is already registered there for
 -- Decode As, so the ports are covered by the heuristic instead.)
 --
--- Not done here: the data bits inside the J-words use trilink's own layout (us.md section 5),
--- which Wireshark's Link 16 dissector does not know; track ids, positions and times are not
--- dissected (use `trilink decode` for them).
+-- Then trilink's own J-word layout (us.md section 5) is shown as "trilink US message":
+-- trilink_us.kind, origin, mode, observed / time (GPS µs), system, sensor, national_message_id,
+-- track_id / component, ECEF x/y/z (cm) and generated lat_deg / lon_deg / alt_m. Not done: these
+-- contents are read, not checked (no error codes), and velocities, uncertainties, classes and
+-- references are not shown (use `trilink decode` for them).
 
 local simple = Dissector.get("simple")
 

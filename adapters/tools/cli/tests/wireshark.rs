@@ -744,3 +744,65 @@ fn kr_dissector_reports_every_vector_as_the_spec_says() {
     );
     eprintln!("trilink_kr.lua: {n} KR vectors as the spec says");
 }
+
+#[test]
+fn us_dissector_decodes_every_valid_vector_like_its_json() {
+    if !tshark_available() {
+        return;
+    }
+    let valid: Vec<(String, Vec<u8>, Value)> = vectors("us")
+        .into_iter()
+        .filter(|(_, _, e)| e.is_none())
+        .filter_map(|(name, bytes, _)| {
+            let json = repo().join(format!("schemas/vectors/us/{name}.json"));
+            let text = std::fs::read_to_string(json).ok()?;
+            Some((name, bytes, serde_json::from_str(&text).unwrap()))
+        })
+        .collect();
+    assert!(valid.len() >= 7, "every message kind has a vector");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("us.pcap");
+    let payloads: Vec<&[u8]> = valid.iter().map(|(_, b, _)| b.as_slice()).collect();
+    udp_pcap(&path, 5602, &payloads);
+    let out = Command::new("tshark")
+        .arg("-X")
+        .arg(format!("lua_script:{}", script("trilink_us.lua").display()))
+        .arg("-r")
+        .arg(&path)
+        .args(["-T", "fields", "-E", "separator=|"])
+        .args(["-e", "simple.checksum.status", "-e", "_ws.malformed"])
+        .args([
+            "-e",
+            "trilink_us.kind",
+            "-e",
+            "trilink_us.national_message_id",
+        ])
+        .args(["-e", "trilink_us.observed"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), valid.len(), "{stdout}");
+    for (line, (name, _, env)) in lines.iter().zip(&valid) {
+        let f: Vec<&str> = line.split('|').collect();
+        assert_eq!(f[0], "1", "{name}: checksum: {line}");
+        assert_eq!(f[1], "", "{name}: malformed: {line}");
+        assert_eq!(f[2], env["payload"]["kind"], "{name}: kind: {line}");
+        assert_eq!(
+            f[3], env["source"]["national_message_id"],
+            "{name}: id: {line}"
+        );
+        let observed = env["observed_at"].as_str().unwrap();
+        if chrono::DateTime::parse_from_rfc3339(observed)
+            .unwrap()
+            .timestamp()
+            >= 1_483_228_800
+        {
+            assert_eq!(
+                f[4].parse::<i64>().unwrap(),
+                gps_us(observed),
+                "{name}: observed"
+            );
+        }
+    }
+}
