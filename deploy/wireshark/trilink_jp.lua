@@ -399,21 +399,25 @@ local function dissect(tvb, pinfo, root)
     local crc_r = tvb(length - 2, 2)
     local crc_wire = crc_r:uint()
     local crc_calc = crc16(tvb, 0, length - 2)
-    local crc_item = tree:add(pf_crc, crc_r)
-    local st = crc_item:add(pf_crc_status, crc_r, crc_wire == crc_calc and 1 or 0)
-    st:set_generated()
-    local calc = crc_item:add(pf_crc_calc, crc_r, crc_calc)
-    calc:set_generated()
+    local function add_crc()
+        local crc_item = tree:add(pf_crc, crc_r)
+        crc_item:add(pf_crc_status, crc_r, crc_wire == crc_calc and 1 or 0):set_generated()
+        crc_item:add(pf_crc_calc, crc_r, crc_calc):set_generated()
+        if crc_wire ~= crc_calc then
+            crc_item:append_text(string.format(" [incorrect, should be 0x%04x]", crc_calc))
+            crc_item:add_proto_expert_info(ef_bad_checksum)
+        else
+            crc_item:append_text(" [correct]")
+        end
+    end
     if crc_wire ~= crc_calc then
-        crc_item:append_text(string.format(" [incorrect, should be 0x%04x]", crc_calc))
-        crc_item:add_proto_expert_info(ef_bad_checksum)
+        add_crc()
         c:fail("bad_checksum", "CRC mismatch")
         pinfo.cols.info = info .. " [bad_checksum]"
         return length
     end
-    crc_item:append_text(" [correct]")
-    if version ~= 1 then c:fail("unsupported_version", "version " .. version) return length end
-    if not msg_types[mt] then c:fail("unknown_type", "msg_type " .. mt) return length end
+    if version ~= 1 then add_crc() c:fail("unsupported_version", "version " .. version) return length end
+    if not msg_types[mt] then add_crc() c:fail("unknown_type", "msg_type " .. mt) return length end
 
     -- envelope section (step 8)
     c.off = 10
@@ -441,6 +445,7 @@ local function dissect(tvb, pinfo, root)
         body:append_text(": " .. msg_types[mt])
         tid = bodies[mt](c, body)
     end
+    add_crc()
     -- step 9
     if not c.err and c.off ~= length - 2 then
         c:fail("bad_length", (length - 2 - c.off) .. " bytes left before the CRC")
