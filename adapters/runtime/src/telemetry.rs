@@ -7,7 +7,8 @@
 //!   `GET /healthz` (200 while the process runs) and `GET /readyz` (200 once
 //!   [`Health::set_ready`] was called with `true` and no transport is stuck, 503 otherwise);
 //!   404 for any other path, 405 for another method (`HEAD` is answered like `GET`). Requests
-//!   are parsed by hyper: a malformed request line gets 400, an oversized head 431.
+//!   are parsed by hyper: a malformed request line gets 400, an oversized head 431, a client
+//!   that does not finish its request head within [`HEADER_READ_TIMEOUT`] is disconnected.
 //! - [`events`]: the one place where things that happen are both counted and logged.
 //!
 //! ## Metric names
@@ -40,6 +41,9 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -338,8 +342,16 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (status, [(CONTENT_TYPE, "text/plain")], body.into()).into_response()
 }
 
-/// Bind `addr` and serve `/metrics`, `/healthz` and `/readyz` (axum, HTTP/1.1) until
-/// `shutdown` is cancelled. Returns the bound address (useful with port 0).
+/// How long a client may take to send its request head; then its connection is closed (a
+/// stalled or slow-loris client does not hold a connection forever).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long in-flight responses may take to finish once `shutdown` is cancelled.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Bind `addr` and serve `/metrics`, `/healthz` and `/readyz` until `shutdown` is cancelled:
+/// the axum router over hyper's HTTP/1.1 connections (with [`HEADER_READ_TIMEOUT`], which
+/// `axum::serve` cannot set). Returns the bound address (useful with port 0).
 pub async fn serve(
     addr: SocketAddr,
     handle: PrometheusHandle,
@@ -353,13 +365,38 @@ pub async fn serve(
         .local_addr()
         .map_err(|source| TelemetryError::Bind { addr, source })?;
     tracing::info!(%local, "metrics and health endpoint listening");
-    let app = router(handle, health);
+    let service = TowerToHyperService::new(router(handle, health));
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::warn!(error = %e, %local, "metrics and health endpoint stopped");
+        let graceful = GracefulShutdown::new();
+        loop {
+            let stream = tokio::select! {
+                () = shutdown.cancelled() => break,
+                acc = listener.accept() => match acc {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "health endpoint accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service.clone());
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "health endpoint connection failed");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(DRAIN, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::debug!("health endpoint: connections still open after the drain time");
         }
     });
     Ok(local)
@@ -770,6 +807,21 @@ mod http_tests {
         let mut half = TcpStream::connect(addr).await.unwrap();
         half.write_all(b"GET /metr").await.unwrap();
         drop(half);
+
+        // A client that stalls half-way through its request head is disconnected.
+        let started = tokio::time::Instant::now();
+        let stalled = raw(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await;
+        assert!(
+            stalled
+                .as_deref()
+                .is_none_or(|r| r.is_empty() || status(r) >= 400),
+            "{stalled:?}"
+        );
+        assert!(
+            started.elapsed() >= super::HEADER_READ_TIMEOUT,
+            "closed after {:?}",
+            started.elapsed()
+        );
 
         // The endpoint still serves.
         let h = get(addr, "GET", "/healthz").await;
