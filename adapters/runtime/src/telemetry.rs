@@ -3,9 +3,12 @@
 //! - [`init_logging`]: `tracing` subscriber, human text or JSON lines, `RUST_LOG`-style filter.
 //! - [`install_metrics`]: installs the process-wide Prometheus recorder once and returns its
 //!   handle (later calls return the same handle).
-//! - [`serve`]: one small HTTP/1.1 listener answering `GET /metrics`, `GET /healthz` (200 while
-//!   the process runs) and `GET /readyz` (200 once [`Health::set_ready`] was called with
-//!   `true`, 503 otherwise).
+//! - [`serve`]: an axum HTTP/1.1 server answering `GET /metrics` (Prometheus text),
+//!   `GET /healthz` (200 while the process runs) and `GET /readyz` (200 once
+//!   [`Health::set_ready`] was called with `true` and no transport is stuck, 503 otherwise);
+//!   404 for any other path, 405 for another method (`HEAD` is answered like `GET`). Requests
+//!   are parsed by hyper: a malformed request line gets 400, an oversized head 431, a client
+//!   that does not finish its request head within [`HEADER_READ_TIMEOUT`] is disconnected.
 //! - [`events`]: the one place where things that happen are both counted and logged.
 //!
 //! ## Metric names
@@ -33,10 +36,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -296,8 +306,52 @@ impl Health {
     }
 }
 
-/// Bind `addr` and serve `/metrics`, `/healthz` and `/readyz` until `shutdown` is cancelled.
-/// Returns the bound address (useful with port 0).
+/// Content type of the Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4";
+
+/// The `/metrics`, `/healthz` and `/readyz` routes; any other path is 404, another method on
+/// these paths 405 (`HEAD` is answered like `GET`, without the body).
+fn router(handle: PrometheusHandle, health: Arc<Health>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(move || async move { ([(CONTENT_TYPE, PROMETHEUS_TEXT)], handle.render()) }),
+        )
+        .route("/healthz", get(|| async { text(StatusCode::OK, "ok\n") }))
+        .route(
+            "/readyz",
+            get(move || async move {
+                if health.is_ready() {
+                    text(StatusCode::OK, "ready\n")
+                } else {
+                    let body = health.not_ready_because().map_or_else(
+                        || String::from("not ready\n"),
+                        |why| format!("not ready: {why}\n"),
+                    );
+                    text(StatusCode::SERVICE_UNAVAILABLE, body)
+                }
+            }),
+        )
+        .fallback(|| async { text(StatusCode::NOT_FOUND, "not found\n") })
+        .method_not_allowed_fallback(|| async {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        })
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(CONTENT_TYPE, "text/plain")], body.into()).into_response()
+}
+
+/// How long a client may take to send its request head; then its connection is closed (a
+/// stalled or slow-loris client does not hold a connection forever).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long in-flight responses may take to finish once `shutdown` is cancelled.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Bind `addr` and serve `/metrics`, `/healthz` and `/readyz` until `shutdown` is cancelled:
+/// the axum router over hyper's HTTP/1.1 connections (with [`HEADER_READ_TIMEOUT`], which
+/// `axum::serve` cannot set). Returns the bound address (useful with port 0).
 pub async fn serve(
     addr: SocketAddr,
     handle: PrometheusHandle,
@@ -311,91 +365,41 @@ pub async fn serve(
         .local_addr()
         .map_err(|source| TelemetryError::Bind { addr, source })?;
     tracing::info!(%local, "metrics and health endpoint listening");
+    let service = TowerToHyperService::new(router(handle, health));
     tokio::spawn(async move {
+        let graceful = GracefulShutdown::new();
         loop {
-            tokio::select! {
+            let stream = tokio::select! {
                 () = shutdown.cancelled() => break,
                 acc = listener.accept() => match acc {
-                    Ok((stream, _)) => {
-                        let handle = handle.clone();
-                        let health = health.clone();
-                        tokio::spawn(async move {
-                            let served = tokio::time::timeout(
-                                Duration::from_secs(5),
-                                respond(stream, &handle, &health),
-                            )
-                            .await;
-                            if let Ok(Err(e)) = served {
-                                tracing::debug!(error = %e, "health endpoint connection failed");
-                            }
-                        });
-                    }
+                    Ok((stream, _)) => stream,
                     Err(e) => {
                         tracing::warn!(error = %e, "health endpoint accept failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
                     }
+                },
+            };
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service.clone());
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "health endpoint connection failed");
                 }
-            }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(DRAIN, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::debug!("health endpoint: connections still open after the drain time");
         }
     });
     Ok(local)
-}
-
-async fn respond(
-    mut stream: TcpStream,
-    handle: &PrometheusHandle,
-    health: &Health,
-) -> std::io::Result<()> {
-    // Read the request head (bounded); only the request line matters.
-    let mut buf = vec![0_u8; 4096];
-    let mut len = 0;
-    while let Some(free) = buf.get_mut(len..) {
-        if free.is_empty() {
-            break;
-        }
-        let n = stream.read(free).await?;
-        if n == 0 {
-            break;
-        }
-        len += n;
-        if buf
-            .get(..len)
-            .is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n"))
-        {
-            break;
-        }
-    }
-    let head = String::from_utf8_lossy(buf.get(..len).unwrap_or_default());
-    let mut words = head.split_whitespace();
-    let method = words.next().unwrap_or("");
-    let path = words.next().unwrap_or("");
-    let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4", handle.render()),
-        ("GET", "/healthz") => ("200 OK", "text/plain", String::from("ok\n")),
-        ("GET", "/readyz") if health.is_ready() => {
-            ("200 OK", "text/plain", String::from("ready\n"))
-        }
-        ("GET", "/readyz") => (
-            "503 Service Unavailable",
-            "text/plain",
-            health.not_ready_because().map_or_else(
-                || String::from("not ready\n"),
-                |why| format!("not ready: {why}\n"),
-            ),
-        ),
-        ("GET", _) => ("404 Not Found", "text/plain", String::from("not found\n")),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain",
-            String::from("method not allowed\n"),
-        ),
-    };
-    let resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(resp.as_bytes()).await?;
-    stream.shutdown().await
 }
 
 /// Everything that can happen to a message, counted and logged in one place.
@@ -658,5 +662,205 @@ mod watch_tests {
         assert!(!w.is_stuck("mqtt", s(30)));
         // Other transports are independent.
         assert!(!w.is_stuck("udp", s(30)));
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Health, TelemetryError, serve};
+
+    /// Send `request` as is and read until the server closes: the raw response, or `None`
+    /// when the connection was reset. Panics when the server neither answers nor closes.
+    async fn raw(addr: SocketAddr, request: &[u8]) -> Option<String> {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        // The server may stop reading (and reset) before an oversized request is written.
+        let _ = s.write_all(request).await;
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+            .await
+            .expect("the endpoint neither answered nor closed the connection");
+        read.ok()
+            .map(|_| String::from_utf8_lossy(&out).into_owned())
+    }
+
+    fn status(resp: &str) -> u16 {
+        resp.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+        let head = resp.split("\r\n\r\n").next()?;
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn body(resp: &str) -> &str {
+        resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+    }
+
+    async fn get(addr: SocketAddr, method: &str, path: &str) -> String {
+        raw(
+            addr,
+            format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("connection reset")
+    }
+
+    async fn start() -> (SocketAddr, std::sync::Arc<Health>, CancellationToken) {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // A sample only this recorder has, to show `/metrics` renders this handle.
+        metrics::with_local_recorder(&recorder, || {
+            metrics::counter!("axumtel_test_total").increment(3);
+        });
+        let health = Health::new();
+        let stop = CancellationToken::new();
+        let addr = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            handle,
+            health.clone(),
+            stop.clone(),
+        )
+        .await
+        .unwrap();
+        (addr, health, stop)
+    }
+
+    #[tokio::test]
+    async fn paths_statuses_bodies_and_content_types() {
+        let (addr, health, stop) = start().await;
+
+        let m = get(addr, "GET", "/metrics").await;
+        assert_eq!(status(&m), 200, "{m}");
+        assert_eq!(
+            header(&m, "content-type"),
+            Some("text/plain; version=0.0.4")
+        );
+        assert!(body(&m).contains("axumtel_test_total 3"), "{m}");
+
+        let h = get(addr, "GET", "/healthz").await;
+        assert_eq!((status(&h), body(&h)), (200, "ok\n"), "{h}");
+        assert_eq!(header(&h, "content-type"), Some("text/plain"));
+
+        let r = get(addr, "GET", "/readyz").await;
+        assert_eq!((status(&r), body(&r)), (503, "not ready\n"), "{r}");
+        health.set_ready(true);
+        let r = get(addr, "GET", "/readyz").await;
+        assert_eq!((status(&r), body(&r)), (200, "ready\n"), "{r}");
+
+        let n = get(addr, "GET", "/nope").await;
+        assert_eq!((status(&n), body(&n)), (404, "not found\n"), "{n}");
+        let n = get(addr, "GET", "/metrics/extra").await;
+        assert_eq!(status(&n), 404, "{n}");
+
+        // HEAD is answered like GET, without a body; another method is 405.
+        let head = get(addr, "HEAD", "/healthz").await;
+        assert_eq!((status(&head), body(&head)), (200, ""), "{head}");
+        let post = get(addr, "POST", "/metrics").await;
+        assert_eq!(
+            (status(&post), body(&post)),
+            (405, "method not allowed\n"),
+            "{post}"
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn malformed_and_oversized_requests_get_an_error_or_a_closed_connection() {
+        let (addr, _health, stop) = start().await;
+
+        let garbage = raw(addr, b"\x00\x01 not http at all\r\n\r\n").await;
+        if let Some(resp) = garbage {
+            assert!(
+                resp.is_empty() || status(&resp) == 400,
+                "garbage request answered {resp:?}"
+            );
+        }
+
+        // A 1 MiB header: far past any sane request head.
+        let mut big = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+        big.resize(big.len() + (1 << 20), b'a');
+        big.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        if let Some(resp) = raw(addr, &big).await {
+            let code = status(&resp);
+            assert!(
+                resp.is_empty() || (400..500).contains(&code),
+                "oversized request answered {code}: {:?}",
+                resp.get(..200)
+            );
+        }
+
+        // A client that goes away half-way through its request.
+        let mut half = TcpStream::connect(addr).await.unwrap();
+        half.write_all(b"GET /metr").await.unwrap();
+        drop(half);
+
+        // A client that stalls half-way through its request head is disconnected.
+        let started = tokio::time::Instant::now();
+        let stalled = raw(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n").await;
+        assert!(
+            stalled
+                .as_deref()
+                .is_none_or(|r| r.is_empty() || status(r) >= 400),
+            "{stalled:?}"
+        );
+        assert!(
+            started.elapsed() >= super::HEADER_READ_TIMEOUT,
+            "closed after {:?}",
+            started.elapsed()
+        );
+
+        // The endpoint still serves.
+        let h = get(addr, "GET", "/healthz").await;
+        assert_eq!(status(&h), 200, "{h}");
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn stops_on_the_shutdown_token_and_reports_a_taken_address() {
+        let (addr, _health, stop) = start().await;
+        let err = serve(
+            addr,
+            PrometheusBuilder::new().build_recorder().handle(),
+            Health::new(),
+            CancellationToken::new(),
+        )
+        .await
+        .expect_err("the address is taken");
+        assert!(
+            matches!(err, TelemetryError::Bind { addr: a, .. } if a == addr),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot listen on {addr}: ")),
+            "{err}"
+        );
+
+        stop.cancel();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if TcpStream::connect(addr).await.is_err() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still accepting 5 s after the shutdown token was cancelled"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

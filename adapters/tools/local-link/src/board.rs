@@ -21,22 +21,16 @@ pub struct Received {
     pub not_real_world: u64,
     /// Distinct tracks seen.
     pub tracks: BTreeSet<String>,
-    /// End-to-end latencies (national frame in → national frame out), ms.
-    pub latencies_ms: Vec<f64>,
+    /// End-to-end latencies (national frame in → national frame out).
+    pub latencies: crate::latency::Latencies,
     /// National frames that did not decode (should stay 0).
     pub undecodable: u64,
 }
 
 impl Received {
-    /// Latency percentile (0..=100) in ms, if any samples.
+    /// Latency percentile (0..=100, nearest rank) in ms, if any samples.
     pub fn percentile(&self, p: f64) -> Option<f64> {
-        let mut v = self.latencies_ms.clone();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let idx = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-        v.get(idx.min(v.len() - 1)).copied()
+        self.latencies.percentile_ms(p)
     }
 }
 
@@ -130,7 +124,7 @@ pub(crate) fn deliver(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelo
         r.tracks.insert(t.to_string());
     }
     if let Some(l) = latency {
-        r.latencies_ms.push(l);
+        r.latencies.record_ms(l);
     }
     drop(b);
     let track = env

@@ -23,6 +23,7 @@ pub mod configs;
 pub mod demo;
 pub mod error;
 pub mod harness;
+pub mod latency;
 pub mod mosquitto;
 pub mod policy_live;
 pub mod standins;

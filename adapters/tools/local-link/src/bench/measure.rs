@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::latency::Latencies;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
@@ -26,19 +27,15 @@ pub struct PathResult {
     pub send_s: f64,
     /// First send to last receive, s.
     pub span_s: f64,
-    /// Latencies, ms, sorted.
-    pub latencies_ms: Vec<f64>,
+    /// Latencies of the first copies.
+    pub latencies: Latencies,
     /// CPU time per delivered message of each process on the path.
     pub cpu: String,
 }
 
 impl PathResult {
     pub(crate) fn pct(&self, p: f64) -> f64 {
-        if self.latencies_ms.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((p / 100.0) * (self.latencies_ms.len() - 1) as f64).round() as usize;
-        self.latencies_ms.get(i).copied().unwrap_or(f64::NAN)
+        self.latencies.percentile_ms(p).unwrap_or(f64::NAN)
     }
     pub(crate) fn throughput(&self) -> f64 {
         if self.span_s > 0.0 {
@@ -58,10 +55,7 @@ impl PathResult {
             format!("{:.2}", self.pct(50.0)),
             format!("{:.2}", self.pct(90.0)),
             format!("{:.2}", self.pct(99.0)),
-            format!(
-                "{:.2}",
-                self.latencies_ms.last().copied().unwrap_or(f64::NAN)
-            ),
+            format!("{:.2}", self.latencies.max_ms().unwrap_or(f64::NAN)),
         ]
     }
 }
@@ -74,7 +68,7 @@ pub(crate) struct Arrivals {
     received: u64,
     duplicates: u64,
     last: Option<Instant>,
-    latencies_ms: Vec<f64>,
+    latencies: Latencies,
 }
 
 pub(crate) fn note(inflight: &Inflight, tally: &Arc<Mutex<Arrivals>>, key: u64) {
@@ -89,8 +83,8 @@ pub(crate) fn note(inflight: &Inflight, tally: &Arc<Mutex<Arrivals>>, key: u64) 
     match sent {
         Some(at) => {
             t.received += 1;
-            t.latencies_ms
-                .push(now.duration_since(at).as_secs_f64() * 1_000.0);
+            t.latencies
+                .record_ms(now.duration_since(at).as_secs_f64() * 1_000.0);
             t.last = Some(now);
         }
         // Not (or no longer) in flight: a second copy.
@@ -202,8 +196,6 @@ pub(crate) async fn collect(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
-    let mut latencies_ms = t.latencies_ms;
-    latencies_ms.sort_by(f64::total_cmp);
     PathResult {
         sent,
         received: t.received,
@@ -212,7 +204,7 @@ pub(crate) async fn collect(
         span_s: t
             .last
             .map_or(0.0, |l| l.duration_since(start).as_secs_f64()),
-        latencies_ms,
+        latencies: t.latencies,
         cpu: String::new(),
     }
 }
