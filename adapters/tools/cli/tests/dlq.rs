@@ -25,6 +25,23 @@ fn trilink(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `trilink dlq --site jp --nats <url> --user ops --password-file <file> <extra…>`.
+fn dlq_as_ops(url: &str, password_file: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "dlq",
+        "--site",
+        "jp",
+        "--nats",
+        url,
+        "--user",
+        "ops",
+        "--password-file",
+        password_file,
+    ];
+    args.extend_from_slice(extra);
+    trilink(&args)
+}
+
 fn jp_report() -> Envelope {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../adapters/tools/scenario/samples/single_launch/reports.jsonl");
@@ -92,18 +109,7 @@ fn dead_letters_are_listed_with_reasons_and_decoded_bodies() {
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "secret\n").unwrap();
     let pw = pw.to_str().unwrap();
-    let o = trilink(&[
-        "dlq",
-        "--site",
-        "jp",
-        "--nats",
-        &url,
-        "--user",
-        "ops",
-        "--password-file",
-        pw,
-        "--json",
-    ]);
+    let o = dlq_as_ops(&url, pw, &["--json"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let got: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
@@ -133,19 +139,7 @@ fn dead_letters_are_listed_with_reasons_and_decoded_bodies() {
     assert_eq!(got[2]["seq"], 3);
 
     // The last one, as text.
-    let o = trilink(&[
-        "dlq",
-        "--site",
-        "jp",
-        "--nats",
-        &url,
-        "--user",
-        "ops",
-        "--password-file",
-        pw,
-        "--last",
-        "1",
-    ]);
+    let o = dlq_as_ops(&url, pw, &["--last", "1"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert!(
@@ -157,17 +151,7 @@ fn dead_letters_are_listed_with_reasons_and_decoded_bodies() {
     // A wrong password: fails fast, with the server's reason.
     std::fs::write(dir.path().join("bad"), "nope\n").unwrap();
     let started = Instant::now();
-    let o = trilink(&[
-        "dlq",
-        "--site",
-        "jp",
-        "--nats",
-        &url,
-        "--user",
-        "ops",
-        "--password-file",
-        dir.path().join("bad").to_str().unwrap(),
-    ]);
+    let o = dlq_as_ops(&url, dir.path().join("bad").to_str().unwrap(), &[]);
     let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("authorization"), "{err}");
