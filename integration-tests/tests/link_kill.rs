@@ -906,35 +906,16 @@ fn stream(
     (ids, task)
 }
 
+/// GET `path` on a loopback telemetry port (the test kit's client): `None` when it does not answer.
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = tokio::time::timeout(
-        Duration::from_secs(2),
-        TcpStream::connect(("127.0.0.1", port)),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+    trilink_brokers::testing::try_http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), path)
         .await
-        .ok()?;
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(2), s.read_to_string(&mut out))
-        .await
-        .ok()?
-        .ok()?;
-    let code = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    Some((code, body))
 }
 
 /// Value of a counter on a `/metrics` page (0 when the series does not exist yet).
 async fn counter(port: u16, name: &str, label: &str) -> u64 {
     let (_, body) = http_get(port, "/metrics").await.expect("metrics endpoint");
-    body.lines()
-        .filter(|l| l.starts_with(name) && l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
+    trilink_brokers::testing::metric_sum(&body, name, label) as u64
 }
 
 /// Wait until `f` holds, at most `within`.
