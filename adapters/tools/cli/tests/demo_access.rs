@@ -256,6 +256,17 @@ fn keep_running_prints_how_to_reach_it_and_the_printed_commands_work() {
         "{status:?}\n{}\n{stderr}",
         lines.join("\n")
     );
+    // The summary's dead-letter column counts what the replays above had dead-lettered at JP
+    // and US (it once asked with the relay's users, which may not read stream info, and showed
+    // 0 after waiting out three request timeouts).
+    let dlq = trilink_local_link::demo::view::parse_summary_dead_letters(&lines.join("\n"));
+    for nation in ["JP", "US"] {
+        assert!(
+            dlq.get(nation).copied().unwrap_or(0) > 0,
+            "{nation}: dead letters {dlq:?}\n{}",
+            lines.join("\n")
+        );
+    }
 }
 
 /// Lines of a child's pipe, on a channel.

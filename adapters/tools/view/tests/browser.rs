@@ -1365,8 +1365,10 @@ async fn demo_in_browser(
 /// The single launch (real-world): exactly one fused event, from all three nations, its fused
 /// launch point at the scenario's launch site, its impact ellipse drawn, no exercise banner and
 /// REAL WORLD on every label; screenshot `docs/view-demo.png` (not blank, real-world red on it).
-/// The mixed exercise: the exercise event marked EXERCISE with the banner, the real-world one
-/// not. Every process of each link is stopped by PID (none left behind).
+/// Every process of the link is stopped by PID (none left behind). Exercise marking (banner,
+/// EXERCISE labels beside real-world ones) is checked on synthetic hub events by
+/// [`the_kr_view_in_a_real_browser`] and [`fused_events_of_the_single_launch_and_the_salvo_in_a_real_browser`]:
+/// a second demo run here for `exercise_mixed` cost ~45 s of CI for the same page code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relays_common_events_of_the_demo_in_a_real_browser() {
     let (driver, b) = browser().await;
@@ -1401,24 +1403,6 @@ async fn the_relays_common_events_of_the_demo_in_a_real_browser() {
     let summary = run.stop().await;
     let kr = summary.fused.get(&Nation::Kr).cloned().unwrap_or_default();
     assert_eq!(kr.events.keys().collect::<Vec<_>>(), vec![&event]);
-
-    // Exercise and real-world at once: both events, each in its own mode, and the banner.
-    let (run, fused, page, _) = demo_in_browser(&b, "exercise_mixed").await;
-    let modes: BTreeSet<&str> = fused.values().map(|(m, _)| m.as_str()).collect();
-    assert_eq!(
-        modes,
-        BTreeSet::from(["exercise", "real_world"]),
-        "{fused:?}\n{}",
-        run.text()
-    );
-    assert!(
-        page["banner_text"]
-            .as_str()
-            .unwrap()
-            .contains("REAL-WORLD TRACKS ALSO SHOWN"),
-        "{page}"
-    );
-    run.stop().await;
 
     b.close().await.unwrap();
     drop(driver);

@@ -162,6 +162,11 @@ pub fn parse_summary_expected(text: &str) -> BTreeMap<String, u64> {
     parse_summary_column(text, 2)
 }
 
+/// As [`parse_summary_received`], for the `dlq` column (the hub's `DLQ_<N>` message count).
+pub fn parse_summary_dead_letters(text: &str) -> BTreeMap<String, u64> {
+    parse_summary_column(text, 12)
+}
+
 fn parse_summary_column(text: &str, column: usize) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     let mut in_summary = false;
