@@ -1,7 +1,9 @@
 //! deploy/ says what the binary does: every `deploy/README.md ("Section")` reference in deploy/
 //! names a section that exists; none of the claims the binary disproves is back (the relay
 //! "exports no metrics", takes "no TRILINK__ overrides", installs "no log subscriber"); and the
-//! overrides `/etc/default/trilink-relay` documents reach the relay's configuration.
+//! overrides `/etc/default/trilink-relay` documents reach the relay's configuration; the
+//! production nats-server configs in `deploy/etc/trilink/nats` are current renderings of the
+//! templates the broker tests run (`deploy/render-nats-confs.sh`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
@@ -98,4 +100,36 @@ fn relay_overrides_documented_in_the_environment_file_take_effect() {
                 && l.ends_with("# env TRILINK__NATS_URL")),
         "{out}"
     );
+}
+
+/// A permission changed in `broker-config/conf` (and proven by the broker tests) must reach the
+/// configs a site installs: the committed renderings equal a fresh one. (The viewers' dead-letter
+/// subscriptions once reached the tests but not `deploy/`, and only `deploy/check.sh`, which CI
+/// does not run, noticed.)
+#[test]
+fn production_nats_configs_are_current_renderings_of_the_tested_templates() {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new("sh")
+        .arg(deploy().join("render-nats-confs.sh"))
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let committed = deploy().join("etc/trilink/nats");
+    let mut rendered: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    rendered.sort();
+    assert!(rendered.len() >= 5, "{rendered:?}");
+    for name in &rendered {
+        let fresh = std::fs::read_to_string(out.path().join(name)).unwrap();
+        let have = std::fs::read_to_string(committed.join(name)).unwrap_or_default();
+        assert!(
+            fresh == have,
+            "deploy/etc/trilink/nats/{} is stale: run deploy/render-nats-confs.sh",
+            name.to_string_lossy()
+        );
+    }
 }
