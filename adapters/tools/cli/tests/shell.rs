@@ -101,6 +101,16 @@ fn man_pages_exist_for_every_command_and_render() {
         page.starts_with(".ie") || page.contains(".TH trilink 1"),
         "{page}"
     );
+    // NAME reads "trilink \- The trilateral …", not "trilink \- trilink: …".
+    let name = page
+        .lines()
+        .skip_while(|l| !l.starts_with(".SH NAME"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        name.starts_with("trilink \\- ") && !name.contains("trilink: "),
+        "{name}"
+    );
     let paths = command_paths();
     for path in paths.iter().filter(|p| p.len() == 1) {
         assert!(
