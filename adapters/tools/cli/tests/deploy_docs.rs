@@ -133,3 +133,56 @@ fn production_nats_configs_are_current_renderings_of_the_tested_templates() {
         );
     }
 }
+
+/// compose's relay gets every account password and the hub's URL from its `environment:`
+/// (TRILINK__ overrides), with no password left to relay.toml's placeholders and no `sed` copy.
+#[test]
+fn compose_relay_environment_overrides_every_password() {
+    let compose = std::fs::read_to_string(deploy().join("compose.yaml")).unwrap();
+    let service: Vec<&str> = compose
+        .lines()
+        .skip_while(|l| *l != "  relay:")
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .collect();
+    assert!(!service.is_empty(), "no relay service in compose.yaml");
+    assert!(!service.iter().any(|l| l.contains("sed ")), "{service:?}");
+    let env: Vec<(String, String)> = service
+        .iter()
+        .filter_map(|l| l.trim().split_once(": "))
+        .filter(|(k, _)| k.starts_with("TRILINK__"))
+        // ${PASS_RELAY_JP:?…} → a value compose would interpolate
+        .map(|(k, v)| {
+            let v = match v.strip_prefix("${") {
+                Some(var) => format!("p{}", var.split([':', '}']).next().unwrap_or_default()),
+                None => v.to_owned(),
+            };
+            (k.to_owned(), v)
+        })
+        .collect();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trilink"));
+    cmd.args(["relay", "--print-config", "--config"])
+        .arg(deploy().join("etc/trilink/relay.toml"))
+        .arg("--policy")
+        .arg(deploy().join("../broker-config/policies/default-trilateral.toml"));
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    for i in 0..3 {
+        let var = format!("TRILINK__ACCOUNT__{i}__PASSWORD");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("account[{i}].password"))
+                    && l.ends_with(&format!("# env {var}"))),
+            "account {i} keeps relay.toml's placeholder:\n{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("nats_url = \"nats://hub:4222\"")),
+        "{out}"
+    );
+}
