@@ -14,7 +14,6 @@ need=()
 command -v nats-server >/dev/null 2>&1 || [ -n "${NATS_SERVER_BIN:-}" ] || need+=(nats-server)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # the view's browser test (adapters/tools/view/tests/browser.rs): headless Chromium over WebDriver
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Certificates for a trilink deployment whose hub has real DNS names (the development script
-# broker-config/make-dev-certs.sh only covers localhost/127.0.0.1 and is valid for 30 days).
+# the development certificates (trilink_brokers::certs, rcgen) only cover localhost/127.0.0.1 and is valid for 30 days).
 #
 #   deploy/make-certs.sh <outdir> <hub-name> [<hub-name> ...]
 #

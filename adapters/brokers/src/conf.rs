@@ -16,8 +16,6 @@ pub const HUB_CLUSTER: &str = include_str!("../../../broker-config/conf/hub-clus
 pub const LEAF_JP: &str = include_str!("../../../broker-config/conf/leaf-jp.conf");
 /// KR leaf.
 pub const LEAF_KR: &str = include_str!("../../../broker-config/conf/leaf-kr.conf");
-/// The development certificate script.
-pub const MAKE_DEV_CERTS: &str = include_str!("../../../broker-config/make-dev-certs.sh");
 
 /// A placeholder left without a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

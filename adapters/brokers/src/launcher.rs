@@ -47,8 +47,8 @@ pub enum LaunchError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The development certificate script failed (is openssl installed?).
-    #[error("making dev certificates failed (is openssl installed?): {0}")]
+    /// Making the development certificates failed.
+    #[error("making dev certificates failed: {0}")]
     Certs(String),
     /// A config template could not be rendered.
     #[error(transparent)]
@@ -1327,7 +1327,8 @@ pub async fn connect_with(
         })
 }
 
-/// Run the development certificate script into `out` (skipped if `out/ca.pem` exists).
+/// Write the development certificates into `out` ([`crate::certs`]; skipped if the set is
+/// already there).
 pub fn make_dev_certs(out: &Path) -> Result<(), LaunchError> {
     if out.join("ca.pem").is_file()
         && out.join("rogue-leaf-jp.pem").is_file()
@@ -1335,20 +1336,7 @@ pub fn make_dev_certs(out: &Path) -> Result<(), LaunchError> {
     {
         return Ok(());
     }
-    fs::create_dir_all(out).map_err(io(format!("creating {}", out.display())))?;
-    let script = out.join("make-dev-certs.sh");
-    fs::write(&script, conf::MAKE_DEV_CERTS).map_err(io("writing make-dev-certs.sh"))?;
-    let output = Command::new("sh")
-        .arg(&script)
-        .arg(out)
-        .output()
-        .map_err(|e| LaunchError::Certs(e.to_string()))?;
-    if !output.status.success() {
-        return Err(LaunchError::Certs(
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        ));
-    }
-    Ok(())
+    crate::certs::write_dev_certs(out)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //!   certificate subject (`verify_and_map`).
 //! - `broker-config/streams.toml`: every JetStream stream, created idempotently by
 //!   [`streams::ensure_streams`] / [`streams::StreamPlan::ensure`].
-//! - `broker-config/make-dev-certs.sh`: a development CA and certificates (openssl).
+//! - development CA and certificates, made in-process with rcgen ([`certs`]; not for production).
 //! - [`launcher`]: [`Link::start`] renders the configs on free loopback ports, starts the hub
 //!   (1 or 3 nodes) and both leaves, waits for health and leaf links, creates the streams;
 //!   [`Link::connect`] / [`Link::credentials`] give each [`Role`] its connection;
@@ -54,6 +54,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod certs;
 pub mod conf;
 pub mod launcher;
 pub mod mosquitto;

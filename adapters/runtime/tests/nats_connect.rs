@@ -80,7 +80,7 @@ fn auth_options_are_validated() {
     assert_eq!(err.key(), Some("nats.tls_key"), "{err}");
 }
 
-/// Mutual TLS with the project's development certificates (broker-config/make-dev-certs.sh):
+/// Mutual TLS with the project's development certificates (`trilink_brokers::certs`):
 /// a client certificate from the dev CA is accepted; none, or one from another CA, is refused.
 #[tokio::test]
 async fn mutual_tls_client_certificate() {

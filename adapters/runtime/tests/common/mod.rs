@@ -311,7 +311,7 @@ pub async fn stop_all(
 // National systems
 // ----------------------------------------------------------------------------------------
 
-/// Throwaway certificates from the project's `make-dev-certs.sh` (dev CA `ca.pem`, server
+/// Throwaway certificates from the project's `trilink_brokers::certs` (dev CA `ca.pem`, server
 /// certificate `hub.pem` for localhost/127.0.0.1, client certificates `leaf-kr`, `leaf-jp`, a
 /// rogue CA and a client certificate signed by it) in the returned folder, which lives as
 /// long as the returned directory.
