@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapPacket, PcapWriter};
+use pcap_parser::{LegacyPcapBlock, Linktype, PcapHeader, ToVec};
 use trilink_schema::{Envelope, NationalCodec};
 use trilink_us::{UsCodec, UsFrame};
 
@@ -104,17 +104,16 @@ fn tshark_dissects_every_message_type() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("us.pcap");
     {
-        let file = std::fs::File::create(&path).unwrap();
-        let mut w = PcapWriter::new(file).unwrap();
+        let mut w = pcap_file_start();
         for (i, (_, _, bytes)) in packets.iter().enumerate() {
             let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
                 .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
                 .udp(40_000, PORT);
             let mut frame = Vec::with_capacity(builder.size(bytes.len()));
             builder.write(&mut frame, bytes).unwrap();
-            let pkt = PcapPacket::new(Duration::from_millis(i as u64), frame.len() as u32, &frame);
-            w.write_packet(&pkt).unwrap();
+            pcap_record(&mut w, Duration::from_millis(i as u64), &frame);
         }
+        std::fs::write(&path, w).unwrap();
     }
     let out = Command::new("tshark")
         .arg("-r")
@@ -176,14 +175,14 @@ fn tshark_dissects_every_message_type() {
     bad[n - 1] ^= 0x40;
     let path = dir.path().join("bad.pcap");
     {
-        let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+        let mut w = pcap_file_start();
         let builder = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
             .ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64)
             .udp(40_000, PORT);
         let mut frame = Vec::new();
         builder.write(&mut frame, &bad).unwrap();
-        w.write_packet(&PcapPacket::new(Duration::ZERO, frame.len() as u32, &frame))
-            .unwrap();
+        pcap_record(&mut w, Duration::ZERO, &frame);
+        std::fs::write(&path, w).unwrap();
     }
     let out = Command::new("tshark")
         .arg("-r")
@@ -197,4 +196,25 @@ fn tshark_dissects_every_message_type() {
         "0",
         "tshark missed a bad checksum"
     );
+}
+
+/// A classic pcap file's header (Ethernet, microseconds).
+fn pcap_file_start() -> Vec<u8> {
+    let mut h = PcapHeader::new();
+    h.network = Linktype::ETHERNET;
+    h.snaplen = 65_535;
+    h.to_vec().unwrap()
+}
+
+/// Append one record to a classic pcap file.
+fn pcap_record(file: &mut Vec<u8>, ts: Duration, frame: &[u8]) {
+    let len = u32::try_from(frame.len()).unwrap();
+    let mut r = LegacyPcapBlock {
+        ts_sec: u32::try_from(ts.as_secs()).unwrap(),
+        ts_usec: ts.subsec_micros(),
+        caplen: len,
+        origlen: len,
+        data: frame,
+    };
+    file.extend(r.to_vec().unwrap());
 }

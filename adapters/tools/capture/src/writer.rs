@@ -10,19 +10,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use etherparse::PacketBuilder;
-use pcap_file::DataLink;
-use pcap_file::Endianness;
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+use pcap_parser::pcapng::{
+    EnhancedPacketBlock, InterfaceDescriptionBlock, OptionCode, PcapNGOption, SectionHeaderBlock,
 };
-use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
+use pcap_parser::{Linktype, ToVec};
 use rumqttc::mqttbytes::QoS;
 use rumqttc::mqttbytes::v4::{ConnAck, Connect, ConnectReturnCode, PubAck, Publish};
 
@@ -55,7 +50,8 @@ struct MqttSession {
 
 /// Builds a pcapng capture in memory.
 pub struct PcapngWriter {
-    inner: PcapNgWriter<Vec<u8>>,
+    /// The pcapng file so far (little-endian blocks).
+    inner: Vec<u8>,
     /// Connections keyed by (client, server).
     conns: HashMap<(SocketAddr, SocketAddr), Conn>,
     mqtt: HashMap<(SocketAddr, SocketAddr), MqttSession>,
@@ -65,7 +61,7 @@ pub struct PcapngWriter {
 impl std::fmt::Debug for PcapngWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PcapngWriter")
-            .field("bytes", &self.inner.get_ref().len())
+            .field("bytes", &self.inner.len())
             .field("packets", &self.packets)
             .finish_non_exhaustive()
     }
@@ -114,26 +110,40 @@ struct Flags {
 impl PcapngWriter {
     /// A new capture: section header and one Ethernet interface with nanosecond timestamps.
     pub fn new() -> Result<Self, CaptureError> {
-        let section = SectionHeaderBlock {
-            endianness: Endianness::Little,
-            options: vec![SectionHeaderOption::UserApplication(Cow::Borrowed(
-                "trilink-capture",
-            ))],
-            ..SectionHeaderBlock::default()
+        let option = |code, value: &'static [u8]| PcapNGOption {
+            code,
+            len: u16::try_from(value.len()).unwrap_or(0),
+            value: Cow::Borrowed(value),
         };
-        let mut inner = PcapNgWriter::with_section_header(Vec::new(), section)
-            .map_err(|e| werr(0, e.to_string()))?;
-        let idb = InterfaceDescriptionBlock {
-            linktype: DataLink::ETHERNET,
+        let mut section = SectionHeaderBlock {
+            block_type: 0,
+            block_len1: 0,
+            bom: 0,
+            major_version: 1,
+            minor_version: 0,
+            section_len: -1,
+            // shb_userappl (4)
+            options: vec![option(OptionCode(4), b"trilink-capture")],
+            block_len2: 0,
+        };
+        let mut inner = section.to_vec().map_err(|e| werr(0, format!("{e:?}")))?;
+        let mut idb = InterfaceDescriptionBlock {
+            block_type: 0,
+            block_len1: 0,
+            linktype: Linktype::ETHERNET,
+            reserved: 0,
             snaplen: 0,
+            // if_name (2); if_tsresol 9: nanoseconds
             options: vec![
-                InterfaceDescriptionOption::IfName(Cow::Borrowed("trilink")),
-                InterfaceDescriptionOption::IfTsResol(9),
+                option(OptionCode(2), b"trilink"),
+                option(OptionCode::IfTsresol, &[9]),
             ],
+            block_len2: 0,
+            if_tsresol: 9,
+            if_tsoffset: 0,
         };
-        inner
-            .write_pcapng_block(idb)
-            .map_err(|e| werr(0, e.to_string()))?;
+        let at = inner.len();
+        inner.extend(idb.to_vec().map_err(|e| werr(at, format!("{e:?}")))?);
         Ok(Self {
             inner,
             conns: HashMap::new(),
@@ -144,18 +154,18 @@ impl PcapngWriter {
 
     /// Bytes written so far (a valid pcapng file after every call).
     pub fn as_bytes(&self) -> &[u8] {
-        self.inner.get_ref()
+        &self.inner
     }
 
     /// Take the bytes written so far, leaving the buffer empty; writing continues the same
     /// file (for a recorder that appends to a file as it goes instead of holding everything).
     pub fn drain(&mut self) -> Vec<u8> {
-        std::mem::take(self.inner.get_mut())
+        std::mem::take(&mut self.inner)
     }
 
     /// The finished capture.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.inner.into_inner()
+        self.inner
     }
 
     /// Packets written so far (including TCP handshakes and MQTT control packets).
@@ -164,21 +174,27 @@ impl PcapngWriter {
     }
 
     fn write_frame(&mut self, ts: DateTime<Utc>, frame: &[u8]) -> Result<(), CaptureError> {
-        let at = self.inner.get_ref().len();
+        let at = self.inner.len();
         let nanos = ts
             .timestamp_nanos_opt()
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| werr(at, format!("timestamp {ts} is before 1970 or after 2262")))?;
-        let epb = EnhancedPacketBlock {
-            interface_id: 0,
-            timestamp: Duration::from_nanos(nanos),
-            original_len: frame.len() as u32,
-            data: Cow::Borrowed(frame),
+        let len = u32::try_from(frame.len())
+            .map_err(|_| werr(at, format!("frame of {} bytes", frame.len())))?;
+        let mut epb = EnhancedPacketBlock {
+            block_type: 0,
+            block_len1: 0,
+            if_id: 0,
+            ts_high: (nanos >> 32) as u32,
+            ts_low: (nanos & 0xffff_ffff) as u32,
+            caplen: len,
+            origlen: len,
+            data: frame,
             options: vec![],
+            block_len2: 0,
         };
         self.inner
-            .write_pcapng_block(epb)
-            .map_err(|e| werr(at, e.to_string()))?;
+            .extend(epb.to_vec().map_err(|e| werr(at, format!("{e:?}")))?);
         self.packets += 1;
         Ok(())
     }
@@ -193,7 +209,7 @@ impl PcapngWriter {
             (IpAddr::V4(s), IpAddr::V4(d)) => Ok(eth.ipv4(s.octets(), d.octets(), 64)),
             (IpAddr::V6(s), IpAddr::V6(d)) => Ok(eth.ipv6(s.octets(), d.octets(), 64)),
             _ => Err(werr(
-                self.inner.get_ref().len(),
+                self.inner.len(),
                 format!("{src} and {dst} are not the same IP version"),
             )),
         }
@@ -209,7 +225,7 @@ impl PcapngWriter {
     ) -> Result<(), CaptureError> {
         if payload.len() > MAX_UDP_PAYLOAD {
             return Err(werr(
-                self.inner.get_ref().len(),
+                self.inner.len(),
                 format!(
                     "UDP payload of {} bytes exceeds {MAX_UDP_PAYLOAD}",
                     payload.len()
@@ -219,7 +235,7 @@ impl PcapngWriter {
         let b = self.builder(src, dst)?.udp(src.port(), dst.port());
         let mut frame = Vec::with_capacity(b.size(payload.len()));
         b.write(&mut frame, payload)
-            .map_err(|e| werr(self.inner.get_ref().len(), e.to_string()))?;
+            .map_err(|e| werr(self.inner.len(), e.to_string()))?;
         self.write_frame(ts, &frame)
     }
 
@@ -251,7 +267,7 @@ impl PcapngWriter {
         }
         let mut frame = Vec::with_capacity(b.size(payload.len()));
         b.write(&mut frame, payload)
-            .map_err(|e| werr(self.inner.get_ref().len(), e.to_string()))?;
+            .map_err(|e| werr(self.inner.len(), e.to_string()))?;
         self.write_frame(ts, &frame)
     }
 
@@ -323,7 +339,7 @@ impl PcapngWriter {
         };
         for chunk in payload.chunks(TCP_MSS) {
             let Some(c) = self.conns.get(&key).copied() else {
-                return Err(werr(self.inner.get_ref().len(), "connection state lost"));
+                return Err(werr(self.inner.len(), "connection state lost"));
             };
             let (seq, ack) = if from_client {
                 (c.next_c, c.next_s)
@@ -400,7 +416,7 @@ impl PcapngWriter {
         topic: &str,
         payload: &[u8],
     ) -> Result<u16, CaptureError> {
-        let at = self.inner.get_ref().len();
+        let at = self.inner.len();
         if topic.is_empty() || topic.len() > 65_535 || topic.contains(['+', '#', '\0']) {
             return Err(werr(at, format!("invalid MQTT topic name {topic:?}")));
         }
