@@ -246,25 +246,41 @@ pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 // Telemetry over HTTP (an adapter's or the relay's `/metrics`, `/readyz`, …)
 // ----------------------------------------------------------------------------------------
 
-/// Plain HTTP GET of `path` at `addr`: (status code, body); panics when nothing answers.
-pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut s =
-        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+/// Plain HTTP GET of `path` at `addr`: (status code, body), or the I/O error (nothing
+/// listening, no answer within 5 s).
+pub fn request(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    s.read_to_string(&mut out)?;
     let code = out
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (code, body)
+    Ok((code, body))
+}
+
+/// [`request`], panicking when nothing answers.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    request(addr, path).unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"))
+}
+
+/// [`request`] of an `http://host:port/path` URL, panicking when nothing answers.
+pub fn http_get_url(url: &str) -> (u16, String) {
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("not an http:// URL: {url}"));
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let addr = host
+        .parse()
+        .unwrap_or_else(|e| panic!("{url}: {host} is not IP:port: {e}"));
+    http_get(addr, &format!("/{path}"))
 }
 
 /// [`http_get`] from async code (on the blocking pool).
@@ -275,10 +291,10 @@ pub async fn http_get_async(addr: std::net::SocketAddr, path: &str) -> (u16, Str
         .unwrap()
 }
 
-/// [`http_get`] from async code, `None` while nothing answers at `addr`.
+/// [`request`] from async code, `None` while nothing answers at `addr`.
 pub async fn try_http_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| http_get(addr, &path)).ok())
+    tokio::task::spawn_blocking(move || request(addr, &path).ok())
         .await
         .unwrap()
 }

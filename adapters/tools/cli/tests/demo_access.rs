@@ -6,11 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use trilink_brokers::testing::http_get_url;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
@@ -38,21 +40,6 @@ fn run_printed(line: &str) -> std::process::Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
-}
-
-fn http_get(url: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
 }
 
 #[test]
@@ -220,8 +207,8 @@ fn keep_running_prints_how_to_reach_it_and_the_printed_commands_work() {
     replay_watches_dead_letters_and_serves_the_view(&block);
 
     // Metrics of the relay and of each adapter, with the replayed traffic counted.
-    let body = http_get(&metrics_url);
-    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    let (code, body) = http_get_url(&metrics_url);
+    assert_eq!(code, 200, "{body}");
     for needle in [
         "trilink_received_total{site=\"jp\"",
         "trilink_received_total{site=\"kr\"",
@@ -232,8 +219,8 @@ fn keep_running_prints_how_to_reach_it_and_the_printed_commands_work() {
     ] {
         assert!(body.contains(needle), "no {needle} in /metrics:\n{body}");
     }
-    let health = http_get(&metrics_url.replace("/metrics", "/healthz"));
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let (code, health) = http_get_url(&metrics_url.replace("/metrics", "/healthz"));
+    assert_eq!(code, 200, "{health}");
 
     // Ctrl-C stops everything.
     Command::new("kill")
@@ -515,9 +502,8 @@ fn replay_watches_dead_letters_and_serves_the_view(block: &[&str]) {
     // What the relay released to KR of the replay reaches the view.
     let until = Instant::now() + Duration::from_secs(30);
     let picture = loop {
-        let body = http_get(&format!("http://{addr}/api/picture"));
-        let json = body.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-        if let Ok(p) = serde_json::from_str::<serde_json::Value>(json)
+        let (_, body) = http_get_url(&format!("http://{addr}/api/picture"));
+        if let Ok(p) = serde_json::from_str::<serde_json::Value>(&body)
             && p["tracks"].as_array().is_some_and(|t| {
                 t.iter()
                     .any(|t| t["origin"] == "jp" && t["launch"].is_object())
