@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scenario(args) => scenario_cmd::run(&args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(&args),
-        Command::Broker(args) => broker_cmd::run(&args),
+        Command::Broker(args) => broker_cmd::run(&args, cli.log_json),
         Command::View(args) => view_cmd::run(&args),
         Command::Decode(args) => decode_cmd::run(&args),
         Command::Dlq(args) => dlq_cmd::run(&args),
