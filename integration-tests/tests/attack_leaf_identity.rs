@@ -6,6 +6,10 @@
 //! watcher (`trilink_brokers::leafwatch`, run by `trilink broker watch-leaves`) reads every hub
 //! node's `/leafz`, sums JP's connections over the nodes and raises the duplicate signal.
 //!
+//! If the second leaf also claims the real leaf's server name, a hub node replaces one link by
+//! the other, back and forth, and a poll may count one leaf: the watcher then sees a new
+//! connection at nearly every poll (relinks, alert `TrilinkLeafLinkFlapping`).
+//!
 //! Each test was run once with the watcher's check removed (the decision never flagging, and
 //! the sum over nodes replaced by the largest single node's count) and failed. The failover
 //! test shows the watcher does not cry wolf where `max_leafnodes` refused the genuine leaf:
@@ -79,11 +83,19 @@ async fn quiet_start(ts: &[MonitorTarget]) -> LeafWatch {
     watch
 }
 
-/// The watcher reports the second JP leaf once, with both connections, and nothing for KR.
+/// The watcher reports the second JP leaf once, with both connections, and nothing for KR
+/// (besides the duplicate, the new connection is a relink).
 fn assert_jp_duplicated(watch: &mut LeafWatch, t: &LeafTally) {
     assert_eq!(count(t, "JP"), 2, "{t:?}");
     assert_eq!(count(t, "KR"), 1, "{t:?}");
-    let events = watch.observe(t);
+    let (relinks, events): (Vec<_>, Vec<_>) = watch
+        .observe(t)
+        .into_iter()
+        .partition(|e| matches!(e, LeafEvent::Relinked { .. }));
+    assert!(
+        matches!(&relinks[..], [LeafEvent::Relinked { account, .. }] if account == "JP"),
+        "{relinks:?}"
+    );
     match &events[..] {
         [
             LeafEvent::Duplicated {
@@ -110,7 +122,8 @@ async fn a_second_leaf_with_a_nations_certificate_is_detected() {
     let ts = targets(&link);
     let mut watch = quiet_start(&ts).await;
 
-    let mut rogue = spawn_second_leaf(&link, Nation::Jp, "rogue-jp", link.hub_leaf_ports()).await;
+    let mut rogue =
+        spawn_second_leaf(&link, Nation::Jp, "rogue-jp", None, link.hub_leaf_ports()).await;
     let t = tally(&ts).await;
     assert_eq!(
         t.per_server[&("JP".to_owned(), "hub-0".to_owned())],
@@ -152,6 +165,7 @@ async fn a_second_leaf_with_a_nations_certificate_is_detected_on_the_clustered_h
         &link,
         Nation::Jp,
         "rogue-jp",
+        None,
         &[link.hub_leaf_ports()[other]],
     )
     .await;
@@ -201,8 +215,67 @@ async fn failover_of_a_leaf_link_raises_no_duplicate() {
     let t = tally(&ts).await;
     let dead = format!("hub-{real}");
     assert!(t.unreachable.contains_key(&dead), "{t:?}");
+    // The dead node once, and the JP link's move (KR's too if it was on that node): no
+    // duplicate.
+    let (relinks, others): (Vec<_>, Vec<_>) = events
+        .iter()
+        .partition(|e| matches!(e, LeafEvent::Relinked { .. }));
     assert!(
-        matches!(&events[..], [LeafEvent::MonitorUnreachable { server, .. }] if *server == dead),
+        matches!(&others[..], [LeafEvent::MonitorUnreachable { server, .. }] if *server == dead),
         "the watcher reported more than the dead node: {events:?}"
     );
+    let jp_relinks = relinks
+        .iter()
+        .filter(|e| matches!(e, LeafEvent::Relinked { account, .. } if account == "JP"))
+        .count();
+    assert_eq!(jp_relinks, 1, "{events:?}");
+}
+
+/// The insider's leaf also claims the real leaf's server name (`leaf-jp`): a hub node then
+/// replaces one link by the other ("Replacing connection from same server"), back and forth,
+/// so a poll may count only one JP leaf — but every poll finds a new connection. The watcher
+/// counts them as relinks (`trilink_hub_leaf_relinks_total`, alert `TrilinkLeafLinkFlapping`),
+/// where the genuine link alone has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_leaf_claiming_the_real_leafs_name_shows_as_relinks() {
+    let link = link(1).await;
+    let ts = targets(&link);
+    let mut watch = quiet_start(&ts).await;
+    let jp_relinks = async |watch: &mut LeafWatch, secs: u64| {
+        let mut n = 0;
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            let t = tally(&ts).await;
+            n += watch
+                .observe(&t)
+                .iter()
+                .filter(|e| matches!(e, LeafEvent::Relinked { account, .. } if account == "JP"))
+                .count();
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        n
+    };
+    assert_eq!(
+        jp_relinks(&mut watch, 3).await,
+        0,
+        "the genuine link alone relinked"
+    );
+    let name = ServerId::JP.name();
+    let _rogue = spawn_second_leaf(
+        &link,
+        Nation::Jp,
+        "rogue-jp",
+        Some(name.as_str()),
+        link.hub_leaf_ports(),
+    )
+    .await;
+    let n = jp_relinks(&mut watch, 6).await;
+    eprintln!("{n} JP relinks in 6 s");
+    assert!(n >= 3, "{n} JP relinks in 6 s with two leaves named {name}");
+    let log = link.server(ServerId::hub(0)).unwrap().log_text();
+    assert!(
+        log.contains("Replacing connection from same server"),
+        "{log}"
+    );
+    link.shutdown().unwrap();
 }

@@ -24,7 +24,10 @@
 //! `trilink_hub_leaf_identity_duplicated{account}` (1 while an account has more than one leaf
 //! over all nodes: the alert's signal), `trilink_hub_monitor_up{server}` (0 while a node's
 //! `/leafz` cannot be read: its leaves are not counted), and the counter
-//! `trilink_hub_leaf_duplicates_total{account}` (one per happening).
+//! `trilink_hub_leaf_duplicates_total{account}` (one per happening) and
+//! `trilink_hub_leaf_relinks_total{account}` (connections new since the previous poll: a
+//! flapping link, or two servers with one identity and one server name, which a hub node lets
+//! replace each other so that each poll counts only one).
 //!
 //! It must not change the brokers: it only reads monitoring endpoints, never disconnects a leaf
 //! (revoking is the operator's decision: `broker-config/SECURITY.md`).
@@ -269,6 +272,16 @@ pub enum LeafEvent {
         /// The node.
         server: String,
     },
+    /// A connection of the account that the previous poll did not list (a new remote
+    /// address, or another node): a leaf relinked. Normal after a cut or a hub node's failure;
+    /// many in a row are a flapping link — or two servers with one identity *and* one server
+    /// name, which a hub node lets replace each other (each poll then counts one leaf).
+    Relinked {
+        /// The account.
+        account: String,
+        /// The new connection.
+        leaf: SeenLeaf,
+    },
 }
 
 /// The watcher's memory between polls: which accounts are over their allowance and which
@@ -278,6 +291,8 @@ pub struct LeafWatch {
     config: WatchConfig,
     duplicated: BTreeSet<String>,
     unreachable: BTreeSet<String>,
+    /// Each account's connections in the previous poll (`None` before the first).
+    previous: Option<BTreeMap<String, BTreeSet<SeenLeaf>>>,
 }
 
 impl LeafWatch {
@@ -307,6 +322,29 @@ impl LeafWatch {
     /// Take one poll's counts; return what began or ended since the previous one.
     pub fn observe(&mut self, tally: &LeafTally) -> Vec<LeafEvent> {
         let mut events = Vec::new();
+        let now: BTreeMap<String, BTreeSet<SeenLeaf>> = tally
+            .leaves
+            .iter()
+            .map(|(a, v)| (a.clone(), v.iter().cloned().collect()))
+            .collect();
+        if let Some(before) = &self.previous {
+            for (account, leaves) in &now {
+                let known = before.get(account);
+                for leaf in leaves {
+                    // A node that was unreadable last time lists only "new" connections.
+                    if known.is_some_and(|k| k.contains(leaf))
+                        || self.unreachable.contains(&leaf.server)
+                    {
+                        continue;
+                    }
+                    events.push(LeafEvent::Relinked {
+                        account: account.clone(),
+                        leaf: leaf.clone(),
+                    });
+                }
+            }
+        }
+        self.previous = Some(now);
         let down: BTreeSet<String> = tally.unreachable.keys().cloned().collect();
         for server in down.difference(&self.unreachable) {
             events.push(LeafEvent::MonitorUnreachable {
@@ -479,9 +517,17 @@ pub mod events {
             "trilink_hub_leaf_duplicates_total",
             "Times an account went over its leaf connection allowance"
         );
+        metrics::describe_counter!(
+            "trilink_hub_leaf_relinks_total",
+            "Leaf connections of an account that were not there in the previous poll (relinks)"
+        );
         for a in accounts {
-            metrics::counter!("trilink_hub_leaf_duplicates_total", "account" => a.clone())
-                .absolute(0);
+            for name in [
+                "trilink_hub_leaf_duplicates_total",
+                "trilink_hub_leaf_relinks_total",
+            ] {
+                metrics::counter!(name, "account" => a.clone()).absolute(0);
+            }
         }
     }
 
@@ -563,6 +609,17 @@ pub mod events {
             }
             LeafEvent::MonitorBack { server } => {
                 tracing::info!(server, "hub node's /leafz answers again");
+            }
+            LeafEvent::Relinked { account, leaf } => {
+                tracing::info!(
+                    account,
+                    server = leaf.server,
+                    remote = leaf.remote,
+                    name = leaf.name,
+                    "leaf connection (re)linked"
+                );
+                metrics::counter!("trilink_hub_leaf_relinks_total", "account" => account.clone())
+                    .increment(1);
             }
         }
     }
@@ -755,6 +812,45 @@ mod tests {
             w.observe(&t),
             vec![LeafEvent::MonitorBack {
                 server: "hub-1".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn new_connections_after_the_first_poll_are_relinks() {
+        let jp = |port: u16| {
+            format!(r#"{{"leafs":[{{"account":"JP","ip":"127.0.0.1","port":{port}}}]}}"#)
+        };
+        let mut w = LeafWatch::new(WatchConfig::default());
+        let t = |reports: &[ServerReport]| LeafTally::count(reports, &accounts());
+        // The first poll only learns.
+        assert!(
+            w.observe(&t(&[ok("hub-0", &jp(1)), ok("hub-1", LEAFZ_NONE)]))
+                .is_empty()
+        );
+        assert!(
+            w.observe(&t(&[ok("hub-0", &jp(1)), ok("hub-1", LEAFZ_NONE)]))
+                .is_empty()
+        );
+        // Same node, new remote port (replaced or reconnected): one relink, no duplicate.
+        let e = w.observe(&t(&[ok("hub-0", &jp(2)), ok("hub-1", LEAFZ_NONE)]));
+        assert!(
+            matches!(&e[..], [LeafEvent::Relinked { account, leaf }] if account == "JP" && leaf.remote == "127.0.0.1:2"),
+            "{e:?}"
+        );
+        // hub-0 dies, the leaf moves to hub-1: unreachable + one relink.
+        let e = w.observe(&t(&[down("hub-0"), ok("hub-1", &jp(3))]));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| matches!(e, LeafEvent::Relinked { leaf, .. } if leaf.server == "hub-1"))
+        );
+        // hub-0 back, listing a connection it had before it was unreadable: not a relink.
+        let e = w.observe(&t(&[ok("hub-0", LEAFZ_NONE), ok("hub-1", &jp(3))]));
+        assert_eq!(
+            e,
+            vec![LeafEvent::MonitorBack {
+                server: "hub-0".into()
             }]
         );
     }

@@ -303,12 +303,15 @@ pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
 /// A second leaf server for `nation` holding that nation's genuine leaf certificate and key
 /// (an insider's stock nats-server with the nation's own leaf config), linking to the hub's
 /// leafnode ports `hub_leaf_ports` only; its JetStream domain is `name` without dashes, so it
-/// cannot disturb the real leaf's streams. Returns once it has its leaf link (the hub accepts
-/// it: `broker-config/SECURITY.md`, residual risks); panics after 15 s.
+/// cannot disturb the real leaf's streams. It declares `server_name: <claimed_name>` (default
+/// `name`; the real leaf's name makes the hub replace one link by the other, back and forth).
+/// Returns once it has its leaf link (the hub accepts it: `broker-config/SECURITY.md`,
+/// residual risks); panics after 15 s.
 pub async fn spawn_second_leaf(
     link: &crate::Link,
     nation: trilink_schema::Nation,
     name: &str,
+    claimed_name: Option<&str>,
     hub_leaf_ports: &[u16],
 ) -> crate::ServerProcess {
     let (text, client, monitor) = link
@@ -324,6 +327,8 @@ pub async fn spawn_second_leaf(
         .map(|l| {
             if l.trim_start().starts_with("urls:") {
                 format!("      urls: [ {} ]", urls.join(", "))
+            } else if l.starts_with("server_name:") {
+                format!("server_name: {}", claimed_name.unwrap_or(name))
             } else if l.trim() == domain {
                 format!("  domain: {}", name.replace('-', ""))
             } else {
@@ -335,7 +340,10 @@ pub async fn spawn_second_leaf(
         .spawn_extra(name, &text.join("\n"), client, monitor)
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while leaf.leaf_count().await.ok() != Some(1) {
+    // (Linked at least once: a leaf claiming another's name may be replaced again at once.)
+    while leaf.leaf_count().await.ok() != Some(1)
+        && !leaf.log_text().contains("Leafnode connection created")
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "{name} never linked to the hub (ports {hub_leaf_ports:?}):\n{}",

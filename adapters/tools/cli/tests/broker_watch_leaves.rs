@@ -119,7 +119,8 @@ async fn watch_leaves_raises_the_duplicate_signal_for_a_second_jp_leaf() {
         0.0
     );
 
-    let _rogue = spawn_second_leaf(&link, Nation::Jp, "rogue-jp", link.hub_leaf_ports()).await;
+    let _rogue =
+        spawn_second_leaf(&link, Nation::Jp, "rogue-jp", None, link.hub_leaf_ports()).await;
     let loud = scrape_until(addr, 1.0, &mut w).await;
     assert_eq!(metric_sum(&loud, leaves, "account=\"JP\""), 2.0, "{loud}");
     assert_eq!(metric_sum(&loud, leaves, "account=\"KR\""), 1.0, "{loud}");
