@@ -41,6 +41,7 @@ impl Drop for Watcher {
 }
 
 const DUP: &str = "trilink_hub_leaf_identity_duplicated";
+const LEAVES: &str = "trilink_hub_leaf_connections";
 
 /// Scrape until JP's duplicate gauge is `want` (panic after 20 s); the page.
 async fn scrape_until(addr: std::net::SocketAddr, want: f64, w: &mut Watcher) -> String {
@@ -104,8 +105,7 @@ async fn watch_leaves_raises_the_duplicate_signal_for_a_second_jp_leaf() {
             .unwrap(),
     );
     let quiet = scrape_until(addr, 0.0, &mut w).await;
-    let leaves = "trilink_hub_leaf_connections";
-    assert_eq!(metric_sum(&quiet, leaves, "account=\"JP\""), 1.0, "{quiet}");
+    assert_eq!(metric_sum(&quiet, LEAVES, "account=\"JP\""), 1.0, "{quiet}");
     assert_eq!(
         metric_sum(&quiet, "trilink_hub_monitor_up", "server=\"hub-0\""),
         1.0
@@ -122,8 +122,8 @@ async fn watch_leaves_raises_the_duplicate_signal_for_a_second_jp_leaf() {
     let _rogue =
         spawn_second_leaf(&link, Nation::Jp, "rogue-jp", None, link.hub_leaf_ports()).await;
     let loud = scrape_until(addr, 1.0, &mut w).await;
-    assert_eq!(metric_sum(&loud, leaves, "account=\"JP\""), 2.0, "{loud}");
-    assert_eq!(metric_sum(&loud, leaves, "account=\"KR\""), 1.0, "{loud}");
+    assert_eq!(metric_sum(&loud, LEAVES, "account=\"JP\""), 2.0, "{loud}");
+    assert_eq!(metric_sum(&loud, LEAVES, "account=\"KR\""), 1.0, "{loud}");
     assert_eq!(metric_sum(&loud, DUP, "account=\"KR\""), 0.0, "{loud}");
     assert_eq!(
         metric_sum(&loud, "trilink_hub_leaf_duplicates_total", "account=\"JP\""),
@@ -141,7 +141,7 @@ async fn watch_leaves_raises_the_duplicate_signal_for_a_second_jp_leaf() {
 }
 
 /// `TrilinkLeafIdentityDuplicated`'s own expression in promtool over the quiet scrape followed
-/// by the loud one: it fires for JP after its `for:` and never for KR.
+/// by the loud one (the connection counts): it fires for JP after its `for:` and never for KR.
 fn alert_fires_on(quiet: &str, loud: &str) {
     let Ok(out) = Command::new("promtool").arg("--version").output() else {
         // CI installs promtool and sets TRILINK_REQUIRE_PROMTOOL: there this never skips.
@@ -168,11 +168,12 @@ fn alert_fires_on(quiet: &str, loud: &str) {
     };
     let (expr, for_) = (field("expr:"), field("for:"));
     let minutes: u32 = for_.strip_suffix('m').unwrap().parse().unwrap();
+    // The scraped series of every hub node and account, as Prometheus stores them.
     let series = |account: &str| {
-        let q = metric_sum(quiet, DUP, &format!("account=\"{account}\""));
-        let l = metric_sum(loud, DUP, &format!("account=\"{account}\""));
+        let q = metric_sum(quiet, LEAVES, &format!("account=\"{account}\""));
+        let l = metric_sum(loud, LEAVES, &format!("account=\"{account}\""));
         format!(
-            "      - series: '{DUP}{{account=\"{account}\",instance=\"watch\"}}'\n        values: '{q} {q} {l}x{}'\n",
+            "      - series: '{LEAVES}{{account=\"{account}\",server=\"hub-0\",instance=\"watch\"}}'\n        values: '{q} {q} {l}x{}'\n",
             minutes + 2
         )
     };
@@ -189,11 +190,16 @@ fn alert_fires_on(quiet: &str, loud: &str) {
     std::fs::write(
         &test,
         format!(
-            "rule_files: [{}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}{}    alert_rule_test:\n      - eval_time: 1m\n        alertname: Dup\n        exp_alerts: []\n      - eval_time: {}m\n        alertname: Dup\n        exp_alerts:\n          - exp_labels: {{account: JP}}\n",
+            "rule_files: [{}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}{}    alert_rule_test:\n      - eval_time: 1m\n        alertname: Dup\n        exp_alerts: []\n      - eval_time: {}m\n        alertname: Dup\n        exp_alerts:\n          - exp_labels: {{account: JP}}\n{}",
             rules.display(),
             series("JP"),
             series("KR"),
-            minutes + 2
+            minutes + 2,
+            // One watcher per hub node, each seeing one JP leaf on its own node: still two.
+            format!(
+                "  - interval: 1m\n    input_series:\n      - series: '{LEAVES}{{account=\"JP\",server=\"127.0.0.1:8222\",instance=\"hub-1:9471\"}}'\n        values: '1x{m}'\n      - series: '{LEAVES}{{account=\"JP\",server=\"127.0.0.1:8222\",instance=\"hub-2:9471\"}}'\n        values: '0 1x{m}'\n    alert_rule_test:\n      - eval_time: {m}m\n        alertname: Dup\n        exp_alerts:\n          - exp_labels: {{account: JP}}\n",
+                m = minutes + 2
+            )
         ),
     )
     .unwrap();
