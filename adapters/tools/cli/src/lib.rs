@@ -75,7 +75,8 @@ pub enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Benchmark the live link against a raw-NATS baseline in the same run.
     Bench(bench_cmd::BenchArgs),
-    /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them.
+    /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them;
+    /// create a site's streams; watch the hub for a second leaf with one nation's identity.
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),

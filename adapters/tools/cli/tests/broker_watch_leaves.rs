@@ -187,6 +187,11 @@ fn alert_fires_on(quiet: &str, loud: &str) {
     )
     .unwrap();
     let test = dir.path().join("test.yaml");
+    // One watcher per hub node, each seeing one JP leaf on its own node: still two.
+    let per_node_watchers = format!(
+        "  - interval: 1m\n    input_series:\n      - series: '{LEAVES}{{account=\"JP\",server=\"127.0.0.1:8222\",instance=\"hub-1:9471\"}}'\n        values: '1x{m}'\n      - series: '{LEAVES}{{account=\"JP\",server=\"127.0.0.1:8222\",instance=\"hub-2:9471\"}}'\n        values: '0 1x{m}'\n    alert_rule_test:\n      - eval_time: {m}m\n        alertname: Dup\n        exp_alerts:\n          - exp_labels: {{account: JP}}\n",
+        m = minutes + 2
+    );
     std::fs::write(
         &test,
         format!(
@@ -195,11 +200,7 @@ fn alert_fires_on(quiet: &str, loud: &str) {
             series("JP"),
             series("KR"),
             minutes + 2,
-            // One watcher per hub node, each seeing one JP leaf on its own node: still two.
-            format!(
-                "  - interval: 1m\n    input_series:\n      - series: '{LEAVES}{{account=\"JP\",server=\"127.0.0.1:8222\",instance=\"hub-1:9471\"}}'\n        values: '1x{m}'\n      - series: '{LEAVES}{{account=\"JP\",server=\"127.0.0.1:8222\",instance=\"hub-2:9471\"}}'\n        values: '0 1x{m}'\n    alert_rule_test:\n      - eval_time: {m}m\n        alertname: Dup\n        exp_alerts:\n          - exp_labels: {{account: JP}}\n",
-                m = minutes + 2
-            )
+            per_node_watchers,
         ),
     )
     .unwrap();
