@@ -19,12 +19,14 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use trilink_schema::Nation;
 
 use crate::Site;
 use crate::conf::{self, RenderError};
 use crate::streams::{StreamError, StreamPlan};
+
+/// How long a monitoring request may take.
+const MONITOR_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Environment variable naming the nats-server binary.
 pub const SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
@@ -522,25 +524,18 @@ impl ServerProcess {
         wait_port_blocking(self.client_port, timeout, &name, || self.check_alive())
     }
 
-    /// GET a monitoring endpoint (e.g. `/leafz`) and parse its JSON body.
+    /// GET a monitoring endpoint (e.g. `/leafz`) and parse its JSON body (whatever the status:
+    /// `/healthz` answers 503 with a JSON reason).
     pub async fn monitor(&self, path: &str) -> Result<serde_json::Value, LaunchError> {
         let what = format!("GET {}{path}", self.monitor_url());
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.monitor_port))
-            .await
-            .map_err(io(what.clone()))?;
-        let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(req.as_bytes())
-            .await
-            .map_err(io(what.clone()))?;
-        let mut buf = Vec::new();
-        stream
-            .read_to_end(&mut buf)
-            .await
-            .map_err(io(what.clone()))?;
-        let text = String::from_utf8_lossy(&buf);
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).map_err(|e| LaunchError::Io {
+        let (_, body) =
+            crate::leafwatch::http_get("127.0.0.1", self.monitor_port, path, MONITOR_TIMEOUT)
+                .await
+                .map_err(|e| LaunchError::Io {
+                    what: what.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+        serde_json::from_slice(&body).map_err(|e| LaunchError::Io {
             what,
             source: std::io::Error::other(e),
         })

@@ -23,6 +23,9 @@
 //!   users, TLS, accounts) through the same [`ServerProcess`]; [`mosquitto::Mosquitto`]: the
 //!   MQTT broker of the demo and of the tests. With [`free_port_for`] these are the only
 //!   places in the workspace that start brokers or pick ports.
+//! - [`leafwatch`]: detection of a second leaf with one nation's identity (which the broker
+//!   cannot refuse without costing failover): sans-IO counting of every hub node's `/leafz`
+//!   and the decision, a thin polling loop, and its metrics (`trilink broker watch-leaves`).
 //! - `testing` (feature `testing`, dev-dependencies only): the test kit on top of them —
 //!   brokers that panic with a reason, stream setup, counts, waits, dead-letter readers.
 //! - Roles and where they connect: `Role::Adapter(jp|kr)` on its leaf, `Role::Adapter(us)` and
@@ -57,6 +60,7 @@
 pub mod certs;
 pub mod conf;
 pub mod launcher;
+pub mod leafwatch;
 pub mod mosquitto;
 pub mod standalone;
 pub mod streams;

@@ -311,3 +311,61 @@ pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+// ----------------------------------------------------------------------------------------
+// Insider leaves
+// ----------------------------------------------------------------------------------------
+
+/// A second leaf server for `nation` holding that nation's genuine leaf certificate and key
+/// (an insider's stock nats-server with the nation's own leaf config), linking to the hub's
+/// leafnode ports `hub_leaf_ports` only; its JetStream domain is `name` without dashes, so it
+/// cannot disturb the real leaf's streams. It declares `server_name: <claimed_name>` (default
+/// `name`; the real leaf's name makes the hub replace one link by the other, back and forth).
+/// Returns once it has its leaf link (the hub accepts it: `broker-config/SECURITY.md`,
+/// residual risks); panics after 15 s.
+pub async fn spawn_second_leaf(
+    link: &crate::Link,
+    nation: trilink_schema::Nation,
+    name: &str,
+    claimed_name: Option<&str>,
+    hub_leaf_ports: &[u16],
+) -> crate::ServerProcess {
+    let (text, client, monitor) = link
+        .render_leaf(nation, name, &format!("leaf-{}", nation.as_str()), "ca")
+        .unwrap();
+    let urls: Vec<String> = hub_leaf_ports
+        .iter()
+        .map(|p| format!("\"tls://127.0.0.1:{p}\""))
+        .collect();
+    let domain = format!("domain: {}", nation.as_str());
+    let text: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("urls:") {
+                format!("      urls: [ {} ]", urls.join(", "))
+            } else if l.starts_with("server_name:") {
+                format!("server_name: {}", claimed_name.unwrap_or(name))
+            } else if l.trim() == domain {
+                format!("  domain: {}", name.replace('-', ""))
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let leaf = link
+        .spawn_extra(name, &text.join("\n"), client, monitor)
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    // (Linked at least once: a leaf claiming another's name may be replaced again at once.)
+    while leaf.leaf_count().await.ok() != Some(1)
+        && !leaf.log_text().contains("Leafnode connection created")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} never linked to the hub (ports {hub_leaf_ports:?}):\n{}",
+            leaf.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    leaf
+}

@@ -1,5 +1,8 @@
 //! `trilink broker up|down`: run the development broker topology (hub + JP and KR leaves) in
-//! the foreground with `trilink_brokers::Link`, the same launcher the tests use.
+//! the foreground with `trilink_brokers::Link`, the same launcher the tests use;
+//! `trilink broker streams`: create a site's streams; `trilink broker watch-leaves`: count the
+//! leaf connections of every hub node per nation and alert on a second leaf with one nation's
+//! identity (`trilink_brokers::leafwatch`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use trilink_brokers::leafwatch::{self, LeafTally, LeafWatch, MonitorTarget, WatchConfig};
 use trilink_brokers::{Link, LinkOptions};
 
 use crate::{EXIT_PROBLEM, EXIT_USAGE};
@@ -79,11 +83,50 @@ pub enum BrokerAction {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Watch every hub node's monitoring `/leafz`: count leaf connections per nation account
+    /// (summed over the nodes) and raise `trilink_hub_leaf_identity_duplicated{account}` (and
+    /// log a warning) when one nation has more than one leaf, e.g. a second server holding its
+    /// leaf certificate. Serves the metrics on --metrics-listen; --once checks once and exits
+    /// (0 one leaf at most per nation, 1 a duplicate or an unreadable node).
+    WatchLeaves(WatchLeavesArgs),
 }
 
-/// Run a broker action.
-pub fn run(args: &BrokerArgs) -> ExitCode {
+/// `trilink broker watch-leaves`.
+#[derive(Debug, Args)]
+pub struct WatchLeavesArgs {
+    /// Monitoring endpoint of a hub node, `http://host:8222` or `name=http://host:8222` (the
+    /// name labels its metrics); give every node of a clustered hub.
+    #[arg(long = "monitor", required = true, value_parser = parse_monitor)]
+    pub monitors: Vec<MonitorTarget>,
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` on this address.
+    #[arg(long, env = "TRILINK_LEAFWATCH_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Milliseconds between polls.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub interval_ms: u64,
+    /// Accounts that have a leaf (reported at 0 when they have none).
+    #[arg(long = "account", default_values_t = ["JP".to_owned(), "KR".to_owned()])]
+    pub accounts: Vec<String>,
+    /// Leaf connections one account may have over all hub nodes.
+    #[arg(long, default_value_t = 1)]
+    pub max_per_account: u64,
+    /// Poll once, print the counts, exit 0 (within allowance) or 1 (a duplicate, or a node
+    /// whose /leafz cannot be read).
+    #[arg(long, conflicts_with = "metrics_listen")]
+    pub once: bool,
+    /// Log filter (tracing env-filter syntax; `RUST_LOG` wins when set).
+    #[arg(long, default_value = "info")]
+    pub log_filter: String,
+}
+
+fn parse_monitor(s: &str) -> Result<MonitorTarget, String> {
+    MonitorTarget::parse(s).map_err(|e| e.to_string())
+}
+
+/// Run a broker action. `log_json`: the global `--log-json` / `TRILINK_LOG_JSON`.
+pub fn run(args: &BrokerArgs, log_json: bool) -> ExitCode {
     match &args.action {
+        BrokerAction::WatchLeaves(w) => watch_leaves(w, log_json),
         BrokerAction::Streams {
             nats,
             site,
@@ -325,4 +368,98 @@ fn streams(
             }
         }
     })
+}
+
+fn watch_leaves(args: &WatchLeavesArgs, log_json: bool) -> ExitCode {
+    let config = WatchConfig {
+        max_per_account: args.max_per_account,
+        accounts: args.accounts.clone(),
+    };
+    let interval = Duration::from_millis(args.interval_ms);
+    let rt = match crate::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        use trilink_runtime::telemetry;
+        if args.once {
+            return watch_once(&args.monitors, config, interval).await;
+        }
+        let format = if log_json {
+            telemetry::LogFormat::Json
+        } else {
+            telemetry::LogFormat::Text
+        };
+        if let Err(e) = telemetry::init_logging(format, &args.log_filter) {
+            eprintln!("trilink broker watch-leaves: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        let shutdown = trilink_runtime::shutdown::signal_token();
+        let prom = match telemetry::install_metrics() {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("trilink broker watch-leaves: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        };
+        if let Some(addr) = args.metrics_listen {
+            let health = telemetry::Health::new();
+            health.set_ready(true);
+            if let Err(e) = telemetry::serve(addr, prom, health, shutdown.clone()).await {
+                eprintln!("trilink broker watch-leaves: metrics endpoint {addr}: {e}");
+                return ExitCode::from(EXIT_PROBLEM);
+            }
+        }
+        let nodes: Vec<String> = args.monitors.iter().map(MonitorTarget::url).collect();
+        tracing::info!(nodes = %nodes.join(" "), interval_ms = args.interval_ms, "watching the hub's leaf connections");
+        leafwatch::run(&args.monitors, config, interval, shutdown.cancelled_owned()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// One poll, printed: `account server count` lines, then the verdict.
+async fn watch_once(
+    targets: &[MonitorTarget],
+    config: WatchConfig,
+    interval: Duration,
+) -> ExitCode {
+    let timeout = interval.clamp(Duration::from_millis(200), Duration::from_secs(5));
+    let reports = leafwatch::poll(targets, timeout).await;
+    let tally = LeafTally::count(&reports, &config.accounts);
+    let watch = LeafWatch::new(config);
+    for ((account, server), n) in &tally.per_server {
+        println!("{account} {server} {n}");
+    }
+    let mut problem = false;
+    for (server, e) in &tally.unreachable {
+        println!("unreadable {server}: {e}");
+        problem = true;
+    }
+    for (account, n) in &tally.per_account {
+        if watch.is_duplicate(*n) {
+            let at: Vec<String> = tally
+                .leaves
+                .get(account)
+                .map(|v| {
+                    v.iter()
+                        .map(|l| format!("{} from {}", l.server, l.remote))
+                        .collect()
+                })
+                .unwrap_or_default();
+            println!(
+                "DUPLICATE {account}: {n} leaf connections ({})",
+                at.join("; ")
+            );
+            problem = true;
+        }
+    }
+    if problem {
+        ExitCode::from(EXIT_PROBLEM)
+    } else {
+        println!(
+            "ok: at most {} leaf connection per nation",
+            watch.config().max_per_account
+        );
+        ExitCode::SUCCESS
+    }
 }

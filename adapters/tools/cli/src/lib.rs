@@ -75,7 +75,8 @@ pub enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Benchmark the live link against a raw-NATS baseline in the same run.
     Bench(bench_cmd::BenchArgs),
-    /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them.
+    /// Run the development brokers (hub + JP and KR leaves) in the foreground, or stop them;
+    /// create a site's streams; watch the hub for a second leaf with one nation's identity.
     Broker(broker_cmd::BrokerArgs),
     /// Print the common schema's JSON Schema, write it, or check files against it.
     Schema(schema_cmd::SchemaArgs),
@@ -104,7 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Scenario(args) => scenario_cmd::run(&args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(&args),
-        Command::Broker(args) => broker_cmd::run(&args),
+        Command::Broker(args) => broker_cmd::run(&args, cli.log_json),
         Command::View(args) => view_cmd::run(&args),
         Command::Decode(args) => decode_cmd::run(&args),
         Command::Dlq(args) => dlq_cmd::run(&args),

@@ -38,9 +38,12 @@ fn bash_completion_mentions_every_command_and_completes() {
     assert_eq!(o.status.code(), Some(0));
     let script = String::from_utf8(o.stdout).unwrap();
     for path in &paths {
-        // clap's bash script names each command by its path:
-        // `trilink__subcmd__policy__subcmd__test`.
-        let name = format!("cmd=\"trilink__subcmd__{}\"", path.join("__subcmd__"));
+        // clap's bash script names each command by its path, a dash in a name included:
+        // `trilink__subcmd__policy__subcmd__test`, `…__broker__subcmd__watch__subcmd__leaves`.
+        let name = format!(
+            "cmd=\"trilink__subcmd__{}\"",
+            path.join("__subcmd__").replace('-', "__subcmd__")
+        );
         assert!(
             script.contains(&name),
             "bash completion lacks {}",
