@@ -66,11 +66,21 @@ pub(super) struct LaneConfig {
 }
 
 /// The main loop's handle on the lane.
+/// Dropping it without [`Lane::stop`] (the relay's future dropped, e.g. aborted) aborts the
+/// lane's task: a relay that is gone publishes nothing more.
 pub(super) struct Lane {
     tx: mpsc::Sender<PictureInput>,
     shutdown: CancellationToken,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
     stats: Arc<RelayStats>,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
 }
 
 impl Lane {
@@ -89,7 +99,7 @@ impl Lane {
         Self {
             tx,
             shutdown,
-            task,
+            task: Some(task),
             stats,
         }
     }
@@ -113,9 +123,11 @@ impl Lane {
     }
 
     /// [`Lane::close`], and wait until the lane has finished.
-    pub(super) async fn stop(self) {
+    pub(super) async fn stop(mut self) {
         self.shutdown.cancel();
-        if let Err(e) = self.task.await {
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
             tracing::error!(error = %e, "the picture lane failed");
         }
     }
