@@ -239,7 +239,7 @@ impl Picture {
             }
             ReportContent::Track { kin, phase } => {
                 // Out-of-order reports older than the track's state are ignored.
-                if track.kin.is_none_or(|k| k.t <= kin.t) {
+                if track.kin.as_ref().is_none_or(|k| k.t <= kin.t) {
                     track.kin = Some(*kin);
                     track.kin_msg = Some(r.msg);
                     track.kin_at = r.observed_at;
@@ -596,13 +596,16 @@ impl Picture {
                 .filter(|t| !t.cancelled)
         };
         let key: Vec<MemoKey> = live()
-            .filter_map(|t| Some((t.kin_msg?, t.kin?.t.to_bits(), t.kin?.x.x.to_bits())))
+            .filter_map(|t| {
+                let k = t.kin.as_ref()?;
+                Some((t.kin_msg?, k.t.to_bits(), k.x.x.to_bits()))
+            })
             .collect();
         let fused = if let Some((_, f)) = memo.0.iter().find(|(k, _)| *k == key) {
             *f
         } else {
-            let inputs: Vec<KinInput> = live()
-                .filter_map(|t| t.kin.map(|k| (k, t.kin_at, t.phase)))
+            let inputs: Vec<KinRef<'_>> = live()
+                .filter_map(|t| t.kin.as_ref().map(|k| (k, t.kin_at, t.phase)))
                 .collect();
             let f = fuse_kin_inputs(&inputs, cfg);
             memo.0.push((key, f));
@@ -877,6 +880,9 @@ fn cross_distance(k: &Kin, l: &Launch, cfg: &Config) -> Option<f64> {
 /// A member's kinematic input to fusion: state, its report time, its flight phase.
 type KinInput = (Kin, DateTime<Utc>, FlightPhase);
 
+/// [`KinInput`] borrowed from its track (a `Kin` is ~650 bytes: fusion reads it in place).
+type KinRef<'a> = (&'a Kin, DateTime<Utc>, FlightPhase);
+
 /// A member's fusion input as the memo knows it: the message its state came from, plus the
 /// state's time and first coordinate (so even a reused message id cannot alias two states).
 type MemoKey = (MessageId, u64, u64);
@@ -887,32 +893,29 @@ type MemoKey = (MessageId, u64, u64);
 pub(crate) struct FuseMemo(Vec<(Vec<MemoKey>, Option<KinInput>)>);
 
 fn fuse_kin(live: &[&NatTrack], cfg: &Config) -> Option<KinInput> {
-    let inputs: Vec<KinInput> = live
+    let inputs: Vec<KinRef<'_>> = live
         .iter()
-        .filter_map(|t| t.kin.map(|k| (k, t.kin_at, t.phase)))
+        .filter_map(|t| t.kin.as_ref().map(|k| (k, t.kin_at, t.phase)))
         .collect();
     fuse_kin_inputs(&inputs, cfg)
 }
 
-fn fuse_kin_inputs(inputs: &[KinInput], cfg: &Config) -> Option<KinInput> {
-    let (newest, at, phase) = inputs
-        .iter()
-        .max_by(|a, b| a.0.t.total_cmp(&b.0.t))
-        .copied()?;
+fn fuse_kin_inputs(inputs: &[KinRef<'_>], cfg: &Config) -> Option<KinInput> {
+    let &(newest, at, phase) = inputs.iter().max_by(|a, b| a.0.t.total_cmp(&b.0.t))?;
     let t0 = newest.t;
     let items: Vec<_> = inputs
         .iter()
-        .map(|(k, _, _)| k)
+        .map(|(k, _, _)| *k)
         .filter(|k| k.t >= t0 - cfg.fusion_window_s)
         .map(|k| {
-            let p = k.predict(t0, cfg);
-            // An unpredicted state keeps its precomputed information matrix.
-            let info = if k.t.to_bits() == t0.to_bits() {
-                k.info
+            if k.t.to_bits() == t0.to_bits() {
+                // Not predicted (`Kin::predict` to its own time is the identity): it keeps
+                // its precomputed information matrix.
+                (k.x, k.p, k.info)
             } else {
-                None
-            };
-            (p.x, p.p, info)
+                let p = k.predict(t0, cfg);
+                (p.x, p.p, None)
+            }
         })
         .collect();
     let (x, p, _) = ci_with_information(&items)?;

@@ -20,6 +20,7 @@ use crate::process::RelayIdentity;
 /// rebuild_max_messages = 100000  # ... at most this many (the newest)
 /// drop_after_s = 60            # a contribution silent this long (wall clock) is stale
 /// min_update_interval_ms = 250 # publish an event's updated view at most this often per destination (0: every change)
+/// queue = 10000                # accepted inputs waiting for the picture lane (full: left out of the live picture)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,6 +41,10 @@ pub struct PictureConfig {
     /// (0 ..= 60 000; 0 = every change). Creation, end and cancellation go at once
     /// ([`crate::picture::ViewPacer`]).
     pub min_update_interval_ms: u64,
+    /// Accepted inputs that may wait for the picture's own lane (1 ..= 1 000 000). The
+    /// national path never waits for the picture: when the queue is full an input is left
+    /// out of the live picture and counted (`trilink_relay_picture_dropped_inputs_total`).
+    pub queue: usize,
 }
 
 impl PictureConfig {
@@ -61,6 +66,7 @@ impl Default for PictureConfig {
             rebuild_max_messages: 100_000,
             drop_after_s: 60,
             min_update_interval_ms: 250,
+            queue: 10_000,
         }
     }
 }
@@ -332,6 +338,9 @@ impl RelayConfig {
                 "picture.min_update_interval_ms",
                 "must be 0 ..= 60000".into(),
             );
+        }
+        if !(1..=1_000_000).contains(&self.picture.queue) {
+            return e("picture.queue", "must be 1 ..= 1000000".into());
         }
         if !(1..=86_400).contains(&self.picture.drop_after_s) {
             return e("picture.drop_after_s", "must be 1 ..= 86400".into());

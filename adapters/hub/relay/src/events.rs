@@ -13,7 +13,9 @@
 //! `trilink_relay_picture_withheld_total{dest,reason}`,
 //! `trilink_relay_picture_coalesced_total` (views replaced by a newer one before stored),
 //! `trilink_relay_picture_errors_total{stage}` (`ingest`, `envelope`, `store`, `rebuild`),
-//! `trilink_relay_picture_rebuilt_messages_total`, gauge `trilink_relay_picture_events{dest}`.
+//! `trilink_relay_picture_rebuilt_messages_total`, gauge `trilink_relay_picture_events{dest}`,
+//! `trilink_relay_picture_dropped_inputs_total` (inputs left out of the live picture because
+//! the picture lane's queue was full: the national path never waits for the picture).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -54,6 +56,9 @@ pub struct RelayStats {
     pub picture_errors: AtomicU64,
     /// Input messages taken in by the start-up rebuild.
     pub picture_rebuilt: AtomicU64,
+    /// Accepted inputs left out of the live picture because the picture lane's queue was
+    /// full (or the lane had stopped); their national outputs are not affected.
+    pub picture_dropped_inputs: AtomicU64,
     /// Whether the consumer is up.
     pub ready: AtomicBool,
 }
@@ -132,7 +137,12 @@ pub(crate) fn describe() {
         "trilink_relay_picture_events",
         "Events in a destination's common picture"
     );
+    metrics::describe_counter!(
+        "trilink_relay_picture_dropped_inputs_total",
+        "Accepted inputs left out of the live picture (picture lane queue full)"
+    );
     for name in [
+        "trilink_relay_picture_dropped_inputs_total",
         "trilink_relay_picture_errors_total",
         "trilink_relay_picture_coalesced_total",
         "trilink_relay_received_total",
@@ -308,6 +318,34 @@ pub(crate) fn picture_dropped(subject: &str) {
         subject,
         "shutdown: common event view not stored; the rebuild republishes it"
     );
+}
+
+/// An accepted input could not be handed to the picture lane (its queue is full): it is
+/// left out of the live picture; its national outputs go on. Logged on the first drop and
+/// every 1000th, counted always.
+pub(crate) fn picture_input_dropped(stats: &RelayStats, message_id: &str) {
+    let n = stats.picture_dropped_inputs.fetch_add(1, Ordering::Relaxed) + 1;
+    if n == 1 || n.is_multiple_of(1000) {
+        tracing::warn!(
+            message_id,
+            dropped = n,
+            "picture lane queue full: input left out of the live picture (national outputs unaffected; the next report or a restart's rebuild restores it)"
+        );
+    }
+    metrics::counter!("trilink_relay_picture_dropped_inputs_total").increment(1);
+}
+
+/// The picture lane has stopped (it failed): inputs are no longer taken into the picture.
+pub(crate) fn picture_lane_gone(stats: &RelayStats, message_id: &str) {
+    let n = stats.picture_dropped_inputs.fetch_add(1, Ordering::Relaxed) + 1;
+    if n == 1 || n.is_multiple_of(1000) {
+        tracing::error!(
+            message_id,
+            dropped = n,
+            "the picture lane has stopped: input left out of the live picture"
+        );
+    }
+    metrics::counter!("trilink_relay_picture_dropped_inputs_total").increment(1);
 }
 
 /// The start-up rebuild read `messages` inputs and holds `events` events (all destinations).

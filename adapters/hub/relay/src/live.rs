@@ -23,16 +23,22 @@
 //!   runtime's dead-letter format, its heartbeat (`trilink_runtime::status`), and, with
 //!   `create_streams`, the stream plan of `broker-config/streams.toml`.
 //!
-//! - **The common picture** (`[picture] enabled`, default on; [`crate::picture`]): every
-//!   input the pure step accepted (rejects and `status` excepted) goes into the correlator in
-//!   arrival order, with the time of its processing; a tick runs every `tick_ms`. Each change
-//!   of a destination's picture is published as a `common_event` on
-//!   `tl.out.<dest>.common_event.us.<event id>` (latest per event kept) under the policy. An
-//!   event's publishes are ordered by the [`OrderGate`] key `(us, event id)`; they are not
-//!   tied to the input that caused them (the input is acknowledged when its own outputs are
-//!   stored, as before). **A failed picture store is retried in place** with backoff, like an
-//!   input's outputs, so later revisions of that event wait behind it and none is lost or
-//!   reordered while the relay runs; a view still unstored at shutdown is dropped and logged.
+//! - **The common picture** (`[picture] enabled`, default on; [`crate::picture`]) runs on a
+//!   lane of its own (`lane`: a task with its own bounded input queue, order gate and
+//!   in-flight window), so that **the picture never slows a national output**: the main loop
+//!   hands every input the pure step accepted (rejects and `status` excepted) to the lane and
+//!   goes on; it never waits for the correlator or for a picture publish (a full queue leaves
+//!   the input out of the live picture, counted). The lane runs the correlator in arrival
+//!   order, with the time of each input's processing; a tick every `tick_ms`. Each change of
+//!   a destination's picture is published (paced, coalesced) as a `common_event` on
+//!   `tl.out.<dest>.common_event.us.<event id>` (latest per event kept) under the policy in
+//!   force. An event's publishes are stored in order (key `(us, event id)`); they are not tied
+//!   to the input that caused them (the input is acknowledged when its own national outputs
+//!   are stored, as before). **A failed picture store is retried in place** with backoff, so
+//!   later revisions of that event wait behind it and none is lost or reordered while the
+//!   relay runs; a view still unstored at shutdown is dropped and logged; on a crash, queued
+//!   inputs and unstored views are lost with the process and the start-up rebuild recomputes
+//!   and republishes them.
 //! - **Restart:** the correlator's state lives in memory. At start-up, before consuming, the
 //!   relay rebuilds it from the hub's input streams: the messages of the last
 //!   `rebuild_window_s` (at most `rebuild_max_messages`, the newest), read with
@@ -59,7 +65,7 @@ use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use chrono::Utc;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, future::join_all};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use trilink_runtime::CancellationToken;
 use trilink_runtime::nats::{self as rt_nats, DeadLetter};
 use trilink_runtime::status::{self, Heartbeat};
@@ -69,11 +75,13 @@ use trilink_schema::{ComponentState, Nation, Subject, headers};
 pub use crate::config::{AccountConfig, RelayConfig};
 use crate::events;
 pub use crate::events::RelayStats;
-use crate::order::{Admission, OrderGate};
-use crate::picture::{PictureOutput, PictureStage, ViewPacer};
+use crate::order::OrderGate;
+use crate::picture::PictureStage;
 use crate::policy::{Policy, PolicyError};
-use crate::process::{Outcome, Output, RelayIdentity, process, process_in_account};
+use crate::process::{Outcome, RelayIdentity, process, process_in_account};
 use crate::references::ReferenceBook;
+
+mod lane;
 
 /// Why the relay could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -329,7 +337,7 @@ pub async fn run_with_control(
         stats: control.stats.clone(),
         refs: Mutex::new(ReferenceBook::default()),
     });
-    let mut picture = if config.picture.enabled {
+    let picture = if config.picture.enabled {
         // Boxed: the correlator and the rebuild would make the relay's future large.
         let mut stage = Box::new(PictureStage::new(config.picture.correlator()));
         if config.picture.rebuild_window_s > 0 {
@@ -347,6 +355,28 @@ pub async fn run_with_control(
         None
     };
     drop(rebuild_from);
+    // The common picture runs on its own lane (task, queue, order gate and in-flight window):
+    // the national path hands it each accepted input and never waits for it (`lane`).
+    let (policy_tx, policy_rx) = watch::channel(policy.clone());
+    let lane = picture.map(|stage| {
+        lane::Lane::spawn(
+            stage,
+            shared.clone(),
+            policy_rx,
+            lane::LaneConfig {
+                queue: config.picture.queue,
+                tick: Duration::from_millis(config.picture.tick_ms),
+                min_update_interval: Duration::from_millis(config.picture.min_update_interval_ms),
+                max_in_flight,
+                drain_timeout: Duration::from_millis(config.drain_timeout_ms),
+                // The rebuild's ids are skipped once; forget those never redelivered after a
+                // while.
+                forget_rebuilt_after: Duration::from_secs(
+                    config.ack_wait_s.saturating_mul(4).max(60),
+                ),
+            },
+        )
+    });
     control.stats.ready.store(true, Ordering::Release);
     control.ready.notify_waiters();
 
@@ -354,7 +384,7 @@ pub async fn run_with_control(
     // about the same track (per-track causal order, `order::OrderGate`). Both count against
     // `max_in_flight`.
     let mut inflight = FuturesUnordered::new();
-    let mut gate: OrderGate<Work> = OrderGate::default();
+    let mut gate: OrderGate<Box<Decided>> = OrderGate::default();
     let stop = CancellationToken::new();
     let started = std::time::Instant::now();
     let boot = Utc::now().timestamp_nanos_opt().unwrap_or_default();
@@ -369,36 +399,6 @@ pub async fn run_with_control(
     // so it does not redeliver them behind our back.
     let mut keepalive = tokio::time::interval(Duration::from_secs(10));
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut picture_tick = tokio::time::interval(Duration::from_millis(config.picture.tick_ms));
-    picture_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Held picture updates are published when their interval has passed (checked every
-    // quarter interval, at least every 10 ms).
-    let mut pacer = ViewPacer::new(Duration::from_millis(config.picture.min_update_interval_ms));
-    let mut pace_tick = tokio::time::interval(Duration::from_millis(
-        (config.picture.min_update_interval_ms / 4).max(10),
-    ));
-    pace_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // After a rebuild: republish every destination's current view (unchanged ones are
-    // duplicates JetStream drops).
-    if let Some(stage) = &picture {
-        let changes = stage.all_events();
-        if !changes.is_empty() {
-            let now = Utc::now();
-            for w in picture_work(
-                &shared,
-                stage.outputs(&changes, now, &policy, &shared.identity),
-            ) {
-                let key = w.key.clone();
-                if let Some(w) = gate.admit(Some(&key), Work::Picture(w)) {
-                    inflight.push(execute(shared.clone(), w, stop.clone()));
-                }
-            }
-        }
-    }
-    // The rebuild's ids are skipped once; forget those never redelivered after a while.
-    let mut forget_rebuilt = Box::pin(tokio::time::sleep(Duration::from_secs(
-        config.ack_wait_s.saturating_mul(4).max(60),
-    )));
     tokio::pin!(shutdown);
     loop {
         events::in_flight(inflight.len() + gate.waiting());
@@ -410,6 +410,7 @@ pub async fn run_with_control(
             }
             () = control.reload.notified() => {
                 policy = reload(&policy_path, policy, &control);
+                policy_tx.send_replace(policy.clone());
             }
             _ = heartbeat.tick(), if config.status_interval_s > 0 => {
                 if let Some(client) = &status_client {
@@ -418,47 +419,11 @@ pub async fn run_with_control(
                 }
             }
             _ = keepalive.tick(), if gate.waiting() > 0 => {
-                for p in gate.waiting_items().filter_map(Work::input) {
+                for p in gate.waiting_items() {
                     if let Err(e) = p.msg.ack_with(AckKind::Progress).await {
                         tracing::warn!(error = %e, "in-progress ack of a waiting input failed");
                     }
                 }
-            }
-            _ = picture_tick.tick(), if picture.is_some() => {
-                if let Some(stage) = &mut picture {
-                    let now = Utc::now();
-                    let changes = stage.tick(now);
-                    events::picture_changed(&changes);
-                    let mut changes = pacer.offer(changes, now);
-                    changes.extend(pacer.due(now));
-                    if !changes.is_empty() {
-                        let outputs = stage.outputs(&changes, now, &policy, &shared.identity);
-                        for w in admit_pictures(&shared, &mut gate, outputs) {
-                            inflight.push(execute(shared.clone(), w, stop.clone()));
-                        }
-                    }
-                    for dest in Nation::ALL {
-                        events::picture_size(dest, stage.correlator().membership(dest).len());
-                    }
-                }
-            }
-            _ = pace_tick.tick(), if picture.is_some() && pacer.held() > 0 => {
-                if let Some(stage) = &picture {
-                    let now = Utc::now();
-                    let changes = pacer.due(now);
-                    if !changes.is_empty() {
-                        let outputs = stage.outputs(&changes, now, &policy, &shared.identity);
-                        for w in admit_pictures(&shared, &mut gate, outputs) {
-                            inflight.push(execute(shared.clone(), w, stop.clone()));
-                        }
-                    }
-                }
-            }
-            () = &mut forget_rebuilt => {
-                if let Some(stage) = &mut picture {
-                    stage.forget_rebuilt();
-                }
-                forget_rebuilt.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
             }
             Some(key) = inflight.next(), if !inflight.is_empty() => {
                 let key: Option<trilink_schema::TrackKey> = key;
@@ -469,27 +434,14 @@ pub async fn run_with_control(
             next = messages.next(), if inflight.len() + gate.waiting() < max_in_flight => match next {
                 Some((account, dlq_js, Ok(msg))) => {
                     let now = Utc::now();
-                    let p = prepare(&shared, &policy, account, dlq_js, msg, now);
-                    let pictures = match (&mut picture, p.outcome.picture_input()) {
-                        (Some(stage), Some(env)) => match stage.ingest(&env, now) {
-                            Ok(changes) if changes.is_empty() => Vec::new(),
-                            Ok(changes) => {
-                                events::picture_changed(&changes);
-                                let changes = pacer.offer(changes, now);
-                                stage.outputs(&changes, now, &policy, &shared.identity)
-                            }
-                            Err(e) => {
-                                events::picture_ingest_failed(&shared.stats, &p.subject, &e.to_string());
-                                Vec::new()
-                            }
-                        },
-                        _ => Vec::new(),
-                    };
-                    let key = p.outcome.track.clone();
-                    if let Some(w) = gate.admit(key.as_ref(), Work::Input(Box::new(p))) {
-                        inflight.push(execute(shared.clone(), w, stop.clone()));
+                    let mut p = prepare(&shared, &policy, account, dlq_js, msg, now);
+                    if let Some(lane) = &lane
+                        && let Some(env) = p.outcome.take_picture_input()
+                    {
+                        lane.offer(env, now);
                     }
-                    for w in admit_pictures(&shared, &mut gate, pictures) {
+                    let key = p.outcome.track.clone();
+                    if let Some(w) = gate.admit(key.as_ref(), Box::new(p)) {
                         inflight.push(execute(shared.clone(), w, stop.clone()));
                     }
                 }
@@ -505,7 +457,11 @@ pub async fn run_with_control(
         }
     }
     // Drain: finish what is in flight and what waits behind it, in order, within the drain
-    // timeout; an input still retrying is handed back (nak) when the timeout stops it.
+    // timeout; an input still retrying is handed back (nak) when the timeout stops it. The
+    // picture lane drains alongside.
+    if let Some(lane) = &lane {
+        lane.close();
+    }
     let drain = async {
         while let Some(key) = inflight.next().await {
             if let Some(next) = gate.finish(key.as_ref()) {
@@ -524,6 +480,9 @@ pub async fn run_with_control(
             waiting = gate.waiting(),
             "drain timeout: unfinished inputs will be redelivered"
         );
+    }
+    if let Some(lane) = lane {
+        lane.stop().await;
     }
     control.stats.ready.store(false, Ordering::Release);
     for link in &links {
@@ -667,71 +626,6 @@ async fn create_single_streams(
     Ok(())
 }
 
-/// One unit of work behind the [`OrderGate`]: an input, or one destination's view of one
-/// event.
-enum Work {
-    Input(Box<Decided>),
-    Picture(PictureJob),
-}
-
-/// A `common_event` to store (no input to acknowledge).
-struct PictureJob {
-    key: trilink_schema::TrackKey,
-    output: Output,
-}
-
-impl Work {
-    /// Two `common_event` views for the same output subject (destination and event).
-    fn same_picture(a: &Self, b: &Self) -> bool {
-        matches!((a, b), (Work::Picture(a), Work::Picture(b)) if a.output.subject == b.output.subject)
-    }
-
-    fn input(&self) -> Option<&Decided> {
-        match self {
-            Work::Input(p) => Some(p),
-            Work::Picture(_) => None,
-        }
-    }
-}
-
-/// The picture outputs that are to be stored, as jobs; the rest is reported.
-/// Admit `common_event` outputs to the order gate; returns the work that may start now. Only
-/// the newest view of an event per destination is worth storing (OUT keeps the latest per
-/// event): a newer one replaces one still waiting.
-fn admit_pictures(
-    shared: &Shared,
-    gate: &mut OrderGate<Work>,
-    outputs: Vec<PictureOutput>,
-) -> Vec<Work> {
-    let mut run = Vec::new();
-    for w in picture_work(shared, outputs) {
-        let key = w.key.clone();
-        match gate.admit_coalescing(&key, Work::Picture(w), Work::same_picture) {
-            Admission::Runs(w) => run.push(w),
-            Admission::Waits => {}
-            Admission::Replaced => events::picture_coalesced(&shared.stats),
-        }
-    }
-    run
-}
-
-fn picture_work(shared: &Shared, items: Vec<PictureOutput>) -> Vec<PictureJob> {
-    let mut out = Vec::with_capacity(items.len());
-    for it in items {
-        if let Some(e) = &it.invalid {
-            events::picture_invalid(&shared.stats, it.dest, &it.event_id.to_string(), e);
-        } else if let Some(reason) = &it.withheld {
-            events::picture_withheld(&shared.stats, it.dest, reason);
-        } else if let Some(output) = it.output {
-            out.push(PictureJob {
-                key: it.key,
-                output,
-            });
-        }
-    }
-    out
-}
-
 /// An input after the pure step: the decision is made, nothing is published yet.
 struct Decided {
     msg: jetstream::Message,
@@ -798,19 +692,15 @@ fn prepare(
 /// the same track. Returns the input's order key when done.
 async fn execute(
     shared: Arc<Shared>,
-    w: Work,
+    p: Box<Decided>,
     stop: CancellationToken,
 ) -> Option<trilink_schema::TrackKey> {
-    let p = match w {
-        Work::Input(p) => *p,
-        Work::Picture(job) => return execute_picture(shared, job, stop).await,
-    };
     let Decided {
         msg,
         subject,
         dlq_js,
         outcome,
-    } = p;
+    } = *p;
     let mut backoff = Backoff::new(
         shared.nak_delay.max(Duration::from_millis(50)),
         Duration::from_secs(5),
@@ -840,55 +730,6 @@ async fn execute(
         }
     }
     outcome.track
-}
-
-/// Store one destination's view of an event, retrying in place with backoff until it is
-/// stored or the relay stops (then it is dropped: the next start-up rebuild republishes the
-/// event). Returns the event's order key.
-async fn execute_picture(
-    shared: Arc<Shared>,
-    job: PictureJob,
-    stop: CancellationToken,
-) -> Option<trilink_schema::TrackKey> {
-    let PictureJob { key, output: o } = job;
-    let mut backoff = Backoff::new(
-        shared.nak_delay.max(Duration::from_millis(50)),
-        Duration::from_secs(5),
-    );
-    loop {
-        let attempt = async {
-            let js = shared
-                .output_js(o.dest)
-                .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
-            let mut h = async_nats::HeaderMap::new();
-            h.insert(headers::MSG_ID, o.msg_id.as_str());
-            h.insert(
-                headers::SCHEMA_VERSION,
-                trilink_schema::SCHEMA_VERSION.to_string().as_str(),
-            );
-            let ack = js
-                .publish_with_headers(o.subject.clone(), h, o.body.clone())
-                .await
-                .map_err(|e| format!("publish {}: {e}", o.subject))?;
-            ack.await
-                .map_err(|e| format!("{} not acknowledged: {e}", o.subject))
-        };
-        match attempt.await {
-            Ok(ack) => {
-                events::picture_published(&shared.stats, o.dest, ack.duplicate);
-                break;
-            }
-            Err(e) => events::picture_store_failed(&shared.stats, &o.subject, &e),
-        }
-        tokio::select! {
-            () = stop.cancelled() => {
-                events::picture_dropped(&o.subject);
-                break;
-            }
-            () = tokio::time::sleep(backoff.next_delay()) => {}
-        }
-    }
-    Some(key)
 }
 
 /// Start-up rebuild of the common picture from the hub's input streams (see the module docs).

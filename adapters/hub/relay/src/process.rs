@@ -2,6 +2,7 @@
 //! The live relay ([`crate::live`]) and the offline policy test ([`crate::matrix`]) both call
 //! [`process`], so they cannot disagree.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -135,16 +136,42 @@ impl Outcome {
     /// withholds from a destination (a rule, a mode ceiling) must not shape that
     /// destination's picture either: an impact prediction denied to KR must not move the
     /// fused impact KR receives. Every feeder of the picture (live, start-up rebuild,
-    /// offline) takes its input from here.
-    pub fn picture_input(&self) -> Option<Envelope> {
+    /// offline) takes its input from here or from [`Outcome::take_picture_input`].
+    ///
+    /// Borrowed when nothing needs narrowing (the common case: the policy delivered it
+    /// wherever it is releasable); a copy only when the releasability shrinks.
+    pub fn picture_input(&self) -> Option<Cow<'_, Envelope>> {
         let env = self.envelope.as_deref()?;
-        let delivered: std::collections::BTreeSet<Nation> =
-            self.outputs.iter().map(|o| o.dest).collect();
+        if self.keeps_releasability(env) {
+            return Some(Cow::Borrowed(env));
+        }
         let mut env = env.clone();
-        let origin = env.origin;
-        env.releasability
-            .retain(|n| *n == origin || delivered.contains(n));
+        self.narrow(&mut env);
+        Some(Cow::Owned(env))
+    }
+
+    /// [`Outcome::picture_input`] by value, without a copy: the envelope is moved out of the
+    /// outcome (which no longer holds it) and narrowed in place. What the live relay hands
+    /// to its picture lane.
+    pub fn take_picture_input(&mut self) -> Option<Box<Envelope>> {
+        let mut env = self.envelope.take()?;
+        self.narrow(&mut env);
         Some(env)
+    }
+
+    /// Whether narrowing would leave `env`'s releasability as it is.
+    fn keeps_releasability(&self, env: &Envelope) -> bool {
+        env.releasability
+            .iter()
+            .all(|n| *n == env.origin || self.outputs.iter().any(|o| o.dest == *n))
+    }
+
+    /// Narrow `env`'s releasability to its origin and the destinations delivered to.
+    fn narrow(&self, env: &mut Envelope) {
+        let origin = env.origin;
+        let outputs = &self.outputs;
+        env.releasability
+            .retain(|n| *n == origin || outputs.iter().any(|o| o.dest == *n));
     }
 
     fn rejected(message_id: Option<MessageId>, code: &'static str, detail: String) -> Self {
@@ -541,6 +568,38 @@ action = "allow"
             &ReferenceBook::default(),
         );
         assert_eq!(code(o), "origin_mismatch");
+    }
+
+    /// The picture's input is the accepted envelope itself when the policy delivered it
+    /// wherever it is releasable (no copy on the hot path), a narrowed copy otherwise; taking
+    /// it moves the envelope out, narrowed in place.
+    #[test]
+    fn picture_input_borrows_unless_narrowed_and_take_moves_it_out() {
+        let e = env(PayloadKind::TrackUpdate, Mode::RealWorld, &Nation::ALL);
+        let mut o = run("tl.in.jp.track_update", &e);
+        let Some(Cow::Borrowed(b)) = o.picture_input() else {
+            panic!("delivered wherever releasable: expected no copy")
+        };
+        assert_eq!(b.releasability, Nation::ALL.into_iter().collect());
+        let taken = o.take_picture_input().unwrap();
+        assert_eq!(taken.releasability, Nation::ALL.into_iter().collect());
+        assert!(o.envelope.is_none() && o.take_picture_input().is_none());
+
+        // Test mode: KR does not accept it, so KR's picture must not see it either.
+        let t = env(PayloadKind::LaunchDetection, Mode::Test, &Nation::ALL);
+        let mut o = run("tl.in.jp.launch_detection", &t);
+        let narrowed: BTreeSet<Nation> = [Nation::Jp, Nation::Us].into_iter().collect();
+        let Some(Cow::Owned(n)) = o.picture_input() else {
+            panic!("withheld from KR: expected a narrowed copy")
+        };
+        assert_eq!(n.releasability, narrowed);
+        assert_eq!(
+            o.envelope.as_ref().unwrap().releasability,
+            Nation::ALL.into_iter().collect(),
+            "the outcome's envelope is left as it is"
+        );
+        let taken = o.take_picture_input().unwrap();
+        assert_eq!(*taken, n);
     }
 
     /// An adapter cannot claim that a relay already handled its message: any hop or

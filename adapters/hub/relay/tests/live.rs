@@ -452,6 +452,74 @@ async fn relay_publishes_status_heartbeats() {
     relay.stop().await;
 }
 
+/// The picture never holds up a national output (issue 15). Here no view of the common
+/// picture can be stored at all (the output stream does not take `common_event` subjects, so
+/// every picture store fails and is retried in place), and the relay has room for a single
+/// input in flight: every national output is still stored and every input acknowledged,
+/// while the picture keeps failing on its own lane. (When picture publishes shared the
+/// inputs' in-flight window, the first stuck view held the only slot and nothing more was
+/// relayed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_picture_that_cannot_be_stored_never_holds_up_national_outputs() {
+    const N: u64 = 20;
+    let server = start_nats();
+    let policy_path = repo("broker-config/policies/default-trilateral.toml");
+    let js = js_for(&server).await;
+    for (name, subject) in [
+        ("TL_IN", "tl.in.>"),
+        ("TL_OUT", "tl.out.*.track_update.>"),
+        ("TL_DLQ", "tl.dlq.>"),
+    ] {
+        js.create_stream(jetstream::stream::Config {
+            name: name.to_owned(),
+            subjects: vec![subject.to_owned()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let mut cfg = config(&server);
+    cfg.create_streams = false;
+    cfg.max_in_flight = 1;
+    cfg.drain_timeout_ms = 500;
+    cfg.picture.min_update_interval_ms = 0;
+    cfg.picture.rebuild_window_s = 0;
+    let relay = start_relay(cfg, &policy_path).await;
+    for seq in 0..N {
+        let env = envelope(&SampleSpec {
+            origin: Nation::Jp,
+            kind: PayloadKind::TrackUpdate,
+            mode: Mode::RealWorld,
+            releasability: Nation::ALL.into_iter().collect(),
+            seq,
+            observed_at: Utc::now() - chrono::Duration::seconds(2),
+            point: GeoPoint {
+                lat_deg: 38.0,
+                lon_deg: 130.0,
+                alt_m: 90_000.0,
+            },
+        })
+        .unwrap();
+        publish(
+            &js,
+            &Subject::input_for(&env).to_string(),
+            &env.message_id.to_string(),
+            env.to_json().unwrap(),
+        )
+        .await;
+    }
+    let c = relay.control.clone();
+    wait_until(20, "every input acknowledged", || c.get(|s| &s.acked) >= N).await;
+    wait_until(10, "picture stores tried", || {
+        c.get(|s| &s.picture_errors) > 0
+    })
+    .await;
+    assert_eq!(c.get(|s| &s.picture_published), 0, "no view can be stored");
+    let outputs = read_stream(&js, "TL_OUT").await;
+    assert_eq!(outputs.len() as u64, N * 2, "KR and US get every update");
+    relay.stop().await;
+}
+
 /// A relay restart loses the correlator's memory; the start-up rebuild from the input stream
 /// restores it: a report that arrives after the restart joins the event the first relay
 /// created (same event id, both reports among its contributors), and the rebuilt relay's

@@ -326,7 +326,7 @@ pub fn build(inputs: &[OfflineInput], opts: &OfflineOptions<'_>) -> OfflinePictu
         }
         clock = Some(at);
         let now = opts.validate_at.unwrap_or(own_at);
-        let outcome = crate::process(&subject, &input.body, now, policy, &opts.identity, &refs);
+        let mut outcome = crate::process(&subject, &input.body, now, policy, &opts.identity, &refs);
         if let Some((id, origin)) = outcome.accepted_origin() {
             refs.record(id, origin, now);
         }
@@ -337,7 +337,7 @@ pub fn build(inputs: &[OfflineInput], opts: &OfflineOptions<'_>) -> OfflinePictu
                 detail: r.detail.clone(),
             });
         }
-        let Some(mut env) = outcome.picture_input() else {
+        let Some(mut env) = outcome.take_picture_input() else {
             continue;
         };
         if hub {
@@ -347,7 +347,7 @@ pub fn build(inputs: &[OfflineInput], opts: &OfflineOptions<'_>) -> OfflinePictu
         let mut changes = stage.tick(at);
         changes.extend(stage.ingest(&env, at).unwrap_or_default());
         record(&mut acc, &stage, &changes, at, policy, opts, hub);
-        out.accepted.push((env, at));
+        out.accepted.push((*env, at));
     }
     out.pictures = acc
         .into_iter()
