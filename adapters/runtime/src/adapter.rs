@@ -1025,7 +1025,7 @@ enum Admit {
     /// Send it.
     Send(Box<InFlight>),
     /// Settled without sending (dead-lettered, or delivered before): acknowledge now.
-    Settled(jetstream::Message, EgressOutcome),
+    Settled(Box<jetstream::Message>, EgressOutcome),
 }
 
 /// The shutdown came while the egress window was being recovered; every message not
@@ -1060,11 +1060,11 @@ impl<C: NationalCodec> EgressCtx<C> {
             Err(r) => {
                 self.dead_letter(r.code, &r.detail, msg.subject.as_str(), body)
                     .await;
-                return Admit::Settled(msg, EgressOutcome::Rejected);
+                return Admit::Settled(Box::new(msg), EgressOutcome::Rejected);
             }
         };
         if self.delivered_before(&env.message_id, msg.subject.as_str()) {
-            return Admit::Settled(msg, EgressOutcome::Duplicate);
+            return Admit::Settled(Box::new(msg), EgressOutcome::Duplicate);
         }
         let seq = msg.info().map(|i| i.stream_sequence).ok();
         let done = seq.and_then(|s| self.partial.get(&s).copied()).unwrap_or(0);
@@ -1271,7 +1271,7 @@ enum Step {
     /// The front of the window has all its confirmations.
     Front,
     /// The consumer's next message (or its end or error).
-    Next(Option<Result<jetstream::Message, jetstream::consumer::pull::MessagesError>>),
+    Next(Option<Result<Box<jetstream::Message>, jetstream::consumer::pull::MessagesError>>),
 }
 
 /// The egress loop: up to `window` messages in flight to the national outputs (MQTT publishes
@@ -1339,7 +1339,7 @@ async fn run_egress<C: NationalCodec>(
                         ctx.confirm(e).await;
                     }
                 }, if !line.is_empty() => Step::Front,
-                n = messages.next(), if admit => Step::Next(n),
+                n = messages.next(), if admit => Step::Next(n.map(|r| r.map(Box::new))),
             };
             match step {
                 Step::Front => {
@@ -1376,7 +1376,7 @@ async fn run_egress<C: NationalCodec>(
                         }
                         None => continue 'outer,
                     };
-                    match ctx.prepare(msg, &mut buf).await {
+                    match ctx.prepare(*msg, &mut buf).await {
                         Admit::Settled(msg, outcome) => ctx.ack(&msg, &outcome, &mut counts).await,
                         Admit::Send(mut e) => {
                             if line.iter().any(|w| w.id == e.id) {
