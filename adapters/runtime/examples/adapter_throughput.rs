@@ -26,7 +26,8 @@ use bytes::BytesMut;
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 use trilink_brokers::testing::{
-    connect_js, create_streams_like, free_port, start_nats, stream_count,
+    Mosquitto, anonymous_listener, connect_js, create_streams_like, free_port, start_nats,
+    stream_count,
 };
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
@@ -107,7 +108,18 @@ async fn main() {
     let in_port = free_port();
     let out_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let out_addr = out_listener.local_addr().unwrap();
-    let mosquitto = mqtt.then(trilink_brokers::testing::start_mosquitto);
+    // No limit on the subscriber's queue (mosquitto drops beyond 1 000 queued messages by
+    // default when the subscriber falls behind); warnings and errors logged.
+    let mosquitto = mqtt.then(|| {
+        let port = free_port();
+        let body = format!(
+            "{}max_queued_messages 0\nlog_dest file {{{{DIR}}}}/mosquitto.log\nlog_type error\nlog_type warning\n",
+            anonymous_listener(port)
+        );
+        let mut m = Mosquitto::spawn_temp(&body, &[port]).unwrap();
+        m.wait_listening().unwrap();
+        m
+    });
     let output = match &mosquitto {
         Some(m) => format!(
             "type = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"bench-jp-out\"\ntopic = \"jp/in\"",
@@ -207,7 +219,15 @@ max_ack_pending = 4096
         for got in 0..n {
             let m = tokio::time::timeout(Duration::from_secs(60), rx.recv())
                 .await
-                .unwrap_or_else(|_| panic!("egress stalled after {got} publishes"))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "egress stalled after {got} publishes; mosquitto log:\n{}",
+                        mosquitto
+                            .as_ref()
+                            .map(Mosquitto::log_text)
+                            .unwrap_or_default()
+                    )
+                })
                 .unwrap();
             codec.decode_message(&m.payload).unwrap();
         }
