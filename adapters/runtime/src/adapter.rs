@@ -12,22 +12,33 @@
 //!
 //! **Egress**: durable pull consumer on `tl.out.<dest>.>` → envelope JSON → releasability and
 //! validation check → `to_national` → `encode` → every configured output. The JetStream message
-//! is acknowledged only after every output accepted the frame; a failed send is NAKed with a
-//! delay (redelivered later) and, on redelivery, sent only to the outputs that had not yet
-//! accepted it; a message that can never be delivered (bad JSON, not releasable, not
-//! representable in the national format) is dead-lettered and terminated. A redelivery of a
-//! message already delivered (lost ack) is acknowledged without sending it again: the last
-//! 16 384 delivered ids are remembered in memory and, with `egress.state_dir`, appended to a
-//! journal file that a restarted process loads (see [`crate::journal`]). Per message: send to
-//! every output → append the id to the journal → acknowledge.
+//! is acknowledged only after every output confirmed the frame (UDP sent, TCP written, MQTT
+//! PUBACK); a failed send is NAKed with a delay (redelivered later) and, on redelivery, sent
+//! only to the outputs that had not yet accepted it; a message that can never be delivered
+//! (bad JSON, not releasable, not representable in the national format) is dead-lettered and
+//! terminated. A redelivery of a message already delivered (lost ack) is acknowledged without
+//! sending it again: the last 16 384 delivered ids are remembered in memory and, with
+//! `egress.state_dir`, appended to a journal file that a restarted process loads (see
+//! [`crate::journal`]). Per message: send to every output → confirmation → append the id to
+//! the journal → acknowledge.
+//!
+//! **The egress window** (`egress.max_in_flight`, default [`EGRESS_MAX_IN_FLIGHT`]): up to
+//! that many messages are sent and awaiting confirmation at once — in practice MQTT QoS 1
+//! publishes awaiting their PUBACKs on the one connection, which the broker delivers in the
+//! order sent — instead of one message per PUBACK round trip. Messages are still settled
+//! (journaled, acknowledged) strictly in stream order. A failure stops the intake: what was
+//! sent behind the failed message is not overtaken by anything newer; the window is settled in
+//! order, and a message no output took is retried in place (one at a time, then the messages
+//! behind it that failed too) before the intake resumes. `max_in_flight = 1` is one message at
+//! a time.
 //!
 //! Delivery to the national system across a crash (kill -9) of the adapter is therefore
 //! exactly-once **with `state_dir`**, except for one window: a process killed after a national
 //! output accepted a frame and before the journal write (for MQTT: the PUBACK round trip) sends
-//! that one message again after the restart. Without `state_dir` it is at-least-once across
-//! crashes: every message delivered but not yet acknowledged when the process died is sent
-//! once more. A power loss without `state_fsync` may lose the journal's last appends, with the
-//! same effect for the messages in flight then.
+//! those messages again after the restart — at most `max_in_flight` of them. Without
+//! `state_dir` it is at-least-once across crashes: every message delivered but not yet
+//! acknowledged when the process died is sent once more. A power loss without `state_fsync`
+//! may lose the journal's last appends, with the same effect for the messages in flight then.
 //!
 //! **Heartbeats**: an envelope with a `status` payload on `tl.status.<site>.<component>`
 //! (core NATS) every `heartbeat_interval_ms`, and a final `down` status on shutdown.
@@ -75,6 +86,7 @@
 //! durable = "adapter-jp"
 //! state_dir = "/var/lib/trilink/adapter-jp"  # journal of delivered ids (optional, recommended)
 //! state_fsync = false           # true: fdatasync every append (survives power loss; slower)
+//! max_in_flight = 64            # deliveries awaiting confirmation (MQTT PUBACK); 1 = one at a time
 //! [[egress.outputs]]
 //! type = "udp"
 //! target = "127.0.0.1:7001"
@@ -89,7 +101,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind};
 use bytes::{Bytes, BytesMut};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -102,7 +114,7 @@ use crate::core::{CoreCtx, ingest_frame, prepare_egress};
 use crate::journal::{Journal, JournalError};
 use crate::nats::{self, DeadLetter, DurableSpec, NatsConfig, NatsError, Publisher};
 use crate::telemetry::{self, Health, TelemetryConfig, events};
-use crate::transport::{self, IngressConfig, OutputConfig, Received, Settle, Sink};
+use crate::transport::{self, IngressConfig, OutputConfig, Pending, Received, Settle, Sink};
 
 /// The `[adapter]` section.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -145,6 +157,12 @@ const fn one_second_ms() -> u64 {
 const fn up_to_64() -> usize {
     64
 }
+const fn egress_window() -> usize {
+    EGRESS_MAX_IN_FLIGHT
+}
+
+/// Default `[egress] max_in_flight`, chosen by measurement (BENCHMARKS.md, "Egress window").
+pub const EGRESS_MAX_IN_FLIGHT: usize = 64;
 
 /// The `[egress]` section: where released messages come from and where they go.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -169,6 +187,12 @@ pub struct EgressConfig {
     /// Messages per pull request.
     #[serde(default = "up_to_64")]
     pub batch: usize,
+    /// National deliveries in flight (MQTT QoS 1 publishes awaiting their PUBACK): 1 sends
+    /// one message and waits for its confirmation before the next. At most
+    /// `max_ack_pending`; a crash can resend at most this many messages (see
+    /// [`crate::journal`]).
+    #[serde(default = "egress_window")]
+    pub max_in_flight: usize,
     /// After a failed national send, milliseconds: the redelivery delay when some outputs took
     /// the message, and the first in-place retry delay (doubling to 5 s) when none did — the
     /// message is then held and retried so nothing behind it overtakes it.
@@ -311,6 +335,19 @@ impl Validate for AdapterConfig {
                 return Err(Invalid::new(
                     "egress.batch",
                     "batch and max_ack_pending must be > 0",
+                ));
+            }
+            if e.max_in_flight == 0
+                || e.max_in_flight > usize::from(u16::MAX)
+                || e.max_in_flight > e.max_ack_pending
+            {
+                return Err(Invalid::new(
+                    "egress.max_in_flight",
+                    format!(
+                        "{}: must be 1 (one delivery at a time) to 65535 and at most \
+                         egress.max_ack_pending ({})",
+                        e.max_in_flight, e.max_ack_pending
+                    ),
                 ));
             }
             for (i, o) in e.outputs.iter().enumerate() {
@@ -544,7 +581,9 @@ where
         };
         let mut sinks = Vec::with_capacity(eg.outputs.len());
         for o in &eg.outputs {
-            let sink = Sink::open(o, nation, self.sinks_token.clone()).await?;
+            let sink =
+                Sink::open_with_window(o, nation, eg.max_in_flight, self.sinks_token.clone())
+                    .await?;
             sinks.push((Arc::<str>::from(o.label()), sink));
         }
         let domain = eg
@@ -586,9 +625,10 @@ where
             recent,
         };
         let sd = self.shutdown.clone();
-        let batch = eg.batch;
-        self.tasks
-            .spawn(async move { TaskTotals::Egress(run_egress(consumer, ctx, batch, sd).await) });
+        let (batch, window) = (eg.batch, eg.max_in_flight);
+        self.tasks.spawn(async move {
+            TaskTotals::Egress(run_egress(consumer, ctx, batch, window, sd).await)
+        });
         Ok(())
     }
 
@@ -960,6 +1000,42 @@ enum EgressOutcome {
     Duplicate,
 }
 
+/// One message of the egress window: its frames handed to the outputs, confirmations open.
+struct InFlight {
+    msg: jetstream::Message,
+    id: MessageId,
+    /// Stream sequence (key of the partial-delivery record).
+    seq: Option<u64>,
+    ingested_at: DateTime<Utc>,
+    relayed_at: Option<DateTime<Utc>>,
+    /// The encoded national frames, kept for a resend.
+    frames: Vec<Bytes>,
+    /// Outputs that have the whole message (one bit per output).
+    done: u64,
+    /// Outputs sent to in the current attempt.
+    attempt: u64,
+    /// Outputs that failed in the current attempt.
+    failed: u64,
+    /// Confirmations still open, in sending order: (output index, confirmation).
+    pending: VecDeque<(usize, Pending)>,
+}
+
+/// What the egress does with a message taken from the consumer.
+enum Admit {
+    /// Send it.
+    Send(Box<InFlight>),
+    /// Settled without sending (dead-lettered, or delivered before): acknowledge now.
+    Settled(Box<jetstream::Message>, EgressOutcome),
+}
+
+/// The shutdown came while the egress window was being recovered; every message not
+/// delivered was handed back (NAK).
+struct ShutDown;
+
+fn output_bit(i: usize) -> u64 {
+    1_u64 << (i % 64)
+}
+
 impl<C: NationalCodec> EgressCtx<C> {
     async fn dead_letter(&self, reason: &'static str, detail: &str, subject: &str, body: Bytes) {
         events::rejected(C::NATION, "egress", reason, detail);
@@ -976,58 +1052,121 @@ impl<C: NationalCodec> EgressCtx<C> {
         }
     }
 
-    async fn handle(&mut self, msg: &jetstream::Message, buf: &mut BytesMut) -> EgressOutcome {
-        let subject = msg.subject.as_str();
+    /// Decode, check and encode one message of the consumer.
+    async fn prepare(&mut self, msg: jetstream::Message, buf: &mut BytesMut) -> Admit {
         let body = msg.payload.clone();
         let (env, frames) = match prepare_egress(&*self.codec, &body, Utc::now(), &self.core, buf) {
             Ok(p) => (p.envelope, p.frames),
             Err(r) => {
-                self.dead_letter(r.code, &r.detail, subject, body).await;
-                return EgressOutcome::Rejected;
+                self.dead_letter(r.code, &r.detail, msg.subject.as_str(), body)
+                    .await;
+                return Admit::Settled(Box::new(msg), EgressOutcome::Rejected);
             }
         };
-        if let Some(seen) = self.recent.seen(&env.message_id) {
-            events::egress_duplicate(C::NATION, subject, seen == DeliveredBy::BeforeRestart);
-            return EgressOutcome::Duplicate;
+        if self.delivered_before(&env.message_id, msg.subject.as_str()) {
+            return Admit::Settled(Box::new(msg), EgressOutcome::Duplicate);
         }
         let seq = msg.info().map(|i| i.stream_sequence).ok();
-        let mut done = seq.and_then(|s| self.partial.get(&s).copied()).unwrap_or(0);
-        let mut failed = false;
+        let done = seq.and_then(|s| self.partial.get(&s).copied()).unwrap_or(0);
+        Admit::Send(Box::new(InFlight {
+            msg,
+            id: env.message_id,
+            seq,
+            ingested_at: env.ingested_at,
+            relayed_at: env.relayed_at,
+            frames,
+            done,
+            attempt: 0,
+            failed: 0,
+            pending: VecDeque::new(),
+        }))
+    }
+
+    /// Whether `id` was delivered already (a redelivery after a lost ack); counts it.
+    fn delivered_before(&self, id: &MessageId, subject: &str) -> bool {
+        match self.recent.seen(id) {
+            Some(seen) => {
+                events::egress_duplicate(C::NATION, subject, seen == DeliveredBy::BeforeRestart);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Hand every frame of `e` (a common event may be several, or none), in order, to every
+    /// output that does not have it yet. False when an output refused at once (UDP/TCP send
+    /// error, MQTT output broken): nothing more may be started behind it.
+    async fn attempt(&self, e: &mut InFlight) -> bool {
+        e.attempt = 0;
+        e.failed = 0;
         for (i, (label, sink)) in self.sinks.iter().enumerate() {
-            let bit = 1_u64 << (i % 64);
-            if done & bit != 0 {
+            let bit = output_bit(i);
+            if e.done & bit != 0 {
                 continue;
             }
-            // Every frame of the message (a common event may be several, or none), in order;
-            // a sink that fails part-way gets all of them again on the retry.
-            let mut sent = Ok(());
-            for frame in &frames {
-                sent = sink.send(frame).await;
-                if sent.is_err() {
-                    break;
-                }
-            }
-            match sent {
-                Ok(()) => {
-                    done |= bit;
-                    events::delivered(C::NATION, label);
-                }
-                Err(e) => {
-                    events::national_send_failed(C::NATION, label, &e.to_string());
-                    failed = true;
+            e.attempt |= bit;
+            // A sink that fails part-way gets all the frames again on the retry.
+            for frame in &e.frames {
+                match sink.start(frame).await {
+                    Ok(p) => e.pending.push_back((i, p)),
+                    Err(err) => {
+                        events::national_send_failed(C::NATION, label, &err.to_string());
+                        e.failed |= bit;
+                        break;
+                    }
                 }
             }
         }
-        if failed {
-            if done == 0 {
+        e.failed == 0
+    }
+
+    /// Wait for every open confirmation of `e`, then record which outputs have it.
+    /// Cancel-safe: a confirmation is removed only once its result is recorded.
+    async fn confirm(&self, e: &mut InFlight) {
+        while let Some((i, p)) = e.pending.front_mut() {
+            let i = *i;
+            let r = p.confirm().await;
+            e.pending.pop_front();
+            if let Err(err) = r {
+                let bit = output_bit(i);
+                if e.failed & bit == 0
+                    && let Some((label, _)) = self.sinks.get(i)
+                {
+                    events::national_send_failed(C::NATION, label, &err.to_string());
+                }
+                e.failed |= bit;
+            }
+        }
+        let ok = e.attempt & !e.failed;
+        for (i, (label, _)) in self.sinks.iter().enumerate() {
+            if ok & output_bit(i) != 0 {
+                events::delivered(C::NATION, label);
+            }
+        }
+        e.done |= ok;
+        e.attempt = 0;
+    }
+
+    /// Let every output take frames again after a failure.
+    fn resume_sinks(&self) {
+        for (_, sink) in &self.sinks {
+            sink.resume();
+        }
+    }
+
+    /// The outcome of a message whose confirmations are all in; a delivered message is
+    /// journaled here, before the caller acknowledges it.
+    fn settle(&mut self, e: &InFlight) -> EgressOutcome {
+        if e.failed != 0 {
+            if e.done == 0 {
                 return EgressOutcome::Stalled;
             }
-            if let Some(s) = seq {
-                self.partial.insert(s, done);
+            if let Some(s) = e.seq {
+                self.partial.insert(s, e.done);
             }
             return EgressOutcome::Retry;
         }
-        if let Some(s) = seq {
+        if let Some(s) = e.seq {
             self.partial.remove(&s);
         }
         // Journal before the ack (see crate::journal): a crash after this line redelivers a
@@ -1037,29 +1176,124 @@ impl<C: NationalCodec> EgressCtx<C> {
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         if flushes && multi_thread {
-            tokio::task::block_in_place(|| self.recent.insert(env.message_id, C::NATION));
+            tokio::task::block_in_place(|| self.recent.insert(e.id, C::NATION));
         } else {
-            self.recent.insert(env.message_id, C::NATION);
+            self.recent.insert(e.id, C::NATION);
         }
         let now = Utc::now();
-        if let Some(relayed) = env.relayed_at {
-            events::hop("ingested_to_relayed", env.ingested_at, relayed);
+        if let Some(relayed) = e.relayed_at {
+            events::hop("ingested_to_relayed", e.ingested_at, relayed);
             events::hop("relayed_to_delivered", relayed, now);
         }
-        events::hop("ingested_to_delivered", env.ingested_at, now);
+        events::hop("ingested_to_delivered", e.ingested_at, now);
         EgressOutcome::Delivered
+    }
+
+    /// Acknowledge `msg` as `outcome` says, and count it.
+    async fn ack(
+        &self,
+        msg: &jetstream::Message,
+        outcome: &EgressOutcome,
+        counts: &mut EgressCounts,
+    ) {
+        let ack = match outcome {
+            EgressOutcome::Stalled => AckKind::Nak(None),
+            EgressOutcome::Delivered => {
+                counts.delivered += 1;
+                AckKind::Ack
+            }
+            EgressOutcome::Rejected => {
+                counts.rejected += 1;
+                AckKind::Term
+            }
+            EgressOutcome::Retry => AckKind::Nak(Some(self.nak_delay)),
+            EgressOutcome::Duplicate => AckKind::Ack,
+        };
+        if let Err(e) = msg.ack_with(ack).await {
+            tracing::warn!(error = %e, "egress ack failed (message will be redelivered)");
+        }
+    }
+
+    /// The front of the window found no output: every message of `window` (front first, its
+    /// confirmations all in) is now delivered one at a time, in order. The front is retried
+    /// in place with backoff (telling the server the messages are in progress, so they are
+    /// not redelivered meanwhile); a message behind it that failed too is sent again at once
+    /// after it; nothing new is taken meanwhile. Shutdown hands back (NAK) what is left.
+    async fn recover(
+        &mut self,
+        mut window: VecDeque<Box<InFlight>>,
+        shutdown: &CancellationToken,
+        counts: &mut EgressCounts,
+    ) -> Result<(), ShutDown> {
+        let mut first = true;
+        while let Some(mut e) = window.pop_front() {
+            if !first && e.failed != 0 {
+                self.resume_sinks();
+                self.attempt(&mut e).await;
+                self.confirm(&mut e).await;
+            }
+            first = false;
+            let mut outcome = self.settle(&e);
+            let mut retry = transport::Backoff::new(
+                self.nak_delay.max(Duration::from_millis(50)),
+                Duration::from_secs(5),
+            );
+            while matches!(outcome, EgressOutcome::Stalled) {
+                for m in std::iter::once(&e.msg).chain(window.iter().map(|w| &w.msg)) {
+                    if let Err(err) = m.ack_with(AckKind::Progress).await {
+                        tracing::warn!(error = %err, "egress in-progress ack failed");
+                    }
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => {
+                        for m in std::iter::once(&e.msg).chain(window.iter().map(|w| &w.msg)) {
+                            if let Err(err) = m.ack_with(AckKind::Nak(None)).await {
+                                tracing::warn!(error = %err, "egress nak at shutdown failed (message will be redelivered)");
+                            }
+                        }
+                        return Err(ShutDown);
+                    }
+                    () = tokio::time::sleep(retry.next_delay()) => {}
+                }
+                self.resume_sinks();
+                self.attempt(&mut e).await;
+                self.confirm(&mut e).await;
+                outcome = self.settle(&e);
+            }
+            self.ack(&e.msg, &outcome, counts).await;
+        }
+        Ok(())
     }
 }
 
+/// What the egress loop woke up for.
+enum Step {
+    /// The front of the window has all its confirmations.
+    Front,
+    /// The consumer's next message (or its end or error).
+    Next(Option<Result<Box<jetstream::Message>, jetstream::consumer::pull::MessagesError>>),
+}
+
+/// The egress loop: up to `window` messages in flight to the national outputs (MQTT publishes
+/// awaiting PUBACK), settled strictly in order — journaled and acknowledged once every output
+/// confirmed. A message that failed stops the intake until the window is settled; see
+/// [`EgressCtx::recover`] for a message no output took.
 async fn run_egress<C: NationalCodec>(
     consumer: jetstream::consumer::PullConsumer,
     mut ctx: EgressCtx<C>,
     batch: usize,
+    window: usize,
     shutdown: CancellationToken,
 ) -> EgressCounts {
+    let window = window.max(1);
     let mut counts = EgressCounts::default();
     let mut buf = BytesMut::with_capacity(C::MAX_FRAME_LEN.min(64 * 1024));
     let mut backoff = transport::Backoff::default();
+    let mut line: VecDeque<Box<InFlight>> = VecDeque::with_capacity(window);
+    // A message whose id is in the window already waits until the window is empty.
+    let mut held: Option<Box<InFlight>> = None;
+    // A send failed: take nothing new until the window is settled, then resume the outputs.
+    let mut blocked = false;
     'outer: loop {
         let stream = consumer
             .stream()
@@ -1080,59 +1314,91 @@ async fn run_egress<C: NationalCodec>(
         };
         backoff.reset();
         loop {
-            let next = tokio::select! {
-                () = shutdown.cancelled() => break 'outer,
-                n = messages.next() => n,
-            };
-            let msg = match next {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "egress consumer error");
-                    // Heartbeat misses and similar are recoverable: re-create the stream.
-                    continue 'outer;
+            if line.is_empty() {
+                if blocked {
+                    ctx.resume_sinks();
+                    blocked = false;
                 }
-                None => continue 'outer,
-            };
-            let mut outcome = ctx.handle(&msg, &mut buf).await;
-            // Nothing took it: hold this message (telling the server it is in progress, so it
-            // is not redelivered meanwhile) and retry with backoff; whatever is behind it waits,
-            // in order. Shutdown hands it back at once.
-            let mut retry = transport::Backoff::new(
-                ctx.nak_delay.max(Duration::from_millis(50)),
-                Duration::from_secs(5),
-            );
-            while matches!(outcome, EgressOutcome::Stalled) {
-                if let Err(e) = msg.ack_with(AckKind::Progress).await {
-                    tracing::warn!(error = %e, "egress in-progress ack failed");
-                }
-                tokio::select! {
-                    () = shutdown.cancelled() => {
-                        if let Err(e) = msg.ack_with(AckKind::Nak(None)).await {
-                            tracing::warn!(error = %e, "egress nak at shutdown failed (message will be redelivered)");
-                        }
-                        break 'outer;
+                if let Some(mut e) = held.take() {
+                    if ctx.delivered_before(&e.id, e.msg.subject.as_str()) {
+                        ctx.ack(&e.msg, &EgressOutcome::Duplicate, &mut counts)
+                            .await;
+                    } else {
+                        blocked = !ctx.attempt(&mut e).await;
+                        line.push_back(e);
                     }
-                    () = tokio::time::sleep(retry.next_delay()) => {}
+                    continue;
                 }
-                outcome = ctx.handle(&msg, &mut buf).await;
             }
-            let ack = match outcome {
-                EgressOutcome::Stalled => AckKind::Nak(None),
-                EgressOutcome::Delivered => {
-                    counts.delivered += 1;
-                    AckKind::Ack
-                }
-                EgressOutcome::Rejected => {
-                    counts.rejected += 1;
-                    AckKind::Term
-                }
-                EgressOutcome::Retry => AckKind::Nak(Some(ctx.nak_delay)),
-                EgressOutcome::Duplicate => AckKind::Ack,
+            let admit = line.len() < window && held.is_none() && !blocked;
+            let step = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break 'outer,
+                () = async {
+                    if let Some(e) = line.front_mut() {
+                        ctx.confirm(e).await;
+                    }
+                }, if !line.is_empty() => Step::Front,
+                n = messages.next(), if admit => Step::Next(n.map(|r| r.map(Box::new))),
             };
-            if let Err(e) = msg.ack_with(ack).await {
-                tracing::warn!(error = %e, "egress ack failed (message will be redelivered)");
+            match step {
+                Step::Front => {
+                    let Some(e) = line.pop_front() else { continue };
+                    let outcome = ctx.settle(&e);
+                    match outcome {
+                        EgressOutcome::Stalled => {
+                            // Whatever is behind it was sent before the failure was known:
+                            // let its confirmations come in, then deliver in order.
+                            for w in &mut line {
+                                ctx.confirm(w).await;
+                            }
+                            let mut rest = std::mem::take(&mut line);
+                            rest.push_front(e);
+                            if ctx.recover(rest, &shutdown, &mut counts).await.is_err() {
+                                break 'outer;
+                            }
+                            blocked = true;
+                        }
+                        EgressOutcome::Retry => {
+                            blocked = true;
+                            ctx.ack(&e.msg, &outcome, &mut counts).await;
+                        }
+                        _ => ctx.ack(&e.msg, &outcome, &mut counts).await,
+                    }
+                }
+                Step::Next(n) => {
+                    let msg = match n {
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "egress consumer error");
+                            // Heartbeat misses and similar are recoverable: re-create the stream.
+                            continue 'outer;
+                        }
+                        None => continue 'outer,
+                    };
+                    match ctx.prepare(*msg, &mut buf).await {
+                        Admit::Settled(msg, outcome) => ctx.ack(&msg, &outcome, &mut counts).await,
+                        Admit::Send(mut e) => {
+                            if line.iter().any(|w| w.id == e.id) {
+                                held = Some(e);
+                            } else {
+                                blocked = !ctx.attempt(&mut e).await;
+                                line.push_back(e);
+                            }
+                        }
+                    }
+                }
             }
         }
+    }
+    // Shutdown: the outputs outlive it; settle what is in flight, hand back what failed.
+    while let Some(mut e) = line.pop_front() {
+        ctx.confirm(&mut e).await;
+        let outcome = ctx.settle(&e);
+        ctx.ack(&e.msg, &outcome, &mut counts).await;
+    }
+    if let Some(e) = held {
+        ctx.ack(&e.msg, &EgressOutcome::Stalled, &mut counts).await;
     }
     counts
 }

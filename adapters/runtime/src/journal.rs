@@ -12,17 +12,33 @@
 //!
 //! ## Order of operations (per message)
 //!
-//! 1. send to every national output; 2. append the id here (one `write` of 16 bytes);
+//! 1. send to every national output and wait for its confirmation (UDP `send_to`, TCP
+//!    `write_all`, the MQTT PUBACK); 2. append the id here (one `write` of 16 bytes);
 //! 3. acknowledge to JetStream.
+//!
+//! The egress keeps up to `[egress] max_in_flight` messages between 1 and 2 at once (MQTT QoS 1
+//! publishes awaiting their PUBACKs, on one connection, so the broker delivers them in the
+//! order sent). Steps 2 and 3 still happen strictly in stream order, one message at a time,
+//! and only for a message every output confirmed: the window changes how many messages can
+//! be between 1 and 2, never the order of the steps.
 //!
 //! **What is still not exactly-once.** A process killed between 1 and 2 (the national system
 //! has the frame, the journal does not have the id yet) sends that message once more after the
-//! restart: at most one duplicate, of the one message that was being sent. For an MQTT output
-//! this window is the PUBACK round trip, because the broker may forward a publish before its
-//! PUBACK arrives; for UDP and TCP it is a few microseconds. With several outputs, a message
-//! that some outputs accepted and another refused is journaled only once all accepted it; a
-//! crash before that resends it to the outputs that had it. Exactly-once across that window
-//! would need the national system to de-duplicate by message id.
+//! restart. That is every message in the window at the kill: **at most `max_in_flight`
+//! duplicates per crash, each message at most once more** (`max_in_flight = 1`: at most one,
+//! the one message that was being sent). For an MQTT output the window is the PUBACK round
+//! trip, because the broker may forward a publish before its PUBACK arrives; for UDP and TCP
+//! it is a few microseconds (their send is confirmed when it returns: with only UDP and TCP
+//! outputs at most one message is ever between 1 and 2; beside an MQTT output they are sent
+//! the window's messages as well). Journaling before sending would close the window only by
+//! turning each of these duplicates into a possible loss (journaled, never sent), which a
+//! warning link must not do. A national broker that restarts or drops the connection
+//! while publishes are in flight likewise gets those of them it had already taken but not
+//! acknowledged once more (MQTT QoS 1 is at-least-once): at most `max_in_flight` again. With
+//! several outputs, a message that some outputs accepted and another refused is journaled only
+//! once all accepted it; a crash before that resends it to the outputs that had it.
+//! Exactly-once across that window would need the national system to de-duplicate by message
+//! id.
 //!
 //! **Durability.** An append is a `write` into the page cache; no `fsync`. The page cache
 //! survives the death of the process (kill -9, panic, OOM kill), which is what this journal is

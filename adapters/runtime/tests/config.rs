@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use trilink_runtime::adapter::AdapterConfig;
+use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::config::{self, ConfigError};
 use trilink_runtime::transport::{IngressConfig, OutputConfig};
 use trilink_schema::Nation;
@@ -257,4 +257,47 @@ fn egress_state_dir_from_file_and_environment() {
     )
     .unwrap_err();
     assert_eq!(err.key(), Some("egress.state_directory"), "{err}");
+}
+
+#[test]
+fn egress_max_in_flight_default_and_bounds() {
+    let egress = format!(
+        "{MIN}\n[egress]\nstream = \"S\"\ndurable = \"d\"\n[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:1\"\n"
+    );
+    let e = load(&egress, no_env()).unwrap().egress.unwrap();
+    assert_eq!(e.max_in_flight, adapter::EGRESS_MAX_IN_FLIGHT);
+    assert!(e.max_in_flight <= e.max_ack_pending);
+
+    // 1 is the one-at-a-time egress; the window may not exceed max_ack_pending.
+    let with =
+        |lines: &str| egress.replace("durable = \"d\"\n", &format!("durable = \"d\"\n{lines}\n"));
+    let e = load(&with("max_in_flight = 1"), no_env())
+        .unwrap()
+        .egress
+        .unwrap();
+    assert_eq!(e.max_in_flight, 1);
+    let e = load(
+        &with("max_in_flight = 512\nmax_ack_pending = 512"),
+        no_env(),
+    )
+    .unwrap()
+    .egress
+    .unwrap();
+    assert_eq!(e.max_in_flight, 512);
+    let e = load(&egress, env(&[("TRILINK__EGRESS__MAX_IN_FLIGHT", "8")]))
+        .unwrap()
+        .egress
+        .unwrap();
+    assert_eq!(e.max_in_flight, 8);
+    for bad in [
+        "max_in_flight = 0",
+        "max_in_flight = 65536\nmax_ack_pending = 100000",
+        "max_in_flight = 65\nmax_ack_pending = 64",
+    ] {
+        let err = load(&with(bad), no_env()).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{bad}: {err}");
+        assert_eq!(err.key(), Some("egress.max_in_flight"), "{bad}: {err}");
+    }
+    let err = load(&with("max_in_flight = -1"), no_env()).unwrap_err();
+    assert_eq!(err.key(), Some("egress.max_in_flight"), "{err}");
 }

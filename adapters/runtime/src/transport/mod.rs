@@ -18,7 +18,9 @@
 //!
 //! **Egress** sinks ([`Sink`]) send one encoded national frame and report success only when the
 //! transport accepted it (UDP `send_to`, TCP `write_all`, MQTT PUBACK at QoS 1), so the
-//! egress consumer acknowledges JetStream only after a successful national send.
+//! egress consumer acknowledges JetStream only after a successful national send. The send is
+//! split in two ([`Sink::start`], then [`Pending::confirm`]) so that the egress can keep a
+//! window of MQTT publishes awaiting their PUBACKs.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -47,8 +49,8 @@ pub mod tcp;
 pub mod udp;
 
 pub use config::{IngressConfig, MqttConfig, OutputConfig, UdpInConfig, UdpOutConfig};
-pub use mqtt::{MqttIn, MqttSink, run_mqtt_in};
-pub use sink::Sink;
+pub use mqtt::{MqttIn, MqttSink, PubackWait, run_mqtt_in};
+pub use sink::{Pending, Sink};
 pub use stream::{StreamDecoder, StreamItem, decode_message, decode_stream_all};
 pub use tcp::{run_tcp_client_in, run_tcp_server_in};
 pub use udp::{bind_udp_in, kernel_drops, run_udp_in, socket_inode, udp_drops_in};

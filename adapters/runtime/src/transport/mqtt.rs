@@ -116,33 +116,104 @@ pub async fn run_mqtt_in<C: NationalCodec>(
     }
 }
 
-/// MQTT publisher whose [`send`](Self::send) completes on the broker's PUBACK.
+/// MQTT publisher at QoS 1: [`start`](Self::start_publish) queues a PUBLISH and returns a
+/// [`PubackWait`] that completes on the broker's PUBACK, so that up to `window` publishes are
+/// in flight on the one connection (delivered by the broker in the order sent).
+///
+/// **Pairing publishes with PUBACKs.** The event loop pairs each waiter with the next outgoing
+/// PUBLISH (FIFO), then with its packet id. That holds only while every request in rumqttc's
+/// queue has a waiter and vice versa, so both change together under one lock: a publish is
+/// queued with `try_publish` while its waiter is pushed, and a lost connection clears, under
+/// the same lock, rumqttc's pending publishes, the request queue and every waiter.
+///
+/// **After a failure the sink stays broken** (every new publish fails at once) until
+/// [`resume`](Self::resume): the egress resends what failed, in order, before anything newer —
+/// a publish queued behind the failure must not reach the broker ahead of the message that
+/// failed.
 #[derive(Debug)]
 pub struct MqttSink {
     client: rumqttc::AsyncClient,
     topic: String,
-    track: Arc<std::sync::Mutex<PubTrack>>,
-    order: Mutex<()>,
+    shared: Arc<MqttShared>,
     confirm_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct MqttShared {
+    track: std::sync::Mutex<PubTrack>,
+    /// Asks the event loop to drop the connection and every request (a PUBACK timed out).
+    reset: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
 struct PubTrack {
     queued: VecDeque<oneshot::Sender<()>>,
     by_pkid: HashMap<u16, oneshot::Sender<()>>,
+    /// Set when the connection was lost or a PUBACK timed out; cleared by `resume`.
+    broken: bool,
+}
+
+impl PubTrack {
+    /// Fail every waiter (their receivers see the sender dropped) and refuse new publishes.
+    fn fail_all(&mut self) {
+        self.queued.clear();
+        self.by_pkid.clear();
+        self.broken = true;
+    }
+}
+
+/// A PUBLISH in flight: [`confirm`](Self::confirm) completes on its PUBACK.
+#[derive(Debug)]
+pub struct PubackWait {
+    rx: oneshot::Receiver<()>,
+    deadline: tokio::time::Instant,
+    shared: Arc<MqttShared>,
+    topic: String,
+    timeout: Duration,
+}
+
+impl PubackWait {
+    /// Wait for the PUBACK, until the deadline set when the publish was queued. Cancel-safe
+    /// (the waiter stays in `self`). A timeout drops the connection (the event loop
+    /// reconnects) and fails every other publish in flight with it.
+    pub async fn confirm(&mut self) -> Result<(), TransportError> {
+        match tokio::time::timeout_at(self.deadline, &mut self.rx).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(TransportError::Mqtt {
+                topic: self.topic.clone(),
+                message: "connection lost before the broker's PUBACK".into(),
+            }),
+            Err(_) => {
+                if let Ok(mut tr) = self.shared.track.lock() {
+                    tr.fail_all();
+                }
+                self.shared.reset.notify_one();
+                Err(TransportError::Timeout(
+                    format!("mqtt publish {}", self.topic),
+                    self.timeout,
+                ))
+            }
+        }
+    }
 }
 
 impl MqttSink {
     pub(super) fn start(
         cfg: &MqttConfig,
         site: Nation,
+        window: usize,
         shutdown: CancellationToken,
     ) -> Result<Self, TransportError> {
         use rumqttc::{Event, Outgoing, Packet};
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(mqtt_options(cfg)?, 64);
+        let window = window.clamp(1, usize::from(u16::MAX));
+        let mut options = mqtt_options(cfg)?;
+        // rumqttc's own in-flight bound (packet ids 1..=n); the egress window bounds messages,
+        // a message may be several frames: those wait in the request queue.
+        options.set_inflight(u16::try_from(window).unwrap_or(u16::MAX));
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(options, window.max(64));
         let tls = cfg.tls.is_some();
-        let track: Arc<std::sync::Mutex<PubTrack>> = Arc::default();
-        let t = track.clone();
+        let shared: Arc<MqttShared> = Arc::default();
+        let t = shared.clone();
         let label = format!("mqtt:{}", cfg.topic);
         let c2 = client.clone();
         tokio::spawn(async move {
@@ -153,6 +224,16 @@ impl MqttSink {
                         let _ = c2.try_disconnect();
                         return;
                     }
+                    () = t.reset.notified() => {
+                        // A PUBACK timed out: start over on a new connection, with nothing
+                        // of the old one left to go out unpaired.
+                        if let Ok(mut tr) = t.track.lock() {
+                            eventloop.clean();
+                            eventloop.pending.clear();
+                            tr.fail_all();
+                        }
+                        continue;
+                    }
                     ev = eventloop.poll() => ev,
                 };
                 match ev {
@@ -162,7 +243,7 @@ impl MqttSink {
                         tracing::info!(transport = %label, tls, "mqtt output connected");
                     }
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                        if let Ok(mut tr) = t.lock()
+                        if let Ok(mut tr) = t.track.lock()
                             && !tr.by_pkid.contains_key(&pkid)
                             && let Some(tx) = tr.queued.pop_front()
                         {
@@ -170,7 +251,7 @@ impl MqttSink {
                         }
                     }
                     Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                        if let Ok(mut tr) = t.lock()
+                        if let Ok(mut tr) = t.track.lock()
                             && let Some(tx) = tr.by_pkid.remove(&ack.pkid)
                         {
                             let _ = tx.send(());
@@ -179,15 +260,17 @@ impl MqttSink {
                     Ok(_) => {}
                     Err(e) => {
                         // The connection is gone: whatever was not PUBACKed fails now and the
-                        // egress sends it again. rumqttc would also resend it after the
-                        // reconnect — but only if the broker kept the session, and otherwise
-                        // drop it silently, leaving a waiter that never hears back and
-                        // pairing every later publish with the wrong waiter (found by
+                        // egress sends it again, in order. rumqttc would also resend it after
+                        // the reconnect — but only if the broker kept the session, and
+                        // otherwise drop it silently, leaving a waiter that never hears back
+                        // and pairing every later publish with the wrong waiter (found by
                         // `link_kill::mosquitto_restart_mid_stream_delivers_exactly_once`).
-                        eventloop.pending.clear();
-                        if let Ok(mut tr) = t.lock() {
-                            tr.queued.clear();
-                            tr.by_pkid.clear();
+                        // `clean` also takes the requests still queued, so none of them goes
+                        // out on the next connection without its waiter.
+                        if let Ok(mut tr) = t.track.lock() {
+                            eventloop.clean();
+                            eventloop.pending.clear();
+                            tr.fail_all();
                         }
                         events::reconnect(site, &label, &e.to_string());
                         tokio::select! {
@@ -201,52 +284,77 @@ impl MqttSink {
         Ok(Self {
             client,
             topic: cfg.topic.clone(),
-            track,
-            order: Mutex::new(()),
+            shared,
             confirm_timeout: Duration::from_secs(10),
         })
     }
 
-    /// Publish at QoS 1 and wait for the PUBACK.
-    ///
-    /// One publish is in flight at a time: the event loop pairs a waiter with the next
-    /// outgoing PUBLISH, and with at most one waiter a publish that a lost connection left
-    /// behind can never shift that pairing for good.
-    pub async fn send(&self, frame: &[u8]) -> Result<(), TransportError> {
-        let (tx, rx) = oneshot::channel();
-        let _one_at_a_time = self.order.lock().await;
-        if let Ok(mut tr) = self.track.lock() {
-            tr.queued.push_back(tx);
-        }
-        self.client
-            .publish(
-                self.topic.clone(),
-                rumqttc::QoS::AtLeastOnce,
-                false,
-                frame.to_vec(),
-            )
-            .await
-            .map_err(|e| TransportError::Mqtt {
-                topic: self.topic.clone(),
-                message: e.to_string(),
-            })?;
-        match tokio::time::timeout(self.confirm_timeout, rx).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(TransportError::Mqtt {
-                topic: self.topic.clone(),
-                message: "connection lost before the broker's PUBACK".into(),
-            }),
-            Err(_) => {
-                // Forget the waiter, so that the next send starts with none.
-                if let Ok(mut tr) = self.track.lock() {
-                    tr.queued.clear();
-                    tr.by_pkid.clear();
+    /// Queue a PUBLISH at QoS 1; its [`PubackWait`] completes on the PUBACK. Fails at once
+    /// while the sink is broken (see the type's docs) or when rumqttc's queue stays full for
+    /// the confirmation timeout.
+    pub async fn start_publish(&self, frame: &[u8]) -> Result<PubackWait, TransportError> {
+        let deadline = tokio::time::Instant::now() + self.confirm_timeout;
+        loop {
+            {
+                let Ok(mut tr) = self.shared.track.lock() else {
+                    return Err(self.err("publish state poisoned"));
+                };
+                if tr.broken {
+                    return Err(self.err("connection lost; not resumed yet"));
                 }
-                Err(TransportError::Timeout(
+                let (tx, rx) = oneshot::channel();
+                tr.queued.push_back(tx);
+                match self.client.try_publish(
+                    self.topic.clone(),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    frame.to_vec(),
+                ) {
+                    Ok(()) => {
+                        return Ok(PubackWait {
+                            rx,
+                            deadline,
+                            shared: self.shared.clone(),
+                            topic: self.topic.clone(),
+                            timeout: self.confirm_timeout,
+                        });
+                    }
+                    Err(rumqttc::ClientError::TryRequest(_)) => {
+                        // Queue full: take the waiter back and wait for room.
+                        tr.queued.pop_back();
+                    }
+                    Err(e) => {
+                        tr.queued.pop_back();
+                        return Err(self.err(&e.to_string()));
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TransportError::Timeout(
                     format!("mqtt publish {}", self.topic),
                     self.confirm_timeout,
-                ))
+                ));
             }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Publish at QoS 1 and wait for the PUBACK.
+    pub async fn send(&self, frame: &[u8]) -> Result<(), TransportError> {
+        self.start_publish(frame).await?.confirm().await
+    }
+
+    /// Accept publishes again after a failure (the caller resends what failed first).
+    pub fn resume(&self) {
+        if let Ok(mut tr) = self.shared.track.lock() {
+            tr.broken = false;
+        }
+    }
+
+    fn err(&self, message: &str) -> TransportError {
+        TransportError::Mqtt {
+            topic: self.topic.clone(),
+            message: message.to_owned(),
         }
     }
 }

@@ -1,8 +1,32 @@
 //! The national outputs: one enum over the transports, sending one encoded frame and
 //! reporting success only when the transport accepted it.
+//!
+//! [`Sink::start`] hands a frame to the transport and returns a [`Pending`] confirmation:
+//! UDP (`send_to`) and TCP (`write_all`) are confirmed when `start` returns, an MQTT QoS 1
+//! publish on the broker's PUBACK ([`PubackWait`]). The egress keeps a window of such
+//! confirmations open, in order; [`Sink::send`] is `start` and wait.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+
+/// A frame the transport took, and how its delivery is confirmed.
+#[derive(Debug)]
+pub enum Pending {
+    /// Confirmed already: the datagram was sent or the bytes were written to the connection.
+    Done,
+    /// An MQTT QoS 1 publish awaiting its PUBACK.
+    Puback(PubackWait),
+}
+
+impl Pending {
+    /// Wait for the confirmation. Cancel-safe: an unfinished wait can be resumed.
+    pub async fn confirm(&mut self) -> Result<(), TransportError> {
+        match self {
+            Pending::Done => Ok(()),
+            Pending::Puback(w) => w.confirm().await,
+        }
+    }
+}
 
 /// A national output.
 #[derive(Debug)]
@@ -33,11 +57,23 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Open the output described by `cfg`. Spawns background tasks (TCP accept, MQTT event
-    /// loop) that stop with `shutdown`.
+    /// Open the output described by `cfg` for one frame in flight at a time (see
+    /// [`open_with_window`](Self::open_with_window)).
     pub async fn open(
         cfg: &OutputConfig,
         site: Nation,
+        shutdown: CancellationToken,
+    ) -> Result<Self, TransportError> {
+        Self::open_with_window(cfg, site, 1, shutdown).await
+    }
+
+    /// Open the output described by `cfg`, sized for up to `window` unconfirmed frames (MQTT:
+    /// publishes awaiting PUBACK). Spawns background tasks (TCP accept, MQTT event loop) that
+    /// stop with `shutdown`.
+    pub async fn open_with_window(
+        cfg: &OutputConfig,
+        site: Nation,
+        window: usize,
         shutdown: CancellationToken,
     ) -> Result<Self, TransportError> {
         match cfg {
@@ -104,7 +140,7 @@ impl Sink {
                 });
                 Ok(Sink::TcpServer { local, clients })
             }
-            OutputConfig::Mqtt(m) => Ok(Sink::Mqtt(MqttSink::start(m, site, shutdown)?)),
+            OutputConfig::Mqtt(m) => Ok(Sink::Mqtt(MqttSink::start(m, site, window, shutdown)?)),
         }
     }
 
@@ -119,6 +155,27 @@ impl Sink {
 
     /// Send one national frame; `Ok` only when the transport accepted it.
     pub async fn send(&self, frame: &[u8]) -> Result<(), TransportError> {
+        self.start(frame).await?.confirm().await
+    }
+
+    /// Hand one national frame to the transport: UDP and TCP send it before returning
+    /// ([`Pending::Done`]); MQTT queues the PUBLISH and confirms on its PUBACK.
+    pub async fn start(&self, frame: &[u8]) -> Result<Pending, TransportError> {
+        if let Sink::Mqtt(m) = self {
+            return m.start_publish(frame).await.map(Pending::Puback);
+        }
+        self.send_now(frame).await.map(|()| Pending::Done)
+    }
+
+    /// After a failed send: accept frames again (MQTT refuses new publishes after a failure
+    /// until then, so that what failed is resent before anything newer). No-op otherwise.
+    pub fn resume(&self) {
+        if let Sink::Mqtt(m) = self {
+            m.resume();
+        }
+    }
+
+    async fn send_now(&self, frame: &[u8]) -> Result<(), TransportError> {
         match self {
             Sink::Udp { sock, target } => {
                 sock.send_to(frame, target)
