@@ -34,6 +34,11 @@ pub struct BenchArgs {
     /// (as in production) or `off` measures one phase.
     #[arg(long, default_value = "both")]
     pub picture: PictureSwitch,
+    /// Spread the messages over this many national tracks (round robin). The relay keeps each
+    /// track's order by storing its inputs one after another, so with 1 (every message about
+    /// one track) the trilink path is bound by one JetStream round trip per message.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub tracks: u32,
 }
 
 /// Run `trilink bench` (blocking; builds its own runtime); the report goes to stdout.
@@ -45,6 +50,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         no_baseline: args.no_baseline,
         hops: args.hops,
         picture: args.picture,
+        tracks: args.tracks,
     };
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     match tokio::runtime::Runtime::new()

@@ -96,7 +96,10 @@ pub(crate) fn id_key(id: &MessageId) -> u64 {
     id.as_uuid().as_u64_pair().0
 }
 
-pub(crate) fn template(run: &str, i: u64) -> Envelope {
+/// Message `i` of a run: a JP launch detection of track `BENCH` (one track) or `BENCH-<i mod
+/// tracks>` (several: the relay keeps each track's order, so one track's inputs are stored one
+/// after another while different tracks' overlap).
+pub(crate) fn template(run: &str, i: u64, tracks: u32) -> Envelope {
     let now = Utc::now();
     Envelope::new(
         Nation::Jp,
@@ -110,7 +113,12 @@ pub(crate) fn template(run: &str, i: u64) -> Envelope {
         Mode::Test,
         Nation::ALL.into_iter().collect(),
         Payload::LaunchDetection(LaunchDetection {
-            track_id: TrackId::new("BENCH").unwrap_or_else(|e| unreachable!("{e}")),
+            track_id: if tracks <= 1 {
+                TrackId::new("BENCH")
+            } else {
+                TrackId::new(&format!("BENCH-{}", i % u64::from(tracks)))
+            }
+            .unwrap_or_else(|e| unreachable!("{e}")),
             launch_time: now,
             launch_point: GeoPoint {
                 lat_deg: 39.66,

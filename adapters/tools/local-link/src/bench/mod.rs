@@ -135,6 +135,9 @@ pub struct BenchOptions {
     pub hops: bool,
     /// The relay's common picture off, on, or both in turn.
     pub picture: PictureSwitch,
+    /// National tracks the messages are spread over (round robin; 1: every message about
+    /// one track).
+    pub tracks: u32,
 }
 
 /// One measured phase of the trilink path.
@@ -240,7 +243,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         );
         // Warm-up: a few messages through the whole path before measuring.
         for i in 0..20 {
-            if let Ok(b) = standins::encode(&jp, &template(&format!("{run}w"), i)) {
+            if let Ok(b) = standins::encode(&jp, &template(&format!("{run}w"), i, args.tracks)) {
                 let _ = socket.send_to(&b, target).await;
             }
         }
@@ -259,7 +262,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         let cpu_before = cpu_snapshot(&procs);
         let start = Instant::now();
         let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
-            let env = template(&run, i);
+            let env = template(&run, i, args.tracks);
             let key = id_key(&env.message_id);
             if args.hops {
                 hops.sent(key);

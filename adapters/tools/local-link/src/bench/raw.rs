@@ -127,7 +127,7 @@ pub(crate) async fn raw_path(
     let start = Instant::now();
     let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
         // Same frame size as the trilink path, prefixed by an 8-byte key.
-        let env = template(&run, i);
+        let env = template(&run, i, args.tracks);
         let bytes = standins::encode(&jp, &env);
         let socket = &socket;
         (i, async move {
