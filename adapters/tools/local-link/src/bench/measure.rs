@@ -116,7 +116,7 @@ pub(crate) fn template(run: &str, i: u64, tracks: u32) -> Envelope {
             track_id: if tracks <= 1 {
                 TrackId::new("BENCH")
             } else {
-                TrackId::new(&format!("BENCH-{}", i % u64::from(tracks)))
+                TrackId::new(format!("BENCH-{}", i % u64::from(tracks)))
             }
             .unwrap_or_else(|e| unreachable!("{e}")),
             launch_time: now,
