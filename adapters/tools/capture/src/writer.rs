@@ -127,23 +127,32 @@ impl PcapngWriter {
             block_len2: 0,
         };
         let mut inner = section.to_vec().map_err(|e| werr(0, format!("{e:?}")))?;
-        let mut idb = InterfaceDescriptionBlock {
-            block_type: 0,
-            block_len1: 0,
+        // Serialised as given (`to_vec_raw`): `to_vec` would add an `if_tsoffset` option of 0,
+        // which changes every capture's bytes for nothing.
+        let options = vec![
+            option(OptionCode(2), b"trilink"),   // if_name
+            option(OptionCode::IfTsresol, &[9]), // nanoseconds
+            option(OptionCode::EndOfOpt, &[]),
+        ];
+        let len = 20
+            + options
+                .iter()
+                .map(|o| (4 + o.value.len()).next_multiple_of(4))
+                .sum::<usize>();
+        let len = u32::try_from(len).map_err(|_| werr(0, "interface block too long"))?;
+        let idb = InterfaceDescriptionBlock {
+            block_type: pcap_parser::pcapng::IDB_MAGIC,
+            block_len1: len,
             linktype: Linktype::ETHERNET,
             reserved: 0,
             snaplen: 0,
-            // if_name (2); if_tsresol 9: nanoseconds
-            options: vec![
-                option(OptionCode(2), b"trilink"),
-                option(OptionCode::IfTsresol, &[9]),
-            ],
-            block_len2: 0,
+            options,
+            block_len2: len,
             if_tsresol: 9,
             if_tsoffset: 0,
         };
         let at = inner.len();
-        inner.extend(idb.to_vec().map_err(|e| werr(at, format!("{e:?}")))?);
+        inner.extend(idb.to_vec_raw().map_err(|e| werr(at, format!("{e:?}")))?);
         Ok(Self {
             inner,
             conns: HashMap::new(),
