@@ -6,18 +6,14 @@ use std::process::Command;
 /// (`TRILINK_REQUIRE_PROMTOOL`, set by `.ci/test.sh`) a missing promtool fails the test instead
 /// of skipping the evaluation.
 pub fn promtool_present(what: &str) -> bool {
-    match Command::new("promtool").arg("--version").output() {
-        Ok(out) => {
-            assert!(out.status.success(), "promtool --version failed");
-            true
-        }
-        Err(_) => {
-            assert!(
-                std::env::var_os("TRILINK_REQUIRE_PROMTOOL").is_none(),
-                "promtool is required (TRILINK_REQUIRE_PROMTOOL) but not on PATH"
-            );
-            eprintln!("promtool not on PATH: {what} was not evaluated");
-            false
-        }
+    if let Ok(out) = Command::new("promtool").arg("--version").output() {
+        assert!(out.status.success(), "promtool --version failed");
+        return true;
     }
+    assert!(
+        std::env::var_os("TRILINK_REQUIRE_PROMTOOL").is_none(),
+        "promtool is required (TRILINK_REQUIRE_PROMTOOL) but not on PATH"
+    );
+    eprintln!("promtool not on PATH: {what} was not evaluated");
+    false
 }
