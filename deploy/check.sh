@@ -265,9 +265,9 @@ if command -v systemd-analyze >/dev/null; then
   out=$(cd "$work/units" && SYSTEMD_UNIT_PATH="$work/units:" systemd-analyze verify --man=no \
     trilink-nats-hub.service trilink-relay.service trilink-nats-leaf@jp.service \
     trilink-nats-leaf@kr.service trilink-adapter@jp.service trilink-adapter@kr.service \
-    trilink-adapter@us.service 2>&1)
+    trilink-adapter@us.service trilink-leafwatch.service 2>&1)
   if [ -z "$out" ]; then
-    ok "systemd-analyze verify: 7 units, no findings"
+    ok "systemd-analyze verify: 8 units, no findings"
   else
     fail "systemd-analyze verify:"
     echo "$out"
