@@ -86,7 +86,7 @@
 //! durable = "adapter-jp"
 //! state_dir = "/var/lib/trilink/adapter-jp"  # journal of delivered ids (optional, recommended)
 //! state_fsync = false           # true: fdatasync every append (survives power loss; slower)
-//! max_in_flight = 64            # deliveries awaiting confirmation (MQTT PUBACK); 1 = one at a time
+//! max_in_flight = 1             # deliveries awaiting confirmation (MQTT PUBACK); >1 pipelines, repeats up to that many on a crash
 //! [[egress.outputs]]
 //! type = "udp"
 //! target = "127.0.0.1:7001"
@@ -161,8 +161,12 @@ const fn egress_window() -> usize {
     EGRESS_MAX_IN_FLIGHT
 }
 
-/// Default `[egress] max_in_flight`, chosen by measurement (BENCHMARKS.md, "Egress window").
-pub const EGRESS_MAX_IN_FLIGHT: usize = 64;
+/// Default `[egress] max_in_flight`: one delivery at a time, so a national broker restart or an
+/// adapter crash repeats at most one message. A window (e.g. 64: MQTT egress 5 400 → 18 200
+/// msg/s, BENCHMARKS.md "Egress window") repeats up to that many: opt in where the national
+/// system drops repeats by message id. (With 64 as the default, a mosquitto restart on
+/// nats-server 2.15.1 repeated 12 messages at KR in `link_kill`.)
+pub const EGRESS_MAX_IN_FLIGHT: usize = 1;
 
 /// The `[egress]` section: where released messages come from and where they go.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
