@@ -186,6 +186,18 @@ struct Shared {
     refs: Mutex<ReferenceBook>,
 }
 
+/// The headers every stored output carries: its message id (JetStream deduplication) and the
+/// schema version.
+fn output_headers(msg_id: &str) -> async_nats::HeaderMap {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(headers::MSG_ID, msg_id);
+    h.insert(
+        headers::SCHEMA_VERSION,
+        trilink_schema::SCHEMA_VERSION.to_string().as_str(),
+    );
+    h
+}
+
 impl Shared {
     fn output_js(&self, dest: Nation) -> Option<&jetstream::Context> {
         self.outputs
@@ -849,12 +861,7 @@ async fn store(
                 let js = shared
                     .output_js(o.dest)
                     .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
-                let mut h = async_nats::HeaderMap::new();
-                h.insert(headers::MSG_ID, o.msg_id.as_str());
-                h.insert(
-                    headers::SCHEMA_VERSION,
-                    trilink_schema::SCHEMA_VERSION.to_string().as_str(),
-                );
+                let h = output_headers(o.msg_id.as_str());
                 Ok((js, o.subject.clone(), h, o.body.clone()))
             })
             .collect::<Result<Vec<_>, String>>()?;

@@ -199,15 +199,5 @@ fn alert_fires_on(quiet: &str, loud: &str) {
         ),
     )
     .unwrap();
-    let o = Command::new("promtool")
-        .args(["test", "rules"])
-        .arg(&test)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "promtool:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    common::promtool_test_rules(&test);
 }

@@ -159,15 +159,5 @@ fn reload_failure_counter_exists_from_start_and_the_alert_fires_on_the_first_fai
         ),
     )
     .unwrap();
-    let o = Command::new("promtool")
-        .args(["test", "rules"])
-        .arg(&test)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "promtool:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    common::promtool_test_rules(&test);
 }

@@ -39,9 +39,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use trilink_runtime::CancellationToken;
 use trilink_runtime::transport::Backoff;
-use trilink_schema::{Envelope, Nation, Subject, TrackKey, headers};
+use trilink_schema::{Envelope, Nation, Subject, TrackKey};
 
-use super::{RelayStats, Shared};
+use super::{RelayStats, Shared, output_headers};
 use crate::events;
 use crate::order::{Admission, OrderGate};
 use crate::picture::{PictureOutput, PictureStage, ViewPacer};
@@ -341,12 +341,7 @@ async fn store_view(shared: Arc<Shared>, job: PictureJob, stop: CancellationToke
             let js = shared
                 .output_js(o.dest)
                 .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
-            let mut h = async_nats::HeaderMap::new();
-            h.insert(headers::MSG_ID, o.msg_id.as_str());
-            h.insert(
-                headers::SCHEMA_VERSION,
-                trilink_schema::SCHEMA_VERSION.to_string().as_str(),
-            );
+            let h = output_headers(o.msg_id.as_str());
             let ack = js
                 .publish_with_headers(o.subject.clone(), h, o.body.clone())
                 .await

@@ -1,5 +1,6 @@
 //! Helpers shared by the CLI's tests.
 
+use std::path::Path;
 use std::process::Command;
 
 /// Whether `promtool` is on PATH to evaluate `what`. Where CI requires it
@@ -16,4 +17,19 @@ pub fn promtool_present(what: &str) -> bool {
     );
     eprintln!("promtool not on PATH: {what} was not evaluated");
     false
+}
+
+/// Run `promtool test rules` on `test` (a rule unit-test file) and assert that it passes.
+pub fn promtool_test_rules(test: &Path) {
+    let o = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(test)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "promtool:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
