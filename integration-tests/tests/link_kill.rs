@@ -717,7 +717,8 @@ impl Harness {
 
     /// [`Harness::assert_exactly_once`] for several streams at once: each `(dests, ids)` pair
     /// delivered, nothing else delivered to anyone; exactly once, except that `tolerated`
-    /// `(nation, n)` lets up to `n` messages reach that nation twice.
+    /// `(nation, n)` lets up to `n` messages reach that nation more than once, at most three
+    /// times each (see [`mosquitto_restart_mid_stream_delivers_exactly_once`]).
     fn assert_delivered(
         &self,
         streams: &[(&[Nation], &[MessageId])],
@@ -743,12 +744,12 @@ impl Harness {
         }
         let unexpected: Vec<_> = b.deliveries.keys().filter(|k| !want.contains(k)).collect();
         if let Some((nation, n)) = tolerated {
-            let twice_there = |d: &(Nation, MessageId, u32)| d.0 == nation && d.2 == 2;
-            if duplicated.iter().filter(|d| twice_there(d)).count() <= n {
+            let repeated_there = |d: &(Nation, MessageId, u32)| d.0 == nation && d.2 <= 3;
+            if duplicated.iter().filter(|d| repeated_there(d)).count() <= n {
                 if !duplicated.is_empty() {
                     eprintln!("tolerated duplicates at {nation}: {duplicated:?}");
                 }
-                duplicated.retain(|d| !twice_there(d));
+                duplicated.retain(|d| !repeated_there(d));
             }
         }
         assert!(
@@ -1170,11 +1171,15 @@ async fn kill9_mqtt_ingress_adapter_mid_stream_delivers_exactly_once() {
 /// flows both ways through it: KR's input (national sender → mosquitto → adapter-kr) and what
 /// is released to KR (adapter-kr → mosquitto → national receiver). Both national clients and
 /// adapter-kr hold persistent sessions; every message arrives, in causal order, exactly once —
-/// except that the one frame adapter-kr had in flight to the broker when it went down may reach
-/// the KR system twice: MQTT QoS 1 is at-least-once, and a broker that took a PUBLISH and
-/// stopped before its PUBACK left the publisher no way to know (the journal's documented
-/// window, `trilink_runtime::journal`). KR's own input is never doubled: JetStream drops the
-/// copy by message id.
+/// except for what was in flight on one of the two MQTT QoS 1 hops when the broker went down:
+/// the one frame adapter-kr had sent without a PUBACK yet is sent again (a broker that took a
+/// PUBLISH and stopped before its PUBACK left the publisher no way to know: the journal's
+/// documented window, `trilink_runtime::journal`), and mosquitto itself sends again, from the
+/// receiver's persistent session it saved on shutdown, what it had sent to the KR system without
+/// having processed its PUBACK. So at most two messages reach KR more than once, and one caught
+/// on both hops at once three times (seen once in CI: a message three times at KR). The KR system
+/// drops the repeats by message id. KR's own input is never doubled: JetStream drops the copy by
+/// message id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mosquitto_restart_mid_stream_delivers_exactly_once() {
     let (from_kr, from_jp) = ([Nation::Jp, Nation::Us], [Nation::Kr, Nation::Us]);
@@ -1219,7 +1224,7 @@ async fn mosquitto_restart_mid_stream_delivers_exactly_once() {
     }
     h.assert_delivered(
         &[(&from_kr, &kr_ids), (&from_jp, &jp_ids)],
-        Some((Nation::Kr, 1)),
+        Some((Nation::Kr, 2)),
     );
     eprintln!(
         "mosquitto restarted after {}/{N} JP frames at KR and {}/{N} KR frames at JP",

@@ -801,7 +801,7 @@ impl Link {
                 Err(e) => return Err(e),
             }
         }
-        link.ensure_all_streams().await?;
+        Box::pin(link.ensure_all_streams()).await?;
         Ok(link)
     }
 
@@ -992,14 +992,74 @@ impl Link {
         }
     }
 
+    /// Create every stream of the link, each after the streams it sources: the leaves'
+    /// unsourced streams (national input, dead letters), then the hub's (which source them), then
+    /// the leaves' sourced ones (outputs from the hub); then wait until every source is linked.
     async fn ensure_all_streams(&self) -> Result<(), LaunchError> {
         let replicas = if self.hub_nodes >= 3 { 3 } else { 1 };
+        let leaves = [(Site::Jp, Nation::Jp), (Site::Kr, Nation::Kr)];
+        for (site, nation) in leaves {
+            self.ensure_streams_retrying_where(site, nation, 1, |d| d.sources.is_empty())
+                .await?;
+        }
         for nation in Nation::ALL {
             self.ensure_streams_retrying(Site::Hub, nation, replicas)
                 .await?;
         }
-        for (site, nation) in [(Site::Jp, Nation::Jp), (Site::Kr, Nation::Kr)] {
-            self.ensure_streams_retrying(site, nation, 1).await?;
+        for (site, nation) in leaves {
+            self.ensure_streams_retrying_where(site, nation, 1, |d| !d.sources.is_empty())
+                .await?;
+        }
+        self.wait_sources_linked().await
+    }
+
+    /// Wait until every sourced stream of the link has heard from each of its sources (the
+    /// source consumer exists on the origin server: nothing sent before that is late by a
+    /// source retry).
+    pub async fn wait_sources_linked(&self) -> Result<(), LaunchError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let sites = [
+            (Site::Hub, Nation::Jp),
+            (Site::Hub, Nation::Kr),
+            (Site::Hub, Nation::Us),
+            (Site::Jp, Nation::Jp),
+            (Site::Kr, Nation::Kr),
+        ];
+        for (site, account) in sites {
+            let sourced: Vec<String> = self
+                .plan
+                .for_site(site, account)
+                .filter(|d| !d.sources.is_empty())
+                .map(|d| d.name.clone())
+                .collect();
+            if sourced.is_empty() {
+                continue;
+            }
+            let js = async_nats::jetstream::new(self.connect(Role::Admin(site, account)).await?);
+            for name in sourced {
+                loop {
+                    let linked = match js.get_stream(&name).await {
+                        Ok(mut stream) => match stream.info().await {
+                            Ok(info) => {
+                                !info.sources.is_empty()
+                                    && info.sources.iter().all(|s| s.active.is_some())
+                            }
+                            Err(_) => false,
+                        },
+                        Err(_) => false,
+                    };
+                    if linked {
+                        break;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(LaunchError::Timeout {
+                            what: format!("the sources of stream {name} on {site} to link"),
+                            after: self.ready_timeout,
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
         }
         Ok(())
     }
@@ -1012,11 +1072,26 @@ impl Link {
         account: Nation,
         replicas: usize,
     ) -> Result<Vec<String>, LaunchError> {
+        self.ensure_streams_retrying_where(site, account, replicas, |_| true)
+            .await
+    }
+
+    async fn ensure_streams_retrying_where(
+        &self,
+        site: Site,
+        account: Nation,
+        replicas: usize,
+        pick: impl Fn(&crate::streams::StreamDef) -> bool,
+    ) -> Result<Vec<String>, LaunchError> {
         let client = self.connect(Role::Admin(site, account)).await?;
         let js = async_nats::jetstream::new(client);
         let deadline = Instant::now() + self.ready_timeout;
         loop {
-            match self.plan.ensure(&js, site, account, replicas).await {
+            match self
+                .plan
+                .ensure_where(&js, site, account, replicas, &pick)
+                .await
+            {
                 Ok(names) => return Ok(names),
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!(error = %e, "streams not ready yet; retrying");

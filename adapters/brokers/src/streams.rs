@@ -326,8 +326,24 @@ impl StreamPlan {
         account: Nation,
         replicas: usize,
     ) -> Result<Vec<String>, StreamError> {
+        self.ensure_where(js, site, account, replicas, |_| true)
+            .await
+    }
+
+    /// [`StreamPlan::ensure`] for the streams of `site`/`account` that `pick` selects, and the
+    /// durable consumers of those streams. A stream that sources another is best created after
+    /// its origin exists: nats-server 2.10 and later retry a source whose origin was missing
+    /// only after a fixed wait of up to ~40 s (nats-io/nats-server#6454).
+    pub async fn ensure_where(
+        &self,
+        js: &jetstream::Context,
+        site: Site,
+        account: Nation,
+        replicas: usize,
+        pick: impl Fn(&StreamDef) -> bool,
+    ) -> Result<Vec<String>, StreamError> {
         let mut names = Vec::new();
-        for def in self.for_site(site, account) {
+        for def in self.for_site(site, account).filter(|d| pick(d)) {
             let config = self.config(def, replicas);
             js.create_or_update_stream(config)
                 .await
@@ -340,7 +356,10 @@ impl StreamPlan {
             tracing::debug!(stream = %def.name, %site, %account, replicas, "stream ensured");
             names.push(def.name.clone());
         }
-        for def in self.consumers_for(site, account) {
+        for def in self
+            .consumers_for(site, account)
+            .filter(|c| names.contains(&c.stream))
+        {
             let make = |message: String| StreamError::Consumer {
                 name: def.name.clone(),
                 stream: def.stream.clone(),
