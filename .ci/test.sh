@@ -13,7 +13,7 @@ need=()
 command -v nats-server >/dev/null 2>&1 || [ -n "${NATS_SERVER_BIN:-}" ] || need+=(nats-server)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
-# the view's browser test (adapters/tools/view/tests/browser.rs): headless Chromium over WebDriver
+# the browser tests (adapters/tools/view/tests/browser.rs, adapters/tools/local-link/tests/browser_demo.rs): headless Chromium over WebDriver
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then

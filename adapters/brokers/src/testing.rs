@@ -369,3 +369,20 @@ pub async fn spawn_second_leaf(
     }
     leaf
 }
+
+/// Every process whose command line mentions `needle` (e.g. a link's work directory, which
+/// every process it starts names): `"<pid>: <command line>"` each. For "nothing left behind"
+/// checks.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmd.contains(needle) {
+            found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
+        }
+    }
+    found
+}

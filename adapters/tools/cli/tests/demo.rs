@@ -7,19 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmd.contains(needle) {
-            found.push(format!("{}: {cmd}", entry.file_name().to_string_lossy()));
-        }
-    }
-    found
-}
+use trilink_brokers::testing::processes_mentioning;
 
 /// `trilink demo --scenario <scenario>` at 40× (settling up to 30 s); asserts that it
 /// succeeded and returns its standard output.

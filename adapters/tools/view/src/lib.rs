@@ -18,13 +18,16 @@
 //! anything from the network besides the link.
 //!
 //! The picture state ([`state`]) is sans-IO: messages and time are passed in. The server part
-//! ([`server`]) is the only I/O.
+//! ([`server`]) is the only I/O. `testing` (feature `testing`, dev-dependencies only) is the
+//! browser test kit.
 
 #![forbid(unsafe_code)]
 
 mod assets;
 pub mod server;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use server::{RunningView, ViewConfig, ViewError, nation_of_viewer, run, start};
 pub use state::{
