@@ -13,18 +13,14 @@
 )] // test code; the metrics compared are counts
 
 mod common;
+use common::repo;
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use trilink_brokers::testing::{free_port, metric_sum, spawn_second_leaf, try_http_get};
 use trilink_brokers::{Link, LinkOptions, ServerId};
 use trilink_schema::Nation;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
 
 fn once(monitor: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trilink"))

@@ -2,19 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{repo, trilink};
+
 use std::process::{Command, Output};
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -5,12 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{repo, trilink_env};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
+use std::path::Path;
+use std::process::Output;
 
 fn certs(name: &str) -> String {
     repo()
@@ -18,21 +17,6 @@ fn certs(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn trilink(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_trilink"));
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    // The test's own environment must not leak overrides into the checks.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TRILINK") && !env.iter().any(|(e, _)| *e == k) {
-            c.env_remove(k);
-        }
-    }
-    c.output().unwrap()
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -66,7 +50,7 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
 fn check(body: &str, env: &[(&str, &str)]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "adapter-jp.toml", body);
-    let o = trilink(&["adapter", "--check", "--config", &cfg], env);
+    let o = trilink_env(&["adapter", "--check", "--config", &cfg], env);
     let (out, err) = text(&o);
     (o.status.code().unwrap(), out, err)
 }
@@ -198,7 +182,7 @@ fn missing_files_expired_certificates_and_bad_creds_are_all_listed() {
 
 #[test]
 fn an_unreadable_configuration_is_a_usage_error() {
-    let o = trilink(
+    let o = trilink_env(
         &[
             "adapter",
             "--check",
@@ -208,7 +192,7 @@ fn an_unreadable_configuration_is_a_usage_error() {
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
-    let o = trilink(
+    let o = trilink_env(
         &[
             "relay",
             "--check",
@@ -226,7 +210,7 @@ fn an_unreadable_configuration_is_a_usage_error() {
 fn print_config_shows_sources_and_masks_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "adapter-jp.toml", BASE);
-    let o = trilink(
+    let o = trilink_env(
         &["adapter", "--print-config", "--config", &cfg],
         &[
             ("TRILINK__NATS__URL", "nats://ops:hunter2@10.0.0.1:4222"),
@@ -286,7 +270,7 @@ fn policy() -> String {
 fn relay_check_and_print_config() {
     let dir = tempfile::tempdir().unwrap();
     let good = write(dir.path(), "relay.toml", RELAY);
-    let o = trilink(
+    let o = trilink_env(
         &["relay", "--check", "--config", &good, "--policy", &policy()],
         &[],
     );
@@ -301,7 +285,7 @@ fn relay_check_and_print_config() {
             RELAY.replace("nats://127.0.0.1:4222", "nats://127.0.0.1:99999")
         ),
     );
-    let o = trilink(
+    let o = trilink_env(
         &["relay", "--check", "--config", &bad, "--policy", &policy()],
         &[],
     );
@@ -316,7 +300,7 @@ fn relay_check_and_print_config() {
         "relay-cert.toml",
         &format!("tls_ca = \"{}\"\n{RELAY}", certs("expired.pem")),
     );
-    let o = trilink(
+    let o = trilink_env(
         &[
             "relay",
             "--check",
@@ -334,7 +318,7 @@ fn relay_check_and_print_config() {
         "{err}"
     );
 
-    let o = trilink(
+    let o = trilink_env(
         &[
             "relay",
             "--print-config",
@@ -372,9 +356,9 @@ fn exit_codes_agree_across_commands() {
     );
     let relay = write(dir.path(), "relay.toml", RELAY);
     // An invalid policy: 1 for `policy check` and for `relay --check`.
-    let o = trilink(&["policy", "check", &bad_policy], &[]);
+    let o = trilink_env(&["policy", "check", &bad_policy], &[]);
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
-    let o = trilink(
+    let o = trilink_env(
         &[
             "relay",
             "--check",
@@ -387,9 +371,9 @@ fn exit_codes_agree_across_commands() {
     );
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     // A missing file: 2 for `policy check` and `schema check` alike.
-    let o = trilink(&["policy", "check", "/nonexistent/policy.toml"], &[]);
+    let o = trilink_env(&["policy", "check", "/nonexistent/policy.toml"], &[]);
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
-    let o = trilink(&["schema", "check", "/nonexistent/message.json"], &[]);
+    let o = trilink_env(&["schema", "check", "/nonexistent/message.json"], &[]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(
@@ -399,6 +383,6 @@ fn exit_codes_agree_across_commands() {
     assert!(!out.contains("not_json"), "{out}");
     // A file read and found invalid: 1.
     let junk = write(dir.path(), "junk.json", "{ not json");
-    let o = trilink(&["schema", "check", &junk], &[]);
+    let o = trilink_env(&["schema", "check", &junk], &[]);
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
 }

@@ -3,19 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
+mod common;
+use common::trilink;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bytes::BytesMut;
 use trilink_capture::read_jsonl;
 use trilink_schema::{Envelope, Nation, NationalCodec};
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn sample(f: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,17 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
+mod common;
+use common::repo;
+
 use std::io::{BufRead, BufReader, Read};
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use trilink_brokers::testing::http_get_url;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
 
 /// Run a printed command line (`[VAR=value ...] trilink args...`) with this build's binary.
 fn run_printed(line: &str) -> std::process::Output {

@@ -5,7 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::process::{Command, Output};
+mod common;
+use common::trilink;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -16,14 +19,6 @@ use trilink_schema::{Envelope, Nation, NationalCodec, headers};
 const NATS: &str = "listen: 127.0.0.1:{{PORT}}\n\
     jetstream { store_dir: \"{{STORE}}\" }\n\
     accounts { TL { jetstream: enabled, users: [ { user: ops, password: secret } ] } }\n";
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .env_remove("TRILINK_NATS_PASSWORD")
-        .output()
-        .unwrap()
-}
 
 /// `trilink dlq --site jp --nats <url> --user ops --password-file <file> <extra…>`.
 fn dlq_as_ops(url: &str, password_file: &str, extra: &[&str]) -> Output {

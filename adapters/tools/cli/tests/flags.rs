@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::process::{Command, Output};
+mod common;
+use common::trilink;
 
 use clap::CommandFactory;
 use trilink_brokers::testing::start_nats_with;
@@ -13,16 +14,6 @@ use trilink_cli::Cli;
 const NATS: &str = "listen: 127.0.0.1:{{PORT}}\n\
     jetstream { store_dir: \"{{STORE}}\" }\n\
     accounts { TL { jetstream: enabled, users: [ { user: ops, password: secret } ] } }\n";
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .env_remove("TRILINK_NATS_URL")
-        .env_remove("TRILINK_BROKER_PASSWORD")
-        .env_remove("TRILINK_BROKER_USER")
-        .output()
-        .unwrap()
-}
 
 fn help(path: &[&str]) -> String {
     let mut args = vec!["trilink"];

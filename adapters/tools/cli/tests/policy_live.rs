@@ -3,12 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::repo;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
+use std::path::PathBuf;
+use std::process::Command;
 
 fn captures() -> Vec<PathBuf> {
     let mut v = vec![repo().join("broker-config/policies/samples/capture.jsonl")];

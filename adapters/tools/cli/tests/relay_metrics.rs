@@ -6,17 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 mod common;
+use common::repo;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use trilink_brokers::testing::{free_port, start_nats};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
 
 fn get(addr: &str, path: &str) -> Option<String> {
     trilink_brokers::testing::request(addr.parse().ok()?, path)

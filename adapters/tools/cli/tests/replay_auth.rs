@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
-use std::process::{Command, Output};
+mod common;
+use common::trilink;
+
 use std::time::{Duration, Instant};
 
 use trilink_brokers::testing::start_nats_with;
@@ -11,15 +13,6 @@ use trilink_brokers::testing::start_nats_with;
 const NATS: &str = "listen: 127.0.0.1:{{PORT}}\n\
     jetstream { store_dir: \"{{STORE}}\" }\n\
     accounts { TL { jetstream: enabled, users: [ { user: ops, password: secret } ] } }\n";
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .env_remove("TRILINK_NATS_PASSWORD")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn wrong_password_fails_fast_and_failed_publishes_say_why() {

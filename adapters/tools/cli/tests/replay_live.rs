@@ -5,10 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
+mod common;
+use common::trilink;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -30,13 +33,6 @@ impl Drop for Proc {
 const RECORD_NATS: &str = "listen: 127.0.0.1:{{PORT}}\n\
     jetstream { store_dir: \"{{STORE}}\" }\n\
     accounts { TL { jetstream: enabled, users: [ { user: rec, password: secret } ] } }\n";
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Start `trilink record …`, wait until it says it is recording.
 fn start_record(args: &[&str]) -> (Proc, mpsc::Receiver<String>) {

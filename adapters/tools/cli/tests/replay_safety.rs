@@ -6,9 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
+mod common;
+use common::trilink;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use trilink_brokers::testing::{create_streams, free_udp_port, start_nats, stream_count};
@@ -19,13 +21,6 @@ fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../adapters/tools/scenario/samples")
         .join(name)
-}
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Recorded modes of a sample's national frames, per nation.

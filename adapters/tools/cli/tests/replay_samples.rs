@@ -4,9 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
+mod common;
+use common::{repo, trilink};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use trilink_capture::{CaptureDecoder, CaptureMap, CaptureReader, read_jsonl};
 
@@ -16,17 +19,6 @@ const SAMPLES: [(&str, Option<&str>); 4] = [
     ("false_alarm", None),
     ("exercise_mixed", Some("60")),
 ];
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
 
 fn sample(name: &str) -> PathBuf {
     repo().join("adapters/tools/scenario/samples").join(name)

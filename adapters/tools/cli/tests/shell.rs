@@ -3,17 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
-use std::process::{Command, Output};
+mod common;
+use common::trilink;
+
+use std::process::Command;
 
 use clap::CommandFactory;
 use trilink_cli::Cli;
-
-fn trilink(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Every command path below `trilink`: `["adapter"]`, `["policy", "test"]`, …
 fn command_paths() -> Vec<Vec<String>> {

@@ -10,16 +10,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 #![allow(clippy::float_cmp)] // JP fixed point decodes by a correctly rounded division: equal exactly
 
+mod common;
+use common::repo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 const SAMPLES: [&str; 4] = ["single_launch", "salvo", "false_alarm", "exercise_mixed"];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
-}
 
 fn capture(sample: &str) -> PathBuf {
     repo()

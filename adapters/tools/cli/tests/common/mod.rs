@@ -1,7 +1,35 @@
-//! Helpers shared by the CLI's tests.
+//! Helpers shared by the CLI's tests (each test binary uses a part of them).
 
-use std::path::Path;
-use std::process::Command;
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}
+
+/// Run the `trilink` binary with `args` and no `TRILINK*` variable of the test's own
+/// environment (no override leaks into what is checked); its output.
+pub fn trilink(args: &[&str]) -> Output {
+    trilink_env(args, &[])
+}
+
+/// [`trilink`] with the environment variables `env` set.
+pub fn trilink_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trilink"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TRILINK") && !env.iter().any(|(e, _)| *e == k) {
+            c.env_remove(k);
+        }
+    }
+    c.output().unwrap()
+}
 
 /// Whether `promtool` is on PATH to evaluate `what`. Where CI requires it
 /// (`TRILINK_REQUIRE_PROMTOOL`, set by `.ci/test.sh`) a missing promtool fails the test instead
