@@ -55,7 +55,12 @@ pub fn vector_text(nation: &str, file: &str) -> String {
 /// The bytes of vector `<name>.hex` of `nation`: hex digits, white space ignored, `#` starts
 /// a comment that runs to the end of the line.
 pub fn vector_hex(nation: &str, name: &str) -> Vec<u8> {
-    let text = vector_text(nation, &format!("{name}.hex"));
+    hex_file(&vectors_dir(nation).join(format!("{name}.hex")))
+}
+
+/// The bytes of a hex file in the vectors' format (see [`vector_hex`]).
+pub fn hex_file(path: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let digits: Vec<u8> = text
         .lines()
         .map(|l| l.split('#').next().unwrap_or(""))
@@ -64,16 +69,34 @@ pub fn vector_hex(nation: &str, name: &str) -> Vec<u8> {
         .collect();
     assert!(
         digits.len().is_multiple_of(2),
-        "{nation}/{name}.hex: odd number of hex digits"
+        "{}: odd number of hex digits",
+        path.display()
     );
     digits
         .chunks(2)
         .map(|pair| {
             let pair = std::str::from_utf8(pair).unwrap();
             u8::from_str_radix(pair, 16)
-                .unwrap_or_else(|e| panic!("{nation}/{name}.hex: {pair:?}: {e}"))
+                .unwrap_or_else(|e| panic!("{}: {pair:?}: {e}", path.display()))
         })
         .collect()
+}
+
+/// The names (without extension) of `nation`'s vector files ending in `.<ext>`, sorted.
+pub fn vector_names(nation: &str, ext: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(vectors_dir(nation))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
+        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The text of `nation`'s vector `<name>.<ext>`, if that file exists.
+pub fn vector_file(nation: &str, name: &str, ext: &str) -> Option<String> {
+    std::fs::read_to_string(vectors_dir(nation).join(format!("{name}.{ext}"))).ok()
 }
 
 /// `nation`'s vector `<name>.json` as an envelope.

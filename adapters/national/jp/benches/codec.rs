@@ -18,27 +18,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
-use std::path::Path;
 
 use bytes::BytesMut;
 use chrono::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trilink_jp::{JpCodec, decode_datagram, decode_to_common};
+use trilink_schema::testing::files::{vector_envelope, vector_hex};
 use trilink_schema::{Envelope, MessageId, Nation, NationalCodec, PayloadKind, ValidationContext};
 
+/// A committed vector: its bytes and its envelope.
 fn vector(name: &str) -> (Vec<u8>, Envelope) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/vectors/jp");
-    let hex_text = std::fs::read_to_string(dir.join(format!("{name}.hex"))).unwrap();
-    let digits: String = hex_text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    let json = std::fs::read(dir.join(format!("{name}.json"))).unwrap();
-    (
-        hex::decode(digits).unwrap(),
-        Envelope::from_json(&json).unwrap(),
-    )
+    (vector_hex("jp", name), vector_envelope("jp", name))
 }
 
 fn benches(c: &mut Criterion) {

@@ -14,27 +14,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
 
 use chrono::Duration;
 use trilink_jp::{decode_datagram, decode_to_common};
+use trilink_schema::testing::files::{vector_envelope, vector_hex};
 use trilink_schema::{Envelope, MessageId, Nation, PayloadKind, ValidationContext};
-
-fn vector(name: &str) -> (Vec<u8>, Envelope) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/vectors/jp");
-    let text = std::fs::read_to_string(dir.join(format!("{name}.hex"))).unwrap();
-    let digits: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    let json = std::fs::read(dir.join(format!("{name}.json"))).unwrap();
-    (
-        hex::decode(digits).unwrap(),
-        Envelope::from_json(&json).unwrap(),
-    )
-}
 
 /// On-CPU nanoseconds of the calling thread.
 fn cpu_ns() -> u64 {
@@ -69,6 +54,10 @@ fn measure(label: &str, mut f: impl FnMut()) {
         n as f64 / cpu / 1e6,
         n as f64 / wall / 1e6
     );
+}
+
+fn vector(name: &str) -> (Vec<u8>, Envelope) {
+    (vector_hex("jp", name), vector_envelope("jp", name))
 }
 
 fn main() {

@@ -5,24 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
-
 use trilink_jp::{JpCodec, JpError, decode_datagram};
+use trilink_schema::testing::files::{vector_hex, vectors_dir};
 use trilink_schema::{Decoded, NationalCodec, NationalError};
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/vectors/jp")
-}
-
-fn vector(name: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(dir().join(format!("{name}.hex"))).unwrap();
-    let digits: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap())
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    hex::decode(digits).unwrap()
-}
 
 fn message(bytes: &[u8]) -> Result<trilink_jp::JpFrame, JpError> {
     NationalCodec::decode_message(&JpCodec, bytes)
@@ -41,14 +26,14 @@ const VALID: [&str; 7] = [
 #[test]
 fn every_vector_gives_the_same_answer_through_decode_message() {
     let mut n = 0;
-    for entry in std::fs::read_dir(dir()).unwrap() {
+    for entry in std::fs::read_dir(vectors_dir("jp")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("hex") {
             continue;
         }
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
-        let bytes = vector(&name);
-        let error = dir().join(format!("{name}.error"));
+        let bytes = vector_hex("jp", &name);
+        let error = vectors_dir("jp").join(format!("{name}.error"));
         if error.exists() {
             let code = std::fs::read_to_string(error).unwrap().trim().to_owned();
             let e = message(&bytes).expect_err(&name);
@@ -64,12 +49,12 @@ fn every_vector_gives_the_same_answer_through_decode_message() {
 #[test]
 fn a_frame_plus_garbage_is_rejected_whole() {
     // The reproduction of issue 14: one valid frame plus 100 bytes of garbage.
-    let good = vector("launch_detection");
+    let good = vector_hex("jp", "launch_detection");
     let mut d = good.clone();
     d.extend(std::iter::repeat_n(0xA5_u8, 100));
     assert_eq!(message(&d), Err(JpError::TrailingBytes { extra: 100 }));
     // The committed vector is that case.
-    let v = vector("trailing_bytes_garbage");
+    let v = vector_hex("jp", "trailing_bytes_garbage");
     assert_eq!(&v[..good.len()], good.as_slice());
     assert_eq!(v.len(), good.len() + 100);
     assert_eq!(message(&v), Err(JpError::TrailingBytes { extra: 100 }));
@@ -78,7 +63,7 @@ fn a_frame_plus_garbage_is_rejected_whole() {
 #[test]
 fn any_suffix_after_any_valid_frame_is_trailing_bytes() {
     for name in VALID {
-        let good = vector(name);
+        let good = vector_hex("jp", name);
         assert!(message(&good).is_ok(), "{name}");
         for extra in [
             vec![0],
@@ -107,7 +92,7 @@ fn any_suffix_after_any_valid_frame_is_trailing_bytes() {
 fn two_frames_in_one_datagram_are_rejected() {
     for a in VALID {
         for b in VALID {
-            let d = [vector(a), vector(b)].concat();
+            let d = [vector_hex("jp", a), vector_hex("jp", b)].concat();
             assert_eq!(message(&d).unwrap_err().code(), "trailing_bytes", "{a}+{b}");
         }
     }
@@ -115,8 +100,8 @@ fn two_frames_in_one_datagram_are_rejected() {
 
 #[test]
 fn the_frames_own_error_wins_over_trailing_bytes() {
-    let good = vector("launch_detection");
-    let next = vector("track_update");
+    let good = vector_hex("jp", "launch_detection");
+    let next = vector_hex("jp", "track_update");
     let mut bad_crc = good.clone();
     *bad_crc.last_mut().unwrap() ^= 1;
     let mut bad_version = good.clone();
@@ -147,7 +132,7 @@ fn the_frames_own_error_wins_over_trailing_bytes() {
 
 #[test]
 fn short_datagrams_are_truncated_or_bad_sync() {
-    let good = vector("launch_detection");
+    let good = vector_hex("jp", "launch_detection");
     assert_eq!(message(&[]), Err(JpError::Truncated { needed: 10 }));
     for n in 1..good.len() {
         let e = message(&good[..n]).unwrap_err();

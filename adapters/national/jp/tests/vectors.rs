@@ -10,49 +10,20 @@
     clippy::needless_pass_by_value
 )]
 
-use std::path::{Path, PathBuf};
-
 use bytes::BytesMut;
 use trilink_jp::{JpCodec, decode_datagram};
+use trilink_schema::testing::files::{vector_file, vector_hex, vector_names, vectors_dir};
 use trilink_schema::{Envelope, NationalCodec, NationalError};
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/vectors/jp")
-}
-
-fn parse_hex(text: &str) -> Vec<u8> {
-    let digits: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap())
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    hex::decode(digits).unwrap()
-}
-
-fn names(ext: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
-        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn read(name: &str, ext: &str) -> Option<String> {
-    std::fs::read_to_string(dir().join(format!("{name}.{ext}"))).ok()
-}
 
 #[test]
 fn valid_vectors_decode_to_their_json_and_encode_back() {
     let codec = JpCodec;
     let mut n = 0;
-    for name in names("hex") {
-        let Some(json) = read(&name, "json") else {
+    for name in vector_names("jp", "hex") {
+        let Some(json) = vector_file("jp", &name, "json") else {
             continue;
         };
-        let bytes = parse_hex(&read(&name, "hex").unwrap());
+        let bytes = vector_hex("jp", &name);
         let expected = Envelope::from_json(json.as_bytes()).unwrap();
 
         let frame = decode_datagram(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -94,18 +65,24 @@ fn valid_vectors_decode_to_their_json_and_encode_back() {
 fn every_message_type_has_a_valid_vector() {
     for kind in trilink_schema::PayloadKind::NATIONAL {
         let name = kind.as_str();
-        assert!(read(name, "hex").is_some(), "missing {name}.hex");
-        assert!(read(name, "json").is_some(), "missing {name}.json");
+        assert!(
+            vector_file("jp", name, "hex").is_some(),
+            "missing {name}.hex"
+        );
+        assert!(
+            vector_file("jp", name, "json").is_some(),
+            "missing {name}.json"
+        );
     }
 }
 
 #[test]
 fn invalid_vectors_fail_with_their_code() {
     let mut seen = std::collections::BTreeSet::new();
-    for name in names("error") {
-        let code = read(&name, "error").unwrap().trim().to_owned();
-        if let Some(hex) = read(&name, "hex") {
-            let bytes = parse_hex(&hex);
+    for name in vector_names("jp", "error") {
+        let code = vector_file("jp", &name, "error").unwrap().trim().to_owned();
+        if vector_file("jp", &name, "hex").is_some() {
+            let bytes = vector_hex("jp", &name);
             let err = decode_datagram(&bytes).expect_err(&name);
             assert_eq!(err.code(), code, "{name}: got {err}");
             // The streaming decoder agrees, except where the datagram view differs.
@@ -118,7 +95,7 @@ fn invalid_vectors_fail_with_their_code() {
                 }
             }
         } else {
-            let json = read(&name, "json").expect("an .error needs a .hex or a .json");
+            let json = vector_file("jp", &name, "json").expect("an .error needs a .hex or a .json");
             let env = Envelope::from_json(json.as_bytes()).unwrap();
             let err = JpCodec.to_national(&env).expect_err(&name);
             assert_eq!(err.code(), code, "{name}: got {err}");
@@ -135,10 +112,10 @@ fn invalid_vectors_fail_with_their_code() {
 fn spec_examples_match_the_vectors() {
     // The spec's worked examples are the vectors: every valid vector named after a payload
     // kind appears, as one hex block, in schemas/national/jp.md.
-    let spec = std::fs::read_to_string(dir().join("../../national/jp.md")).unwrap();
+    let spec = std::fs::read_to_string(vectors_dir("jp").join("../../national/jp.md")).unwrap();
     let spec_hex: String = spec.chars().filter(char::is_ascii_hexdigit).collect();
     for kind in trilink_schema::PayloadKind::NATIONAL {
-        let bytes = parse_hex(&read(kind.as_str(), "hex").unwrap());
+        let bytes = vector_hex("jp", kind.as_str());
         assert!(
             spec_hex.contains(&hex::encode(&bytes)),
             "worked example {} missing from the spec",

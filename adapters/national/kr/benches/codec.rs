@@ -9,13 +9,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark setup
 
 use std::hint::black_box;
-use std::path::Path;
 
 use bytes::BytesMut;
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use trilink_kr::KrCodec;
 use trilink_schema::ValidationContext;
+use trilink_schema::testing::files::vector_hex;
 
 const VECTORS: [(&str, &str); 7] = [
     ("launch_detection", "lch_exercise"),
@@ -27,19 +27,6 @@ const VECTORS: [(&str, &str); 7] = [
     ("status", "sta_degraded"),
 ];
 
-fn read_hex(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../schemas/vectors/kr")
-        .join(format!("{name}.hex"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let digits: String = text
-        .lines()
-        .filter_map(|l| l.split('#').next())
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    hex::decode(digits).unwrap()
-}
-
 fn benches(c: &mut Criterion) {
     let codec = KrCodec;
     let ingested: DateTime<Utc> = "2026-11-21T00:55:00Z".parse().unwrap();
@@ -49,7 +36,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("kr_decode_validate_translate");
     g.throughput(Throughput::Elements(1));
     for (kind, name) in VECTORS {
-        let bytes = read_hex(name);
+        let bytes = vector_hex("kr", name);
         // Sanity: the pipeline succeeds on this input.
         codec
             .decode_to_common(&bytes, ingested)
@@ -69,7 +56,9 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("kr_encode");
     g.throughput(Throughput::Elements(1));
     for (kind, name) in VECTORS {
-        let env = codec.decode_to_common(&read_hex(name), ingested).unwrap();
+        let env = codec
+            .decode_to_common(&vector_hex("kr", name), ingested)
+            .unwrap();
         let mut out = BytesMut::with_capacity(4096);
         g.bench_function(kind, |b| {
             b.iter(|| {
@@ -85,7 +74,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("kr_decode_translate");
     g.throughput(Throughput::Elements(1));
     for (kind, name) in VECTORS {
-        let bytes = read_hex(name);
+        let bytes = vector_hex("kr", name);
         g.bench_function(kind, |b| {
             b.iter(|| black_box(codec.decode_to_common(black_box(&bytes), ingested).unwrap()));
         });
@@ -94,7 +83,7 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("kr_decode_only");
     g.throughput(Throughput::Elements(1));
-    let bytes = read_hex("trk_exercise");
+    let bytes = vector_hex("kr", "trk_exercise");
     g.bench_function("track_update", |b| {
         b.iter(|| black_box(codec.decode_message(black_box(&bytes)).unwrap()));
     });

@@ -5,23 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::{Path, PathBuf};
-
 use trilink_kr::{Decoded, KrCodec, KrError, NationalCodec, NationalError, Sentence};
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/vectors/kr")
-}
-
-fn vector(name: &str) -> Vec<u8> {
-    let text = std::fs::read_to_string(dir().join(format!("{name}.hex"))).unwrap();
-    let digits: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap())
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    hex::decode(digits).unwrap()
-}
+use trilink_schema::testing::files::{vector_hex, vectors_dir};
 
 fn message(bytes: &[u8]) -> Result<Sentence, KrError> {
     NationalCodec::decode_message(&KrCodec, bytes)
@@ -37,14 +22,14 @@ const VALID: [&str; 4] = [
 #[test]
 fn every_vector_gives_the_same_answer_through_decode_message() {
     let mut n = 0;
-    for entry in std::fs::read_dir(dir()).unwrap() {
+    for entry in std::fs::read_dir(vectors_dir("kr")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) != Some("hex") {
             continue;
         }
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
-        let bytes = vector(&name);
-        let error = dir().join(format!("{name}.error"));
+        let bytes = vector_hex("kr", &name);
+        let error = vectors_dir("kr").join(format!("{name}.error"));
         if error.exists() {
             let code = std::fs::read_to_string(error).unwrap().trim().to_owned();
             let e = message(&bytes).expect_err(&name);
@@ -64,7 +49,7 @@ fn every_vector_gives_the_same_answer_through_decode_message() {
 fn two_sentences_in_one_publish_are_rejected_whole() {
     for a in VALID {
         for b in VALID {
-            let (x, y) = (vector(a), vector(b));
+            let (x, y) = (vector_hex("kr", a), vector_hex("kr", b));
             let p = [x.as_slice(), &y].concat();
             assert_eq!(
                 message(&p),
@@ -83,7 +68,7 @@ fn two_sentences_in_one_publish_are_rejected_whole() {
 #[test]
 fn any_suffix_after_a_valid_sentence_is_trailing_data() {
     for name in VALID {
-        let good = vector(name);
+        let good = vector_hex("kr", name);
         assert!(message(&good).is_ok(), "{name}");
         for extra in [
             b"\r\n".to_vec(),
@@ -102,13 +87,13 @@ fn any_suffix_after_a_valid_sentence_is_trailing_data() {
             );
         }
     }
-    let garbage = vector("trailing_data_garbage");
+    let garbage = vector_hex("kr", "trailing_data_garbage");
     assert_eq!(message(&garbage).unwrap_err().code(), "trailing_data");
 }
 
 #[test]
 fn the_sentences_own_error_wins_over_trailing_data() {
-    let good = vector("lch_exercise");
+    let good = vector_hex("kr", "lch_exercise");
     let mut bad_crc = good.clone();
     bad_crc[20] ^= 0x01;
     let mut no_cr = good.clone();
@@ -120,7 +105,7 @@ fn the_sentences_own_error_wins_over_trailing_data() {
         assert_eq!(message(&p).unwrap_err().code(), "bad_framing");
     }
     assert_eq!(
-        message(&vector("bad_checksum_trailing_sentence"))
+        message(&vector_hex("kr", "bad_checksum_trailing_sentence"))
             .unwrap_err()
             .code(),
         "bad_checksum"
@@ -129,7 +114,7 @@ fn the_sentences_own_error_wins_over_trailing_data() {
 
 #[test]
 fn short_payloads_are_truncated_or_bad_sync() {
-    let good = vector("lch_exercise");
+    let good = vector_hex("kr", "lch_exercise");
     assert_eq!(message(&[]).unwrap_err().code(), "truncated");
     for n in 1..good.len() {
         assert_eq!(message(&good[..n]).unwrap_err().code(), "truncated", "{n}");

@@ -2,49 +2,24 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::type_complexity)] // test helpers
 
-use std::path::{Path, PathBuf};
-
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use trilink_kr::{KrCodec, NationalCodec, NationalError};
 use trilink_schema::Envelope;
-
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schemas/vectors/kr")
-}
-
-fn read_hex(path: &Path) -> Vec<u8> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let digits: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap())
-        .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-        .collect();
-    hex::decode(digits).unwrap()
-}
-
-fn names(ext: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(ext))
-        .map(|p| p.file_stem().unwrap().to_str().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
-}
+use trilink_schema::testing::files::{hex_file, vector_names, vectors_dir};
 
 #[test]
 fn valid_vectors_decode_translate_and_reencode() {
     let codec = KrCodec;
     let mut count = 0;
-    for name in names("json") {
-        let hex_path = dir().join(format!("{name}.hex"));
+    for name in vector_names("kr", "json") {
+        let hex_path = vectors_dir("kr").join(format!("{name}.hex"));
         if !hex_path.exists() {
             continue; // unrepresentable vector, tested below
         }
-        let bytes = read_hex(&hex_path);
-        let json_text = std::fs::read_to_string(dir().join(format!("{name}.json"))).unwrap();
+        let bytes = hex_file(&hex_path);
+        let json_text =
+            std::fs::read_to_string(vectors_dir("kr").join(format!("{name}.json"))).unwrap();
         let expected_value: serde_json::Value = serde_json::from_str(&json_text).unwrap();
         let expected = Envelope::from_json(json_text.as_bytes()).unwrap();
         let ingested: DateTime<Utc> = expected.ingested_at;
@@ -76,10 +51,10 @@ fn valid_vectors_decode_translate_and_reencode() {
 fn every_sentence_type_has_a_valid_vector() {
     let codec = KrCodec;
     let mut kinds = std::collections::BTreeSet::new();
-    for name in names("json") {
-        let hex_path = dir().join(format!("{name}.hex"));
+    for name in vector_names("kr", "json") {
+        let hex_path = vectors_dir("kr").join(format!("{name}.hex"));
         if hex_path.exists() {
-            let f = codec.decode_message(&read_hex(&hex_path)).unwrap();
+            let f = codec.decode_message(&hex_file(&hex_path)).unwrap();
             kinds.insert(f.body.type_code());
         }
     }
@@ -90,18 +65,19 @@ fn every_sentence_type_has_a_valid_vector() {
 fn invalid_vectors_fail_with_their_code() {
     let codec = KrCodec;
     let mut codes = std::collections::BTreeSet::new();
-    for name in names("error") {
-        let expected = std::fs::read_to_string(dir().join(format!("{name}.error")))
+    for name in vector_names("kr", "error") {
+        let expected = std::fs::read_to_string(vectors_dir("kr").join(format!("{name}.error")))
             .unwrap()
             .trim()
             .to_owned();
-        let hex_path = dir().join(format!("{name}.hex"));
+        let hex_path = vectors_dir("kr").join(format!("{name}.hex"));
         let got = if hex_path.exists() {
-            codec.decode_message(&read_hex(&hex_path)).unwrap_err()
+            codec.decode_message(&hex_file(&hex_path)).unwrap_err()
         } else {
-            let env =
-                Envelope::from_json(&std::fs::read(dir().join(format!("{name}.json"))).unwrap())
-                    .unwrap();
+            let env = Envelope::from_json(
+                &std::fs::read(vectors_dir("kr").join(format!("{name}.json"))).unwrap(),
+            )
+            .unwrap();
             codec.to_national(&env).unwrap_err()
         };
         assert_eq!(got.code(), expected, "{name}: {got}");
@@ -120,9 +96,9 @@ fn streaming_decoder_reads_all_vectors_back_to_back() {
     let codec = KrCodec;
     let mut stream = Vec::new();
     let mut expected = Vec::new();
-    for name in names("hex") {
-        let bytes = read_hex(&dir().join(format!("{name}.hex")));
-        if dir().join(format!("{name}.json")).exists() {
+    for name in vector_names("kr", "hex") {
+        let bytes = hex_file(&vectors_dir("kr").join(format!("{name}.hex")));
+        if vectors_dir("kr").join(format!("{name}.json")).exists() {
             expected.push(codec.decode_message(&bytes).unwrap());
         }
         stream.extend_from_slice(&bytes);
@@ -152,12 +128,12 @@ fn streaming_decoder_fed_byte_by_byte() {
     // Each valid vector, fed one byte at a time into a growing buffer: "need more" until the
     // final LF arrives, then exactly that sentence, consuming the whole buffer.
     let codec = KrCodec;
-    for name in names("json") {
-        let hex_path = dir().join(format!("{name}.hex"));
+    for name in vector_names("kr", "json") {
+        let hex_path = vectors_dir("kr").join(format!("{name}.hex"));
         if !hex_path.exists() {
             continue;
         }
-        let bytes = read_hex(&hex_path);
+        let bytes = hex_file(&hex_path);
         let expected = codec.decode_message(&bytes).unwrap();
         for end in 1..bytes.len() {
             match codec.decode(&bytes[..end]) {
