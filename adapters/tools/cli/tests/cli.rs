@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
-use common::{repo, trilink};
+use common::{exits_with, repo, trilink};
 
 use std::process::{Command, Output};
 
@@ -228,8 +228,7 @@ fn a_dead_letter_watch_over_several_nations_needs_a_site() {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = exits_with(&o, 2);
     assert!(
         err.contains("sends to jp, us") && err.contains("--dlq-site"),
         "{err}"

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 mod common;
-use common::repo;
+use common::{exits_with, repo};
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -403,8 +403,7 @@ fn replay_watches_dead_letters_and_serves_the_view(block: &[&str]) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exits_with(&o, 1);
     assert!(err.contains("Permissions Violation"), "{err}");
     assert!(
         o.stdout.is_empty(),

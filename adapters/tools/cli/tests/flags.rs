@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 mod common;
-use common::trilink;
+use common::{exits_with, trilink};
 
 use clap::CommandFactory;
 use trilink_brokers::testing::start_nats_with;
@@ -185,8 +185,7 @@ fn broker_streams_creates_streams_with_either_url_flag() {
         "--password-file",
         wrong.to_str().unwrap(),
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exits_with(&o, 1);
     assert!(err.to_lowercase().contains("authorization"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     // Neither --password nor --password-file: a usage error.

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
-use common::trilink;
+use common::{exits_with, trilink};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -400,8 +400,7 @@ fn bad_captures_and_usage_errors() {
     )
     .unwrap();
     let o = trilink(&["replay", cut.to_str().unwrap(), "--jp", "udp://127.0.0.1:9"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exits_with(&o, 1);
     assert!(err.contains(cut.to_str().unwrap()), "{err}");
     assert!(err.contains("at byte offset"), "{err}");
     assert!(err.contains("truncated"), "{err}");
@@ -415,8 +414,7 @@ fn bad_captures_and_usage_errors() {
         "--jp",
         "udp://127.0.0.1:9",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exits_with(&o, 1);
     assert!(err.contains("not a pcap, pcapng or JSON Lines"), "{err}");
 
     // Usage errors exit 2: no target, a JSONL capture without --nats, a bad target URL.
@@ -480,8 +478,7 @@ fn bad_captures_and_usage_errors() {
         "--nats",
         "nats://127.0.0.1:9",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exits_with(&o, 1);
     assert!(err.contains("line 1"), "{err}");
     assert!(err.contains("not a trilink subject"), "{err}");
 }

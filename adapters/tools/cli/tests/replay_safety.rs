@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
-use common::trilink;
+use common::{exits_with, json_ok, trilink};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -116,14 +116,7 @@ fn real_world_capture_replayed_by_default_arrives_as_exercise() {
         "--max",
         "--json",
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let summary = json_ok(&o);
     assert_eq!(summary["mode"], "exercise", "{summary}");
     assert_eq!(summary["real_world"], 0, "{summary}");
     assert_eq!(
@@ -168,8 +161,7 @@ fn as_recorded_real_world_is_refused_and_sends_nothing() {
         "--mode",
         "as-recorded",
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = exits_with(&o, 2);
     assert!(err.contains(&format!("{n} message(s)")), "{err}");
     assert!(err.contains("real_world"), "{err}");
     assert!(err.contains("--real-world"), "{err}");
@@ -204,14 +196,7 @@ fn as_recorded_with_real_world_flag_sends_real_world() {
         "--real-world",
         "--json",
     ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let summary = json_ok(&o);
     assert_eq!(summary["real_world"], n as u64, "{summary}");
     assert_eq!(jp_modes(&jp, n), vec![Mode::RealWorld; n]);
 }

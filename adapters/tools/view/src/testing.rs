@@ -154,7 +154,7 @@ pub async fn screenshot(b: &Client, name: &str, min: usize, pick: fn(&[u8]) -> b
     let colours: BTreeSet<&[u8]> = pixels.iter().copied().collect();
     let picked = pixels.iter().filter(|p| pick(p)).count();
     println!(
-        "screenshot {name} {}x{}: {} colours, {picked} mode-coloured pixels -> {}",
+        "screenshot {name} {}x{}: {} colours, {picked} pixels of the expected colour -> {}",
         info.width,
         info.height,
         colours.len(),
@@ -163,7 +163,7 @@ pub async fn screenshot(b: &Client, name: &str, min: usize, pick: fn(&[u8]) -> b
     assert!(colours.len() > 50, "blank screenshot {name}");
     assert!(
         picked >= min,
-        "{name}: no fused event visible ({picked} pixels)"
+        "{name}: {picked} pixels of the expected colour, fewer than {min} (nothing drawn?)"
     );
     shot
 }

@@ -61,3 +61,22 @@ pub fn promtool_test_rules(test: &Path) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Assert that `o` exited with `code`; its standard error.
+pub fn exits_with(o: &Output, code: i32) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    err
+}
+
+/// Assert that `o` succeeded; its standard output as JSON.
+pub fn json_ok(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(out.trim()).unwrap()
+}
