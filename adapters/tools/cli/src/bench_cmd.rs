@@ -31,20 +31,9 @@ pub struct BenchArgs {
     /// in place of the adapters and the relay).
     #[arg(long)]
     pub no_raw_jetstream: bool,
-    /// Per path, search the highest offered rate with every message delivered once and p99
-    /// at most `--p99-bound-ms`: doubling from `--rate`, then bisecting, each run
-    /// `--duration-s` long, at most `--max-runs` runs and `--budget-s` seconds per path.
-    #[arg(long)]
-    pub find_max: bool,
-    /// `--find-max`: a run holds only with p99 at or under this, ms.
-    #[arg(long, default_value_t = 10.0, requires = "find_max")]
-    pub p99_bound_ms: f64,
-    /// `--find-max`: most runs per path.
-    #[arg(long, default_value_t = 10, requires = "find_max", value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_runs: u32,
-    /// `--find-max`: most seconds per path (a run that could end later is not started).
-    #[arg(long, default_value_t = 300.0, requires = "find_max")]
-    pub budget_s: f64,
+    /// `--find-max` and its bounds.
+    #[command(flatten)]
+    pub find_max: FindMaxArgs,
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     #[arg(long)]
@@ -61,6 +50,25 @@ pub struct BenchArgs {
     pub tracks: u32,
 }
 
+/// `trilink bench --find-max` and its bounds.
+#[derive(Debug, Clone, Args)]
+pub struct FindMaxArgs {
+    /// Per path, search the highest offered rate with every message delivered once and p99
+    /// at most `--p99-bound-ms`: doubling from `--rate`, then bisecting, each run
+    /// `--duration-s` long, at most `--max-runs` runs and `--budget-s` seconds per path.
+    #[arg(long)]
+    pub find_max: bool,
+    /// `--find-max`: a run holds only with p99 at or under this, ms.
+    #[arg(long, default_value_t = 10.0, requires = "find_max")]
+    pub p99_bound_ms: f64,
+    /// `--find-max`: most runs per path.
+    #[arg(long, default_value_t = 10, requires = "find_max", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_runs: u32,
+    /// `--find-max`: most seconds per path (a run that could end later is not started).
+    #[arg(long, default_value_t = 300.0, requires = "find_max")]
+    pub budget_s: f64,
+}
+
 /// Run `trilink bench` (blocking; builds its own runtime); the report goes to stdout.
 pub fn run(args: &BenchArgs) -> ExitCode {
     let opts = BenchOptions {
@@ -72,10 +80,10 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         hops: args.hops,
         picture: args.picture,
         tracks: args.tracks,
-        find_max: args.find_max.then_some(FindMaxBounds {
-            p99_bound_ms: args.p99_bound_ms,
-            max_steps: args.max_runs,
-            budget_s: args.budget_s,
+        find_max: args.find_max.find_max.then_some(FindMaxBounds {
+            p99_bound_ms: args.find_max.p99_bound_ms,
+            max_steps: args.find_max.max_runs,
+            budget_s: args.find_max.budget_s,
         }),
     };
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));

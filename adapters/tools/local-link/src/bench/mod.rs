@@ -312,7 +312,14 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         measured.push(("raw-nats".to_owned(), m));
     }
     if !args.no_raw_jetstream {
-        let mut p = rawjs::start(local.link(), mqtt_port, &procs, args.tracks, &stop).await?;
+        let mut p = Box::pin(rawjs::start(
+            local.link(),
+            mqtt_port,
+            &procs,
+            args.tracks,
+            &stop,
+        ))
+        .await?;
         let m = measure(&mut p.path, "raw-jetstream", &args, duration, drain, &out).await;
         measured.push(("raw-jetstream".to_owned(), m));
         notes.extend(p.finish(drain).await);

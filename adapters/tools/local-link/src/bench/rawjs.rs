@@ -315,7 +315,7 @@ async fn egress(
         loop {
             enum Step {
                 Front(bool),
-                Next(Option<std::result::Result<jetstream::Message, pull::MessagesError>>),
+                Next(Option<std::result::Result<Box<jetstream::Message>, pull::MessagesError>>),
             }
             let step = tokio::select! {
                 biased;
@@ -326,7 +326,7 @@ async fn egress(
                         None => std::future::pending().await,
                     }
                 }, if !line.is_empty() => Step::Front(ok),
-                n = messages.next(), if line.len() < window => Step::Next(n),
+                n = messages.next(), if line.len() < window => Step::Next(n.map(|r| r.map(Box::new))),
             };
             match step {
                 Step::Front(ok) => {
@@ -340,7 +340,7 @@ async fn egress(
                     let _ = msg.ack_with(kind).await;
                 }
                 Step::Next(Some(Ok(msg))) => match sink.start(&msg.payload).await {
-                    Ok(p) => line.push_back((msg, p)),
+                    Ok(p) => line.push_back((*msg, p)),
                     Err(e) => {
                         tracing::warn!(error = %e, "raw-js MQTT publish");
                         sink.resume();
@@ -383,11 +383,9 @@ impl RawJs {
                     .get_consumer_from_stream::<pull::Config, _, _>(DURABLE, stream)
                     .await
                 {
-                    Ok(mut c) => c
-                        .info()
-                        .await
-                        .map(|i| i.num_pending + u64::try_from(i.num_ack_pending).unwrap_or(0))
-                        .unwrap_or(0),
+                    Ok(mut c) => c.info().await.map_or(0, |i| {
+                        i.num_pending + u64::try_from(i.num_ack_pending).unwrap_or(0)
+                    }),
                     Err(_) => 0,
                 };
                 if busy == 0 {
