@@ -1,11 +1,12 @@
-//! `trilink bench`: the live link on loopback against a raw-NATS baseline in the same run, as
-//! a thin wrapper over `trilink_local_link::bench::run`.
+//! `trilink bench`: the live link on loopback against a raw-NATS and a raw-JetStream path in
+//! the same run (or `--find-max`: each path's highest sustained rate), as a thin wrapper over
+//! `trilink_local_link::bench::run`.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use trilink_local_link::bench::{BenchOptions, PictureSwitch};
+use trilink_local_link::bench::{BenchOptions, FindMaxBounds, PictureSwitch};
 use trilink_local_link::standins::Out;
 
 use crate::EXIT_PROBLEM;
@@ -13,10 +14,11 @@ use crate::EXIT_PROBLEM;
 /// `trilink bench` options.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Messages per second to offer (0 = as fast as possible).
+    /// Messages per second to offer (0 = as fast as possible); with `--find-max`, the first
+    /// rate tried (0: 1 000).
     #[arg(long, default_value_t = 1_000)]
     pub rate: u64,
-    /// Seconds to offer traffic, per path.
+    /// Seconds to offer traffic, per path (per run with `--find-max`).
     #[arg(long, default_value_t = 10.0)]
     pub duration_s: f64,
     /// Seconds to wait for stragglers after sending stops.
@@ -25,6 +27,13 @@ pub struct BenchArgs {
     /// Skip the raw-NATS baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Skip the raw-JetStream path (the link's streams and consumers with a minimal forwarder
+    /// in place of the adapters and the relay).
+    #[arg(long)]
+    pub no_raw_jetstream: bool,
+    /// `--find-max` and its bounds.
+    #[command(flatten)]
+    pub find_max: FindMaxArgs,
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     #[arg(long)]
@@ -41,6 +50,25 @@ pub struct BenchArgs {
     pub tracks: u32,
 }
 
+/// `trilink bench --find-max` and its bounds.
+#[derive(Debug, Clone, Args)]
+pub struct FindMaxArgs {
+    /// Per path, search the highest offered rate with every message delivered once and p99
+    /// at most `--p99-bound-ms`: doubling from `--rate`, then bisecting, each run
+    /// `--duration-s` long, at most `--max-runs` runs and `--budget-s` seconds per path.
+    #[arg(long)]
+    pub find_max: bool,
+    /// `--find-max`: a run holds only with p99 at or under this, ms.
+    #[arg(long, default_value_t = 10.0, requires = "find_max")]
+    pub p99_bound_ms: f64,
+    /// `--find-max`: most runs per path.
+    #[arg(long, default_value_t = 10, requires = "find_max", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_runs: u32,
+    /// `--find-max`: most seconds per path (a run that could end later is not started).
+    #[arg(long, default_value_t = 300.0, requires = "find_max")]
+    pub budget_s: f64,
+}
+
 /// Run `trilink bench` (blocking; builds its own runtime); the report goes to stdout.
 pub fn run(args: &BenchArgs) -> ExitCode {
     let opts = BenchOptions {
@@ -48,9 +76,15 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         duration_s: args.duration_s,
         drain_s: args.drain_s,
         no_baseline: args.no_baseline,
+        no_raw_jetstream: args.no_raw_jetstream,
         hops: args.hops,
         picture: args.picture,
         tracks: args.tracks,
+        find_max: args.find_max.find_max.then_some(FindMaxBounds {
+            p99_bound_ms: args.find_max.p99_bound_ms,
+            max_steps: args.find_max.max_runs,
+            budget_s: args.find_max.budget_s,
+        }),
     };
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
     match tokio::runtime::Runtime::new()

@@ -1,15 +1,51 @@
-//! `trilink bench` measures something on every path: the raw-NATS baseline and the trilink
-//! path, with the relay's common picture off and then on, each deliver every message offered
-//! at a low rate (a correctness check of the benchmark itself — figures are for BENCHMARKS.md,
-//! never asserted here), and the picture switch reaches the relay: the hub's common-picture
-//! reports reach KR in the picture-on phase only.
+//! `trilink bench` measures something on every path: the raw-NATS baseline, the raw-JetStream
+//! path and the trilink path, with the relay's common picture off and then on, each deliver
+//! every message offered at a low rate (a correctness check of the benchmark itself — figures
+//! are for BENCHMARKS.md, never asserted here), and the picture switch reaches the relay: the
+//! hub's common-picture reports reach KR in the picture-on phase only. `--find-max` with a
+//! tiny bound on runs finishes and reports a maximum for each path.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 use std::process::Command;
 
+/// Table cells of a line, between `│` / `┆` borders.
+fn cells(l: &str) -> Vec<String> {
+    l.split(['│', '┆'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The table row of `path` whose second cell is a number.
+fn row(out: &str, path: &str) -> Vec<String> {
+    out.lines()
+        .map(cells)
+        .find(|c| {
+            c.first().is_some_and(|p| p == path)
+                && c.get(1).is_some_and(|n| n.parse::<u64>().is_ok())
+        })
+        .unwrap_or_else(|| panic!("no {path} row in:\n{out}"))
+}
+
+/// Every run names the nats-server it measured: `nats-server: v2.x.y (path)`.
+fn assert_server_version(out: &str) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("nats-server: v"))
+        .unwrap_or_else(|| panic!("no nats-server version line in:\n{out}"));
+    let v = line.trim_start_matches("nats-server: v");
+    assert!(
+        v.split(['.', ' '])
+            .take(3)
+            .all(|p| p.parse::<u32>().is_ok()),
+        "{line}"
+    );
+}
+
 #[test]
-fn both_paths_deliver_everything_offered_at_a_low_rate() {
+fn every_path_delivers_everything_offered_at_a_low_rate() {
     let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
         .args([
             "bench",
@@ -25,31 +61,38 @@ fn both_paths_deliver_everything_offered_at_a_low_rate() {
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "bench failed:\n{out}\n{err}");
-    for path in ["raw-nats", "trilink/pic-off", "trilink/pic-on"] {
-        // Table cells, between `│` / `┆` borders.
-        let cells = |l: &str| -> Vec<String> {
-            l.split(['│', '┆'])
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
-        let row: Vec<String> = out
-            .lines()
-            .map(cells)
-            .find(|c| {
-                c.first().is_some_and(|p| p == path)
-                    && c.get(1).is_some_and(|n| n.parse::<u64>().is_ok())
-            })
-            .unwrap_or_else(|| panic!("no {path} row in:\n{out}"));
-        // path sent recv dup ...
+    assert_server_version(&out);
+    for path in [
+        "raw-nats",
+        "raw-jetstream",
+        "trilink/pic-off",
+        "trilink/pic-on",
+    ] {
+        let row = row(&out, path);
+        // path sent recv dup recv/s p50 p90 p99 max CPU
         let (sent, recv, dup) = (&row[1], &row[2], &row[3]);
         // About 200 (100/s for 2 s); a loaded machine may send a few fewer in the time.
         let n: u64 = sent.parse().unwrap();
         assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");
         assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
         assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
+        let cpu: f64 = row[9].parse().unwrap();
+        assert!(cpu > 0.0, "{path}: no CPU time accounted:\n{out}");
+        // CPU time and memory per process, per path.
+        for what in ["CPU µs per message: hub-0 ", "RSS: hub-0 "] {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(&format!("{path} {what}"))),
+                "no {path} {what}… line:\n{out}"
+            );
+        }
     }
+    // The raw-JetStream path left nothing behind for the trilink path (durables, messages).
+    assert!(!out.contains("note: raw-jetstream"), "{out}");
+    assert!(
+        out.contains("throughput ratio trilink/pic-off / raw-jetstream: "),
+        "{out}"
+    );
     // "common-picture reports at KR (not benchmark messages): trilink/pic-off 0, trilink/pic-on N"
     let line = out
         .lines()
@@ -73,4 +116,74 @@ fn both_paths_deliver_everything_offered_at_a_low_rate() {
         "picture on, no picture report: {line}\n{out}"
     );
     assert!(out.contains("picture on / off: p50 latency ratio"), "{out}");
+}
+
+#[test]
+fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args([
+            "bench",
+            "--find-max",
+            "--rate",
+            "40",
+            "--max-runs",
+            "2",
+            "--duration-s",
+            "1",
+            "--drain-s",
+            "10",
+            // A bound no healthy run at 40–80 msg/s misses, even on a loaded machine: the test
+            // checks the search, not the speed.
+            "--p99-bound-ms",
+            "5000",
+            "--picture",
+            "off",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "bench --find-max failed:\n{out}\n{err}");
+    assert_server_version(&out);
+    for path in ["raw-nats", "raw-jetstream", "trilink/pic-off"] {
+        let runs: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with(&format!("find-max {path}: run ")))
+            .collect();
+        assert!(
+            !runs.is_empty() && runs.len() <= 2,
+            "{path}: {} runs, at most 2 allowed:\n{out}",
+            runs.len()
+        );
+        // The first run is at the start rate, and it holds at this rate and bound.
+        assert!(
+            runs[0].contains(": 40 msg/s → held"),
+            "{path}: {}\n{out}",
+            runs[0]
+        );
+        // path, max msg/s, lowest over, runs, recv/s, p50, p99, CPU, note
+        let row = row(&out, path);
+        let max: u64 = row[1].parse().unwrap();
+        assert!(max >= 40, "{path}: max {max}:\n{out}");
+        assert_eq!(row[3], runs.len().to_string(), "{path}:\n{out}");
+        // Every run that held was delivered in full.
+        for r in runs.iter().filter(|r| r.contains("→ held")) {
+            let num = |k: &str| -> u64 {
+                r.split(k)
+                    .nth(1)
+                    .and_then(|t| t.split([',', ')']).next())
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap()
+            };
+            assert_eq!(num("sent "), num("recv "), "{r}");
+        }
+    }
+    for raw in ["raw-nats", "raw-jetstream"] {
+        assert!(
+            out.contains(&format!("max ratio trilink/pic-off / {raw}: ")),
+            "{out}"
+        );
+    }
 }

@@ -41,13 +41,23 @@ pub(crate) fn cpu_snapshot(procs: &[(String, u32)]) -> Vec<Option<u64>> {
     procs.iter().map(|(_, pid)| cpu_ticks(*pid)).collect()
 }
 
-/// CPU time per delivered message of each process between two snapshots, µs.
+/// Resident memory of every process on the path, now: `name N MB, …`.
+pub(crate) fn rss_report(procs: &[(String, u32)]) -> String {
+    let parts: Vec<String> = procs
+        .iter()
+        .filter_map(|(name, pid)| rss_kb(*pid).map(|kb| format!("{name} {} MB", kb / 1024)))
+        .collect();
+    format!("RSS: {}", parts.join(", "))
+}
+
+/// CPU time per delivered message of each process between two snapshots, µs: the report line
+/// and the total over every process.
 pub(crate) fn cpu_report(
     procs: &[(String, u32)],
     before: &[Option<u64>],
     after: &[Option<u64>],
     messages: u64,
-) -> String {
+) -> (String, f64) {
     // Linux reports /proc/<pid>/stat times in USER_HZ, 100 per second on every mainstream
     // architecture.
     const TICK_US: f64 = 10_000.0;
@@ -60,8 +70,11 @@ pub(crate) fn cpu_report(
             parts.push(format!("{name} {us:.0}"));
         }
     }
-    format!(
-        "CPU µs per message: {} (total {total:.0})",
-        parts.join(", ")
+    (
+        format!(
+            "CPU µs per message: {} (total {total:.0})",
+            parts.join(", ")
+        ),
+        total,
     )
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::cpu::{cpu_report, cpu_snapshot, rss_report};
 use crate::latency::Latencies;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,12 @@ pub struct PathResult {
     pub latencies: Latencies,
     /// CPU time per delivered message of each process on the path.
     pub cpu: String,
+    /// CPU time per delivered message summed over every process on the path, µs.
+    pub cpu_total_us: f64,
+    /// Resident memory of every process on the path after the run.
+    pub rss: String,
+    /// Arrivals of messages sent before this run (a previous run's backlog): not counted.
+    pub stale: u64,
 }
 
 impl PathResult {
@@ -44,7 +51,8 @@ impl PathResult {
             0.0
         }
     }
-    /// The table cells of this path: name, sent, recv, dup, recv/s, p50, p90, p99, max (ms).
+    /// The table cells of this path: name, sent, recv, dup, recv/s, p50, p90, p99, max (ms),
+    /// CPU µs per message (all processes).
     pub(crate) fn row(&self, name: &str) -> Vec<String> {
         vec![
             name.to_owned(),
@@ -56,18 +64,25 @@ impl PathResult {
             format!("{:.2}", self.pct(90.0)),
             format!("{:.2}", self.pct(99.0)),
             format!("{:.2}", self.latencies.max_ms().unwrap_or(f64::NAN)),
+            format!("{:.0}", self.cpu_total_us),
         ]
     }
 }
 
-pub(crate) type Inflight = Arc<Mutex<HashMap<u64, Instant>>>;
+/// The messages of the current run by key: the instant each was sent, `None` once it arrived
+/// (so that a second copy is told from a message of an earlier run, which is not here).
+pub(crate) type Inflight = Arc<Mutex<HashMap<u64, Option<Instant>>>>;
 
-/// What arrived on one path: first copies with their latencies, and duplicates.
+/// What arrived on one path: first copies with their latencies, duplicates, and arrivals of
+/// messages of an earlier run.
 #[derive(Debug, Default)]
 pub(crate) struct Arrivals {
     received: u64,
     duplicates: u64,
+    stale: u64,
     last: Option<Instant>,
+    /// The last arrival of anything (first copy, duplicate or stale).
+    last_any: Option<Instant>,
     latencies: Latencies,
 }
 
@@ -76,19 +91,64 @@ pub(crate) fn note(inflight: &Inflight, tally: &Arc<Mutex<Arrivals>>, key: u64) 
     let sent = inflight
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&key);
+        .get_mut(&key)
+        .map(Option::take);
     let mut t = tally
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    t.last_any = Some(now);
     match sent {
-        Some(at) => {
+        Some(Some(at)) => {
             t.received += 1;
             t.latencies
                 .record_ms(now.duration_since(at).as_secs_f64() * 1_000.0);
             t.last = Some(now);
         }
-        // Not (or no longer) in flight: a second copy.
-        None => t.duplicates += 1,
+        // Arrived before: a second copy.
+        Some(None) => t.duplicates += 1,
+        // Not sent in this run: a late arrival of an earlier run.
+        None => t.stale += 1,
+    }
+}
+
+/// Start a new run: forget what was sent and what arrived.
+pub(crate) fn reset(inflight: &Inflight, tally: &Arc<Mutex<Arrivals>>) {
+    inflight
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clear();
+    let mut t = tally
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *t = Arrivals {
+        last_any: t.last_any,
+        ..Arrivals::default()
+    };
+}
+
+/// Wait until nothing has arrived for `quiet` (an earlier run's backlog has drained), at most
+/// `within`. Returns whether it got quiet.
+pub(crate) async fn quiesce(
+    tally: &Arc<Mutex<Arrivals>>,
+    quiet: Duration,
+    within: Duration,
+) -> bool {
+    let deadline = Instant::now() + within;
+    let started = Instant::now();
+    loop {
+        let last = tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last_any
+            .unwrap_or(started)
+            .max(started);
+        if last.elapsed() >= quiet {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -166,7 +226,7 @@ where
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
             };
-            lock().insert(key, Instant::now());
+            lock().insert(key, Some(Instant::now()));
             if !fut.await {
                 lock().remove(&key);
             }
@@ -214,6 +274,9 @@ pub(crate) async fn collect(
             .map_or(0.0, |l| l.duration_since(start).as_secs_f64()),
         latencies: t.latencies,
         cpu: String::new(),
+        cpu_total_us: 0.0,
+        rss: String::new(),
+        stale: t.stale,
     }
 }
 
@@ -244,4 +307,63 @@ where
             }
         }
     })
+}
+
+/// What one path needs to be measured: the messages of the current run, what arrived, and the
+/// processes whose CPU time and memory are accounted to it.
+#[derive(Clone)]
+pub(crate) struct Probe {
+    pub(crate) inflight: Inflight,
+    pub(crate) tally: Arc<Mutex<Arrivals>>,
+    procs: Vec<(String, u32)>,
+}
+
+impl Probe {
+    pub(crate) fn new(procs: Vec<(String, u32)>) -> Self {
+        Self {
+            inflight: Arc::default(),
+            tally: Arc::default(),
+            procs,
+        }
+    }
+
+    /// One run: offer `rate` for `duration` through `send` (as [`drive`]), wait up to `drain`
+    /// for the last arrivals; with the CPU time per delivered message and the memory of every
+    /// process.
+    pub(crate) async fn run<F, Fut>(
+        &self,
+        rate: u64,
+        duration: Duration,
+        drain: Duration,
+        send: F,
+    ) -> PathResult
+    where
+        F: FnMut(u64) -> (u64, Fut),
+        Fut: std::future::Future<Output = bool>,
+    {
+        reset(&self.inflight, &self.tally);
+        let before = cpu_snapshot(&self.procs);
+        let start = Instant::now();
+        let (sent, send_s) = drive(rate, duration, &self.inflight, send).await;
+        let mut r = collect(&self.tally, sent, drain, start, send_s).await;
+        let (cpu, total) = cpu_report(&self.procs, &before, &cpu_snapshot(&self.procs), r.received);
+        r.cpu = cpu;
+        r.cpu_total_us = total;
+        r.rss = rss_report(&self.procs);
+        r
+    }
+}
+
+/// A path set up and ready to be measured at any rate, any number of times.
+pub(crate) trait Measured {
+    /// Its probe.
+    fn probe(&self) -> &Probe;
+    /// One run at `rate` (0: as fast as possible) for `duration`, then up to `drain` for the
+    /// last arrivals.
+    async fn step(&mut self, rate: u64, duration: Duration, drain: Duration) -> PathResult;
+    /// Wait until an earlier run's backlog has drained (nothing arrived for a second), at most
+    /// `within`; whether it did.
+    async fn quiesce(&self, within: Duration) -> bool {
+        quiesce(&self.probe().tally, Duration::from_secs(1), within).await
+    }
 }

@@ -1,6 +1,9 @@
 //! `trilink bench`: drive the live link on loopback at a given rate and measure throughput and
-//! end-to-end latency (national frame in → national frame out), and in the same run the same
-//! path with raw NATS forwarding and no translation, so the ratio stands beside the figures.
+//! end-to-end latency (national frame in → national frame out), and in the same run two raw
+//! paths (raw NATS; raw JetStream on the link's own streams), so the ratios stand beside the
+//! figures. Every run prints the nats-server version, CPU time per message per process and
+//! the memory of every process; `--find-max` searches each path's highest sustained rate
+//! ([`findmax`]).
 //!
 //! trilink path (`jp-kr`): JP frame over UDP → adapter-jp (decode, translate, validate,
 //! JetStream publish on the JP leaf) → hub stream sources it → relay (validate, policy,
@@ -13,6 +16,11 @@
 //! subscriber. No decoding, translation, validation or persistence. Benchmark subjects
 //! (`bench.*`) are captured by no stream.
 //!
+//! Raw JetStream, same run, same servers (`rawjs`): the trilink path's streams, sources and
+//! durable consumers with their settings, acknowledged publishes and the same windows, with a
+//! minimal forwarder (bytes in, bytes out) in place of the adapters and the relay: the cost of
+//! persistence without trilink's own code. Its streams are purged before the trilink path.
+//!
 //! The hub's common picture ([`PictureSwitch`], `trilink bench --picture both|on|off`, default
 //! `both`): the trilink path is measured with the relay's correlator off, then on, in the same
 //! run — same servers, same adapters; the relay is restarted between the phases with
@@ -21,16 +29,27 @@
 //! report of the on phase can reach KR during the off phase. The common-picture reports that
 //! reach KR are counted per phase (not benchmark messages): 0 with the picture off.
 
+/// Write one line to an [`Out`].
+macro_rules! say {
+    ($out:expr, $($t:tt)*) => {{
+        let mut o = $out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = writeln!(o, $($t)*);
+        let _ = o.flush();
+    }};
+}
+
 mod cpu;
+pub mod findmax;
 mod hops;
 mod measure;
 mod raw;
+mod rawjs;
 
 pub use measure::PathResult;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::net::UdpSocket;
@@ -43,19 +62,11 @@ use crate::error::Result;
 use crate::harness::free_udp_port;
 use crate::mosquitto::Mosquitto;
 use crate::standins::{self, Out};
-/// Write one line to an [`Out`].
-macro_rules! say {
-    ($out:expr, $($t:tt)*) => {{
-        let mut o = $out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = writeln!(o, $($t)*);
-        let _ = o.flush();
-    }};
-}
 
-use cpu::{cpu_report, cpu_snapshot, processes, rss_kb};
+use cpu::processes;
+use findmax::{FindMaxOptions, FoundMax, find_max};
 use hops::Hops;
-use measure::{Arrivals, Inflight, collect, drive, id_key, mqtt_subscriber, note, template};
-use raw::raw_path;
+use measure::{Measured, Probe, id_key, mqtt_subscriber, note, template};
 
 /// Which relay configurations the trilink path is measured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,14 +133,17 @@ pub fn phase_name(picture: bool) -> &'static str {
 /// What to offer and measure.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// Messages per second to offer (0 = as fast as possible).
+    /// Messages per second to offer (0 = as fast as possible); with `find_max`, the first
+    /// rate tried (0: 1 000).
     pub rate: u64,
-    /// Seconds to offer traffic, per path.
+    /// Seconds to offer traffic, per path (per run with `find_max`).
     pub duration_s: f64,
     /// Seconds to wait for stragglers after sending stops.
     pub drain_s: f64,
     /// Skip the raw-NATS baseline.
     pub no_baseline: bool,
+    /// Skip the raw-JetStream path.
+    pub no_raw_jetstream: bool,
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     pub hops: bool,
@@ -138,54 +152,178 @@ pub struct BenchOptions {
     /// National tracks the messages are spread over (round robin; 1: every message about
     /// one track).
     pub tracks: u32,
+    /// Search each path's highest sustained rate instead of one run at `rate`.
+    pub find_max: Option<FindMaxBounds>,
 }
 
-/// One measured phase of the trilink path.
-struct Phase {
+/// How `--find-max` judges and bounds its search.
+#[derive(Debug, Clone, Copy)]
+pub struct FindMaxBounds {
+    /// A run holds only with p99 at or under this, ms.
+    pub p99_bound_ms: f64,
+    /// Most runs per path.
+    pub max_steps: u32,
+    /// Most seconds per path.
+    pub budget_s: f64,
+}
+
+/// What was measured on one path: one run, or a search.
+enum Measurement {
+    One(PathResult),
+    Max(FoundMax),
+}
+
+impl Measurement {
+    /// The run to report figures from: the one run, or the run at the maximum.
+    fn result(&self) -> Option<&PathResult> {
+        match self {
+            Self::One(r) => Some(r),
+            Self::Max(f) => f.at_max.as_ref(),
+        }
+    }
+}
+
+/// One run at `args.rate`, or the search for the maximum.
+async fn measure<P: Measured>(
+    path: &mut P,
+    name: &str,
+    args: &BenchOptions,
+    duration: Duration,
+    drain: Duration,
+    out: &Out,
+) -> Measurement {
+    // Warm-up: a few messages through the whole path (streams' first blocks, connections).
+    let _ = path
+        .step(100, Duration::from_millis(200), Duration::from_secs(3))
+        .await;
+    let _ = path.quiesce(Duration::from_secs(3)).await;
+    match args.find_max {
+        None => Measurement::One(path.step(args.rate, duration, drain).await),
+        Some(b) => Measurement::Max(
+            find_max(
+                path,
+                name,
+                FindMaxOptions {
+                    start: if args.rate == 0 { 1_000 } else { args.rate },
+                    max_steps: b.max_steps,
+                    budget: Duration::from_secs_f64(b.budget_s.max(1.0)),
+                    p99_bound_ms: b.p99_bound_ms,
+                    duration,
+                    drain,
+                },
+                out,
+            )
+            .await,
+        ),
+    }
+}
+
+/// One phase of the trilink path (the relay's picture on or off), as a [`Measured`] path.
+struct TrilinkPhase<'a> {
+    probe: Probe,
+    socket: &'a UdpSocket,
+    target: SocketAddr,
+    tracks: u32,
     picture: bool,
-    result: PathResult,
-    cpu: String,
-    picture_reports: u64,
-    hops: Option<String>,
+    hops: Option<&'a Hops>,
+}
+
+impl Measured for TrilinkPhase<'_> {
+    fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    async fn step(&mut self, rate: u64, duration: Duration, drain: Duration) -> PathResult {
+        if let Some(h) = self.hops {
+            h.clear();
+        }
+        let run = format!(
+            "bench{}{}",
+            Utc::now().format("%Y%m%d%H%M%S%f"),
+            if self.picture { "p" } else { "n" }
+        );
+        let jp = trilink_jp::JpCodec;
+        let (socket, target, tracks, hops) = (self.socket, self.target, self.tracks, self.hops);
+        self.probe
+            .run(rate, duration, drain, |i| {
+                let env = template(&run, i, tracks);
+                let key = id_key(&env.message_id);
+                if let Some(h) = hops {
+                    h.sent(key);
+                }
+                let bytes = standins::encode(&jp, &env);
+                (key, async move {
+                    let Ok(b) = bytes else { return false };
+                    socket.send_to(&b, target).await.is_ok()
+                })
+            })
+            .await
+    }
 }
 
 /// Run the benchmark; its report goes to `out` as it is measured.
 pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     let duration = Duration::from_secs_f64(args.duration_s.max(0.5));
     let drain = Duration::from_secs_f64(args.drain_s.max(0.5));
-    say!(
-        out,
-        "trilink bench: offering {} msg/s for {:.1} s per path (jp-kr: JP UDP in → KR MQTT out)",
-        if args.rate == 0 {
-            "max".to_owned()
-        } else {
-            args.rate.to_string()
-        },
-        duration.as_secs_f64()
-    );
+    match args.find_max {
+        None => say!(
+            out,
+            "trilink bench: offering {} msg/s for {:.1} s per path (jp-kr: JP UDP in → KR MQTT out)",
+            if args.rate == 0 {
+                "max".to_owned()
+            } else {
+                args.rate.to_string()
+            },
+            duration.as_secs_f64()
+        ),
+        Some(b) => say!(
+            out,
+            "trilink bench --find-max: per path, the highest offered rate with every message delivered once and p99 ≤ {} ms (from {} msg/s, doubling then bisecting; at most {} runs of {:.1} s and {:.0} s per path; jp-kr: JP UDP in → KR MQTT out)",
+            b.p99_bound_ms,
+            if args.rate == 0 { 1_000 } else { args.rate },
+            b.max_steps,
+            duration.as_secs_f64(),
+            b.budget_s
+        ),
+    }
     let stop = CancellationToken::new();
     let mut local = LocalLink::start(&stop).await?;
     let mqtt_port = local.start_mosquitto().await?;
     let mqtt_pid = local.mosquitto().map_or(0, Mosquitto::pid);
-    let link = local.link();
+    let bin = local.link().server_bin().to_path_buf();
+    // `nats-server: v2.15.1 (/path/to/nats-server)`
+    say!(
+        out,
+        "{} ({})",
+        trilink_brokers::launcher::server_version(&bin).map_or_else(
+            |e| format!("nats-server: version unknown: {e}"),
+            |v| v.trim().to_owned()
+        ),
+        bin.display()
+    );
+    let procs = processes(local.link(), mqtt_pid);
+    let mut measured: Vec<(String, Measurement)> = Vec::new();
+    let mut notes = Vec::new();
 
-    // --- raw baseline first (servers fresh, streams empty) ---
-    let baseline = if args.no_baseline {
-        None
-    } else {
-        Some(
-            raw_path(
-                link,
-                mqtt_port,
-                &processes(link, mqtt_pid),
-                &args,
-                duration,
-                drain,
-                &stop,
-            )
-            .await?,
-        )
-    };
+    // --- raw paths first (servers fresh, streams empty) ---
+    if !args.no_baseline {
+        let mut p = raw::start(local.link(), mqtt_port, &procs, args.tracks, &stop).await?;
+        let m = measure(&mut p, "raw-nats", &args, duration, drain, &out).await;
+        measured.push(("raw-nats".to_owned(), m));
+    }
+    if !args.no_raw_jetstream {
+        let mut p = Box::pin(rawjs::start(
+            local.link(),
+            mqtt_port,
+            &procs,
+            args.tracks,
+            &stop,
+        ))
+        .await?;
+        let m = measure(&mut p.path, "raw-jetstream", &args, duration, drain, &out).await;
+        measured.push(("raw-jetstream".to_owned(), m));
+        notes.extend(p.finish(drain).await);
+    }
 
     // --- trilink path, once per picture phase ---
     let jp_in = free_udp_port()?;
@@ -193,11 +331,14 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     local.start_adapter_jp(jp_in, jp_out)?;
     local.start_adapter_kr()?;
 
-    let inflight: Inflight = Arc::default();
-    let tally: Arc<Mutex<Arrivals>> = Arc::default();
-    let picture_reports = Arc::new(AtomicU64::new(0));
+    let probe = Probe::new(procs.clone());
+    let picture_reports = std::sync::Arc::new(AtomicU64::new(0));
     let kr = trilink_kr::KrCodec;
-    let (i2, t2, p2) = (inflight.clone(), tally.clone(), picture_reports.clone());
+    let (i2, t2, p2) = (
+        probe.inflight.clone(),
+        probe.tally.clone(),
+        picture_reports.clone(),
+    );
     let hops = Hops::default();
     let hops_rx = args.hops.then(|| hops.clone());
     let _rx = mqtt_subscriber(
@@ -230,160 +371,87 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     }
 
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
-    let target = std::net::SocketAddr::from(([127, 0, 0, 1], jp_in));
-    let jp = trilink_jp::JpCodec;
-    let mut phases = Vec::new();
+    let target = SocketAddr::from(([127, 0, 0, 1], jp_in));
+    // Per phase: picture reports at KR, the per-hop report.
+    let mut phase_extras: Vec<(bool, u64, Option<String>)> = Vec::new();
     for picture in args.picture.phases() {
         let relay = local.start_relay_run(DEFAULT_POLICY, |c| relay_for_phase(c, picture))?;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let run = format!(
-            "bench{}{}",
-            Utc::now().format("%Y%m%d%H%M%S%f"),
-            if picture { "p" } else { "n" }
-        );
-        // Warm-up: a few messages through the whole path before measuring.
-        for i in 0..20 {
-            if let Ok(b) = standins::encode(&jp, &template(&format!("{run}w"), i, args.tracks)) {
-                let _ = socket.send_to(&b, target).await;
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        *tally
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arrivals::default();
-        inflight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-        hops.clear();
         let reports_before = picture_reports.load(Ordering::Relaxed);
-
-        let procs = processes(local.link(), mqtt_pid);
-        let cpu_before = cpu_snapshot(&procs);
-        let start = Instant::now();
-        let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
-            let env = template(&run, i, args.tracks);
-            let key = id_key(&env.message_id);
-            if args.hops {
-                hops.sent(key);
-            }
-            let bytes = standins::encode(&jp, &env);
-            let socket = &socket;
-            (key, async move {
-                let Ok(b) = bytes else { return false };
-                socket.send_to(&b, target).await.is_ok()
-            })
-        })
-        .await;
-        let result = collect(&tally, sent, drain, start, send_s).await;
-        let cpu = cpu_report(&procs, &cpu_before, &cpu_snapshot(&procs), result.received);
-        phases.push(Phase {
+        let mut phase = TrilinkPhase {
+            probe: probe.clone(),
+            socket: &socket,
+            target,
+            tracks: args.tracks,
             picture,
-            result,
-            cpu,
-            picture_reports: picture_reports.load(Ordering::Relaxed) - reports_before,
-            hops: args
-                .hops
+            hops: args.hops.then_some(&hops),
+        };
+        let name = phase_name(picture);
+        let m = measure(&mut phase, name, &args, duration, drain, &out).await;
+        measured.push((name.to_owned(), m));
+        phase_extras.push((
+            picture,
+            picture_reports.load(Ordering::Relaxed) - reports_before,
+            args.hops
                 .then(|| hops.report().trim_end_matches('\n').to_owned()),
-        });
+        ));
         if !relay.stop(Duration::from_secs(15)).await {
-            say!(
-                out,
-                "note: the {} relay did not stop within 15 s",
-                phase_name(picture)
-            );
+            say!(out, "note: the {name} relay did not stop within 15 s");
         }
     }
-    let link = local.link();
 
     // Memory of every server and of this process (relay + both adapters run in it).
+    let link = local.link();
     let mut mem = Vec::new();
     for id in link.server_ids() {
         if let Ok(s) = link.server(id)
             && let Some(pid) = s.pid()
-            && let Some(kb) = rss_kb(pid)
+            && let Some(kb) = cpu::rss_kb(pid)
         {
             mem.push(format!("{}={} MB", s.name(), kb / 1024));
         }
     }
-    if let Some(kb) = rss_kb(std::process::id()) {
+    if let Some(kb) = cpu::rss_kb(std::process::id()) {
         mem.push(format!(
             "trilink(relay+adapter-jp+adapter-kr)={} MB",
             kb / 1024
         ));
     }
 
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header([
-            "path", "sent", "recv", "dup", "recv/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
-        ]);
-    if let Some(b) = &baseline {
-        table.add_row(b.row("raw-nats"));
+    if args.find_max.is_some() {
+        report_max(&measured, &out);
+    } else {
+        report_runs(&measured, &out);
     }
-    for p in &phases {
-        table.add_row(p.result.row(phase_name(p.picture)));
-    }
-    for i in 1..9 {
-        if let Some(c) = table.column_mut(i) {
-            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+    for (name, m) in &measured {
+        if let Some(r) = m.result() {
+            say!(out, "{name} {}", r.cpu);
+            say!(out, "{name} {}", r.rss);
         }
     }
-    say!(out, "{table}");
-    if let Some(b) = &baseline {
-        for p in &phases {
-            let ratio = if b.throughput() > 0.0 {
-                p.result.throughput() / b.throughput()
-            } else {
-                f64::NAN
-            };
-            say!(
-                out,
-                "throughput ratio {} / raw-nats: {ratio:.2}; p99 latency ratio: {:.2}",
-                phase_name(p.picture),
-                p.result.pct(99.0) / b.pct(99.0)
-            );
-        }
-    }
-    if let [off, on] = phases.as_slice() {
-        say!(
-            out,
-            "picture on / off: p50 latency ratio {:.2}, p99 latency ratio {:.2}, throughput ratio {:.2}",
-            on.result.pct(50.0) / off.result.pct(50.0),
-            on.result.pct(99.0) / off.result.pct(99.0),
-            on.result.throughput() / off.result.throughput()
-        );
-    }
-    if let Some(b) = &baseline {
-        say!(out, "raw-nats {}", b.cpu);
-    }
-    for p in &phases {
-        say!(out, "{} {}", phase_name(p.picture), p.cpu);
-    }
-    let reports: Vec<String> = phases
+    let reports: Vec<String> = phase_extras
         .iter()
-        .map(|p| format!("{} {}", phase_name(p.picture), p.picture_reports))
+        .map(|(p, n, _)| format!("{} {n}", phase_name(*p)))
         .collect();
     say!(
         out,
         "common-picture reports at KR (not benchmark messages): {}",
         reports.join(", ")
     );
-    for p in &phases {
-        if let Some(h) = &p.hops {
-            say!(out, "{}:\n{h}", phase_name(p.picture));
+    for (p, _, h) in &phase_extras {
+        if let Some(h) = h {
+            say!(out, "{}:\n{h}", phase_name(*p));
         }
     }
-    let losses: Vec<String> = phases
+    let losses: Vec<String> = measured
         .iter()
-        .map(|p| {
-            format!(
-                "{} {} of {}",
-                phase_name(p.picture),
-                p.result.sent.saturating_sub(p.result.received),
-                p.result.sent
-            )
+        .filter_map(|(name, m)| {
+            let r = m.result()?;
+            Some(format!(
+                "{name} {} of {}",
+                r.sent.saturating_sub(r.received),
+                r.sent
+            ))
         })
         .collect();
     say!(
@@ -392,10 +460,151 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         losses.join(", "),
         mem.join(", ")
     );
+    for n in notes {
+        say!(out, "note: {n}");
+    }
 
     stop.cancel();
     let _ = local.shutdown(Duration::from_secs(15)).await;
     Ok(())
+}
+
+/// The figures of one run per path, side by side, and their ratios.
+fn report_runs(measured: &[(String, Measurement)], out: &Out) {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header([
+            "path",
+            "sent",
+            "recv",
+            "dup",
+            "recv/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "CPU µs/msg",
+        ]);
+    for (name, m) in measured {
+        if let Some(r) = m.result() {
+            table.add_row(r.row(name));
+        }
+    }
+    for i in 1..10 {
+        if let Some(c) = table.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    say!(out, "{table}");
+    let get = |n: &str| {
+        measured
+            .iter()
+            .find(|(name, _)| name == n)
+            .and_then(|(_, m)| m.result())
+    };
+    let raws = ["raw-nats", "raw-jetstream"];
+    for (name, m) in measured {
+        let Some(r) = m.result() else { continue };
+        for raw in raws {
+            if name == raw || (name == "raw-nats" && raw == "raw-jetstream") {
+                continue;
+            }
+            if let Some(b) = get(raw) {
+                let ratio = if b.throughput() > 0.0 {
+                    r.throughput() / b.throughput()
+                } else {
+                    f64::NAN
+                };
+                say!(
+                    out,
+                    "throughput ratio {name} / {raw}: {ratio:.2}; p99 latency ratio: {:.2}; CPU per message ratio: {:.2}",
+                    r.pct(99.0) / b.pct(99.0),
+                    r.cpu_total_us / b.cpu_total_us
+                );
+            }
+        }
+    }
+    if let (Some(off), Some(on)) = (get(phase_name(false)), get(phase_name(true))) {
+        say!(
+            out,
+            "picture on / off: p50 latency ratio {:.2}, p99 latency ratio {:.2}, throughput ratio {:.2}",
+            on.pct(50.0) / off.pct(50.0),
+            on.pct(99.0) / off.pct(99.0),
+            on.throughput() / off.throughput()
+        );
+    }
+}
+
+/// The maximum found per path, side by side, and their ratios.
+fn report_max(measured: &[(String, Measurement)], out: &Out) {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header([
+            "path",
+            "max msg/s",
+            "lowest over",
+            "runs",
+            "recv/s at max",
+            "p50 ms",
+            "p99 ms",
+            "CPU µs/msg",
+            "note",
+        ]);
+    let found: Vec<&FoundMax> = measured
+        .iter()
+        .filter_map(|(_, m)| match m {
+            Measurement::Max(f) => Some(f),
+            Measurement::One(_) => None,
+        })
+        .collect();
+    for f in &found {
+        let r = f.at_max.as_ref();
+        let fig = |g: &dyn Fn(&PathResult) -> String| r.map_or_else(|| "-".to_owned(), g);
+        table.add_row(vec![
+            f.name.clone(),
+            f.max().map_or_else(|| "none".to_owned(), |m| m.to_string()),
+            f.search
+                .failed
+                .map_or_else(|| "-".to_owned(), |m| m.to_string()),
+            f.steps.to_string(),
+            fig(&|r| format!("{:.0}", r.throughput())),
+            fig(&|r| format!("{:.2}", r.pct(50.0))),
+            fig(&|r| format!("{:.2}", r.pct(99.0))),
+            fig(&|r| format!("{:.0}", r.cpu_total_us)),
+            f.note.clone().unwrap_or_default(),
+        ]);
+    }
+    for i in 1..8 {
+        if let Some(c) = table.column_mut(i) {
+            c.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+    say!(out, "{table}");
+    let get = |n: &str| found.iter().find(|f| f.name == n);
+    for f in &found {
+        for raw in ["raw-nats", "raw-jetstream"] {
+            if f.name == raw || (f.name == "raw-nats" && raw == "raw-jetstream") {
+                continue;
+            }
+            let Some(b) = get(raw) else { continue };
+            let (Some(m), Some(bm)) = (f.max(), b.max()) else {
+                say!(out, "max ratio {} / {raw}: not found", f.name);
+                continue;
+            };
+            let cpu = match (&f.at_max, &b.at_max) {
+                (Some(r), Some(br)) => r.cpu_total_us / br.cpu_total_us,
+                _ => f64::NAN,
+            };
+            say!(
+                out,
+                "max ratio {} / {raw}: {:.2} ({m} / {bm} msg/s); CPU per message at max: {cpu:.2} ×",
+                f.name,
+                m as f64 / bm as f64
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The benchmark's raw-NATS baseline path: no decoding, translation, validation or
-//! persistence.
+//! persistence; and [`RawPath`], how both raw paths (this one and [`super::rawjs`]) are fed.
 //!
 //! The leaf connections at the hub only carry the subjects a nation's leaf permissions allow
 //! (`broker-config/conf/hub-accounts.conf`), so the baseline travels on subjects inside them
@@ -7,8 +7,8 @@
 //! stored) and `tl.out.kr.bench` from the hub to the KR leaf (four tokens: the hub's `OUT_KR`
 //! captures six-token subjects only, and the KR leaf's `OUT_KR` only sources the hub's).
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -19,11 +19,7 @@ use trilink_brokers::{Link, Role, Site};
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_schema::Nation;
 
-use super::BenchOptions;
-use super::cpu::{cpu_report, cpu_snapshot};
-use super::measure::{
-    Arrivals, Inflight, PathResult, collect, drive, mqtt_subscriber, note, template,
-};
+use super::measure::{Measured, PathResult, Probe, mqtt_subscriber, note, template};
 use crate::error::{Result, failed};
 use crate::standins;
 
@@ -32,40 +28,102 @@ const RAW_IN: &str = "tl.status.jp.bench";
 /// Hub (KR account) → KR leaf: allowed by `LEAF_KR`, stored by no stream.
 const RAW_OUT: &str = "tl.out.kr.bench";
 
+/// A raw path as the load generator sees it: UDP datagrams of an 8-byte key followed by a JP
+/// frame of the trilink path's size, to `target`; what arrives is matched by the key. Keys
+/// go on increasing from run to run, so a late arrival of an earlier run is never taken for
+/// one of the current run. Dropping it stops the path's forwarders.
+pub(crate) struct RawPath {
+    probe: Probe,
+    socket: UdpSocket,
+    target: SocketAddr,
+    tracks: u32,
+    prefix: &'static str,
+    next_key: u64,
+    stop: CancellationToken,
+}
+
+impl RawPath {
+    pub(crate) async fn new(
+        probe: Probe,
+        target: SocketAddr,
+        tracks: u32,
+        prefix: &'static str,
+        stop: CancellationToken,
+    ) -> Result<Self> {
+        Ok(Self {
+            probe,
+            socket: UdpSocket::bind("127.0.0.1:0").await?,
+            target,
+            tracks,
+            prefix,
+            next_key: 0,
+            stop,
+        })
+    }
+}
+
+impl Drop for RawPath {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Measured for RawPath {
+    fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    async fn step(&mut self, rate: u64, duration: Duration, drain: Duration) -> PathResult {
+        let jp = trilink_jp::JpCodec;
+        let run = format!("{}{}", self.prefix, Utc::now().format("%Y%m%d%H%M%S%f"));
+        let (base, tracks, socket, target) =
+            (self.next_key, self.tracks, &self.socket, self.target);
+        let r = self
+            .probe
+            .run(rate, duration, drain, |i| {
+                let key = base + i;
+                // Same frame size as the trilink path, prefixed by the 8-byte key.
+                let bytes = standins::encode(&jp, &template(&run, i, tracks));
+                (key, async move {
+                    let Ok(b) = bytes else { return false };
+                    let mut msg = Vec::with_capacity(b.len() + 8);
+                    msg.extend_from_slice(&key.to_be_bytes());
+                    msg.extend_from_slice(&b);
+                    socket.send_to(&msg, target).await.is_ok()
+                })
+            })
+            .await;
+        self.next_key = base + r.sent;
+        r
+    }
+}
+
 /// The raw baseline: the same JP bytes over UDP → core NATS on the JP leaf → a forwarder at
 /// the hub into the KR account → a subscriber on the KR leaf → MQTT QoS 1 via mosquitto.
-pub(crate) async fn raw_path(
+pub(crate) async fn start(
     link: &Link,
     mqtt_port: u16,
     procs: &[(String, u32)],
-    args: &BenchOptions,
-    duration: Duration,
-    drain: Duration,
+    tracks: u32,
     stop: &CancellationToken,
-) -> Result<PathResult> {
+) -> Result<RawPath> {
     let stop = stop.child_token();
-    let jp_leaf = link
-        .connect(Role::Admin(Site::Jp, Nation::Jp))
-        .await
-        .map_err(|e| failed!("{e}"))?;
-    let hub_jp = link
-        .connect(Role::Admin(Site::Hub, Nation::Jp))
-        .await
-        .map_err(|e| failed!("{e}"))?;
-    let hub_kr = link
-        .connect(Role::Admin(Site::Hub, Nation::Kr))
-        .await
-        .map_err(|e| failed!("{e}"))?;
-    let kr_leaf = link
-        .connect(Role::Admin(Site::Kr, Nation::Kr))
-        .await
-        .map_err(|e| failed!("{e}"))?;
+    let connect = |role| async move { link.connect(role).await.map_err(|e| failed!("{e}")) };
+    let jp_leaf = connect(Role::Admin(Site::Jp, Nation::Jp)).await?;
+    let hub_jp = connect(Role::Admin(Site::Hub, Nation::Jp)).await?;
+    let hub_kr = connect(Role::Admin(Site::Hub, Nation::Kr)).await?;
+    let kr_leaf = connect(Role::Admin(Site::Kr, Nation::Kr)).await?;
 
     // Hub forwarder: JP account → KR account.
     let mut hub_sub = hub_jp.subscribe(RAW_IN).await.map_err(|e| failed!("{e}"))?;
-    let fwd = hub_kr.clone();
+    let (fwd, s1) = (hub_kr.clone(), stop.clone());
     tokio::spawn(async move {
-        while let Some(m) = hub_sub.next().await {
+        loop {
+            let m = tokio::select! {
+                () = s1.cancelled() => return,
+                m = hub_sub.next() => m,
+            };
+            let Some(m) = m else { return };
             let _ = fwd.publish(RAW_OUT, m.payload).await;
         }
     });
@@ -78,8 +136,14 @@ pub(crate) async fn raw_path(
         .capacity(10_000)
         .retry_after(Duration::from_millis(100));
     let (mqtt_out, _incoming) = MqttClient::start(opts, &stop);
+    let s2 = stop.clone();
     tokio::spawn(async move {
-        while let Some(m) = kr_sub.next().await {
+        loop {
+            let m = tokio::select! {
+                () = s2.cancelled() => return,
+                m = kr_sub.next() => m,
+            };
+            let Some(m) = m else { return };
             let _ = mqtt_out.publish("bench/raw/out", m.payload.to_vec()).await;
         }
     });
@@ -103,15 +167,14 @@ pub(crate) async fn raw_path(
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
-    let inflight: Inflight = Arc::default();
-    let tally: Arc<Mutex<Arrivals>> = Arc::default();
-    let (i2, t2) = (inflight.clone(), tally.clone());
+    let probe = Probe::new(procs.to_vec());
+    let (i2, t2) = (probe.inflight.clone(), probe.tally.clone());
     let _rx = mqtt_subscriber(
         mqtt_port,
         "bench-raw-national",
         "bench/raw/out",
         move |payload| {
-            // The raw payload is the same JP frame: its first 8 bytes after the header carry the key.
+            // The raw payload is the key, then the JP frame.
             if let Some(k) = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
                 note(&i2, &t2, u64::from_be_bytes(k));
             }
@@ -119,28 +182,5 @@ pub(crate) async fn raw_path(
         stop.clone(),
     );
     tokio::time::sleep(Duration::from_secs(2)).await; // interest propagates over the leaf links
-
-    let socket = UdpSocket::bind("127.0.0.1:0").await?;
-    let jp = trilink_jp::JpCodec;
-    let run = format!("raw{}", Utc::now().format("%Y%m%d%H%M%S%f"));
-    let cpu_before = cpu_snapshot(procs);
-    let start = Instant::now();
-    let (sent, send_s) = drive(args.rate, duration, &inflight, |i| {
-        // Same frame size as the trilink path, prefixed by an 8-byte key.
-        let env = template(&run, i, args.tracks);
-        let bytes = standins::encode(&jp, &env);
-        let socket = &socket;
-        (i, async move {
-            let Ok(b) = bytes else { return false };
-            let mut msg = Vec::with_capacity(b.len() + 8);
-            msg.extend_from_slice(&i.to_be_bytes());
-            msg.extend_from_slice(&b);
-            socket.send_to(&msg, udp_addr).await.is_ok()
-        })
-    })
-    .await;
-    let mut r = collect(&tally, sent, drain, start, send_s).await;
-    r.cpu = cpu_report(procs, &cpu_before, &cpu_snapshot(procs), r.received);
-    stop.cancel();
-    Ok(r)
+    RawPath::new(probe, udp_addr, tracks, "raw", stop).await
 }
