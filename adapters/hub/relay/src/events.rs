@@ -6,7 +6,8 @@
 //! `trilink_relay_withheld_total{dest,reason}`, `trilink_relay_rejected_total{reason}`,
 //! `trilink_relay_deduplicated_total`, `trilink_relay_publish_errors_total`,
 //! `trilink_relay_policy_reloads_total`, `trilink_relay_policy_reload_failures_total`,
-//! histogram `trilink_relay_hop_latency_seconds{hop}`, gauge `trilink_relay_in_flight`.
+//! histogram `trilink_relay_hop_latency_seconds{hop}`, gauge `trilink_relay_in_flight`,
+//! `trilink_relay_order_violations_total` (a track's output stored before an earlier one's).
 //!
 //! The common picture ([`crate::picture`]): `trilink_relay_picture_changes_total{change}`,
 //! `trilink_relay_picture_published_total{dest}`,
@@ -59,6 +60,9 @@ pub struct RelayStats {
     /// Accepted inputs left out of the live picture because the picture lane's queue was
     /// full (or the lane had stopped); their national outputs are not affected.
     pub picture_dropped_inputs: AtomicU64,
+    /// Outputs stored before an output of an earlier input of the same track at the same
+    /// destination (see [`crate::pipeline`]): should stay 0.
+    pub order_violations: AtomicU64,
     /// Whether the consumer is up.
     pub ready: AtomicBool,
 }
@@ -205,6 +209,17 @@ pub(crate) fn store_failed(stats: &RelayStats, subject: &str, error: &str) {
     tracing::warn!(subject, error, "store failed; retrying in place");
     metrics::counter!("trilink_relay_publish_errors_total").increment(1);
     add(&stats.publish_errors);
+}
+
+/// A track's output was stored before an output of an earlier input of that track at the
+/// same destination (`n` new cases): a destination may see them out of order.
+pub(crate) fn order_violated(stats: &RelayStats, n: u64) {
+    tracing::error!(
+        n,
+        "a track's output was stored before an earlier input's output (per-track order lost)"
+    );
+    metrics::counter!("trilink_relay_order_violations_total").increment(n);
+    stats.order_violations.fetch_add(n, Ordering::Relaxed);
 }
 
 /// An input was acknowledged (everything it produced is stored).

@@ -83,6 +83,7 @@ pub mod live;
 pub mod matrix;
 pub mod order;
 pub mod picture;
+pub mod pipeline;
 pub mod policy;
 mod process;
 pub mod references;

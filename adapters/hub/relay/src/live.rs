@@ -4,19 +4,30 @@
 //!   (default `tl.in.>`; nats-server 2.9 ignores the plural `filter_subjects`) on the hub's
 //!   input stream (`input_stream`).
 //! - Every input goes through [`process`](crate::process()); each output is published with
-//!   JetStream (`Nats-Msg-Id` = [`output_msg_id`](crate::output_msg_id)) and its
-//!   acknowledgement awaited; the input is acknowledged only after every output (or its dead
-//!   letter) is stored. A failed store is retried in place with backoff (the input is marked
-//!   in progress, never handed back while the relay runs), so no later input overtakes it;
-//!   the stable output ids let JetStream drop duplicates of a retry that did get stored.
+//!   JetStream (`Nats-Msg-Id` = [`output_msg_id`](crate::output_msg_id)) as soon as the input
+//!   is decided, without waiting for the acknowledgements of earlier inputs (also of the same
+//!   track): a **pipelined store window** ([`crate::pipeline`], the pure decisions; `Window`
+//!   here, the I/O). The input is acknowledged only after every one of its outputs (or its
+//!   dead letter) is stored **and** every earlier input of its track has been acknowledged.
+//! - **Per-track order** (issue 14): outputs are published in arrival order, each
+//!   destination's on one connection, so JetStream stores a track's outputs in arrival order.
+//!   A failed store (error or acknowledgement timeout) holds its track: nothing newer of it
+//!   is published until, after a backoff (`nak_delay_ms`, doubling to 5 s), every output of
+//!   the track not confirmed stored is republished in arrival order under the same message
+//!   id (JetStream drops what was stored already). A lost or re-established connection
+//!   (noticed before every publish) holds every track with an unconfirmed store the same way,
+//!   since what was in flight on the old connection may be lost while something sent later
+//!   is stored on the new one. The stream sequences of the stores are checked against
+//!   arrival order and a store found out of order is counted
+//!   (`trilink_relay_order_violations_total`). Inputs are never handed back while the
+//!   relay runs (a handed-back input would be overtaken by a later one of its track); a held
+//!   input is kept alive with in-progress acknowledgements.
 //! - Rejects are published with JetStream to `dlq_subject` (default `tl.dlq.us`) with the
 //!   original body and the headers `Tl-Reason`, `Tl-Detail`, `Tl-Component`, `Tl-Source`.
 //! - SIGHUP (or [`RelayControl::request_reload`]) re-reads the policy file; an invalid file is
 //!   logged and counted and the old policy stays in force.
-//! - At most `max_in_flight` inputs are in flight (back-pressure: no unbounded buffering).
-//!   Inputs about different tracks are stored concurrently; inputs about the same track of
-//!   the same origin one at a time, in arrival order ([`OrderGate`]) — the output stream
-//!   then holds them in causal order (a track's `launch_detection` before its updates).
+//! - At most `max_in_flight` inputs are in the window (back-pressure: no unbounded
+//!   buffering), whatever their tracks.
 //!
 //! - It stands on the runtime: connections through `trilink_runtime::nats` (one
 //!   [`NatsConfig`](trilink_runtime::nats::NatsConfig) per account, from [`RelayConfig`]), the
@@ -54,29 +65,29 @@
 //!
 //! What it reports (logs, metrics, [`RelayStats`]): [`crate::events`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
 use chrono::Utc;
+use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use futures::{StreamExt, future::join_all};
 use tokio::sync::{Notify, watch};
-use trilink_runtime::CancellationToken;
 use trilink_runtime::nats::{self as rt_nats, DeadLetter};
 use trilink_runtime::status::{self, Heartbeat};
-use trilink_runtime::transport::Backoff;
 use trilink_schema::{ComponentState, Nation, Subject, headers};
 
 pub use crate::config::{AccountConfig, RelayConfig};
 use crate::events;
 pub use crate::events::RelayStats;
-use crate::order::OrderGate;
 use crate::picture::PictureStage;
+use crate::pipeline::{InputId, Pipeline, Retry, Step, Stored};
 use crate::policy::{Policy, PolicyError};
 use crate::process::{Outcome, RelayIdentity, process, process_in_account};
 use crate::references::ReferenceBook;
@@ -392,12 +403,16 @@ pub async fn run_with_control(
     control.stats.ready.store(true, Ordering::Release);
     control.ready.notify_waiters();
 
-    // Inputs in flight (publishing or retrying), and those waiting behind an earlier input
-    // about the same track (per-track causal order, `order::OrderGate`). Both count against
-    // `max_in_flight`.
-    let mut inflight = FuturesUnordered::new();
-    let mut gate: OrderGate<Box<Decided>> = OrderGate::default();
-    let stop = CancellationToken::new();
+    // The store window (`pipeline`): inputs in flight, their outputs published in arrival
+    // order without waiting for earlier acknowledgements, each input acknowledged after its
+    // outputs and every earlier input of its track; a failed track resent in order.
+    let mut window = Window::new(
+        &links,
+        Retry {
+            first: shared.nak_delay.max(Duration::from_millis(50)),
+            max: Duration::from_secs(5),
+        },
+    );
     let started = std::time::Instant::now();
     let boot = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let mut beats = 0_u64;
@@ -407,17 +422,19 @@ pub async fn run_with_control(
         .map(|l| l.client.clone());
     let mut heartbeat = tokio::time::interval(Duration::from_secs(config.status_interval_s.max(1)));
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Waiting inputs are not being worked on: tell the server they are, well within ack_wait,
-    // so it does not redeliver them behind our back.
-    let mut keepalive = tokio::time::interval(Duration::from_secs(10));
+    // Inputs held a while (a track waiting for its resend) are not redelivered behind our
+    // back: tell the server they are in progress, well within ack_wait.
+    let keepalive_every = Duration::from_secs((config.ack_wait_s / 3).clamp(1, 10));
+    let mut keepalive = tokio::time::interval(keepalive_every);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        events::in_flight(inflight.len() + gate.waiting());
+        events::in_flight(window.pipe.len());
+        let retry_at = window.pipe.next_retry();
         tokio::select! {
             biased;
             () = &mut shutdown => {
-                tracing::info!(in_flight = inflight.len(), waiting = gate.waiting(), "relay shutting down");
+                tracing::info!(in_flight = window.pipe.len(), retrying = window.pipe.retrying(), "relay shutting down");
                 break;
             }
             () = control.reload.notified() => {
@@ -430,20 +447,18 @@ pub async fn run_with_control(
                     status::publish(client, &heartbeat_of(&config, &control.stats, boot, beats, started.elapsed())).await;
                 }
             }
-            _ = keepalive.tick(), if gate.waiting() > 0 => {
-                for p in gate.waiting_items() {
-                    if let Err(e) = p.msg.ack_with(AckKind::Progress).await {
-                        tracing::warn!(error = %e, "in-progress ack of a waiting input failed");
-                    }
-                }
+            _ = keepalive.tick(), if !window.pipe.is_empty() => {
+                window.keepalive(Instant::now().checked_sub(keepalive_every / 2)).await;
             }
-            Some(key) = inflight.next(), if !inflight.is_empty() => {
-                let key: Option<trilink_schema::TrackKey> = key;
-                if let Some(next) = gate.finish(key.as_ref()) {
-                    inflight.push(execute(shared.clone(), next, stop.clone()));
-                }
+            Some(result) = window.acks.next(), if !window.acks.is_empty() => {
+                window.result(&shared, result);
+                window.run(&shared).await;
             }
-            next = messages.next(), if inflight.len() + gate.waiting() < max_in_flight => match next {
+            () = sleep_until(retry_at), if retry_at.is_some() => {
+                window.pipe.due(Instant::now(), &mut window.steps);
+                window.run(&shared).await;
+            }
+            next = messages.next(), if window.pipe.len() < max_in_flight => match next {
                 Some((account, dlq_js, Ok(msg))) => {
                     let now = Utc::now();
                     let mut p = prepare(&shared, &policy, account, dlq_js, msg, now);
@@ -452,10 +467,8 @@ pub async fn run_with_control(
                     {
                         lane.offer(env, now);
                     }
-                    let key = p.outcome.track.clone();
-                    if let Some(w) = gate.admit(key.as_ref(), Box::new(p)) {
-                        inflight.push(execute(shared.clone(), w, stop.clone()));
-                    }
+                    window.arrive(p);
+                    window.run(&shared).await;
                 }
                 Some((_, _, Err(e))) => {
                     tracing::warn!(error = %e, "consumer error; continuing");
@@ -468,30 +481,33 @@ pub async fn run_with_control(
             },
         }
     }
-    // Drain: finish what is in flight and what waits behind it, in order, within the drain
-    // timeout; an input still retrying is handed back (nak) when the timeout stops it. The
-    // picture lane drains alongside.
+    // Drain: finish what is in the window (resends included), in order, within the drain
+    // timeout; what is left then is handed back (nak) for redelivery. The picture lane
+    // drains alongside.
     if let Some(lane) = &lane {
         lane.close();
     }
-    let drain = async {
-        while let Some(key) = inflight.next().await {
-            if let Some(next) = gate.finish(key.as_ref()) {
-                inflight.push(execute(shared.clone(), next, stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(config.drain_timeout_ms);
+    while !window.pipe.is_empty() {
+        let retry_at = window.pipe.next_retry();
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(
+                    in_flight = window.pipe.len(),
+                    "drain timeout: unfinished inputs will be redelivered"
+                );
+                window.hand_back().await;
+                break;
+            }
+            Some(result) = window.acks.next(), if !window.acks.is_empty() => {
+                window.result(&shared, result);
+                window.run(&shared).await;
+            }
+            () = sleep_until(retry_at), if retry_at.is_some() => {
+                window.pipe.due(Instant::now(), &mut window.steps);
+                window.run(&shared).await;
             }
         }
-    };
-    if tokio::time::timeout(Duration::from_millis(config.drain_timeout_ms), drain)
-        .await
-        .is_err()
-    {
-        stop.cancel();
-        let handed_back = async { while inflight.next().await.is_some() {} };
-        let _ = tokio::time::timeout(Duration::from_secs(2), handed_back).await;
-        tracing::warn!(
-            waiting = gate.waiting(),
-            "drain timeout: unfinished inputs will be redelivered"
-        );
     }
     if let Some(lane) = lane {
         lane.stop().await;
@@ -698,52 +714,6 @@ fn prepare(
     }
 }
 
-/// Store the input's outputs (or its dead letter) and acknowledge it. A failed store is
-/// retried here, in place, with backoff (the server told the input is in progress), never
-/// handed back while running: an input handed back would be overtaken by the next input about
-/// the same track. Returns the input's order key when done.
-async fn execute(
-    shared: Arc<Shared>,
-    p: Box<Decided>,
-    stop: CancellationToken,
-) -> Option<trilink_schema::TrackKey> {
-    let Decided {
-        msg,
-        subject,
-        dlq_js,
-        outcome,
-    } = *p;
-    let mut backoff = Backoff::new(
-        shared.nak_delay.max(Duration::from_millis(50)),
-        Duration::from_secs(5),
-    );
-    loop {
-        match store(&shared, &msg, &subject, &dlq_js, &outcome).await {
-            Ok(()) => {
-                match msg.ack().await {
-                    Ok(()) => events::acked(&shared.stats),
-                    Err(e) => events::ack_failed(&subject, &e.to_string()),
-                }
-                break;
-            }
-            Err(e) => events::store_failed(&shared.stats, &subject, &e),
-        }
-        if let Err(e) = msg.ack_with(AckKind::Progress).await {
-            tracing::warn!(error = %e, "in-progress ack failed");
-        }
-        tokio::select! {
-            () = stop.cancelled() => {
-                if let Err(e) = msg.ack_with(AckKind::Nak(None)).await {
-                    tracing::warn!(error = %e, "nak failed; input will be redelivered after ack_wait");
-                }
-                break;
-            }
-            () = tokio::time::sleep(backoff.next_delay()) => {}
-        }
-    }
-    outcome.track
-}
-
 /// Start-up rebuild of the common picture from the hub's input streams (see the module docs).
 /// Failures are reported and the picture starts from what could be read.
 async fn rebuild_picture(
@@ -819,14 +789,234 @@ async fn rebuild_picture(
     events::picture_rebuilt(&shared.stats, n, events, started.elapsed().as_millis());
 }
 
-/// Publish the outputs (or the dead letter) and await every acknowledgement.
-async fn store(
+/// Wait until `at` (never, when `None`: the caller disables the branch then).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The result of one publish: `(input, output, attempt, acknowledgement)`.
+type StoreResult = (
+    InputId,
+    usize,
+    u32,
+    Result<async_nats::jetstream::publish::PublishAck, String>,
+);
+
+/// The live side of the store window: the pure [`Pipeline`] and what it needs to carry out
+/// its steps (the inputs, the acknowledgements awaited, the connections to watch).
+struct Window {
+    pipe: Pipeline<trilink_schema::TrackKey>,
+    held: HashMap<InputId, Decided>,
+    acks: FuturesUnordered<BoxFuture<'static, StoreResult>>,
+    steps: Vec<Step>,
+    /// Every connection, to notice a reconnect before the next publish.
+    clients: Vec<async_nats::Client>,
+    /// Connections made so far, summed over `clients`.
+    connects: u64,
+    violations: u64,
+}
+
+impl Window {
+    fn new(links: &[Link], retry: Retry) -> Self {
+        let clients: Vec<_> = links.iter().map(|l| l.client.clone()).collect();
+        let connects = Self::connects(&clients);
+        Self {
+            pipe: Pipeline::new(retry),
+            held: HashMap::new(),
+            acks: FuturesUnordered::new(),
+            steps: Vec::new(),
+            clients,
+            connects,
+            violations: 0,
+        }
+    }
+
+    fn connects(clients: &[async_nats::Client]) -> u64 {
+        clients
+            .iter()
+            .map(|c| c.statistics().connects.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Whether a connection is down or was re-established since the last check: a publish
+    /// in flight on it may be lost while one sent later gets stored.
+    fn connection_changed(&mut self) -> bool {
+        let down = self
+            .clients
+            .iter()
+            .any(|c| c.connection_state() != async_nats::connection::State::Connected);
+        let connects = Self::connects(&self.clients);
+        let changed = down || connects != self.connects;
+        self.connects = connects;
+        changed
+    }
+
+    /// A decided input enters the window (its publishes are queued as steps).
+    fn arrive(&mut self, p: Decided) {
+        let outputs = if p.outcome.reject.is_some() {
+            1
+        } else {
+            p.outcome.outputs.len()
+        };
+        let id = self.pipe.arrive(
+            p.outcome.track.clone(),
+            outputs,
+            Instant::now(),
+            &mut self.steps,
+        );
+        self.held.insert(id, p);
+    }
+
+    /// A publish's acknowledgement (or its failure) came back.
+    fn result(&mut self, shared: &Shared, (input, output, attempt, res): StoreResult) {
+        let Some(p) = self.held.get(&input) else {
+            return;
+        };
+        match res {
+            Ok(ack) => {
+                events::stored(&shared.stats, ack.duplicate);
+                let lane = if p.outcome.reject.is_some() {
+                    u32::MAX
+                } else {
+                    p.outcome
+                        .outputs
+                        .get(output)
+                        .map_or(u32::MAX, |o| lane(o.dest))
+                };
+                let at = Stored {
+                    lane,
+                    sequence: ack.sequence,
+                    duplicate: ack.duplicate,
+                };
+                self.pipe
+                    .stored(input, output, attempt, at, &mut self.steps);
+            }
+            Err(e) => {
+                events::store_failed(&shared.stats, &p.subject, &e);
+                self.pipe.failed(input, output, attempt, Instant::now());
+            }
+        }
+    }
+
+    /// Carry out the pending steps, in order: publish (unless a failure or a reconnect holds
+    /// the track since), acknowledge.
+    async fn run(&mut self, shared: &Shared) {
+        let mut k = 0;
+        while let Some(&step) = self.steps.get(k) {
+            k += 1;
+            match step {
+                Step::Publish {
+                    input,
+                    output,
+                    attempt,
+                } => {
+                    if self.connection_changed() {
+                        tracing::warn!(
+                            "a connection was lost or re-established: every track with an unconfirmed store is resent in order"
+                        );
+                        self.pipe.fail_all(Instant::now());
+                    }
+                    if !self.pipe.may_send(input, output, attempt) {
+                        continue;
+                    }
+                    let Some(p) = self.held.get(&input) else {
+                        continue;
+                    };
+                    match publish(shared, p, output).await {
+                        Ok(ack) => self.acks.push(Box::pin(async move {
+                            (
+                                input,
+                                output,
+                                attempt,
+                                ack.into_future().await.map_err(|e| e.to_string()),
+                            )
+                        })),
+                        Err(e) => {
+                            events::store_failed(&shared.stats, &p.subject, &e);
+                            self.pipe.failed(input, output, attempt, Instant::now());
+                        }
+                    }
+                }
+                Step::Ack { input } => {
+                    let Some(p) = self.held.remove(&input) else {
+                        continue;
+                    };
+                    if p.outcome.reject.is_none() {
+                        for o in &p.outcome.outputs {
+                            let kind = match Subject::parse(&o.subject) {
+                                Ok(Subject::Out { kind, .. }) => Some(kind),
+                                _ => None,
+                            };
+                            events::published(o.dest, kind);
+                        }
+                    }
+                    match p.msg.ack().await {
+                        Ok(()) => events::acked(&shared.stats),
+                        Err(e) => events::ack_failed(&p.subject, &e.to_string()),
+                    }
+                }
+            }
+        }
+        self.steps.clear();
+        let violations = self.pipe.order_violations();
+        if violations > self.violations {
+            events::order_violated(&shared.stats, violations - self.violations);
+            self.violations = violations;
+        }
+    }
+
+    /// Tell the server that inputs held since before `before` are still being worked on.
+    /// (`&mut`: a shared borrow of the window across an await would need it to be `Sync`.)
+    async fn keepalive(&mut self, before: Option<Instant>) {
+        let Some(before) = before else { return };
+        for id in self.pipe.arrived_before(before) {
+            if let Some(p) = self.held.get(&id)
+                && let Err(e) = p.msg.ack_with(AckKind::Progress).await
+            {
+                tracing::warn!(error = %e, "in-progress ack failed");
+            }
+        }
+    }
+
+    /// Shutdown: hand every input still in the window back to the server (redelivered to the
+    /// next relay; the outputs' message ids make what was stored a duplicate).
+    async fn hand_back(&mut self) {
+        for id in self.pipe.abandon() {
+            if let Some(p) = self.held.remove(&id)
+                && let Err(e) = p.msg.ack_with(AckKind::Nak(None)).await
+            {
+                tracing::warn!(error = %e, "nak failed; input will be redelivered after ack_wait");
+            }
+        }
+        self.acks.clear();
+    }
+}
+
+/// The order check's lane of an output: its destination.
+fn lane(dest: Nation) -> u32 {
+    Nation::ALL
+        .iter()
+        .position(|n| *n == dest)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(u32::MAX - 1)
+}
+
+/// Publish output `output` of an input (index 0 of a rejected input: its dead letter) with
+/// JetStream; the acknowledgement is awaited by the caller.
+async fn publish(
     shared: &Shared,
-    msg: &jetstream::Message,
-    subject: &str,
-    dlq_js: &jetstream::Context,
-    outcome: &Outcome,
-) -> Result<(), String> {
+    p: &Decided,
+    output: usize,
+) -> Result<async_nats::jetstream::context::PublishAckFuture, String> {
+    let Decided {
+        msg,
+        subject,
+        dlq_js,
+        outcome,
+    } = p;
     if let Some(rej) = &outcome.reject {
         // The runtime's dead-letter format, stored with JetStream under an id unique to this
         // input's delivery (a retry is a duplicate).
@@ -848,63 +1038,26 @@ async fn store(
             );
             h.insert(headers::MSG_ID, id.as_str());
         }
-        publish_all(
-            shared,
-            vec![(dlq_js, shared.dlq_subject.clone(), h, msg.payload.clone())],
+        dlq_js
+            .publish_with_headers(shared.dlq_subject.clone(), h, msg.payload.clone())
+            .await
+            .map_err(|e| format!("publish {}: {e}", shared.dlq_subject))
+    } else {
+        let o = outcome
+            .outputs
+            .get(output)
+            .ok_or_else(|| format!("no output {output}"))?;
+        let js = shared
+            .output_js(o.dest)
+            .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
+        js.publish_with_headers(
+            o.subject.clone(),
+            output_headers(o.msg_id.as_str()),
+            o.body.clone(),
         )
         .await
-    } else {
-        let batch = outcome
-            .outputs
-            .iter()
-            .map(|o| {
-                let js = shared
-                    .output_js(o.dest)
-                    .ok_or_else(|| format!("no account configured for destination {}", o.dest))?;
-                let h = output_headers(o.msg_id.as_str());
-                Ok((js, o.subject.clone(), h, o.body.clone()))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        publish_all(shared, batch).await?;
-        for o in &outcome.outputs {
-            let kind = match Subject::parse(&o.subject) {
-                Ok(Subject::Out { kind, .. }) => Some(kind),
-                _ => None,
-            };
-            events::published(o.dest, kind);
-        }
-        Ok(())
+        .map_err(|e| format!("publish {}: {e}", o.subject))
     }
-}
-
-/// Publish every message, then await every JetStream acknowledgement.
-async fn publish_all(
-    shared: &Shared,
-    batch: Vec<(
-        &jetstream::Context,
-        String,
-        async_nats::HeaderMap,
-        bytes::Bytes,
-    )>,
-) -> Result<(), String> {
-    let mut acks = Vec::with_capacity(batch.len());
-    for (js, subject, h, body) in batch {
-        let ack = js
-            .publish_with_headers(subject.clone(), h, body)
-            .await
-            .map_err(|e| format!("publish {subject}: {e}"))?;
-        acks.push((subject, ack));
-    }
-    let (subjects, futures): (Vec<String>, Vec<_>) =
-        acks.into_iter().map(|(s, a)| (s, a.into_future())).unzip();
-    let mut failed = None;
-    for (subject, res) in subjects.iter().zip(join_all(futures).await) {
-        match res {
-            Ok(ack) => events::stored(&shared.stats, ack.duplicate),
-            Err(e) => failed = Some(format!("{subject} not acknowledged: {e}")),
-        }
-    }
-    failed.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

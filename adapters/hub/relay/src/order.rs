@@ -1,10 +1,10 @@
-//! Per-track causal order while the relay processes inputs concurrently (issue 14).
+//! One-at-a-time per-key order for concurrent work: the common picture's lane stores the
+//! views of one event one after another with it (`crate::live`'s national path pipelines
+//! instead, [`crate::pipeline`]).
 //!
-//! The relay keeps up to `max_in_flight` inputs in flight, but two inputs about the same
-//! track of the same origin (a `launch_detection`, then its `track_update`s, `cancel`…) must
-//! be stored in the output streams in the order they arrived. [`OrderGate`] admits an input at
-//! once unless an earlier input with the same [`TrackKey`] is still running; then it waits
-//! and starts when that one finishes, in arrival order. Inputs without a key (rejects, status)
+//! Two items with the same key must be stored in the order they arrived. [`OrderGate`]
+//! admits an item at once unless an earlier item with the same [`TrackKey`] is still running;
+//! then it waits and starts when that one finishes, in arrival order. Items without a key
 //! never wait. Pure data structure: no clock, no I/O.
 //!
 //! [`OrderGate::admit_coalescing`] is for items where only the newest of a kind matters (the

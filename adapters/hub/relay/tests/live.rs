@@ -609,3 +609,115 @@ async fn restarted_relay_rebuilds_the_picture_and_keeps_event_ids() {
     let origins: BTreeSet<Nation> = ev.contributors.iter().map(|c| c.origin).collect();
     assert_eq!(origins, BTreeSet::from([Nation::Kr, Nation::Us]));
 }
+
+/// Per-track pipelining (issue 17) keeps per-track order (issue 14) through store failures:
+/// with the output stream refusing every store for a while (discard-new at its limit), the
+/// relay holds each failing track, then resends it in order once the stream takes stores
+/// again. Every output is stored exactly once, in arrival order per track and destination;
+/// every input is acknowledged; no order violation is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_tracks_keep_their_order_through_refused_stores() {
+    const PER_TRACK: u64 = 60;
+    const TRACKS: u64 = 3;
+    let server = start_nats();
+    let policy_path = repo("broker-config/policies/default-trilateral.toml");
+    let mut cfg = config(&server);
+    cfg.max_in_flight = 64;
+    cfg.nak_delay_ms = 50;
+    cfg.picture.enabled = false;
+    let relay = start_relay(cfg, &policy_path).await;
+    let c = relay.control.clone();
+    let js = js_for(&server).await;
+    let all: BTreeSet<Nation> = Nation::ALL.into_iter().collect();
+    // Message id of each input → (track, position in the track).
+    let mut position = BTreeMap::new();
+    let mut send = |k: u64, t: u64| {
+        // Same track `jp-<t>` for every k (the sample's track is `<origin>-<seq mod 1000>`).
+        let seq = k * 1000 + t;
+        let env = envelope(&SampleSpec {
+            origin: Nation::Jp,
+            kind: if k == 0 {
+                PayloadKind::LaunchDetection
+            } else {
+                PayloadKind::TrackUpdate
+            },
+            mode: Mode::RealWorld,
+            releasability: all.clone(),
+            seq,
+            observed_at: Utc::now() - chrono::Duration::seconds(5),
+            point: GeoPoint {
+                lat_deg: 38.0,
+                lon_deg: 130.0,
+                alt_m: 90_000.0,
+            },
+        })
+        .unwrap();
+        position.insert(env.message_id.to_string(), (t, k));
+        env
+    };
+    let mut inputs = Vec::new();
+    for k in 0..PER_TRACK {
+        for t in 0..TRACKS {
+            inputs.push(send(k, t));
+        }
+    }
+    let (first, second) = inputs.split_at(inputs.len() / 3);
+    let publish_all = |envs: &[Envelope]| {
+        let envs = envs.to_vec();
+        let js = js.clone();
+        async move {
+            for env in envs {
+                publish(
+                    &js,
+                    &Subject::input_for(&env).to_string(),
+                    &env.message_id.to_string(),
+                    env.to_json().unwrap(),
+                )
+                .await;
+            }
+        }
+    };
+    publish_all(first).await;
+    let first_outputs = first.len() as u64 * 2;
+    let out = js.get_stream("TL_OUT").await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while out.get_info().await.unwrap().state.messages < first_outputs {
+        assert!(std::time::Instant::now() < deadline, "first third not stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The output stream refuses every new store...
+    let mut sc = out.get_info().await.unwrap().config;
+    sc.discard = jetstream::stream::DiscardPolicy::New;
+    sc.max_messages = i64::try_from(first_outputs).unwrap();
+    js.update_stream(&sc).await.unwrap();
+    publish_all(second).await;
+    wait_until(20, "refused stores", || c.get(|s| &s.publish_errors) >= 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...then takes them again.
+    sc.max_messages = -1;
+    js.update_stream(&sc).await.unwrap();
+    let expected = inputs.len() as u64 * 2;
+    let n = inputs.len() as u64;
+    wait_until(30, "every input acknowledged", || c.get(|s| &s.acked) >= n).await;
+    let stored = read_stream(&js, "TL_OUT").await;
+    let ids: BTreeSet<String> = stored.iter().filter_map(|m| m.msg_id.clone()).collect();
+    assert_eq!(stored.len() as u64, expected, "duplicates or losses");
+    assert_eq!(ids.len() as u64, expected);
+    // Per destination and track: positions in arrival order.
+    let mut seen: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
+    for m in &stored {
+        let env = Envelope::from_json(&m.payload).unwrap();
+        let (t, k) = position[&env.message_id.to_string()];
+        let dest = m.subject.split('.').nth(2).unwrap().to_owned();
+        seen.entry((dest, t)).or_default().push(k);
+    }
+    assert_eq!(seen.len() as u64, 2 * TRACKS);
+    for ((dest, t), ks) in &seen {
+        let want: Vec<u64> = (0..PER_TRACK).collect();
+        assert_eq!(ks, &want, "track {t} at {dest} out of order");
+    }
+    assert!(c.get(|s| &s.publish_errors) > 0);
+    assert_eq!(c.get(|s| &s.order_violations), 0);
+    assert_eq!(c.get(|s| &s.acked), n, "each input acknowledged once");
+    relay.stop().await;
+}
