@@ -21,6 +21,12 @@
 //! as many as fit in the 64 bytes of the field, then `+N` for the ones left out; never empty
 //! (`common-picture` when nothing fits).
 //!
+//! A format with a message of its own for "these national tracks are one event" sends it after
+//! these reports by overriding
+//! [`NationalCodec::to_national_frames`](crate::NationalCodec::to_national_frames): the US
+//! format's J7.7 association names every contributor (origin, state, track id; us.md §13),
+//! and its ingress refuses a J7.7 from the national system (`hub_only_kind`).
+//!
 //! Pure: no I/O, no clock.
 
 use crate::{

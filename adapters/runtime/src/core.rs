@@ -248,7 +248,15 @@ mod tests {
             let mut buf = BytesMut::new();
             let p = prepare_egress(codec, body, now, &ctx(), &mut buf).unwrap();
             let want = trilink_schema::picture::common_event_reports(&p.envelope).unwrap();
-            assert_eq!(p.frames.len(), 2, "{}", C::NATION);
+            // US adds its J7.7 association naming the contributing tracks (us.md §13), which
+            // its ingress refuses as hub-only.
+            let extra = usize::from(C::NATION == Nation::Us);
+            assert_eq!(p.frames.len(), 2 + extra, "{}", C::NATION);
+            for raw in p.frames.iter().skip(want.len()) {
+                let frame = codec.decode_message(raw).unwrap();
+                let e = codec.to_common(&frame, now).unwrap_err();
+                assert_eq!(e.code(), "hub_only_kind", "{}", C::NATION);
+            }
             for (raw, want) in p.frames.iter().zip(&want) {
                 let frame = codec.decode_message(raw).unwrap();
                 let got = codec.to_common(&frame, now).unwrap();
@@ -319,6 +327,40 @@ mod tests {
                 assert_eq!(committed, hex::encode(raw), "{hex_path}");
                 let want = Envelope::from_json(&std::fs::read(&json_path).unwrap()).unwrap();
                 assert_eq!(decoded, want, "{json_path}");
+            }
+            // US: the J7.7 association after the reports (us.md §13), an invalid vector for
+            // ingress (`hub_only_kind`); the US golden test checks what it names.
+            let extra: Vec<_> = p.frames.iter().skip(reports.len()).collect();
+            assert_eq!(extra.len(), usize::from(C::NATION == Nation::Us));
+            for raw in extra {
+                let base = format!("{dir}/{}/picture_association", C::NATION);
+                let e = codec
+                    .to_common(&codec.decode_message(raw).unwrap(), now)
+                    .unwrap_err();
+                assert_eq!(e.code(), "hub_only_kind");
+                if write {
+                    let hex_text = format!(
+                        "# common_event example (schemas/examples/valid/common_event.json, released\n\
+                         # to jp, kr, us) as the J7.7 association of the common picture; see the\n\
+                         # spec's \"Common picture\" section. Ingress refuses it: hub_only_kind\n{}\n",
+                        hex::encode(raw)
+                    );
+                    std::fs::write(format!("{base}.hex"), hex_text).unwrap();
+                    std::fs::write(format!("{base}.error"), "hub_only_kind\n").unwrap();
+                }
+                let committed: String = std::fs::read_to_string(format!("{base}.hex"))
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.split('#').next().unwrap_or_default())
+                    .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+                    .collect();
+                assert_eq!(committed, hex::encode(raw), "{base}.hex");
+                assert_eq!(
+                    std::fs::read_to_string(format!("{base}.error"))
+                        .unwrap()
+                        .trim(),
+                    "hub_only_kind"
+                );
             }
         }
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/vectors");

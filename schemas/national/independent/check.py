@@ -189,6 +189,35 @@ def check_invalid(nation: str, hex_path: str, error_path: str) -> list[str]:
     return [f"accepted an invalid vector (expected {want})"]
 
 
+def check_association(nation: str, hex_path: str, error_path: str, assoc_path: str) -> list[str]:
+    """`NAME.hex` + `NAME.error` + `NAME.association` (US J7.7, us.md 13): decoding fails with
+    the code (`hub_only_kind`) after reading exactly what the `.association` JSON names."""
+    with open(hex_path, encoding="utf-8") as fh:
+        data = parse_hex_file(fh.read())
+    with open(error_path, encoding="utf-8") as fh:
+        want = fh.read().strip()
+    with open(assoc_path, encoding="utf-8") as fh:
+        expected = json.load(fh)
+    if nation != "us":
+        return ["association vectors are US only"]
+    got: dict = {}
+    try:
+        us.decode_with_raw(data, "2026-11-21T00:00:00Z", association_out=got)
+    except DecodeError as exc:
+        if exc.code != want:
+            return [f"expected {want}, got {exc.code} ({exc.detail})"]
+    else:
+        return [f"accepted a hub-only packet (expected {want})"]
+    problems: list[str] = []
+    # times compare as values (README)
+    if parse_rfc3339(got.get("observed_at", "")) != parse_rfc3339(expected.get("observed_at", "")):
+        problems.append(f"observed_at: ours {got.get('observed_at')!r}, JSON {expected.get('observed_at')!r}")
+    for key in sorted(set(got) | set(expected)):
+        if key != "observed_at" and got.get(key) != expected.get(key):
+            problems.append(f"{key}: ours {got.get(key)!r}, JSON {expected.get(key)!r}")
+    return problems
+
+
 def check_unrepresentable(nation: str, json_path: str, error_path: str) -> list[str]:
     with open(json_path, encoding="utf-8") as fh:
         env = json.load(fh)
@@ -437,9 +466,16 @@ def main() -> int:
         agree = total = 0
         for name in names:
             base = os.path.join(folder, name)
-            has = {ext: os.path.exists(base + ext) for ext in (".hex", ".json", ".error")}
+            has = {ext: os.path.exists(base + ext) for ext in (".hex", ".json", ".error", ".association")}
             try:
-                if has[".hex"] and has[".json"] and not has[".error"]:
+                if has[".association"]:
+                    if has[".hex"] and has[".error"] and not has[".json"]:
+                        what, problems = "association", check_association(
+                            nation, base + ".hex", base + ".error", base + ".association"
+                        )
+                    else:
+                        what, problems = "?", [f"unexpected file combination {sorted(k for k, v in has.items() if v)}"]
+                elif has[".hex"] and has[".json"] and not has[".error"]:
                     what, problems = "valid", check_valid(nation, base + ".hex", base + ".json")
                 elif has[".hex"] and has[".error"] and not has[".json"]:
                     what, problems = "invalid", check_invalid(nation, base + ".hex", base + ".error")

@@ -54,7 +54,11 @@ PRIMARY = {
     (7, 1): ("cancel", 0),
     (7, 2): ("correction", 3),
     (13, 5): ("status", 2),
+    # us.md 5 / 13: J7.7 association, MLI 1-3 = ceil((4 + contributors) / 8); hub only
+    (7, 7): ("association", None),
 }
+ASSOCIATION_MAX = 16
+CONTRIBUTION_STATES = ["active", "stale", "ended", "cancelled"]
 CONTAINER = (28, 2)
 BODY_USED = {
     "launch_detection": 34,
@@ -221,8 +225,11 @@ def decode(packet: bytes, ingested_at: str) -> dict:
     return decode_with_raw(packet, ingested_at)[0]
 
 
-def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
-    """Like `decode`, also returning the raw ECEF values (for the checker's comparisons)."""
+def decode_with_raw(packet: bytes, ingested_at: str, association_out: dict | None = None) -> tuple[dict, dict]:
+    """Like `decode`, also returning the raw ECEF values (for the checker's comparisons).
+
+    A J7.7 association (us.md 13) passes steps 1-17a and is then refused at step 18 with
+    `hub_only_kind`; what it names is put into `association_out` first, if given."""
     buf = bytes(packet)
     # 1.-3.
     if not buf:
@@ -261,7 +268,10 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     if (label, sublabel) not in PRIMARY:
         raise DecodeError("unknown_type", f"j_label {label * 10 + sublabel}")
     kind, want_mli = PRIMARY[(label, sublabel)]
-    if mli != want_mli:
+    if want_mli is None:
+        if not 1 <= mli <= 3:
+            raise DecodeError("bad_length", f"association mli {mli} not 1-3")
+    elif mli != want_mli:
         raise DecodeError("bad_length", f"mli {mli} != {want_mli}")
     # 13.
     _check_continuation(words, 0, mli, "primary")
@@ -340,6 +350,28 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
         else:
             raise DecodeError("unknown_type", f"point type {point_type}")
     payload["kind"] = kind
+    body_used = BODY_USED.get(kind, 0)
+    contributor_codes: list[int] = []
+    if kind == "association":
+        count = body[0]
+        if count == 0 or count > ASSOCIATION_MAX:
+            raise out_of_range(f"association count {count}")
+        if mli != (4 + count + 7) // 8:
+            raise DecodeError("bad_length", f"association mli {mli} for {count} contributors")
+        first, total = body[1], body[2]
+        if total > ASSOCIATION_MAX or first + count > total:
+            raise out_of_range(f"association first {first} count {count} total {total}")
+        if body[3] != 0:
+            raise out_of_range(f"association reserved byte {body[3]}")
+        for i in range(count):
+            code = body[4 + i]
+            if code & 3 == 3:
+                raise out_of_range("contributor origin 3")
+            if code >> 4:
+                raise out_of_range(f"contributor reserved bits {code >> 4}")
+            contributor_codes.append(code)
+        payload["first"], payload["total"] = first, total
+        body_used = 4 + count
     if kind == "launch_detection":
         payload["missile_class"] = enum(CLASSES, body[1], "missile class")
         confidence = _u(body, 2, 4)
@@ -407,7 +439,20 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
             raise out_of_range(f"uptime {uptime}")
         payload["uptime_s"] = uptime / 1e6
     # kind's texts 4-5
-    if kind == "status":
+    if kind == "association":
+        # track ids are checked as they are read: a J7.7 never reaches translation (step 18)
+        def tid(what: str) -> str:
+            text = ar.text(1, 32, what)
+            if not TRACK_ID_RE.fullmatch(text):
+                raise DecodeError("bad_text", f"{what} {text!r}")
+            return text
+
+        payload["track_id"] = tid("association track_id")
+        payload["contributors"] = [
+            {"origin": ORIGINS[c & 3], "state": CONTRIBUTION_STATES[(c >> 2) & 3], "track_id": tid("contributor track_id")}
+            for c in contributor_codes
+        ]
+    elif kind == "status":
         payload["component"] = ar.text(1, 64, "component")
         payload["detail"] = ar.text(2, 256, "detail")
     else:
@@ -415,7 +460,7 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
         if kind in ("cancel", "correction"):
             payload["reason"] = ar.text(2, 256, "reason")
     # 17. body padding, references, area padding
-    if any(body[BODY_USED[kind] :]):
+    if any(body[body_used:]):
         raise DecodeError("malformed", "body padding not zero")
     ref_count = ar.take(1, "reference count")[0]
     references = [str(uuid.UUID(bytes=ar.take(16, "reference"))) for _ in range(ref_count)]
@@ -425,6 +470,26 @@ def decode_with_raw(packet: bytes, ingested_at: str) -> tuple[dict, dict]:
     # 17a. (datagram) bytes after a packet that passed steps 2-17; before translation
     if len(buf) > length:
         raise DecodeError("trailing_bytes", f"{len(buf) - length} bytes after the packet")
+    # 18. a J7.7 association is the hub's: never translated from a national system
+    if kind == "association":
+        if association_out is not None:
+            association_out.update(
+                {
+                    "origin": origin,
+                    "mode": mode,
+                    "releasability": releasability,
+                    "observed_at": gps_us_to_rfc3339(observed),
+                    "source": {"system": system, "sensor": sensor, "national_message_id": national_id},
+                    "references": references,
+                    "association": {
+                        "track_id": payload["track_id"],
+                        "first": payload["first"],
+                        "total": payload["total"],
+                        "contributors": payload["contributors"],
+                    },
+                }
+            )
+        raise DecodeError("hub_only_kind", "J7.7 association: sent by the hub only")
     # 18. translation: track id first, then positions in payload field order
     if "track_id" in payload and not TRACK_ID_RE.fullmatch(payload["track_id"]):
         raise DecodeError("bad_text", f"track_id {payload['track_id']!r}")

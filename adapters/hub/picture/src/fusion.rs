@@ -144,12 +144,23 @@ pub fn symmetrize<const N: usize>(p: &SMatrix<f64, N, N>) -> SMatrix<f64, N, N> 
     (p + p.transpose()) * 0.5
 }
 
-/// Squared Mahalanobis distance `dᵀ S⁻¹ d`, via Cholesky; `None` when `S` is not positive
-/// definite or the result is not finite.
-pub fn mahalanobis2<const N: usize>(d: &SVector<f64, N>, s: &SMatrix<f64, N, N>) -> Option<f64> {
+/// Squared Mahalanobis distance `dᵀ S⁻¹ d` and the negative doubled log-likelihood of `d`
+/// under N(0, S), `dᵀ S⁻¹ d + ln det S + N ln 2π`, via one Cholesky factorisation; `None` when
+/// `S` is not positive definite or a result is not finite.
+///
+/// The likelihood is what compares candidates whose evidence differs in kind and precision:
+/// a launch point matched within a few kilometres and seconds is far more likely than a track
+/// propagated back over minutes that lands somewhere inside a gate of a hundred kilometres,
+/// although both have a small Mahalanobis distance.
+pub fn gaussian_cost<const N: usize>(
+    d: &SVector<f64, N>,
+    s: &SMatrix<f64, N, N>,
+) -> Option<(f64, f64)> {
     let ch = s.cholesky()?;
-    let v = d.dot(&ch.solve(d));
-    v.is_finite().then_some(v)
+    let d2 = d.dot(&ch.solve(d));
+    let ln_det = 2.0 * ch.l_dirty().diagonal().iter().map(|v| v.ln()).sum::<f64>();
+    let nll = d2 + ln_det + N as f64 * (2.0 * std::f64::consts::PI).ln();
+    (d2.is_finite() && nll.is_finite()).then_some((d2, nll))
 }
 
 /// Covariance intersection of estimates whose cross-correlations are unknown.

@@ -9,8 +9,11 @@
 //!   probability 0.9999; launch detections that precede tracks are compared on launch point and
 //!   time. A track that gates with several events waits (up to
 //!   [`Config::pending_timeout_s`]) until kinematics decide; overdue tracks are assigned globally
-//!   per sensor with Kuhn–Munkres (`pathfinding`). A sensor never contributes two tracks to one
-//!   event, which keeps closely spaced salvos apart;
+//!   per sensor with Kuhn–Munkres (`pathfinding`), maximising the likelihood of the pairs (a
+//!   launch point and time matched directly outweighs a track propagated back over minutes).
+//!   A launch detection that arrives after its missile's event was started by tracks joins that
+//!   event the same way. A sensor never contributes two tracks to one event, which keeps
+//!   closely spaced salvos apart;
 //! - **fusion** by covariance intersection (`nalgebra`), consistent whatever the unknown
 //!   cross-correlations between the nations' estimates, for the track, the launch point/time and
 //!   the impact point with its error ellipse;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::fusion::{
     Impact, Kin, Launch, M4, V4, chi2_gate, ci_with_information, covariance_intersection,
-    ellipse_of, mahalanobis2, symmetrize,
+    ellipse_of, gaussian_cost, symmetrize,
 };
 use crate::geo::{self, V3};
 use crate::{ChangeKind, Config, EventChange, EventView};
@@ -118,12 +118,11 @@ struct Score {
     dof: usize,
     /// Squared distance of the kinematic (6-dof) part, when both had kinematics.
     kin_d2: Option<f64>,
-}
-
-impl Score {
-    fn norm(&self) -> f64 {
-        self.d2 / self.dof as f64
-    }
+    /// Negative doubled log-likelihood of the compared parts (Mahalanobis distance plus the log
+    /// determinant of each innovation covariance): what global assignment minimises, so that
+    /// precise evidence (a launch point and time matched directly) outweighs vague evidence (a
+    /// track propagated back to a launch over minutes) of a similar Mahalanobis distance.
+    nll: f64,
 }
 
 enum Decision {
@@ -486,7 +485,7 @@ impl Picture {
             cols.sort_unstable();
             cols.dedup();
             let n_cols = cols.len() + rows.len();
-            // Weights (maximised): −1000 × normalised distance for a gated pair, a large
+            // Weights (maximised): −1000 × negative doubled log-likelihood for a gated pair, a large
             // penalty for "start a new event", and a larger one for impossible pairs.
             let mut w = Vec::with_capacity(rows.len() * n_cols);
             for row in &scored {
@@ -494,7 +493,7 @@ impl Picture {
                     w.push(
                         row.iter()
                             .find(|(e, _)| e == c)
-                            .map_or(IMPOSSIBLE, |(_, s)| -((s.norm() * 1000.0).round() as i64)),
+                            .map_or(IMPOSSIBLE, |(_, s)| -((s.nll * 1000.0).round() as i64)),
                     );
                 }
                 w.extend(std::iter::repeat_n(NEW_EVENT, rows.len()));
@@ -838,17 +837,21 @@ fn uncertainty(c_enu: &geo::M3) -> PositionUncertainty {
 /// other's launch time and compared with its launch point (3 dof).
 fn score(t: &NatTrack, ev: &Event, cfg: &Config) -> Option<Score> {
     let mut d2 = 0.0;
+    let mut nll = 0.0;
     let mut dof = 0;
     let mut kin_d2 = None;
     if let (Some(tk), Some((ek, _, _))) = (t.kin.as_ref(), ev.kin.as_ref()) {
         let ep = ek.predict(tk.t, cfg);
-        let d = mahalanobis2(&(tk.x - ep.x), &(tk.p + ep.p))?;
+        let (d, n) = gaussian_cost(&(tk.x - ep.x), &(tk.p + ep.p))?;
         d2 += d;
+        nll += n;
         dof += 6;
         kin_d2 = Some(d);
     }
     if let (Some(tl), Some(el)) = (t.launch.as_ref(), ev.launch.as_ref()) {
-        d2 += mahalanobis2(&(tl.x - el.x), &(tl.p + el.p))?;
+        let (d, n) = gaussian_cost(&(tl.x - el.x), &(tl.p + el.p))?;
+        d2 += d;
+        nll += n;
         dof += 4;
     }
     if dof == 0 {
@@ -862,19 +865,27 @@ fn score(t: &NatTrack, ev: &Event, cfg: &Config) -> Option<Score> {
             _ => None,
         };
         let (k, l) = cross?;
-        d2 += cross_distance(k, l, cfg)?;
+        let (d, n) = cross_distance(k, l, cfg)?;
+        d2 += d;
+        nll += n;
         dof += 3;
     }
-    Some(Score { d2, dof, kin_d2 })
+    Some(Score {
+        d2,
+        dof,
+        kin_d2,
+        nll,
+    })
 }
 
-/// Kinematics propagated back to the launch time against the launch point.
-fn cross_distance(k: &Kin, l: &Launch, cfg: &Config) -> Option<f64> {
+/// Kinematics propagated back to the launch time against the launch point: squared
+/// Mahalanobis distance and negative doubled log-likelihood ([`gaussian_cost`]).
+fn cross_distance(k: &Kin, l: &Launch, cfg: &Config) -> Option<(f64, f64)> {
     let back = k.predict(l.x.w, cfg);
     let dt = (k.t - l.x.w).abs();
     let extra = (cfg.backprop_sigma_mps * dt).powi(2);
     let s = back.pos_cov() + l.p.fixed_view::<3, 3>(0, 0) + geo::M3::identity() * extra;
-    mahalanobis2(&(back.pos() - l.x.fixed_rows::<3>(0)), &s)
+    gaussian_cost(&(back.pos() - l.x.fixed_rows::<3>(0)), &s)
 }
 
 /// A member's kinematic input to fusion: state, its report time, its flight phase.

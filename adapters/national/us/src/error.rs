@@ -81,6 +81,14 @@ pub enum UsError {
         /// Field name.
         field: &'static str,
     },
+    /// `to_common`: a message only the hub sends (the J7.7 association of a common event); a
+    /// national system never originates it, so ingress refuses it like the relay refuses a
+    /// `common_event` from any nation.
+    #[error("{what} is sent by the hub only; a national system does not originate it")]
+    HubOnly {
+        /// The message (`J7.7 association`).
+        what: &'static str,
+    },
     /// `to_national`/`encode`: a value this format cannot carry.
     #[error("{field} cannot be represented in the US format: {why}")]
     Unrepresentable {
@@ -93,7 +101,7 @@ pub enum UsError {
 
 impl UsError {
     /// Every reason code, for pre-registering metrics.
-    pub const CODES: [&'static str; 11] = [
+    pub const CODES: [&'static str; 12] = [
         "bad_sync",
         "oversize",
         "bad_length",
@@ -105,6 +113,7 @@ impl UsError {
         "malformed",
         "bad_text",
         "unrepresentable",
+        "hub_only_kind",
     ];
 }
 
@@ -122,6 +131,7 @@ impl NationalError for UsError {
             Self::Malformed { .. } => "malformed",
             Self::BadText { .. } => "bad_text",
             Self::Unrepresentable { .. } => "unrepresentable",
+            Self::HubOnly { .. } => "hub_only_kind",
         }
     }
 }

@@ -45,9 +45,9 @@ use trilink_schema::{Decoded, Envelope, Nation, NationalCodec};
 
 pub use error::UsError;
 pub use wire::{
-    CancelBody, CorrectionBody, EcefCm, EcefVelMmps, EventEndBody, ImpactBody, LaunchBody,
-    Link16Header, MAX_FRAME_LEN, MIN_FRAME_LEN, MessageBody, SimpleHeader, StatusBody, TrackBody,
-    UncertaintyCm, UsFrame, UsMessage, simple_checksum,
+    AssociationBody, AssociationMember, CancelBody, CorrectionBody, EcefCm, EcefVelMmps,
+    EventEndBody, ImpactBody, LaunchBody, Link16Header, MAX_FRAME_LEN, MIN_FRAME_LEN, MessageBody,
+    SimpleHeader, StatusBody, TrackBody, UncertaintyCm, UsFrame, UsMessage, simple_checksum,
 };
 
 /// The US codec. Its configuration supplies the SIMPLE and Link 16 header values that
@@ -101,6 +101,34 @@ impl NationalCodec for UsCodec {
     fn to_national(&self, env: &Envelope) -> Result<UsFrame, UsError> {
         translate::to_national(env, self.simple, self.link16)
     }
+
+    /// A `common_event` is the "common picture" reports
+    /// ([`trilink_schema::picture::common_event_reports`]) followed by the J7.7 association
+    /// packets naming its contributing national tracks ([`association_frames`]; us.md §13);
+    /// nothing when the reports are empty. Every other envelope is one frame.
+    fn to_national_frames(&self, env: &Envelope) -> Result<Vec<UsFrame>, UsError> {
+        let Some(reports) = trilink_schema::picture::common_event_reports(env) else {
+            return Ok(vec![self.to_national(env)?]);
+        };
+        let mut out = reports
+            .iter()
+            .map(|e| self.to_national(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !out.is_empty() {
+            out.extend(association_frames(env, self.simple, self.link16)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The J7.7 association packets of a `common_event` envelope with `codec`'s headers (us.md
+/// §13); empty for any other payload.
+pub fn association_frames(
+    env: &Envelope,
+    simple: SimpleHeader,
+    link16: Link16Header,
+) -> Result<Vec<UsFrame>, UsError> {
+    translate::association_frames(env, simple, link16)
 }
 
 /// Bytes to drop after a decode error: up to the next `0x49` that could start a packet (at

@@ -50,7 +50,7 @@ impl ReplayRewrite for UsCodec {
                 Some(t) => remap(t, map, "corrected_time"),
                 None => Ok(()),
             },
-            MessageBody::Cancel(_) | MessageBody::Status(_) => Ok(()),
+            MessageBody::Cancel(_) | MessageBody::Status(_) | MessageBody::Association(_) => Ok(()),
         }
     }
 }

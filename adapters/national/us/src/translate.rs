@@ -13,9 +13,9 @@ use crate::UsError;
 use crate::geo;
 use crate::gps;
 use crate::wire::{
-    CancelBody, CorrectionBody, DISTANCE_CM_MAX, EcefCm, EcefVelMmps, EventEndBody, ImpactBody,
-    LaunchBody, Link16Header, MessageBody, SimpleHeader, StatusBody, TrackBody, UncertaintyCm,
-    UsFrame, UsMessage,
+    AssociationBody, AssociationMember, CancelBody, CorrectionBody, DISTANCE_CM_MAX, EcefCm,
+    EcefVelMmps, EventEndBody, ImpactBody, LaunchBody, Link16Header, MessageBody, SimpleHeader,
+    StatusBody, TrackBody, UncertaintyCm, UsFrame, UsMessage,
 };
 
 fn time(field: &'static str, gps_us: u64) -> Result<DateTime<Utc>, UsError> {
@@ -164,6 +164,12 @@ pub fn into_common(m: UsMessage, ingested_at: DateTime<Utc>) -> Result<Envelope,
             uptime_s: b.uptime_us as f64 / 1e6,
             detail: b.detail,
         }),
+        // The hub's statement about a common event: never national input (us.md §9 step 18).
+        MessageBody::Association(_) => {
+            return Err(UsError::HubOnly {
+                what: "J7.7 association",
+            });
+        }
     };
     Ok(Envelope {
         schema_version: SCHEMA_VERSION,
@@ -414,9 +420,12 @@ pub fn to_national(
                 detail: p.detail.clone(),
             })
         }
-        // The US format has no common-event message yet (issue 15: a correlation family).
+        // A common event is several packets (us.md §13): `to_national_frames`.
         Payload::CommonEvent(_) => {
-            return Err(unrep("payload.kind", "common_event has no US message yet"));
+            return Err(unrep(
+                "payload.kind",
+                "a common_event is several US packets (to_national_frames), not one",
+            ));
         }
     };
     let frame = UsFrame {
@@ -440,4 +449,80 @@ pub fn to_national(
     };
     crate::wire::encoded_len(&frame)?;
     Ok(frame)
+}
+
+/// The J7.7 association packets of a `common_event` envelope (us.md §13): its contributors
+/// (the ones the destination may know of: the envelope is that destination's view) in the order
+/// they joined, as many per packet as fit, national message id `<event's>-co<k>` for the k-th
+/// packet (1-based). Envelope fields as the event's other picture packets (origin, mode,
+/// releasability, `observed_at`, system; sensor = the contributors text; no references). Empty
+/// for any other payload.
+pub fn association_frames(
+    env: &Envelope,
+    simple: SimpleHeader,
+    link16: Link16Header,
+) -> Result<Vec<UsFrame>, UsError> {
+    let Payload::CommonEvent(ev) = &env.payload else {
+        return Ok(Vec::new());
+    };
+    let all: Vec<AssociationMember> = ev
+        .contributors
+        .iter()
+        .map(|c| AssociationMember {
+            origin: c.origin,
+            state: c.state,
+            track_id: c.track_id.as_str().to_owned(),
+        })
+        .collect();
+    let total = u8::try_from(all.len())
+        .ok()
+        .filter(|t| (1..=crate::wire::ASSOCIATION_MAX as u8).contains(t))
+        .ok_or(unrep(
+            "payload.contributors",
+            "an association lists 1 to 16 contributors",
+        ))?;
+    let observed_at_gps_us = gps_time("observed_at", env.observed_at)?;
+    let sensor = trilink_schema::picture::contributors_text(ev);
+    let track_id = ev.track_id().as_str().to_owned();
+    let frame = |k: usize, first: usize, members: &[AssociationMember]| UsFrame {
+        simple,
+        link16,
+        message: UsMessage {
+            origin: env.origin,
+            mode: env.mode,
+            releasability: releasability_bits(&env.releasability),
+            observed_at_gps_us,
+            system: env.source.system.clone(),
+            sensor: sensor.clone(),
+            national_message_id: format!("{}-co{k}", env.source.national_message_id),
+            references: Vec::new(),
+            body: MessageBody::Association(AssociationBody {
+                track_id: track_id.clone(),
+                first: first as u8,
+                total,
+                members: members.to_vec(),
+            }),
+        },
+    };
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < all.len() {
+        // The most contributors that fit in one packet (at least one, or the event's texts
+        // alone do not fit: unrepresentable).
+        let mut n = all.len() - first;
+        loop {
+            let members = all.get(first..first + n).unwrap_or_default();
+            let f = frame(out.len() + 1, first, members);
+            match crate::wire::encoded_len(&f) {
+                Ok(_) => {
+                    out.push(f);
+                    break;
+                }
+                Err(_) if n > 1 => n -= 1,
+                Err(e) => return Err(e),
+            }
+        }
+        first += n;
+    }
+    Ok(out)
 }

@@ -105,3 +105,73 @@ fn streaming_a_truncated_vector_asks_for_exactly_the_missing_bytes() {
         }
     );
 }
+
+/// `NAME.hex` + `NAME.error` (`hub_only_kind`) + `NAME.association`: a J7.7 association (us.md
+/// §13) decodes to exactly what the `.association` JSON names, encodes back to the same bytes,
+/// and ingress refuses it. `TRILINK_WRITE_US_ASSOCIATION=1` rewrites the `.association` files.
+#[test]
+fn association_vectors_name_their_contributors() {
+    use trilink_us::MessageBody;
+    let dir = vectors_dir();
+    let mut count = 0;
+    for name in names_with("association") {
+        let bytes = read_hex(&dir.join(format!("{name}.hex")));
+        let frame = decode_datagram(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let m = &frame.message;
+        let MessageBody::Association(a) = &m.body else {
+            panic!("{name}: not a J7.7 association: {m:?}")
+        };
+        let observed_at = trilink_us::gps::gps_us_to_utc(m.observed_at_gps_us).unwrap();
+        let releasability: Vec<&str> = [(1u8, "jp"), (2, "kr"), (4, "us")]
+            .into_iter()
+            .filter(|(bit, _)| m.releasability & bit != 0)
+            .map(|(_, n)| n)
+            .collect();
+        let got = serde_json::json!({
+            "origin": m.origin,
+            "mode": m.mode,
+            "releasability": releasability,
+            "observed_at": observed_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            "source": {
+                "system": m.system,
+                "sensor": m.sensor,
+                "national_message_id": m.national_message_id,
+            },
+            "references": m.references.iter().map(|r| uuid::Uuid::from_bytes(*r).to_string()).collect::<Vec<_>>(),
+            "association": {
+                "track_id": a.track_id,
+                "first": a.first,
+                "total": a.total,
+                "contributors": a.members.iter().map(|c| serde_json::json!({
+                    "origin": c.origin,
+                    "state": c.state,
+                    "track_id": c.track_id,
+                })).collect::<Vec<_>>(),
+            },
+        });
+        let path = dir.join(format!("{name}.association"));
+        if std::env::var_os("TRILINK_WRITE_US_ASSOCIATION").is_some() {
+            std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+        }
+        let want: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(got, want, "{name}");
+        let mut out = BytesMut::new();
+        trilink_us::wire::encode(&frame, &mut out).unwrap();
+        assert_eq!(
+            out.as_ref(),
+            bytes.as_slice(),
+            "{name}: encode(decode(hex)) != hex"
+        );
+        let e = decode_to_common(&bytes, chrono::Utc::now()).unwrap_err();
+        assert_eq!(e.code(), "hub_only_kind", "{name}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join(format!("{name}.error")))
+                .unwrap()
+                .trim(),
+            "hub_only_kind"
+        );
+        count += 1;
+    }
+    assert!(count >= 1, "no association vector");
+}

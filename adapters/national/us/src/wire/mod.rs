@@ -1,16 +1,19 @@
 //! The byte layout: SIMPLE header, Link 16 sub-header, J-words, checksum (spec §2–§7).
 //!
 //! The packet framing, the envelope word and the text area are here; each body kind (J3.0
-//! launch and impact, J3.6 track, J7.0–J7.2, J13.5 status) has its own module with its read
-//! and write side by side.
+//! launch and impact, J3.6 track, J7.0–J7.2, J7.7 association, J13.5 status) has its own
+//! module with its read and write side by side.
 
 use bytes::{BufMut, BytesMut};
-use trilink_schema::{ComponentState, Decoded, EndReason, FlightPhase, MissileClass, Mode, Nation};
+use trilink_schema::{
+    ComponentState, ContributionState, Decoded, EndReason, FlightPhase, MissileClass, Mode, Nation,
+};
 
 use crate::UsError;
 use crate::gps::GPS_US_LIMIT;
 
 // One module per body kind, each with its read and write side by side.
+mod association;
 mod cancel;
 mod correction;
 mod event_end;
@@ -69,6 +72,8 @@ pub const TRACK_ID_MAX: usize = 32;
 pub const COMPONENT_MAX: usize = 64;
 /// Free text (reason, detail) limit.
 pub const FREE_TEXT_MAX: usize = 256;
+/// Most contributors one J7.7 association lists (the common schema's limit per event).
+pub const ASSOCIATION_MAX: usize = 16;
 
 /// The SIMPLE packet header fields a sender chooses (sync, length, packet size and type are
 /// implied).
@@ -255,6 +260,32 @@ pub struct CorrectionBody {
     pub corrected_missile_class: Option<MissileClass>,
 }
 
+/// One national track named by a J7.7 association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssociationMember {
+    /// The nation that reported the track.
+    pub origin: Nation,
+    /// State of its contribution to the event.
+    pub state: ContributionState,
+    /// The national track id.
+    pub track_id: String,
+}
+
+/// J7.7: association — the national tracks the hub fused into one common event (us.md §13).
+/// An event's list may take several J7.7 packets: this one holds `members`, which are the
+/// event's contributors `first .. first + members.len()` of `total`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssociationBody {
+    /// The event's track id (its event id, 32 hex digits).
+    pub track_id: String,
+    /// Position of `members[0]` in the event's contributor list (0-based).
+    pub first: u8,
+    /// Number of contributors the event's list holds (at most [`ASSOCIATION_MAX`]).
+    pub total: u8,
+    /// Contributors carried here (1 ..= [`ASSOCIATION_MAX`]), in the order they joined.
+    pub members: Vec<AssociationMember>,
+}
+
 /// J13.5: component status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusBody {
@@ -285,6 +316,8 @@ pub enum MessageBody {
     Correction(CorrectionBody),
     /// J13.5.
     Status(StatusBody),
+    /// J7.7 (hub only).
+    Association(AssociationBody),
 }
 
 impl MessageBody {
@@ -297,12 +330,15 @@ impl MessageBody {
             MessageBody::Cancel(_) => (7, 1),
             MessageBody::Correction(_) => (7, 2),
             MessageBody::Status(_) => (13, 5),
+            MessageBody::Association(_) => (7, 7),
         }
     }
 
-    /// Number of continuation words of the primary J-message (its MLI).
-    pub const fn mli(&self) -> u8 {
+    /// Number of continuation words of the primary J-message (its MLI); for a J7.7 it follows
+    /// from the number of contributors, ⌈(4 + n) / 8⌉.
+    pub fn mli(&self) -> u8 {
         match self {
+            MessageBody::Association(a) => association::mli_for(a.members.len()),
             MessageBody::LaunchDetection(_) | MessageBody::ImpactPrediction(_) => 5,
             MessageBody::TrackUpdate(_) => 6,
             MessageBody::EventEnd(_) | MessageBody::Correction(_) => 3,
@@ -751,6 +787,14 @@ fn parse_frame(f: &[u8]) -> Result<UsFrame, UsError> {
         (7, 0 | 2) => 3,
         (7, 1) => 0,
         (13, 5) => 2,
+        // J7.7: one to three continuation words; §9 step 16 checks the count against it.
+        (7, 7) if (1..=3).contains(&mli) => mli,
+        (7, 7) => {
+            return Err(UsError::BadLength {
+                field: "mli",
+                value: u32::from(mli),
+            });
+        }
         _ => {
             return Err(UsError::UnknownType {
                 field: "j_label",
@@ -895,6 +939,7 @@ fn parse_message(
         (7, 0) => event_end::read(&mut b, &mut a)?,
         (7, 1) => cancel::read(&mut b, &mut a)?,
         (7, 2) => correction::read(&mut b, &mut a)?,
+        (7, 7) => association::read(&mut b, &mut a)?,
         _ => status::read(&mut b, &mut a)?,
     };
     b.finish_padding()?;
@@ -1014,6 +1059,7 @@ fn encode_body(body: &MessageBody, w: &mut Writer<MAX_BODY>) -> Result<(), UsErr
         MessageBody::Cancel(p) => cancel::write(p, w),
         MessageBody::Correction(p) => correction::write(p, w),
         MessageBody::Status(p) => status::write(p, w),
+        MessageBody::Association(p) => association::write(p, w),
     }
 }
 
@@ -1043,6 +1089,17 @@ fn encode_area(m: &UsMessage, w: &mut Writer<MAX_AREA>) -> Result<(), UsError> {
         MessageBody::Status(s) => {
             w.text("payload.component", &s.component, COMPONENT_MAX, false)?;
             w.text("payload.detail", &s.detail, FREE_TEXT_MAX, true)?;
+        }
+        MessageBody::Association(p) => {
+            w.text("payload.track_id", &p.track_id, TRACK_ID_MAX, false)?;
+            for m in &p.members {
+                w.text(
+                    "payload.contributors.track_id",
+                    &m.track_id,
+                    TRACK_ID_MAX,
+                    false,
+                )?;
+            }
         }
     }
     let n = u8::try_from(m.references.len())
