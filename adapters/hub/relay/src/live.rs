@@ -245,7 +245,9 @@ pub async fn run_with_sighup(
             trigger.request_reload();
         }
     });
-    let result = run_with_control(config, policy_path, shutdown, control).await;
+    // Boxed: the relay's state (links, pipelines, picture) would otherwise make every caller's
+    // future as large as all of it.
+    let result = Box::pin(run_with_control(config, policy_path, shutdown, control)).await;
     hup_task.abort();
     result
 }

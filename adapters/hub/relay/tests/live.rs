@@ -682,7 +682,10 @@ async fn pipelined_tracks_keep_their_order_through_refused_stores() {
     let out = js.get_stream("TL_OUT").await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while out.get_info().await.unwrap().state.messages < first_outputs {
-        assert!(std::time::Instant::now() < deadline, "first third not stored");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first third not stored"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The output stream refuses every new store...
