@@ -767,6 +767,14 @@ impl Harness {
         );
         for (n, r) in &b.received {
             assert_eq!(r.undecodable, 0, "{n} received undecodable frames");
+            // The US national system reads the J7.7 associations naming each common event's
+            // national tracks (us.md §13); no other format has a hub-only message.
+            assert_eq!(
+                *n == Nation::Us,
+                r.hub_only > 0,
+                "{n}: {} hub-only frames",
+                r.hub_only
+            );
         }
     }
 }

@@ -137,6 +137,11 @@ pub struct RelayConfig {
     pub component: String,
     /// Maximum inputs processed concurrently (and each consumer's `max_ack_pending`).
     pub max_in_flight: usize,
+    /// Inputs about one track in flight at most (1 ..= `max_in_flight`). 1, the default,
+    /// keeps each track's order strictly even when the hub refuses a store and takes the
+    /// next; more pipelines one track's stores but can then reorder them (counted in
+    /// `trilink_relay_order_violations_total`). See `pipeline.rs`.
+    pub max_in_flight_per_track: usize,
     /// Consumer ack wait, seconds: an unacknowledged input is redelivered after this.
     pub ack_wait_s: u64,
     /// Delay before a NAKed input (failed publish) is redelivered, milliseconds.
@@ -242,6 +247,7 @@ impl Default for RelayConfig {
             site: Nation::Us,
             component: "relay".to_owned(),
             max_in_flight: 256,
+            max_in_flight_per_track: 1,
             ack_wait_s: 30,
             nak_delay_ms: 1_000,
             drain_timeout_ms: 5_000,
@@ -317,6 +323,15 @@ impl RelayConfig {
         }
         if self.max_in_flight == 0 {
             return e("max_in_flight", "must be at least 1".into());
+        }
+        if !(1..=self.max_in_flight).contains(&self.max_in_flight_per_track) {
+            return e(
+                "max_in_flight_per_track",
+                format!(
+                    "must be 1 ..= max_in_flight ({}), not {}",
+                    self.max_in_flight, self.max_in_flight_per_track
+                ),
+            );
         }
         if self.ack_wait_s == 0 {
             return e("ack_wait_s", "must be at least 1".into());

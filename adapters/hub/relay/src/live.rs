@@ -414,6 +414,7 @@ pub async fn run_with_control(
             first: shared.nak_delay.max(Duration::from_millis(50)),
             max: Duration::from_secs(5),
         },
+        config.max_in_flight_per_track,
     );
     let started = std::time::Instant::now();
     let boot = Utc::now().timestamp_nanos_opt().unwrap_or_default();
@@ -822,11 +823,11 @@ struct Window {
 }
 
 impl Window {
-    fn new(links: &[Link], retry: Retry) -> Self {
+    fn new(links: &[Link], retry: Retry, per_track: usize) -> Self {
         let clients: Vec<_> = links.iter().map(|l| l.client.clone()).collect();
         let connects = Self::connects(&clients);
         Self {
-            pipe: Pipeline::new(retry),
+            pipe: Pipeline::new(retry, per_track),
             held: HashMap::new(),
             acks: FuturesUnordered::new(),
             steps: Vec::new(),

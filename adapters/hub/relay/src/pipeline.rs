@@ -4,10 +4,16 @@
 //! ([`crate::live`]) carries out the [`Step`]s it returns, in the order returned.
 //!
 //! - **Pipelined:** an input's outputs are published as soon as it arrives, without waiting
-//!   for the acknowledgements of earlier inputs — also of earlier inputs about the same track.
-//!   The caller publishes every output of one destination on one connection, in the order of
-//!   the steps, so JetStream stores a track's outputs in arrival order (a server processes a
-//!   connection's publishes in order).
+//!   for the acknowledgements of earlier inputs of other tracks, and of up to `per_track - 1`
+//!   earlier inputs of its own track ([`Pipeline::new`]). The caller publishes every output
+//!   of one destination on one connection, in the order of the steps, so JetStream stores a
+//!   track's outputs in arrival order (a server processes a connection's publishes in order).
+//! - **Strict order needs `per_track = 1`:** with several inputs of one track in flight, a
+//!   store the server refuses (a stream at its limits with discard-new, a clustered stream
+//!   electing a leader) can be followed by the success of the next one, already sent; the
+//!   resend then lands after it. That is counted ([`Pipeline::order_violations`]) but not
+//!   undone. One input per track in flight rules it out, and throughput still comes from
+//!   many tracks in flight at once: the relay's default (`max_in_flight_per_track = 1`).
 //! - **Acknowledged in order:** an input is acknowledged ([`Step::Ack`]) once every one of its
 //!   outputs is stored and every earlier input of its track has been acknowledged; an input
 //!   without a track (a dead letter, `status`) once its own outputs are stored. Each input
@@ -111,6 +117,8 @@ struct Input<K> {
     group: Group<K>,
     outs: Vec<Out>,
     arrived: Instant,
+    /// Published at least once (an input behind its track's window waits unsent).
+    sent: bool,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +137,8 @@ struct GroupState {
 #[derive(Debug)]
 pub struct Pipeline<K> {
     next: InputId,
+    /// Inputs of one track in flight at most.
+    per_track: usize,
     inputs: HashMap<InputId, Input<K>>,
     groups: HashMap<Group<K>, GroupState>,
     retry: Retry,
@@ -137,10 +147,12 @@ pub struct Pipeline<K> {
 }
 
 impl<K: Clone + Eq + Hash> Pipeline<K> {
-    /// An empty window.
-    pub fn new(retry: Retry) -> Self {
+    /// An empty window keeping at most `per_track` inputs of one track in flight (at least 1;
+    /// 1 keeps a track's order strictly, see the module documentation).
+    pub fn new(retry: Retry, per_track: usize) -> Self {
         Self {
             next: 0,
+            per_track: per_track.max(1),
             inputs: HashMap::new(),
             groups: HashMap::new(),
             retry,
@@ -184,7 +196,7 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
         let group = key.map_or(Group::Solo(id), Group::Track);
         let state = self.groups.entry(group.clone()).or_default();
         state.queue.push_back(id);
-        let send = state.retry_at.is_none();
+        let send = state.retry_at.is_none() && state.queue.len() <= self.per_track;
         self.inputs.insert(
             id,
             Input {
@@ -197,6 +209,7 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
                     outputs
                 ],
                 arrived: now,
+                sent: send,
             },
         );
         if send {
@@ -315,10 +328,20 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
             }
             g.retry_at = None;
             self.waiting_retry -= 1;
-            for id in &g.queue {
+            for id in g.queue.iter().take(self.per_track) {
                 let Some(i) = self.inputs.get_mut(id) else {
                     continue;
                 };
+                if !i.sent {
+                    // First publish: attempt 1 is the one it was created with.
+                    i.sent = true;
+                    steps.extend((0..i.outs.len()).map(|output| Step::Publish {
+                        input: *id,
+                        output,
+                        attempt: 1,
+                    }));
+                    continue;
+                }
                 for (output, o) in i.outs.iter_mut().enumerate() {
                     if o.stored.is_none() {
                         o.attempt += 1;
@@ -364,18 +387,48 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
             if i.outs.iter().any(|o| o.stored.is_none()) {
                 break;
             }
+            // Against the earlier inputs of the track only: the order among one input's own
+            // outputs on a lane (e.g. a track update and the common event it changed, both
+            // to one destination) carries no meaning.
+            let mut highest: Vec<(u32, u64)> = Vec::new();
             for o in &i.outs {
                 if let Some((lane, seq, true)) = o.stored {
-                    match g.last.iter_mut().find(|(l, _)| *l == lane) {
-                        Some((_, last)) if seq <= *last => self.violations += 1,
-                        Some((_, last)) => *last = seq,
-                        None => g.last.push((lane, seq)),
+                    if let Some((_, last)) = g.last.iter().find(|(l, _)| *l == lane)
+                        && seq <= *last
+                    {
+                        self.violations += 1;
                     }
+                    match highest.iter_mut().find(|(l, _)| *l == lane) {
+                        Some((_, h)) => *h = (*h).max(seq),
+                        None => highest.push((lane, seq)),
+                    }
+                }
+            }
+            for (lane, seq) in highest {
+                match g.last.iter_mut().find(|(l, _)| *l == lane) {
+                    Some((_, last)) => *last = (*last).max(seq),
+                    None => g.last.push((lane, seq)),
                 }
             }
             g.queue.pop_front();
             self.inputs.remove(&head);
             steps.push(Step::Ack { input: head });
+        }
+        // The track's window moved: publish what entered it (unless the track waits for its
+        // resend, which publishes them).
+        if g.retry_at.is_none() {
+            for id in g.queue.iter().take(self.per_track) {
+                if let Some(i) = self.inputs.get_mut(id)
+                    && !i.sent
+                {
+                    i.sent = true;
+                    steps.extend((0..i.outs.len()).map(|output| Step::Publish {
+                        input: *id,
+                        output,
+                        attempt: 1,
+                    }));
+                }
+            }
         }
         if g.queue.is_empty() {
             if g.retry_at.is_some() {
@@ -433,7 +486,7 @@ mod tests {
     #[test]
     fn a_track_is_pipelined_and_acknowledged_in_arrival_order() {
         let t0 = Instant::now();
-        let mut p = Pipeline::new(RETRY);
+        let mut p = Pipeline::new(RETRY, usize::MAX);
         let mut s = Vec::new();
         let a = p.arrive(Some("T1"), 2, t0, &mut s);
         let b = p.arrive(Some("T1"), 1, t0, &mut s);
@@ -456,7 +509,7 @@ mod tests {
     #[test]
     fn a_failure_holds_the_track_and_resends_everything_unconfirmed_in_order() {
         let t0 = Instant::now();
-        let mut p = Pipeline::new(RETRY);
+        let mut p = Pipeline::new(RETRY, usize::MAX);
         let mut s = Vec::new();
         let a = p.arrive(Some("T1"), 1, t0, &mut s);
         let b = p.arrive(Some("T1"), 2, t0, &mut s);
@@ -476,13 +529,13 @@ mod tests {
         p.due(t0 + Duration::from_millis(50), &mut s);
         assert_eq!(
             publishes(&s),
-            vec![(a, 0, 2), (b, 0, 2), (c, 0, 2)],
+            vec![(a, 0, 2), (b, 0, 2), (c, 0, 1)],
             "b's stored output is not resent"
         );
         s.clear();
         // Results of the superseded attempt are ignored.
         p.stored(a, 0, 1, st(0, 3, false), &mut s);
-        p.stored(c, 0, 2, st(0, 9, false), &mut s);
+        p.stored(c, 0, 1, st(0, 9, false), &mut s);
         p.stored(b, 0, 2, st(0, 8, true), &mut s);
         assert!(s.is_empty());
         p.stored(a, 0, 2, st(0, 7, false), &mut s);
@@ -493,9 +546,37 @@ mod tests {
     }
 
     #[test]
+    fn one_input_per_track_in_flight_keeps_order_through_a_refused_store() {
+        let t0 = Instant::now();
+        let mut p = Pipeline::new(RETRY, 1);
+        let mut s = Vec::new();
+        let a = p.arrive(Some("T1"), 1, t0, &mut s);
+        let b = p.arrive(Some("T1"), 1, t0, &mut s);
+        let other = p.arrive(Some("T2"), 1, t0, &mut s);
+        assert_eq!(
+            publishes(&s),
+            vec![(a, 0, 1), (other, 0, 1)],
+            "b waits for a; another track does not"
+        );
+        s.clear();
+        // The server refuses a; b was never sent, so it cannot land first.
+        p.failed(a, 0, 1, t0);
+        p.due(t0 + Duration::from_millis(50), &mut s);
+        assert_eq!(publishes(&s), vec![(a, 0, 2)], "only the head is resent");
+        s.clear();
+        p.stored(a, 0, 2, st(0, 4, false), &mut s);
+        assert_eq!(acks(&s), vec![a]);
+        assert_eq!(publishes(&s), vec![(b, 0, 1)], "then b goes out");
+        s.clear();
+        p.stored(b, 0, 1, st(0, 5, false), &mut s);
+        assert_eq!(acks(&s), vec![b]);
+        assert_eq!(p.order_violations(), 0);
+    }
+
+    #[test]
     fn backoff_doubles_per_track_and_resets_on_success() {
         let t0 = Instant::now();
-        let mut p = Pipeline::new(RETRY);
+        let mut p = Pipeline::new(RETRY, usize::MAX);
         let mut s = Vec::new();
         let a = p.arrive(Some(1), 1, t0, &mut s);
         let mut attempt = 1;
@@ -529,7 +610,7 @@ mod tests {
     #[test]
     fn keyless_and_empty_inputs_do_not_wait_for_each_other() {
         let t0 = Instant::now();
-        let mut p: Pipeline<&str> = Pipeline::new(RETRY);
+        let mut p: Pipeline<&str> = Pipeline::new(RETRY, usize::MAX);
         let mut s = Vec::new();
         let a = p.arrive(None, 1, t0, &mut s);
         let b = p.arrive(None, 1, t0, &mut s);
@@ -551,7 +632,7 @@ mod tests {
     #[test]
     fn a_store_before_an_earlier_inputs_store_is_counted() {
         let t0 = Instant::now();
-        let mut p = Pipeline::new(RETRY);
+        let mut p = Pipeline::new(RETRY, usize::MAX);
         let mut s = Vec::new();
         let a = p.arrive(Some("T"), 1, t0, &mut s);
         let b = p.arrive(Some("T"), 1, t0, &mut s);
@@ -640,6 +721,14 @@ mod tests {
             }
         }
 
+        /// The server refuses the next store of `lane` (limits, leader election); the
+        /// connection goes on with the publishes behind it.
+        fn refuse(&mut self, lane: usize) {
+            if let Some((i, o, a)) = self.wire[lane].pop_front() {
+                self.results.push((i, o, a, None));
+            }
+        }
+
         fn report(&mut self, k: usize, p: &mut Pipeline<u8>, steps: &mut Vec<Step>, now: Instant) {
             let (i, o, a, r) = self.results.swap_remove(k);
             match r {
@@ -653,6 +742,7 @@ mod tests {
     enum Op {
         Arrive { key: Option<u8>, outputs: usize },
         Process { lane: usize },
+        Refuse { lane: usize },
         Break { lane: usize, keep: usize },
         Report { pick: usize },
         Wait { ms: u64 },
@@ -663,6 +753,7 @@ mod tests {
             4 => (proptest::option::weighted(0.9, 0u8..3), 0usize..4)
                 .prop_map(|(key, outputs)| Op::Arrive { key, outputs }),
             4 => (0usize..2).prop_map(|lane| Op::Process { lane }),
+            1 => (0usize..2).prop_map(|lane| Op::Refuse { lane }),
             1 => (0usize..2, 0usize..3).prop_map(|(lane, keep)| Op::Break { lane, keep }),
             5 => any::<usize>().prop_map(|pick| Op::Report { pick }),
             1 => (0u64..300).prop_map(|ms| Op::Wait { ms }),
@@ -670,15 +761,22 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the interleaving of arrivals, stores, connection breaks, reports and
-        /// time: per lane, the first stores of a track are in arrival order; every input is
-        /// acknowledged exactly once, after every output of it and of every earlier input of
-        /// its track is stored; no order violation is reported.
+        /// Whatever the interleaving of arrivals, stores, refused stores, connection breaks,
+        /// reports and time: every input is acknowledged exactly once, after every output of
+        /// it and of every earlier input of its track is stored. With one input per track in
+        /// flight, per lane the first stores of a track are in arrival order and no order
+        /// violation is reported; with more, that holds unless the server refused a store
+        /// and took a later one (then every disorder is counted).
         #[test]
-        fn order_and_exactly_once_under_any_interleaving(ops in proptest::collection::vec(op(), 1..300)) {
+        fn order_and_exactly_once_under_any_interleaving(
+            ops in proptest::collection::vec(op(), 1..300),
+            per_track in prop_oneof![Just(1usize), Just(2), Just(usize::MAX)],
+        ) {
             let t0 = Instant::now();
             let mut now = t0;
-            let mut p = Pipeline::new(RETRY);
+            let mut p = Pipeline::new(RETRY, per_track);
+            let refusals = ops.iter().any(|op| matches!(op, Op::Refuse { .. }));
+            let strict = per_track == 1 || !refusals;
             let mut sim = Sim { wire: vec![VecDeque::new(); 2], stored: vec![Vec::new(); 2], ..Sim::default() };
             let mut steps = Vec::new();
             let mut arrived: Vec<(InputId, Option<u8>, usize)> = Vec::new();
@@ -705,6 +803,7 @@ mod tests {
                         arrived.push((id, key, outputs));
                     }
                     Op::Process { lane } => sim.process(lane),
+                    Op::Refuse { lane } => sim.refuse(lane),
                     Op::Break { lane, keep } => {
                         let inflight: Vec<_> = sim.wire[lane].drain(..).collect();
                         for (n, (i, o, a)) in inflight.into_iter().enumerate() {
@@ -757,6 +856,7 @@ mod tests {
             prop_assert_eq!(sim.acked.len(), arrived.len());
             check_acks(&sim, &arrived)?;
             // Per lane, per track: first stores in arrival order.
+            let mut disorder = 0;
             for lane in 0..2 {
                 for key in 0u8..3 {
                     let ids: Vec<InputId> = sim.stored[lane]
@@ -766,10 +866,18 @@ mod tests {
                         .collect();
                     let mut sorted = ids.clone();
                     sorted.sort_unstable();
-                    prop_assert_eq!(ids, sorted, "lane {} track {}", lane, key);
+                    if strict {
+                        prop_assert_eq!(ids, sorted, "lane {} track {}", lane, key);
+                    } else if ids != sorted {
+                        disorder += 1;
+                    }
                 }
             }
-            prop_assert_eq!(p.order_violations(), 0);
+            if strict {
+                prop_assert_eq!(p.order_violations(), 0);
+            } else if disorder > 0 {
+                prop_assert!(p.order_violations() > 0, "{} tracks out of order, none counted", disorder);
+            }
         }
     }
 }

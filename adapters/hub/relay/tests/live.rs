@@ -610,13 +610,14 @@ async fn restarted_relay_rebuilds_the_picture_and_keeps_event_ids() {
     assert_eq!(origins, BTreeSet::from([Nation::Kr, Nation::Us]));
 }
 
-/// Per-track pipelining (issue 17) keeps per-track order (issue 14) through store failures:
+/// The store window (issue 17; one input per track in flight, the default) keeps per-track
+/// order (issue 14) through store failures:
 /// with the output stream refusing every store for a while (discard-new at its limit), the
 /// relay holds each failing track, then resends it in order once the stream takes stores
 /// again. Every output is stored exactly once, in arrival order per track and destination;
 /// every input is acknowledged; no order violation is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pipelined_tracks_keep_their_order_through_refused_stores() {
+async fn tracks_keep_their_order_through_refused_stores() {
     const PER_TRACK: u64 = 60;
     const TRACKS: u64 = 3;
     let server = start_nats();

@@ -25,6 +25,9 @@ pub struct Received {
     pub latencies: crate::latency::Latencies,
     /// National frames that did not decode (should stay 0).
     pub undecodable: u64,
+    /// Frames only the hub sends, which a national system reads but trilink's ingress refuses
+    /// (`hub_only_kind`): the US J7.7 association naming a common event's national tracks.
+    pub hub_only: u64,
 }
 
 impl Received {
@@ -179,6 +182,10 @@ fn deliver_fused(board: &SharedBoard, out: &Out, dest: Nation, env: &Envelope) {
 
 pub(crate) fn undecodable(board: &SharedBoard, dest: Nation) {
     lock(board).received.entry(dest).or_default().undecodable += 1;
+}
+
+pub(crate) fn hub_only(board: &SharedBoard, dest: Nation) {
+    lock(board).received.entry(dest).or_default().hub_only += 1;
 }
 
 impl Board {

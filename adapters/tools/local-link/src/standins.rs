@@ -10,12 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
-use trilink_schema::{Decoded, Envelope, NationalCodec};
+use trilink_schema::{Decoded, Envelope, NationalCodec, NationalError};
 
 pub use crate::board::{
     Board, Fused, Out, Received, SharedBoard, mark_sent, same_within_precision, send_failed,
 };
-use crate::board::{deliver, undecodable};
+use crate::board::{deliver, hub_only, undecodable};
 
 /// Encode an envelope in a nation's format.
 pub fn encode<C: NationalCodec>(codec: &C, env: &Envelope) -> Result<BytesMut, String> {
@@ -90,6 +90,11 @@ pub async fn us_receiver<C: NationalCodec + Clone + Send + Sync + 'static>(
                             let _ = buf.split_to(consumed.min(buf.len()));
                             match codec.to_common(&frame, Utc::now()) {
                                 Ok(env) => deliver(&board, &out, C::NATION, &env),
+                                // A J7.7 association: read by the national system, never
+                                // accepted back by an adapter.
+                                Err(e) if e.code() == "hub_only_kind" => {
+                                    hub_only(&board, C::NATION);
+                                }
                                 Err(_) => undecodable(&board, C::NATION),
                             }
                         }
