@@ -114,7 +114,8 @@ pub struct Outcome {
     /// `(ingested_at, observed_at)` of a valid envelope, for latency histograms.
     pub times: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The origin's track this message is about, when it has outputs: outputs of two inputs
-    /// with the same key must be stored in arrival order ([`crate::order::OrderGate`]).
+    /// with the same key must be stored in arrival order (the live relay's store window,
+    /// [`crate::pipeline`]).
     pub track: Option<TrackKey>,
     /// The accepted envelope (validated; with the relay hop and `relayed_at` when it has
     /// outputs): what the live relay feeds its common picture ([`crate::picture`]).
