@@ -164,6 +164,20 @@ fn demo_summary_matches_what_the_stand_ins_printed() {
     }
     let ids: BTreeSet<&str> = fused.iter().map(|(_, e, _)| e.as_str()).collect();
     assert_eq!(ids.len(), 1, "one event id at every nation: {ids:?}");
+    // The US national system also read the J7.7 associations naming the event's national
+    // tracks (us.md §13); no other format has them.
+    let us = stdout
+        .lines()
+        .find(|l| l.starts_with("COMMON PICTURE US:"))
+        .unwrap();
+    assert!(us.contains("J7.7 association(s)"), "{us}");
+    for n in ["JP", "KR"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("COMMON PICTURE {n}:")))
+            .unwrap();
+        assert!(!line.contains("J7.7"), "{line}");
+    }
 
     // No process of this run is left behind.
     let work = stdout

@@ -73,6 +73,9 @@ pub struct DemoSummary {
     pub missing: Vec<(Nation, trilink_schema::MessageId)>,
     /// The common picture each nation's stand-in received (issue 15).
     pub fused: BTreeMap<Nation, standins::Fused>,
+    /// Frames only the hub sends that each stand-in read (the US J7.7 associations naming
+    /// each common event's national tracks).
+    pub hub_only: BTreeMap<Nation, u64>,
 }
 
 fn say(out: &Out, text: &str) {
@@ -325,6 +328,12 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
             order_violations,
             missing,
             fused: b.fused.clone(),
+            hub_only: b
+                .received
+                .iter()
+                .map(|(n, r)| (*n, r.hub_only))
+                .filter(|(_, c)| *c > 0)
+                .collect(),
         }
     };
     say(
@@ -371,11 +380,17 @@ pub async fn run(args: DemoOptions, shutdown: CancellationToken, out: Out) -> Re
         say(
             &out,
             &format!(
-                "COMMON PICTURE {}: {} event(s), {} report(s) ({})",
+                "COMMON PICTURE {}: {} event(s), {} report(s) ({}){}",
                 n.as_str().to_uppercase(),
                 f.events.len(),
                 f.reports,
-                kinds.join(", ")
+                kinds.join(", "),
+                summary
+                    .hub_only
+                    .get(&n)
+                    .map_or_else(String::new, |c| format!(
+                        "; {c} J7.7 association(s) naming the national tracks of each event"
+                    )),
             ),
         );
         for (event, contributors) in &f.events {
