@@ -72,6 +72,18 @@ pub async fn connect_js(url: &str) -> (async_nats::Client, jetstream::Context) {
     (client, js)
 }
 
+/// A client of `link` with every right in `account`'s account on `site`'s server (its
+/// `Role::Admin`): what a test observes or sets up through.
+pub async fn admin(
+    link: &crate::Link,
+    site: crate::Site,
+    account: trilink_schema::Nation,
+) -> async_nats::Client {
+    link.connect(crate::Role::Admin(site, account))
+        .await
+        .unwrap_or_else(|e| panic!("connecting as admin of {account} on {site}: {e}"))
+}
+
 /// Create one stream per `(name, subject)` with default settings.
 pub async fn create_streams(js: &jetstream::Context, streams: &[(&str, &str)]) {
     create_streams_like(js, streams, &stream::Config::default()).await;
