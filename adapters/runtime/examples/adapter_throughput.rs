@@ -16,7 +16,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,10 +32,8 @@ use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_runtime::transport::StreamDecoder;
-use trilink_schema::{
-    Envelope, GeoPoint, LaunchDetection, MissileClass, Mode, Nation, NationalCodec, Payload,
-    PositionUncertainty, Source, TrackId,
-};
+use trilink_schema::testing::sample::worked_launch;
+use trilink_schema::{Envelope, Nation, NationalCodec};
 
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -47,37 +44,11 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// JP's worked launch detection from `origin`, national message id `bench-<i>`, observed
+/// 100 ms ago.
 fn envelope(origin: Nation, i: usize) -> Envelope {
-    let now = Utc::now() - chrono::Duration::milliseconds(100);
-    Envelope::new(
-        origin,
-        Source {
-            system: "jadgex".into(),
-            sensor: "fps-5-sado".into(),
-            national_message_id: format!("bench-{i}"),
-        },
-        now,
-        now,
-        Mode::Exercise,
-        [Nation::Jp, Nation::Us]
-            .into_iter()
-            .collect::<BTreeSet<_>>(),
-        Payload::LaunchDetection(LaunchDetection {
-            track_id: TrackId::new("JP-T0042").unwrap(),
-            launch_time: now,
-            launch_point: GeoPoint {
-                lat_deg: 39.039_219_3,
-                lon_deg: 125.762_524_1,
-                alt_m: 35.5,
-            },
-            launch_point_uncertainty: PositionUncertainty {
-                horizontal_m: 1500.0,
-                vertical_m: 250.0,
-            },
-            missile_class: MissileClass::Irbm,
-            confidence: 0.87,
-        }),
-    )
+    let at = Utc::now() - chrono::Duration::milliseconds(100);
+    worked_launch(origin, format!("bench-{i}"), at)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
