@@ -15,10 +15,11 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
-use trilink_brokers::{Link, Role, Site};
+use trilink_brokers::{Link, Site};
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_schema::Nation;
 
+use super::admin;
 use super::measure::{Measured, PathResult, Probe, mqtt_subscriber, note, template};
 use crate::error::{Result, failed};
 use crate::standins;
@@ -108,11 +109,10 @@ pub(crate) async fn start(
     stop: &CancellationToken,
 ) -> Result<RawPath> {
     let stop = stop.child_token();
-    let connect = |role| async move { link.connect(role).await.map_err(|e| failed!("{e}")) };
-    let jp_leaf = connect(Role::Admin(Site::Jp, Nation::Jp)).await?;
-    let hub_jp = connect(Role::Admin(Site::Hub, Nation::Jp)).await?;
-    let hub_kr = connect(Role::Admin(Site::Hub, Nation::Kr)).await?;
-    let kr_leaf = connect(Role::Admin(Site::Kr, Nation::Kr)).await?;
+    let jp_leaf = admin(link, Site::Jp, Nation::Jp).await?;
+    let hub_jp = admin(link, Site::Hub, Nation::Jp).await?;
+    let hub_kr = admin(link, Site::Hub, Nation::Kr).await?;
+    let kr_leaf = admin(link, Site::Kr, Nation::Kr).await?;
 
     // Hub forwarder: JP account → KR account.
     let mut hub_sub = hub_jp.subscribe(RAW_IN).await.map_err(|e| failed!("{e}"))?;

@@ -36,11 +36,12 @@ use futures::stream::FuturesUnordered;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::streams::{ConsumerDef, StreamPlan};
-use trilink_brokers::{Link, Role, Site};
+use trilink_brokers::{Link, Site};
 use trilink_runtime::nats::{Publisher, jetstream as js_context};
 use trilink_runtime::transport::{OutputConfig, Pending, Sink};
 use trilink_schema::{Nation, headers};
 
+use super::admin;
 use super::measure::{Probe, mqtt_subscriber, note};
 use super::raw::RawPath;
 use crate::configs;
@@ -96,14 +97,13 @@ pub(crate) async fn start(
     let kr_cfg = configs::adapter_kr(link, mqtt_port)?;
     let relay_cfg = configs::relay_config(link)?;
     let ack_timeout = Duration::from_millis(jp_cfg.nats.ack_timeout_ms);
-    let connect = |role| async move { link.connect(role).await.map_err(|e| failed!("{e}")) };
 
     // Operations users: the forwarder's connections, and the durables and purges.
-    let jp_leaf = connect(Role::Admin(Site::Jp, Nation::Jp)).await?;
-    let hub_jp = connect(Role::Admin(Site::Hub, Nation::Jp)).await?;
-    let hub_kr = connect(Role::Admin(Site::Hub, Nation::Kr)).await?;
-    let hub_us = connect(Role::Admin(Site::Hub, Nation::Us)).await?;
-    let kr_leaf = connect(Role::Admin(Site::Kr, Nation::Kr)).await?;
+    let jp_leaf = admin(link, Site::Jp, Nation::Jp).await?;
+    let hub_jp = admin(link, Site::Hub, Nation::Jp).await?;
+    let hub_kr = admin(link, Site::Hub, Nation::Kr).await?;
+    let hub_us = admin(link, Site::Hub, Nation::Us).await?;
+    let kr_leaf = admin(link, Site::Kr, Nation::Kr).await?;
     let admin = vec![
         (Site::Jp, Nation::Jp, jetstream::new(jp_leaf.clone())),
         (Site::Hub, Nation::Jp, jetstream::new(hub_jp.clone())),
