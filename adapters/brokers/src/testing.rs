@@ -106,6 +106,40 @@ pub async fn create_streams_like(
     }
 }
 
+/// nats-server with JetStream (stopped on drop), its URL, a client and its JetStream context.
+#[derive(Debug)]
+pub struct Hub {
+    /// The server.
+    pub nats: NatsServer,
+    /// Its client URL.
+    pub url: String,
+    /// A client connected to it.
+    pub client: async_nats::Client,
+    /// The client's JetStream context.
+    pub js: jetstream::Context,
+}
+
+impl Hub {
+    /// A hub with `streams` (`(name, subject)`) in default settings.
+    pub async fn start(streams: &[(&str, &str)]) -> Hub {
+        Hub::start_like(streams, &stream::Config::default()).await
+    }
+
+    /// A hub with `streams`, every other setting from `like`.
+    pub async fn start_like(streams: &[(&str, &str)], like: &stream::Config) -> Hub {
+        let nats = start_nats();
+        let url = nats.url();
+        let (client, js) = connect_js(&url).await;
+        create_streams_like(&js, streams, like).await;
+        Hub {
+            nats,
+            url,
+            client,
+            js,
+        }
+    }
+}
+
 /// Publish `env` as JSON on `subject` through JetStream and wait for the stream's ack.
 pub async fn publish_envelope(js: &jetstream::Context, subject: &str, env: &Envelope) {
     let body = env

@@ -19,7 +19,7 @@ use async_nats::jetstream::{self, stream};
 use bytes::BytesMut;
 use chrono::Utc;
 use futures::StreamExt;
-use trilink_brokers::testing::{connect_js, create_streams_like, free_port, start_nats};
+use trilink_brokers::testing::{Hub, free_port};
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::transport::StreamDecoder;
@@ -48,11 +48,7 @@ async fn main() {
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let n = (rate * secs) as usize;
 
-    let server = start_nats();
-    let url = server.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams_like(
-        &js,
+    let hub = Hub::start_like(
         &[
             ("TL_IN", "tl.in.>"),
             ("TL_OUT_US", "tl.out.us.>"),
@@ -64,6 +60,7 @@ async fn main() {
         },
     )
     .await;
+    let (url, js) = (hub.url.clone(), hub.js.clone());
 
     // Forwarder standing in for the relay: durable consumer on TL_IN, publish to tl.out.us.
     let fwd_js = js.clone();

@@ -24,10 +24,7 @@ use async_nats::jetstream::stream;
 use bytes::BytesMut;
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
-use trilink_brokers::testing::{
-    Mosquitto, anonymous_listener, connect_js, create_streams_like, free_port, start_nats,
-    stream_count,
-};
+use trilink_brokers::testing::{Hub, Mosquitto, anonymous_listener, free_port, stream_count};
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
@@ -59,11 +56,7 @@ async fn main() {
     let mqtt = args.next().is_some_and(|a| a == "mqtt");
     let window: Option<usize> = args.next().and_then(|a| a.parse().ok());
 
-    let server = start_nats();
-    let url = server.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams_like(
-        &js,
+    let hub = Hub::start_like(
         &[
             ("TL_IN", "tl.in.>"),
             ("TL_OUT_JP", "tl.out.jp.>"),
@@ -75,6 +68,7 @@ async fn main() {
         },
     )
     .await;
+    let (url, js) = (hub.url.clone(), hub.js.clone());
 
     let in_port = free_port();
     let out_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
