@@ -37,7 +37,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::streams::{ConsumerDef, StreamPlan};
 use trilink_brokers::{Link, Site};
-use trilink_runtime::nats::{Publisher, jetstream as js_context};
+use trilink_runtime::nats::{Publisher, egress_pull, jetstream as js_context};
 use trilink_runtime::transport::{OutputConfig, Pending, Sink};
 use trilink_schema::{Nation, headers};
 
@@ -295,14 +295,8 @@ async fn egress(
 ) {
     let mut line: VecDeque<(jetstream::Message, Pending)> = VecDeque::with_capacity(window);
     'outer: loop {
-        let stream = consumer
-            .stream()
-            .max_messages_per_batch(batch)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await;
-        let mut messages = match stream {
+        // The adapter's own pull: the baseline differs from it only where it must.
+        let mut messages = match egress_pull(&consumer, batch).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "raw-js KR pull");
