@@ -20,7 +20,7 @@ use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_schema::Nation;
 
 use super::admin;
-use super::measure::{Measured, PathResult, Probe, mqtt_subscriber, note, template};
+use super::measure::{Measured, PathResult, Probe, template};
 use crate::error::{Result, failed};
 use crate::standins;
 
@@ -167,19 +167,13 @@ pub(crate) async fn start(
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
-    let probe = Probe::new(procs.to_vec());
-    let (i2, t2) = (probe.inflight.clone(), probe.tally.clone());
-    let _rx = mqtt_subscriber(
+    // The raw payload is the key, then the JP frame.
+    let probe = Probe::keyed_mqtt(
+        procs,
         mqtt_port,
         "bench-raw-national",
         "bench/raw/out",
-        move |payload| {
-            // The raw payload is the key, then the JP frame.
-            if let Some(k) = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                note(&i2, &t2, u64::from_be_bytes(k));
-            }
-        },
-        stop.clone(),
+        &stop,
     );
     tokio::time::sleep(Duration::from_secs(2)).await; // interest propagates over the leaf links
     RawPath::new(probe, udp_addr, tracks, "raw", stop).await

@@ -42,7 +42,7 @@ use trilink_runtime::transport::{OutputConfig, Pending, Sink};
 use trilink_schema::{Nation, headers};
 
 use super::admin;
-use super::measure::{Probe, mqtt_subscriber, note};
+use super::measure::Probe;
 use super::raw::RawPath;
 use crate::configs;
 use crate::error::{Result, failed};
@@ -186,19 +186,7 @@ pub(crate) async fn start(
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
-    let probe = Probe::new(procs.to_vec());
-    let (i2, t2) = (probe.inflight.clone(), probe.tally.clone());
-    let _rx = mqtt_subscriber(
-        mqtt_port,
-        "bench-raw-js-national",
-        TOPIC,
-        move |payload| {
-            if let Some(k) = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                note(&i2, &t2, u64::from_be_bytes(k));
-            }
-        },
-        stop.clone(),
-    );
+    let probe = Probe::keyed_mqtt(procs, mqtt_port, "bench-raw-js-national", TOPIC, &stop);
     tokio::time::sleep(Duration::from_secs(2)).await; // subscriptions settle
     let path = RawPath::new(probe, target, tracks, "rawjs", stop).await?;
     Ok(RawJs { path, admin })
