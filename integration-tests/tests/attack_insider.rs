@@ -20,21 +20,11 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 use trilink_integration_tests::trilink_brokers::launcher::{Credentials, connect_with};
 use trilink_integration_tests::trilink_brokers::testing::admin;
-use trilink_integration_tests::trilink_brokers::{Link, LinkOptions, Role, Site, free_port};
-use trilink_integration_tests::{init_tracing, read_stream, wait_for};
+use trilink_integration_tests::trilink_brokers::{Link, Role, Site, free_port};
+use trilink_integration_tests::{read_stream, start_link, wait_for};
 use trilink_relay::{RelayControl, RelayError};
 use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, MessageId, Mode, Nation, PayloadKind, TrackId};
-
-async fn link(hub_nodes: usize) -> Link {
-    init_tracing();
-    Link::start(LinkOptions {
-        hub_nodes,
-        ..LinkOptions::default()
-    })
-    .await
-    .expect("link starts")
-}
 
 /// `creds` re-aimed at another server (same user and password).
 fn aimed_at(
@@ -83,7 +73,7 @@ async fn jp_leaf_secrets_open_no_other_server_on_the_clustered_hub() {
 }
 
 async fn jp_leaf_secrets_open_no_other_server_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let jp_sys = link.credentials(Role::System(Site::Jp)).unwrap();
     let jp_admin = link.credentials(Role::Admin(Site::Jp, Nation::Jp)).unwrap();
     // They work where they belong (so a refusal below is about the secret, not the client).
@@ -157,7 +147,7 @@ cluster {{
 /// account never sees KR's raw input published at the hub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaf_certificate_cannot_join_the_hub_cluster_as_a_route() {
-    let link = link(3).await;
+    let link = start_link(3).await;
     let hub0_cluster = link.hub_cluster_ports()[0];
     let route_pw = link.route_password().unwrap();
     let routes_before: Vec<u64> = {
@@ -362,7 +352,7 @@ async fn a_nation_cannot_evict_another_nations_track_on_the_clustered_hub() {
 }
 
 async fn a_nation_cannot_evict_another_nations_track_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let mut us_track = env_of(Nation::Us, PayloadKind::TrackUpdate, 1);
     let mut jp_track = env_of(Nation::Jp, PayloadKind::TrackUpdate, 2);
@@ -422,7 +412,7 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on_
 }
 
 async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let jp = adapter_js(&link, Nation::Jp).await;
     let kr = adapter_js(&link, Nation::Kr).await;
@@ -561,7 +551,7 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub_on_the_clustered_hub() {
 }
 
 async fn jp_leaf_cannot_manage_streams_at_the_hub_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let before = hub_streams(&link, Nation::Jp).await;
     assert!(
         before.contains("IN_JP") && before.contains("OUT_JP"),
@@ -641,7 +631,7 @@ fn planned(n: Nation) -> usize {
 
 async fn no_account_can_take_another_accounts_storage_on(hub_nodes: usize) {
     let replicas = if hub_nodes >= 3 { 3 } else { 1 };
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let hub_admin = admin(&link, Site::Hub, Nation::Jp).await;
     let small = r#"{"name":"EXTRA","subjects":["extra.>"],"max_bytes":1048576,"storage":"file","num_replicas":1}"#;
     let r = js_api(&hub_admin, "$JS.hub.API.STREAM.CREATE.EXTRA", small)
@@ -696,7 +686,7 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on_the_clustered_
 
 async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usize) {
     use trilink_integration_tests::ProbeClient;
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let cases = [
         (Role::Adapter(Nation::Jp), "OUT_JP", "tl.dlq.jp"),
         (Role::Adapter(Nation::Kr), "OUT_KR", "tl.dlq.kr"),
@@ -777,7 +767,7 @@ async fn the_hub_client_port_refuses_plaintext_on_the_clustered_hub() {
 
 async fn the_hub_client_port_refuses_plaintext_on(hub_nodes: usize) {
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let creds = link.credentials(Role::Relay(Nation::Jp)).unwrap();
     let port = link.server(hub(0)).unwrap().client_port();
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -870,7 +860,7 @@ async fn a_viewer_hears_its_own_sites_dead_letters_only_on_the_clustered_hub() {
 
 async fn a_viewer_hears_its_own_sites_dead_letters_only_on(hub_nodes: usize) {
     use futures::StreamExt as _;
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let viewer_us = trilink_integration_tests::ProbeClient::connect(
         &link.credentials(Role::Viewer(Nation::Us)).unwrap(),
