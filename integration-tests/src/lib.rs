@@ -30,6 +30,18 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The link of hub + JP and KR leaves with `hub_nodes` hub nodes (1, or 3 for the clustered
+/// hub), logging started ([`init_tracing`]); panics when it does not start.
+pub async fn start_link(hub_nodes: usize) -> trilink_brokers::Link {
+    init_tracing();
+    trilink_brokers::Link::start(trilink_brokers::LinkOptions {
+        hub_nodes,
+        ..trilink_brokers::LinkOptions::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the link did not start: {e}"))
+}
+
 /// A client whose server errors (`-ERR ...`, e.g. permission violations) are recorded.
 #[derive(Debug, Clone)]
 pub struct ProbeClient {

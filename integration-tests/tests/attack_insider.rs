@@ -19,21 +19,12 @@ use async_nats::jetstream;
 use chrono::Utc;
 use tokio::sync::oneshot;
 use trilink_integration_tests::trilink_brokers::launcher::{Credentials, connect_with};
-use trilink_integration_tests::trilink_brokers::{Link, LinkOptions, Role, Site, free_port};
-use trilink_integration_tests::{init_tracing, read_stream, wait_for};
+use trilink_integration_tests::trilink_brokers::testing::admin;
+use trilink_integration_tests::trilink_brokers::{Link, Role, Site, free_port};
+use trilink_integration_tests::{read_stream, start_link, wait_for};
 use trilink_relay::{RelayControl, RelayError};
 use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, MessageId, Mode, Nation, PayloadKind, TrackId};
-
-async fn link(hub_nodes: usize) -> Link {
-    init_tracing();
-    Link::start(LinkOptions {
-        hub_nodes,
-        ..LinkOptions::default()
-    })
-    .await
-    .expect("link starts")
-}
 
 /// `creds` re-aimed at another server (same user and password).
 fn aimed_at(
@@ -82,7 +73,7 @@ async fn jp_leaf_secrets_open_no_other_server_on_the_clustered_hub() {
 }
 
 async fn jp_leaf_secrets_open_no_other_server_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let jp_sys = link.credentials(Role::System(Site::Jp)).unwrap();
     let jp_admin = link.credentials(Role::Admin(Site::Jp, Nation::Jp)).unwrap();
     // They work where they belong (so a refusal below is about the secret, not the client).
@@ -156,7 +147,7 @@ cluster {{
 /// account never sees KR's raw input published at the hub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaf_certificate_cannot_join_the_hub_cluster_as_a_route() {
-    let link = link(3).await;
+    let link = start_link(3).await;
     let hub0_cluster = link.hub_cluster_ports()[0];
     let route_pw = link.route_password().unwrap();
     let routes_before: Vec<u64> = {
@@ -322,7 +313,7 @@ async fn send(js: &jetstream::Context, e: &Envelope) {
 /// Dead letters of the relay for input of `origin` (stream `DLQ_US` in that account at the
 /// hub): `(message id, reason)`.
 async fn relay_dead_letters(link: &Link, origin: Nation) -> Vec<(String, String)> {
-    let client = link.connect(Role::Admin(Site::Hub, origin)).await.unwrap();
+    let client = admin(link, Site::Hub, origin).await;
     let js = jetstream::new(client);
     let mut s = js.get_stream("DLQ_US").await.unwrap();
     let state = s.info().await.unwrap().state.clone();
@@ -361,7 +352,7 @@ async fn a_nation_cannot_evict_another_nations_track_on_the_clustered_hub() {
 }
 
 async fn a_nation_cannot_evict_another_nations_track_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let mut us_track = env_of(Nation::Us, PayloadKind::TrackUpdate, 1);
     let mut jp_track = env_of(Nation::Jp, PayloadKind::TrackUpdate, 2);
@@ -373,11 +364,7 @@ async fn a_nation_cannot_evict_another_nations_track_on(hub_nodes: usize) {
     }
     send(&adapter_js(&link, Nation::Us).await, &us_track).await;
     // In order: the US update is stored at the hub before JP tries to replace it.
-    let kr_hub = jetstream::new(
-        link.connect(Role::Admin(Site::Hub, Nation::Kr))
-            .await
-            .unwrap(),
-    );
+    let kr_hub = jetstream::new(admin(&link, Site::Hub, Nation::Kr).await);
     let ok = wait_for(Duration::from_secs(20), || async {
         let msgs = read_stream(&kr_hub, "OUT_KR").await.ok()?;
         msgs.iter()
@@ -425,7 +412,7 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on_
 }
 
 async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let jp = adapter_js(&link, Nation::Jp).await;
     let kr = adapter_js(&link, Nation::Kr).await;
@@ -435,11 +422,7 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on(
     send(&kr, &kr_launch).await;
     send(&jp, &jp_launch).await;
     // Both are through the relay (seen at US) before JP references them.
-    let us_hub = jetstream::new(
-        link.connect(Role::Admin(Site::Hub, Nation::Us))
-            .await
-            .unwrap(),
-    );
+    let us_hub = jetstream::new(admin(&link, Site::Hub, Nation::Us).await);
     let seen = wait_for(Duration::from_secs(30), || async {
         let msgs = read_stream(&us_hub, "OUT_US").await.ok()?;
         // The hub's common picture (issue 15) shares the stream: count the launches only.
@@ -542,7 +525,7 @@ async fn js_api_within(
 
 /// Streams of `account` at the hub, by name.
 async fn hub_streams(link: &Link, account: Nation) -> BTreeSet<String> {
-    let js = jetstream::new(link.connect(Role::Admin(Site::Hub, account)).await.unwrap());
+    let js = jetstream::new(admin(link, Site::Hub, account).await);
     let mut names = js.stream_names();
     let mut out = BTreeSet::new();
     while let Some(n) = futures::StreamExt::next(&mut names).await {
@@ -568,18 +551,15 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub_on_the_clustered_hub() {
 }
 
 async fn jp_leaf_cannot_manage_streams_at_the_hub_on(hub_nodes: usize) {
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let before = hub_streams(&link, Nation::Jp).await;
     assert!(
         before.contains("IN_JP") && before.contains("OUT_JP"),
         "{before:?}"
     );
-    let admin = link
-        .connect(Role::Admin(Site::Jp, Nation::Jp))
-        .await
-        .unwrap();
+    let jp_admin = admin(&link, Site::Jp, Nation::Jp).await;
     // The JP leaf's own domain answers (the client and request path work).
-    let own = js_api(&admin, "$JS.jp.API.INFO", "").await;
+    let own = js_api(&jp_admin, "$JS.jp.API.INFO", "").await;
     assert!(own.is_ok(), "JP leaf's own JetStream API: {own:?}");
     let big = r#"{"name":"EVIL","subjects":["evil.>"],"max_bytes":52613349376,"storage":"file","num_replicas":1}"#;
     let attempts = [
@@ -598,16 +578,12 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub_on(hub_nodes: usize) {
     ];
     // (Domain-less `$JS.API.*` on the leaf is the JP leaf's own JetStream: JP's business.)
     for (subject, body) in attempts {
-        let r = js_api(&admin, subject, body).await;
+        let r = js_api(&jp_admin, subject, body).await;
         assert!(r.is_err(), "{subject} answered: {r:?}");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(hub_streams(&link, Nation::Jp).await, before);
-    let js = jetstream::new(
-        link.connect(Role::Admin(Site::Hub, Nation::Jp))
-            .await
-            .unwrap(),
-    );
+    let js = jetstream::new(admin(&link, Site::Hub, Nation::Jp).await);
     let mut input = js.get_stream("IN_JP").await.unwrap();
     let consumers: Vec<String> = {
         let mut names = input.consumer_names();
@@ -655,13 +631,10 @@ fn planned(n: Nation) -> usize {
 
 async fn no_account_can_take_another_accounts_storage_on(hub_nodes: usize) {
     let replicas = if hub_nodes >= 3 { 3 } else { 1 };
-    let link = link(hub_nodes).await;
-    let admin = link
-        .connect(Role::Admin(Site::Hub, Nation::Jp))
-        .await
-        .unwrap();
+    let link = start_link(hub_nodes).await;
+    let hub_admin = admin(&link, Site::Hub, Nation::Jp).await;
     let small = r#"{"name":"EXTRA","subjects":["extra.>"],"max_bytes":1048576,"storage":"file","num_replicas":1}"#;
-    let r = js_api(&admin, "$JS.hub.API.STREAM.CREATE.EXTRA", small)
+    let r = js_api(&hub_admin, "$JS.hub.API.STREAM.CREATE.EXTRA", small)
         .await
         .unwrap();
     assert!(
@@ -669,12 +642,12 @@ async fn no_account_can_take_another_accounts_storage_on(hub_nodes: usize) {
         "6th stream: {r}"
     );
     // With a stream slot free, the size limit is what refuses a 49 GiB stream.
-    let r = js_api(&admin, "$JS.hub.API.STREAM.DELETE.DLQ_US", "")
+    let r = js_api(&hub_admin, "$JS.hub.API.STREAM.DELETE.DLQ_US", "")
         .await
         .unwrap();
     assert!(r.contains("\"success\":true"), "{r}");
     let big = r#"{"name":"HOG","subjects":["hog.>"],"max_bytes":52613349376,"storage":"file","num_replicas":1}"#;
-    let r = js_api(&admin, "$JS.hub.API.STREAM.CREATE.HOG", big)
+    let r = js_api(&hub_admin, "$JS.hub.API.STREAM.CREATE.HOG", big)
         .await
         .unwrap();
     assert!(
@@ -713,7 +686,7 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on_the_clustered_
 
 async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usize) {
     use trilink_integration_tests::ProbeClient;
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let cases = [
         (Role::Adapter(Nation::Jp), "OUT_JP", "tl.dlq.jp"),
         (Role::Adapter(Nation::Kr), "OUT_KR", "tl.dlq.kr"),
@@ -768,11 +741,7 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usi
             got.err()
         );
     }
-    let jp = jetstream::new(
-        link.connect(Role::Admin(Site::Jp, Nation::Jp))
-            .await
-            .unwrap(),
-    );
+    let jp = jetstream::new(admin(&link, Site::Jp, Nation::Jp).await);
     let mut out = jp.get_stream("OUT_JP").await.unwrap();
     let mut names = out.consumer_names();
     while let Some(n) = futures::StreamExt::next(&mut names).await {
@@ -798,7 +767,7 @@ async fn the_hub_client_port_refuses_plaintext_on_the_clustered_hub() {
 
 async fn the_hub_client_port_refuses_plaintext_on(hub_nodes: usize) {
     use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let creds = link.credentials(Role::Relay(Nation::Jp)).unwrap();
     let port = link.server(hub(0)).unwrap().client_port();
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -891,7 +860,7 @@ async fn a_viewer_hears_its_own_sites_dead_letters_only_on_the_clustered_hub() {
 
 async fn a_viewer_hears_its_own_sites_dead_letters_only_on(hub_nodes: usize) {
     use futures::StreamExt as _;
-    let link = link(hub_nodes).await;
+    let link = start_link(hub_nodes).await;
     let relay = start_relay(&link).await;
     let viewer_us = trilink_integration_tests::ProbeClient::connect(
         &link.credentials(Role::Viewer(Nation::Us)).unwrap(),

@@ -24,21 +24,11 @@ use trilink_integration_tests::trilink_brokers::leafwatch::{
     self, LeafEvent, LeafTally, LeafWatch, MonitorTarget, WatchConfig,
 };
 use trilink_integration_tests::trilink_brokers::testing::spawn_second_leaf;
-use trilink_integration_tests::trilink_brokers::{Link, LinkOptions, ServerId};
-use trilink_integration_tests::{init_tracing, wait_for};
+use trilink_integration_tests::trilink_brokers::{Link, ServerId};
+use trilink_integration_tests::{start_link, wait_for};
 use trilink_schema::Nation;
 
 const POLL_TIMEOUT: Duration = Duration::from_secs(2);
-
-async fn link(hub_nodes: usize) -> Link {
-    init_tracing();
-    Link::start(LinkOptions {
-        hub_nodes,
-        ..LinkOptions::default()
-    })
-    .await
-    .expect("link starts")
-}
 
 /// Every hub node's monitoring endpoint, named `hub-<i>`.
 fn targets(link: &Link) -> Vec<MonitorTarget> {
@@ -118,7 +108,7 @@ fn assert_jp_duplicated(watch: &mut LeafWatch, t: &LeafTally) {
 /// duplicate clears.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_leaf_with_a_nations_certificate_is_detected() {
-    let link = link(1).await;
+    let link = start_link(1).await;
     let ts = targets(&link);
     let mut watch = quiet_start(&ts).await;
 
@@ -155,7 +145,7 @@ async fn a_second_leaf_with_a_nations_certificate_is_detected() {
 /// has two JP leaves, the sum over the nodes does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_leaf_with_a_nations_certificate_is_detected_on_the_clustered_hub() {
-    let link = link(3).await;
+    let link = start_link(3).await;
     let ts = targets(&link);
     let mut watch = quiet_start(&ts).await;
     let real = node_holding_jp(&link).await;
@@ -186,7 +176,7 @@ async fn a_second_leaf_with_a_nations_certificate_is_detected_on_the_clustered_h
 /// counts at most one JP leaf (the dead node is reported unreadable, once).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_of_a_leaf_link_raises_no_duplicate() {
-    let mut link = link(3).await;
+    let mut link = start_link(3).await;
     let ts = targets(&link);
     let mut watch = quiet_start(&ts).await;
     let real = node_holding_jp(&link).await;
@@ -238,7 +228,7 @@ async fn failover_of_a_leaf_link_raises_no_duplicate() {
 /// where the genuine link alone has none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_leaf_claiming_the_real_leafs_name_shows_as_relinks() {
-    let link = link(1).await;
+    let link = start_link(1).await;
     let ts = targets(&link);
     let mut watch = quiet_start(&ts).await;
     let jp_relinks = async |watch: &mut LeafWatch, secs: u64| {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use trilink_brokers::testing::admin;
 use trilink_brokers::{Link, LinkOptions, Role, ServerId, Site};
 use trilink_integration_tests::{ProbeClient, init_tracing, subscribe_ready, wait_for};
 use trilink_schema::Nation;
@@ -67,7 +68,7 @@ async fn check_role(link: &Link, role: Role, account: Nation, site: Site) -> Vec
     let mut problems = Vec::new();
     let creds = link.credentials(role).unwrap();
     let probe = ProbeClient::connect(&creds).await.unwrap();
-    let admin = link.connect(Role::Admin(site, account)).await.unwrap();
+    let admin = admin(link, site, account).await;
     let fam = families();
     let tag = format!("probe-{role:?}");
 
@@ -242,14 +243,8 @@ async fn kr_cannot_read_jp_input_in_any_way() {
 
     // KR users with the widest rights KR has: its admins on its leaf and at the hub, who may
     // subscribe to everything in the KR account.
-    let kr_leaf_admin = link
-        .connect(Role::Admin(Site::Kr, Nation::Kr))
-        .await
-        .unwrap();
-    let kr_hub_admin = link
-        .connect(Role::Admin(Site::Hub, Nation::Kr))
-        .await
-        .unwrap();
+    let kr_leaf_admin = admin(&link, Site::Kr, Nation::Kr).await;
+    let kr_hub_admin = admin(&link, Site::Hub, Nation::Kr).await;
     let mut leaf_all = subscribe_ready(&kr_leaf_admin, ">", "ready.kr.leaf")
         .await
         .unwrap();
@@ -309,10 +304,7 @@ async fn kr_cannot_read_jp_input_in_any_way() {
     let kr_leaf_js = async_nats::jetstream::new(kr_leaf_admin.clone());
     assert!(kr_leaf_js.get_stream("IN_JP").await.is_err());
     // Control: JP's own admin at the hub does find IN_JP with the JP messages in it.
-    let jp_hub_admin = link
-        .connect(Role::Admin(Site::Hub, Nation::Jp))
-        .await
-        .unwrap();
+    let jp_hub_admin = admin(&link, Site::Hub, Nation::Jp).await;
     let jp_hub_js = async_nats::jetstream::new(jp_hub_admin);
     let n = wait_for(Duration::from_secs(15), || {
         let js = jp_hub_js.clone();
@@ -378,14 +370,8 @@ async fn jp_cannot_publish_as_kr_or_us() {
         .await
         .unwrap();
     // Observers with every right in the KR and US accounts at the hub.
-    let kr_hub = link
-        .connect(Role::Admin(Site::Hub, Nation::Kr))
-        .await
-        .unwrap();
-    let us_hub = link
-        .connect(Role::Admin(Site::Hub, Nation::Us))
-        .await
-        .unwrap();
+    let kr_hub = admin(&link, Site::Hub, Nation::Kr).await;
+    let us_hub = admin(&link, Site::Hub, Nation::Us).await;
     let mut kr_in = subscribe_ready(&kr_hub, "tl.in.kr.>", "tl.in.kr.ready")
         .await
         .unwrap();
@@ -462,14 +448,8 @@ async fn jp_and_kr_leaves_have_no_path_to_each_other() {
     }
     // Functionally: JP's admin (every subject of the JP account) publishes a JP-only subject;
     // KR's admin listening on everything on its leaf never sees it.
-    let jp_admin = link
-        .connect(Role::Admin(Site::Jp, Nation::Jp))
-        .await
-        .unwrap();
-    let kr_admin = link
-        .connect(Role::Admin(Site::Kr, Nation::Kr))
-        .await
-        .unwrap();
+    let jp_admin = admin(&link, Site::Jp, Nation::Jp).await;
+    let kr_admin = admin(&link, Site::Kr, Nation::Kr).await;
     let mut kr_all = subscribe_ready(&kr_admin, ">", "ready.kr").await.unwrap();
     for subject in [
         "direct.jp.to.kr".to_owned(),

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
@@ -310,6 +310,27 @@ struct Harness {
     link: Link,
 }
 
+/// A stream of warnings under way (see [`Harness::stream_a_third`]).
+struct Stream {
+    dests: Vec<Nation>,
+    ids: Vec<MessageId>,
+    sending: tokio::task::JoinHandle<()>,
+    probe: MessageId,
+}
+
+/// A durable consumer the tests wait on: the role that may read it, its stream, its name.
+type Durable = (Role, &'static str, &'static str);
+/// The relay's input from JP, on the hub.
+const IN_JP: Durable = (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay");
+/// The relay's input from KR, on the hub.
+const IN_KR: Durable = (Role::Admin(Site::Hub, Nation::Kr), "IN_KR", "relay");
+/// adapter-jp's output, on the JP leaf.
+const OUT_JP: Durable = (Role::Admin(Site::Jp, Nation::Jp), "OUT_JP", "adapter-jp");
+/// adapter-kr's output, on the KR leaf.
+const OUT_KR: Durable = (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr");
+/// adapter-us's output, on the hub.
+const OUT_US: Durable = (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us");
+
 fn idx(n: Nation) -> usize {
     match n {
         Nation::Jp => 0,
@@ -515,6 +536,58 @@ impl Harness {
         Sender::Udp(UdpSocket::bind("127.0.0.1:0").await.unwrap(), self.jp_in)
     }
 
+    /// The national sender of `origin` (JP over UDP, KR over MQTT).
+    async fn sender(&self, origin: Nation) -> Sender {
+        match origin {
+            Nation::Jp => self.jp_sender().await,
+            Nation::Kr => self.kr_sender(),
+            Nation::Us => unreachable!("the kill tests send from JP or KR"),
+        }
+    }
+
+    /// How every single-stream kill test begins: a probe from `origin` reaches `dests`, then
+    /// [`stream`] sends `N` warnings from `origin`, and the test goes on once a third of them
+    /// reached `dests[0]`.
+    async fn stream_a_third(&mut self, origin: Nation, dests: &[Nation]) -> Stream {
+        let mut sender = self.sender(origin).await;
+        let probe = self.probe(origin, dests, &mut sender).await;
+        let (ids, sending) = stream(&self.board, origin, dests, sender);
+        let watched = dests[0];
+        until(
+            Duration::from_secs(30),
+            &format!(
+                "a third of the stream at {}",
+                watched.as_str().to_uppercase()
+            ),
+            || self.count(watched, &ids) >= N / 3,
+        )
+        .await;
+        Stream {
+            dests: dests.to_vec(),
+            ids,
+            sending,
+            probe,
+        }
+    }
+
+    /// How many of the stream's warnings its first destination has received.
+    fn count_at_first(&self, s: &Stream) -> usize {
+        self.count(s.dests[0], &s.ids)
+    }
+
+    /// Kill adapter-kr with SIGKILL while `s` is under way (not yet over), cut its gate's
+    /// connections, and start it again after 300 ms; returns how many of the stream's warnings
+    /// had reached its first destination at the kill.
+    async fn kill9_and_restart_gated_adapter_kr(&mut self, s: &Stream) -> usize {
+        let at_kill = self.count_at_first(s);
+        self.adapter(Nation::Kr).kill9();
+        self.gate.as_ref().unwrap().cut();
+        assert!(at_kill < N, "the stream was over before the kill");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.start_adapter(Nation::Kr).await;
+        at_kill
+    }
+
     fn count(&self, dest: Nation, ids: &[MessageId]) -> usize {
         let b = self.board.lock().unwrap();
         ids.iter()
@@ -640,7 +713,7 @@ impl Harness {
     /// than there are lost sequences between the ack floor and the last delivery, and (c) the
     /// server, with a pull request waiting, has redelivered nothing for three ack waits — so
     /// any unacknowledged message that still existed would have been redelivered.
-    async fn wait_settled(&self, consumers: &[(Role, &str, &str)]) {
+    async fn wait_settled(&self, consumers: &[Durable]) {
         let deadline = Instant::now() + Duration::from_secs(30);
         for (role, stream, consumer) in consumers {
             let client = self.link.connect(*role).await.unwrap();
@@ -689,24 +762,23 @@ impl Harness {
         }
     }
 
-    /// How every kill test ends: the sender finishes, the probe (sent before the stream)
-    /// joins the ids, every id reaches every one of `dests` within `within`, the `settle`
-    /// consumers settle, the relay still runs, and everything was delivered exactly once.
-    async fn finish_exactly_once(
-        &mut self,
-        sending: tokio::task::JoinHandle<()>,
-        mut ids: Vec<MessageId>,
-        probe: MessageId,
-        dests: &[Nation],
-        within: Duration,
-        settle: &[(Role, &str, &str)],
-    ) {
+    /// How every single-stream kill test ends: the sender finishes, the probe (sent before
+    /// the stream) joins the ids, every id reaches every one of the stream's destinations
+    /// within `within`, the `settle` consumers settle, the relay still runs, and everything
+    /// was delivered exactly once.
+    async fn finish_exactly_once(&mut self, s: Stream, within: Duration, settle: &[Durable]) {
+        let Stream {
+            dests,
+            mut ids,
+            sending,
+            probe,
+        } = s;
         sending.await.unwrap();
         ids.push(probe);
-        Box::pin(self.wait_all(dests, &ids, within)).await;
+        Box::pin(self.wait_all(&dests, &ids, within)).await;
         self.wait_settled(settle).await;
         self.relay.assert_running();
-        self.assert_exactly_once(dests, &ids);
+        self.assert_exactly_once(&dests, &ids);
     }
 
     /// Every one of `ids` delivered exactly once to each of `dests`, nothing to anyone else,
@@ -793,20 +865,35 @@ impl Drop for Harness {
 // Warnings
 // ------------------------------------------------------------------------------------------
 
-/// A distinct launch detection from `origin`, releasable to every nation.
-fn warning(origin: Nation, run: &str, i: usize) -> Envelope {
-    let now = Utc::now();
+/// A warning from `origin` made and sent `now`, releasable to every nation.
+fn envelope(
+    origin: Nation,
+    now: DateTime<Utc>,
+    national_message_id: String,
+    payload: Payload,
+) -> Envelope {
     Envelope::new(
         origin,
         Source {
             system: "killtest".into(),
             sensor: "s1".into(),
-            national_message_id: format!("{run}-{i:04}"),
+            national_message_id,
         },
         now,
         now,
         Mode::Exercise,
         Nation::ALL.into_iter().collect(),
+        payload,
+    )
+}
+
+/// A distinct launch detection from `origin`, releasable to every nation.
+fn warning(origin: Nation, run: &str, i: usize) -> Envelope {
+    let now = Utc::now();
+    envelope(
+        origin,
+        now,
+        format!("{run}-{i:04}"),
         Payload::LaunchDetection(LaunchDetection {
             track_id: TrackId::new(format!("K{i:04}")).unwrap(),
             launch_time: now,
@@ -831,17 +918,10 @@ fn update_of(ld: &Envelope, run: &str, i: usize) -> Envelope {
         unreachable!("warning() makes launch detections")
     };
     let now = Utc::now();
-    Envelope::new(
+    envelope(
         ld.origin,
-        Source {
-            system: "killtest".into(),
-            sensor: "s1".into(),
-            national_message_id: format!("{run}-{i:04}-tu"),
-        },
         now,
-        now,
-        Mode::Exercise,
-        Nation::ALL.into_iter().collect(),
+        format!("{run}-{i:04}-tu"),
         Payload::TrackUpdate(TrackUpdate {
             track_id: l.track_id.clone(),
             time: now,
@@ -945,25 +1025,17 @@ async fn until(within: Duration, what: &str, mut f: impl FnMut() -> bool) {
 /// configuration and state directory. Its journal keeps it from delivering them again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
-    let dests = [Nation::Kr, Nation::Us];
     let mut h = Harness::start(true).await;
-    let mut jp = h.jp_sender().await;
-    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
-    let (ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
-
     // A third of the stream has reached KR: hold adapter-kr's acknowledgements ...
-    until(
-        Duration::from_secs(30),
-        "a third of the stream at KR",
-        || h.count(Nation::Kr, &ids) >= N / 3,
-    )
-    .await;
+    let s = h
+        .stream_a_third(Nation::Jp, &[Nation::Kr, Nation::Us])
+        .await;
     let gate = h.gate.as_ref().unwrap();
     gate.hold_up();
-    let held_from = h.count(Nation::Kr, &ids);
+    let held_from = h.count_at_first(&s);
     // ... while it delivers a few more frames to KR, then stop what it receives too.
     until(Duration::from_secs(5), "deliveries with held acks", || {
-        h.count(Nation::Kr, &ids) >= held_from + 5
+        h.count_at_first(&s) >= held_from + 5
     })
     .await;
     gate.hold_down();
@@ -971,11 +1043,11 @@ async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
     // stops moving; then every frame KR has must be in the journal (nothing is between a
     // national send and its journal write, the one window the journal cannot cover).
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut last = h.count(Nation::Kr, &ids);
+    let mut last = h.count_at_first(&s);
     let mut quiet_since = Instant::now();
     while quiet_since.elapsed() < Duration::from_millis(500) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let now = h.count(Nation::Kr, &ids);
+        let now = h.count_at_first(&s);
         if now != last {
             last = now;
             quiet_since = Instant::now();
@@ -1005,28 +1077,11 @@ async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
         not_journaled.len(),
         journal.display()
     );
-    let unacked = h.count(Nation::Kr, &ids) - held_from;
-    let at_kill = h.count(Nation::Kr, &ids);
-    h.adapter(Nation::Kr).kill9();
-    h.gate.as_ref().unwrap().cut();
-    assert!(at_kill < N, "the stream was over before the kill");
-
+    let unacked = h.count_at_first(&s) - held_from;
     // JP keeps sending while adapter-kr is down; then it comes back.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    h.start_adapter(Nation::Kr).await;
-    h.finish_exactly_once(
-        sending,
-        ids,
-        probe,
-        &dests,
-        Duration::from_secs(40),
-        &[
-            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
-            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-        ],
-    )
-    .await;
+    let at_kill = h.kill9_and_restart_gated_adapter_kr(&s).await;
+    h.finish_exactly_once(s, Duration::from_secs(40), &[OUT_KR, OUT_US, IN_JP])
+        .await;
 
     // The restarted adapter did get the redeliveries, and its journal stopped them.
     let port = h.metrics_port(Nation::Kr);
@@ -1050,7 +1105,6 @@ async fn kill9_receiving_adapter_mid_stream_delivers_exactly_once() {
 /// restarted. Inputs it had not acknowledged come again; their outputs are stored once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_relay_mid_stream_delivers_exactly_once() {
-    let dests = [Nation::Kr, Nation::Us];
     let mut h = Harness::start(false).await;
     // The alert on failed policy reloads uses increase(): the counter must exist at 0 before
     // the first failure, or the first failed reload never fires it (issue 18, item 5).
@@ -1063,40 +1117,22 @@ async fn kill9_relay_mid_stream_delivers_exactly_once() {
             .any(|l| l == "trilink_relay_policy_reload_failures_total 0"),
         "{metrics}"
     );
-    let mut jp = h.jp_sender().await;
-    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
-    let (ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
-
-    until(
-        Duration::from_secs(30),
-        "a third of the stream at KR",
-        || h.count(Nation::Kr, &ids) >= N / 3,
-    )
-    .await;
+    let s = h
+        .stream_a_third(Nation::Jp, &[Nation::Kr, Nation::Us])
+        .await;
     // Let a backlog build, let the relay start on it, kill it in the middle.
     h.relay.signal("STOP");
     tokio::time::sleep(Duration::from_millis(300)).await;
     h.relay.signal("CONT");
     tokio::time::sleep(Duration::from_millis(15)).await;
-    let at_kill = h.count(Nation::Kr, &ids);
+    let at_kill = h.count_at_first(&s);
     h.relay.kill9();
     assert!(at_kill < N, "the stream was over before the kill");
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     h.relay.start();
-    h.finish_exactly_once(
-        sending,
-        ids,
-        probe,
-        &dests,
-        Duration::from_secs(40),
-        &[
-            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
-        ],
-    )
-    .await;
+    h.finish_exactly_once(s, Duration::from_secs(40), &[IN_JP, OUT_KR, OUT_US])
+        .await;
     let dedup = counter(h.relay_metrics, "trilink_relay_deduplicated_total", "").await;
     eprintln!(
         "relay killed after {at_kill}/{N} frames at KR; the restarted relay re-published \
@@ -1110,54 +1146,29 @@ async fn kill9_relay_mid_stream_delivers_exactly_once() {
 /// redelivers both; JetStream drops the copies of the first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_mqtt_ingress_adapter_mid_stream_delivers_exactly_once() {
-    let dests = [Nation::Jp, Nation::Us];
     let mut h = Harness::start(true).await;
-    let mut kr = h.kr_sender();
-    let probe = h.probe(Nation::Kr, &dests, &mut kr).await;
-    let (ids, sending) = stream(&h.board, Nation::Kr, &dests, kr);
-
-    until(
-        Duration::from_secs(30),
-        "a third of the stream at JP",
-        || h.count(Nation::Jp, &ids) >= N / 3,
-    )
-    .await;
+    let s = h
+        .stream_a_third(Nation::Kr, &[Nation::Jp, Nation::Us])
+        .await;
     // Hold what the leaf sends adapter-kr (its publish acknowledgements): what it publishes now
     // is stored, and reaches JP, but never PUBACKed to mosquitto.
     h.gate.as_ref().unwrap().hold_down();
-    let held_from = h.count(Nation::Jp, &ids);
+    let held_from = h.count_at_first(&s);
     until(
         Duration::from_secs(5),
         "stored messages without PUBACK",
-        || h.count(Nation::Jp, &ids) >= held_from + 5,
+        || h.count_at_first(&s) >= held_from + 5,
     )
     .await;
     // Then hold what it publishes too: what it receives from now on is neither stored nor
     // PUBACKed (an adapter that acknowledged MQTT before JetStream would lose these).
     h.gate.as_ref().unwrap().hold_up();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let at_kill = h.count(Nation::Jp, &ids);
-    h.adapter(Nation::Kr).kill9();
-    h.gate.as_ref().unwrap().cut();
-    assert!(at_kill < N, "the stream was over before the kill");
-
     // The KR system keeps publishing while adapter-kr is down (mosquitto queues for its
     // persistent session); then it comes back.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    h.start_adapter(Nation::Kr).await;
-    h.finish_exactly_once(
-        sending,
-        ids,
-        probe,
-        &dests,
-        Duration::from_secs(40),
-        &[
-            (Role::Admin(Site::Hub, Nation::Kr), "IN_KR", "relay"),
-            (Role::Admin(Site::Jp, Nation::Jp), "OUT_JP", "adapter-jp"),
-            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
-        ],
-    )
-    .await;
+    let at_kill = h.kill9_and_restart_gated_adapter_kr(&s).await;
+    h.finish_exactly_once(s, Duration::from_secs(40), &[IN_KR, OUT_JP, OUT_US])
+        .await;
     let dedup = counter(
         h.metrics_port(Nation::Kr),
         "trilink_deduplicated_total",
@@ -1220,12 +1231,7 @@ async fn mosquitto_restart_mid_stream_delivers_exactly_once() {
     jp_ids.push(probe_jp);
     h.wait_all(&from_kr, &kr_ids, Duration::from_secs(60)).await;
     h.wait_all(&from_jp, &jp_ids, Duration::from_secs(60)).await;
-    h.wait_settled(&[
-        (Role::Admin(Site::Hub, Nation::Kr), "IN_KR", "relay"),
-        (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-        (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-    ])
-    .await;
+    h.wait_settled(&[IN_KR, IN_JP, OUT_KR]).await;
     h.relay.assert_running();
     for n in Nation::ALL {
         h.adapter(n).assert_running();
@@ -1248,15 +1254,7 @@ async fn mosquitto_restart_mid_stream_delivers_exactly_once() {
 async fn a_national_broker_that_forgets_sessions_does_not_stall_egress() {
     let dests = [Nation::Kr, Nation::Us];
     let mut h = Harness::start_with(false, false, 1).await;
-    let mut jp = h.jp_sender().await;
-    h.probe(Nation::Jp, &dests, &mut jp).await;
-    let (ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
-    until(
-        Duration::from_secs(30),
-        "a third of the stream at KR",
-        || h.count(Nation::Kr, &ids) >= N / 3,
-    )
-    .await;
+    let Stream { ids, sending, .. } = h.stream_a_third(Nation::Jp, &dests).await;
     h.mqtt.restart().await.unwrap();
     sending.await.unwrap();
     // Everything reaches the US (no MQTT on that path); then one more warning from JP must
@@ -1278,37 +1276,19 @@ async fn a_national_broker_that_forgets_sessions_does_not_stall_egress() {
 /// JP (UDP) → KR and US while the broker `server` is killed with SIGKILL mid-stream and
 /// restarted; then every message is delivered exactly once at both destinations and the named
 /// durables settle.
-async fn kill9_server_mid_stream(
-    hub_nodes: usize,
-    server: ServerId,
-    settle: &[(Role, &str, &str)],
-) {
-    let dests = [Nation::Kr, Nation::Us];
+async fn kill9_server_mid_stream(hub_nodes: usize, server: ServerId, settle: &[Durable]) {
     let mut h = Harness::start_with(false, true, hub_nodes).await;
-    let mut jp = h.jp_sender().await;
-    let probe = h.probe(Nation::Jp, &dests, &mut jp).await;
-    let (ids, sending) = stream(&h.board, Nation::Jp, &dests, jp);
-    until(
-        Duration::from_secs(30),
-        "a third of the stream at KR",
-        || h.count(Nation::Kr, &ids) >= N / 3,
-    )
-    .await;
-    let at_kill = h.count(Nation::Kr, &ids);
+    let s = h
+        .stream_a_third(Nation::Jp, &[Nation::Kr, Nation::Us])
+        .await;
+    let at_kill = h.count_at_first(&s);
     h.link.kill(server).unwrap();
     assert!(at_kill < N, "the stream was over before the kill");
     tokio::time::sleep(Duration::from_secs(1)).await;
     h.link.restart(server).await.unwrap();
-    h.finish_exactly_once(
-        sending,
-        ids,
-        probe,
-        &dests,
-        // nats-server 2.15 retries a broken stream source only every ~40 s.
-        Duration::from_secs(120),
-        settle,
-    )
-    .await;
+    // nats-server 2.15 retries a broken stream source only every ~40 s.
+    h.finish_exactly_once(s, Duration::from_secs(120), settle)
+        .await;
     eprintln!("{server} killed after {at_kill}/{N} frames at KR");
 }
 
@@ -1316,45 +1296,19 @@ async fn kill9_server_mid_stream(
 /// reconnect, the hub catches up from the leaf.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_hub_mid_stream_delivers_exactly_once() {
-    kill9_server_mid_stream(
-        1,
-        ServerId::hub(0),
-        &[
-            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
-        ],
-    )
-    .await;
+    kill9_server_mid_stream(1, ServerId::hub(0), &[IN_JP, OUT_KR, OUT_US]).await;
 }
 
 /// The KR leaf killed: the hub keeps KR's outputs, the KR leaf's OUT_KR catches up,
 /// adapter-kr reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_kr_leaf_mid_stream_delivers_exactly_once() {
-    kill9_server_mid_stream(
-        1,
-        ServerId::KR,
-        &[
-            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-        ],
-    )
-    .await;
+    kill9_server_mid_stream(1, ServerId::KR, &[IN_JP, OUT_KR]).await;
 }
 
 /// One node of the 3-node hub killed while the relay, the adapters and both leaves run: the
 /// R3 streams keep a quorum, clients and leaves fail over to the other nodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_one_node_of_the_clustered_hub_mid_stream_delivers_exactly_once() {
-    kill9_server_mid_stream(
-        3,
-        ServerId::hub(0),
-        &[
-            (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay"),
-            (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr"),
-            (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us"),
-        ],
-    )
-    .await;
+    kill9_server_mid_stream(3, ServerId::hub(0), &[IN_JP, OUT_KR, OUT_US]).await;
 }

@@ -72,6 +72,18 @@ pub async fn connect_js(url: &str) -> (async_nats::Client, jetstream::Context) {
     (client, js)
 }
 
+/// A client of `link` with every right in `account`'s account on `site`'s server (its
+/// `Role::Admin`): what a test observes or sets up through.
+pub async fn admin(
+    link: &crate::Link,
+    site: crate::Site,
+    account: trilink_schema::Nation,
+) -> async_nats::Client {
+    link.connect(crate::Role::Admin(site, account))
+        .await
+        .unwrap_or_else(|e| panic!("connecting as admin of {account} on {site}: {e}"))
+}
+
 /// Create one stream per `(name, subject)` with default settings.
 pub async fn create_streams(js: &jetstream::Context, streams: &[(&str, &str)]) {
     create_streams_like(js, streams, &stream::Config::default()).await;
@@ -91,6 +103,40 @@ pub async fn create_streams_like(
         })
         .await
         .unwrap_or_else(|e| panic!("creating stream {name}: {e}"));
+    }
+}
+
+/// nats-server with JetStream (stopped on drop), its URL, a client and its JetStream context.
+#[derive(Debug)]
+pub struct Hub {
+    /// The server.
+    pub nats: NatsServer,
+    /// Its client URL.
+    pub url: String,
+    /// A client connected to it.
+    pub client: async_nats::Client,
+    /// The client's JetStream context.
+    pub js: jetstream::Context,
+}
+
+impl Hub {
+    /// A hub with `streams` (`(name, subject)`) in default settings.
+    pub async fn start(streams: &[(&str, &str)]) -> Hub {
+        Hub::start_like(streams, &stream::Config::default()).await
+    }
+
+    /// A hub with `streams`, every other setting from `like`.
+    pub async fn start_like(streams: &[(&str, &str)], like: &stream::Config) -> Hub {
+        let nats = start_nats();
+        let url = nats.url();
+        let (client, js) = connect_js(&url).await;
+        create_streams_like(&js, streams, like).await;
+        Hub {
+            nats,
+            url,
+            client,
+            js,
+        }
     }
 }
 

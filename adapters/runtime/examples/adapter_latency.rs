@@ -11,7 +11,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,47 +19,18 @@ use async_nats::jetstream::{self, stream};
 use bytes::BytesMut;
 use chrono::Utc;
 use futures::StreamExt;
-use trilink_brokers::testing::{connect_js, create_streams_like, free_port, start_nats};
+use trilink_brokers::testing::{Hub, free_port};
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::transport::StreamDecoder;
-use trilink_schema::{
-    Envelope, GeoPoint, LaunchDetection, MissileClass, Mode, Nation, NationalCodec, Payload,
-    PositionUncertainty, Source, Subject, TrackId,
-};
+use trilink_schema::testing::sample::worked_launch;
+use trilink_schema::{Envelope, Nation, NationalCodec, Subject};
 use trilink_us::UsCodec;
 
+/// JP's worked launch detection, national message id `lat-<i>`, observed 1 ms ago.
 fn envelope(i: usize) -> Envelope {
-    let now = Utc::now() - chrono::Duration::milliseconds(1);
-    Envelope::new(
-        Nation::Jp,
-        Source {
-            system: "jadgex".into(),
-            sensor: "fps-5-sado".into(),
-            national_message_id: format!("lat-{i}"),
-        },
-        now,
-        now,
-        Mode::Exercise,
-        [Nation::Jp, Nation::Us]
-            .into_iter()
-            .collect::<BTreeSet<_>>(),
-        Payload::LaunchDetection(LaunchDetection {
-            track_id: TrackId::new("JP-T0042").unwrap(),
-            launch_time: now,
-            launch_point: GeoPoint {
-                lat_deg: 39.039_219_3,
-                lon_deg: 125.762_524_1,
-                alt_m: 35.5,
-            },
-            launch_point_uncertainty: PositionUncertainty {
-                horizontal_m: 1500.0,
-                vertical_m: 250.0,
-            },
-            missile_class: MissileClass::Irbm,
-            confidence: 0.87,
-        }),
-    )
+    let at = Utc::now() - chrono::Duration::milliseconds(1);
+    worked_launch(Nation::Jp, format!("lat-{i}"), at)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -78,11 +48,7 @@ async fn main() {
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let n = (rate * secs) as usize;
 
-    let server = start_nats();
-    let url = server.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams_like(
-        &js,
+    let hub = Hub::start_like(
         &[
             ("TL_IN", "tl.in.>"),
             ("TL_OUT_US", "tl.out.us.>"),
@@ -94,6 +60,7 @@ async fn main() {
         },
     )
     .await;
+    let (url, js) = (hub.url.clone(), hub.js.clone());
 
     // Forwarder standing in for the relay: durable consumer on TL_IN, publish to tl.out.us.
     let fwd_js = js.clone();

@@ -16,7 +16,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,18 +24,13 @@ use async_nats::jetstream::stream;
 use bytes::BytesMut;
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
-use trilink_brokers::testing::{
-    Mosquitto, anonymous_listener, connect_js, create_streams_like, free_port, start_nats,
-    stream_count,
-};
+use trilink_brokers::testing::{Hub, Mosquitto, anonymous_listener, free_port, stream_count};
 use trilink_jp::JpCodec;
 use trilink_runtime::adapter::{self, AdapterConfig};
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_runtime::transport::StreamDecoder;
-use trilink_schema::{
-    Envelope, GeoPoint, LaunchDetection, MissileClass, Mode, Nation, NationalCodec, Payload,
-    PositionUncertainty, Source, TrackId,
-};
+use trilink_schema::testing::sample::worked_launch;
+use trilink_schema::{Envelope, Nation, NationalCodec};
 
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -47,37 +41,11 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// JP's worked launch detection from `origin`, national message id `bench-<i>`, observed
+/// 100 ms ago.
 fn envelope(origin: Nation, i: usize) -> Envelope {
-    let now = Utc::now() - chrono::Duration::milliseconds(100);
-    Envelope::new(
-        origin,
-        Source {
-            system: "jadgex".into(),
-            sensor: "fps-5-sado".into(),
-            national_message_id: format!("bench-{i}"),
-        },
-        now,
-        now,
-        Mode::Exercise,
-        [Nation::Jp, Nation::Us]
-            .into_iter()
-            .collect::<BTreeSet<_>>(),
-        Payload::LaunchDetection(LaunchDetection {
-            track_id: TrackId::new("JP-T0042").unwrap(),
-            launch_time: now,
-            launch_point: GeoPoint {
-                lat_deg: 39.039_219_3,
-                lon_deg: 125.762_524_1,
-                alt_m: 35.5,
-            },
-            launch_point_uncertainty: PositionUncertainty {
-                horizontal_m: 1500.0,
-                vertical_m: 250.0,
-            },
-            missile_class: MissileClass::Irbm,
-            confidence: 0.87,
-        }),
-    )
+    let at = Utc::now() - chrono::Duration::milliseconds(100);
+    worked_launch(origin, format!("bench-{i}"), at)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -88,11 +56,7 @@ async fn main() {
     let mqtt = args.next().is_some_and(|a| a == "mqtt");
     let window: Option<usize> = args.next().and_then(|a| a.parse().ok());
 
-    let server = start_nats();
-    let url = server.url();
-    let (_client, js) = connect_js(&url).await;
-    create_streams_like(
-        &js,
+    let hub = Hub::start_like(
         &[
             ("TL_IN", "tl.in.>"),
             ("TL_OUT_JP", "tl.out.jp.>"),
@@ -104,6 +68,7 @@ async fn main() {
         },
     )
     .await;
+    let (url, js) = (hub.url.clone(), hub.js.clone());
 
     let in_port = free_port();
     let out_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

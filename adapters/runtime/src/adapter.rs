@@ -1299,14 +1299,7 @@ async fn run_egress<C: NationalCodec>(
     // A send failed: take nothing new until the window is settled, then resume the outputs.
     let mut blocked = false;
     'outer: loop {
-        let stream = consumer
-            .stream()
-            .max_messages_per_batch(batch)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await;
-        let mut messages = match stream {
+        let mut messages = match nats::egress_pull(&consumer, batch).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, source = %ctx.source, "egress pull failed; retrying");

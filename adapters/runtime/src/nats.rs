@@ -11,7 +11,8 @@
 //!   the stream is de-duplicated) up to `publish_retries` times.
 //! - [`dead_letter`] publishes rejected input to `tl.dlq.<site>` with the headers of
 //!   [`trilink_schema::headers`] and the original bytes as the body.
-//! - [`durable_pull`] gets or creates a durable pull consumer with explicit acks.
+//! - [`durable_pull`] gets or creates a durable pull consumer with explicit acks;
+//!   [`egress_pull`] pulls from it as the egress does.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -615,4 +616,20 @@ pub async fn durable_pull(
         );
     }
     Ok(consumer)
+}
+
+/// The egress's pull from `consumer`: requests of up to `batch` messages, each open for 30 s,
+/// with a heartbeat every 5 s (a dead connection shows within seconds, not at the request's
+/// end).
+pub async fn egress_pull(
+    consumer: &PullConsumer,
+    batch: usize,
+) -> Result<jetstream::consumer::pull::Stream, jetstream::consumer::StreamError> {
+    consumer
+        .stream()
+        .max_messages_per_batch(batch)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
 }

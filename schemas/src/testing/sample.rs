@@ -150,3 +150,39 @@ pub fn envelope(spec: &SampleSpec) -> Result<Envelope, TrackIdError> {
     }
     Ok(env)
 }
+
+/// The launch detection of the JP format's worked example (track `JP-T0042`, an IRBM from
+/// 39.04 N 125.76 E, system `jadgex`, sensor `fps-5-sado`), here from `origin` with the
+/// national message id `national_message_id`, released to JP and US, launched, observed and
+/// ingested at `at`: what the runtime's latency and throughput examples send.
+pub fn worked_launch(origin: Nation, national_message_id: String, at: DateTime<Utc>) -> Envelope {
+    #[allow(clippy::expect_used)] // a constant, valid track id
+    let track_id = TrackId::new("JP-T0042").expect("a valid track id");
+    Envelope::new(
+        origin,
+        Source {
+            system: "jadgex".into(),
+            sensor: "fps-5-sado".into(),
+            national_message_id,
+        },
+        at,
+        at,
+        Mode::Exercise,
+        [Nation::Jp, Nation::Us].into_iter().collect(),
+        Payload::LaunchDetection(LaunchDetection {
+            track_id,
+            launch_time: at,
+            launch_point: GeoPoint {
+                lat_deg: 39.039_219_3,
+                lon_deg: 125.762_524_1,
+                alt_m: 35.5,
+            },
+            launch_point_uncertainty: PositionUncertainty {
+                horizontal_m: 1500.0,
+                vertical_m: 250.0,
+            },
+            missile_class: MissileClass::Irbm,
+            confidence: 0.87,
+        }),
+    )
+}

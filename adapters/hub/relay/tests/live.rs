@@ -98,6 +98,46 @@ async fn publish(js: &jetstream::Context, subject: &str, msg_id: &str, body: Vec
         .unwrap();
 }
 
+/// Publish `env` on its input subject, its message id the JetStream deduplication id.
+async fn publish_input(js: &jetstream::Context, env: &Envelope) {
+    publish(
+        js,
+        &Subject::input_for(env).to_string(),
+        &env.message_id.to_string(),
+        env.to_json().unwrap(),
+    )
+    .await;
+}
+
+/// Over the sea at 90 km: where the streamed track updates are.
+const AT_SEA: GeoPoint = GeoPoint {
+    lat_deg: 38.0,
+    lon_deg: 130.0,
+    alt_m: 90_000.0,
+};
+
+/// A sample envelope released to every nation: `kind` from `origin` in `mode`, observed
+/// `age_s` seconds ago at `point`.
+fn sample(
+    origin: Nation,
+    kind: PayloadKind,
+    mode: Mode,
+    seq: u64,
+    age_s: i64,
+    point: GeoPoint,
+) -> Envelope {
+    envelope(&SampleSpec {
+        origin,
+        kind,
+        mode,
+        releasability: Nation::ALL.into_iter().collect(),
+        seq,
+        observed_at: Utc::now() - chrono::Duration::seconds(age_s),
+        point,
+    })
+    .unwrap()
+}
+
 async fn js_for(server: &NatsServer) -> jetstream::Context {
     let client = async_nats::connect(server.url()).await.unwrap();
     jetstream::new(client)
@@ -236,20 +276,19 @@ async fn live_outputs_equal_offline_prediction_and_rejects_are_dead_lettered() {
 }
 
 fn exercise_launch(seq: u64) -> Envelope {
-    envelope(&SampleSpec {
-        origin: Nation::Jp,
-        kind: PayloadKind::LaunchDetection,
-        mode: Mode::Exercise,
-        releasability: Nation::ALL.into_iter().collect(),
+    let point = GeoPoint {
+        lat_deg: 40.0,
+        lon_deg: 128.0,
+        alt_m: 0.0,
+    };
+    sample(
+        Nation::Jp,
+        PayloadKind::LaunchDetection,
+        Mode::Exercise,
         seq,
-        observed_at: Utc::now() - chrono::Duration::seconds(2),
-        point: GeoPoint {
-            lat_deg: 40.0,
-            lon_deg: 128.0,
-            alt_m: 0.0,
-        },
-    })
-    .unwrap()
+        2,
+        point,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,13 +309,7 @@ async fn reload_keeps_old_policy_when_new_one_is_invalid() {
         let js = js.clone();
         async move {
             let env = exercise_launch(seq);
-            publish(
-                &js,
-                "tl.in.jp.launch_detection",
-                &env.message_id.to_string(),
-                env.to_json().unwrap(),
-            )
-            .await;
+            publish_input(&js, &env).await;
             env
         }
     };
@@ -351,30 +384,17 @@ async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once
     start_relay(cfg.clone(), &policy_path).await.stop().await;
 
     let js = js_for(&server).await;
-    let all: BTreeSet<Nation> = Nation::ALL.into_iter().collect();
     for seq in 0..N {
         let origin = Nation::ALL[(seq % 3) as usize];
-        let env = envelope(&SampleSpec {
+        let env = sample(
             origin,
-            kind: PayloadKind::TrackUpdate,
-            mode: Mode::RealWorld,
-            releasability: all.clone(),
+            PayloadKind::TrackUpdate,
+            Mode::RealWorld,
             seq,
-            observed_at: Utc::now() - chrono::Duration::seconds(5),
-            point: GeoPoint {
-                lat_deg: 38.0,
-                lon_deg: 130.0,
-                alt_m: 90_000.0,
-            },
-        })
-        .unwrap();
-        publish(
-            &js,
-            &Subject::input_for(&env).to_string(),
-            &env.message_id.to_string(),
-            env.to_json().unwrap(),
-        )
-        .await;
+            5,
+            AT_SEA,
+        );
+        publish_input(&js, &env).await;
     }
 
     // First relay: killed (task aborted, connections dropped) part-way through.
@@ -486,27 +506,15 @@ async fn a_picture_that_cannot_be_stored_never_holds_up_national_outputs() {
     cfg.picture.rebuild_window_s = 0;
     let relay = start_relay(cfg, &policy_path).await;
     for seq in 0..N {
-        let env = envelope(&SampleSpec {
-            origin: Nation::Jp,
-            kind: PayloadKind::TrackUpdate,
-            mode: Mode::RealWorld,
-            releasability: Nation::ALL.into_iter().collect(),
+        let env = sample(
+            Nation::Jp,
+            PayloadKind::TrackUpdate,
+            Mode::RealWorld,
             seq,
-            observed_at: Utc::now() - chrono::Duration::seconds(2),
-            point: GeoPoint {
-                lat_deg: 38.0,
-                lon_deg: 130.0,
-                alt_m: 90_000.0,
-            },
-        })
-        .unwrap();
-        publish(
-            &js,
-            &Subject::input_for(&env).to_string(),
-            &env.message_id.to_string(),
-            env.to_json().unwrap(),
-        )
-        .await;
+            2,
+            AT_SEA,
+        );
+        publish_input(&js, &env).await;
     }
     let c = relay.control.clone();
     wait_until(20, "every input acknowledged", || c.get(|s| &s.acked) >= N).await;
@@ -532,20 +540,12 @@ async fn restarted_relay_rebuilds_the_picture_and_keeps_event_ids() {
     let cfg = config(&server);
     let js = js_for(&server).await;
     let report = |origin: Nation, kind: PayloadKind, seq: u64, age_s: i64| {
-        envelope(&SampleSpec {
-            origin,
-            kind,
-            mode: Mode::RealWorld,
-            releasability: Nation::ALL.into_iter().collect(),
-            seq,
-            observed_at: Utc::now() - chrono::Duration::seconds(age_s),
-            point: GeoPoint {
-                lat_deg: 39.0,
-                lon_deg: 125.7,
-                alt_m: 0.0,
-            },
-        })
-        .unwrap()
+        let point = GeoPoint {
+            lat_deg: 39.0,
+            lon_deg: 125.7,
+            alt_m: 0.0,
+        };
+        sample(origin, kind, Mode::RealWorld, seq, age_s, point)
     };
     let events_in = |msgs: &[Stored]| -> BTreeSet<String> {
         msgs.iter()
@@ -556,13 +556,7 @@ async fn restarted_relay_rebuilds_the_picture_and_keeps_event_ids() {
 
     let first = start_relay(cfg.clone(), &policy_path).await;
     let ld = report(Nation::Us, PayloadKind::LaunchDetection, 1, 4);
-    publish(
-        &js,
-        &Subject::input_for(&ld).to_string(),
-        &ld.message_id.to_string(),
-        ld.to_json().unwrap(),
-    )
-    .await;
+    publish_input(&js, &ld).await;
     let c1 = first.control.clone();
     wait_until(15, "first views stored", || {
         c1.get(|s| &s.picture_published) >= 3
@@ -582,13 +576,7 @@ async fn restarted_relay_rebuilds_the_picture_and_keeps_event_ids() {
     // Its republished views are the same messages (JetStream duplicates).
     wait_until(15, "views republished", || c2.get(|s| &s.deduplicated) >= 3).await;
     let kr_ld = report(Nation::Kr, PayloadKind::LaunchDetection, 2, 3);
-    publish(
-        &js,
-        &Subject::input_for(&kr_ld).to_string(),
-        &kr_ld.message_id.to_string(),
-        kr_ld.to_json().unwrap(),
-    )
-    .await;
+    publish_input(&js, &kr_ld).await;
     wait_until(15, "the new report's views stored", || {
         c2.get(|s| &s.picture_published) >= 6
     })
@@ -629,30 +617,17 @@ async fn tracks_keep_their_order_through_refused_stores() {
     let relay = start_relay(cfg, &policy_path).await;
     let c = relay.control.clone();
     let js = js_for(&server).await;
-    let all: BTreeSet<Nation> = Nation::ALL.into_iter().collect();
     // Message id of each input → (track, position in the track).
     let mut position = BTreeMap::new();
     let mut send = |k: u64, t: u64| {
         // Same track `jp-<t>` for every k (the sample's track is `<origin>-<seq mod 1000>`).
         let seq = k * 1000 + t;
-        let env = envelope(&SampleSpec {
-            origin: Nation::Jp,
-            kind: if k == 0 {
-                PayloadKind::LaunchDetection
-            } else {
-                PayloadKind::TrackUpdate
-            },
-            mode: Mode::RealWorld,
-            releasability: all.clone(),
-            seq,
-            observed_at: Utc::now() - chrono::Duration::seconds(5),
-            point: GeoPoint {
-                lat_deg: 38.0,
-                lon_deg: 130.0,
-                alt_m: 90_000.0,
-            },
-        })
-        .unwrap();
+        let kind = if k == 0 {
+            PayloadKind::LaunchDetection
+        } else {
+            PayloadKind::TrackUpdate
+        };
+        let env = sample(Nation::Jp, kind, Mode::RealWorld, seq, 5, AT_SEA);
         position.insert(env.message_id.to_string(), (t, k));
         env
     };
@@ -668,13 +643,7 @@ async fn tracks_keep_their_order_through_refused_stores() {
         let js = js.clone();
         async move {
             for env in envs {
-                publish(
-                    &js,
-                    &Subject::input_for(&env).to_string(),
-                    &env.message_id.to_string(),
-                    env.to_json().unwrap(),
-                )
-                .await;
+                publish_input(&js, &env).await;
             }
         }
     };

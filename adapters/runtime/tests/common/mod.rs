@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, consumer};
 use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, Utc};
 use trilink_runtime::CancellationToken;
@@ -50,34 +50,8 @@ pub const TL_OUT_KR: (&str, &str) = ("TL_OUT_KR", "tl.out.kr.>");
 /// Stream `TL_OUT_US`: what the relay released to US.
 pub const TL_OUT_US: (&str, &str) = ("TL_OUT_US", "tl.out.us.>");
 
-/// nats-server with JetStream (stopped on drop), its URL, a client and its JetStream context.
-pub struct Hub {
-    pub nats: NatsServer,
-    pub url: String,
-    pub client: async_nats::Client,
-    pub js: jetstream::Context,
-}
-
-impl Hub {
-    /// A hub with `streams` (`(name, subject)`, e.g. [`TL_IN`]) in default settings.
-    pub async fn start(streams: &[(&str, &str)]) -> Hub {
-        Hub::start_like(streams, &stream::Config::default()).await
-    }
-
-    /// A hub with `streams`, every other setting from `like`.
-    pub async fn start_like(streams: &[(&str, &str)], like: &stream::Config) -> Hub {
-        let nats = start_nats();
-        let url = nats.url();
-        let (client, js) = connect_js(&url).await;
-        create_streams_like(&js, streams, like).await;
-        Hub {
-            nats,
-            url,
-            client,
-            js,
-        }
-    }
-}
+// The hub itself (nats-server with streams, a client and its JetStream context) is
+// `trilink_brokers::testing::Hub`.
 
 /// Repeat `send`, pausing `pause` after each, until stream `TL_IN` holds `want` messages (the
 /// adapter's socket or subscription may not be up yet): then it must hold exactly `want`

@@ -13,7 +13,7 @@
 )] // test code; the metrics compared are counts
 
 mod common;
-use common::repo;
+use common::{repo, succeeds};
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -73,13 +73,7 @@ async fn watch_leaves_raises_the_duplicate_signal_for_a_second_jp_leaf() {
     let monitor = link.server(ServerId::hub(0)).unwrap().monitor_url();
 
     // Control: the genuine link is within allowance.
-    let o = once(&monitor);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&once(&monitor));
     assert!(
         out.contains("JP 127.0.0.1:") && out.contains(" 1\n"),
         "{out}"

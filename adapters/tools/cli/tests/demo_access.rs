@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 mod common;
-use common::{exits_with, repo};
+use common::{exits_with, json_with, replay, repo};
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -334,27 +334,20 @@ fn replay_watches_dead_letters_and_serves_the_view(block: &[&str]) {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let capture = other_day.join("national.pcapng");
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .arg("replay")
-        .arg(&capture)
-        .args(["--nation", "jp", "--jp", &jp_in, "--speed", "40"])
-        .args([
-            "--timestamps",
-            "as-recorded",
-            "--rt-priority",
-            "0",
-            "--json",
-        ])
-        .args(watch)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
+    let as_recorded = ["--timestamps", "as-recorded", "--rt-priority", "0"];
+    let jp_args = ["--nation", "jp", "--jp", &jp_in];
+    let o = replay(
+        &capture,
+        &[
+            &jp_args[..],
+            &["--speed", "40"],
+            &as_recorded,
+            &["--json"],
+            &watch,
+        ]
+        .concat(),
     );
-    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (v, out, err) = json_with(&o, 1);
     let sent = v["sent"].as_u64().unwrap();
     assert!(sent >= 5, "{out}");
     assert_eq!(v["dead_lettered"], sent, "{out}\n{err}");
@@ -368,15 +361,10 @@ fn replay_watches_dead_letters_and_serves_the_view(block: &[&str]) {
         "{err}"
     );
     // The same as text.
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .arg("replay")
-        .arg(&capture)
-        .args(["--nation", "jp", "--jp", &jp_in, "--max"])
-        .args(["--timestamps", "as-recorded", "--rt-priority", "0"])
-        .args(watch)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = replay(
+        &capture,
+        &[&jp_args[..], &["--max"], &as_recorded, &watch].concat(),
+    );
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(
@@ -386,23 +374,16 @@ fn replay_watches_dead_letters_and_serves_the_view(block: &[&str]) {
 
     // A watch the server refuses (viewer-jp may not hear KR's dead letters) stops the replay
     // before anything is sent, instead of reporting "nothing dead-lettered".
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .arg("replay")
-        .arg(&capture)
-        .args([
-            "--nation",
-            "jp",
-            "--jp",
-            &jp_in,
-            "--max",
-            "--rt-priority",
-            "0",
-        ])
-        .args(watch)
-        .args(["--dlq-site", "kr", "--dlq-user", "viewer-jp"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = replay(
+        &capture,
+        &[
+            &jp_args[..],
+            &["--max", "--rt-priority", "0"],
+            &watch,
+            &["--dlq-site", "kr", "--dlq-user", "viewer-jp"],
+        ]
+        .concat(),
+    );
     let err = exits_with(&o, 1);
     assert!(err.contains("Permissions Violation"), "{err}");
     assert!(
@@ -422,23 +403,17 @@ fn replay_watches_dead_letters_and_serves_the_view(block: &[&str]) {
         .nth(2)
         .unwrap()
         .to_owned();
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .arg("replay")
-        .arg(&capture)
-        .args(["--nation", "us", "--us", &us_in, "--max", "--json"])
-        .args(["--timestamps", "as-recorded", "--rt-priority", "0"])
-        .args(["--dlq-nats", &hub, "--dlq-ca-file", &ca])
-        .arg("--dlq-password-file")
-        .arg(&viewer_us)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
+    let o = replay(
+        &capture,
+        &[
+            &["--nation", "us", "--us", &us_in, "--max", "--json"],
+            &as_recorded[..],
+            &["--dlq-nats", &hub, "--dlq-ca-file", &ca],
+            &["--dlq-password-file", viewer_us.to_str().unwrap()],
+        ]
+        .concat(),
     );
-    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (v, out, err) = json_with(&o, 1);
     let us_sent = v["sent"].as_u64().unwrap();
     assert!(us_sent >= 1, "{out}");
     assert_eq!(

@@ -145,8 +145,9 @@ fn broker_streams_creates_streams_with_either_url_flag() {
     let pw = dir.path().join("pw");
     std::fs::write(&pw, "secret\n").unwrap();
     let pw = pw.to_str().unwrap();
-    for flag in ["--url", "--nats"] {
-        let o = trilink(&[
+    // `broker streams` for JP's account on the JP site as `ops`, then `rest`.
+    let streams_as_ops = |flag: &str, rest: &[&str]| {
+        let head = [
             "broker",
             "streams",
             flag,
@@ -157,9 +158,11 @@ fn broker_streams_creates_streams_with_either_url_flag() {
             "jp",
             "--user",
             "ops",
-            "--password-file",
-            pw,
-        ]);
+        ];
+        trilink(&[&head[..], rest].concat())
+    };
+    for flag in ["--url", "--nats"] {
+        let o = streams_as_ops(flag, &["--password-file", pw]);
         let (out, err) = (
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr),
@@ -171,35 +174,11 @@ fn broker_streams_creates_streams_with_either_url_flag() {
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "nope\n").unwrap();
     let started = std::time::Instant::now();
-    let o = trilink(&[
-        "broker",
-        "streams",
-        "--nats",
-        &url,
-        "--site",
-        "jp",
-        "--account",
-        "jp",
-        "--user",
-        "ops",
-        "--password-file",
-        wrong.to_str().unwrap(),
-    ]);
+    let o = streams_as_ops("--nats", &["--password-file", wrong.to_str().unwrap()]);
     let err = exits_with(&o, 1);
     assert!(err.to_lowercase().contains("authorization"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     // Neither --password nor --password-file: a usage error.
-    let o = trilink(&[
-        "broker",
-        "streams",
-        "--nats",
-        &url,
-        "--site",
-        "jp",
-        "--account",
-        "jp",
-        "--user",
-        "ops",
-    ]);
+    let o = streams_as_ops("--nats", &[]);
     assert_eq!(o.status.code(), Some(2));
 }

@@ -6,17 +6,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
-use common::{exits_with, trilink};
+use common::{decode_capture, exits_with, json_ok, receivers, replay, sample, succeeds, trilink};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use trilink_brokers::testing::{free_port, free_udp_port, start_mosquitto, start_nats_with};
-use trilink_capture::{CaptureDecoder, CaptureMap, CaptureReader, JsonlRecord, read_jsonl};
+use trilink_brokers::testing::{
+    create_streams, free_port, free_udp_port, start_mosquitto, start_nats_with,
+};
+use trilink_capture::{JsonlRecord, read_jsonl};
 use trilink_schema::Nation;
 
 /// A child process killed and reaped on drop.
@@ -89,29 +91,10 @@ fn finish_record(mut p: Proc, rx: &mpsc::Receiver<String>) -> Vec<String> {
     }
 }
 
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../adapters/tools/scenario/samples")
-        .join(name)
-}
-
 /// National frames of a capture, per nation, in order (exact bytes).
 fn frames(pcapng: &Path, map: &Path) -> BTreeMap<Nation, Vec<Vec<u8>>> {
-    let map: CaptureMap = toml::from_str(&std::fs::read_to_string(map).unwrap()).unwrap();
-    let bytes = std::fs::read(pcapng).unwrap();
-    let mut dec = CaptureDecoder::new(map)
-        .with_codec(trilink_jp::JpCodec)
-        .with_codec(trilink_kr::KrCodec)
-        .with_codec(trilink_us::UsCodec::default());
     let mut out: BTreeMap<Nation, Vec<Vec<u8>>> = BTreeMap::new();
-    let name = pcapng.display().to_string();
-    let mut all = Vec::new();
-    for m in CaptureReader::new(name.clone(), &bytes) {
-        all.extend(dec.push(&m.unwrap()));
-    }
-    all.extend(dec.finish());
-    for r in all {
-        let r = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+    for r in decode_capture(pcapng, map).0 {
         out.entry(r.nation).or_default().push(r.raw.to_vec());
     }
     out
@@ -123,12 +106,7 @@ fn tshark_reads_cleanly(file: &Path) {
         .args(["-r", file.to_str().unwrap(), "-q", "-z", "expert,warn"])
         .output()
         .expect("tshark not installed (apt-get install tshark)");
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeds(&o);
     assert!(
         !out.contains("Warning") && !out.contains("Error"),
         "tshark expert info on {}:\n{out}",
@@ -136,19 +114,24 @@ fn tshark_reads_cleanly(file: &Path) {
     );
 }
 
-fn replay_ok(args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["replay"];
-    a.extend_from_slice(args);
-    a.push("--json");
-    let o = trilink(&a);
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "replay {args:?}\n{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_str(out.trim()).unwrap()
+/// Byte-for-byte comparisons replay the recorded mode and times (the default rewrites them to
+/// exercise and now); the samples are real_world, so `--real-world` too.
+const AS_RECORDED: [&str; 5] = [
+    "--mode",
+    "as-recorded",
+    "--timestamps",
+    "as-recorded",
+    "--real-world",
+];
+
+/// `trilink replay <capture> args… --json` succeeds: its summary.
+fn replay_ok(capture: &Path, args: &[&str]) -> serde_json::Value {
+    json_ok(&replay(capture, &[args, &["--json"]].concat()))
+}
+
+/// [`replay_ok`] with the recorded mode and times ([`AS_RECORDED`]).
+fn replay_as_recorded_ok(capture: &Path, args: &[&str]) -> serde_json::Value {
+    replay_ok(capture, &[args, &AS_RECORDED].concat())
 }
 
 #[test]
@@ -182,26 +165,21 @@ fn pcapng_record_replay_record_gives_the_same_frames() {
             "--duration",
             "40",
         ]);
-        let summary = replay_ok(&[
-            prev.to_str().unwrap(),
-            "--map",
-            prev_map.to_str().unwrap(),
-            "--jp",
-            &format!("udp://127.0.0.1:{jp}"),
-            "--us",
-            &format!("tcp://127.0.0.1:{us}"),
-            "--kr",
-            &kr,
-            "--speed",
-            "20",
-            // Byte-for-byte comparison: the recorded mode and times (the default rewrites
-            // them to exercise and now); the sample is real_world, so --real-world too.
-            "--mode",
-            "as-recorded",
-            "--timestamps",
-            "as-recorded",
-            "--real-world",
-        ]);
+        let summary = replay_as_recorded_ok(
+            &prev,
+            &[
+                "--map",
+                prev_map.to_str().unwrap(),
+                "--jp",
+                &format!("udp://127.0.0.1:{jp}"),
+                "--us",
+                &format!("tcp://127.0.0.1:{us}"),
+                "--kr",
+                &kr,
+                "--speed",
+                "20",
+            ],
+        );
         assert_eq!(summary["sent"], total as u64, "{summary}");
         assert_eq!(summary["failed"], 0, "{summary}");
         // Paced: the clock thread asked for SCHED_FIFO 10 (granted, or refused with a reason).
@@ -238,14 +216,7 @@ fn jsonl_record_replay_record_through_nats_gives_the_same_messages() {
             .connect(&url)
             .await
             .unwrap();
-        let js = async_nats::jetstream::new(c);
-        js.create_stream(async_nats::jetstream::stream::Config {
-            name: "TL".into(),
-            subjects: vec!["tl.>".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        create_streams(&async_nats::jetstream::new(c), &[("TL", "tl.>")]).await;
     });
     let src = sample("salvo").join("reports.jsonl");
     let original = read_jsonl("reports", &std::fs::read(&src).unwrap()).unwrap();
@@ -276,23 +247,18 @@ fn jsonl_record_replay_record_through_nats_gives_the_same_messages() {
             "40",
         ]);
         let speed = if pass == 1 { "--max" } else { "--speed=50" };
-        let summary = replay_ok(&[
-            prev.to_str().unwrap(),
-            "--nats",
-            &url,
-            "--user",
-            "rec",
-            "--password",
-            "secret",
-            speed,
-            // Byte-for-byte comparison: the recorded mode and times (the default rewrites
-            // them to exercise and now); the sample is real_world, so --real-world too.
-            "--mode",
-            "as-recorded",
-            "--timestamps",
-            "as-recorded",
-            "--real-world",
-        ]);
+        let summary = replay_as_recorded_ok(
+            &prev,
+            &[
+                "--nats",
+                &url,
+                "--user",
+                "rec",
+                "--password",
+                "secret",
+                speed,
+            ],
+        );
         assert_eq!(summary["sent"], n as u64, "{summary}");
         assert_eq!(summary["failed"], 0, "{summary}");
         finish_record(rec, &rx);
@@ -314,23 +280,18 @@ fn filters_and_loop_send_exactly_the_selected_frames() {
     let jp_frames = frames(&src.join("national.pcapng"), &src.join("capture-map.toml"))
         .remove(&Nation::Jp)
         .unwrap();
-    let summary = replay_ok(&[
-        src.join("national.pcapng").to_str().unwrap(),
-        "--jp",
-        &format!("udp://127.0.0.1:{port}"),
-        "--nation",
-        "jp",
-        "--loop",
-        "2",
-        "--max",
-        // Byte-for-byte comparison: the recorded mode and times (the default rewrites
-        // them to exercise and now); the sample is real_world, so --real-world too.
-        "--mode",
-        "as-recorded",
-        "--timestamps",
-        "as-recorded",
-        "--real-world",
-    ]);
+    let summary = replay_as_recorded_ok(
+        &src.join("national.pcapng"),
+        &[
+            "--jp",
+            &format!("udp://127.0.0.1:{port}"),
+            "--nation",
+            "jp",
+            "--loop",
+            "2",
+            "--max",
+        ],
+    );
     assert_eq!(summary["passes"], 2, "{summary}");
     assert_eq!(summary["sent"], 2 * jp_frames.len() as u64, "{summary}");
     // Flat out never takes real-time priority (the clock thread never sleeps).
@@ -361,23 +322,25 @@ fn filters_and_loop_send_exactly_the_selected_frames() {
         })
         .count() as u64;
     assert!(expected > 0);
-    let summary = replay_ok(&[
-        src.join("national.pcapng").to_str().unwrap(),
-        "--jp",
-        &format!("udp://127.0.0.1:{port}"),
-        "--kind",
-        "track_update",
-        "--from",
-        "30",
-        "--until",
-        "45s",
-        "--nation",
-        "jp",
-        "--speed",
-        "1000",
-        "--rt-priority",
-        "0",
-    ]);
+    let summary = replay_ok(
+        &src.join("national.pcapng"),
+        &[
+            "--jp",
+            &format!("udp://127.0.0.1:{port}"),
+            "--kind",
+            "track_update",
+            "--from",
+            "30",
+            "--until",
+            "45s",
+            "--nation",
+            "jp",
+            "--speed",
+            "1000",
+            "--rt-priority",
+            "0",
+        ],
+    );
     assert_eq!(summary["clock_scheduling"], "normal", "{summary}");
     let sent = summary["sent"].as_u64().unwrap();
     assert_eq!(sent, expected, "{summary}");
@@ -399,7 +362,7 @@ fn bad_captures_and_usage_errors() {
         dir.path().join("capture-map.toml"),
     )
     .unwrap();
-    let o = trilink(&["replay", cut.to_str().unwrap(), "--jp", "udp://127.0.0.1:9"]);
+    let o = replay(&cut, &["--jp", "udp://127.0.0.1:9"]);
     let err = exits_with(&o, 1);
     assert!(err.contains(cut.to_str().unwrap()), "{err}");
     assert!(err.contains("at byte offset"), "{err}");
@@ -408,12 +371,7 @@ fn bad_captures_and_usage_errors() {
 
     let foreign = dir.path().join("foreign.bin");
     std::fs::write(&foreign, b"GIF89a\x01\x00").unwrap();
-    let o = trilink(&[
-        "replay",
-        foreign.to_str().unwrap(),
-        "--jp",
-        "udp://127.0.0.1:9",
-    ]);
+    let o = replay(&foreign, &["--jp", "udp://127.0.0.1:9"]);
     let err = exits_with(&o, 1);
     assert!(err.contains("not a pcap, pcapng or JSON Lines"), "{err}");
 
@@ -472,12 +430,7 @@ fn bad_captures_and_usage_errors() {
         .unwrap()
         .replace("\"tl.in.jp.launch_detection\"", "\"truth\"");
     std::fs::write(&truth, format!("{first}\n")).unwrap();
-    let o = trilink(&[
-        "replay",
-        truth.to_str().unwrap(),
-        "--nats",
-        "nats://127.0.0.1:9",
-    ]);
+    let o = replay(&truth, &["--nats", "nats://127.0.0.1:9"]);
     let err = exits_with(&o, 1);
     assert!(err.contains("line 1"), "{err}");
     assert!(err.contains("not a trilink subject"), "{err}");
@@ -513,61 +466,35 @@ fn tshark_written_capture_replays_byte_for_byte() {
     };
     let (jp_want, us_want) = (frames("jp"), frames("us").concat());
 
-    let jp_rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    jp_rx
+    let rx = receivers(Duration::from_secs(10));
+    rx.jp
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let us_rx = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let (jp_port, us_port) = (
-        jp_rx.local_addr().unwrap().port(),
-        us_rx.local_addr().unwrap().port(),
-    );
-    let us_thread = std::thread::spawn(move || {
-        let (mut s, _) = us_rx.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut got = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut s, &mut got);
-        got
-    });
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args([
-            "replay",
-            "--max",
-            "--no-progress",
-            "--nation",
-            "jp",
-            "--nation",
-            "us",
-            "--map",
-        ])
-        .arg(&map)
-        .arg(data.join("foreign-lo.pcap"))
-        .args([
-            "--jp",
-            &format!("udp://127.0.0.1:{jp_port}"),
-            "--us",
-            &format!("tcp://127.0.0.1:{us_port}"),
-            // Byte for byte: recorded mode and times.
-            "--mode",
-            "as-recorded",
-            "--timestamps",
-            "as-recorded",
-            "--real-world",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    // Byte for byte: recorded mode and times.
+    let args = [
+        "--max",
+        "--no-progress",
+        "--nation",
+        "jp",
+        "--nation",
+        "us",
+        "--map",
+        map.to_str().unwrap(),
+        "--jp",
+        &format!("udp://127.0.0.1:{}", rx.jp_port),
+        "--us",
+        &format!("tcp://127.0.0.1:{}", rx.us_port),
+    ];
+    succeeds(&replay(
+        &data.join("foreign-lo.pcap"),
+        &[&args[..], &AS_RECORDED].concat(),
+    ));
     let mut jp_got = Vec::new();
     let mut buf = vec![0u8; 65_536];
     while jp_got.len() < jp_want.len() {
-        let n = jp_rx.recv(&mut buf).expect("JP datagram");
+        let n = rx.jp.recv(&mut buf).expect("JP datagram");
         jp_got.push(buf[..n].to_vec());
     }
     assert_eq!(jp_got, jp_want, "JP datagrams");
-    assert_eq!(us_thread.join().unwrap(), us_want, "US TCP stream");
+    assert_eq!(rx.us.join().unwrap(), us_want, "US TCP stream");
 }

@@ -7,39 +7,26 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
-use common::{exits_with, json_ok, trilink};
+use common::{decode_sample, exits_with, json_ok, json_with, receivers, replay, sample, succeeds};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use trilink_brokers::testing::{create_streams, free_udp_port, start_nats, stream_count};
-use trilink_capture::{CaptureDecoder, CaptureMap, CaptureReader, read_jsonl};
+use trilink_capture::read_jsonl;
 use trilink_schema::{Decoded, Mode, Nation, NationalCodec};
 
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../adapters/tools/scenario/samples")
-        .join(name)
+/// The national capture of the shipped sample `single_launch`.
+fn single_launch() -> PathBuf {
+    sample("single_launch").join("national.pcapng")
 }
 
 /// Recorded modes of a sample's national frames, per nation.
 fn recorded_modes(name: &str, nation: Nation) -> Vec<Mode> {
-    let dir = sample(name);
-    let map: CaptureMap =
-        toml::from_str(&std::fs::read_to_string(dir.join("capture-map.toml")).unwrap()).unwrap();
-    let bytes = std::fs::read(dir.join("national.pcapng")).unwrap();
-    let mut dec = CaptureDecoder::new(map)
-        .with_codec(trilink_jp::JpCodec)
-        .with_codec(trilink_kr::KrCodec)
-        .with_codec(trilink_us::UsCodec::default());
-    let mut out = Vec::new();
-    for m in CaptureReader::new(name, &bytes) {
-        out.extend(dec.push(&m.unwrap()));
-    }
-    out.extend(dec.finish());
-    out.into_iter()
-        .map(Result::unwrap)
+    decode_sample(name)
+        .0
+        .into_iter()
         .filter(|r| r.nation == nation)
         .map(|r| r.envelope.mode)
         .collect()
@@ -88,34 +75,20 @@ fn real_world_capture_replayed_by_default_arrives_as_exercise() {
             .all(|m| *m == Mode::RealWorld),
         "the sample is real_world"
     );
-    let jp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let us = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let (jp_port, us_port) = (
-        jp.local_addr().unwrap().port(),
-        us.local_addr().unwrap().port(),
+    let rx = receivers(Duration::from_secs(20));
+    let o = replay(
+        &single_launch(),
+        &[
+            "--nation",
+            "jp,us",
+            "--jp",
+            &format!("udp://127.0.0.1:{}", rx.jp_port),
+            "--us",
+            &format!("tcp://127.0.0.1:{}", rx.us_port),
+            "--max",
+            "--json",
+        ],
     );
-    let us_thread = std::thread::spawn(move || {
-        let (mut s, _) = us.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut got = Vec::new();
-        let _ = s.read_to_end(&mut got);
-        got
-    });
-    let o = trilink(&[
-        "replay",
-        sample("single_launch")
-            .join("national.pcapng")
-            .to_str()
-            .unwrap(),
-        "--nation",
-        "jp,us",
-        "--jp",
-        &format!("udp://127.0.0.1:{jp_port}"),
-        "--us",
-        &format!("tcp://127.0.0.1:{us_port}"),
-        "--max",
-        "--json",
-    ]);
     let summary = json_ok(&o);
     assert_eq!(summary["mode"], "exercise", "{summary}");
     assert_eq!(summary["real_world"], 0, "{summary}");
@@ -126,11 +99,11 @@ fn real_world_capture_replayed_by_default_arrives_as_exercise() {
     );
     // Every frame decodes (checksums recomputed) and says exercise.
     assert_eq!(
-        jp_modes(&jp, want_jp.len()),
+        jp_modes(&rx.jp, want_jp.len()),
         vec![Mode::Exercise; want_jp.len()]
     );
     assert_eq!(
-        us_modes(&us_thread.join().unwrap()),
+        us_modes(&rx.us.join().unwrap()),
         vec![Mode::Exercise; want_us.len()]
     );
 }
@@ -145,22 +118,20 @@ fn as_recorded_real_world_is_refused_and_sends_nothing() {
         jp.local_addr().unwrap().port(),
         us.local_addr().unwrap().port(),
     );
-    let o = trilink(&[
-        "replay",
-        sample("single_launch")
-            .join("national.pcapng")
-            .to_str()
-            .unwrap(),
-        "--nation",
-        "jp",
-        "--jp",
-        &format!("udp://127.0.0.1:{jp_port}"),
-        "--us",
-        &format!("tcp://127.0.0.1:{us_port}"),
-        "--max",
-        "--mode",
-        "as-recorded",
-    ]);
+    let o = replay(
+        &single_launch(),
+        &[
+            "--nation",
+            "jp",
+            "--jp",
+            &format!("udp://127.0.0.1:{jp_port}"),
+            "--us",
+            &format!("tcp://127.0.0.1:{us_port}"),
+            "--max",
+            "--mode",
+            "as-recorded",
+        ],
+    );
     let err = exits_with(&o, 2);
     assert!(err.contains(&format!("{n} message(s)")), "{err}");
     assert!(err.contains("real_world"), "{err}");
@@ -180,22 +151,20 @@ fn as_recorded_with_real_world_flag_sends_real_world() {
     let n = recorded_modes("single_launch", Nation::Jp).len();
     let jp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = jp.local_addr().unwrap().port();
-    let o = trilink(&[
-        "replay",
-        sample("single_launch")
-            .join("national.pcapng")
-            .to_str()
-            .unwrap(),
-        "--nation",
-        "jp",
-        "--jp",
-        &format!("udp://127.0.0.1:{port}"),
-        "--max",
-        "--mode",
-        "as-recorded",
-        "--real-world",
-        "--json",
-    ]);
+    let o = replay(
+        &single_launch(),
+        &[
+            "--nation",
+            "jp",
+            "--jp",
+            &format!("udp://127.0.0.1:{port}"),
+            "--max",
+            "--mode",
+            "as-recorded",
+            "--real-world",
+            "--json",
+        ],
+    );
     let summary = json_ok(&o);
     assert_eq!(summary["real_world"], n as u64, "{summary}");
     assert_eq!(jp_modes(&jp, n), vec![Mode::RealWorld; n]);
@@ -214,27 +183,13 @@ fn jsonl_real_world_envelopes_arrive_as_exercise() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut sub = rt.block_on(async {
         let c = async_nats::connect(&url).await.unwrap();
-        let js = async_nats::jetstream::new(c.clone());
-        js.create_stream(async_nats::jetstream::stream::Config {
-            name: "TL".into(),
-            subjects: vec!["tl.>".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        create_streams(&async_nats::jetstream::new(c.clone()), &[("TL", "tl.>")]).await;
         let sub = c.subscribe("tl.>").await.unwrap();
         c.flush().await.unwrap();
         sub
     });
     let started = chrono::Utc::now();
-    let o = trilink(&["replay", src.to_str().unwrap(), "--nats", &url, "--max"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeds(&replay(&src, &["--nats", &url, "--max"]));
     let got: Vec<trilink_schema::Envelope> = rt.block_on(async {
         let mut got = Vec::new();
         while got.len() < original.len() {
@@ -336,28 +291,19 @@ fn sample_from_another_day_is_accepted_by_a_real_jp_adapter() {
     assert_eq!(count("TL_DLQ"), 0);
 
     let started = chrono::Utc::now();
-    let o = trilink(&[
-        "replay",
-        sample("single_launch")
-            .join("national.pcapng")
-            .to_str()
-            .unwrap(),
-        "--nation",
-        "jp",
-        "--jp",
-        &format!("udp://127.0.0.1:{jp_port}"),
-        "--speed",
-        "10",
-        "--rt-priority",
-        "0",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeds(&replay(
+        &single_launch(),
+        &[
+            "--nation",
+            "jp",
+            "--jp",
+            &format!("udp://127.0.0.1:{jp_port}"),
+            "--speed",
+            "10",
+            "--rt-priority",
+            "0",
+        ],
+    ));
     let deadline = Instant::now() + Duration::from_secs(15);
     while count("TL_IN") + count("TL_DLQ") < 1 + n {
         assert!(
@@ -423,19 +369,12 @@ fn us_ids(buf: &mut Vec<u8>) -> Vec<String> {
 /// resends, reports one reconnect, and every frame arrives exactly once, in order.
 #[test]
 fn tcp_target_reconnects_and_loses_no_frame() {
-    let dir = sample("single_launch");
-    let map: CaptureMap =
-        toml::from_str(&std::fs::read_to_string(dir.join("capture-map.toml")).unwrap()).unwrap();
-    let bytes = std::fs::read(dir.join("national.pcapng")).unwrap();
-    let mut dec = CaptureDecoder::new(map).with_codec(trilink_us::UsCodec::default());
-    let mut want = Vec::new();
-    for m in CaptureReader::new("single_launch", &bytes) {
-        want.extend(
-            dec.push(&m.unwrap())
-                .into_iter()
-                .map(|r| r.unwrap().envelope.source.national_message_id),
-        );
-    }
+    let want: Vec<String> = decode_sample("single_launch")
+        .0
+        .into_iter()
+        .filter(|r| r.nation == Nation::Us)
+        .map(|r| r.envelope.source.national_message_id)
+        .collect();
     assert!(want.len() > 10);
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -467,23 +406,21 @@ fn tcp_target_reconnects_and_loses_no_frame() {
         assert!(rest.is_empty(), "the stream ends inside a frame");
         got
     });
-    let o = trilink(&[
-        "replay",
-        dir.join("national.pcapng").to_str().unwrap(),
-        "--nation",
-        "us",
-        "--us",
-        &format!("tcp://{addr}"),
-        "--speed",
-        "15",
-        "--rt-priority",
-        "0",
-        "--json",
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let o = replay(
+        &single_launch(),
+        &[
+            "--nation",
+            "us",
+            "--us",
+            &format!("tcp://{addr}"),
+            "--speed",
+            "15",
+            "--rt-priority",
+            "0",
+            "--json",
+        ],
+    );
+    let (summary, _, err) = json_with(&o, 0);
     assert_eq!(summary["reconnects"], 1, "{summary}\n{err}");
     assert_eq!(summary["failed"], 0, "{summary}");
     assert_eq!(summary["sent"], want.len() as u64, "{summary}");

@@ -5,13 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
 mod common;
-use common::{repo, trilink};
+use common::{decode_sample, repo, sample, trilink};
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use trilink_capture::{CaptureDecoder, CaptureMap, CaptureReader, read_jsonl};
+use trilink_capture::{JsonlRecord, read_jsonl};
 
 const SAMPLES: [(&str, Option<&str>); 4] = [
     ("single_launch", Some("60")),
@@ -19,10 +19,6 @@ const SAMPLES: [(&str, Option<&str>); 4] = [
     ("false_alarm", None),
     ("exercise_mixed", Some("60")),
 ];
-
-fn sample(name: &str) -> PathBuf {
-    repo().join("adapters/tools/scenario/samples").join(name)
-}
 
 #[test]
 fn samples_are_what_trilink_scenario_generates() {
@@ -46,31 +42,23 @@ fn samples_are_what_trilink_scenario_generates() {
     }
 }
 
+/// A sample's `reports.jsonl`.
+fn reports(dir: &Path) -> Vec<JsonlRecord> {
+    read_jsonl(
+        "reports.jsonl",
+        &std::fs::read(dir.join("reports.jsonl")).unwrap(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn national_capture_decodes_to_the_reports() {
     for (name, _) in SAMPLES {
         let dir = sample(name);
-        let reports = read_jsonl(
-            "reports.jsonl",
-            &std::fs::read(dir.join("reports.jsonl")).unwrap(),
-        )
-        .unwrap();
+        let reports = reports(&dir);
         assert!(!reports.is_empty(), "{name}");
-        let map: CaptureMap =
-            toml::from_str(&std::fs::read_to_string(dir.join("capture-map.toml")).unwrap())
-                .unwrap();
-        let bytes = std::fs::read(dir.join("national.pcapng")).unwrap();
-        let mut dec = CaptureDecoder::new(map)
-            .with_codec(trilink_jp::JpCodec)
-            .with_codec(trilink_kr::KrCodec)
-            .with_codec(trilink_us::UsCodec::default());
-        let mut decoded = Vec::new();
-        for m in CaptureReader::new(name, &bytes) {
-            decoded.extend(dec.push(&m.unwrap()));
-        }
-        decoded.extend(dec.finish());
-        let decoded: Vec<_> = decoded.into_iter().map(Result::unwrap).collect();
-        assert_eq!(dec.unmapped(), 0, "{name}");
+        let (decoded, unmapped) = decode_sample(name);
+        assert_eq!(unmapped, 0, "{name}");
         assert_eq!(decoded.len(), reports.len(), "{name}");
         // Same order (the capture is in emission order), same identities, same times.
         for (d, r) in decoded.iter().zip(&reports) {
@@ -97,11 +85,7 @@ fn national_capture_decodes_to_the_reports() {
 fn envelopes_jsonl_is_the_envelopes_of_reports_jsonl() {
     for (name, _) in SAMPLES {
         let dir = sample(name);
-        let reports = read_jsonl(
-            "reports.jsonl",
-            &std::fs::read(dir.join("reports.jsonl")).unwrap(),
-        )
-        .unwrap();
+        let reports = reports(&dir);
         let envs: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("envelopes.jsonl"))
             .unwrap()
             .lines()

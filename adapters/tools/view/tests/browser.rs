@@ -38,6 +38,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use trilink_brokers::testing::admin;
 use trilink_brokers::{Link, LinkOptions, Role, Site};
 use trilink_schema::{Envelope, EventState, Mode, Nation, Payload, Source};
 use trilink_view::ViewConfig;
@@ -83,34 +84,13 @@ fn read_sse(addr: SocketAddr, stop: CancellationToken) -> tokio::task::JoinHandl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kr_view_in_a_real_browser() {
     let link = Link::start(LinkOptions::default()).await.unwrap();
-    let kr_leaf = link
-        .connect(Role::Admin(Site::Kr, Nation::Kr))
-        .await
-        .unwrap();
-    let jp_hub = link
-        .connect(Role::Admin(Site::Hub, Nation::Jp))
-        .await
-        .unwrap();
-    let us_hub = link
-        .connect(Role::Admin(Site::Hub, Nation::Us))
-        .await
-        .unwrap();
-    let creds = link.credentials(Role::Viewer(Nation::Kr)).unwrap();
+    let kr_leaf = admin(&link, Site::Kr, Nation::Kr).await;
+    let jp_hub = admin(&link, Site::Hub, Nation::Jp).await;
+    let us_hub = admin(&link, Site::Hub, Nation::Us).await;
     let shutdown = CancellationToken::new();
-    let view = trilink_view::start(
-        ViewConfig {
-            nation: Nation::Kr,
-            nats_urls: creds.urls.clone(),
-            user: creds.user.clone(),
-            password: creds.password.clone(),
-            ca_file: creds.ca_file.clone(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            heartbeat_interval: HEARTBEAT,
-        },
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let view = trilink_view::start(kr_view_config(&link), shutdown.clone())
+        .await
+        .unwrap();
     let addr = view.addr;
 
     // KR's adapter heartbeats every interval until told to stop.
@@ -790,14 +770,8 @@ async fn check_fused(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fused_events_of_the_single_launch_and_the_salvo_in_a_real_browser() {
     let link = Link::start(LinkOptions::default()).await.unwrap();
-    let kr_leaf = link
-        .connect(Role::Admin(Site::Kr, Nation::Kr))
-        .await
-        .unwrap();
-    let jp_hub = link
-        .connect(Role::Admin(Site::Hub, Nation::Jp))
-        .await
-        .unwrap();
+    let kr_leaf = admin(&link, Site::Kr, Nation::Kr).await;
+    let jp_hub = admin(&link, Site::Hub, Nation::Jp).await;
     let (_driver, b) = browser().await;
 
     for (scenario, shot) in [

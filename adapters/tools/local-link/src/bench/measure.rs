@@ -327,6 +327,32 @@ impl Probe {
         }
     }
 
+    /// A probe of `procs` whose arrivals are what the KR national system (`client_id`,
+    /// subscribed to `topic` on the KR broker at `mqtt_port` until `stop`) receives from a raw
+    /// baseline: payloads that start with the 8-byte key of the frame they carry.
+    pub(crate) fn keyed_mqtt(
+        procs: &[(String, u32)],
+        mqtt_port: u16,
+        client_id: &str,
+        topic: &str,
+        stop: &CancellationToken,
+    ) -> Self {
+        let probe = Self::new(procs.to_vec());
+        let (i2, t2) = (probe.inflight.clone(), probe.tally.clone());
+        mqtt_subscriber(
+            mqtt_port,
+            client_id,
+            topic,
+            move |payload| {
+                if let Some(k) = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                    note(&i2, &t2, u64::from_be_bytes(k));
+                }
+            },
+            stop.clone(),
+        );
+        probe
+    }
+
     /// One run: offer `rate` for `duration` through `send` (as [`drive`]), wait up to `drain`
     /// for the last arrivals; with the CPU time per delivered message and the memory of every
     /// process.

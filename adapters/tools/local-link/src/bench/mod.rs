@@ -58,7 +58,7 @@ use trilink_schema::NationalCodec;
 
 use crate::LocalLink;
 use crate::configs::DEFAULT_POLICY;
-use crate::error::Result;
+use crate::error::{Result, failed};
 use crate::harness::free_udp_port;
 use crate::mosquitto::Mosquitto;
 use crate::standins::{self, Out};
@@ -67,6 +67,18 @@ use cpu::processes;
 use findmax::{FindMaxOptions, FoundMax, find_max};
 use hops::Hops;
 use measure::{Measured, Probe, id_key, mqtt_subscriber, note, template};
+
+/// A client of `link` as the operations user of `account` on `site`: what the raw baselines
+/// forward and set up with.
+async fn admin(
+    link: &trilink_brokers::Link,
+    site: trilink_brokers::Site,
+    account: trilink_schema::Nation,
+) -> Result<async_nats::Client> {
+    link.connect(trilink_brokers::Role::Admin(site, account))
+        .await
+        .map_err(|e| failed!("{e}"))
+}
 
 /// Which relay configurations the trilink path is measured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

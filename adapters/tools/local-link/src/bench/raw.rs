@@ -15,11 +15,12 @@ use chrono::Utc;
 use futures::StreamExt;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
-use trilink_brokers::{Link, Role, Site};
+use trilink_brokers::{Link, Site};
 use trilink_runtime::mqtt_client::{MqttClient, MqttClientOptions};
 use trilink_schema::Nation;
 
-use super::measure::{Measured, PathResult, Probe, mqtt_subscriber, note, template};
+use super::admin;
+use super::measure::{Measured, PathResult, Probe, template};
 use crate::error::{Result, failed};
 use crate::standins;
 
@@ -108,11 +109,10 @@ pub(crate) async fn start(
     stop: &CancellationToken,
 ) -> Result<RawPath> {
     let stop = stop.child_token();
-    let connect = |role| async move { link.connect(role).await.map_err(|e| failed!("{e}")) };
-    let jp_leaf = connect(Role::Admin(Site::Jp, Nation::Jp)).await?;
-    let hub_jp = connect(Role::Admin(Site::Hub, Nation::Jp)).await?;
-    let hub_kr = connect(Role::Admin(Site::Hub, Nation::Kr)).await?;
-    let kr_leaf = connect(Role::Admin(Site::Kr, Nation::Kr)).await?;
+    let jp_leaf = admin(link, Site::Jp, Nation::Jp).await?;
+    let hub_jp = admin(link, Site::Hub, Nation::Jp).await?;
+    let hub_kr = admin(link, Site::Hub, Nation::Kr).await?;
+    let kr_leaf = admin(link, Site::Kr, Nation::Kr).await?;
 
     // Hub forwarder: JP account → KR account.
     let mut hub_sub = hub_jp.subscribe(RAW_IN).await.map_err(|e| failed!("{e}"))?;
@@ -167,19 +167,13 @@ pub(crate) async fn start(
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
-    let probe = Probe::new(procs.to_vec());
-    let (i2, t2) = (probe.inflight.clone(), probe.tally.clone());
-    let _rx = mqtt_subscriber(
+    // The raw payload is the key, then the JP frame.
+    let probe = Probe::keyed_mqtt(
+        procs,
         mqtt_port,
         "bench-raw-national",
         "bench/raw/out",
-        move |payload| {
-            // The raw payload is the key, then the JP frame.
-            if let Some(k) = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                note(&i2, &t2, u64::from_be_bytes(k));
-            }
-        },
-        stop.clone(),
+        &stop,
     );
     tokio::time::sleep(Duration::from_secs(2)).await; // interest propagates over the leaf links
     RawPath::new(probe, udp_addr, tracks, "raw", stop).await

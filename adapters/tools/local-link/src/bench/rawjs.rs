@@ -36,12 +36,13 @@ use futures::stream::FuturesUnordered;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::streams::{ConsumerDef, StreamPlan};
-use trilink_brokers::{Link, Role, Site};
-use trilink_runtime::nats::{Publisher, jetstream as js_context};
+use trilink_brokers::{Link, Site};
+use trilink_runtime::nats::{Publisher, egress_pull, jetstream as js_context};
 use trilink_runtime::transport::{OutputConfig, Pending, Sink};
 use trilink_schema::{Nation, headers};
 
-use super::measure::{Probe, mqtt_subscriber, note};
+use super::admin;
+use super::measure::Probe;
 use super::raw::RawPath;
 use crate::configs;
 use crate::error::{Result, failed};
@@ -96,14 +97,13 @@ pub(crate) async fn start(
     let kr_cfg = configs::adapter_kr(link, mqtt_port)?;
     let relay_cfg = configs::relay_config(link)?;
     let ack_timeout = Duration::from_millis(jp_cfg.nats.ack_timeout_ms);
-    let connect = |role| async move { link.connect(role).await.map_err(|e| failed!("{e}")) };
 
     // Operations users: the forwarder's connections, and the durables and purges.
-    let jp_leaf = connect(Role::Admin(Site::Jp, Nation::Jp)).await?;
-    let hub_jp = connect(Role::Admin(Site::Hub, Nation::Jp)).await?;
-    let hub_kr = connect(Role::Admin(Site::Hub, Nation::Kr)).await?;
-    let hub_us = connect(Role::Admin(Site::Hub, Nation::Us)).await?;
-    let kr_leaf = connect(Role::Admin(Site::Kr, Nation::Kr)).await?;
+    let jp_leaf = admin(link, Site::Jp, Nation::Jp).await?;
+    let hub_jp = admin(link, Site::Hub, Nation::Jp).await?;
+    let hub_kr = admin(link, Site::Hub, Nation::Kr).await?;
+    let hub_us = admin(link, Site::Hub, Nation::Us).await?;
+    let kr_leaf = admin(link, Site::Kr, Nation::Kr).await?;
     let admin = vec![
         (Site::Jp, Nation::Jp, jetstream::new(jp_leaf.clone())),
         (Site::Hub, Nation::Jp, jetstream::new(hub_jp.clone())),
@@ -186,19 +186,7 @@ pub(crate) async fn start(
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
-    let probe = Probe::new(procs.to_vec());
-    let (i2, t2) = (probe.inflight.clone(), probe.tally.clone());
-    let _rx = mqtt_subscriber(
-        mqtt_port,
-        "bench-raw-js-national",
-        TOPIC,
-        move |payload| {
-            if let Some(k) = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                note(&i2, &t2, u64::from_be_bytes(k));
-            }
-        },
-        stop.clone(),
-    );
+    let probe = Probe::keyed_mqtt(procs, mqtt_port, "bench-raw-js-national", TOPIC, &stop);
     tokio::time::sleep(Duration::from_secs(2)).await; // subscriptions settle
     let path = RawPath::new(probe, target, tracks, "rawjs", stop).await?;
     Ok(RawJs { path, admin })
@@ -295,14 +283,8 @@ async fn egress(
 ) {
     let mut line: VecDeque<(jetstream::Message, Pending)> = VecDeque::with_capacity(window);
     'outer: loop {
-        let stream = consumer
-            .stream()
-            .max_messages_per_batch(batch)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await;
-        let mut messages = match stream {
+        // The adapter's own pull: the baseline differs from it only where it must.
+        let mut messages = match egress_pull(&consumer, batch).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "raw-js KR pull");
