@@ -59,7 +59,13 @@ fn text(max: usize) -> impl Strategy<Value = String> {
     .unwrap()
 }
 
-fn missile_class() -> impl Strategy<Value = MissileClass> {
+/// Any message id (a random UUID).
+pub fn message_id() -> impl Strategy<Value = MessageId> {
+    any::<u128>().prop_map(|r| MessageId::from_uuid(uuid_from(r)))
+}
+
+/// Any missile class.
+pub fn missile_class() -> impl Strategy<Value = MissileClass> {
     prop::sample::select(vec![
         MissileClass::Srbm,
         MissileClass::Mrbm,

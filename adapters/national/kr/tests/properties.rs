@@ -10,9 +10,7 @@ use trilink_kr::{
     CancelBody, CorrectionBody, Decoded, End, Header, Impact, KrCodec, KrError, KstTime, Launch,
     NationalCodec, NationalError, Point, Releasability, Sentence, SentenceBody, StatusBody, Track,
 };
-use trilink_schema::{
-    ComponentState, EndReason, Envelope, FlightPhase, MessageId, MissileClass, Mode, Nation,
-};
+use trilink_schema::{ComponentState, EndReason, Envelope, FlightPhase, Mode, Nation};
 
 fn cfg() -> ProptestConfig {
     ProptestConfig {
@@ -57,36 +55,7 @@ fn range((a, b): (i64, i64)) -> std::ops::RangeInclusive<i64> {
     a..=b
 }
 
-fn message_id() -> impl Strategy<Value = MessageId> {
-    any::<u128>().prop_map(|v| {
-        let h = format!("{v:032x}");
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
-        .parse()
-        .unwrap()
-    })
-}
-
-fn class() -> impl Strategy<Value = MissileClass> {
-    prop::sample::select(vec![
-        MissileClass::Srbm,
-        MissileClass::Mrbm,
-        MissileClass::Irbm,
-        MissileClass::Icbm,
-        MissileClass::Slbm,
-        MissileClass::Unknown,
-    ])
-}
-
-fn nation() -> impl Strategy<Value = Nation> {
-    prop::sample::select(Nation::ALL.to_vec())
-}
+use trilink_schema::testing::strategy::{message_id, missile_class as class, nation};
 
 fn header() -> impl Strategy<Value = Header> {
     (
