@@ -17,12 +17,11 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use chrono::Utc;
-use tokio::sync::oneshot;
 use trilink_integration_tests::trilink_brokers::launcher::{Credentials, connect_with};
 use trilink_integration_tests::trilink_brokers::testing::admin;
 use trilink_integration_tests::trilink_brokers::{Link, Role, Site, free_port};
 use trilink_integration_tests::{read_stream, start_link, wait_for};
-use trilink_relay::{RelayControl, RelayError};
+use trilink_relay::testing::RelayTask;
 use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, MessageId, Mode, Nation, PayloadKind, TrackId};
 
@@ -231,48 +230,12 @@ fn hub(i: usize) -> trilink_integration_tests::trilink_brokers::ServerId {
 
 // ------------------------------------------------------------------------------- relay rules
 
-struct Relay {
-    stop: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<Result<(), RelayError>>,
-}
-
-async fn start_relay(link: &Link) -> Relay {
+/// The relay in-process, with the link's own relay configuration and the default policy.
+async fn start_relay(link: &Link) -> RelayTask {
     let config = trilink_local_link::configs::relay_config(link).unwrap();
     let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../broker-config/policies/default-trilateral.toml");
-    let control = RelayControl::new();
-    let c2 = control.clone();
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        trilink_relay::run_with_control(
-            config,
-            policy,
-            async {
-                let _ = rx.await;
-            },
-            c2,
-        )
-        .await
-    });
-    tokio::time::timeout(Duration::from_secs(20), control.ready())
-        .await
-        .expect("relay ready");
-    Relay {
-        stop: Some(tx),
-        handle,
-    }
-}
-
-impl Relay {
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let r = tokio::time::timeout(Duration::from_secs(15), &mut self.handle)
-            .await
-            .expect("relay stops");
-        r.unwrap().unwrap();
-    }
+    RelayTask::start(config, policy, Duration::from_secs(20)).await
 }
 
 fn env_of(origin: Nation, kind: PayloadKind, seq: u64) -> Envelope {
@@ -392,7 +355,7 @@ async fn a_nation_cannot_evict_another_nations_track_on(hub_nodes: usize) {
             "tl.out.kr.track_update.us.US-T0001".to_owned(),
         ])
     );
-    relay.stop().await;
+    relay.stop_within(Duration::from_secs(15)).await;
 }
 
 /// Input the relay must refuse though each message is valid on its own: a forged provenance
@@ -494,7 +457,7 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on(
     for (id, _) in want {
         assert!(!delivered.contains(&id.to_string()), "{id} was delivered");
     }
-    relay.stop().await;
+    relay.stop_within(Duration::from_secs(15)).await;
 }
 
 // ------------------------------------------------------------------------------- JetStream
@@ -944,5 +907,5 @@ async fn a_viewer_hears_its_own_sites_dead_letters_only_on(hub_nodes: usize) {
         "{:?}",
         viewer_kr.errors()
     );
-    relay.stop().await;
+    relay.stop_within(Duration::from_secs(15)).await;
 }

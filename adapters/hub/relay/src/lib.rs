@@ -87,6 +87,8 @@ pub mod pipeline;
 pub mod policy;
 mod process;
 pub mod references;
+#[cfg(feature = "testing")]
+pub mod testing;
 // Test fixtures: `trilink_schema::testing::sample` (the unit tests reach it as `crate::sample`).
 #[cfg(test)]
 use trilink_schema::testing::sample;

@@ -12,12 +12,9 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream;
 use chrono::Utc;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use trilink_brokers::testing::{NatsServer, Stored, read_stream, start_nats, wait_until};
-use trilink_relay::{
-    Policy, ReferenceBook, RelayConfig, RelayControl, RelayError, RelayIdentity, process,
-};
+use trilink_relay::testing::RelayTask;
+use trilink_relay::{Policy, ReferenceBook, RelayConfig, RelayIdentity, process};
 use trilink_schema::testing::sample::{SampleSpec, envelope};
 use trilink_schema::{Envelope, GeoPoint, Mode, Nation, PayloadKind, Subject};
 
@@ -27,54 +24,8 @@ fn repo(p: &str) -> PathBuf {
         .join(p)
 }
 
-struct RelayTask {
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), RelayError>>,
-    control: RelayControl,
-}
-
 async fn start_relay(config: RelayConfig, policy: &Path) -> RelayTask {
-    let (tx, rx) = oneshot::channel::<()>();
-    let control = RelayControl::new();
-    let c2 = control.clone();
-    let policy = policy.to_path_buf();
-    let handle = tokio::spawn(async move {
-        trilink_relay::run_with_control(
-            config,
-            policy,
-            async {
-                let _ = rx.await;
-            },
-            c2,
-        )
-        .await
-    });
-    let ready = tokio::time::timeout(Duration::from_secs(10), control.ready()).await;
-    if ready.is_err() {
-        assert!(
-            !handle.is_finished(),
-            "relay failed to start: {:?}",
-            handle.await
-        );
-        panic!("relay not ready after 10 s");
-    }
-    RelayTask {
-        stop: Some(tx),
-        handle,
-        control,
-    }
-}
-
-impl RelayTask {
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let res = tokio::time::timeout(Duration::from_secs(10), &mut self.handle)
-            .await
-            .expect("relay did not stop");
-        res.unwrap().unwrap();
-    }
+    RelayTask::start(config, policy.to_path_buf(), Duration::from_secs(10)).await
 }
 
 fn config(server: &NatsServer) -> RelayConfig {
@@ -401,8 +352,7 @@ async fn relay_killed_mid_stream_and_restarted_delivers_each_output_exactly_once
     let first = start_relay(cfg.clone(), &policy_path).await;
     let c1 = first.control.clone();
     wait_until(20, "some progress", || c1.get(|s| &s.acked) >= N / 4).await;
-    first.handle.abort();
-    let _ = first.handle.await;
+    first.abort().await;
     let acked_before = c1.get(|s| &s.acked);
     assert!(
         acked_before < N,
