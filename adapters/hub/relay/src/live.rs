@@ -431,8 +431,15 @@ pub async fn run_with_control(
     let mut keepalive = tokio::time::interval(keepalive_every);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
+    // The in-flight gauge is set when the window's size changed, not on every turn of the
+    // loop (several per input): each setting is a registry lookup.
+    let mut gauged = None;
     loop {
-        events::in_flight(window.pipe.len());
+        let in_flight = window.pipe.len();
+        if gauged != Some(in_flight) {
+            events::in_flight(in_flight);
+            gauged = Some(in_flight);
+        }
         let retry_at = window.pipe.next_retry();
         tokio::select! {
             biased;
@@ -948,11 +955,10 @@ impl Window {
                         continue;
                     };
                     if p.outcome.reject.is_none() {
+                        // Every output of an input has the input's kind (`Subject::output_for`):
+                        // no need to parse each output's subject back.
+                        let kind = p.outcome.key.map(|(_, kind, _)| kind);
                         for o in &p.outcome.outputs {
-                            let kind = match Subject::parse(&o.subject) {
-                                Ok(Subject::Out { kind, .. }) => Some(kind),
-                                _ => None,
-                            };
                             events::published(o.dest, kind);
                         }
                     }
