@@ -84,6 +84,35 @@ pub async fn admin(
         .unwrap_or_else(|e| panic!("connecting as admin of {account} on {site}: {e}"))
 }
 
+/// The streams a relay with `RelayConfig::default()` works on (single-connection shape, one
+/// server, no leaves): its input, its output and its dead letters, over every nation.
+pub const RELAY_STREAMS: [(&str, &str); 3] = [
+    ("TL_IN", "tl.in.>"),
+    ("TL_OUT", "tl.out.>"),
+    ("TL_DLQ", "tl.dlq.>"),
+];
+
+/// Make sure [`RELAY_STREAMS`] exist on the server at `url` (file storage, a 2-minute
+/// duplicate window; a stream that exists already is left as it is). The relay creates no
+/// stream itself: a hub's come from `broker-config/streams.toml`.
+pub async fn ensure_relay_streams(url: &str) {
+    let client = async_nats::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    let js = jetstream::new(client);
+    for (name, subject) in RELAY_STREAMS {
+        js.get_or_create_stream(stream::Config {
+            name: name.into(),
+            subjects: vec![subject.into()],
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("creating stream {name}: {e}"));
+    }
+}
+
 /// Create one stream per `(name, subject)` with default settings.
 pub async fn create_streams(js: &jetstream::Context, streams: &[(&str, &str)]) {
     create_streams_like(js, streams, &stream::Config::default()).await;

@@ -33,26 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .join("../../../broker-config/policies/default-trilateral.toml");
     let cfg = RelayConfig {
         nats_url: url.clone(),
-        create_streams: true,
         status_interval_s: 0,
         max_in_flight,
         ..RelayConfig::default()
     };
 
-    // Create the streams with a first short relay run.
-    let control = RelayControl::new();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let h = tokio::spawn(trilink_relay::run_with_control(
-        cfg.clone(),
-        policy.clone(),
-        async {
-            let _ = rx.await;
-        },
-        control.clone(),
-    ));
-    control.ready().await;
-    let _ = tx.send(());
-    h.await??;
+    trilink_brokers::testing::ensure_relay_streams(&url).await;
 
     // Pre-load inputs (async acks, bounded window) and time it: the JetStream baseline.
     let all: std::collections::BTreeSet<Nation> = Nation::ALL.into_iter().collect();

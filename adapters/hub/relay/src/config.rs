@@ -124,13 +124,6 @@ pub struct RelayConfig {
     pub filter_subject: String,
     /// Subject for dead letters.
     pub dlq_subject: String,
-    /// Create the input, output and dead-letter streams when missing. For development and
-    /// tests; the hub's streams come from `broker-config/streams.toml`.
-    pub create_streams: bool,
-    /// Output stream name used by `create_streams` (single-connection mode).
-    pub output_stream: String,
-    /// DLQ stream name used by `create_streams`.
-    pub dlq_stream: String,
     /// Site stamped in provenance.
     pub site: Nation,
     /// Component name stamped in provenance and `Tl-Component`.
@@ -241,9 +234,6 @@ impl Default for RelayConfig {
             consumer: "relay".to_owned(),
             filter_subject: "tl.in.>".to_owned(),
             dlq_subject: format!("tl.dlq.{}", Nation::Us),
-            create_streams: false,
-            output_stream: "TL_OUT".to_owned(),
-            dlq_stream: "TL_DLQ".to_owned(),
             site: Nation::Us,
             component: "relay".to_owned(),
             max_in_flight: 256,
@@ -366,8 +356,6 @@ impl RelayConfig {
         let mut names = vec![
             ("input_stream".to_owned(), self.input_stream.clone()),
             ("consumer".to_owned(), self.consumer.clone()),
-            ("output_stream".to_owned(), self.output_stream.clone()),
-            ("dlq_stream".to_owned(), self.dlq_stream.clone()),
         ];
         for (i, a) in self.accounts.iter().enumerate() {
             names.push((format!("account[{i}].input_stream"), a.input_stream()));

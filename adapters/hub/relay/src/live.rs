@@ -31,8 +31,9 @@
 //!
 //! - It stands on the runtime: connections through `trilink_runtime::nats` (one
 //!   [`NatsConfig`](trilink_runtime::nats::NatsConfig) per account, from [`RelayConfig`]), the
-//!   runtime's dead-letter format, its heartbeat (`trilink_runtime::status`), and, with
-//!   `create_streams`, the stream plan of `broker-config/streams.toml`.
+//!   runtime's dead-letter format and its heartbeat (`trilink_runtime::status`). It creates no
+//!   stream: a hub's streams come from `broker-config/streams.toml` (`trilink broker
+//!   streams`), a test's from `trilink_brokers::testing::ensure_relay_streams`.
 //!
 //! - **The common picture** (`[picture] enabled`, default on; [`crate::picture`]) runs on a
 //!   lane of its own (`lane`: a task with its own bounded input queue, order gate and
@@ -73,7 +74,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, AckKind, consumer::pull, stream};
+use async_nats::jetstream::{self, AckKind, consumer::pull};
 use chrono::Utc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -275,9 +276,6 @@ pub async fn run_with_control(
     let mut inputs = Vec::new();
     if config.accounts.is_empty() {
         let (client, js) = connect(&config, None).await?;
-        if config.create_streams {
-            create_single_streams(&config, &js).await?;
-        }
         inputs.push((
             0,
             config.input_stream.clone(),
@@ -292,9 +290,6 @@ pub async fn run_with_control(
         for (i, acc) in config.accounts.iter().enumerate() {
             let (client, js) = connect(&config, Some(acc)).await?;
             let input = acc.input_stream();
-            if config.create_streams {
-                create_account_streams(&config, acc, &js).await?;
-            }
             inputs.push((i, input, Subject::input_filter(acc.nation)));
             links.push(Link {
                 nation: Some(acc.nation),
@@ -605,63 +600,6 @@ async fn connect(
         Duration::from_millis(nats.ack_timeout_ms),
     );
     Ok((client, js))
-}
-
-/// Development and tests, per-account shape: stand-alone streams for the account (no leaf to
-/// source from) with the subject contract's filters — input, the one output stream (latest
-/// per track, every other message) and the dead letters. A real hub's streams come from
-/// `broker-config/streams.toml` (`trilink broker streams`), never from here.
-async fn create_account_streams(
-    config: &RelayConfig,
-    acc: &AccountConfig,
-    js: &jetstream::Context,
-) -> Result<(), RelayError> {
-    let n = acc.nation;
-    let out = format!("OUT_{}", n.as_str().to_ascii_uppercase());
-    for (name, subject, per_subject) in [
-        (acc.input_stream(), Subject::input_filter(n), None),
-        (out, Subject::output_stream_filter(n), Some(1)),
-        (config.dlq_stream.clone(), config.dlq_subject.clone(), None),
-    ] {
-        create_stream(js, &name, subject, per_subject).await?;
-    }
-    Ok(())
-}
-
-async fn create_stream(
-    js: &jetstream::Context,
-    name: &str,
-    subject: String,
-    max_messages_per_subject: Option<i64>,
-) -> Result<(), RelayError> {
-    js.get_or_create_stream(stream::Config {
-        name: name.to_owned(),
-        subjects: vec![subject],
-        storage: stream::StorageType::File,
-        duplicate_window: Duration::from_secs(120),
-        max_messages_per_subject: max_messages_per_subject.unwrap_or(-1),
-        ..Default::default()
-    })
-    .await
-    .map(|_| ())
-    .map_err(|e| RelayError::JetStream(format!("create stream {name}: {e}")))
-}
-
-/// Development and tests, single-connection shape: one input, one output and one
-/// dead-letter stream over every nation, with the subject contract's filters.
-async fn create_single_streams(
-    config: &RelayConfig,
-    js: &jetstream::Context,
-) -> Result<(), RelayError> {
-    let prefix = trilink_schema::subject::PREFIX;
-    for (name, subject) in [
-        (&config.input_stream, format!("{prefix}.in.>")),
-        (&config.output_stream, format!("{prefix}.out.>")),
-        (&config.dlq_stream, format!("{prefix}.dlq.>")),
-    ] {
-        create_stream(js, name, subject, None).await?;
-    }
-    Ok(())
 }
 
 /// An input after the pure step: the decision is made, nothing is published yet.

@@ -12,7 +12,9 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream;
 use chrono::Utc;
-use trilink_brokers::testing::{NatsServer, Stored, read_stream, start_nats, wait_until};
+use trilink_brokers::testing::{
+    NatsServer, Stored, ensure_relay_streams, read_stream, start_nats, wait_until,
+};
 use trilink_relay::testing::RelayTask;
 use trilink_relay::{Policy, ReferenceBook, RelayConfig, RelayIdentity, process};
 use trilink_schema::testing::sample::{SampleSpec, envelope};
@@ -24,14 +26,16 @@ fn repo(p: &str) -> PathBuf {
         .join(p)
 }
 
+/// The relay on `config`'s server, after making sure its streams exist (a test that made its
+/// own streams first keeps them).
 async fn start_relay(config: RelayConfig, policy: &Path) -> RelayTask {
+    ensure_relay_streams(&config.nats_url).await;
     RelayTask::start(config, policy.to_path_buf(), Duration::from_secs(10)).await
 }
 
 fn config(server: &NatsServer) -> RelayConfig {
     RelayConfig {
         nats_url: server.url(),
-        create_streams: true,
         component: "relay-test".into(),
         ack_wait_s: 2,
         nak_delay_ms: 200,
@@ -449,7 +453,6 @@ async fn a_picture_that_cannot_be_stored_never_holds_up_national_outputs() {
         .unwrap();
     }
     let mut cfg = config(&server);
-    cfg.create_streams = false;
     cfg.max_in_flight = 1;
     cfg.drain_timeout_ms = 500;
     cfg.picture.min_update_interval_ms = 0;

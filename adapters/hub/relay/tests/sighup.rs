@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use trilink_brokers::testing::{start_nats, wait_until};
+use trilink_brokers::testing::{ensure_relay_streams, start_nats, wait_until};
 use trilink_relay::{RelayConfig, RelayControl};
 
 fn sighup_self() {
@@ -24,9 +24,9 @@ async fn sighup_reloads_and_an_invalid_file_is_refused() {
     let policy = dir.path().join("policy.toml");
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../broker-config/policies");
     std::fs::copy(repo.join("default-trilateral.toml"), &policy).unwrap();
+    ensure_relay_streams(&server.url()).await;
     let cfg = RelayConfig {
         nats_url: server.url(),
-        create_streams: true,
         ..RelayConfig::default()
     };
     let control = RelayControl::new();

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use trilink_brokers::testing::{free_udp_port, start_nats};
 
+mod common;
+
 /// Run `trilink <args>` until a stderr line contains `ready`, then SIGTERM it; returns every
 /// stderr line.
 fn run_until(args: &[&str], env: &[(&str, &str)], ready: &str) -> Vec<String> {
@@ -131,14 +133,12 @@ fn adapter_logs_json_with_the_environment_variable_and_plain_text_otherwise() {
 #[test]
 fn relay_logs_json_with_plain_field_values() {
     let nats = start_nats();
+    common::relay_streams(&nats.url());
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("relay.toml");
     std::fs::write(
         &cfg,
-        format!(
-            "nats_url = \"{}\"\ncreate_streams = true\nstatus_interval_s = 0\n",
-            nats.url()
-        ),
+        format!("nats_url = \"{}\"\nstatus_interval_s = 0\n", nats.url()),
     )
     .unwrap();
     let policy = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -68,14 +68,12 @@ fn scrape_until(addr: &str, name: &str, value: f64, relay: &mut Relay) -> String
 #[test]
 fn reload_failure_counter_exists_from_start_and_the_alert_fires_on_the_first_failure() {
     let nats = start_nats();
+    common::relay_streams(&nats.url());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
-        format!(
-            "nats_url = \"{}\"\ncreate_streams = true\nstatus_interval_s = 0\n",
-            nats.url()
-        ),
+        format!("nats_url = \"{}\"\nstatus_interval_s = 0\n", nats.url()),
     )
     .unwrap();
     let policy = dir.path().join("policy.toml");

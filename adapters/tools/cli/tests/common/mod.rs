@@ -15,6 +15,16 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
 }
 
+/// The relay's development streams on the server at `url` (the relay creates none itself),
+/// for a test that runs `trilink relay` with a default-shaped configuration.
+pub fn relay_streams(url: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(trilink_brokers::testing::ensure_relay_streams(url));
+}
+
 /// The directory of a shipped scenario sample (`adapters/tools/scenario/samples/<name>`).
 pub fn sample(name: &str) -> PathBuf {
     repo().join("adapters/tools/scenario/samples").join(name)
