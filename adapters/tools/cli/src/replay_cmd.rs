@@ -330,7 +330,7 @@ fn progress_bar(args: &ReplayArgs, per_pass: u64) -> ProgressBar {
         ProgressBar::hidden()
     };
     if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} {per_sec} pass {msg}",
+        "{elapsed_precise} [{bar:40}] {pos}/{len} ETA {eta} pass {msg}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -490,7 +490,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                     .as_ref()
                     .and_then(|d| d.server_error.clone());
                 if args.json {
-                    println!("{}", summary.to_json(&args.capture, &speed_text));
+                    println!("{}", summary.to_json(&args.capture, &opts.speed_json()));
                 } else {
                     print!("{}", summary.to_text(&args.capture, &speed_text));
                 }

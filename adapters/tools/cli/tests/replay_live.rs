@@ -261,6 +261,13 @@ fn jsonl_record_replay_record_through_nats_gives_the_same_messages() {
         );
         assert_eq!(summary["sent"], n as u64, "{summary}");
         assert_eq!(summary["failed"], 0, "{summary}");
+        // The pace as a value, not as prose: a number, or "max".
+        let want = if pass == 1 {
+            serde_json::json!("max")
+        } else {
+            serde_json::json!(50.0)
+        };
+        assert_eq!(summary["speed"], want, "{summary}");
         finish_record(rec, &rx);
         let got = read_jsonl("rec", &std::fs::read(&out).unwrap()).unwrap();
         assert_eq!(strip(&got), strip(&original), "pass {pass}");

@@ -85,6 +85,14 @@ impl ReplayOptions {
         }
     }
 
+    /// The pace for the JSON summary: the factor as a number, or `"max"` for `--max`.
+    pub fn speed_json(&self) -> serde_json::Value {
+        match self.speed {
+            Speed::Max => serde_json::Value::from("max"),
+            Speed::Factor(f) => serde_json::Value::from(f),
+        }
+    }
+
     /// `speed ×F` or `--max`, as the summary shows it.
     pub fn speed_text(&self) -> String {
         match self.speed {

@@ -109,7 +109,9 @@ impl ReplaySummary {
         }
     }
 
-    pub fn to_json(&self, capture: &Path, speed: &str) -> serde_json::Value {
+    /// The summary as JSON; `speed` is the factor as a number, or `"max"`
+    /// ([`crate::ReplayOptions::speed_json`]).
+    pub fn to_json(&self, capture: &Path, speed: &serde_json::Value) -> serde_json::Value {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         serde_json::json!({
             "capture": capture.display().to_string(),
