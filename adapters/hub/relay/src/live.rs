@@ -456,12 +456,10 @@ pub async fn run_with_control(
                 window.keepalive(Instant::now().checked_sub(keepalive_every / 2)).await;
             }
             Some(result) = window.acks.next(), if !window.acks.is_empty() => {
-                window.result(&shared, result);
-                window.run(&shared).await;
+                window.settle(&shared, result).await;
             }
             () = sleep_until(retry_at), if retry_at.is_some() => {
-                window.pipe.due(Instant::now(), &mut window.steps);
-                window.run(&shared).await;
+                window.resend_due(&shared).await;
             }
             next = messages.next(), if window.pipe.len() < max_in_flight => match next {
                 Some((account, dlq_js, Ok(msg))) => {
@@ -505,12 +503,10 @@ pub async fn run_with_control(
                 break;
             }
             Some(result) = window.acks.next(), if !window.acks.is_empty() => {
-                window.result(&shared, result);
-                window.run(&shared).await;
+                window.settle(&shared, result).await;
             }
             () = sleep_until(retry_at), if retry_at.is_some() => {
-                window.pipe.due(Instant::now(), &mut window.steps);
-                window.run(&shared).await;
+                window.resend_due(&shared).await;
             }
         }
     }
@@ -847,6 +843,18 @@ impl Window {
                 self.pipe.failed(input, output, attempt, Instant::now());
             }
         }
+    }
+
+    /// A store's outcome arrived: record it, then carry out what it made due.
+    async fn settle(&mut self, shared: &Shared, result: StoreResult) {
+        self.result(shared, result);
+        self.run(shared).await;
+    }
+
+    /// Resend the tracks whose retry time has come.
+    async fn resend_due(&mut self, shared: &Shared) {
+        self.pipe.due(Instant::now(), &mut self.steps);
+        self.run(shared).await;
     }
 
     /// Carry out the pending steps, in order: publish (unless a failure or a reconnect holds

@@ -213,11 +213,7 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
             },
         );
         if send {
-            steps.extend((0..outputs).map(|output| Step::Publish {
-                input: id,
-                output,
-                attempt: 1,
-            }));
+            first_publishes(id, outputs, steps);
         }
         if outputs == 0 {
             self.release(&group, steps);
@@ -335,11 +331,7 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
                 if !i.sent {
                     // First publish: attempt 1 is the one it was created with.
                     i.sent = true;
-                    steps.extend((0..i.outs.len()).map(|output| Step::Publish {
-                        input: *id,
-                        output,
-                        attempt: 1,
-                    }));
+                    first_publishes(*id, i.outs.len(), steps);
                     continue;
                 }
                 for (output, o) in i.outs.iter_mut().enumerate() {
@@ -422,11 +414,7 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
                     && !i.sent
                 {
                     i.sent = true;
-                    steps.extend((0..i.outs.len()).map(|output| Step::Publish {
-                        input: *id,
-                        output,
-                        attempt: 1,
-                    }));
+                    first_publishes(*id, i.outs.len(), steps);
                 }
             }
         }
@@ -437,6 +425,15 @@ impl<K: Clone + Eq + Hash> Pipeline<K> {
             self.groups.remove(group);
         }
     }
+}
+
+/// The first attempt of every output of `input` (`outputs` of them).
+fn first_publishes(input: InputId, outputs: usize, steps: &mut Vec<Step>) {
+    steps.extend((0..outputs).map(|output| Step::Publish {
+        input,
+        output,
+        attempt: 1,
+    }));
 }
 
 #[cfg(test)]
