@@ -754,3 +754,24 @@ impl RawJs {
         notes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_variants_parse_name_and_drop_what_they_say() {
+        let stores = |v: RawJsStores| (v.hub_in(), v.leaf_out());
+        assert_eq!(stores(RawJsStores::Four), (true, true));
+        assert_eq!(stores(RawJsStores::NoHubIn), (false, true));
+        assert_eq!(stores(RawJsStores::NoLeafOut), (true, false));
+        assert_eq!(stores(RawJsStores::Two), (false, false));
+        for v in RawJsStores::ALL {
+            assert_eq!(v.to_string().parse::<RawJsStores>(), Ok(v));
+            assert!(v.path_name().starts_with("raw-jetstream"));
+        }
+        // The four-store path keeps the row name of the default output.
+        assert_eq!(RawJsStores::Four.path_name(), "raw-jetstream");
+        assert!("3".parse::<RawJsStores>().is_err());
+    }
+}
