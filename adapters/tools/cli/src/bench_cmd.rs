@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use trilink_local_link::bench::{BenchOptions, FindMaxBounds, PictureSwitch};
+use trilink_local_link::bench::{BenchOptions, FindMaxBounds, PictureSwitch, RawJsStores};
 use trilink_local_link::standins::Out;
 
 use crate::EXIT_PROBLEM;
@@ -31,6 +31,15 @@ pub struct BenchArgs {
     /// in place of the adapters and the relay).
     #[arg(long)]
     pub no_raw_jetstream: bool,
+    /// Measure the raw-JetStream path with these stores (comma-separated, one row each, one
+    /// after another in this run; `--find-max` searches each): `4` — JP leaf IN_JP, hub IN_JP,
+    /// hub OUT_KR, KR leaf OUT_KR, as the trilink path (row `raw-jetstream`, the default);
+    /// `no-hub-in` — without the hub's IN_JP (the hub forwarder consumes the JP leaf's);
+    /// `no-leaf-out` — without the KR leaf's OUT_KR (the KR forwarder consumes the hub's);
+    /// `2` — without both. A dropped store's sourcing is off during its variant and restored
+    /// exactly after it (broker-config/README.md, "Stores per message").
+    #[arg(long, value_delimiter = ',', conflicts_with = "no_raw_jetstream")]
+    pub raw_jetstream_stores: Vec<RawJsStores>,
     /// `--find-max` and its bounds.
     #[command(flatten)]
     pub find_max: FindMaxArgs,
@@ -77,6 +86,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         drain_s: args.drain_s,
         no_baseline: args.no_baseline,
         no_raw_jetstream: args.no_raw_jetstream,
+        raw_jetstream_stores: args.raw_jetstream_stores.clone(),
         hops: args.hops,
         picture: args.picture,
         tracks: args.tracks,

@@ -3,7 +3,10 @@
 //! every message offered at a low rate (a correctness check of the benchmark itself — figures
 //! are for BENCHMARKS.md, never asserted here), and the picture switch reaches the relay: the
 //! hub's common-picture reports reach KR in the picture-on phase only. `--find-max` with a
-//! tiny bound on runs finishes and reports a maximum for each path.
+//! tiny bound on runs finishes and reports a maximum for each path. The raw-JetStream path's
+//! store variants (`--raw-jetstream-stores`) each deliver every message once, store nothing
+//! in a dropped store, and leave the link's streams as shipped (the trilink path after them
+//! delivers everything).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code: a panic is a failure
 
@@ -119,6 +122,72 @@ fn every_path_delivers_everything_offered_at_a_low_rate() {
 }
 
 #[test]
+fn every_raw_jetstream_store_variant_delivers_everything_once() {
+    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
+        .args([
+            "bench",
+            "--rate",
+            "100",
+            "--duration-s",
+            "2",
+            "--drain-s",
+            "10",
+            "--no-baseline",
+            "--picture",
+            "off",
+            "--raw-jetstream-stores",
+            "4,no-hub-in,no-leaf-out,2",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "bench failed:\n{out}\n{err}");
+    assert_server_version(&out);
+    for path in [
+        "raw-jetstream",
+        "raw-jetstream (no hub IN_JP)",
+        "raw-jetstream (no KR leaf OUT_KR)",
+        "raw-jetstream (2 stores)",
+        // Runs after the variants, on the streams they switched and restored.
+        "trilink/pic-off",
+    ] {
+        let row = row(&out, path);
+        let (sent, recv, dup) = (&row[1], &row[2], &row[3]);
+        let n: u64 = sent.parse().unwrap();
+        assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");
+        assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
+        assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
+        for what in ["CPU µs per message: hub-0 ", "RSS: hub-0 "] {
+            assert!(
+                out.lines()
+                    .any(|l| l.starts_with(&format!("{path} {what}"))),
+                "no {path} {what}… line:\n{out}"
+            );
+        }
+    }
+    // Each variant says where its forwarder consumes the store it does without.
+    for line in [
+        "raw-jetstream (no hub IN_JP): hub forwarder: consumer on jp IN_JP",
+        "raw-jetstream (no KR leaf OUT_KR): KR forwarder: consumer on hub OUT_KR",
+        "raw-jetstream (2 stores): hub forwarder: consumer on jp IN_JP",
+        "raw-jetstream (2 stores): KR forwarder: consumer on hub OUT_KR",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(line)),
+            "no {line}…:\n{out}"
+        );
+    }
+    // No dropped store stored anything, every configuration came back as it was, nothing was
+    // left behind.
+    assert!(!out.contains("note: raw-jetstream"), "{out}");
+    assert!(
+        out.contains("throughput ratio raw-jetstream (2 stores) / raw-jetstream: "),
+        "{out}"
+    );
+}
+
+#[test]
 fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
     let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
         .args([
@@ -138,6 +207,9 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
             "5000",
             "--picture",
             "off",
+            // And a store variant: `--find-max` searches each.
+            "--raw-jetstream-stores",
+            "4,2",
         ])
         .output()
         .unwrap();
@@ -145,7 +217,12 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "bench --find-max failed:\n{out}\n{err}");
     assert_server_version(&out);
-    for path in ["raw-nats", "raw-jetstream", "trilink/pic-off"] {
+    for path in [
+        "raw-nats",
+        "raw-jetstream",
+        "raw-jetstream (2 stores)",
+        "trilink/pic-off",
+    ] {
         let runs: Vec<&str> = out
             .lines()
             .filter(|l| l.starts_with(&format!("find-max {path}: run ")))

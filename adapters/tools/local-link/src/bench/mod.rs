@@ -46,6 +46,7 @@ mod raw;
 mod rawjs;
 
 pub use measure::PathResult;
+pub use rawjs::RawJsStores;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -156,6 +157,9 @@ pub struct BenchOptions {
     pub no_baseline: bool,
     /// Skip the raw-JetStream path.
     pub no_raw_jetstream: bool,
+    /// The raw-JetStream path's variants, measured one after another (empty: the four-store
+    /// path only).
+    pub raw_jetstream_stores: Vec<RawJsStores>,
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     pub hops: bool,
@@ -324,17 +328,31 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         measured.push(("raw-nats".to_owned(), m));
     }
     if !args.no_raw_jetstream {
-        let mut p = Box::pin(rawjs::start(
-            local.link(),
-            mqtt_port,
-            &procs,
-            args.tracks,
-            &stop,
-        ))
-        .await?;
-        let m = measure(&mut p.path, "raw-jetstream", &args, duration, drain, &out).await;
-        measured.push(("raw-jetstream".to_owned(), m));
-        notes.extend(p.finish(drain).await);
+        let variants = if args.raw_jetstream_stores.is_empty() {
+            vec![RawJsStores::Four]
+        } else {
+            args.raw_jetstream_stores.clone()
+        };
+        for (i, stores) in (0u64..).zip(variants) {
+            let name = stores.path_name();
+            let mut p = Box::pin(rawjs::start(
+                local.link(),
+                mqtt_port,
+                &procs,
+                args.tracks,
+                stores,
+                // Each variant's keys (message ids) apart from the others'.
+                i << 40,
+                &stop,
+            ))
+            .await?;
+            for s in &p.setup {
+                say!(out, "{name}: {s}");
+            }
+            let m = measure(&mut p.path, name, &args, duration, drain, &out).await;
+            measured.push((name.to_owned(), m));
+            notes.extend(p.finish(drain).await);
+        }
     }
 
     // --- trilink path, once per picture phase ---

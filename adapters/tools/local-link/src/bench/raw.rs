@@ -61,6 +61,13 @@ impl RawPath {
             stop,
         })
     }
+
+    /// Start the keys at `first` (paths measured one after another on the same streams keep
+    /// apart from each other's message ids and de-duplication windows).
+    pub(crate) fn first_key(mut self, first: u64) -> Self {
+        self.next_key = first;
+        self
+    }
 }
 
 impl Drop for RawPath {

@@ -24,6 +24,21 @@
 //! operations user (the reader users may only read their own durable). Not measured here:
 //! adapter-kr's delivery journal (a file append per message) and the relay's per-track order
 //! gate — both trilink code.
+//!
+//! Fewer stores ([`RawJsStores`], `trilink bench --raw-jetstream-stores`, issue 17): the same
+//! path without the hub's `IN_JP` (store 2 of `broker-config/README.md`, "Stores per
+//! message") — the hub forwarder's pull consumer sits on the JP leaf's `IN_JP` — and/or
+//! without the KR leaf's `OUT_KR` (store 4) — the KR forwarder's consumer sits on the hub's
+//! `OUT_KR`. The dropped store's sourcing is switched off for the variant (each source gets a
+//! filter subject nothing is published on) and its exact configuration (the server's own JSON)
+//! is restored at [`RawJs::finish`], after the purge, so the trilink path runs on the link's
+//! streams as shipped; a dropped store that stored anything, or a configuration that did not
+//! come back as it was, is a note in the report. The consumer is first tried across the
+//! JetStream domain (from the hub's JP account with the API prefix of domain `jp`; from the KR
+//! leaf with that of domain `hub`), as the relay and adapter-kr would reach it; the shipped
+//! leaf-connection permissions (`LEAF_JP`, `LEAF_KR` in `hub-accounts.conf`) do not carry that
+//! traffic, so the forwarder then connects to the far server with its operations user, as
+//! adapter-us does to the hub — the report says which it was.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -54,11 +69,243 @@ const TOPIC: &str = "bench/raw-js/out";
 /// The input subject: what adapter-jp publishes a launch detection on.
 const IN_SUBJECT: &str = "tl.in.jp.launch_detection";
 
+/// Which of the four stores a JP message released to KR is written to the raw-JetStream path
+/// keeps (`broker-config/README.md`, "Stores per message"): JP leaf `IN_JP` and hub `OUT_KR`
+/// always; hub `IN_JP` and KR leaf `OUT_KR` unless dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawJsStores {
+    /// All four (`4`): the path as the trilink path stores.
+    Four,
+    /// Without the hub's `IN_JP` (`no-hub-in`): the hub forwarder consumes the JP leaf's.
+    NoHubIn,
+    /// Without the KR leaf's `OUT_KR` (`no-leaf-out`): the KR forwarder consumes the hub's.
+    NoLeafOut,
+    /// Without both (`2`).
+    Two,
+}
+
+impl RawJsStores {
+    /// Every variant, in the order `--raw-jetstream-stores` names them.
+    pub const ALL: [Self; 4] = [Self::Four, Self::NoHubIn, Self::NoLeafOut, Self::Two];
+
+    /// Whether the hub's `IN_JP` stores the message.
+    pub fn hub_in(self) -> bool {
+        matches!(self, Self::Four | Self::NoLeafOut)
+    }
+
+    /// Whether the KR leaf's `OUT_KR` stores the message.
+    pub fn leaf_out(self) -> bool {
+        matches!(self, Self::Four | Self::NoHubIn)
+    }
+
+    /// The variant's row in the report (the four-store path keeps its name).
+    pub fn path_name(self) -> &'static str {
+        match self {
+            Self::Four => "raw-jetstream",
+            Self::NoHubIn => "raw-jetstream (no hub IN_JP)",
+            Self::NoLeafOut => "raw-jetstream (no KR leaf OUT_KR)",
+            Self::Two => "raw-jetstream (2 stores)",
+        }
+    }
+}
+
+impl std::str::FromStr for RawJsStores {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "4" => Ok(Self::Four),
+            "no-hub-in" => Ok(Self::NoHubIn),
+            "no-leaf-out" => Ok(Self::NoLeafOut),
+            "2" => Ok(Self::Two),
+            other => Err(format!(
+                "{other:?}: expected 4, no-hub-in, no-leaf-out or 2"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for RawJsStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Four => "4",
+            Self::NoHubIn => "no-hub-in",
+            Self::NoLeafOut => "no-leaf-out",
+            Self::Two => "2",
+        })
+    }
+}
+
+/// A store whose sourcing a variant switched off: where, its configuration as the server
+/// returned it (restored as is), and its last sequence once switched off.
+struct Paused {
+    site: Site,
+    account: Nation,
+    stream: &'static str,
+    config: serde_json::Value,
+    last_seq: u64,
+}
+
 /// The raw-JetStream path while it is set up; [`finish`](Self::finish) takes it down.
 pub(crate) struct RawJs {
     /// The path as measured.
     pub(crate) path: RawPath,
     admin: Vec<(Site, Nation, jetstream::Context)>,
+    /// Where the forwarder's two durables are: (site, account, stream).
+    durables: [(Site, Nation, &'static str); 2],
+    /// The stores switched off, to restore.
+    paused: Vec<Paused>,
+    /// How the variant was set up (where its consumers are), for the report.
+    pub(crate) setup: Vec<String>,
+}
+
+/// The operations user's JetStream on `site` in `account`.
+fn js_of(
+    admin: &[(Site, Nation, jetstream::Context)],
+    site: Site,
+    account: Nation,
+) -> Result<&jetstream::Context> {
+    admin
+        .iter()
+        .find(|(s, a, _)| *s == site && *a == account)
+        .map(|(_, _, js)| js)
+        .ok_or_else(|| failed!("no operations connection to {site}/{account}"))
+}
+
+/// Put a paused stream's configuration back as it was; an error, or a configuration that
+/// does not read back the same, is a note.
+async fn restore(admin: &[(Site, Nation, jetstream::Context)], p: &Paused) -> Option<String> {
+    let what = format!(
+        "raw-jetstream: restoring the sources of {} {}",
+        p.site, p.stream
+    );
+    let js = match js_of(admin, p.site, p.account) {
+        Ok(js) => js,
+        Err(e) => return Some(format!("{what}: {e}")),
+    };
+    if let Err(e) = api(js, format!("STREAM.UPDATE.{}", p.stream), &p.config).await {
+        return Some(format!("{what}: {e}"));
+    }
+    match stream_info(js, p.stream).await {
+        Ok((now, _)) if now == p.config => None,
+        Ok((now, _)) => Some(format!("{what}: reads back {now}, was {}", p.config)),
+        Err(e) => Some(format!("{what}: {e}")),
+    }
+}
+
+/// A filter subject no message is published on: a source with it stores nothing.
+const PAUSED_FILTER: &str = "tl.bench.paused";
+
+/// A JetStream API request as raw JSON (so a configuration makes the round trip unchanged,
+/// whatever fields this client does not know); an API error is an error.
+async fn api(
+    js: &jetstream::Context,
+    subject: String,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    let v: serde_json::Value = js
+        .request(subject.clone(), body)
+        .await
+        .map_err(|e| failed!("{subject}: {e}"))?;
+    match v.get("error") {
+        Some(e) => Err(failed!("{subject}: {e}")),
+        None => Ok(v),
+    }
+}
+
+/// A stream's configuration and last sequence.
+async fn stream_info(js: &jetstream::Context, stream: &str) -> Result<(serde_json::Value, u64)> {
+    let info = api(js, format!("STREAM.INFO.{stream}"), &serde_json::json!({})).await?;
+    let config = info
+        .get("config")
+        .cloned()
+        .ok_or_else(|| failed!("STREAM.INFO.{stream}: no config"))?;
+    let last = info
+        .pointer("/state/last_seq")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0);
+    Ok((config, last))
+}
+
+/// Switch off the sourcing of `stream` (every source filtered to [`PAUSED_FILTER`]).
+async fn pause(
+    js: &jetstream::Context,
+    site: Site,
+    account: Nation,
+    stream: &'static str,
+) -> Result<Paused> {
+    let (config, _) = stream_info(js, stream).await?;
+    let mut off = config.clone();
+    let sources = off
+        .get_mut("sources")
+        .and_then(serde_json::Value::as_array_mut)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| failed!("{site} {stream} has no sources to switch off"))?;
+    for src in sources {
+        if let Some(o) = src.as_object_mut() {
+            o.insert("filter_subject".into(), PAUSED_FILTER.into());
+        }
+    }
+    api(js, format!("STREAM.UPDATE.{stream}"), &off).await?;
+    // Anything in flight from the source before the update lands now, not during the run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, last_seq) = stream_info(js, stream).await?;
+    Ok(Paused {
+        site,
+        account,
+        stream,
+        config,
+        last_seq,
+    })
+}
+
+/// The durable `def` on `stream`: first across the JetStream domain `far` from `near` (as the
+/// relay or adapter-kr would reach it), else with the far server's operations user `direct`.
+/// Returns the consumer and how it was reached.
+async fn far_consumer(
+    near: &async_nats::Client,
+    direct: &async_nats::Client,
+    far: Site,
+    def: &ConsumerDef,
+    ack_timeout: Duration,
+) -> Result<(jetstream::consumer::PullConsumer, String)> {
+    let stream = def.stream.as_str();
+    let cfg = StreamPlan::consumer_config(def);
+    let across = js_context(near, Some(far.domain()), Duration::from_secs(2));
+    let tried = async {
+        across
+            .get_stream(stream)
+            .await
+            .map_err(|e| e.to_string())?
+            .get_or_create_consumer(DURABLE, cfg.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    match tried {
+        Ok(c) => Ok((
+            c,
+            format!(
+                "consumer on {far} {stream} across the domain (API prefix $JS.{}.API)",
+                far.domain()
+            ),
+        )),
+        Err(why) => {
+            let c = js_context(direct, Some(far.domain()), ack_timeout)
+                .get_stream(stream)
+                .await
+                .map_err(|e| failed!("{far} {stream}: {e}"))?
+                .get_or_create_consumer(DURABLE, cfg)
+                .await
+                .map_err(|e| failed!("consumer {DURABLE} on {far} {stream}: {e}"))?;
+            Ok((
+                c,
+                format!(
+                    "consumer on {far} {stream} with {far}'s operations user (across the domain $JS.{}.API: {why})",
+                    far.domain()
+                ),
+            ))
+        }
+    }
 }
 
 /// A copy of the `[[consumer]]` reading `stream` on `site`/`account`, named [`DURABLE`].
@@ -89,6 +336,8 @@ pub(crate) async fn start(
     mqtt_port: u16,
     procs: &[(String, u32)],
     tracks: u32,
+    stores: RawJsStores,
+    first_key: u64,
     stop: &CancellationToken,
 ) -> Result<RawJs> {
     let stop = stop.child_token();
@@ -112,24 +361,90 @@ pub(crate) async fn start(
         (Site::Kr, Nation::Kr, jetstream::new(kr_leaf.clone())),
     ];
 
-    // The durables, as the operations user makes the real ones.
-    let relay_def = durable_like(&plan, "IN_JP", Site::Hub, Nation::Jp)?;
-    let kr_def = durable_like(&plan, "OUT_KR", Site::Kr, Nation::Kr)?;
-    let hub_in = js_context(&hub_jp, Some(Site::Hub.domain()), ack_timeout)
-        .get_stream(&relay_def.stream)
-        .await
-        .map_err(|e| failed!("hub {}: {e}", relay_def.stream))?
-        .get_or_create_consumer(DURABLE, StreamPlan::consumer_config(&relay_def))
-        .await
-        .map_err(|e| failed!("consumer {DURABLE} on hub {}: {e}", relay_def.stream))?;
-    let kr_out: jetstream::consumer::PullConsumer =
-        js_context(&kr_leaf, Some(Site::Kr.domain()), ack_timeout)
-            .get_stream(&kr_def.stream)
-            .await
-            .map_err(|e| failed!("KR leaf {}: {e}", kr_def.stream))?
-            .get_or_create_consumer(DURABLE, StreamPlan::consumer_config(&kr_def))
-            .await
-            .map_err(|e| failed!("consumer {DURABLE} on KR {}: {e}", kr_def.stream))?;
+    // The dropped stores stop sourcing (restored at `finish`, also when setting up fails).
+    let mut paused = Vec::new();
+    let mut setup = Vec::new();
+    let consumers = async {
+        if !stores.hub_in() {
+            paused.push(
+                pause(
+                    js_of(&admin, Site::Hub, Nation::Jp)?,
+                    Site::Hub,
+                    Nation::Jp,
+                    "IN_JP",
+                )
+                .await?,
+            );
+        }
+        if !stores.leaf_out() {
+            paused.push(
+                pause(
+                    js_of(&admin, Site::Kr, Nation::Kr)?,
+                    Site::Kr,
+                    Nation::Kr,
+                    "OUT_KR",
+                )
+                .await?,
+            );
+        }
+        // The durables, as the operations user makes the real ones.
+        let relay_def = durable_like(&plan, "IN_JP", Site::Hub, Nation::Jp)?;
+        let kr_def = durable_like(&plan, "OUT_KR", Site::Kr, Nation::Kr)?;
+        let hub_in = if stores.hub_in() {
+            js_context(&hub_jp, Some(Site::Hub.domain()), ack_timeout)
+                .get_stream(&relay_def.stream)
+                .await
+                .map_err(|e| failed!("hub {}: {e}", relay_def.stream))?
+                .get_or_create_consumer(DURABLE, StreamPlan::consumer_config(&relay_def))
+                .await
+                .map_err(|e| failed!("consumer {DURABLE} on hub {}: {e}", relay_def.stream))?
+        } else {
+            let (c, how) =
+                far_consumer(&hub_jp, &jp_leaf, Site::Jp, &relay_def, ack_timeout).await?;
+            setup.push(format!("hub forwarder: {how}"));
+            c
+        };
+        let kr_out: jetstream::consumer::PullConsumer = if stores.leaf_out() {
+            js_context(&kr_leaf, Some(Site::Kr.domain()), ack_timeout)
+                .get_stream(&kr_def.stream)
+                .await
+                .map_err(|e| failed!("KR leaf {}: {e}", kr_def.stream))?
+                .get_or_create_consumer(DURABLE, StreamPlan::consumer_config(&kr_def))
+                .await
+                .map_err(|e| failed!("consumer {DURABLE} on KR {}: {e}", kr_def.stream))?
+        } else {
+            let (c, how) = far_consumer(&kr_leaf, &hub_kr, Site::Hub, &kr_def, ack_timeout).await?;
+            setup.push(format!("KR forwarder: {how}"));
+            c
+        };
+        Ok::<_, crate::error::LinkError>((hub_in, kr_out))
+    }
+    .await;
+    let (hub_in, kr_out) = match consumers {
+        Ok(c) => c,
+        Err(e) => {
+            for p in paused {
+                let _ = restore(&admin, &p).await;
+            }
+            return Err(e);
+        }
+    };
+    let durables = [
+        (
+            if stores.hub_in() { Site::Hub } else { Site::Jp },
+            Nation::Jp,
+            "IN_JP",
+        ),
+        (
+            if stores.leaf_out() {
+                Site::Kr
+            } else {
+                Site::Hub
+            },
+            Nation::Kr,
+            "OUT_KR",
+        ),
+    ];
 
     // KR: OUT_KR on the leaf → MQTT QoS 1, adapter-kr's batch and window.
     let Some(OutputConfig::Mqtt(mut mqtt)) = kr_cfg
@@ -188,8 +503,16 @@ pub(crate) async fn start(
 
     let probe = Probe::keyed_mqtt(procs, mqtt_port, "bench-raw-js-national", TOPIC, &stop);
     tokio::time::sleep(Duration::from_secs(2)).await; // subscriptions settle
-    let path = RawPath::new(probe, target, tracks, "rawjs", stop).await?;
-    Ok(RawJs { path, admin })
+    let path = RawPath::new(probe, target, tracks, "rawjs", stop)
+        .await?
+        .first_key(first_key);
+    Ok(RawJs {
+        path,
+        admin,
+        durables,
+        paused,
+        setup,
+    })
 }
 
 /// UDP in → acknowledged JetStream publish on the JP leaf (the adapter's publisher).
@@ -341,25 +664,23 @@ async fn egress(
 
 impl RawJs {
     /// Stop the forwarder once its durables have nothing pending (at most `within`), delete
-    /// them and purge every stream the path wrote. Returns notes on what did not go to plan.
+    /// them, purge every stream the path wrote and put back the sourcing of the stores the
+    /// variant dropped (checking they stored nothing meanwhile). Returns notes on what did not
+    /// go to plan.
     pub(crate) async fn finish(self, within: Duration) -> Vec<String> {
-        let Self { path, admin } = self;
-        // The operations user's JetStream on a site in an account.
-        let js_of = |site: Site, account: Nation| {
-            admin
-                .iter()
-                .find(|(s, a, _)| *s == site && *a == account)
-                .map(|(_, _, js)| js)
-        };
+        let Self {
+            path,
+            admin,
+            durables,
+            paused,
+            setup: _,
+        } = self;
         let mut notes = Vec::new();
         let deadline = tokio::time::Instant::now() + within;
-        let durables = [
-            (Site::Hub, Nation::Jp, "IN_JP"),
-            (Site::Kr, Nation::Kr, "OUT_KR"),
-        ];
-        for (site, stream, js) in durables.iter().filter_map(|(site, account, stream)| {
-            js_of(*site, *account).map(|js| (site, stream, js))
-        }) {
+        for (site, account, stream) in durables {
+            let Ok(js) = js_of(&admin, site, account) else {
+                continue;
+            };
             loop {
                 let busy = match js
                     .get_consumer_from_stream::<pull::Config, _, _>(DURABLE, stream)
@@ -384,7 +705,7 @@ impl RawJs {
         }
         drop(path);
         for (site, account, stream) in durables {
-            if let Some(js) = js_of(site, account)
+            if let Ok(js) = js_of(&admin, site, account)
                 && let Err(e) = js.delete_consumer_from_stream(DURABLE, stream).await
             {
                 notes.push(format!(
@@ -392,6 +713,23 @@ impl RawJs {
                 ));
             }
         }
+        // A dropped store must have stored nothing.
+        for p in &paused {
+            if let Ok(js) = js_of(&admin, p.site, p.account) {
+                match stream_info(js, p.stream).await {
+                    Ok((_, last)) if last == p.last_seq => {}
+                    Ok((_, last)) => notes.push(format!(
+                        "raw-jetstream: {} {} stored {} messages while its sourcing was off",
+                        p.site,
+                        p.stream,
+                        last.saturating_sub(p.last_seq)
+                    )),
+                    Err(e) => notes.push(format!("raw-jetstream: {} {}: {e}", p.site, p.stream)),
+                }
+            }
+        }
+        // Purge first, then restore: a restored source finds nothing of the variant's to
+        // catch up on.
         for (site, account, stream) in [
             (Site::Jp, Nation::Jp, "IN_JP"),
             (Site::Hub, Nation::Jp, "IN_JP"),
@@ -399,7 +737,7 @@ impl RawJs {
             (Site::Hub, Nation::Us, "OUT_US"),
             (Site::Kr, Nation::Kr, "OUT_KR"),
         ] {
-            let Some(js) = js_of(site, account) else {
+            let Ok(js) = js_of(&admin, site, account) else {
                 continue;
             };
             let purged = match js.get_stream(stream).await {
@@ -410,6 +748,30 @@ impl RawJs {
                 notes.push(format!("raw-jetstream: purging {site} {stream}: {e}"));
             }
         }
+        for p in &paused {
+            notes.extend(restore(&admin, p).await);
+        }
         notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_variants_parse_name_and_drop_what_they_say() {
+        let stores = |v: RawJsStores| (v.hub_in(), v.leaf_out());
+        assert_eq!(stores(RawJsStores::Four), (true, true));
+        assert_eq!(stores(RawJsStores::NoHubIn), (false, true));
+        assert_eq!(stores(RawJsStores::NoLeafOut), (true, false));
+        assert_eq!(stores(RawJsStores::Two), (false, false));
+        for v in RawJsStores::ALL {
+            assert_eq!(v.to_string().parse::<RawJsStores>(), Ok(v));
+            assert!(v.path_name().starts_with("raw-jetstream"));
+        }
+        // The four-store path keeps the row name of the default output.
+        assert_eq!(RawJsStores::Four.path_name(), "raw-jetstream");
+        assert!("3".parse::<RawJsStores>().is_err());
     }
 }
