@@ -211,7 +211,13 @@ impl Envelope {
     }
 
     /// Parse from JSON bytes (structure only; call [`validate`](Self::validate) afterwards).
+    ///
+    /// Accepts exactly what the derived `Deserialize` of the internally tagged [`Payload`]
+    /// accepts, with its errors: the direct parse (see [`Payload`]) is retried with serde's
+    /// buffering when it fails.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        serde_json::from_slice(bytes).or_else(|_: serde_json::Error| {
+            crate::payload::payload_de::buffered(|| serde_json::from_slice(bytes))
+        })
     }
 }
