@@ -123,6 +123,7 @@ pub struct Hop {
     #[schemars(length(min = 1, max = 64))]
     pub component: String,
     /// When the relay forwarded the message (UTC).
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub at: DateTime<Utc>,
 }
 
@@ -139,11 +140,14 @@ pub struct Envelope {
     /// Originating system, sensor and national message id.
     pub source: Source,
     /// When the sensor observed the event (UTC, nanosecond precision).
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub observed_at: DateTime<Utc>,
     /// When the origin's adapter ingested the national message (UTC).
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub ingested_at: DateTime<Utc>,
     /// When the hub relay forwarded the message (UTC); absent before the relay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub relayed_at: Option<DateTime<Utc>>,
     /// Real world, exercise or test.
     pub mode: Mode,
