@@ -123,7 +123,10 @@ pub struct Hop {
     #[schemars(length(min = 1, max = 64))]
     pub component: String,
     /// When the relay forwarded the message (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub at: DateTime<Utc>,
 }
 
@@ -140,14 +143,23 @@ pub struct Envelope {
     /// Originating system, sensor and national message id.
     pub source: Source,
     /// When the sensor observed the event (UTC, nanosecond precision).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub observed_at: DateTime<Utc>,
     /// When the origin's adapter ingested the national message (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub ingested_at: DateTime<Utc>,
     /// When the hub relay forwarded the message (UTC); absent before the relay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize_opt",
+        deserialize_with = "crate::rfc3339::deserialize_opt"
+    )]
     pub relayed_at: Option<DateTime<Utc>>,
     /// Real world, exercise or test.
     pub mode: Mode,

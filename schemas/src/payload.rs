@@ -124,7 +124,10 @@ pub struct LaunchDetection {
     /// Track started by this detection.
     pub track_id: TrackId,
     /// Estimated launch time (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub launch_time: DateTime<Utc>,
     /// Estimated launch point.
     pub launch_point: GeoPoint,
@@ -144,7 +147,10 @@ pub struct TrackUpdate {
     /// Track identifier.
     pub track_id: TrackId,
     /// Time of the position (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub time: DateTime<Utc>,
     /// WGS84 position.
     pub position: GeoPoint,
@@ -166,7 +172,10 @@ pub struct ImpactPrediction {
     /// Track the prediction is for.
     pub track_id: TrackId,
     /// Predicted impact time (UTC); may lie in the future.
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub impact_time: DateTime<Utc>,
     /// Predicted impact point.
     pub impact_point: GeoPoint,
@@ -181,7 +190,10 @@ pub struct EventEnd {
     /// Track that ended.
     pub track_id: TrackId,
     /// When it ended (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub time: DateTime<Utc>,
     /// Why it ended.
     pub reason: EndReason,
@@ -214,7 +226,10 @@ pub struct Correction {
     pub reason: String,
     /// Corrected event time (launch, impact), if it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize_opt",
+        deserialize_with = "crate::rfc3339::deserialize_opt"
+    )]
     pub corrected_time: Option<DateTime<Utc>>,
     /// Corrected point (launch or impact), if it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,7 +294,10 @@ pub struct Contributor {
     /// State of this contribution.
     pub state: ContributionState,
     /// Observation time of its latest report (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub last_report_at: DateTime<Utc>,
 }
 
@@ -288,7 +306,10 @@ pub struct Contributor {
 #[serde(deny_unknown_fields)]
 pub struct FusedLaunch {
     /// Fused launch time (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub launch_time: DateTime<Utc>,
     /// Fused launch point.
     pub launch_point: GeoPoint,
@@ -301,7 +322,10 @@ pub struct FusedLaunch {
 #[serde(deny_unknown_fields)]
 pub struct FusedTrack {
     /// Time of the fused state (UTC): the newest contributing report's time.
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub time: DateTime<Utc>,
     /// Fused WGS84 position.
     pub position: GeoPoint,
@@ -318,7 +342,10 @@ pub struct FusedTrack {
 #[serde(deny_unknown_fields)]
 pub struct FusedImpact {
     /// Fused predicted impact time (UTC); may lie in the future.
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub impact_time: DateTime<Utc>,
     /// Fused predicted impact point.
     pub impact_point: GeoPoint,
@@ -331,7 +358,10 @@ pub struct FusedImpact {
 #[serde(deny_unknown_fields)]
 pub struct EventClose {
     /// When the last contribution ended (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub time: DateTime<Utc>,
     /// `impact` if any contributor reported an impact, otherwise the first reason reported.
     pub reason: EndReason,
@@ -353,7 +383,10 @@ pub struct CommonEvent {
     /// The nation whose report was observed first.
     pub first_detected_by: Nation,
     /// Observation time of that first report (UTC).
-    #[serde(serialize_with = "crate::rfc3339::serialize")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub first_detected_at: DateTime<Utc>,
     /// Assessed missile class (the first contributor's that is not `unknown`).
     pub missile_class: MissileClass,
