@@ -123,6 +123,10 @@ pub struct Hop {
     #[schemars(length(min = 1, max = 64))]
     pub component: String,
     /// When the relay forwarded the message (UTC).
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub at: DateTime<Utc>,
 }
 
@@ -139,11 +143,23 @@ pub struct Envelope {
     /// Originating system, sensor and national message id.
     pub source: Source,
     /// When the sensor observed the event (UTC, nanosecond precision).
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub observed_at: DateTime<Utc>,
     /// When the origin's adapter ingested the national message (UTC).
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize",
+        deserialize_with = "crate::rfc3339::deserialize"
+    )]
     pub ingested_at: DateTime<Utc>,
     /// When the hub relay forwarded the message (UTC); absent before the relay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "crate::rfc3339::serialize_opt",
+        deserialize_with = "crate::rfc3339::deserialize_opt"
+    )]
     pub relayed_at: Option<DateTime<Utc>>,
     /// Real world, exercise or test.
     pub mode: Mode,
@@ -211,7 +227,13 @@ impl Envelope {
     }
 
     /// Parse from JSON bytes (structure only; call [`validate`](Self::validate) afterwards).
+    ///
+    /// Accepts exactly what the derived `Deserialize` of the internally tagged [`Payload`]
+    /// accepts, with its errors: the direct parse (see [`Payload`]) is retried with serde's
+    /// buffering when it fails.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        serde_json::from_slice(bytes).or_else(|_: serde_json::Error| {
+            crate::payload::payload_de::buffered(|| serde_json::from_slice(bytes))
+        })
     }
 }

@@ -29,6 +29,7 @@ pub mod national;
 mod payload;
 pub mod picture;
 pub mod replay;
+mod rfc3339;
 pub mod subject;
 #[cfg(feature = "testing")]
 pub mod testing;

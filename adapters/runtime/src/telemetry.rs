@@ -152,6 +152,63 @@ pub fn init_logging(format: LogFormat, filter: &str) -> Result<(), TelemetryErro
 
 static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 
+/// Set once [`install_metrics`] has installed the global recorder (it never changes after).
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Metric handles (`metrics::Counter`, `Gauge`, `Histogram`) of one metric, built once per label
+/// set and reused, so that a per-message event does not look its metric up in the registry
+/// (hash the key, allocate its labels) every time.
+///
+/// A handle taken before the global recorder is installed would stay a no-op forever, so the
+/// cache is used only after [`install_metrics`] installed it; before that every call builds a
+/// fresh handle (through the macro, as without the cache). After the install, a
+/// `metrics::with_local_recorder` scope does not see the cached metrics (nothing does that).
+#[derive(Debug)]
+pub struct MetricCache<K, H> {
+    slots: Mutex<Vec<(K, H)>>,
+}
+
+impl<K, H> Default for MetricCache<K, H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, H> MetricCache<K, H> {
+    /// An empty cache.
+    pub const fn new() -> Self {
+        Self {
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Apply `f` to the handle for the label set `is` matches: the cached one, or one made by
+    /// `make` (and cached under `key()` once the recorder is installed). Label sets are few
+    /// (nations × kinds, transports), so a linear scan.
+    pub fn with(
+        &self,
+        is: impl Fn(&K) -> bool,
+        key: impl FnOnce() -> K,
+        make: impl FnOnce() -> H,
+        f: impl FnOnce(&H),
+    ) {
+        if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+            return f(&make());
+        }
+        // A poisoned lock only means a panic elsewhere mid-push; the list is still whole.
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, h)) = slots.iter().find(|(k, _)| is(k)) {
+            return f(h);
+        }
+        let h = make();
+        f(&h);
+        slots.push((key(), h));
+    }
+}
+
 /// Histogram buckets for hop latencies, seconds (50 µs … 10 s).
 pub const LATENCY_BUCKETS: [f64; 16] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -179,6 +236,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, TelemetryError> {
     })?;
     *slot = Some(handle.clone());
     drop(slot);
+    INSTALLED.store(true, std::sync::atomic::Ordering::Release);
     events::describe();
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let h = handle.clone();
@@ -405,8 +463,10 @@ pub async fn serve(
 /// Everything that can happen to a message, counted and logged in one place.
 pub mod events {
     use chrono::{DateTime, Utc};
-    use metrics::{counter, gauge, histogram};
+    use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
     use trilink_schema::Nation;
+
+    use super::MetricCache;
 
     /// Register descriptions (called once when the recorder is installed).
     pub fn describe() {
@@ -474,12 +534,23 @@ pub mod events {
 
     /// A national message arrived on a transport.
     pub fn received(site: Nation, transport: &str, bytes: usize) {
-        counter!("trilink_received_total", "site" => site.as_str(), "transport" => transport.to_owned())
-            .increment(1);
+        static RECEIVED: MetricCache<(Nation, String), Counter> = MetricCache::new();
+        static STUCK: MetricCache<(Nation, String), Gauge> = MetricCache::new();
+        RECEIVED.with(
+            |(s, t)| *s == site && t == transport,
+            || (site, transport.to_owned()),
+            || counter!("trilink_received_total", "site" => site.as_str(), "transport" => transport.to_owned()),
+            |c| c.increment(1),
+        );
         let mut w = super::transport_watch();
         w.progress(transport);
-        gauge!("trilink_transport_stuck", "site" => site.as_str(), "transport" => transport.to_owned())
-            .set(f64::from(u8::from(w.is_stuck(transport, std::time::Instant::now()))));
+        let stuck = f64::from(u8::from(w.is_stuck(transport, std::time::Instant::now())));
+        STUCK.with(
+            |(s, t)| *s == site && t == transport,
+            || (site, transport.to_owned()),
+            || gauge!("trilink_transport_stuck", "site" => site.as_str(), "transport" => transport.to_owned()),
+            |g| g.set(stuck),
+        );
         drop(w);
         tracing::trace!(%site, transport, bytes, "received");
     }
@@ -503,8 +574,13 @@ pub mod events {
             counter!("trilink_deduplicated_total", "site" => site.as_str()).increment(1);
             tracing::debug!(%site, kind, "duplicate publish removed by JetStream");
         } else {
-            counter!("trilink_published_total", "site" => site.as_str(), "kind" => kind)
-                .increment(1);
+            static PUBLISHED: MetricCache<(Nation, &'static str), Counter> = MetricCache::new();
+            PUBLISHED.with(
+                |k| *k == (site, kind),
+                || (site, kind),
+                || counter!("trilink_published_total", "site" => site.as_str(), "kind" => kind),
+                |c| c.increment(1),
+            );
             tracing::trace!(%site, kind, "published");
         }
         hop("ingested_to_published", ingested_at, now);
@@ -562,8 +638,13 @@ pub mod events {
 
     /// A national frame was delivered to the national system.
     pub fn delivered(site: Nation, transport: &str) {
-        counter!("trilink_delivered_total", "site" => site.as_str(), "transport" => transport.to_owned())
-            .increment(1);
+        static DELIVERED: MetricCache<(Nation, String), Counter> = MetricCache::new();
+        DELIVERED.with(
+            |(s, t)| *s == site && t == transport,
+            || (site, transport.to_owned()),
+            || counter!("trilink_delivered_total", "site" => site.as_str(), "transport" => transport.to_owned()),
+            |c| c.increment(1),
+        );
         tracing::trace!(%site, transport, "delivered");
         super::transport_watch().progress(transport);
     }
@@ -621,8 +702,14 @@ pub mod events {
 
     /// Record the latency of one hop (negative differences from clock skew count as 0).
     pub fn hop(hop: &'static str, from: DateTime<Utc>, to: DateTime<Utc>) {
+        static HOP: MetricCache<&'static str, Histogram> = MetricCache::new();
         let secs = (to - from).to_std().map_or(0.0, |d| d.as_secs_f64());
-        histogram!("trilink_hop_latency_seconds", "hop" => hop).record(secs);
+        HOP.with(
+            |h| *h == hop,
+            || hop,
+            || histogram!("trilink_hop_latency_seconds", "hop" => hop),
+            |h| h.record(secs),
+        );
     }
 }
 

@@ -40,7 +40,7 @@ pub fn describe(
     let Some(obj) = v.as_object_mut() else {
         return v;
     };
-    if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
+    if let Ok(env) = Envelope::from_json(body) {
         obj.insert("body".into(), "envelope".into());
         obj.insert(
             "envelope".into(),

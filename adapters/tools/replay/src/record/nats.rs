@@ -54,7 +54,7 @@ pub(crate) async fn record_nats(
             m = all.next() => match m { Some(m) => m, None => break },
         };
         let ts = Utc::now();
-        match serde_json::from_slice::<Envelope>(&msg.payload) {
+        match Envelope::from_json(&msg.payload) {
             Ok(envelope) => {
                 let r = JsonlRecord {
                     ts,

@@ -1,0 +1,245 @@
+//! Timestamps serialised as chrono's `Serialize` writes them, in one piece.
+//!
+//! chrono serialises a `DateTime` with `collect_str` of a formatter that writes the RFC 3339 text
+//! in many small pieces, and `serde_json` escape-checks each piece on its own. Formatting the
+//! same text first (`to_rfc3339_opts(AutoSi, true)` is chrono's `Serialize` format: the same
+//! internal writer with the same arguments) and serialising it as one string is the same output
+//! for every serializer (`collect_str`'s default is exactly `serialize_str` of the text).
+//!
+//! Reading: chrono parses with its relaxed RFC 3339 parser (`Parsed`, many branches). The form we
+//! write, `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, is read directly; anything else (other offsets, a
+//! space or lower-case separator, a leap second, an invalid date, more digits) and every error
+//! go to chrono's parser, so values and error texts are chrono's.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, TimeZone, Utc};
+use serde::de::{self, Deserializer};
+use serde::{Serialize, Serializer};
+
+/// `serialize_with` for a `DateTime<Utc>` field.
+pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// `serialize_with` for an `Option<DateTime<Utc>>` field (as `Option`'s `Serialize` does it).
+#[allow(clippy::ref_option)] // serde's `serialize_with` passes `&Option<T>`
+pub(crate) fn serialize_opt<S: Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    struct One<'a>(&'a DateTime<Utc>);
+    impl Serialize for One<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            serialize(self.0, s)
+        }
+    }
+    match t {
+        Some(t) => s.serialize_some(&One(t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `deserialize_with` for a `DateTime<Utc>` field (as chrono's `Deserialize`).
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    d.deserialize_str(TimeVisitor)
+}
+
+/// `deserialize_with` for an `Option<DateTime<Utc>>` field (as `Option`'s `Deserialize`).
+pub(crate) fn deserialize_opt<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    d.deserialize_option(OptVisitor)
+}
+
+/// chrono's `DateTimeVisitor` with the direct path in front.
+struct TimeVisitor;
+
+impl de::Visitor<'_> for TimeVisitor {
+    type Value = DateTime<Utc>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an RFC 3339 formatted date and time string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<DateTime<Utc>, E> {
+        match canonical(v) {
+            Some(t) => Ok(t),
+            None => v
+                .parse::<DateTime<FixedOffset>>()
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(E::custom),
+        }
+    }
+}
+
+/// serde's `OptionVisitor` for `Option<DateTime<Utc>>`.
+struct OptVisitor;
+
+impl<'de> de::Visitor<'de> for OptVisitor {
+    type Value = Option<DateTime<Utc>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("option")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        deserialize(d).map(Some)
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z` with a valid date and time (no leap second), else `None`.
+fn canonical(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let nanos = match b.len() {
+        20 => 0,
+        22..=30 if at(19, b'.') => {
+            let digits = b.len() - 21;
+            num(20..20 + digits)? * 10u32.pow(9 - u32::try_from(digits).ok()?)
+        }
+        _ => return None,
+    };
+    if !at(b.len() - 1, b'Z') || sec > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    Some(Utc.from_utc_datetime(&date.and_hms_nano_opt(hour, min, sec, nanos)?))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code
+mod tests {
+    use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    fn ours(t: &DateTime<Utc>) -> String {
+        let mut out = Vec::new();
+        super::serialize(t, &mut serde_json::Serializer::new(&mut out)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        #[test]
+        fn same_text_as_chrono(
+            secs in -8_200_000_000_000i64..8_200_000_000_000,
+            nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000, 1_000_000_000u32..2_000_000_000],
+            round in 0u8..4,
+        ) {
+            // Whole seconds, milli-, micro- and nanosecond fractions; years −259 000 … +261 000
+            // (chrono's range is ±262 143), so far beyond 0..=9999.
+            let nanos = match round {
+                0 => nanos - nanos % 1_000_000_000,
+                1 => nanos - nanos % 1_000_000,
+                2 => nanos - nanos % 1_000,
+                _ => nanos,
+            };
+            if let Some(t) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                prop_assert_eq!(ours(&t), serde_json::to_string(&t).unwrap());
+            }
+        }
+    }
+
+    /// What chrono's `Deserialize` makes of `s`, and what ours does.
+    fn both(s: &str) -> (Result<DateTime<Utc>, String>, Result<DateTime<Utc>, String>) {
+        let json = serde_json::to_string(s).unwrap();
+        let theirs = serde_json::from_str::<DateTime<Utc>>(&json).map_err(|e| e.to_string());
+        let ours = super::deserialize(&mut serde_json::Deserializer::from_str(&json))
+            .map_err(|e| e.to_string());
+        (theirs, ours)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn reads_as_chrono(
+            y in 0u32..10_000, mo in 0u32..14, d in 0u32..33,
+            h in 0u32..26, mi in 0u32..62, s in 0u32..62,
+            frac in "(\\.[0-9]{0,11})?",
+            zone in prop_oneof![Just("Z"), Just("z"), Just("+00:00"), Just("+09:00"), Just("")],
+            sep in prop_oneof![Just("T"), Just("t"), Just(" ")],
+        ) {
+            let text = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{s:02}{frac}{zone}");
+            let (theirs, ours) = both(&text);
+            prop_assert_eq!(ours, theirs, "{}", text);
+        }
+
+        #[test]
+        fn reads_what_it_writes(
+            secs in -8_200_000_000_000i64..8_200_000_000_000,
+            nanos in 0u32..1_000_000_000,
+        ) {
+            if let Some(t) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                let text = t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                let (theirs, ours) = both(&text);
+                prop_assert_eq!(&ours, &theirs, "{}", text);
+                prop_assert_eq!(ours, Ok(t));
+            }
+        }
+    }
+
+    #[test]
+    fn odd_texts_read_as_chrono() {
+        for text in [
+            "",
+            "Z",
+            "2026-12-07T16:00:00",
+            "2026-12-07T16:00:00.Z",
+            "2026-02-30T00:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.5Z",
+            "2026-12-07T24:00:00Z",
+            "+2026-12-07T16:00:00Z",
+            "-0001-12-07T16:00:00Z",
+            "2026-12-07T16:00:00Z ",
+            " 2026-12-07T16:00:00Z",
+            "2026-12-07T16:00:00.1234567891Z",
+            "2026-1-07T16:00:00Z",
+            "2026-12-07T16:00:00ZZ",
+            "２026-12-07T16:00:00Z",
+            "2026-12-07T16:00:00.+1Z",
+        ] {
+            let (theirs, ours) = both(text);
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+        // Not a string: chrono's error.
+        let theirs = serde_json::from_str::<DateTime<Utc>>("5")
+            .unwrap_err()
+            .to_string();
+        let ours = super::deserialize(&mut serde_json::Deserializer::from_str("5"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn leap_second_and_extremes() {
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap();
+        for t in [
+            Utc.from_utc_datetime(&leap),
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::UNIX_EPOCH,
+        ] {
+            assert_eq!(ours(&t), serde_json::to_string(&t).unwrap());
+        }
+    }
+}
