@@ -570,6 +570,225 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub_on(hub_nodes: usize) {
     let _ = input.info().await.unwrap();
 }
 
+/// The KR leaf's operator (KR's own operations user on KR's own leaf, unrestricted there) uses
+/// the leaf's link to the hub, which now carries adapter-kr's reading of the hub's `OUT_KR`
+/// (issue 17, no leaf copy). Even with replies on adapter-kr's own inbox prefix (the one the
+/// hub lets back to the leaf, proven by a lookup of its durable that is answered), it gets no
+/// answer for reading from or creating a consumer on `OUT_US` / `OUT_JP` (another account),
+/// for fetching from the relay's input `IN_KR.relay`, for creating a consumer on `OUT_KR`,
+/// re-creating (resetting) or deleting its own durable `adapter-kr`, or purging `OUT_KR`; and
+/// its acks of messages in flight with the relay or with adapter-us change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kr_leaf_reaches_only_its_own_durable_at_the_hub() {
+    kr_leaf_reaches_only_its_own_durable_at_the_hub_on(1).await;
+}
+
+/// [`kr_leaf_reaches_only_its_own_durable_at_the_hub`] on the 3-node hub (R3 streams).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on_the_clustered_hub() {
+    kr_leaf_reaches_only_its_own_durable_at_the_hub_on(3).await;
+}
+
+/// Pull one message from `stream` through its existing durable `durable`, leaving it unacked
+/// (in flight); its ack subject.
+async fn pull_one_unacked(js: &jetstream::Context, stream: &str, durable: &str) -> String {
+    use futures::StreamExt as _;
+    let consumer: jetstream::consumer::PullConsumer =
+        js.get_consumer_from_stream(durable, stream).await.unwrap();
+    for _ in 0..20 {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(2))
+            .messages()
+            .await
+            .unwrap();
+        if let Some(m) = batch.next().await {
+            let m = m.unwrap();
+            return m.reply.as_ref().unwrap().to_string();
+        }
+    }
+    panic!("nothing to pull from {stream}/{durable}");
+}
+
+/// `(num_ack_pending, num_pending)` of durable `durable` on `stream`, asked by the hub admin.
+async fn in_flight(link: &Link, account: Nation, stream: &str, durable: &str) -> (usize, u64) {
+    let js = jetstream::new(admin(link, Site::Hub, account).await);
+    let mut c: jetstream::consumer::PullConsumer =
+        js.get_consumer_from_stream(durable, stream).await.unwrap();
+    let info = c.info().await.unwrap();
+    (info.num_ack_pending, info.num_pending)
+}
+
+async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
+    let link = start_link(hub_nodes).await;
+    // Something released to KR and to US (a purge would show), and inputs in flight: KR input
+    // pulled by the relay, a US output pulled by adapter-us, neither acked.
+    for (nation, subject) in [
+        (Nation::Kr, "tl.out.kr.launch_detection.jp.x-1"),
+        (Nation::Us, "tl.out.us.launch_detection.jp.x-1"),
+    ] {
+        let relay = jetstream::new(link.connect(Role::Relay(nation)).await.unwrap());
+        relay
+            .publish(subject, "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    send(
+        &adapter_js(&link, Nation::Kr).await,
+        &env_of(Nation::Kr, PayloadKind::LaunchDetection, 1),
+    )
+    .await;
+    let relay_kr = jetstream::new(link.connect(Role::Relay(Nation::Kr)).await.unwrap());
+    let relay_ack = pull_one_unacked(&relay_kr, "IN_KR", "relay").await;
+    let adapter_us = jetstream::new(link.connect(Role::Adapter(Nation::Us)).await.unwrap());
+    let us_ack = pull_one_unacked(&adapter_us, "OUT_US", "adapter-us").await;
+    let relay_before = in_flight(&link, Nation::Kr, "IN_KR", "relay").await;
+    let us_before = in_flight(&link, Nation::Us, "OUT_US", "adapter-us").await;
+    assert_eq!(relay_before.0, 1, "relay's input in flight");
+    assert_eq!(us_before.0, 1, "adapter-us's output in flight");
+
+    // The KR leaf's operations user, replies on adapter-kr's inbox prefix.
+    let creds = link.credentials(Role::Admin(Site::Kr, Nation::Kr)).unwrap();
+    let mut opts = async_nats::ConnectOptions::new()
+        .user_and_password(creds.user.clone(), creds.password.clone())
+        .custom_inbox_prefix("_INBOX_adapter-kr")
+        .connection_timeout(Duration::from_secs(5));
+    if let Some(ca) = &creds.ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    let insider = opts.connect(creds.urls.as_slice()).await.unwrap();
+    // What adapter-kr needs is answered (so each refusal below is the permission's).
+    let own = js_api(&insider, "$JS.hub.API.CONSUMER.INFO.OUT_KR.adapter-kr", "").await;
+    assert!(
+        own.as_deref().is_ok_and(|r| r.contains("adapter-kr")),
+        "adapter-kr's durable at the hub through the KR leaf: {own:?}"
+    );
+    let next = r#"{"batch":1,"no_wait":true}"#;
+    let evil = |stream: &str, name: &str| {
+        format!(
+            r#"{{"stream_name":"{stream}","config":{{"durable_name":"{name}","ack_policy":"none","deliver_policy":"all","filter_subject":"tl.>"}}}}"#
+        )
+    };
+    let attempts = [
+        // Another account's outputs: read, look up, create.
+        (
+            "$JS.hub.API.CONSUMER.MSG.NEXT.OUT_US.adapter-us".to_owned(),
+            next.to_owned(),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.INFO.OUT_US.adapter-us".to_owned(),
+            String::new(),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.MSG.NEXT.OUT_JP.adapter-jp".to_owned(),
+            next.to_owned(),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.INFO.OUT_JP.adapter-jp".to_owned(),
+            String::new(),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.CREATE.OUT_US.evil".to_owned(),
+            evil("OUT_US", "evil"),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.CREATE.OUT_JP.evil".to_owned(),
+            evil("OUT_JP", "evil"),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.DURABLE.CREATE.OUT_JP.evil".to_owned(),
+            evil("OUT_JP", "evil"),
+        ),
+        // Its own account: the relay's input, another consumer, its durable reset or deleted,
+        // its outputs purged.
+        (
+            "$JS.hub.API.CONSUMER.MSG.NEXT.IN_KR.relay".to_owned(),
+            next.to_owned(),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.CREATE.OUT_KR.evil".to_owned(),
+            evil("OUT_KR", "evil"),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.CREATE.OUT_KR".to_owned(),
+            evil("OUT_KR", "evil"),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.DURABLE.CREATE.OUT_KR.evil".to_owned(),
+            evil("OUT_KR", "evil"),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.CREATE.OUT_KR.adapter-kr".to_owned(),
+            evil("OUT_KR", "adapter-kr"),
+        ),
+        (
+            "$JS.hub.API.CONSUMER.DELETE.OUT_KR.adapter-kr".to_owned(),
+            String::new(),
+        ),
+        ("$JS.hub.API.STREAM.PURGE.OUT_KR".to_owned(), String::new()),
+    ];
+    for (subject, body) in &attempts {
+        let r = js_api_within(&insider, subject, body, Duration::from_secs(2)).await;
+        assert!(r.is_err(), "{subject} answered through the KR leaf: {r:?}");
+    }
+    // Acks of what others hold in flight (the relay's input, adapter-us's output).
+    for ack in [&relay_ack, &us_ack] {
+        insider.publish(ack.clone(), "".into()).await.unwrap();
+    }
+    insider.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        in_flight(&link, Nation::Kr, "IN_KR", "relay").await,
+        relay_before,
+        "the relay's input was acked or taken from the KR leaf"
+    );
+    assert_eq!(
+        in_flight(&link, Nation::Us, "OUT_US", "adapter-us").await,
+        us_before,
+        "adapter-us's output was acked from the KR leaf"
+    );
+    // Nothing changed at the hub: OUT_KR keeps its message, adapter-kr its settings, and no
+    // consumer was added anywhere.
+    for (account, stream, durables) in [
+        (Nation::Kr, "OUT_KR", &["adapter-kr"][..]),
+        (Nation::Kr, "IN_KR", &["relay"][..]),
+        (Nation::Jp, "OUT_JP", &["adapter-jp"][..]),
+        (Nation::Us, "OUT_US", &["adapter-us"][..]),
+    ] {
+        let js = jetstream::new(admin(&link, Site::Hub, account).await);
+        let mut st = js.get_stream(stream).await.unwrap();
+        let mut names = st.consumer_names();
+        let mut got = Vec::new();
+        while let Some(n) = futures::StreamExt::next(&mut names).await {
+            got.push(n.unwrap());
+        }
+        assert_eq!(got, durables, "{stream} consumers");
+        if stream == "OUT_KR" {
+            assert_eq!(st.info().await.unwrap().state.messages, 1, "OUT_KR purged");
+            let mut c: jetstream::consumer::PullConsumer = js
+                .get_consumer_from_stream("adapter-kr", "OUT_KR")
+                .await
+                .unwrap();
+            let info = c.info().await.unwrap();
+            assert_eq!(
+                info.config.deliver_policy,
+                jetstream::consumer::DeliverPolicy::All
+            );
+            assert_eq!(
+                info.config.ack_policy,
+                jetstream::consumer::AckPolicy::Explicit
+            );
+            assert_eq!(
+                info.num_pending, 1,
+                "adapter-kr's durable was reset or read"
+            );
+        }
+    }
+}
+
 /// Even the hub's own operations user of JP (a US-held secret) cannot make JP's account take
 /// another nation's storage: a 49 GiB stream is refused by JP's account limit, a stream beyond
 /// the planned ones by its stream count; KR's streams are then still created and updated.
@@ -664,12 +883,19 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usi
         let body = format!(
             r#"{{"stream_name":"{stream}","config":{{"durable_name":"evil","ack_policy":"none","deliver_subject":"{deliver}"}}}}"#
         );
-        let create = [
+        let mut create = vec![
             format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.evil"),
             format!("$JS.API.CONSUMER.CREATE.{stream}"),
             format!("$JS.API.CONSUMER.CREATE.{stream}.evil"),
             format!("$JS.API.CONSUMER.CREATE.{stream}.evil.tl.>"),
         ];
+        if matches!(role, Role::Adapter(Nation::Jp | Nation::Kr)) {
+            // Its stream is the hub's (domain `hub`, through the leaf).
+            create.extend([
+                format!("$JS.hub.API.CONSUMER.DURABLE.CREATE.{stream}.evil"),
+                format!("$JS.hub.API.CONSUMER.CREATE.{stream}.evil"),
+            ]);
+        }
         for subject in &create {
             // A refused publish gets no answer (the server reports the violation instead).
             let r = js_api_within(c, subject, &body, Duration::from_millis(500)).await;
@@ -684,19 +910,18 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usi
         })
         .await;
         assert!(ok.is_some(), "{}: {:?}", creds.user, probe.errors());
-        // The durable it needs is there and usable (a lookup the permissions allow).
-        let js = jetstream::new(c.clone());
+        // The durable it needs is there and usable (a lookup the permissions allow): the JP
+        // and KR adapters' at the hub, through their leaf (issue 17).
         let js = match role {
-            Role::Adapter(Nation::Jp) => jetstream::with_domain(c.clone(), "jp"),
-            Role::Adapter(Nation::Kr) => jetstream::with_domain(c.clone(), "kr"),
-            _ => js,
+            Role::Adapter(Nation::Jp | Nation::Kr) => jetstream::with_domain(c.clone(), "hub"),
+            _ => jetstream::new(c.clone()),
         };
         let durable = match role {
             Role::Relay(_) => "relay".to_owned(),
             _ => creds.user.clone(),
         };
-        let s = js.get_stream(stream).await.unwrap();
-        let got: Result<jetstream::consumer::PullConsumer, _> = s.get_consumer(&durable).await;
+        let got: Result<jetstream::consumer::PullConsumer, _> =
+            js.get_consumer_from_stream(&durable, stream).await;
         assert!(
             got.is_ok(),
             "{}: its durable {durable}: {:?}",
@@ -704,7 +929,7 @@ async fn readers_cannot_create_consumers_or_hear_other_inboxes_on(hub_nodes: usi
             got.err()
         );
     }
-    let jp = jetstream::new(admin(&link, Site::Jp, Nation::Jp).await);
+    let jp = jetstream::new(admin(&link, Site::Hub, Nation::Jp).await);
     let mut out = jp.get_stream("OUT_JP").await.unwrap();
     let mut names = out.consumer_names();
     while let Some(n) = futures::StreamExt::next(&mut names).await {

@@ -181,17 +181,31 @@ async fn output_path_cut(hub_nodes: usize) {
     let total = N as u64 + 2 * tracks;
     assert_eq!(wait_stream_len(&hub, "OUT_KR", total, ACK).await, total);
 
+    // The backlog waits at the hub (no leaf copy of OUT_KR since issue 17): every non-track
+    // message once, the latest update of each track, in the relay's order.
+    let at_hub = read_stream(&hub, "OUT_KR").await.unwrap();
+    let (hub_tracks, hub_other): (Vec<_>, Vec<_>) = at_hub
+        .into_iter()
+        .partition(|m| m.subject.starts_with("tl.out.kr.track_update."));
+    assert_exactly_once("hub OUT_KR (non-track)", &hub_other, &want);
+    let latest: Vec<String> = (0..tracks)
+        .map(|t| format!("trk-{t}-{}", updates - 1))
+        .collect();
+    assert_exactly_once("hub OUT_KR (tracks)", &hub_tracks, &latest);
+
     link.restart(ServerId::KR).await.unwrap();
     link.wait_leaf_links().await.unwrap();
     let leaf = js(&link, Role::Admin(Site::Kr, Nation::Kr)).await;
-    assert_eq!(
-        wait_stream_len(&leaf, "OUT_KR", total, CATCH_UP).await,
-        total
+    assert!(
+        leaf.get_stream("OUT_KR").await.is_err(),
+        "the KR leaf keeps no copy of OUT_KR"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let got = read_stream(&leaf, "OUT_KR").await.unwrap();
-    // Causal order per track survives the cut: each track's launch detection comes before
-    // its (latest) update in the stream the adapter reads.
+    // The KR adapter, with its own restricted credentials on the KR leaf, reads the backlog
+    // from the hub's OUT_KR through the leaf's link once the link is back.
+    let adapter = adapter_js(&link, Nation::Kr).await;
+    let got = consume_stored(&adapter, "OUT_KR", "adapter-kr", total as usize, CATCH_UP).await;
+    // Causal order per track survives the cut: each track's launch detection is delivered
+    // before its (latest) update.
     let pos = |id: &str| got.iter().position(|m| m.msg_id.as_deref() == Some(id));
     for t in 0..tracks {
         let ld = pos(&format!("ld-{t}")).unwrap_or_else(|| panic!("ld-{t} missing"));
@@ -205,16 +219,11 @@ async fn output_path_cut(hub_nodes: usize) {
     let (track_msgs, other): (Vec<_>, Vec<_>) = got
         .into_iter()
         .partition(|m| m.subject.starts_with("tl.out.kr.track_update."));
-    assert_exactly_once("KR leaf OUT_KR (non-track)", &other, &want);
-    let latest: Vec<String> = (0..tracks)
-        .map(|t| format!("trk-{t}-{}", updates - 1))
-        .collect();
-    assert_exactly_once("KR leaf OUT_KR (tracks)", &track_msgs, &latest);
-
-    // The KR adapter reads it with its own, restricted credentials.
-    let adapter = js(&link, Role::Adapter(Nation::Kr)).await;
-    let mut s = adapter.get_stream("OUT_KR").await.unwrap();
-    assert_eq!(s.info().await.unwrap().state.messages, total);
+    assert_exactly_once("adapter-kr deliveries (non-track)", &other, &want);
+    assert_exactly_once("adapter-kr deliveries (tracks)", &track_msgs, &latest);
+    // Everything acked: nothing is delivered again.
+    let again = consume_stored(&adapter, "OUT_KR", "adapter-kr", 1, Duration::from_secs(3)).await;
+    assert!(again.is_empty(), "delivered again after the ack: {again:?}");
     link.shutdown().unwrap();
 }
 
@@ -259,32 +268,76 @@ async fn republished_message_id_is_stored_once() {
     link.shutdown().unwrap();
 }
 
-/// Pull `n` messages from `stream` with a durable consumer named `durable`, acking each.
+/// The JetStream context adapter-`nation` reads its outputs with: the hub's domain (the JP
+/// and KR adapters connect to their leaf and reach the hub's OUT_<N> through its link; the US
+/// adapter is on the hub itself and uses the local API).
+async fn adapter_js(link: &Link, nation: Nation) -> jetstream::Context {
+    let client = link.connect(Role::Adapter(nation)).await.unwrap();
+    match nation {
+        Nation::Us => jetstream::new(client),
+        Nation::Jp | Nation::Kr => jetstream::with_domain(client, "hub"),
+    }
+}
+
+/// Pull `n` messages from `stream` with its existing durable consumer `durable` (looked up,
+/// never created: the readers may not create consumers), acking each.
 async fn consume(ctx: &jetstream::Context, stream: &str, durable: &str, n: usize) -> Vec<String> {
+    consume_stored(ctx, stream, durable, n, Duration::from_secs(5))
+        .await
+        .into_iter()
+        .map(|m| m.subject)
+        .collect()
+}
+
+/// Pull up to `n` messages (until `within` has passed) from `stream` with its existing durable
+/// consumer `durable`, acking each, in delivery order.
+async fn consume_stored(
+    ctx: &jetstream::Context,
+    stream: &str,
+    durable: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<trilink_integration_tests::Stored> {
     use futures::StreamExt as _;
-    let s = ctx.get_stream(stream).await.unwrap();
-    let consumer: jetstream::consumer::PullConsumer = s
-        .get_or_create_consumer(
-            durable,
-            jetstream::consumer::pull::Config {
-                durable_name: Some(durable.to_owned()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let deadline = tokio::time::Instant::now() + within;
+    let consumer: jetstream::consumer::PullConsumer = loop {
+        match ctx.get_consumer_from_stream(durable, stream).await {
+            Ok(c) => break c,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                panic!("consumer {durable} on {stream}: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
     let mut got = Vec::new();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(n)
-        .expires(Duration::from_secs(5))
-        .messages()
-        .await
-        .unwrap();
-    while let Some(m) = batch.next().await {
-        let m = m.unwrap();
-        m.ack().await.unwrap();
-        got.push(m.subject.to_string());
+    while got.len() < n && tokio::time::Instant::now() < deadline {
+        let left = deadline - tokio::time::Instant::now();
+        let Ok(mut batch) = consumer
+            .fetch()
+            .max_messages(n - got.len())
+            .expires(
+                left.min(Duration::from_secs(5))
+                    .max(Duration::from_millis(100)),
+            )
+            .messages()
+            .await
+        else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        while let Some(m) = batch.next().await {
+            let Ok(m) = m else { break };
+            m.ack().await.unwrap();
+            got.push(trilink_integration_tests::Stored {
+                subject: m.subject.to_string(),
+                msg_id: m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Msg-Id"))
+                    .map(|v| v.as_str().to_owned()),
+                payload: String::from_utf8_lossy(&m.payload).into_owned(),
+            });
+        }
     }
     got
 }
@@ -313,25 +366,10 @@ async fn relay_and_adapters_consume_with_their_own_credentials() {
     let got = consume(&relay_jp, "IN_JP", "relay", 5).await;
     assert_eq!(got, vec!["tl.in.jp.cancel"; 5]);
 
-    for (dest, relay_role, adapter_role, streams) in [
-        (
-            Nation::Kr,
-            Role::Relay(Nation::Kr),
-            Role::Adapter(Nation::Kr),
-            &["OUT_KR"][..],
-        ),
-        (
-            Nation::Jp,
-            Role::Relay(Nation::Jp),
-            Role::Adapter(Nation::Jp),
-            &["OUT_JP"][..],
-        ),
-        (
-            Nation::Us,
-            Role::Relay(Nation::Us),
-            Role::Adapter(Nation::Us),
-            &["OUT_US"][..],
-        ),
+    for (dest, relay_role, streams) in [
+        (Nation::Kr, Role::Relay(Nation::Kr), &["OUT_KR"][..]),
+        (Nation::Jp, Role::Relay(Nation::Jp), &["OUT_JP"][..]),
+        (Nation::Us, Role::Relay(Nation::Us), &["OUT_US"][..]),
     ] {
         assert_eq!(
             trilink_brokers::streams::adapter_output_streams(dest),
@@ -356,12 +394,14 @@ async fn relay_and_adapters_consume_with_their_own_credentials() {
         )
         .await
         .unwrap();
-        let adapter = js(&link, adapter_role).await;
+        // Stored at the hub (the only copy: the adapters read the hub's OUT_<N>, issue 17).
+        let hub = js(&link, Role::Admin(Site::Hub, dest)).await;
+        let adapter = adapter_js(&link, dest).await;
         let mut subjects = Vec::new();
         for stream in streams {
             let want = 2;
             assert_eq!(
-                wait_stream_len(&adapter, stream, want, CATCH_UP).await,
+                wait_stream_len(&hub, stream, want, CATCH_UP).await,
                 want,
                 "{stream}"
             );

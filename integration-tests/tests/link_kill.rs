@@ -324,10 +324,10 @@ type Durable = (Role, &'static str, &'static str);
 const IN_JP: Durable = (Role::Admin(Site::Hub, Nation::Jp), "IN_JP", "relay");
 /// The relay's input from KR, on the hub.
 const IN_KR: Durable = (Role::Admin(Site::Hub, Nation::Kr), "IN_KR", "relay");
-/// adapter-jp's output, on the JP leaf.
-const OUT_JP: Durable = (Role::Admin(Site::Jp, Nation::Jp), "OUT_JP", "adapter-jp");
-/// adapter-kr's output, on the KR leaf.
-const OUT_KR: Durable = (Role::Admin(Site::Kr, Nation::Kr), "OUT_KR", "adapter-kr");
+/// adapter-jp's output, on the hub (read through the JP leaf; no leaf copy, issue 17).
+const OUT_JP: Durable = (Role::Admin(Site::Hub, Nation::Jp), "OUT_JP", "adapter-jp");
+/// adapter-kr's output, on the hub (read through the KR leaf; no leaf copy, issue 17).
+const OUT_KR: Durable = (Role::Admin(Site::Hub, Nation::Kr), "OUT_KR", "adapter-kr");
 /// adapter-us's output, on the hub.
 const OUT_US: Durable = (Role::Admin(Site::Hub, Nation::Us), "OUT_US", "adapter-us");
 
@@ -621,35 +621,35 @@ impl Harness {
         }
     }
 
-    /// KR's output path as the brokers see it (for failure messages): the hub's and the KR
-    /// leaf's OUT_KR (state and the leaf's source), and adapter-kr's consumer.
+    /// KR's output path as the brokers see it (for failure messages): the hub's OUT_KR (the
+    /// only copy since issue 17) and adapter-kr's consumer there, and the KR leaf's streams.
     async fn kr_output_state(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        for (role, site) in [
-            (Role::Admin(Site::Hub, Nation::Kr), "hub"),
-            (Role::Admin(Site::Kr, Nation::Kr), "kr leaf"),
+        for (role, site, stream) in [
+            (Role::Admin(Site::Hub, Nation::Kr), "hub", "OUT_KR"),
+            (Role::Admin(Site::Kr, Nation::Kr), "kr leaf", "IN_KR"),
         ] {
             let Ok(client) = self.link.connect(role).await else {
                 let _ = writeln!(out, "{site}: cannot connect");
                 continue;
             };
             let js = jetstream::new(client);
-            match js.get_stream("OUT_KR").await {
+            match js.get_stream(stream).await {
                 Ok(mut st) => match st.info().await {
                     Ok(i) => {
                         let _ = writeln!(
                             out,
-                            "{site} OUT_KR state {:?}\n  sources {:?}",
+                            "{site} {stream} state {:?}\n  sources {:?}",
                             i.state, i.sources
                         );
                     }
                     Err(e) => {
-                        let _ = writeln!(out, "{site} OUT_KR info: {e}");
+                        let _ = writeln!(out, "{site} {stream} info: {e}");
                     }
                 },
                 Err(e) => {
-                    let _ = writeln!(out, "{site} OUT_KR: {e}");
+                    let _ = writeln!(out, "{site} {stream}: {e}");
                 }
             }
             if let Ok(st) = js.get_stream("OUT_KR").await
@@ -1299,8 +1299,8 @@ async fn kill9_hub_mid_stream_delivers_exactly_once() {
     kill9_server_mid_stream(1, ServerId::hub(0), &[IN_JP, OUT_KR, OUT_US]).await;
 }
 
-/// The KR leaf killed: the hub keeps KR's outputs, the KR leaf's OUT_KR catches up,
-/// adapter-kr reconnects.
+/// The KR leaf killed: KR deliveries stop, the hub keeps KR's outputs in OUT_KR, and when the
+/// leaf is back adapter-kr reconnects and reads them from the hub through it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_kr_leaf_mid_stream_delivers_exactly_once() {
     kill9_server_mid_stream(1, ServerId::KR, &[IN_JP, OUT_KR]).await;

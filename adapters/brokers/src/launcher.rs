@@ -994,7 +994,8 @@ impl Link {
 
     /// Create every stream of the link, each after the streams it sources: the leaves'
     /// unsourced streams (national input, dead letters), then the hub's (which source them), then
-    /// the leaves' sourced ones (outputs from the hub); then wait until every source is linked.
+    /// any sourced leaf stream (none in the shipped plan since the leaves' OUT_<N> copies went,
+    /// issue 17); then wait until every source is linked.
     async fn ensure_all_streams(&self) -> Result<(), LaunchError> {
         let replicas = if self.hub_nodes >= 3 { 3 } else { 1 };
         let leaves = [(Site::Jp, Nation::Jp), (Site::Kr, Nation::Kr)];

@@ -32,7 +32,8 @@
 //!   `Role::Relay(n)` (one user per nation account) on the hub, `Role::Admin(site, n)` for
 //!   stream management. The relay consumes `IN_<N>` in account N at the hub
 //!   ([`streams::relay_input_stream`]) and publishes `tl.out.<n>.…` through the same account;
-//!   adapters consume [`streams::adapter_output_streams`] on their own server.
+//!   adapters consume [`streams::adapter_output_streams`] at the hub (JetStream domain `hub`;
+//!   the JP and KR adapters through their leaf's link).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), trilink_brokers::LaunchError> {

@@ -26,9 +26,10 @@ use crate::Site;
 /// The stream file shipped with trilink (`broker-config/streams.toml`).
 pub const BUILTIN_STREAMS_TOML: &str = include_str!("../../../broker-config/streams.toml");
 
-/// Streams an adapter of `nation` consumes to receive what is released to it, in the JetStream
-/// domain of its own server (`jp`/`kr` on the leaves, `hub` for the US adapter), through its
-/// durable consumer `adapter-<nation>` (`streams.toml` `[[consumer]]`).
+/// Streams an adapter of `nation` consumes to receive what is released to it, all in the hub's
+/// JetStream domain `hub` (the JP and KR adapters reach it through their leaf's link; no leaf
+/// copy since issue 17), through its durable consumer `adapter-<nation>` (`streams.toml`
+/// `[[consumer]]`).
 pub fn adapter_output_streams(nation: Nation) -> &'static [&'static str] {
     match nation {
         Nation::Jp => &["OUT_JP"],
@@ -420,8 +421,8 @@ mod tests {
     #[test]
     fn builtin_plan_parses_and_covers_every_site() {
         let plan = StreamPlan::builtin().unwrap();
-        assert_eq!(plan.for_site(Site::Jp, Nation::Jp).count(), 3);
-        assert_eq!(plan.for_site(Site::Kr, Nation::Kr).count(), 3);
+        assert_eq!(plan.for_site(Site::Jp, Nation::Jp).count(), 2);
+        assert_eq!(plan.for_site(Site::Kr, Nation::Kr).count(), 2);
         assert_eq!(plan.for_site(Site::Jp, Nation::Kr).count(), 0);
         for n in Nation::ALL {
             assert!(plan.for_site(Site::Hub, n).count() >= 3, "{n}");
@@ -473,14 +474,13 @@ mod tests {
                 vec![trilink_schema::Subject::output_stream_filter(n)]
             );
             assert_eq!(out[0].max_msgs_per_subject, Some(1), "{n}");
-            // The stream the adapter reads keeps latest-per-track too and has ONE source.
-            let site = match n {
-                Nation::Jp => Site::Jp,
-                Nation::Kr => Site::Kr,
-                Nation::Us => Site::Hub,
-            };
+            // The stream the adapter reads is the hub's OUT_<N> (no leaf copy, issue 17), and its
+            // durable lives there too.
             for name in adapter_output_streams(n) {
-                let s = plan.for_site(site, n).find(|s| s.name == *name).unwrap();
+                let s = plan
+                    .for_site(Site::Hub, n)
+                    .find(|s| s.name == *name)
+                    .unwrap();
                 assert_eq!(s.max_msgs_per_subject, Some(1), "{name}");
                 assert!(
                     s.sources.len() <= 1,

@@ -84,6 +84,7 @@
 //! [egress]
 //! stream = "TL_OUT_JP"
 //! durable = "adapter-jp"
+//! js_domain = "hub"             # the output stream is the hub's (read through the leaf's link)
 //! state_dir = "/var/lib/trilink/adapter-jp"  # journal of delivered ids (optional, recommended)
 //! state_fsync = false           # true: fdatasync every append (survives power loss; slower)
 //! max_in_flight = 1             # deliveries awaiting confirmation (MQTT PUBACK); >1 pipelines, repeats up to that many on a crash

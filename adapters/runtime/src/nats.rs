@@ -573,10 +573,23 @@ pub struct DurableSpec {
 /// `[[consumer]]`, `trilink broker streams`) and the adapter's permissions allow only looking
 /// it up, fetching and acknowledging; then `spec`'s settings are not applied, and a difference
 /// from the existing consumer's is logged. Creating is for a standalone development server.
+/// The existing durable is looked up first with a consumer-info request only (no stream info:
+/// the JP and KR adapters read the hub's `OUT_<N>` across their leaf's link, whose
+/// permissions carry the consumer's info, next and ack subjects and nothing else).
 pub async fn durable_pull(
     js: &jetstream::Context,
     spec: &DurableSpec,
 ) -> Result<PullConsumer, NatsError> {
+    if let Ok(consumer) = js
+        .get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(
+            &spec.durable,
+            &spec.stream,
+        )
+        .await
+    {
+        warn_if_settings_differ(&consumer, spec);
+        return Ok(consumer);
+    }
     let stream = js
         .get_stream(&spec.stream)
         .await
@@ -600,6 +613,12 @@ pub async fn durable_pull(
             what: format!("consumer {} on {}", spec.durable, spec.stream),
             message: e.to_string(),
         })?;
+    warn_if_settings_differ(&consumer, spec);
+    Ok(consumer)
+}
+
+/// Log when the existing consumer's settings differ from `spec`'s (the existing ones apply).
+fn warn_if_settings_differ(consumer: &PullConsumer, spec: &DurableSpec) {
     let have = &consumer.cached_info().config;
     if have.ack_wait != spec.ack_wait
         || have.max_ack_pending != spec.max_ack_pending
@@ -615,7 +634,6 @@ pub async fn durable_pull(
              (the operations user creates consumers: streams.toml [[consumer]])"
         );
     }
-    Ok(consumer)
 }
 
 /// The egress's pull from `consumer`: requests of up to `batch` messages, each open for 30 s,

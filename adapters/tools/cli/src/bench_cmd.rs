@@ -32,12 +32,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_raw_jetstream: bool,
     /// Measure the raw-JetStream path with these stores (comma-separated, one row each, one
-    /// after another in this run; `--find-max` searches each): `4` — JP leaf IN_JP, hub IN_JP,
-    /// hub OUT_KR, KR leaf OUT_KR, as the trilink path (row `raw-jetstream`, the default);
-    /// `no-hub-in` — without the hub's IN_JP (the hub forwarder consumes the JP leaf's);
-    /// `no-leaf-out` — without the KR leaf's OUT_KR (the KR forwarder consumes the hub's);
-    /// `2` — without both. A dropped store's sourcing is off during its variant and restored
-    /// exactly after it (broker-config/README.md, "Stores per message").
+    /// after another in this run; `--find-max` searches each): `3` — JP leaf IN_JP, hub IN_JP,
+    /// hub OUT_KR, as the trilink path (row `raw-jetstream`, the default; the KR leaf keeps no
+    /// copy of OUT_KR since issue 17); `2` (also `no-hub-in`) — without the hub's IN_JP (the
+    /// hub forwarder consumes the JP leaf's). A dropped store's sourcing is off during its
+    /// variant and restored exactly after it (broker-config/README.md, "Stores per message").
     #[arg(long, value_delimiter = ',', conflicts_with = "no_raw_jetstream")]
     pub raw_jetstream_stores: Vec<RawJsStores>,
     /// `--find-max` and its bounds.

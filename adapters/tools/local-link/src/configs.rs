@@ -90,7 +90,7 @@ pub fn adapter_jp(
 /// The demo's adapter-jp config as TOML text (UDP in on `ingress`, UDP out to `national`).
 pub fn adapter_jp_toml(link: &Link, ingress: u16, national: u16) -> Result<String> {
     Ok(format!(
-        "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_JP\"\ndurable = \"adapter-jp\"\n{}[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:{national}\"\n",
+        "[adapter]\nnation = \"jp\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"udp\"\nbind = \"127.0.0.1:{ingress}\"\n\n[egress]\nstream = \"OUT_JP\"\ndurable = \"adapter-jp\"\njs_domain = \"hub\"\n{}[[egress.outputs]]\ntype = \"udp\"\ntarget = \"127.0.0.1:{national}\"\n",
         nats_section(link, Nation::Jp, "jp")?,
         state_dir(link, Nation::Jp)
     ))
@@ -104,7 +104,7 @@ pub fn adapter_kr(link: &Link, mqtt_port: u16) -> Result<trilink_runtime::adapte
 /// The demo's adapter-kr config as TOML text (MQTT both ways on the KR broker at `mqtt_port`).
 pub fn adapter_kr_toml(link: &Link, mqtt_port: u16) -> Result<String> {
     Ok(format!(
-        "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/out\"\n\n[egress]\nstream = \"OUT_KR\"\ndurable = \"adapter-kr\"\n{}[[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/warning/in\"\n",
+        "[adapter]\nnation = \"kr\"\nheartbeat_interval_ms = 2000\n{TELEMETRY}{}\n[[ingress]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-in\"\ntopic = \"kr/warning/out\"\n\n[egress]\nstream = \"OUT_KR\"\ndurable = \"adapter-kr\"\njs_domain = \"hub\"\n{}[[egress.outputs]]\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {mqtt_port}\nclient_id = \"trilink-kr-out\"\ntopic = \"kr/warning/in\"\n",
         nats_section(link, Nation::Kr, "kr")?,
         state_dir(link, Nation::Kr)
     ))

@@ -3,12 +3,13 @@
 //! Ordered consumers (admin users, one per store on the path) read the JetStream store time
 //! of every benchmark message at each stream it passes, and the envelope carries the
 //! adapter's `ingested_at` and the relay's `relayed_at`. With the bench's own send and
-//! receive wall-clock instants that gives eight points per message (all on one machine, one
+//! receive wall-clock instants that gives seven points per message (all on one machine, one
 //! clock):
 //!
 //! `sent` → `ingested_at` (adapter-jp) → `IN_JP@jp` stored → `IN_JP@hub` stored (sourced over
-//! the leaf link) → `relayed_at` (relay) → `OUT_KR@hub` stored → `OUT_KR@kr` stored (sourced)
-//! → KR national subscriber received (adapter-kr, MQTT via mosquitto).
+//! the leaf link) → `relayed_at` (relay) → `OUT_KR@hub` stored → KR national subscriber
+//! received (adapter-kr reads the hub's `OUT_KR` through the KR leaf — no leaf copy since
+//! issue 17 — and publishes over MQTT via mosquitto).
 //!
 //! The probes add one delivery per store and message to the servers' work, so run it at
 //! moderate rates and read the plain run's figures as the benchmark.
@@ -27,20 +28,19 @@ use trilink_schema::{Envelope, Nation};
 use crate::error::{Result, failed};
 
 /// Points on the path, in order.
-const STAGES: [&str; 8] = [
+const STAGES: [&str; 7] = [
     "sent",
     "ingested",
     "IN_JP@jp",
     "IN_JP@hub",
     "relayed",
     "OUT_KR@hub",
-    "OUT_KR@kr",
     "received",
 ];
 const SENT: usize = 0;
 const INGESTED: usize = 1;
 const RELAYED: usize = 4;
-const RECEIVED: usize = 7;
+const RECEIVED: usize = 6;
 
 type Points = [Option<DateTime<Utc>>; STAGES.len()];
 
@@ -81,7 +81,6 @@ impl Hops {
             (Site::Jp, Nation::Jp, "IN_JP", 2),
             (Site::Hub, Nation::Jp, "IN_JP", 3),
             (Site::Hub, Nation::Kr, "OUT_KR", 5),
-            (Site::Kr, Nation::Kr, "OUT_KR", 6),
         ];
         for (site, account, stream, stage) in probes {
             let client = link

@@ -329,7 +329,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     }
     if !args.no_raw_jetstream {
         let variants = if args.raw_jetstream_stores.is_empty() {
-            vec![RawJsStores::Four]
+            vec![RawJsStores::Three]
         } else {
             args.raw_jetstream_stores.clone()
         };

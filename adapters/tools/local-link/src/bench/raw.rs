@@ -5,7 +5,7 @@
 //! (`broker-config/conf/hub-accounts.conf`), so the baseline travels on subjects inside them
 //! that no stream captures: `tl.status.jp.bench` from the JP leaf to the hub (status is never
 //! stored) and `tl.out.kr.bench` from the hub to the KR leaf (four tokens: the hub's `OUT_KR`
-//! captures six-token subjects only, and the KR leaf's `OUT_KR` only sources the hub's).
+//! captures six-token subjects only; the KR leaf keeps no stream of outputs).
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -9,36 +9,40 @@
 //! the hub's `IN_JP` (sourced over the leaf link) → a pull consumer with the relay's settings
 //! (`[[consumer]] relay` of `streams.toml`; at most the relay's `max_in_flight` inputs in
 //! flight) → two acknowledged publishes, `OUT_KR` and `OUT_US` at the hub, as the relay stores a
-//! JP message released to everyone, then the input's ack → the KR leaf's `OUT_KR` (sourced) →
-//! a pull consumer with adapter-kr's settings (`[[consumer]] adapter-kr`, adapter-kr's pull
-//! batch and egress window) → MQTT QoS 1 through the runtime's [`Sink`] (PUBACK, then ack) →
-//! the same kind of subscriber as the other paths.
+//! JP message released to everyone, then the input's ack → a pull consumer on the hub's
+//! `OUT_KR` with adapter-kr's settings (`[[consumer]] adapter-kr`, adapter-kr's pull batch and
+//! egress window; no KR leaf copy since issue 17) → MQTT QoS 1 through the runtime's [`Sink`]
+//! (PUBACK, then ack) → the same kind of subscriber as the other paths.
 //!
 //! The streams are the link's own (created from `broker-config/streams.toml` when the link
 //! starts), so the topology cannot drift from the trilink path's. The two consumers are
 //! copies of the real durables under another name (`bench-raw-js`), made from the same
 //! `[[consumer]]` definitions, so the real relay and adapter-kr never share a durable (or a
 //! left-over pull request) with the forwarder; at [`RawJs::finish`] they are deleted and the
-//! five streams the path wrote are purged, so the trilink path starts on empty streams and its
+//! four streams the path wrote are purged, so the trilink path starts on empty streams and its
 //! durables never see the forwarder's messages. The forwarder connects as each account's
-//! operations user (the reader users may only read their own durable). Not measured here:
+//! operations user (the reader users may only read their own durable). The KR forwarder's
+//! consumer is first tried from the KR leaf across the JetStream domain `hub`, as adapter-kr
+//! reads it; `LEAF_KR` carries only adapter-kr's own durable, not the copy, so the forwarder
+//! then connects to the hub with KR's operations user (as adapter-us does) — a lower bound on
+//! the cost of the link's routing of deliveries and acks; the report says which it was. Not
+//! measured here:
 //! adapter-kr's delivery journal (a file append per message) and the relay's per-track order
 //! gate — both trilink code.
 //!
 //! Fewer stores ([`RawJsStores`], `trilink bench --raw-jetstream-stores`, issue 17): the same
 //! path without the hub's `IN_JP` (store 2 of `broker-config/README.md`, "Stores per
-//! message") — the hub forwarder's pull consumer sits on the JP leaf's `IN_JP` — and/or
-//! without the KR leaf's `OUT_KR` (store 4) — the KR forwarder's consumer sits on the hub's
-//! `OUT_KR`. The dropped store's sourcing is switched off for the variant (each source gets a
-//! filter subject nothing is published on) and its exact configuration (the server's own JSON)
-//! is restored at [`RawJs::finish`], after the purge, so the trilink path runs on the link's
-//! streams as shipped; a dropped store that stored anything, or a configuration that did not
-//! come back as it was, is a note in the report. The consumer is first tried across the
-//! JetStream domain (from the hub's JP account with the API prefix of domain `jp`; from the KR
-//! leaf with that of domain `hub`), as the relay and adapter-kr would reach it; the shipped
-//! leaf-connection permissions (`LEAF_JP`, `LEAF_KR` in `hub-accounts.conf`) do not carry that
-//! traffic, so the forwarder then connects to the far server with its operations user, as
-//! adapter-us does to the hub — the report says which it was.
+//! message") — the hub forwarder's pull consumer sits on the JP leaf's `IN_JP`. (Store 4, the
+//! KR leaf's copy of `OUT_KR`, is gone from the topology itself.) The dropped store's sourcing
+//! is switched off for the variant (each source gets a filter subject nothing is published on)
+//! and its exact configuration (the server's own JSON) is restored at [`RawJs::finish`], after
+//! the purge, so the trilink path runs on the link's streams as shipped; a dropped store that
+//! stored anything, or a configuration that did not come back as it was, is a note in the
+//! report. The consumer is first tried across the JetStream domain (from the hub's JP account
+//! with the API prefix of domain `jp`), as the relay would reach it; the shipped
+//! leaf-connection permissions (`LEAF_JP` in `hub-accounts.conf`) do not carry that traffic, so
+//! the forwarder then connects to the JP leaf with its operations user — the report says
+//! which it was.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -69,41 +73,31 @@ const TOPIC: &str = "bench/raw-js/out";
 /// The input subject: what adapter-jp publishes a launch detection on.
 const IN_SUBJECT: &str = "tl.in.jp.launch_detection";
 
-/// Which of the four stores a JP message released to KR is written to the raw-JetStream path
+/// Which of the three stores a JP message released to KR is written to the raw-JetStream path
 /// keeps (`broker-config/README.md`, "Stores per message"): JP leaf `IN_JP` and hub `OUT_KR`
-/// always; hub `IN_JP` and KR leaf `OUT_KR` unless dropped.
+/// always; hub `IN_JP` unless dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawJsStores {
-    /// All four (`4`): the path as the trilink path stores.
-    Four,
-    /// Without the hub's `IN_JP` (`no-hub-in`): the hub forwarder consumes the JP leaf's.
-    NoHubIn,
-    /// Without the KR leaf's `OUT_KR` (`no-leaf-out`): the KR forwarder consumes the hub's.
-    NoLeafOut,
-    /// Without both (`2`).
+    /// All three (`3`): the path as the trilink path stores.
+    Three,
+    /// Without the hub's `IN_JP` (`2`, also `no-hub-in`): the hub forwarder consumes the JP
+    /// leaf's.
     Two,
 }
 
 impl RawJsStores {
     /// Every variant, in the order `--raw-jetstream-stores` names them.
-    pub const ALL: [Self; 4] = [Self::Four, Self::NoHubIn, Self::NoLeafOut, Self::Two];
+    pub const ALL: [Self; 2] = [Self::Three, Self::Two];
 
     /// Whether the hub's `IN_JP` stores the message.
     pub fn hub_in(self) -> bool {
-        matches!(self, Self::Four | Self::NoLeafOut)
+        matches!(self, Self::Three)
     }
 
-    /// Whether the KR leaf's `OUT_KR` stores the message.
-    pub fn leaf_out(self) -> bool {
-        matches!(self, Self::Four | Self::NoHubIn)
-    }
-
-    /// The variant's row in the report (the four-store path keeps its name).
+    /// The variant's row in the report (the three-store path keeps its name).
     pub fn path_name(self) -> &'static str {
         match self {
-            Self::Four => "raw-jetstream",
-            Self::NoHubIn => "raw-jetstream (no hub IN_JP)",
-            Self::NoLeafOut => "raw-jetstream (no KR leaf OUT_KR)",
+            Self::Three => "raw-jetstream",
             Self::Two => "raw-jetstream (2 stores)",
         }
     }
@@ -113,13 +107,13 @@ impl std::str::FromStr for RawJsStores {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
-            "4" => Ok(Self::Four),
-            "no-hub-in" => Ok(Self::NoHubIn),
-            "no-leaf-out" => Ok(Self::NoLeafOut),
-            "2" => Ok(Self::Two),
-            other => Err(format!(
-                "{other:?}: expected 4, no-hub-in, no-leaf-out or 2"
+            "3" => Ok(Self::Three),
+            "2" | "no-hub-in" => Ok(Self::Two),
+            "4" | "no-leaf-out" => Err(format!(
+                "{s:?}: the KR leaf's copy of OUT_KR (store 4) is gone from the link (issue 17); \
+                 expected 3 or 2 (no-hub-in)"
             )),
+            other => Err(format!("{other:?}: expected 3 or 2 (no-hub-in)")),
         }
     }
 }
@@ -127,9 +121,7 @@ impl std::str::FromStr for RawJsStores {
 impl std::fmt::Display for RawJsStores {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Four => "4",
-            Self::NoHubIn => "no-hub-in",
-            Self::NoLeafOut => "no-leaf-out",
+            Self::Three => "3",
             Self::Two => "2",
         })
     }
@@ -376,20 +368,9 @@ pub(crate) async fn start(
                 .await?,
             );
         }
-        if !stores.leaf_out() {
-            paused.push(
-                pause(
-                    js_of(&admin, Site::Kr, Nation::Kr)?,
-                    Site::Kr,
-                    Nation::Kr,
-                    "OUT_KR",
-                )
-                .await?,
-            );
-        }
         // The durables, as the operations user makes the real ones.
         let relay_def = durable_like(&plan, "IN_JP", Site::Hub, Nation::Jp)?;
-        let kr_def = durable_like(&plan, "OUT_KR", Site::Kr, Nation::Kr)?;
+        let kr_def = durable_like(&plan, "OUT_KR", Site::Hub, Nation::Kr)?;
         let hub_in = if stores.hub_in() {
             js_context(&hub_jp, Some(Site::Hub.domain()), ack_timeout)
                 .get_stream(&relay_def.stream)
@@ -404,19 +385,10 @@ pub(crate) async fn start(
             setup.push(format!("hub forwarder: {how}"));
             c
         };
-        let kr_out: jetstream::consumer::PullConsumer = if stores.leaf_out() {
-            js_context(&kr_leaf, Some(Site::Kr.domain()), ack_timeout)
-                .get_stream(&kr_def.stream)
-                .await
-                .map_err(|e| failed!("KR leaf {}: {e}", kr_def.stream))?
-                .get_or_create_consumer(DURABLE, StreamPlan::consumer_config(&kr_def))
-                .await
-                .map_err(|e| failed!("consumer {DURABLE} on KR {}: {e}", kr_def.stream))?
-        } else {
-            let (c, how) = far_consumer(&kr_leaf, &hub_kr, Site::Hub, &kr_def, ack_timeout).await?;
-            setup.push(format!("KR forwarder: {how}"));
-            c
-        };
+        // As adapter-kr reads it: the hub's OUT_KR (no leaf copy, issue 17).
+        let (kr_out, how) =
+            far_consumer(&kr_leaf, &hub_kr, Site::Hub, &kr_def, ack_timeout).await?;
+        setup.push(format!("KR forwarder: {how}"));
         Ok::<_, crate::error::LinkError>((hub_in, kr_out))
     }
     .await;
@@ -435,18 +407,10 @@ pub(crate) async fn start(
             Nation::Jp,
             "IN_JP",
         ),
-        (
-            if stores.leaf_out() {
-                Site::Kr
-            } else {
-                Site::Hub
-            },
-            Nation::Kr,
-            "OUT_KR",
-        ),
+        (Site::Hub, Nation::Kr, "OUT_KR"),
     ];
 
-    // KR: OUT_KR on the leaf → MQTT QoS 1, adapter-kr's batch and window.
+    // KR: the hub's OUT_KR → MQTT QoS 1, adapter-kr's batch and window.
     let Some(OutputConfig::Mqtt(mut mqtt)) = kr_cfg
         .egress
         .as_ref()
@@ -595,7 +559,7 @@ async fn forward(msg: jetstream::Message, out: &[(Nation, jetstream::Context); 2
     }
 }
 
-/// KR's forwarder: the leaf's `OUT_KR` → MQTT QoS 1, up to `window` publishes awaiting their
+/// KR's forwarder: the hub's `OUT_KR` → MQTT QoS 1, up to `window` publishes awaiting their
 /// PUBACK, each message acknowledged once its PUBACK is in, in order.
 async fn egress(
     consumer: jetstream::consumer::PullConsumer,
@@ -735,7 +699,6 @@ impl RawJs {
             (Site::Hub, Nation::Jp, "IN_JP"),
             (Site::Hub, Nation::Kr, "OUT_KR"),
             (Site::Hub, Nation::Us, "OUT_US"),
-            (Site::Kr, Nation::Kr, "OUT_KR"),
         ] {
             let Ok(js) = js_of(&admin, site, account) else {
                 continue;
@@ -761,17 +724,19 @@ mod tests {
 
     #[test]
     fn store_variants_parse_name_and_drop_what_they_say() {
-        let stores = |v: RawJsStores| (v.hub_in(), v.leaf_out());
-        assert_eq!(stores(RawJsStores::Four), (true, true));
-        assert_eq!(stores(RawJsStores::NoHubIn), (false, true));
-        assert_eq!(stores(RawJsStores::NoLeafOut), (true, false));
-        assert_eq!(stores(RawJsStores::Two), (false, false));
+        assert!(RawJsStores::Three.hub_in());
+        assert!(!RawJsStores::Two.hub_in());
         for v in RawJsStores::ALL {
             assert_eq!(v.to_string().parse::<RawJsStores>(), Ok(v));
             assert!(v.path_name().starts_with("raw-jetstream"));
         }
-        // The four-store path keeps the row name of the default output.
-        assert_eq!(RawJsStores::Four.path_name(), "raw-jetstream");
-        assert!("3".parse::<RawJsStores>().is_err());
+        assert_eq!("no-hub-in".parse::<RawJsStores>(), Ok(RawJsStores::Two));
+        // The three-store path keeps the row name of the default output.
+        assert_eq!(RawJsStores::Three.path_name(), "raw-jetstream");
+        // Store 4 is gone from the topology: its variants are refused, saying why.
+        for gone in ["4", "no-leaf-out"] {
+            let e = gone.parse::<RawJsStores>().unwrap_err();
+            assert!(e.contains("issue 17"), "{e}");
+        }
     }
 }
