@@ -208,7 +208,7 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
             "off",
             // And a store variant: `--find-max` searches each.
             "--raw-jetstream-stores",
-            "4,2",
+            "3,2",
         ])
         .output()
         .unwrap();
