@@ -47,48 +47,52 @@ fn assert_server_version(out: &str) {
     );
 }
 
-#[test]
-fn every_path_delivers_everything_offered_at_a_low_rate() {
+/// Run `trilink bench` with `args`; it must succeed and name its nats-server. Returns
+/// (stdout, stderr).
+fn bench(args: &[&str]) -> (String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args([
-            "bench",
-            "--rate",
-            "100",
-            "--duration-s",
-            "2",
-            "--drain-s",
-            "10",
-        ])
+        .arg("bench")
+        .args(args)
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "bench failed:\n{out}\n{err}");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "bench {args:?} failed:\n{out}\n{err}");
     assert_server_version(&out);
+    (out, err)
+}
+
+/// `path`'s row (path sent recv dup …): ~200 sent (100/s for 2 s; a loaded machine may send a
+/// few fewer in the time), every one received once, and its CPU and RSS lines per process.
+fn assert_delivered_once(out: &str, err: &str, path: &str) {
+    let row = row(out, path);
+    let (sent, recv, dup) = (&row[1], &row[2], &row[3]);
+    let n: u64 = sent.parse().unwrap();
+    assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");
+    assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
+    assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
+    for what in ["CPU µs per message: hub-0 ", "RSS: hub-0 "] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("{path} {what}"))),
+            "no {path} {what}… line:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn every_path_delivers_everything_offered_at_a_low_rate() {
+    let (out, err) = bench(&["--rate", "100", "--duration-s", "2", "--drain-s", "10"]);
     for path in [
         "raw-nats",
         "raw-jetstream",
         "trilink/pic-off",
         "trilink/pic-on",
     ] {
-        let row = row(&out, path);
+        assert_delivered_once(&out, &err, path);
         // path sent recv dup recv/s p50 p90 p99 max CPU
-        let (sent, recv, dup) = (&row[1], &row[2], &row[3]);
-        // About 200 (100/s for 2 s); a loaded machine may send a few fewer in the time.
-        let n: u64 = sent.parse().unwrap();
-        assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");
-        assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
-        assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
-        let cpu: f64 = row[9].parse().unwrap();
+        let cpu: f64 = row(&out, path)[9].parse().unwrap();
         assert!(cpu > 0.0, "{path}: no CPU time accounted:\n{out}");
-        // CPU time and memory per process, per path.
-        for what in ["CPU µs per message: hub-0 ", "RSS: hub-0 "] {
-            assert!(
-                out.lines()
-                    .any(|l| l.starts_with(&format!("{path} {what}"))),
-                "no {path} {what}… line:\n{out}"
-            );
-        }
     }
     // The raw-JetStream path left nothing behind for the trilink path (durables, messages).
     assert!(!out.contains("note: raw-jetstream"), "{out}");
@@ -123,46 +127,26 @@ fn every_path_delivers_everything_offered_at_a_low_rate() {
 
 #[test]
 fn every_raw_jetstream_store_variant_delivers_everything_once() {
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args([
-            "bench",
-            "--rate",
-            "100",
-            "--duration-s",
-            "2",
-            "--drain-s",
-            "10",
-            "--no-baseline",
-            "--picture",
-            "off",
-            "--raw-jetstream-stores",
-            "3,2",
-        ])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "bench failed:\n{out}\n{err}");
-    assert_server_version(&out);
+    let (out, err) = bench(&[
+        "--rate",
+        "100",
+        "--duration-s",
+        "2",
+        "--drain-s",
+        "10",
+        "--no-baseline",
+        "--picture",
+        "off",
+        "--raw-jetstream-stores",
+        "3,2",
+    ]);
     for path in [
         "raw-jetstream",
         "raw-jetstream (2 stores)",
         // Runs after the variants, on the streams they switched and restored.
         "trilink/pic-off",
     ] {
-        let row = row(&out, path);
-        let (sent, recv, dup) = (&row[1], &row[2], &row[3]);
-        let n: u64 = sent.parse().unwrap();
-        assert!(n >= 100, "{path} sent only {n} of ~200:\n{out}");
-        assert_eq!(recv, sent, "{path} lost messages:\n{out}\n{err}");
-        assert_eq!(dup, "0", "{path} duplicated messages:\n{out}");
-        for what in ["CPU µs per message: hub-0 ", "RSS: hub-0 "] {
-            assert!(
-                out.lines()
-                    .any(|l| l.starts_with(&format!("{path} {what}"))),
-                "no {path} {what}… line:\n{out}"
-            );
-        }
+        assert_delivered_once(&out, &err, path);
     }
     // Each variant says where its forwarders consume: the KR forwarder always on the hub's
     // OUT_KR (no KR leaf copy, issue 17), the hub forwarder on the JP leaf's IN_JP when the
@@ -188,34 +172,26 @@ fn every_raw_jetstream_store_variant_delivers_everything_once() {
 
 #[test]
 fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
-    let o = Command::new(env!("CARGO_BIN_EXE_trilink"))
-        .args([
-            "bench",
-            "--find-max",
-            "--rate",
-            "40",
-            "--max-runs",
-            "2",
-            "--duration-s",
-            "1",
-            "--drain-s",
-            "10",
-            // A bound no healthy run at 40–80 msg/s misses, even on a loaded machine: the test
-            // checks the search, not the speed.
-            "--p99-bound-ms",
-            "5000",
-            "--picture",
-            "off",
-            // And a store variant: `--find-max` searches each.
-            "--raw-jetstream-stores",
-            "3,2",
-        ])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "bench --find-max failed:\n{out}\n{err}");
-    assert_server_version(&out);
+    let (out, _err) = bench(&[
+        "--find-max",
+        "--rate",
+        "40",
+        "--max-runs",
+        "2",
+        "--duration-s",
+        "1",
+        "--drain-s",
+        "10",
+        // A bound no healthy run at 40–80 msg/s misses, even on a loaded machine: the test
+        // checks the search, not the speed.
+        "--p99-bound-ms",
+        "5000",
+        "--picture",
+        "off",
+        // And a store variant: `--find-max` searches each.
+        "--raw-jetstream-stores",
+        "3,2",
+    ]);
     for path in [
         "raw-nats",
         "raw-jetstream",
