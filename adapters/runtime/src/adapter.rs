@@ -216,6 +216,28 @@ pub struct EgressConfig {
     pub state_fsync: bool,
 }
 
+impl EgressConfig {
+    /// The durable this egress reads, as [`nats::durable_pull`] looks it up (`nation`'s output
+    /// filter unless configured).
+    pub fn durable_spec(&self, nation: Nation) -> DurableSpec {
+        DurableSpec {
+            stream: self.stream.clone(),
+            durable: self.durable.clone(),
+            filter_subject: self
+                .filter_subject
+                .clone()
+                .unwrap_or_else(|| Subject::output_filter(nation)),
+            ack_wait: Duration::from_millis(self.ack_wait_ms),
+            max_ack_pending: i64::try_from(self.max_ack_pending).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Its JetStream domain: `[egress] js_domain`, else the connection's `nats.js_domain`.
+    pub fn domain<'a>(&'a self, nats: &'a NatsConfig) -> Option<&'a str> {
+        self.js_domain.as_deref().or(nats.js_domain.as_deref())
+    }
+}
+
 /// A whole adapter configuration file.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -591,21 +613,8 @@ where
                     .await?;
             sinks.push((Arc::<str>::from(o.label()), sink));
         }
-        let domain = eg
-            .js_domain
-            .clone()
-            .or_else(|| self.config.nats.js_domain.clone());
-        let ejs = nats::jetstream(&self.client, domain.as_deref(), self.ack_timeout);
-        let spec = DurableSpec {
-            stream: eg.stream.clone(),
-            durable: eg.durable.clone(),
-            filter_subject: eg
-                .filter_subject
-                .clone()
-                .unwrap_or_else(|| Subject::output_filter(nation)),
-            ack_wait: Duration::from_millis(eg.ack_wait_ms),
-            max_ack_pending: i64::try_from(eg.max_ack_pending).unwrap_or(i64::MAX),
-        };
+        let ejs = nats::jetstream(&self.client, eg.domain(&self.config.nats), self.ack_timeout);
+        let spec = eg.durable_spec(nation);
         let consumer = loop {
             match nats::durable_pull(&ejs, &spec).await {
                 Ok(c) => break c,

@@ -149,15 +149,17 @@ fn every_raw_jetstream_store_variant_delivers_everything_once() {
         assert_delivered_once(&out, &err, path);
     }
     // Each variant says where its forwarders consume: the KR forwarder always on the hub's
-    // OUT_KR (no KR leaf copy, issue 17), the hub forwarder on the JP leaf's IN_JP when the
-    // hub's is dropped.
+    // OUT_KR (no KR leaf copy, issue 17) through the KR leaf with adapter-kr's identity and
+    // durable (so the trilink path after it, which delivered everything once above, got that
+    // durable back clean), the hub forwarder on the JP leaf's IN_JP when the hub's is dropped.
+    let through_leaf = "KR forwarder: adapter-kr's durable adapter-kr on hub OUT_KR through the KR leaf (JetStream domain hub)";
     for line in [
-        "raw-jetstream: KR forwarder: consumer on hub OUT_KR",
-        "raw-jetstream (2 stores): hub forwarder: consumer on jp IN_JP",
-        "raw-jetstream (2 stores): KR forwarder: consumer on hub OUT_KR",
+        format!("raw-jetstream: {through_leaf}"),
+        "raw-jetstream (2 stores): hub forwarder: consumer on jp IN_JP".to_owned(),
+        format!("raw-jetstream (2 stores): {through_leaf}"),
     ] {
         assert!(
-            out.lines().any(|l| l.starts_with(line)),
+            out.lines().any(|l| l.starts_with(&line)),
             "no {line}…:\n{out}"
         );
     }

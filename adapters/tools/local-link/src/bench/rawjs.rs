@@ -15,20 +15,22 @@
 //! (PUBACK, then ack) → the same kind of subscriber as the other paths.
 //!
 //! The streams are the link's own (created from `broker-config/streams.toml` when the link
-//! starts), so the topology cannot drift from the trilink path's. The two consumers are
-//! copies of the real durables under another name (`bench-raw-js`), made from the same
-//! `[[consumer]]` definitions, so the real relay and adapter-kr never share a durable (or a
-//! left-over pull request) with the forwarder; at [`RawJs::finish`] they are deleted and the
-//! four streams the path wrote are purged, so the trilink path starts on empty streams and its
-//! durables never see the forwarder's messages. The forwarder connects as each account's
-//! operations user (the reader users may only read their own durable). The KR forwarder's
-//! consumer is first tried from the KR leaf across the JetStream domain `hub`, as adapter-kr
-//! reads it; `LEAF_KR` carries only adapter-kr's own durable, not the copy, so the forwarder
-//! then connects to the hub with KR's operations user (as adapter-us does) — a lower bound on
-//! the cost of the link's routing of deliveries and acks; the report says which it was. Not
-//! measured here:
-//! adapter-kr's delivery journal (a file append per message) and the relay's per-track order
-//! gate — both trilink code.
+//! starts), so the topology cannot drift from the trilink path's. The hub forwarder's consumer
+//! is a copy of the relay's durable under another name (`bench-raw-js`), made from the same
+//! `[[consumer]]` definition, so the real relay never shares a durable (or a left-over pull
+//! request) with the forwarder; it connects as the account's operations user (the relay's
+//! user may only read its own durable). The KR forwarder reads exactly as adapter-kr does:
+//! adapter-kr's own configuration, user and inbox prefix on the KR leaf, and its real durable
+//! `adapter-kr` on the hub's `OUT_KR`, across the JetStream domain `hub` through the leaf's
+//! link — so the path pays the leaf's routing of every delivery and ack, as the trilink path
+//! does (`LEAF_KR` carries only that durable; a copy under another name is refused, and a
+//! forwarder connected to the hub directly skipped ~110–170 µs per message of routing before
+//! session 8). The bench starts adapter-kr only after the raw paths. At [`RawJs::finish`] the
+//! copy is deleted, `adapter-kr` is deleted and made again from its `[[consumer]]` definition
+//! (so no pull request of the forwarder's outlives it) and the four streams the path wrote are
+//! purged, so the trilink path starts on empty streams and its durables never see the
+//! forwarder's messages. Not measured here: adapter-kr's delivery journal (a file append per
+//! message) and the relay's per-track order gate — both trilink code.
 //!
 //! Fewer stores ([`RawJsStores`], `trilink bench --raw-jetstream-stores`, issue 17): the same
 //! path without the hub's `IN_JP` (store 2 of `broker-config/README.md`, "Stores per
@@ -56,7 +58,9 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::streams::{ConsumerDef, StreamPlan};
 use trilink_brokers::{Link, Site};
-use trilink_runtime::nats::{Publisher, egress_pull, jetstream as js_context};
+use trilink_runtime::nats::{
+    Publisher, connect_once, durable_pull, egress_pull, jetstream as js_context,
+};
 use trilink_runtime::transport::{OutputConfig, Pending, Sink};
 use trilink_schema::{Nation, headers};
 
@@ -66,7 +70,7 @@ use super::raw::RawPath;
 use crate::configs;
 use crate::error::{Result, failed};
 
-/// The forwarder's durable consumers (copies of the real ones).
+/// The hub forwarder's durable consumer (a copy of the relay's).
 const DURABLE: &str = "bench-raw-js";
 /// Where the KR forwarder publishes, and the national subscriber listens.
 const TOPIC: &str = "bench/raw-js/out";
@@ -142,12 +146,22 @@ pub(crate) struct RawJs {
     /// The path as measured.
     pub(crate) path: RawPath,
     admin: Vec<(Site, Nation, jetstream::Context)>,
-    /// Where the forwarder's two durables are: (site, account, stream).
-    durables: [(Site, Nation, &'static str); 2],
+    /// The forwarder's two durables.
+    durables: [Durable; 2],
     /// The stores switched off, to restore.
     paused: Vec<Paused>,
     /// How the variant was set up (where its consumers are), for the report.
     pub(crate) setup: Vec<String>,
+}
+
+/// A durable the forwarder reads: where it is, and — for a real one it borrowed — the
+/// definition it is made again from once the path is done.
+struct Durable {
+    site: Site,
+    account: Nation,
+    stream: &'static str,
+    name: String,
+    remake: Option<ConsumerDef>,
 }
 
 /// The operations user's JetStream on `site` in `account`.
@@ -368,9 +382,8 @@ pub(crate) async fn start(
                 .await?,
             );
         }
-        // The durables, as the operations user makes the real ones.
+        // The relay's durable, copied as the operations user makes the real ones.
         let relay_def = durable_like(&plan, "IN_JP", Site::Hub, Nation::Jp)?;
-        let kr_def = durable_like(&plan, "OUT_KR", Site::Hub, Nation::Kr)?;
         let hub_in = if stores.hub_in() {
             js_context(&hub_jp, Some(Site::Hub.domain()), ack_timeout)
                 .get_stream(&relay_def.stream)
@@ -385,14 +398,36 @@ pub(crate) async fn start(
             setup.push(format!("hub forwarder: {how}"));
             c
         };
-        // As adapter-kr reads it: the hub's OUT_KR (no leaf copy, issue 17).
-        let (kr_out, how) =
-            far_consumer(&kr_leaf, &hub_kr, Site::Hub, &kr_def, ack_timeout).await?;
-        setup.push(format!("KR forwarder: {how}"));
-        Ok::<_, crate::error::LinkError>((hub_in, kr_out))
+        // As adapter-kr reads it: the hub's OUT_KR (no leaf copy, issue 17) through the KR
+        // leaf, with adapter-kr's identity and durable.
+        let eg = kr_cfg
+            .egress
+            .as_ref()
+            .ok_or_else(|| failed!("adapter-kr's configuration has no [egress]"))?;
+        let spec = eg.durable_spec(Nation::Kr);
+        let domain = eg.domain(&kr_cfg.nats);
+        let kr_client = connect_once(&kr_cfg.nats, "bench-raw-js-kr")
+            .await
+            .map_err(|e| failed!("raw-js KR forwarder as adapter-kr: {e}"))?;
+        let kr_out = durable_pull(&js_context(&kr_client, domain, ack_timeout), &spec)
+            .await
+            .map_err(|e| failed!("raw-js KR forwarder: {e}"))?;
+        setup.push(format!(
+            "KR forwarder: adapter-kr's durable {} on {} {} through the KR leaf (JetStream domain {}), as adapter-kr",
+            spec.durable,
+            Site::Hub,
+            spec.stream,
+            domain.unwrap_or("of the leaf")
+        ));
+        let kr_def = plan
+            .consumers_for(Site::Hub, Nation::Kr)
+            .find(|c| c.name == spec.durable && c.stream == spec.stream)
+            .cloned()
+            .ok_or_else(|| failed!("streams.toml has no consumer {} of {}", spec.durable, spec.stream))?;
+        Ok::<_, crate::error::LinkError>((hub_in, kr_out, kr_def))
     }
     .await;
-    let (hub_in, kr_out) = match consumers {
+    let (hub_in, kr_out, kr_def) = match consumers {
         Ok(c) => c,
         Err(e) => {
             for p in paused {
@@ -402,12 +437,20 @@ pub(crate) async fn start(
         }
     };
     let durables = [
-        (
-            if stores.hub_in() { Site::Hub } else { Site::Jp },
-            Nation::Jp,
-            "IN_JP",
-        ),
-        (Site::Hub, Nation::Kr, "OUT_KR"),
+        Durable {
+            site: if stores.hub_in() { Site::Hub } else { Site::Jp },
+            account: Nation::Jp,
+            stream: "IN_JP",
+            name: DURABLE.to_owned(),
+            remake: None,
+        },
+        Durable {
+            site: Site::Hub,
+            account: Nation::Kr,
+            stream: "OUT_KR",
+            name: kr_def.name.clone(),
+            remake: Some(kr_def),
+        },
     ];
 
     // KR: the hub's OUT_KR → MQTT QoS 1, adapter-kr's batch and window.
@@ -641,13 +684,13 @@ impl RawJs {
         } = self;
         let mut notes = Vec::new();
         let deadline = tokio::time::Instant::now() + within;
-        for (site, account, stream) in durables {
-            let Ok(js) = js_of(&admin, site, account) else {
+        for d in &durables {
+            let Ok(js) = js_of(&admin, d.site, d.account) else {
                 continue;
             };
             loop {
                 let busy = match js
-                    .get_consumer_from_stream::<pull::Config, _, _>(DURABLE, stream)
+                    .get_consumer_from_stream::<pull::Config, _, _>(&d.name, d.stream)
                     .await
                 {
                     Ok(mut c) => c.info().await.map_or(0, |i| {
@@ -660,7 +703,8 @@ impl RawJs {
                 }
                 if tokio::time::Instant::now() >= deadline {
                     notes.push(format!(
-                        "raw-jetstream: {busy} messages still pending on {site} {stream}"
+                        "raw-jetstream: {busy} messages still pending on {} {}",
+                        d.site, d.stream
                     ));
                     break;
                 }
@@ -668,12 +712,13 @@ impl RawJs {
             }
         }
         drop(path);
-        for (site, account, stream) in durables {
-            if let Ok(js) = js_of(&admin, site, account)
-                && let Err(e) = js.delete_consumer_from_stream(DURABLE, stream).await
+        for d in &durables {
+            if let Ok(js) = js_of(&admin, d.site, d.account)
+                && let Err(e) = js.delete_consumer_from_stream(&d.name, d.stream).await
             {
                 notes.push(format!(
-                    "raw-jetstream: deleting {DURABLE} on {site} {stream}: {e}"
+                    "raw-jetstream: deleting {} on {} {}: {e}",
+                    d.name, d.site, d.stream
                 ));
             }
         }
@@ -713,6 +758,27 @@ impl RawJs {
         }
         for p in &paused {
             notes.extend(restore(&admin, p).await);
+        }
+        // The real durables the forwarder borrowed, made again as the link made them.
+        for d in &durables {
+            let Some(def) = &d.remake else { continue };
+            let made = match js_of(&admin, d.site, d.account) {
+                Ok(js) => match js.get_stream(d.stream).await {
+                    Ok(s) => s
+                        .create_consumer(StreamPlan::consumer_config(def))
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = made {
+                notes.push(format!(
+                    "raw-jetstream: making {} on {} {} again: {e}",
+                    d.name, d.site, d.stream
+                ));
+            }
         }
         notes
     }
