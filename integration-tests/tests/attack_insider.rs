@@ -570,23 +570,30 @@ async fn jp_leaf_cannot_manage_streams_at_the_hub_on(hub_nodes: usize) {
     let _ = input.info().await.unwrap();
 }
 
-/// The KR leaf's operator (KR's own operations user on KR's own leaf, unrestricted there) uses
-/// the leaf's link to the hub, which now carries adapter-kr's reading of the hub's `OUT_KR`
-/// (issue 17, no leaf copy). Even with replies on adapter-kr's own inbox prefix (the one the
-/// hub lets back to the leaf, proven by a lookup of its durable that is answered), it gets no
-/// answer for reading from or creating a consumer on `OUT_US` / `OUT_JP` (another account),
-/// for fetching from the relay's input `IN_KR.relay`, for creating a consumer on `OUT_KR`,
-/// re-creating (resetting) or deleting its own durable `adapter-kr`, or purging `OUT_KR`; and
-/// its acks of messages in flight with the relay or with adapter-us change nothing.
+/// [`leaf_reaches_only_its_own_durable_at_the_hub_on`] from the KR leaf (bounded by the hub's
+/// `LEAF_KR`): KR's operations user reaches adapter-kr's durable on `OUT_KR` and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kr_leaf_reaches_only_its_own_durable_at_the_hub() {
-    kr_leaf_reaches_only_its_own_durable_at_the_hub_on(1).await;
+    leaf_reaches_only_its_own_durable_at_the_hub_on(Nation::Kr, 1).await;
 }
 
 /// [`kr_leaf_reaches_only_its_own_durable_at_the_hub`] on the 3-node hub (R3 streams).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on_the_clustered_hub() {
-    kr_leaf_reaches_only_its_own_durable_at_the_hub_on(3).await;
+    leaf_reaches_only_its_own_durable_at_the_hub_on(Nation::Kr, 3).await;
+}
+
+/// [`leaf_reaches_only_its_own_durable_at_the_hub_on`] from the JP leaf (bounded by the hub's
+/// `LEAF_JP`): JP's operations user reaches adapter-jp's durable on `OUT_JP` and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jp_leaf_reaches_only_its_own_durable_at_the_hub() {
+    leaf_reaches_only_its_own_durable_at_the_hub_on(Nation::Jp, 1).await;
+}
+
+/// [`jp_leaf_reaches_only_its_own_durable_at_the_hub`] on the 3-node hub (R3 streams).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jp_leaf_reaches_only_its_own_durable_at_the_hub_on_the_clustered_hub() {
+    leaf_reaches_only_its_own_durable_at_the_hub_on(Nation::Jp, 3).await;
 }
 
 /// Pull one message from `stream` through its existing durable `durable`, leaving it unacked
@@ -620,15 +627,41 @@ async fn in_flight(link: &Link, account: Nation, stream: &str, durable: &str) ->
     (info.num_ack_pending, info.num_pending)
 }
 
-async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
+/// A partner nation's leaf operator — `nation`'s (JP's or KR's) own operations user on its own
+/// leaf, unrestricted there — uses the leaf's link to the hub, which carries `adapter-<n>`'s
+/// reading of the hub's `OUT_<N>` (issue 17, no leaf copy); what bounds it is the hub's
+/// `LEAF_JP` / `LEAF_KR`. Even with replies on `adapter-<n>`'s own inbox prefix
+/// `_INBOX_adapter-<n>` (the one the hub lets back to the leaf, proven by a lookup of its
+/// durable that is answered), it gets no answer for reading from, looking up or creating a
+/// consumer on `OUT_US` or the other partner's output (`OUT_KR` for JP, `OUT_JP` for KR:
+/// other accounts), for fetching from the relay's input `IN_<N>.relay`, for creating a consumer
+/// on `OUT_<N>`, re-creating (resetting) or deleting its own durable `adapter-<n>`, or purging
+/// `OUT_<N>`; and its acks of messages in flight with the relay (on `IN_<N>`) or with
+/// adapter-us change nothing.
+async fn leaf_reaches_only_its_own_durable_at_the_hub_on(nation: Nation, hub_nodes: usize) {
+    // The insider's leaf and the other partner; every stream and durable is named from them.
+    let (site, other) = match nation {
+        Nation::Jp => (Site::Jp, Nation::Kr),
+        Nation::Kr => (Site::Kr, Nation::Jp),
+        Nation::Us => panic!("the US has no leaf"),
+    };
+    let (n, o) = (nation.as_str(), other.as_str());
+    let (up, other_up) = (n.to_ascii_uppercase(), o.to_ascii_uppercase());
+    let out = format!("OUT_{up}");
+    let input = format!("IN_{up}");
+    let durable = format!("adapter-{n}");
+    let other_out = format!("OUT_{other_up}");
+    let other_durable = format!("adapter-{o}");
+    let leaf = format!("{up} leaf");
+
     let link = start_link(hub_nodes).await;
-    // Something released to KR and to US (a purge would show), and inputs in flight: KR input
-    // pulled by the relay, a US output pulled by adapter-us, neither acked.
-    for (nation, subject) in [
-        (Nation::Kr, "tl.out.kr.launch_detection.jp.x-1"),
-        (Nation::Us, "tl.out.us.launch_detection.jp.x-1"),
+    // Something released to the insider and to US (a purge would show), and inputs in flight:
+    // the insider's input pulled by the relay, a US output pulled by adapter-us, neither acked.
+    for (to, subject) in [
+        (nation, format!("tl.out.{n}.launch_detection.{o}.x-1")),
+        (Nation::Us, format!("tl.out.us.launch_detection.{o}.x-1")),
     ] {
-        let relay = jetstream::new(link.connect(Role::Relay(nation)).await.unwrap());
+        let relay = jetstream::new(link.connect(Role::Relay(to)).await.unwrap());
         relay
             .publish(subject, "x".into())
             .await
@@ -637,34 +670,39 @@ async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
             .unwrap();
     }
     send(
-        &adapter_js(&link, Nation::Kr).await,
-        &env_of(Nation::Kr, PayloadKind::LaunchDetection, 1),
+        &adapter_js(&link, nation).await,
+        &env_of(nation, PayloadKind::LaunchDetection, 1),
     )
     .await;
-    let relay_kr = jetstream::new(link.connect(Role::Relay(Nation::Kr)).await.unwrap());
-    let relay_ack = pull_one_unacked(&relay_kr, "IN_KR", "relay").await;
+    let relay = jetstream::new(link.connect(Role::Relay(nation)).await.unwrap());
+    let relay_ack = pull_one_unacked(&relay, &input, "relay").await;
     let adapter_us = jetstream::new(link.connect(Role::Adapter(Nation::Us)).await.unwrap());
     let us_ack = pull_one_unacked(&adapter_us, "OUT_US", "adapter-us").await;
-    let relay_before = in_flight(&link, Nation::Kr, "IN_KR", "relay").await;
+    let relay_before = in_flight(&link, nation, &input, "relay").await;
     let us_before = in_flight(&link, Nation::Us, "OUT_US", "adapter-us").await;
     assert_eq!(relay_before.0, 1, "relay's input in flight");
     assert_eq!(us_before.0, 1, "adapter-us's output in flight");
 
-    // The KR leaf's operations user, replies on adapter-kr's inbox prefix.
-    let creds = link.credentials(Role::Admin(Site::Kr, Nation::Kr)).unwrap();
+    // The leaf's operations user, replies on its adapter's inbox prefix.
+    let creds = link.credentials(Role::Admin(site, nation)).unwrap();
     let mut opts = async_nats::ConnectOptions::new()
         .user_and_password(creds.user.clone(), creds.password.clone())
-        .custom_inbox_prefix("_INBOX_adapter-kr")
+        .custom_inbox_prefix(format!("_INBOX_{durable}"))
         .connection_timeout(Duration::from_secs(5));
     if let Some(ca) = &creds.ca_file {
         opts = opts.add_root_certificates(ca.clone()).require_tls(true);
     }
     let insider = opts.connect(creds.urls.as_slice()).await.unwrap();
-    // What adapter-kr needs is answered (so each refusal below is the permission's).
-    let own = js_api(&insider, "$JS.hub.API.CONSUMER.INFO.OUT_KR.adapter-kr", "").await;
+    // What its adapter needs is answered (so each refusal below is the permission's).
+    let own = js_api(
+        &insider,
+        &format!("$JS.hub.API.CONSUMER.INFO.{out}.{durable}"),
+        "",
+    )
+    .await;
     assert!(
-        own.as_deref().is_ok_and(|r| r.contains("adapter-kr")),
-        "adapter-kr's durable at the hub through the KR leaf: {own:?}"
+        own.as_deref().is_ok_and(|r| r.contains(durable.as_str())),
+        "{durable}'s durable at the hub through the {leaf}: {own:?}"
     );
     let next = r#"{"batch":1,"no_wait":true}"#;
     let evil = |stream: &str, name: &str| {
@@ -683,11 +721,11 @@ async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
             String::new(),
         ),
         (
-            "$JS.hub.API.CONSUMER.MSG.NEXT.OUT_JP.adapter-jp".to_owned(),
+            format!("$JS.hub.API.CONSUMER.MSG.NEXT.{other_out}.{other_durable}"),
             next.to_owned(),
         ),
         (
-            "$JS.hub.API.CONSUMER.INFO.OUT_JP.adapter-jp".to_owned(),
+            format!("$JS.hub.API.CONSUMER.INFO.{other_out}.{other_durable}"),
             String::new(),
         ),
         (
@@ -695,44 +733,44 @@ async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
             evil("OUT_US", "evil"),
         ),
         (
-            "$JS.hub.API.CONSUMER.CREATE.OUT_JP.evil".to_owned(),
-            evil("OUT_JP", "evil"),
+            format!("$JS.hub.API.CONSUMER.CREATE.{other_out}.evil"),
+            evil(&other_out, "evil"),
         ),
         (
-            "$JS.hub.API.CONSUMER.DURABLE.CREATE.OUT_JP.evil".to_owned(),
-            evil("OUT_JP", "evil"),
+            format!("$JS.hub.API.CONSUMER.DURABLE.CREATE.{other_out}.evil"),
+            evil(&other_out, "evil"),
         ),
         // Its own account: the relay's input, another consumer, its durable reset or deleted,
         // its outputs purged.
         (
-            "$JS.hub.API.CONSUMER.MSG.NEXT.IN_KR.relay".to_owned(),
+            format!("$JS.hub.API.CONSUMER.MSG.NEXT.{input}.relay"),
             next.to_owned(),
         ),
         (
-            "$JS.hub.API.CONSUMER.CREATE.OUT_KR.evil".to_owned(),
-            evil("OUT_KR", "evil"),
+            format!("$JS.hub.API.CONSUMER.CREATE.{out}.evil"),
+            evil(&out, "evil"),
         ),
         (
-            "$JS.hub.API.CONSUMER.CREATE.OUT_KR".to_owned(),
-            evil("OUT_KR", "evil"),
+            format!("$JS.hub.API.CONSUMER.CREATE.{out}"),
+            evil(&out, "evil"),
         ),
         (
-            "$JS.hub.API.CONSUMER.DURABLE.CREATE.OUT_KR.evil".to_owned(),
-            evil("OUT_KR", "evil"),
+            format!("$JS.hub.API.CONSUMER.DURABLE.CREATE.{out}.evil"),
+            evil(&out, "evil"),
         ),
         (
-            "$JS.hub.API.CONSUMER.CREATE.OUT_KR.adapter-kr".to_owned(),
-            evil("OUT_KR", "adapter-kr"),
+            format!("$JS.hub.API.CONSUMER.CREATE.{out}.{durable}"),
+            evil(&out, &durable),
         ),
         (
-            "$JS.hub.API.CONSUMER.DELETE.OUT_KR.adapter-kr".to_owned(),
+            format!("$JS.hub.API.CONSUMER.DELETE.{out}.{durable}"),
             String::new(),
         ),
-        ("$JS.hub.API.STREAM.PURGE.OUT_KR".to_owned(), String::new()),
+        (format!("$JS.hub.API.STREAM.PURGE.{out}"), String::new()),
     ];
     for (subject, body) in &attempts {
         let r = js_api_within(&insider, subject, body, Duration::from_secs(2)).await;
-        assert!(r.is_err(), "{subject} answered through the KR leaf: {r:?}");
+        assert!(r.is_err(), "{subject} answered through the {leaf}: {r:?}");
     }
     // Acks of what others hold in flight (the relay's input, adapter-us's output).
     for ack in [&relay_ack, &us_ack] {
@@ -741,22 +779,22 @@ async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
     insider.flush().await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        in_flight(&link, Nation::Kr, "IN_KR", "relay").await,
+        in_flight(&link, nation, &input, "relay").await,
         relay_before,
-        "the relay's input was acked or taken from the KR leaf"
+        "the relay's input was acked or taken from the {leaf}"
     );
     assert_eq!(
         in_flight(&link, Nation::Us, "OUT_US", "adapter-us").await,
         us_before,
-        "adapter-us's output was acked from the KR leaf"
+        "adapter-us's output was acked from the {leaf}"
     );
-    // Nothing changed at the hub: OUT_KR keeps its message, adapter-kr its settings, and no
+    // Nothing changed at the hub: OUT_<N> keeps its message, adapter-<n> its settings, and no
     // consumer was added anywhere.
-    for (account, stream, durables) in [
-        (Nation::Kr, "OUT_KR", &["adapter-kr"][..]),
-        (Nation::Kr, "IN_KR", &["relay"][..]),
-        (Nation::Jp, "OUT_JP", &["adapter-jp"][..]),
-        (Nation::Us, "OUT_US", &["adapter-us"][..]),
+    for (account, stream, stream_durable) in [
+        (nation, out.as_str(), durable.as_str()),
+        (nation, input.as_str(), "relay"),
+        (other, other_out.as_str(), other_durable.as_str()),
+        (Nation::Us, "OUT_US", "adapter-us"),
     ] {
         let js = jetstream::new(admin(&link, Site::Hub, account).await);
         let mut st = js.get_stream(stream).await.unwrap();
@@ -765,13 +803,11 @@ async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
         while let Some(n) = futures::StreamExt::next(&mut names).await {
             got.push(n.unwrap());
         }
-        assert_eq!(got, durables, "{stream} consumers");
-        if stream == "OUT_KR" {
-            assert_eq!(st.info().await.unwrap().state.messages, 1, "OUT_KR purged");
-            let mut c: jetstream::consumer::PullConsumer = js
-                .get_consumer_from_stream("adapter-kr", "OUT_KR")
-                .await
-                .unwrap();
+        assert_eq!(got, [stream_durable], "{stream} consumers");
+        if stream == out {
+            assert_eq!(st.info().await.unwrap().state.messages, 1, "{out} purged");
+            let mut c: jetstream::consumer::PullConsumer =
+                js.get_consumer_from_stream(&durable, &out).await.unwrap();
             let info = c.info().await.unwrap();
             assert_eq!(
                 info.config.deliver_policy,
@@ -781,10 +817,7 @@ async fn kr_leaf_reaches_only_its_own_durable_at_the_hub_on(hub_nodes: usize) {
                 info.config.ack_policy,
                 jetstream::consumer::AckPolicy::Explicit
             );
-            assert_eq!(
-                info.num_pending, 1,
-                "adapter-kr's durable was reset or read"
-            );
+            assert_eq!(info.num_pending, 1, "{durable}'s durable was reset or read");
         }
     }
 }
