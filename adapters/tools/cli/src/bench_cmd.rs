@@ -39,6 +39,15 @@ pub struct BenchArgs {
     /// variant and restored exactly after it (broker-config/README.md, "Stores per message").
     #[arg(long, value_delimiter = ',', conflicts_with = "no_raw_jetstream")]
     pub raw_jetstream_stores: Vec<RawJsStores>,
+    /// Measure the raw-JetStream path also with its stored messages this many bytes larger
+    /// (comma-separated, one row per size and store variant; default 0): the forwarder's
+    /// ingress appends the bytes to each message, its KR egress strips them before MQTT, so
+    /// every store and hop of the link carries them and the national ends do not. The
+    /// trilink path stores a JSON envelope of ~740 bytes where the raw path stores the
+    /// 8-byte key and the JP frame (~180): `--raw-jetstream-pad 0,600` shows what the
+    /// difference in size costs the servers (issue 17, "a smaller stored form").
+    #[arg(long, value_delimiter = ',', conflicts_with = "no_raw_jetstream", value_parser = clap::value_parser!(u32).range(0..=65_536))]
+    pub raw_jetstream_pad: Vec<u32>,
     /// `--find-max` and its bounds.
     #[command(flatten)]
     pub find_max: FindMaxArgs,
@@ -86,6 +95,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         no_baseline: args.no_baseline,
         no_raw_jetstream: args.no_raw_jetstream,
         raw_jetstream_stores: args.raw_jetstream_stores.clone(),
+        raw_jetstream_pad: args.raw_jetstream_pad.clone(),
         hops: args.hops,
         picture: args.picture,
         tracks: args.tracks,

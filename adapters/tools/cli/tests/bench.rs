@@ -139,10 +139,14 @@ fn every_raw_jetstream_store_variant_delivers_everything_once() {
         "off",
         "--raw-jetstream-stores",
         "3,2",
+        "--raw-jetstream-pad",
+        "0,600",
     ]);
     for path in [
         "raw-jetstream",
+        "raw-jetstream (+600 B)",
         "raw-jetstream (2 stores)",
+        "raw-jetstream (2 stores, +600 B)",
         // Runs after the variants, on the streams they switched and restored.
         "trilink/pic-off",
     ] {

@@ -160,6 +160,9 @@ pub struct BenchOptions {
     /// The raw-JetStream path's variants, measured one after another (empty: the four-store
     /// path only).
     pub raw_jetstream_stores: Vec<RawJsStores>,
+    /// Bytes added to each of the raw-JetStream path's stored messages, one row per entry and
+    /// store variant (empty: 0 only).
+    pub raw_jetstream_pad: Vec<u32>,
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     pub hops: bool,
@@ -333,16 +336,29 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         } else {
             args.raw_jetstream_stores.clone()
         };
-        for (i, stores) in (0u64..).zip(variants) {
-            let name = stores.path_name();
+        let pads = if args.raw_jetstream_pad.is_empty() {
+            vec![0]
+        } else {
+            args.raw_jetstream_pad.clone()
+        };
+        let variants = variants
+            .into_iter()
+            .flat_map(|s| pads.iter().map(move |&pad| (s, pad)));
+        for (i, (stores, pad)) in (0u64..).zip(variants) {
+            let variant = rawjs::Variant {
+                stores,
+                pad,
+                // Each variant's keys (message ids) apart from the others'.
+                first_key: i << 40,
+            };
+            let name = variant.name();
+            let name = name.as_str();
             let mut p = Box::pin(rawjs::start(
                 local.link(),
                 mqtt_port,
                 &procs,
                 args.tracks,
-                stores,
-                // Each variant's keys (message ids) apart from the others'.
-                i << 40,
+                variant,
                 &stop,
             ))
             .await?;

@@ -45,6 +45,12 @@
 //! leaf-connection permissions (`LEAF_JP` in `hub-accounts.conf`) do not carry that traffic, so
 //! the forwarder then connects to the JP leaf with its operations user — the report says
 //! which it was.
+//!
+//! Larger messages (`trilink bench --raw-jetstream-pad`, issue 17): the ingress appends `pad`
+//! zero bytes to each message before it is stored and the KR egress strips them before MQTT,
+//! so every store, sourcing, delivery and hop carries them and the national ends do not —
+//! what the size of the trilink path's stored form (a JSON envelope of ~740 bytes against the
+//! raw path's ~180) costs the servers, apart from trilink's code.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -103,6 +109,27 @@ impl RawJsStores {
         match self {
             Self::Three => "raw-jetstream",
             Self::Two => "raw-jetstream (2 stores)",
+        }
+    }
+}
+
+/// One raw-JetStream row of a run: which stores, how many bytes each stored message carries
+/// beyond the key and the JP frame, and the first key (message id) it sends, apart from the
+/// other rows'.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Variant {
+    pub(crate) stores: RawJsStores,
+    pub(crate) pad: u32,
+    pub(crate) first_key: u64,
+}
+
+impl Variant {
+    /// The row's name in the report (`+N B` when padded).
+    pub(crate) fn name(&self) -> String {
+        match (self.stores, self.pad) {
+            (s, 0) => s.path_name().to_owned(),
+            (RawJsStores::Three, p) => format!("raw-jetstream (+{p} B)"),
+            (RawJsStores::Two, p) => format!("raw-jetstream (2 stores, +{p} B)"),
         }
     }
 }
@@ -342,10 +369,14 @@ pub(crate) async fn start(
     mqtt_port: u16,
     procs: &[(String, u32)],
     tracks: u32,
-    stores: RawJsStores,
-    first_key: u64,
+    variant: Variant,
     stop: &CancellationToken,
 ) -> Result<RawJs> {
+    let Variant {
+        stores,
+        pad,
+        first_key,
+    } = variant;
     let stop = stop.child_token();
     let plan = link.plan().clone();
     let jp_cfg = configs::adapter_jp(link, 1, 9)?;
@@ -470,7 +501,8 @@ pub(crate) async fn start(
     let sink = Sink::open_with_window(&OutputConfig::Mqtt(mqtt), Nation::Kr, window, stop.clone())
         .await
         .map_err(|e| failed!("raw-js MQTT output: {e}"))?;
-    tokio::spawn(egress(kr_out, sink, batch, window, stop.clone()));
+    let pad = usize::try_from(pad).unwrap_or(0);
+    tokio::spawn(egress(kr_out, sink, batch, window, pad, stop.clone()));
 
     // Hub: IN_JP → OUT_KR and OUT_US, the relay's window.
     let messages = hub_in
@@ -503,7 +535,7 @@ pub(crate) async fn start(
     );
     let udp_in = UdpSocket::bind("127.0.0.1:0").await?;
     let target: SocketAddr = udp_in.local_addr()?;
-    tokio::spawn(ingress(udp_in, publisher, stop.clone()));
+    tokio::spawn(ingress(udp_in, publisher, pad, stop.clone()));
     for c in [&jp_leaf, &hub_jp, &hub_kr, &hub_us, &kr_leaf] {
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
@@ -522,8 +554,9 @@ pub(crate) async fn start(
     })
 }
 
-/// UDP in → acknowledged JetStream publish on the JP leaf (the adapter's publisher).
-async fn ingress(udp_in: UdpSocket, publisher: Publisher, stop: CancellationToken) {
+/// UDP in → acknowledged JetStream publish on the JP leaf (the adapter's publisher), each
+/// message `pad` bytes longer than the datagram.
+async fn ingress(udp_in: UdpSocket, publisher: Publisher, pad: usize, stop: CancellationToken) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let r = tokio::select! {
@@ -531,7 +564,10 @@ async fn ingress(udp_in: UdpSocket, publisher: Publisher, stop: CancellationToke
             r = udp_in.recv_from(&mut buf) => r,
         };
         let Ok((n, _)) = r else { continue };
-        let body = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+        let mut body = Vec::with_capacity(n + pad);
+        body.extend_from_slice(buf.get(..n).unwrap_or_default());
+        body.resize(n + pad, 0);
+        let body = Bytes::from(body);
         let Some(id) = key_token(&body) else { continue };
         let published = tokio::select! {
             () = stop.cancelled() => return,
@@ -602,13 +638,15 @@ async fn forward(msg: jetstream::Message, out: &[(Nation, jetstream::Context); 2
     }
 }
 
-/// KR's forwarder: the hub's `OUT_KR` → MQTT QoS 1, up to `window` publishes awaiting their
-/// PUBACK, each message acknowledged once its PUBACK is in, in order.
+/// KR's forwarder: the hub's `OUT_KR` → MQTT QoS 1 without the last `pad` bytes the ingress
+/// added, up to `window` publishes awaiting their PUBACK, each message acknowledged once its
+/// PUBACK is in, in order.
 async fn egress(
     consumer: jetstream::consumer::PullConsumer,
     sink: Sink,
     batch: usize,
     window: usize,
+    pad: usize,
     stop: CancellationToken,
 ) {
     let mut line: VecDeque<(jetstream::Message, Pending)> = VecDeque::with_capacity(window);
@@ -651,7 +689,14 @@ async fn egress(
                     }
                     let _ = msg.ack_with(kind).await;
                 }
-                Step::Next(Some(Ok(msg))) => match sink.start(&msg.payload).await {
+                Step::Next(Some(Ok(msg))) => match sink
+                    .start(
+                        msg.payload
+                            .get(..msg.payload.len().saturating_sub(pad))
+                            .unwrap_or_default(),
+                    )
+                    .await
+                {
                     Ok(p) => line.push_back((*msg, p)),
                     Err(e) => {
                         tracing::warn!(error = %e, "raw-js MQTT publish");
@@ -797,6 +842,21 @@ mod tests {
             assert!(v.path_name().starts_with("raw-jetstream"));
         }
         assert_eq!("no-hub-in".parse::<RawJsStores>(), Ok(RawJsStores::Two));
+        // Padded rows say so; unpadded ones keep the store variant's name.
+        let name = |stores, pad| {
+            Variant {
+                stores,
+                pad,
+                first_key: 0,
+            }
+            .name()
+        };
+        assert_eq!(name(RawJsStores::Three, 0), "raw-jetstream");
+        assert_eq!(name(RawJsStores::Three, 600), "raw-jetstream (+600 B)");
+        assert_eq!(
+            name(RawJsStores::Two, 600),
+            "raw-jetstream (2 stores, +600 B)"
+        );
         // The three-store path keeps the row name of the default output.
         assert_eq!(RawJsStores::Three.path_name(), "raw-jetstream");
         // Store 4 is gone from the topology: its variants are refused, saying why.
