@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use trilink_local_link::bench::{BenchOptions, FindMaxBounds, PictureSwitch, RawJsStores};
+use trilink_local_link::bench::{BenchOptions, FindMaxBounds, PictureSwitch, RawJsStores, Servers};
 use trilink_local_link::standins::Out;
 
 use crate::EXIT_PROBLEM;
@@ -27,6 +27,13 @@ pub struct BenchArgs {
     /// Skip the raw-NATS baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// `shared` (default): one set of nats-servers through the run; `fresh`: every
+    /// nats-server is restarted (same data, fresh memory) before each path after the first,
+    /// so no path meets the Go heap the paths before it grew — the servers' garbage
+    /// collection sets the tail near saturation, and the trilink path, measured last, meets
+    /// the largest heap. Each restart adds ~40 s (the hub's sources re-link with a backoff).
+    #[arg(long, default_value = "shared")]
+    pub servers: Servers,
     /// Skip the raw-JetStream path (the link's streams and consumers with a minimal forwarder
     /// in place of the adapters and the relay).
     #[arg(long)]
@@ -93,6 +100,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         duration_s: args.duration_s,
         drain_s: args.drain_s,
         no_baseline: args.no_baseline,
+        servers: args.servers,
         no_raw_jetstream: args.no_raw_jetstream,
         raw_jetstream_stores: args.raw_jetstream_stores.clone(),
         raw_jetstream_pad: args.raw_jetstream_pad.clone(),

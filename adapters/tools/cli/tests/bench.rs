@@ -245,3 +245,31 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
         );
     }
 }
+
+/// `--servers fresh`: every nats-server is restarted before the path after the first (the
+/// trilink path here), which still delivers everything once — the servers came back with
+/// their streams, durables and leaf links, and the CPU and RSS lines name the new processes.
+#[test]
+fn fresh_servers_restart_before_each_later_path_and_lose_nothing() {
+    let (out, err) = bench(&[
+        "--rate",
+        "100",
+        "--duration-s",
+        "2",
+        "--drain-s",
+        "10",
+        "--no-baseline",
+        "--picture",
+        "off",
+        "--servers",
+        "fresh",
+    ]);
+    for path in ["raw-jetstream", "trilink/pic-off"] {
+        assert_delivered_once(&out, &err, path);
+    }
+    let restarts = out
+        .lines()
+        .filter(|l| l.starts_with("nats-servers restarted, sources linked again in "))
+        .count();
+    assert_eq!(restarts, 1, "one restart, before the trilink path:\n{out}");
+}

@@ -80,6 +80,41 @@ impl LocalLink {
         &self.stop
     }
 
+    /// Stop every nats-server of the link gracefully and start them again on the same
+    /// configuration, data and ports; returns once each is healthy, the leaf links are up and
+    /// every source is linked; returns how long that took (~40 s with nats-server 2.15.1: a
+    /// restarted hub re-creates its source consumers on the leaves with a backoff). What is
+    /// stored stays; each server's memory (and its Go heap) starts afresh. Connected clients
+    /// reconnect on their own.
+    pub async fn restart_servers(&mut self) -> Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        let ids = self.link.server_ids();
+        for id in &ids {
+            self.link
+                .stop(*id)
+                .map_err(|e| failed!("stopping {id}: {e}"))?;
+        }
+        self.link
+            .restart_many(&ids)
+            .await
+            .map_err(|e| failed!("restarting the servers: {e}"))?;
+        self.link
+            .wait_leaf_links()
+            .await
+            .map_err(|e| failed!("leaf links after the restart: {e}"))?;
+        // A restarted hub re-creates its source consumers on the leaves with a backoff: wait
+        // (up to 2 min) until each has heard from its source again.
+        loop {
+            match self.link.wait_sources_linked().await {
+                Ok(()) => return Ok(started.elapsed()),
+                Err(e) if started.elapsed() >= std::time::Duration::from_secs(120) => {
+                    return Err(failed!("sources after the restart: {e}"));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Start the KR national MQTT broker (once); returns its port.
     pub async fn start_mosquitto(&mut self) -> Result<u16> {
         if let Some(m) = &self.mosquitto {

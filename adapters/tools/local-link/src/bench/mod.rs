@@ -155,6 +155,8 @@ pub struct BenchOptions {
     pub drain_s: f64,
     /// Skip the raw-NATS baseline.
     pub no_baseline: bool,
+    /// Whether each path gets the nats-servers afresh.
+    pub servers: Servers,
     /// Skip the raw-JetStream path.
     pub no_raw_jetstream: bool,
     /// The raw-JetStream path's variants, measured one after another (empty: the four-store
@@ -173,6 +175,39 @@ pub struct BenchOptions {
     pub tracks: u32,
     /// Search each path's highest sustained rate instead of one run at `rate`.
     pub find_max: Option<FindMaxBounds>,
+}
+
+/// Whether the paths of a run share the nats-servers' memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Servers {
+    /// One set of servers through the whole run: a later path meets the Go heap the earlier
+    /// ones grew (the default).
+    #[default]
+    Shared,
+    /// Restart every nats-server (same data, fresh memory) before each path after the first
+    /// (the trilink path's picture phases share theirs: the adapters run through both); each
+    /// restart takes ~40 s until the hub's sources are linked again.
+    FreshPerPath,
+}
+
+impl std::str::FromStr for Servers {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "fresh" => Ok(Self::FreshPerPath),
+            "shared" => Ok(Self::Shared),
+            other => Err(format!("{other:?}: expected fresh or shared")),
+        }
+    }
+}
+
+impl std::fmt::Display for Servers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::FreshPerPath => "fresh",
+            Self::Shared => "shared",
+        })
+    }
 }
 
 /// How `--find-max` judges and bounds its search.
@@ -320,12 +355,37 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         ),
         bin.display()
     );
-    let procs = processes(local.link(), mqtt_pid);
+    say!(
+        out,
+        "{}",
+        match args.servers {
+            Servers::FreshPerPath =>
+                "nats-servers: restarted before each path after the first (--servers fresh: same data, fresh memory)",
+            Servers::Shared => "nats-servers: one set through the run",
+        }
+    );
+    let mut procs = processes(local.link(), mqtt_pid);
     let mut measured: Vec<(String, Measurement)> = Vec::new();
     let mut notes = Vec::new();
+    // Before each path after the first: every server afresh, unless asked not to.
+    let mut paths_run = 0_u32;
+    let mut next_path = async |local: &mut LocalLink, procs: &mut Vec<(String, u32)>| {
+        paths_run += 1;
+        if paths_run > 1 && args.servers == Servers::FreshPerPath {
+            let took = local.restart_servers().await?;
+            *procs = processes(local.link(), mqtt_pid);
+            say!(
+                out,
+                "nats-servers restarted, sources linked again in {:.1} s",
+                took.as_secs_f64()
+            );
+        }
+        Ok::<_, crate::error::LinkError>(())
+    };
 
-    // --- raw paths first (servers fresh, streams empty) ---
+    // --- raw paths first (streams empty) ---
     if !args.no_baseline {
+        next_path(&mut local, &mut procs).await?;
         let mut p = raw::start(local.link(), mqtt_port, &procs, args.tracks, &stop).await?;
         let m = measure(&mut p, "raw-nats", &args, duration, drain, &out).await;
         measured.push(("raw-nats".to_owned(), m));
@@ -353,6 +413,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
             };
             let name = variant.name();
             let name = name.as_str();
+            next_path(&mut local, &mut procs).await?;
             let mut p = Box::pin(rawjs::start(
                 local.link(),
                 mqtt_port,
@@ -372,6 +433,7 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
     }
 
     // --- trilink path, once per picture phase ---
+    next_path(&mut local, &mut procs).await?;
     let jp_in = free_udp_port()?;
     let jp_out = free_udp_port()?;
     local.start_adapter_jp(jp_in, jp_out)?;
