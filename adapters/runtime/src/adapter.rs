@@ -798,7 +798,9 @@ where
             // The final `down` status goes out before the connection is dropped.
             let _ = tokio::time::timeout(Duration::from_secs(1), h).await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.flush()).await;
+        if !nats::close(&self.client, Duration::from_secs(1)).await {
+            tracing::warn!("the NATS connection did not close within 1 s of the drain");
+        }
         tracing::info!(
             published = summary.published,
             ingress_rejected = summary.ingress_rejected,

@@ -10,7 +10,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_nats::jetstream::stream;
+use async_nats::jetstream::{self, stream};
 use common::*;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -492,4 +492,71 @@ async fn egress_keeps_stream_order_while_the_national_side_is_down() {
     }
     assert_eq!(got, want, "delivered out of stream order");
     adapter.stop(WAIT).await;
+}
+
+/// A process that ends closes its NATS connection with [`trilink_runtime::nats::close`]: the
+/// pull request it left open at the server goes with it, so the next message reaches the
+/// next process at once. (Without the close — the connection still up when the process's work
+/// is done, as it was until its handles dropped — the server hands the message to the dead
+/// request and the next process waits `ack_wait`, here 30 s, for its redelivery.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_process_leaves_no_pull_request_behind() {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+    let hub = hub().await;
+    let js = &hub.js;
+    let cfg = pull::Config {
+        durable_name: Some("adapter-us".into()),
+        filter_subject: "tl.out.us.>".into(),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        deliver_policy: DeliverPolicy::All,
+        ..Default::default()
+    };
+    js.get_stream("TL_OUT_US")
+        .await
+        .unwrap()
+        .create_consumer(cfg)
+        .await
+        .unwrap();
+    // The process before: its egress's pull request is open at the server, then it ends.
+    let before = async_nats::connect(&hub.url).await.unwrap();
+    let consumer: jetstream::consumer::PullConsumer = async_nats::jetstream::new(before.clone())
+        .get_consumer_from_stream("adapter-us", "TL_OUT_US")
+        .await
+        .unwrap();
+    let mut pulling = trilink_runtime::nats::egress_pull(&consumer, 64)
+        .await
+        .unwrap();
+    // The stream sends its request when polled; whatever it takes is left unacked.
+    let pulling = tokio::spawn(async move { while pulling.next().await.is_some() {} });
+    wait_consumer(
+        js,
+        ("TL_OUT_US", "adapter-us"),
+        WAIT,
+        "its pull request",
+        |i| i.num_waiting == 1,
+    )
+    .await;
+    assert!(trilink_runtime::nats::close(&before, Duration::from_secs(1)).await);
+    // A message for the next process, which pulls after it arrives.
+    let env = launch(Nation::Jp, "jp-after-close", &[Nation::Jp, Nation::Us]);
+    publish_envelope(js, "tl.out.us.launch_detection", &env).await;
+    let next = async_nats::connect(&hub.url).await.unwrap();
+    let consumer: jetstream::consumer::PullConsumer = async_nats::jetstream::new(next)
+        .get_consumer_from_stream("adapter-us", "TL_OUT_US")
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap();
+    let got = batch.next().await;
+    assert!(
+        got.as_ref().is_some_and(Result::is_ok),
+        "the next process got nothing within 5 s (the closed one's pull request took it): {got:?}"
+    );
+    pulling.abort();
 }
