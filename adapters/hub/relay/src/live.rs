@@ -514,9 +514,11 @@ pub async fn run_with_control(
         lane.stop().await;
     }
     control.stats.ready.store(false, Ordering::Release);
+    // Closed, not only flushed: the pull requests left open at the hub go with the
+    // connections, so the next relay process gets the next input at once.
     for link in &links {
-        if let Err(e) = link.client.flush().await {
-            tracing::warn!(error = %e, "flush on shutdown failed");
+        if !trilink_runtime::nats::close(&link.client, Duration::from_secs(1)).await {
+            tracing::warn!("a NATS connection did not close within 1 s of the drain");
         }
     }
     Ok(())
