@@ -201,15 +201,6 @@ impl std::str::FromStr for Servers {
     }
 }
 
-impl std::fmt::Display for Servers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::FreshPerPath => "fresh",
-            Self::Shared => "shared",
-        })
-    }
-}
-
 /// How `--find-max` judges and bounds its search.
 #[derive(Debug, Clone, Copy)]
 pub struct FindMaxBounds {
