@@ -223,7 +223,11 @@ impl Envelope {
 
     /// Serialize to JSON bytes.
     pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
+        // Room for a typical envelope (~700–900 bytes), so the buffer does not grow ~8 times
+        // while it is written.
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, self)?;
+        Ok(out)
     }
 
     /// Parse from JSON bytes (structure only; call [`validate`](Self::validate) afterwards).
@@ -231,9 +235,18 @@ impl Envelope {
     /// Accepts exactly what the derived `Deserialize` of the internally tagged [`Payload`]
     /// accepts, with its errors: the direct parse (see [`Payload`]) is retried with serde's
     /// buffering when it fails.
+    ///
+    /// Valid UTF-8 is checked once for the whole body and then read as text (`from_str`, which
+    /// does not check every string again); a body that is not UTF-8 is read as bytes, so its
+    /// error is the one it always was.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes).or_else(|_: serde_json::Error| {
-            crate::payload::payload_de::buffered(|| serde_json::from_slice(bytes))
-        })
+        match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text).or_else(|_: serde_json::Error| {
+                crate::payload::payload_de::buffered(|| serde_json::from_str(text))
+            }),
+            Err(_) => serde_json::from_slice(bytes).or_else(|_: serde_json::Error| {
+                crate::payload::payload_de::buffered(|| serde_json::from_slice(bytes))
+            }),
+        }
     }
 }

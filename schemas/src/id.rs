@@ -63,7 +63,8 @@ impl MessageId {
 
 impl fmt::Display for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
+        let mut buf = Uuid::encode_buffer();
+        f.write_str(self.0.hyphenated().encode_lower(&mut buf))
     }
 }
 

@@ -4,7 +4,9 @@
 //! in many small pieces, and `serde_json` escape-checks each piece on its own. Formatting the
 //! same text first (`to_rfc3339_opts(AutoSi, true)` is chrono's `Serialize` format: the same
 //! internal writer with the same arguments) and serialising it as one string is the same output
-//! for every serializer (`collect_str`'s default is exactly `serialize_str` of the text).
+//! for every serializer (`collect_str`'s default is exactly `serialize_str` of the text). The
+//! common case (years 0..=9999, no leap second) is written without `fmt` at all, digit by
+//! digit; proptests hold it byte-identical to chrono.
 //!
 //! Reading: chrono parses with its relaxed RFC 3339 parser (`Parsed`, many branches). The form we
 //! write, `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, is read directly; anything else (other offsets, a
@@ -19,7 +21,62 @@ use serde::{Serialize, Serializer};
 
 /// `serialize_with` for a `DateTime<Utc>` field.
 pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    let mut buf = [0u8; CANONICAL_MAX];
+    match write_canonical(t, &mut buf) {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.fffffffffZ`, the longest text [`write_canonical`] writes.
+const CANONICAL_MAX: usize = 30;
+
+/// chrono's `to_rfc3339_opts(AutoSi, true)` for years 0..=9999 without a leap second, written
+/// directly (chrono's writer goes through `fmt` piece by piece): no fraction for whole seconds,
+/// else 3, 6 or 9 digits, the fewest that hold it. `None` for anything else (chrono writes it).
+fn write_canonical<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; CANONICAL_MAX]) -> Option<&'a str> {
+    use chrono::{Datelike as _, Timelike as _};
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = t.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let (frac, digits) = match nanos {
+        0 => (0, 0),
+        n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+        n if n % 1_000 == 0 => (n / 1_000, 6),
+        n => (n, 9),
+    };
+    // Fields and separators, left to right; each number zero-padded to its width.
+    let fields: [(u32, usize, u8); 6] = [
+        (year, 4, b'-'),
+        (t.month(), 2, b'-'),
+        (t.day(), 2, b'T'),
+        (t.hour(), 2, b':'),
+        (t.minute(), 2, b':'),
+        (t.second(), 2, if digits == 0 { b'Z' } else { b'.' }),
+    ];
+    let mut len = 0;
+    let mut put = |mut value: u32, width: usize, then: Option<u8>| -> Option<()> {
+        let digits_at = buf.get_mut(len..len + width)?;
+        for d in digits_at.iter_mut().rev() {
+            *d = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        len += width;
+        if let Some(c) = then {
+            *buf.get_mut(len)? = c;
+            len += 1;
+        }
+        Some(())
+    };
+    for (value, width, then) in fields {
+        put(value, width, Some(then))?;
+    }
+    if digits > 0 {
+        put(frac, digits, Some(b'Z'))?;
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
 }
 
 /// `serialize_with` for an `Option<DateTime<Utc>>` field (as `Option`'s `Serialize` does it).
@@ -151,6 +208,50 @@ mod tests {
             if let Some(t) = DateTime::<Utc>::from_timestamp(secs, nanos) {
                 prop_assert_eq!(ours(&t), serde_json::to_string(&t).unwrap());
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Years 0..=9999, where the direct writer is used (the test above mostly draws years
+        /// far outside it), every fraction length and leap seconds.
+        #[test]
+        fn same_text_as_chrono_in_four_digit_years(
+            secs in -62_167_219_200i64..253_402_300_800,
+            nanos in prop_oneof![0u32..1_000_000_000, 1_000_000_000u32..2_000_000_000],
+            round in 0u8..4,
+        ) {
+            let nanos = match round {
+                0 => nanos - nanos % 1_000_000_000,
+                1 => nanos - nanos % 1_000_000,
+                2 => nanos - nanos % 1_000,
+                _ => nanos,
+            };
+            if let Some(t) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                prop_assert_eq!(ours(&t), serde_json::to_string(&t).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn edges_write_as_chrono() {
+        for (secs, nanos) in [
+            (-62_167_219_200, 0),           // 0000-01-01T00:00:00Z
+            (-62_167_219_201, 0),           // 1 BCE: chrono's signed form
+            (253_402_300_799, 999_999_999), // 9999-12-31T23:59:59.999999999Z
+            (253_402_300_800, 0),           // 10000-01-01: chrono's signed form
+            (0, 1_000_000),
+            (0, 1_000),
+            (0, 1),
+            (1_483_228_799, 1_500_000_000), // a leap second
+        ] {
+            let t = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(
+                ours(&t),
+                serde_json::to_string(&t).unwrap(),
+                "{secs} {nanos}"
+            );
         }
     }
 

@@ -122,14 +122,20 @@ impl fmt::Display for OutItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OutItem::Track(t) => t.fmt(f),
-            OutItem::Message { origin, id } => write!(f, "{origin}.{id}"),
+            OutItem::Message { origin, id } => {
+                f.write_str(origin.as_str())?;
+                f.write_str(".")?;
+                id.fmt(f)
+            }
         }
     }
 }
 
 impl fmt::Display for TrackKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.origin, self.id)
+        f.write_str(self.origin.as_str())?;
+        f.write_str(".")?;
+        f.write_str(self.id.as_str())
     }
 }
 
@@ -347,13 +353,36 @@ impl Subject {
     }
 }
 
+// Written piece by piece with `write_str` (no format arguments): the relay and the adapters
+// build a subject for every message.
 impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(PREFIX)?;
         match self {
-            Subject::In { origin, kind } => write!(f, "{PREFIX}.in.{origin}.{kind}"),
-            Subject::Out { dest, kind, item } => write!(f, "{PREFIX}.out.{dest}.{kind}.{item}"),
-            Subject::Dlq { site } => write!(f, "{PREFIX}.dlq.{site}"),
-            Subject::Status { site, component } => write!(f, "{PREFIX}.status.{site}.{component}"),
+            Subject::In { origin, kind } => {
+                f.write_str(".in.")?;
+                f.write_str(origin.as_str())?;
+                f.write_str(".")?;
+                f.write_str(kind.as_str())
+            }
+            Subject::Out { dest, kind, item } => {
+                f.write_str(".out.")?;
+                f.write_str(dest.as_str())?;
+                f.write_str(".")?;
+                f.write_str(kind.as_str())?;
+                f.write_str(".")?;
+                item.fmt(f)
+            }
+            Subject::Dlq { site } => {
+                f.write_str(".dlq.")?;
+                f.write_str(site.as_str())
+            }
+            Subject::Status { site, component } => {
+                f.write_str(".status.")?;
+                f.write_str(site.as_str())?;
+                f.write_str(".")?;
+                f.write_str(component)
+            }
         }
     }
 }

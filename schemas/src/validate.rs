@@ -324,12 +324,14 @@ impl Envelope {
             not_before(ctx, "relayed_at", relayed, "ingested_at", self.ingested_at)?;
         }
         for (i, hop) in self.provenance.iter().enumerate() {
-            text(
-                &format!("provenance[{i}].component"),
+            // Field names are formatted only for a hop that fails (every relayed message
+            // carries one).
+            text_at(
+                || format!("provenance[{i}].component"),
                 &hop.component,
                 SOURCE_TEXT_MAX,
             )?;
-            not_future(ctx, &format!("provenance[{i}].at"), hop.at)?;
+            not_future_at(ctx, || format!("provenance[{i}].at"), hop.at)?;
         }
 
         if self.references.len() > Self::MAX_REFERENCES {
@@ -448,9 +450,9 @@ fn common_event(ctx: &ValidationContext, p: &crate::CommonEvent) -> Result<(), V
                 value: c.track_id.as_str().to_owned(),
             });
         }
-        not_future(
+        not_future_at(
             ctx,
-            &format!("payload.contributors[{i}].last_report_at"),
+            || format!("payload.contributors[{i}].last_report_at"),
             c.last_report_at,
         )?;
     }
@@ -614,9 +616,17 @@ fn not_future(
     field: &str,
     value: DateTime<Utc>,
 ) -> Result<(), ValidationError> {
+    not_future_at(ctx, || field.to_owned(), value)
+}
+
+fn not_future_at(
+    ctx: &ValidationContext,
+    field: impl FnOnce() -> String,
+    value: DateTime<Utc>,
+) -> Result<(), ValidationError> {
     if value > ctx.now + ctx.future_tolerance {
         return Err(ValidationError::FutureTimestamp {
-            field: field.into(),
+            field: field(),
             value,
             now: ctx.now,
             tolerance_ms: ctx.future_tolerance.num_milliseconds(),

@@ -196,7 +196,13 @@ impl Outcome {
 /// It deliberately does not include the relay's identity: two relays of a cluster processing
 /// the same input produce one stored output.
 pub fn output_msg_id(id: &MessageId, dest: Nation) -> String {
-    format!("{id}.{dest}")
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = id.as_uuid().hyphenated().encode_lower(&mut buf);
+    let mut out = String::with_capacity(id.len() + 3);
+    out.push_str(id);
+    out.push('.');
+    out.push_str(dest.as_str());
+    out
 }
 
 /// [`process`] for an input that arrived in nation `account`'s NATS account (the hub's
