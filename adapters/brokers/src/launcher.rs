@@ -28,6 +28,40 @@ use crate::streams::{StreamError, StreamPlan};
 /// How long a monitoring request may take.
 const MONITOR_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The Go garbage collector's settings every nats-server is started with — here (tests, the
+/// demo, the benchmark) as in `deploy/` (`etc/default/trilink-nats-*`, `compose.yaml`, `k8s/`):
+/// `GOGC` = [`SERVER_GOGC`], `GOMEMLIMIT` = [`HUB_GOMEMLIMIT`] for a hub node and
+/// [`LEAF_GOMEMLIMIT`] for a leaf. A variable already set in the launching process's
+/// environment is left as it is (`GOGC=100 trilink bench` measures Go's default).
+///
+/// Why (issue 17, BENCHMARKS.md "Same offered rate near saturation"): near saturation the
+/// slowest messages are the servers' GC cycles, which start each time the heap has grown by
+/// `GOGC` %. 400 (Go's default is 100) made them four times rarer: the trilink path's p99 at
+/// 2 200 msg/s fell from 8.0–10.3 to 5.8–6.5 ms and its highest rate under a 10 ms p99 rose
+/// from 2 000 to 2 375–2 500 msg/s, for about twice the memory. `GOMEMLIMIT` is the ceiling:
+/// near it the collector runs as often as it must, whatever `GOGC` says — three quarters of the
+/// memory `deploy/k8s` gives the container (hub 2 GiB, leaf 1 GiB).
+pub const SERVER_GOGC: &str = "400";
+/// `GOMEMLIMIT` of a hub node (see [`SERVER_GOGC`]).
+pub const HUB_GOMEMLIMIT: &str = "1536MiB";
+/// `GOMEMLIMIT` of a leaf (see [`SERVER_GOGC`]).
+pub const LEAF_GOMEMLIMIT: &str = "768MiB";
+
+/// The environment [`ServerProcess::spawn`] adds for a server named `name` (`hub…` is a hub
+/// node, anything else a leaf): the GC settings of [`SERVER_GOGC`] the launching process does
+/// not set itself.
+pub fn server_gc_env(name: &str) -> Vec<(&'static str, &'static str)> {
+    let limit = if name.starts_with("hub") {
+        HUB_GOMEMLIMIT
+    } else {
+        LEAF_GOMEMLIMIT
+    };
+    [("GOGC", SERVER_GOGC), ("GOMEMLIMIT", limit)]
+        .into_iter()
+        .filter(|(k, _)| std::env::var_os(k).is_none())
+        .collect()
+}
+
 /// Environment variable naming the nats-server binary.
 pub const SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
 
@@ -391,6 +425,7 @@ impl ServerProcess {
         let child = Command::new(&self.bin)
             .arg("-c")
             .arg(&self.config)
+            .envs(server_gc_env(&self.name))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -1423,6 +1458,28 @@ mod tests {
             .args(args)
             .spawn()
             .expect("util-linux flock")
+    }
+
+    /// A started nats-server carries the GC settings deploy/ gives it (unless the launching
+    /// process sets its own), read back from the running process's environment.
+    #[test]
+    fn servers_start_with_the_gc_settings_of_deploy() {
+        let own = |k: &str| std::env::var(k).ok();
+        let server = crate::NatsServer::start_jetstream().unwrap();
+        let pid = server.pid().unwrap();
+        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let vars: Vec<String> = environ
+            .split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        let gogc = own("GOGC").unwrap_or_else(|| SERVER_GOGC.to_owned());
+        let limit = own("GOMEMLIMIT").unwrap_or_else(|| LEAF_GOMEMLIMIT.to_owned());
+        assert!(vars.contains(&format!("GOGC={gogc}")), "{vars:?}");
+        assert!(vars.contains(&format!("GOMEMLIMIT={limit}")), "{vars:?}");
+        assert_eq!(server_gc_env("hub-0").len(), server_gc_env("leaf-jp").len());
+        if own("GOMEMLIMIT").is_none() {
+            assert!(server_gc_env("hub-1").contains(&("GOMEMLIMIT", HUB_GOMEMLIMIT)));
+        }
     }
 
     /// The port tests watch this process's cursor; under `cargo test` (threads) they take turns.

@@ -186,3 +186,66 @@ fn compose_relay_environment_overrides_every_password() {
         "{out}"
     );
 }
+
+/// The nats-servers' Go GC settings are the same everywhere they are given: the launcher
+/// (tests, demo, bench), the systemd environment files, compose and Kubernetes — so what the
+/// benchmark measures is what deploy/ runs (issue 17).
+#[test]
+fn servers_gc_settings_match_the_launcher_everywhere() {
+    use trilink_brokers::launcher::{HUB_GOMEMLIMIT, LEAF_GOMEMLIMIT, SERVER_GOGC};
+    let read = |p: &str| std::fs::read_to_string(deploy().join(p)).unwrap();
+    for (file, limit) in [
+        ("etc/default/trilink-nats-hub", HUB_GOMEMLIMIT),
+        ("etc/default/trilink-nats-leaf-jp", LEAF_GOMEMLIMIT),
+        ("etc/default/trilink-nats-leaf-kr", LEAF_GOMEMLIMIT),
+    ] {
+        let text = read(file);
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(
+            lines.contains(&format!("GOGC={SERVER_GOGC}").as_str()),
+            "{file}"
+        );
+        assert!(
+            lines.contains(&format!("GOMEMLIMIT={limit}").as_str()),
+            "{file}"
+        );
+    }
+    // compose: the hub's and each leaf's `environment:`.
+    let compose = read("compose.yaml");
+    for (service, limit) in [
+        ("  hub:", HUB_GOMEMLIMIT),
+        ("  leaf-jp:", LEAF_GOMEMLIMIT),
+        ("  leaf-kr:", LEAF_GOMEMLIMIT),
+    ] {
+        let body: Vec<&str> = compose
+            .lines()
+            .skip_while(|l| *l != service)
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("    "))
+            .map(str::trim)
+            .collect();
+        assert!(
+            body.contains(&format!("GOGC: \"{SERVER_GOGC}\"").as_str()),
+            "compose {service} {body:?}"
+        );
+        assert!(
+            body.contains(&format!("GOMEMLIMIT: {limit}").as_str()),
+            "compose {service} {body:?}"
+        );
+    }
+    for (file, limit) in [
+        ("k8s/hub.yaml", HUB_GOMEMLIMIT),
+        ("k8s/site-jp.yaml", LEAF_GOMEMLIMIT),
+        ("k8s/site-kr.yaml", LEAF_GOMEMLIMIT),
+    ] {
+        let text = read(file);
+        assert!(
+            text.contains(&format!("- {{ name: GOGC, value: \"{SERVER_GOGC}\" }}")),
+            "{file}"
+        );
+        assert!(
+            text.contains(&format!("- {{ name: GOMEMLIMIT, value: {limit} }}")),
+            "{file}"
+        );
+    }
+}
