@@ -57,24 +57,21 @@ fn write_canonical<'a>(t: &DateTime<Utc>, buf: &'a mut [u8; CANONICAL_MAX]) -> O
         (t.second(), 2, if digits == 0 { b'Z' } else { b'.' }),
     ];
     let mut len = 0;
-    let mut put = |mut value: u32, width: usize, then: Option<u8>| -> Option<()> {
+    let mut put = |mut value: u32, width: usize, then: u8| -> Option<()> {
         let digits_at = buf.get_mut(len..len + width)?;
         for d in digits_at.iter_mut().rev() {
             *d = b'0' + (value % 10) as u8;
             value /= 10;
         }
-        len += width;
-        if let Some(c) = then {
-            *buf.get_mut(len)? = c;
-            len += 1;
-        }
+        *buf.get_mut(len + width)? = then;
+        len += width + 1;
         Some(())
     };
     for (value, width, then) in fields {
-        put(value, width, Some(then))?;
+        put(value, width, then)?;
     }
     if digits > 0 {
-        put(frac, digits, Some(b'Z'))?;
+        put(frac, digits, b'Z')?;
     }
     std::str::from_utf8(buf.get(..len)?).ok()
 }

@@ -47,19 +47,35 @@ pub const HUB_GOMEMLIMIT: &str = "1536MiB";
 /// `GOMEMLIMIT` of a leaf (see [`SERVER_GOGC`]).
 pub const LEAF_GOMEMLIMIT: &str = "768MiB";
 
-/// The environment [`ServerProcess::spawn`] adds for a server named `name` (`hub…` is a hub
-/// node, anything else a leaf): the GC settings of [`SERVER_GOGC`] the launching process does
-/// not set itself.
-pub fn server_gc_env(name: &str) -> Vec<(&'static str, &'static str)> {
+/// The launcher's own GC settings for a server named `name` (`hub…` is a hub node, anything
+/// else a leaf).
+fn default_gc(name: &str) -> [(&'static str, &'static str); 2] {
     let limit = if name.starts_with("hub") {
         HUB_GOMEMLIMIT
     } else {
         LEAF_GOMEMLIMIT
     };
     [("GOGC", SERVER_GOGC), ("GOMEMLIMIT", limit)]
+}
+
+/// The environment [`ServerProcess::spawn`] adds for a server named `name`: the GC settings of
+/// [`SERVER_GOGC`] the launching process does not set itself.
+pub fn server_gc_env(name: &str) -> Vec<(&'static str, &'static str)> {
+    default_gc(name)
         .into_iter()
         .filter(|(k, _)| std::env::var_os(k).is_none())
         .collect()
+}
+
+/// The GC settings a server named `name` runs with, as `GOGC=… GOMEMLIMIT=…`: the launching
+/// process's own where it sets them, else the launcher's (what `trilink bench` prints).
+pub fn server_gc_settings(name: &str) -> String {
+    default_gc(name)
+        .map(|(k, v)| {
+            let v = std::env::var(k).unwrap_or_else(|_| v.to_owned());
+            format!("{k}={v}")
+        })
+        .join(" ")
 }
 
 /// Environment variable naming the nats-server binary.
@@ -1477,8 +1493,13 @@ mod tests {
         assert!(vars.contains(&format!("GOGC={gogc}")), "{vars:?}");
         assert!(vars.contains(&format!("GOMEMLIMIT={limit}")), "{vars:?}");
         assert_eq!(server_gc_env("hub-0").len(), server_gc_env("leaf-jp").len());
+        assert_eq!(
+            server_gc_settings("leaf-jp"),
+            format!("GOGC={gogc} GOMEMLIMIT={limit}")
+        );
         if own("GOMEMLIMIT").is_none() {
             assert!(server_gc_env("hub-1").contains(&("GOMEMLIMIT", HUB_GOMEMLIMIT)));
+            assert!(server_gc_settings("hub-1").ends_with(&format!("GOMEMLIMIT={HUB_GOMEMLIMIT}")));
         }
     }
 

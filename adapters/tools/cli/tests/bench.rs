@@ -45,6 +45,14 @@ fn assert_server_version(out: &str) {
             .all(|p| p.parse::<u32>().is_ok()),
         "{line}"
     );
+    // …and the Go GC settings its servers ran with (the launcher's unless the environment
+    // sets them).
+    let gc = trilink_brokers::launcher::server_gc_settings("hub-0");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("nats-servers' Go GC: hub ") && l.contains(&gc)),
+        "no GC settings line with {gc:?} in:\n{out}"
+    );
 }
 
 /// Run `trilink bench` with `args`; it must succeed and name its nats-server. Returns

@@ -355,6 +355,13 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
             Servers::Shared => "nats-servers: one set through the run",
         }
     );
+    // What sets the tail near saturation (deploy/README.md, "Tail latency near saturation").
+    say!(
+        out,
+        "nats-servers' Go GC: hub {}; leaves {}",
+        trilink_brokers::launcher::server_gc_settings("hub-0"),
+        trilink_brokers::launcher::server_gc_settings("leaf-jp")
+    );
     let mut procs = processes(local.link(), mqtt_pid);
     let mut measured: Vec<(String, Measurement)> = Vec::new();
     let mut notes = Vec::new();
