@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use trilink_local_link::bench::{BenchOptions, FindMaxBounds, PictureSwitch, RawJsStores, Servers};
+use trilink_local_link::bench::{
+    BenchOptions, FindMaxBounds, PictureSwitch, RawJsIds, RawJsStores, Servers,
+};
 use trilink_local_link::standins::Out;
 
 use crate::EXIT_PROBLEM;
@@ -55,6 +57,14 @@ pub struct BenchArgs {
     /// difference in size costs the servers (issue 17, "a smaller stored form").
     #[arg(long, value_delimiter = ',', conflicts_with = "no_raw_jetstream", value_parser = clap::value_parser!(u32).range(0..=65_536))]
     pub raw_jetstream_pad: Vec<u32>,
+    /// How the raw-JetStream path names its messages (comma-separated, one row each; default
+    /// `hex`): `hex` — the frame's 8-byte key in 16 hex digits, so consecutive messages share
+    /// long prefixes in the output subjects and message ids; `uuid` — a version-5 UUID from
+    /// the key, the shape of trilink's message ids (36 characters, no shared prefix): what the
+    /// subject contract and the ids cost the servers' subject trees and duplicate windows
+    /// (issue 17).
+    #[arg(long, value_delimiter = ',', conflicts_with = "no_raw_jetstream")]
+    pub raw_jetstream_ids: Vec<RawJsIds>,
     /// `--find-max` and its bounds.
     #[command(flatten)]
     pub find_max: FindMaxArgs,
@@ -104,6 +114,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         no_raw_jetstream: args.no_raw_jetstream,
         raw_jetstream_stores: args.raw_jetstream_stores.clone(),
         raw_jetstream_pad: args.raw_jetstream_pad.clone(),
+        raw_jetstream_ids: args.raw_jetstream_ids.clone(),
         hops: args.hops,
         picture: args.picture,
         tracks: args.tracks,

@@ -184,6 +184,35 @@ fn every_raw_jetstream_store_variant_delivers_everything_once() {
     );
 }
 
+/// The raw path with trilink-shaped (UUID) message ids delivers everything once, and so does
+/// the trilink path after it.
+#[test]
+fn raw_jetstream_with_uuid_ids_delivers_everything_once() {
+    let (out, err) = bench(&[
+        "--rate",
+        "100",
+        "--duration-s",
+        "2",
+        "--drain-s",
+        "10",
+        "--no-baseline",
+        "--picture",
+        "off",
+        "--raw-jetstream-ids",
+        "uuid",
+    ]);
+    for path in ["raw-jetstream (uuid ids)", "trilink/pic-off"] {
+        assert_delivered_once(&out, &err, path);
+    }
+    // Only the variant asked for: no row of the default (hex) raw path.
+    assert!(
+        !out.lines()
+            .map(cells)
+            .any(|c| c.first().is_some_and(|p| p == "raw-jetstream")),
+        "{out}"
+    );
+}
+
 #[test]
 fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
     let (out, _err) = bench(&[

@@ -46,7 +46,7 @@ mod raw;
 mod rawjs;
 
 pub use measure::PathResult;
-pub use rawjs::RawJsStores;
+pub use rawjs::{RawJsIds, RawJsStores};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,6 +165,9 @@ pub struct BenchOptions {
     /// Bytes added to each of the raw-JetStream path's stored messages, one row per entry and
     /// store variant (empty: 0 only).
     pub raw_jetstream_pad: Vec<u32>,
+    /// How the raw-JetStream path names its messages, one row per entry and store and size
+    /// variant (empty: hex only).
+    pub raw_jetstream_ids: Vec<RawJsIds>,
     /// Also break the trilink path's latency down per hop (store times read by extra
     /// consumers, which add load: use the plain run's figures as the benchmark).
     pub hops: bool,
@@ -399,13 +402,21 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         } else {
             args.raw_jetstream_pad.clone()
         };
-        let variants = variants
-            .into_iter()
-            .flat_map(|s| pads.iter().map(move |&pad| (s, pad)));
-        for (i, (stores, pad)) in (0u64..).zip(variants) {
+        let ids = if args.raw_jetstream_ids.is_empty() {
+            vec![RawJsIds::Hex]
+        } else {
+            args.raw_jetstream_ids.clone()
+        };
+        let variants = variants.into_iter().flat_map(|s| {
+            let ids = ids.clone();
+            pads.iter()
+                .flat_map(move |&pad| ids.clone().into_iter().map(move |i| (s, pad, i)))
+        });
+        for (i, (stores, pad, ids)) in (0u64..).zip(variants) {
             let variant = rawjs::Variant {
                 stores,
                 pad,
+                ids,
                 // Each variant's keys (message ids) apart from the others'.
                 first_key: i << 40,
             };

@@ -46,6 +46,13 @@
 //! the forwarder then connects to the JP leaf with its operations user — the report says
 //! which it was.
 //!
+//! Message ids shaped as trilink's (`trilink bench --raw-jetstream-ids hex,uuid`, issue 17): the
+//! raw path names each message by its 8-byte key in 16 hex digits, so consecutive messages
+//! share long prefixes in the output subjects and the `Nats-Msg-Id`s; with `uuid` it uses a
+//! version-5 UUID derived from the key instead — the shape of trilink's message ids — so what
+//! the subject contract and the ids cost the servers (subject trees, duplicate windows) is in
+//! both paths.
+//!
 //! Larger messages (`trilink bench --raw-jetstream-pad`, issue 17): the ingress appends `pad`
 //! zero bytes to each message before it is stored and the KR egress strips them before MQTT,
 //! so every store, sourcing, delivery and hop carries them and the national ends do not —
@@ -120,17 +127,65 @@ impl RawJsStores {
 pub(crate) struct Variant {
     pub(crate) stores: RawJsStores,
     pub(crate) pad: u32,
+    pub(crate) ids: RawJsIds,
     pub(crate) first_key: u64,
 }
 
 impl Variant {
-    /// The row's name in the report (`+N B` when padded).
+    /// The row's name in the report (`+N B` when padded, `uuid ids` with UUID-shaped ids).
     pub(crate) fn name(&self) -> String {
-        match (self.stores, self.pad) {
+        let base = match (self.stores, self.pad) {
             (s, 0) => s.path_name().to_owned(),
             (RawJsStores::Three, p) => format!("raw-jetstream (+{p} B)"),
             (RawJsStores::Two, p) => format!("raw-jetstream (2 stores, +{p} B)"),
+        };
+        match self.ids {
+            RawJsIds::Hex => base,
+            RawJsIds::Uuid => match base.strip_suffix(')') {
+                Some(open) => format!("{open}, uuid ids)"),
+                None => format!("{base} (uuid ids)"),
+            },
         }
+    }
+}
+
+/// How the raw-JetStream path names each message in its subjects and `Nats-Msg-Id`s
+/// (`trilink bench --raw-jetstream-ids`, issue 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RawJsIds {
+    /// The frame's 8-byte key as 16 hex digits: consecutive keys share long prefixes (the
+    /// default, as measured since session 6).
+    #[default]
+    Hex,
+    /// A UUID (version 5, from the key) as trilink names a message: 36 characters, no
+    /// shared prefix between consecutive messages — what the subject contract
+    /// (`tl.out.<dest>.<kind>.<origin>.<message id>`) and the message ids cost the servers'
+    /// subject trees and duplicate windows, apart from trilink's code.
+    Uuid,
+}
+
+impl RawJsIds {
+    /// Every kind, in the order `--raw-jetstream-ids hex,uuid` lists them.
+    pub const ALL: [Self; 2] = [Self::Hex, Self::Uuid];
+}
+
+impl std::str::FromStr for RawJsIds {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "hex" => Ok(Self::Hex),
+            "uuid" => Ok(Self::Uuid),
+            other => Err(format!("{other:?}: expected hex or uuid")),
+        }
+    }
+}
+
+impl std::fmt::Display for RawJsIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Hex => "hex",
+            Self::Uuid => "uuid",
+        })
     }
 }
 
@@ -357,10 +412,17 @@ fn durable_like(
     Ok(def)
 }
 
-/// The key the path's frames start with, as a subject token and message id.
-fn key_token(payload: &[u8]) -> Option<String> {
+/// The key the path's frames start with, as a subject token and message id, in the shape of
+/// `ids`.
+fn key_token(payload: &[u8], ids: RawJsIds) -> Option<String> {
     let k = payload.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())?;
-    Some(format!("{:016x}", u64::from_be_bytes(k)))
+    let hex = format!("{:016x}", u64::from_be_bytes(k));
+    Some(match ids {
+        RawJsIds::Hex => hex,
+        RawJsIds::Uuid => {
+            trilink_schema::MessageId::derive(Nation::Jp, "bench-raw-js", &hex).to_string()
+        }
+    })
 }
 
 /// Set up the raw-JetStream path on `link` (KR broker at `mqtt_port`).
@@ -375,6 +437,7 @@ pub(crate) async fn start(
     let Variant {
         stores,
         pad,
+        ids,
         first_key,
     } = variant;
     let stop = stop.child_token();
@@ -523,6 +586,7 @@ pub(crate) async fn start(
         messages,
         out,
         relay_cfg.max_in_flight.max(1),
+        ids,
         stop.clone(),
     ));
 
@@ -535,7 +599,7 @@ pub(crate) async fn start(
     );
     let udp_in = UdpSocket::bind("127.0.0.1:0").await?;
     let target: SocketAddr = udp_in.local_addr()?;
-    tokio::spawn(ingress(udp_in, publisher, pad, stop.clone()));
+    tokio::spawn(ingress(udp_in, publisher, pad, ids, stop.clone()));
     for c in [&jp_leaf, &hub_jp, &hub_kr, &hub_us, &kr_leaf] {
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
@@ -556,7 +620,13 @@ pub(crate) async fn start(
 
 /// UDP in → acknowledged JetStream publish on the JP leaf (the adapter's publisher), each
 /// message `pad` bytes longer than the datagram.
-async fn ingress(udp_in: UdpSocket, publisher: Publisher, pad: usize, stop: CancellationToken) {
+async fn ingress(
+    udp_in: UdpSocket,
+    publisher: Publisher,
+    pad: usize,
+    ids: RawJsIds,
+    stop: CancellationToken,
+) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let r = tokio::select! {
@@ -568,7 +638,9 @@ async fn ingress(udp_in: UdpSocket, publisher: Publisher, pad: usize, stop: Canc
         body.extend_from_slice(buf.get(..n).unwrap_or_default());
         body.resize(n + pad, 0);
         let body = Bytes::from(body);
-        let Some(id) = key_token(&body) else { continue };
+        let Some(id) = key_token(&body, ids) else {
+            continue;
+        };
         let published = tokio::select! {
             () = stop.cancelled() => return,
             r = publisher.publish_raw(IN_SUBJECT.to_owned(), id, body, "launch_detection", chrono::Utc::now(), None) => r,
@@ -585,6 +657,7 @@ async fn relay(
     mut messages: pull::Stream,
     out: [(Nation, jetstream::Context); 2],
     window: usize,
+    ids: RawJsIds,
     stop: CancellationToken,
 ) {
     let mut inflight = FuturesUnordered::new();
@@ -593,7 +666,7 @@ async fn relay(
             () = stop.cancelled() => return,
             Some(()) = inflight.next(), if !inflight.is_empty() => {}
             m = messages.next(), if inflight.len() < window => match m {
-                Some(Ok(msg)) => inflight.push(forward(msg, &out)),
+                Some(Ok(msg)) => inflight.push(forward(msg, &out, ids)),
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "raw-js hub consumer");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -604,8 +677,8 @@ async fn relay(
     }
 }
 
-async fn forward(msg: jetstream::Message, out: &[(Nation, jetstream::Context); 2]) {
-    let id = key_token(&msg.payload).unwrap_or_else(|| {
+async fn forward(msg: jetstream::Message, out: &[(Nation, jetstream::Context); 2], ids: RawJsIds) {
+    let id = key_token(&msg.payload, ids).unwrap_or_else(|| {
         msg.info()
             .map(|i| format!("s{}", i.stream_sequence))
             .unwrap_or_default()
@@ -847,10 +920,42 @@ mod tests {
             Variant {
                 stores,
                 pad,
+                ids: RawJsIds::Hex,
                 first_key: 0,
             }
             .name()
         };
+        let uuid = |stores, pad| {
+            Variant {
+                stores,
+                pad,
+                ids: RawJsIds::Uuid,
+                first_key: 0,
+            }
+            .name()
+        };
+        assert_eq!(uuid(RawJsStores::Three, 0), "raw-jetstream (uuid ids)");
+        assert_eq!(
+            uuid(RawJsStores::Three, 600),
+            "raw-jetstream (+600 B, uuid ids)"
+        );
+        for ids in RawJsIds::ALL {
+            assert_eq!(ids.to_string().parse::<RawJsIds>(), Ok(ids));
+        }
+        // Both shapes name a key the same way at ingress and at the hub, and differently
+        // for different keys; the UUID shape is a message id as trilink's.
+        let frame = |k: u64| k.to_be_bytes().to_vec();
+        for ids in RawJsIds::ALL {
+            assert_eq!(key_token(&frame(7), ids), key_token(&frame(7), ids));
+            assert_ne!(key_token(&frame(7), ids), key_token(&frame(8), ids));
+        }
+        let u = key_token(&frame(7), RawJsIds::Uuid).unwrap();
+        assert!(u.parse::<trilink_schema::MessageId>().is_ok(), "{u}");
+        assert_eq!(
+            key_token(&frame(7), RawJsIds::Hex).unwrap(),
+            "0000000000000007"
+        );
+        assert_eq!(key_token(&[1, 2], RawJsIds::Uuid), None);
         assert_eq!(name(RawJsStores::Three, 0), "raw-jetstream");
         assert_eq!(name(RawJsStores::Three, 600), "raw-jetstream (+600 B)");
         assert_eq!(
