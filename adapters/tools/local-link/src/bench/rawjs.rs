@@ -18,8 +18,11 @@
 //! starts), so the topology cannot drift from the trilink path's. The hub forwarder's consumer
 //! is a copy of the relay's durable under another name (`bench-raw-js`), made from the same
 //! `[[consumer]]` definition, so the real relay never shares a durable (or a left-over pull
-//! request) with the forwarder; it connects as the account's operations user (the relay's
-//! user may only read its own durable). The KR forwarder reads exactly as adapter-kr does:
+//! request) with the forwarder; it consumes as the account's operations user (the relay's
+//! user may only read its own durable, so the forwarder's acks skip the permission check the
+//! relay's pay) and publishes the outputs as the relay's users `relay-kr` and `relay-us`, whose
+//! publish permissions the hub checks on every output as it does the relay's (since session 9;
+//! before, the operations users' unrestricted publishes skipped it). The KR forwarder reads exactly as adapter-kr does:
 //! adapter-kr's own configuration, user and inbox prefix on the KR leaf, and its real durable
 //! `adapter-kr` on the hub's `OUT_KR`, across the JetStream domain `hub` through the leaf's
 //! link — so the path pays the leaf's routing of every delivery and ack, as the trilink path
@@ -70,7 +73,7 @@ use futures::stream::FuturesUnordered;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use trilink_brokers::streams::{ConsumerDef, StreamPlan};
-use trilink_brokers::{Link, Site};
+use trilink_brokers::{Link, Role, Site};
 use trilink_runtime::nats::{
     Publisher, connect_once, durable_pull, egress_pull, jetstream as js_context,
 };
@@ -572,14 +575,24 @@ pub(crate) async fn start(
         .messages()
         .await
         .map_err(|e| failed!("consumer {DURABLE} on hub IN_JP: {e}"))?;
+    // The outputs go out as the relay's own users (relay-kr, relay-us): the hub checks each
+    // publish against their permissions, as it checks the relay's — a per-message cost of the
+    // link's trust boundary (every output subject is new, so the server's permission cache
+    // never holds it), not of trilink's code.
+    let relay_user = |n: Nation| async move {
+        link.connect(Role::Relay(n))
+            .await
+            .map_err(|e| failed!("raw-js hub forwarder as the relay's {n} user: {e}"))
+    };
+    let (relay_kr, relay_us) = (relay_user(Nation::Kr).await?, relay_user(Nation::Us).await?);
     let out = [
         (
             Nation::Kr,
-            js_context(&hub_kr, Some(Site::Hub.domain()), ack_timeout),
+            js_context(&relay_kr, Some(Site::Hub.domain()), ack_timeout),
         ),
         (
             Nation::Us,
-            js_context(&hub_us, Some(Site::Hub.domain()), ack_timeout),
+            js_context(&relay_us, Some(Site::Hub.domain()), ack_timeout),
         ),
     ];
     tokio::spawn(relay(
@@ -600,7 +613,9 @@ pub(crate) async fn start(
     let udp_in = UdpSocket::bind("127.0.0.1:0").await?;
     let target: SocketAddr = udp_in.local_addr()?;
     tokio::spawn(ingress(udp_in, publisher, pad, ids, stop.clone()));
-    for c in [&jp_leaf, &hub_jp, &hub_kr, &hub_us, &kr_leaf] {
+    for c in [
+        &jp_leaf, &hub_jp, &hub_kr, &hub_us, &kr_leaf, &relay_kr, &relay_us,
+    ] {
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
