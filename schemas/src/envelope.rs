@@ -240,13 +240,10 @@ impl Envelope {
     /// does not check every string again); a body that is not UTF-8 is read as bytes, so its
     /// error is the one it always was.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text).or_else(|_: serde_json::Error| {
-                crate::payload::payload_de::buffered(|| serde_json::from_str(text))
-            }),
-            Err(_) => serde_json::from_slice(bytes).or_else(|_: serde_json::Error| {
-                crate::payload::payload_de::buffered(|| serde_json::from_slice(bytes))
-            }),
-        }
+        let parse = || match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(bytes),
+        };
+        parse().or_else(|_: serde_json::Error| crate::payload::payload_de::buffered(parse))
     }
 }

@@ -196,10 +196,7 @@ impl Outcome {
 /// It deliberately does not include the relay's identity: two relays of a cluster processing
 /// the same input produce one stored output.
 pub fn output_msg_id(id: &MessageId, dest: Nation) -> String {
-    let mut buf = uuid::Uuid::encode_buffer();
-    let id = id.as_uuid().hyphenated().encode_lower(&mut buf);
-    let mut out = String::with_capacity(id.len() + 3);
-    out.push_str(id);
+    let mut out = id.to_string();
     out.push('.');
     out.push_str(dest.as_str());
     out

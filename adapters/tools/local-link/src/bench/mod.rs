@@ -407,12 +407,15 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         } else {
             args.raw_jetstream_ids.clone()
         };
-        let variants = variants.into_iter().flat_map(|s| {
-            let ids = ids.clone();
-            pads.iter()
-                .flat_map(move |&pad| ids.clone().into_iter().map(move |i| (s, pad, i)))
-        });
-        for (i, (stores, pad, ids)) in (0u64..).zip(variants) {
+        let mut rows = Vec::new();
+        for stores in variants {
+            for &pad in &pads {
+                for &id in &ids {
+                    rows.push((stores, pad, id));
+                }
+            }
+        }
+        for (i, (stores, pad, ids)) in (0u64..).zip(rows) {
             let variant = rawjs::Variant {
                 stores,
                 pad,
