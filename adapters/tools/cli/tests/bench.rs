@@ -163,10 +163,14 @@ fn every_raw_jetstream_store_variant_delivers_everything_once() {
     // Each variant says where its forwarders consume: the KR forwarder always on the hub's
     // OUT_KR (no KR leaf copy, issue 17) through the KR leaf with adapter-kr's identity and
     // durable (so the trilink path after it, which delivered everything once above, got that
-    // durable back clean), the hub forwarder on the JP leaf's IN_JP when the hub's is dropped.
+    // durable back clean); the hub forwarder on the relay's own durable as the relay's JP user
+    // (the hub checks its acks as the relay's; the trilink path after it got `relay` back
+    // clean), or on the JP leaf's IN_JP when the hub's is dropped.
     let through_leaf = "KR forwarder: adapter-kr's durable adapter-kr on hub OUT_KR through the KR leaf (JetStream domain hub)";
     for line in [
         format!("raw-jetstream: {through_leaf}"),
+        "raw-jetstream: hub forwarder: the relay's durable relay on hub IN_JP, as the relay's JP user".to_owned(),
+        "raw-jetstream (+600 B): hub forwarder: the relay's durable relay on hub IN_JP".to_owned(),
         "raw-jetstream (2 stores): hub forwarder: consumer on jp IN_JP".to_owned(),
         format!("raw-jetstream (2 stores): {through_leaf}"),
     ] {

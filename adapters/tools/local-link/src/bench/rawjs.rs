@@ -15,22 +15,22 @@
 //! (PUBACK, then ack) → the same kind of subscriber as the other paths.
 //!
 //! The streams are the link's own (created from `broker-config/streams.toml` when the link
-//! starts), so the topology cannot drift from the trilink path's. The hub forwarder's consumer
-//! is a copy of the relay's durable under another name (`bench-raw-js`), made from the same
-//! `[[consumer]]` definition, so the real relay never shares a durable (or a left-over pull
-//! request) with the forwarder; it consumes as the account's operations user (the relay's
-//! user may only read its own durable, so the forwarder's acks skip the permission check the
-//! relay's pay) and publishes the outputs as the relay's users `relay-kr` and `relay-us`, whose
-//! publish permissions the hub checks on every output as it does the relay's (since session 9;
-//! before, the operations users' unrestricted publishes skipped it). The KR forwarder reads exactly as adapter-kr does:
+//! starts), so the topology cannot drift from the trilink path's. The hub forwarder reads the
+//! relay's own durable `relay` as the relay's JP user `relay-jp` (since session 10; before, a
+//! copy under another name as the account's operations user, whose acks skipped the permission
+//! check the relay's pay) and publishes the outputs as the relay's users `relay-kr` and
+//! `relay-us` (since session 9; before, as the unrestricted operations users): the hub checks
+//! every ack and output against those users' permissions, as it checks the relay's. The bench
+//! starts the relay only after the raw paths, and [`RawJs::finish`] makes `relay` again from its
+//! `[[consumer]]` definition, so no pull request of the forwarder's outlives it. The KR forwarder reads exactly as adapter-kr does:
 //! adapter-kr's own configuration, user and inbox prefix on the KR leaf, and its real durable
 //! `adapter-kr` on the hub's `OUT_KR`, across the JetStream domain `hub` through the leaf's
 //! link — so the path pays the leaf's routing of every delivery and ack, as the trilink path
 //! does (`LEAF_KR` carries only that durable; a copy under another name is refused, and a
 //! forwarder connected to the hub directly skipped ~110–170 µs per message of routing before
-//! session 8). The bench starts adapter-kr only after the raw paths. At [`RawJs::finish`] the
-//! copy is deleted, `adapter-kr` is deleted and made again from its `[[consumer]]` definition
-//! (so no pull request of the forwarder's outlives it) and the four streams the path wrote are
+//! session 8). The bench starts adapter-kr only after the raw paths. At [`RawJs::finish`]
+//! `relay` and `adapter-kr` are deleted and made again from their `[[consumer]]` definitions
+//! (a JP-leaf copy of the relay's, in the variant without the hub's `IN_JP`, is deleted) and the four streams the path wrote are
 //! purged, so the trilink path starts on empty streams and its durables never see the
 //! forwarder's messages. Not measured here: adapter-kr's delivery journal (a file append per
 //! message) and the relay's per-track order gate — both trilink code.
@@ -399,20 +399,12 @@ async fn far_consumer(
     }
 }
 
-/// A copy of the `[[consumer]]` reading `stream` on `site`/`account`, named [`DURABLE`].
-fn durable_like(
-    plan: &StreamPlan,
-    stream: &str,
-    site: Site,
-    account: Nation,
-) -> Result<ConsumerDef> {
-    let mut def = plan
-        .consumers_for(site, account)
-        .find(|c| c.stream == stream)
+/// The relay's `[[consumer]]`: the one reading the hub's `IN_JP` in the JP account.
+fn relay_durable(plan: &StreamPlan) -> Result<ConsumerDef> {
+    plan.consumers_for(Site::Hub, Nation::Jp)
+        .find(|c| c.stream == "IN_JP")
         .cloned()
-        .ok_or_else(|| failed!("streams.toml has no consumer of {stream} on {site}/{account}"))?;
-    DURABLE.clone_into(&mut def.name);
-    Ok(def)
+        .ok_or_else(|| failed!("streams.toml has no consumer of IN_JP on hub/jp"))
 }
 
 /// The key the path's frames start with, as a subject token and message id, in the shape of
@@ -479,19 +471,32 @@ pub(crate) async fn start(
                 .await?,
             );
         }
-        // The relay's durable, copied as the operations user makes the real ones.
-        let relay_def = durable_like(&plan, "IN_JP", Site::Hub, Nation::Jp)?;
+        let mut hub_forwarder = None;
+        // The relay's durable: with the hub's IN_JP, the real one, read and acknowledged as
+        // the relay's JP user (the hub checks that user's every ack against its permissions,
+        // as it checks the relay's); without it, a copy on the JP leaf.
+        let relay_def = relay_durable(&plan)?;
         let hub_in = if stores.hub_in() {
-            js_context(&hub_jp, Some(Site::Hub.domain()), ack_timeout)
-                .get_stream(&relay_def.stream)
+            let relay_jp = link
+                .connect(Role::Relay(Nation::Jp))
                 .await
-                .map_err(|e| failed!("hub {}: {e}", relay_def.stream))?
-                .get_or_create_consumer(DURABLE, StreamPlan::consumer_config(&relay_def))
+                .map_err(|e| failed!("raw-js hub forwarder as the relay's JP user: {e}"))?;
+            let c = js_context(&relay_jp, Some(Site::Hub.domain()), ack_timeout)
+                .get_consumer_from_stream::<pull::Config, _, _>(&relay_def.name, &relay_def.stream)
                 .await
-                .map_err(|e| failed!("consumer {DURABLE} on hub {}: {e}", relay_def.stream))?
+                .map_err(|e| {
+                    failed!("consumer {} on hub {}: {e}", relay_def.name, relay_def.stream)
+                })?;
+            setup.push(format!(
+                "hub forwarder: the relay's durable {} on hub {}, as the relay's JP user",
+                relay_def.name, relay_def.stream
+            ));
+            hub_forwarder = Some(relay_jp);
+            c
         } else {
-            let (c, how) =
-                far_consumer(&hub_jp, &jp_leaf, Site::Jp, &relay_def, ack_timeout).await?;
+            let mut copy = relay_def.clone();
+            DURABLE.clone_into(&mut copy.name);
+            let (c, how) = far_consumer(&hub_jp, &jp_leaf, Site::Jp, &copy, ack_timeout).await?;
             setup.push(format!("hub forwarder: {how}"));
             c
         };
@@ -521,10 +526,10 @@ pub(crate) async fn start(
             .find(|c| c.name == spec.durable && c.stream == spec.stream)
             .cloned()
             .ok_or_else(|| failed!("streams.toml has no consumer {} of {}", spec.durable, spec.stream))?;
-        Ok::<_, crate::error::LinkError>((hub_in, kr_out, kr_def))
+        Ok::<_, crate::error::LinkError>((hub_in, kr_out, kr_def, relay_def, hub_forwarder))
     }
     .await;
-    let (hub_in, kr_out, kr_def) = match consumers {
+    let (hub_in, kr_out, kr_def, relay_def, hub_forwarder) = match consumers {
         Ok(c) => c,
         Err(e) => {
             for p in paused {
@@ -534,12 +539,22 @@ pub(crate) async fn start(
         }
     };
     let durables = [
-        Durable {
-            site: if stores.hub_in() { Site::Hub } else { Site::Jp },
-            account: Nation::Jp,
-            stream: "IN_JP",
-            name: DURABLE.to_owned(),
-            remake: None,
+        if stores.hub_in() {
+            Durable {
+                site: Site::Hub,
+                account: Nation::Jp,
+                stream: "IN_JP",
+                name: relay_def.name.clone(),
+                remake: Some(relay_def),
+            }
+        } else {
+            Durable {
+                site: Site::Jp,
+                account: Nation::Jp,
+                stream: "IN_JP",
+                name: DURABLE.to_owned(),
+                remake: None,
+            }
         },
         Durable {
             site: Site::Hub,
@@ -615,7 +630,10 @@ pub(crate) async fn start(
     tokio::spawn(ingress(udp_in, publisher, pad, ids, stop.clone()));
     for c in [
         &jp_leaf, &hub_jp, &hub_kr, &hub_us, &kr_leaf, &relay_kr, &relay_us,
-    ] {
+    ]
+    .into_iter()
+    .chain(hub_forwarder.as_ref())
+    {
         c.flush().await.map_err(|e| failed!("{e}"))?;
     }
 
