@@ -98,6 +98,13 @@ pub struct FindMaxArgs {
     /// `--find-max`: most runs per path.
     #[arg(long, default_value_t = 10, requires = "find_max", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_runs: u32,
+    /// `--find-max`: run each rate up to this many times; it holds when more than half of its
+    /// runs held (the runs stop once that is certain). One run of a few seconds decides a rate
+    /// by default, and near the maximum one pause of a server can decide it either way; 3 makes
+    /// a search steadier (and up to 3 times longer: `--max-runs` and `--budget-s` count every
+    /// run).
+    #[arg(long, default_value_t = 1, requires = "find_max", value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub find_max_repeat: u32,
     /// `--find-max`: most seconds per path (a run that could end later is not started).
     #[arg(long, default_value_t = 300.0, requires = "find_max")]
     pub budget_s: f64,
@@ -121,6 +128,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         find_max: args.find_max.find_max.then_some(FindMaxBounds {
             p99_bound_ms: args.find_max.p99_bound_ms,
             max_steps: args.find_max.max_runs,
+            repeat: args.find_max.find_max_repeat,
             budget_s: args.find_max.budget_s,
         }),
     };

@@ -224,6 +224,10 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
         "--rate",
         "40",
         "--max-runs",
+        "3",
+        // Each rate needs two held runs of two: 40 msg/s takes runs 1 and 2, and the one run
+        // left cannot decide 80 msg/s, so every maximum is 40 (one run per rate: 80).
+        "--find-max-repeat",
         "2",
         "--duration-s",
         "1",
@@ -249,22 +253,34 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
             .lines()
             .filter(|l| l.starts_with(&format!("find-max {path}: run ")))
             .collect();
+        assert_eq!(runs.len(), 3, "{path}: 3 runs allowed:\n{out}");
+        // The first two runs are at the start rate, and they hold at this rate and bound.
         assert!(
-            !runs.is_empty() && runs.len() <= 2,
-            "{path}: {} runs, at most 2 allowed:\n{out}",
-            runs.len()
-        );
-        // The first run is at the start rate, and it holds at this rate and bound.
-        assert!(
-            runs[0].contains(": 40 msg/s → held"),
+            runs[0].contains(": 40 msg/s → held [1 held, 0 over of at most 2 at this rate]"),
             "{path}: {}\n{out}",
             runs[0]
         );
+        assert!(
+            runs[1].contains(": 40 msg/s → held [2 held, 0 over of at most 2 at this rate: holds]"),
+            "{path}: {}\n{out}",
+            runs[1]
+        );
+        assert!(
+            runs[2].contains(": 80 msg/s → "),
+            "{path}: {}\n{out}",
+            runs[2]
+        );
         // path, max msg/s, lowest over, runs, recv/s, p50, p99, CPU, note
         let row = row(&out, path);
-        let max: u64 = row[1].parse().unwrap();
-        assert!(max >= 40, "{path}: max {max}:\n{out}");
-        assert_eq!(row[3], runs.len().to_string(), "{path}:\n{out}");
+        assert_eq!(
+            row[1], "40",
+            "{path}: one run cannot decide 80 msg/s:\n{out}"
+        );
+        assert_eq!(row[3], "3", "{path}:\n{out}");
+        assert!(
+            row[8].contains("run limit of 3 reached"),
+            "{path}: {row:?}\n{out}"
+        );
         // Every run that held was delivered in full.
         for r in runs.iter().filter(|r| r.contains("→ held")) {
             let num = |k: &str| -> u64 {

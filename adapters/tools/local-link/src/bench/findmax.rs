@@ -3,8 +3,13 @@
 //! doubling from a start rate until a run fails, then bisecting between the highest rate that
 //! held and the lowest that did not, within a bounded number of runs and a time budget.
 //!
-//! The search ([`Search`]) and the verdict on one run ([`verdict`]) are pure; [`find_max`]
-//! runs them against a live path.
+//! One run of a few seconds decides a rate by default, and near the maximum a single pause of
+//! a server can put one run's p99 over the bound and the next run's under it: with
+//! `repeat` > 1 each rate is run up to that many times and holds when more than half of its
+//! runs held ([`Majority`]; the runs stop as soon as the outcome is certain).
+//!
+//! The search ([`Search`]), the verdict on one run ([`verdict`]) and on one rate
+//! ([`Majority`]) are pure; [`find_max`] runs them against a live path.
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +70,51 @@ impl Search {
     }
 }
 
+/// The verdict on one rate from up to `runs` runs: it holds when more than half of them held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Majority {
+    runs: u32,
+    held: u32,
+    failed: u32,
+}
+
+impl Majority {
+    /// A verdict from up to `runs` runs (at least 1).
+    pub fn new(runs: u32) -> Self {
+        Self {
+            runs: runs.max(1),
+            held: 0,
+            failed: 0,
+        }
+    }
+
+    /// Record one run's outcome.
+    pub fn record(&mut self, held: bool) {
+        if held {
+            self.held += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// `Some(held)` once the outcome is certain, `None` while it still needs runs.
+    pub fn decided(&self) -> Option<bool> {
+        let needed = self.runs / 2 + 1;
+        if self.held >= needed {
+            Some(true)
+        } else if self.failed > self.runs - needed {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Runs recorded so far: (held, failed).
+    pub fn counts(&self) -> (u32, u32) {
+        (self.held, self.failed)
+    }
+}
+
 /// Whether one run at `rate` for `duration` held: `Ok` or why not.
 pub fn verdict(
     r: &PathResult,
@@ -112,6 +162,8 @@ pub struct FindMaxOptions {
     pub start: u64,
     /// Most runs per path.
     pub max_steps: u32,
+    /// Runs per rate at most; a rate holds when more than half of its runs held.
+    pub repeat: u32,
     /// Most time per path (a run that would end after it is not started).
     pub budget: Duration,
     /// The p99 bound, ms.
@@ -156,43 +208,74 @@ pub(crate) async fn find_max<P: Measured>(
     let mut at_max = None;
     let mut steps = 0;
     let mut note = None;
-    while let Some(rate) = search.next_rate() {
-        // A run takes its duration, up to its drain, and up to a drain's worth of quiescing.
-        let worst = opts.duration + opts.drain * 2;
-        if started.elapsed() + worst > opts.budget {
-            note = Some(format!(
-                "time budget of {:.0} s reached",
-                opts.budget.as_secs_f64()
-            ));
-            break;
-        }
-        if !path.quiesce(opts.drain).await {
+    'rates: while let Some(rate) = search.next_rate() {
+        let mut majority = Majority::new(opts.repeat);
+        // The held run at this rate with the highest p99: the figures reported at the maximum.
+        let mut worst_held: Option<PathResult> = None;
+        let held = loop {
+            if let Some(held) = majority.decided() {
+                break held;
+            }
+            // A run takes its duration, up to its drain, and up to a drain's worth of quiescing.
+            let worst = opts.duration + opts.drain * 2;
+            if started.elapsed() + worst > opts.budget || steps >= opts.max_steps {
+                note = Some(if steps >= opts.max_steps {
+                    format!("run limit of {} reached", opts.max_steps)
+                } else {
+                    format!("time budget of {:.0} s reached", opts.budget.as_secs_f64())
+                });
+                break 'rates;
+            }
+            if !path.quiesce(opts.drain).await {
+                say!(
+                    out,
+                    "find-max {name}: the previous run's backlog was still arriving after {:.0} s",
+                    opts.drain.as_secs_f64()
+                );
+            }
+            let r = path.step(rate, opts.duration, opts.drain).await;
+            steps += 1;
+            let v = verdict(&r, rate, opts.duration, opts.p99_bound_ms);
+            majority.record(v.is_ok());
             say!(
                 out,
-                "find-max {name}: the previous run's backlog was still arriving after {:.0} s",
-                opts.drain.as_secs_f64()
+                "find-max {name}: run {steps}: {rate} msg/s → {}{} (sent {}, recv {}, recv/s {:.0}, p50 {:.2} ms, p99 {:.2} ms, CPU {:.0} µs/msg)",
+                match &v {
+                    Ok(()) => "held".to_owned(),
+                    Err(why) => format!("over ({why})"),
+                },
+                if opts.repeat > 1 {
+                    let (h, f) = majority.counts();
+                    format!(
+                        " [{h} held, {f} over of at most {} at this rate{}]",
+                        opts.repeat,
+                        match majority.decided() {
+                            Some(true) => ": holds",
+                            Some(false) => ": does not hold",
+                            None => "",
+                        }
+                    )
+                } else {
+                    String::new()
+                },
+                r.sent,
+                r.received,
+                r.throughput(),
+                r.pct(50.0),
+                r.pct(99.0),
+                r.cpu_total_us
             );
-        }
-        let r = path.step(rate, opts.duration, opts.drain).await;
-        steps += 1;
-        let v = verdict(&r, rate, opts.duration, opts.p99_bound_ms);
-        say!(
-            out,
-            "find-max {name}: run {steps}: {rate} msg/s → {} (sent {}, recv {}, recv/s {:.0}, p50 {:.2} ms, p99 {:.2} ms, CPU {:.0} µs/msg)",
-            match &v {
-                Ok(()) => "held".to_owned(),
-                Err(why) => format!("over ({why})"),
-            },
-            r.sent,
-            r.received,
-            r.throughput(),
-            r.pct(50.0),
-            r.pct(99.0),
-            r.cpu_total_us
-        );
-        search.record(rate, v.is_ok());
-        if v.is_ok() && search.held == Some(rate) {
-            at_max = Some(r);
+            if v.is_ok()
+                && worst_held
+                    .as_ref()
+                    .is_none_or(|w| r.pct(99.0) > w.pct(99.0))
+            {
+                worst_held = Some(r);
+            }
+        };
+        search.record(rate, held);
+        if held && search.held == Some(rate) {
+            at_max = worst_held;
         }
     }
     if note.is_none() && search.failed.is_none() && search.held.is_some() {
@@ -233,6 +316,45 @@ mod tests {
             "{lo} {hi} {tried:?}"
         );
         assert!(tried.len() < 20, "{tried:?}");
+    }
+
+    /// Feed `outcomes` to a verdict of at most `runs` runs until it decides: (verdict, runs used).
+    fn majority_of(runs: u32, outcomes: &[bool]) -> (Option<bool>, usize) {
+        let mut m = Majority::new(runs);
+        let mut used = 0;
+        for &held in outcomes {
+            if m.decided().is_some() {
+                break;
+            }
+            m.record(held);
+            used += 1;
+        }
+        (m.decided(), used)
+    }
+
+    #[test]
+    fn a_rate_holds_when_more_than_half_of_its_runs_held_and_stops_once_certain() {
+        // One run (the default, and 0 read as 1) decides alone.
+        for runs in [0, 1] {
+            assert_eq!(majority_of(runs, &[true, false]), (Some(true), 1));
+            assert_eq!(majority_of(runs, &[false, true]), (Some(false), 1));
+        }
+        // Three: two alike decide; a split needs the third.
+        assert_eq!(majority_of(3, &[true, true, false]), (Some(true), 2));
+        assert_eq!(majority_of(3, &[false, false, true]), (Some(false), 2));
+        assert_eq!(majority_of(3, &[true, false, true]), (Some(true), 3));
+        assert_eq!(majority_of(3, &[false, true, false]), (Some(false), 3));
+        assert_eq!(majority_of(3, &[true, false]), (None, 2));
+        // Two: a tie is not more than half, so one failure decides.
+        assert_eq!(majority_of(2, &[true, false]), (Some(false), 2));
+        assert_eq!(majority_of(2, &[false, true]), (Some(false), 1));
+        assert_eq!(majority_of(2, &[true, true]), (Some(true), 2));
+        // Five: three held of five.
+        assert_eq!(
+            majority_of(5, &[false, true, false, true, true]),
+            (Some(true), 5)
+        );
+        assert_eq!(majority_of(5, &[false, false, false]), (Some(false), 3));
     }
 
     #[test]

@@ -211,6 +211,8 @@ pub struct FindMaxBounds {
     pub p99_bound_ms: f64,
     /// Most runs per path.
     pub max_steps: u32,
+    /// Runs per rate at most; a rate holds when more than half of its runs held.
+    pub repeat: u32,
     /// Most seconds per path.
     pub budget_s: f64,
 }
@@ -254,6 +256,7 @@ async fn measure<P: Measured>(
                 FindMaxOptions {
                     start: if args.rate == 0 { 1_000 } else { args.rate },
                     max_steps: b.max_steps,
+                    repeat: b.repeat,
                     budget: Duration::from_secs_f64(b.budget_s.max(1.0)),
                     p99_bound_ms: b.p99_bound_ms,
                     duration,
@@ -326,9 +329,17 @@ pub async fn run(args: BenchOptions, out: Out) -> Result<()> {
         ),
         Some(b) => say!(
             out,
-            "trilink bench --find-max: per path, the highest offered rate with every message delivered once and p99 ≤ {} ms (from {} msg/s, doubling then bisecting; at most {} runs of {:.1} s and {:.0} s per path; jp-kr: JP UDP in → KR MQTT out)",
+            "trilink bench --find-max: per path, the highest offered rate with every message delivered once and p99 ≤ {} ms (from {} msg/s, doubling then bisecting{}; at most {} runs of {:.1} s and {:.0} s per path; jp-kr: JP UDP in → KR MQTT out)",
             b.p99_bound_ms,
             if args.rate == 0 { 1_000 } else { args.rate },
+            if b.repeat > 1 {
+                format!(
+                    "; a rate holds when more than half of its runs, at most {}, held",
+                    b.repeat
+                )
+            } else {
+                String::new()
+            },
             b.max_steps,
             duration.as_secs_f64(),
             b.budget_s
