@@ -86,6 +86,15 @@ fn assert_delivered_once(out: &str, err: &str, path: &str) {
             "no {path} {what}… line:\n{out}"
         );
     }
+    // The RSS line says which processes are over the 50 MB line (issue 17), or that none is.
+    let rss = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{path} RSS: ")))
+        .unwrap_or_default();
+    assert!(
+        rss.contains(" MB; over 50 MB: ") || rss.ends_with(" MB; every process at or under 50 MB"),
+        "{rss}"
+    );
 }
 
 #[test]

@@ -41,13 +41,37 @@ pub(crate) fn cpu_snapshot(procs: &[(String, u32)]) -> Vec<Option<u64>> {
     procs.iter().map(|(_, pid)| cpu_ticks(*pid)).collect()
 }
 
-/// Resident memory of every process on the path, now: `name N MB, …`.
+/// The resident-memory line every process is reported against (issue 17: trilink's processes
+/// must stay at or under it; the nats-servers' are reported against it), MB.
+pub(crate) const RSS_LINE_MB: u64 = 50;
+
+/// Resident memory of every process on the path, now: `RSS: name N MB, …; ` and which
+/// processes are over [`RSS_LINE_MB`].
 pub(crate) fn rss_report(procs: &[(String, u32)]) -> String {
-    let parts: Vec<String> = procs
+    let mb: Vec<(&str, u64)> = procs
         .iter()
-        .filter_map(|(name, pid)| rss_kb(*pid).map(|kb| format!("{name} {} MB", kb / 1024)))
+        .filter_map(|(name, pid)| rss_kb(*pid).map(|kb| (name.as_str(), kb / 1024)))
         .collect();
-    format!("RSS: {}", parts.join(", "))
+    rss_line(&mb)
+}
+
+/// [`rss_report`]'s text for (process, MB) pairs.
+fn rss_line(mb: &[(&str, u64)]) -> String {
+    let parts: Vec<String> = mb
+        .iter()
+        .map(|(name, mb)| format!("{name} {mb} MB"))
+        .collect();
+    let over: Vec<&str> = mb
+        .iter()
+        .filter(|(_, mb)| *mb > RSS_LINE_MB)
+        .map(|(name, _)| *name)
+        .collect();
+    let verdict = if over.is_empty() {
+        format!("every process at or under {RSS_LINE_MB} MB")
+    } else {
+        format!("over {RSS_LINE_MB} MB: {}", over.join(", "))
+    };
+    format!("RSS: {}; {verdict}", parts.join(", "))
 }
 
 /// CPU time per delivered message of each process between two snapshots, µs: the report line
@@ -77,4 +101,33 @@ pub(crate) fn cpu_report(
         ),
         total,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rss_line_names_every_process_over_fifty_megabytes() {
+        assert_eq!(
+            rss_line(&[
+                ("hub-0", 151),
+                ("leaf-kr", 50),
+                ("trilink(relay+adapters+load)", 29)
+            ]),
+            "RSS: hub-0 151 MB, leaf-kr 50 MB, trilink(relay+adapters+load) 29 MB; over 50 MB: hub-0"
+        );
+        assert_eq!(
+            rss_line(&[
+                ("hub-0", 26),
+                ("leaf-jp", 51),
+                ("trilink(relay+adapters+load)", 51)
+            ]),
+            "RSS: hub-0 26 MB, leaf-jp 51 MB, trilink(relay+adapters+load) 51 MB; over 50 MB: leaf-jp, trilink(relay+adapters+load)"
+        );
+        assert_eq!(
+            rss_line(&[("hub-0", 26), ("mosquitto", 8)]),
+            "RSS: hub-0 26 MB, mosquitto 8 MB; every process at or under 50 MB"
+        );
+    }
 }
