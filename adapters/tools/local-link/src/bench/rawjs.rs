@@ -22,18 +22,20 @@
 //! `relay-us` (since session 9; before, as the unrestricted operations users): the hub checks
 //! every ack and output against those users' permissions, as it checks the relay's. The bench
 //! starts the relay only after the raw paths, and [`RawJs::finish`] makes `relay` again from its
-//! `[[consumer]]` definition, so no pull request of the forwarder's outlives it. The KR forwarder reads exactly as adapter-kr does:
-//! adapter-kr's own configuration, user and inbox prefix on the KR leaf, and its real durable
-//! `adapter-kr` on the hub's `OUT_KR`, across the JetStream domain `hub` through the leaf's
-//! link — so the path pays the leaf's routing of every delivery and ack, as the trilink path
-//! does (`LEAF_KR` carries only that durable; a copy under another name is refused, and a
-//! forwarder connected to the hub directly skipped ~110–170 µs per message of routing before
-//! session 8). The bench starts adapter-kr only after the raw paths. At [`RawJs::finish`]
-//! `relay` and `adapter-kr` are deleted and made again from their `[[consumer]]` definitions
-//! (a JP-leaf copy of the relay's, in the variant without the hub's `IN_JP`, is deleted) and the four streams the path wrote are
-//! purged, so the trilink path starts on empty streams and its durables never see the
-//! forwarder's messages. Not measured here: adapter-kr's delivery journal (a file append per
-//! message) and the relay's per-track order gate — both trilink code.
+//! `[[consumer]]` definition, so no pull request of the forwarder's outlives it.
+//!
+//! The KR forwarder reads exactly as adapter-kr does: adapter-kr's own configuration, user and
+//! inbox prefix on the KR leaf, and its real durable `adapter-kr` on the hub's `OUT_KR`, across the
+//! JetStream domain `hub` through the leaf's link — so the path pays the leaf's routing of every
+//! delivery and ack, as the trilink path does (`LEAF_KR` carries only that durable; a copy under
+//! another name is refused, and a forwarder connected to the hub directly skipped ~110–170 µs per
+//! message of routing before session 8). The bench starts adapter-kr only after the raw paths. At
+//! [`RawJs::finish`] `relay` and `adapter-kr` are deleted and made again from their `[[consumer]]`
+//! definitions (a JP-leaf copy of the relay's, in the variant without the hub's `IN_JP`, is
+//! deleted) and the four streams the path wrote are purged, so the trilink path starts on empty
+//! streams and its durables never see the forwarder's messages. Not measured here: adapter-kr's
+//! delivery journal (a file append per message) and the relay's per-track order gate — both trilink
+//! code.
 //!
 //! Fewer stores ([`RawJsStores`], `trilink bench --raw-jetstream-stores`, issue 17): the same
 //! path without the hub's `IN_JP` (store 2 of `broker-config/README.md`, "Stores per
