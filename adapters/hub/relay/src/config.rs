@@ -144,6 +144,12 @@ pub struct RelayConfig {
     /// Seconds between `tl.status.<site>.<component>` heartbeats (core NATS, a `status`
     /// envelope); 0 disables them.
     pub status_interval_s: u64,
+    /// Message ids of relayed inputs remembered for the `foreign_reference` check (their
+    /// origin, 24 h at most; 1 ..= 10 000 000): a `cancel`, `correction` or `references` entry
+    /// pointing at an id beyond the last this many cannot be checked and passes. ~50 bytes of
+    /// memory per id: the default 400 000 is ~20 MB, which keeps the relay under issue 17's
+    /// 50 MB line at any rate (1 000 000, the default until session 10, took 62 MB).
+    pub reference_ids: usize,
     /// The common picture (issue 15): `[picture]`.
     pub picture: PictureConfig,
     /// Per-nation accounts; empty for single-connection mode.
@@ -242,6 +248,7 @@ impl Default for RelayConfig {
             nak_delay_ms: 1_000,
             drain_timeout_ms: 5_000,
             status_interval_s: 10,
+            reference_ids: crate::ReferenceBook::DEFAULT_CAPACITY,
             picture: PictureConfig::default(),
             accounts: Vec::new(),
         }
@@ -325,6 +332,12 @@ impl RelayConfig {
         }
         if self.ack_wait_s == 0 {
             return e("ack_wait_s", "must be at least 1".into());
+        }
+        if !(1..=10_000_000).contains(&self.reference_ids) {
+            return e(
+                "reference_ids",
+                format!("must be 1 ..= 10000000, not {}", self.reference_ids),
+            );
         }
         if !(100..=60_000).contains(&self.picture.tick_ms) {
             return e("picture.tick_ms", "must be 100 ..= 60000".into());

@@ -355,7 +355,10 @@ pub async fn run_with_control(
         dlq_subject: config.dlq_subject.clone(),
         nak_delay: Duration::from_millis(config.nak_delay_ms),
         stats: control.stats.clone(),
-        refs: Mutex::new(ReferenceBook::default()),
+        refs: Mutex::new(ReferenceBook::new(
+            config.reference_ids,
+            ReferenceBook::KEEP,
+        )),
     });
     let picture = if config.picture.enabled {
         // Boxed: the correlator and the rebuild would make the relay's future large.
@@ -1068,6 +1071,19 @@ mod tests {
         assert!(err.to_string().contains("account[1].nation"), "{err}");
         let err = RelayConfig::from_toml_str("[[account]]\nnation = \"cn\"\n", "t").unwrap_err();
         assert!(err.to_string().contains("account[0].nation"), "{err}");
+        for bad in ["reference_ids = 0\n", "reference_ids = 10000001\n"] {
+            let err = RelayConfig::from_toml_str(bad, "t").unwrap_err();
+            assert!(err.to_string().contains("`reference_ids`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn reference_ids_default_to_the_book_that_fits_the_memory_line() {
+        let cfg = RelayConfig::from_toml_str("", "t").unwrap();
+        assert_eq!(cfg.reference_ids, 400_000);
+        assert_eq!(ReferenceBook::DEFAULT_CAPACITY, 400_000);
+        let cfg = RelayConfig::from_toml_str("reference_ids = 1000000\n", "t").unwrap();
+        assert_eq!(cfg.reference_ids, 1_000_000);
     }
 
     #[test]

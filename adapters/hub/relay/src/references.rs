@@ -22,15 +22,20 @@ pub struct ReferenceBook {
 }
 
 impl Default for ReferenceBook {
-    /// One day (the output streams' `max_age`) and one million ids (~60 MB at most).
+    /// One day (the output streams' `max_age`) and [`Self::DEFAULT_CAPACITY`] ids.
     fn default() -> Self {
-        Self::new(Self::DEFAULT_CAPACITY, Duration::hours(24))
+        Self::new(Self::DEFAULT_CAPACITY, Self::KEEP)
     }
 }
 
 impl ReferenceBook {
-    /// Default number of ids held.
-    pub const DEFAULT_CAPACITY: usize = 1_000_000;
+    /// Default number of ids held (the relay's `reference_ids`): ~20 MB, just under the
+    /// size at which the map's table doubles (`cargo run --release -p trilink-relay --example
+    /// reference_book_memory 400000`: +19 MB; 458 000: +21 MB; 460 000: +30 MB; 1 000 000: +62 MB).
+    pub const DEFAULT_CAPACITY: usize = 400_000;
+
+    /// How long an id is remembered: one day, the output streams' `max_age`.
+    pub const KEEP: Duration = Duration::hours(24);
 
     /// A book holding at most `capacity` ids for at most `keep`.
     pub fn new(capacity: usize, keep: Duration) -> Self {
