@@ -460,6 +460,58 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on(
     relay.stop_within(Duration::from_secs(15)).await;
 }
 
+/// `reference_ids` reaches the live relay's book: with room for one id, JP's launch pushes KR's
+/// out, and JP's cancel of KR's launch can no longer be checked and is relayed — the residual
+/// risk broker-config/SECURITY.md names for references beyond the book. (With the default the
+/// same cancel is dead-lettered, [`relay_refuses_forged_provenance_and_foreign_or_oversized_references`].)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_beyond_the_relays_book_cannot_be_checked() {
+    let link = start_link(1).await;
+    let mut config = trilink_local_link::configs::relay_config(&link).unwrap();
+    config.reference_ids = 1;
+    let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../broker-config/policies/default-trilateral.toml");
+    let relay = RelayTask::start(config, policy, Duration::from_secs(20)).await;
+    let jp = adapter_js(&link, Nation::Jp).await;
+    let kr = adapter_js(&link, Nation::Kr).await;
+    let us_hub = jetstream::new(admin(&link, Site::Hub, Nation::Us).await);
+    let delivered = |id: MessageId| {
+        let us_hub = us_hub.clone();
+        async move {
+            let msgs = read_stream(&us_hub, "OUT_US").await.ok()?;
+            msgs.iter()
+                .filter_map(|m| Envelope::from_json(m.payload.as_bytes()).ok())
+                .any(|e| e.message_id == id)
+                .then_some(())
+        }
+    };
+
+    // One after the other, so the book records KR's launch first.
+    let kr_launch = env_of(Nation::Kr, PayloadKind::LaunchDetection, 30);
+    send(&kr, &kr_launch).await;
+    let seen = wait_for(Duration::from_secs(30), || delivered(kr_launch.message_id)).await;
+    assert!(seen.is_some(), "KR's launch never reached OUT_US");
+    let jp_launch = env_of(Nation::Jp, PayloadKind::LaunchDetection, 31);
+    send(&jp, &jp_launch).await;
+    let seen = wait_for(Duration::from_secs(30), || delivered(jp_launch.message_id)).await;
+    assert!(seen.is_some(), "JP's launch never reached OUT_US");
+
+    let mut foreign_cancel = env_of(Nation::Jp, PayloadKind::Cancel, 32);
+    foreign_cancel.references = vec![kr_launch.message_id];
+    send(&jp, &foreign_cancel).await;
+    let seen = wait_for(Duration::from_secs(30), || {
+        delivered(foreign_cancel.message_id)
+    })
+    .await;
+    let dead = relay_dead_letters(&link, Nation::Jp).await;
+    assert!(
+        seen.is_some(),
+        "JP's cancel of KR's forgotten launch was not relayed; dead letters: {dead:?}"
+    );
+    assert!(dead.is_empty(), "{dead:?}");
+    relay.stop_within(Duration::from_secs(15)).await;
+}
+
 // ------------------------------------------------------------------------------- JetStream
 
 /// A JetStream API request; `Ok(reply)` or `Err(why there was none)`.
