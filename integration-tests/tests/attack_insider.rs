@@ -232,7 +232,16 @@ fn hub(i: usize) -> trilink_integration_tests::trilink_brokers::ServerId {
 
 /// The relay in-process, with the link's own relay configuration and the default policy.
 async fn start_relay(link: &Link) -> RelayTask {
-    let config = trilink_local_link::configs::relay_config(link).unwrap();
+    start_relay_with(link, |_| {}).await
+}
+
+/// [`start_relay`] with `tweak` applied to the link's relay configuration.
+async fn start_relay_with(
+    link: &Link,
+    tweak: impl FnOnce(&mut trilink_relay::RelayConfig),
+) -> RelayTask {
+    let mut config = trilink_local_link::configs::relay_config(link).unwrap();
+    tweak(&mut config);
     let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../broker-config/policies/default-trilateral.toml");
     RelayTask::start(config, policy, Duration::from_secs(20)).await
@@ -467,11 +476,7 @@ async fn relay_refuses_forged_provenance_and_foreign_or_oversized_references_on(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reference_beyond_the_relays_book_cannot_be_checked() {
     let link = start_link(1).await;
-    let mut config = trilink_local_link::configs::relay_config(&link).unwrap();
-    config.reference_ids = 1;
-    let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../broker-config/policies/default-trilateral.toml");
-    let relay = RelayTask::start(config, policy, Duration::from_secs(20)).await;
+    let relay = start_relay_with(&link, |c| c.reference_ids = 1).await;
     let jp = adapter_js(&link, Nation::Jp).await;
     let kr = adapter_js(&link, Nation::Kr).await;
     let us_hub = jetstream::new(admin(&link, Site::Hub, Nation::Us).await);

@@ -70,6 +70,24 @@ fn bench(args: &[&str]) -> (String, String) {
     (out, err)
 }
 
+/// [`bench`] at 100 msg/s for 2 s without the raw-NATS baseline and with the picture off (the
+/// raw-JetStream paths, then trilink), with `extra` arguments.
+fn raw_jetstream_then_trilink(extra: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "--rate",
+        "100",
+        "--duration-s",
+        "2",
+        "--drain-s",
+        "10",
+        "--no-baseline",
+        "--picture",
+        "off",
+    ];
+    args.extend_from_slice(extra);
+    bench(&args)
+}
+
 /// `path`'s row (path sent recv dup …): ~200 sent (100/s for 2 s; a loaded machine may send a
 /// few fewer in the time), every one received once, and its CPU and RSS lines per process.
 fn assert_delivered_once(out: &str, err: &str, path: &str) {
@@ -144,16 +162,7 @@ fn every_path_delivers_everything_offered_at_a_low_rate() {
 
 #[test]
 fn every_raw_jetstream_store_variant_delivers_everything_once() {
-    let (out, err) = bench(&[
-        "--rate",
-        "100",
-        "--duration-s",
-        "2",
-        "--drain-s",
-        "10",
-        "--no-baseline",
-        "--picture",
-        "off",
+    let (out, err) = raw_jetstream_then_trilink(&[
         "--raw-jetstream-stores",
         "3,2",
         "--raw-jetstream-pad",
@@ -201,19 +210,7 @@ fn every_raw_jetstream_store_variant_delivers_everything_once() {
 /// the trilink path after it.
 #[test]
 fn raw_jetstream_with_uuid_ids_delivers_everything_once() {
-    let (out, err) = bench(&[
-        "--rate",
-        "100",
-        "--duration-s",
-        "2",
-        "--drain-s",
-        "10",
-        "--no-baseline",
-        "--picture",
-        "off",
-        "--raw-jetstream-ids",
-        "uuid",
-    ]);
+    let (out, err) = raw_jetstream_then_trilink(&["--raw-jetstream-ids", "uuid"]);
     for path in ["raw-jetstream (uuid ids)", "trilink/pic-off"] {
         assert_delivered_once(&out, &err, path);
     }
@@ -317,19 +314,7 @@ fn find_max_reports_a_maximum_for_every_path_within_its_runs() {
 /// their streams, durables and leaf links, and the CPU and RSS lines name the new processes.
 #[test]
 fn fresh_servers_restart_before_each_later_path_and_lose_nothing() {
-    let (out, err) = bench(&[
-        "--rate",
-        "100",
-        "--duration-s",
-        "2",
-        "--drain-s",
-        "10",
-        "--no-baseline",
-        "--picture",
-        "off",
-        "--servers",
-        "fresh",
-    ]);
+    let (out, err) = raw_jetstream_then_trilink(&["--servers", "fresh"]);
     for path in ["raw-jetstream", "trilink/pic-off"] {
         assert_delivered_once(&out, &err, path);
     }

@@ -218,12 +218,15 @@ pub(crate) async fn find_max<P: Measured>(
             }
             // A run takes its duration, up to its drain, and up to a drain's worth of quiescing.
             let worst = opts.duration + opts.drain * 2;
-            if started.elapsed() + worst > opts.budget || steps >= opts.max_steps {
-                note = Some(if steps >= opts.max_steps {
-                    format!("run limit of {} reached", opts.max_steps)
-                } else {
-                    format!("time budget of {:.0} s reached", opts.budget.as_secs_f64())
-                });
+            if steps >= opts.max_steps {
+                note = Some(format!("run limit of {} reached", opts.max_steps));
+                break 'rates;
+            }
+            if started.elapsed() + worst > opts.budget {
+                note = Some(format!(
+                    "time budget of {:.0} s reached",
+                    opts.budget.as_secs_f64()
+                ));
                 break 'rates;
             }
             if !path.quiesce(opts.drain).await {
